@@ -1,0 +1,307 @@
+#!/usr/bin/env node
+/**
+ * Packaging checks on the built package (run `npx tsup` first):
+ *
+ *   exports  package.json `exports` and the tsup `entries` in tsup.config.ts agree, and the
+ *            condition objects have the expected shape (types first)
+ *   dist     every file that package.json points at exists in dist/
+ *   publint  `publint --strict`, failing on any message, suggestions included
+ *   attw     `attw --pack . --profile node16` (are the types wrong?)
+ *   smoke    the packed tarball, installed in a fresh project, can be imported and required
+ *            through every subpath
+ *
+ * `node scripts/check-package.mjs [check...]` runs only the named checks; no names runs all.
+ * Prints one line per check, and exits non-zero when any failed.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+let failures = 0;
+function pass(message) {
+  console.log(`ok    ${message}`);
+}
+function fail(message, details) {
+  failures++;
+  console.log(`FAIL  ${message}`);
+  if (details?.trim()) console.log(indent(details.trim()));
+}
+function indent(text) {
+  return text
+    .split('\n')
+    .map((line) => `      ${line}`)
+    .join('\n');
+}
+
+/** Runs a command without a shell, capturing its output. */
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    ...options,
+  });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}`;
+  return { ok: !result.error && result.status === 0, status: result.status, output };
+}
+
+// ---------------------------------------------------------------------------------------------
+// exports <-> tsup entries
+
+/**
+ * The keys and values of `export const entries = { ... }` in tsup.config.ts. Importing the file
+ * would need a TypeScript loader, so it is parsed as text: one `key: 'value',` per line.
+ */
+function readTsupEntries() {
+  const text = readFileSync(join(root, 'tsup.config.ts'), 'utf8');
+  const block = /export const entries\s*=\s*\{([^}]*)\}/.exec(text);
+  if (!block) throw new Error('tsup.config.ts: no `export const entries = { ... }` found');
+  const entries = new Map();
+  for (const raw of block[1].split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('//')) continue;
+    const match =
+      /^(?:'([^']+)'|"([^"]+)"|([A-Za-z_$][\w$]*))\s*:\s*(?:'([^']+)'|"([^"]+)")\s*,?\s*(?:\/\/.*)?$/.exec(
+        line,
+      );
+    if (!match) throw new Error(`tsup.config.ts: cannot parse entries line: ${line}`);
+    entries.set(match[1] ?? match[2] ?? match[3], match[4] ?? match[5]);
+  }
+  if (entries.size === 0) throw new Error('tsup.config.ts: `entries` is empty');
+  return entries;
+}
+
+/** The subpath that an entry is exported as: `index` is `.`, `x/index` and `x` are `./x`. */
+function subpathForEntry(entry) {
+  return entry === 'index' ? '.' : `./${entry.replace(/\/index$/, '')}`;
+}
+
+function checkExports() {
+  let entries;
+  try {
+    entries = readTsupEntries();
+  } catch (error) {
+    fail('exports: read tsup entries', error.message);
+    return;
+  }
+  const exportsMap = pkg.exports;
+  if (typeof exportsMap !== 'object' || exportsMap === null || Array.isArray(exportsMap)) {
+    fail('exports: package.json has an `exports` object');
+    return;
+  }
+
+  const exportedEntries = new Set();
+  for (const [subpath, value] of Object.entries(exportsMap)) {
+    if (subpath === './package.json') {
+      if (value === './package.json') pass('exports: ./package.json');
+      else fail('exports: ./package.json', `maps to ${JSON.stringify(value)}`);
+      continue;
+    }
+    const problems = [];
+    const entry = /^\.\/dist\/(.+)\.js$/.exec(value?.import?.default ?? '')?.[1];
+    if (!entry) {
+      fail(`exports: ${subpath}`, 'import.default is not ./dist/<entry>.js');
+      continue;
+    }
+    const expected = {
+      import: { types: `./dist/${entry}.d.ts`, default: `./dist/${entry}.js` },
+      require: { types: `./dist/${entry}.d.cts`, default: `./dist/${entry}.cjs` },
+    };
+    if (!entries.has(entry)) problems.push(`dist/${entry} is not a tsup entry`);
+    if (subpathForEntry(entry) !== subpath) {
+      problems.push(`entry ${entry} should be exported as ${subpathForEntry(entry)}`);
+    }
+    if (exportedEntries.has(entry)) problems.push(`entry ${entry} is exported more than once`);
+    exportedEntries.add(entry);
+    const conditions = Object.keys(value);
+    if (conditions.join() !== 'import,require') {
+      problems.push(`conditions are [${conditions}], expected [import,require]`);
+    }
+    for (const [condition, want] of Object.entries(expected)) {
+      const got = value[condition];
+      if (typeof got !== 'object' || got === null) {
+        problems.push(`${condition} is not an object`);
+        continue;
+      }
+      if (Object.keys(got).join() !== 'types,default') {
+        problems.push(`${condition} has keys [${Object.keys(got)}], expected [types,default]`);
+      }
+      for (const [key, path] of Object.entries(want)) {
+        if (got[key] !== path) {
+          problems.push(`${condition}.${key} is ${JSON.stringify(got[key])}, expected ${path}`);
+        }
+      }
+    }
+    if (problems.length === 0) pass(`exports: ${subpath} -> dist/${entry}`);
+    else fail(`exports: ${subpath}`, problems.join('\n'));
+  }
+
+  for (const [entry, source] of entries) {
+    if (!exportedEntries.has(entry)) fail(`exports: tsup entry ${entry} has no export`);
+    if (!existsSync(join(root, source))) fail(`exports: tsup entry ${entry}: ${source} is missing`);
+  }
+
+  // The legacy top-level fields must agree with the root export.
+  const rootExport = exportsMap['.'];
+  const legacy = {
+    main: rootExport?.require?.default,
+    module: rootExport?.import?.default,
+    types: rootExport?.import?.types,
+  };
+  for (const [field, want] of Object.entries(legacy)) {
+    if (pkg[field] === undefined) continue;
+    if (pkg[field] === want) pass(`exports: package.json "${field}" matches exports["."]`);
+    else fail(`exports: package.json "${field}" is ${pkg[field]}, exports["."] says ${want}`);
+  }
+}
+
+function checkDist() {
+  const files = new Set(['main', 'module', 'types'].map((field) => pkg[field]).filter(Boolean));
+  const collect = (value) => {
+    if (typeof value === 'string') files.add(value);
+    else if (value && typeof value === 'object') Object.values(value).forEach(collect);
+  };
+  collect(pkg.exports);
+  const missing = [...files].filter((file) => !existsSync(join(root, file)));
+  if (missing.length === 0) pass(`dist: all ${files.size} files that package.json names exist`);
+  else
+    fail(`dist: ${missing.length} files that package.json names are missing`, missing.join('\n'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// publint, attw
+
+function checkPublint() {
+  // --strict turns warnings into errors (non-zero exit); suggestions never fail the CLI, so any
+  // message at all, which replaces the "All good!" line, fails the check too.
+  const result = run('npx', ['publint', '--strict', '--level', 'suggestion']);
+  if (result.ok && result.output.includes('All good!')) pass('publint --strict: no messages');
+  else fail('publint --strict', result.output);
+}
+
+function checkAttw() {
+  // The node16 profile checks node16 (CJS and ESM) and bundler resolution, and leaves out node10
+  // (`moduleResolution: node`), which ignores `exports` and so cannot see any subpath export:
+  // flowproof's subpaths cannot work there by design, so no --ignore-rules is needed.
+  const result = run('npx', [
+    'attw',
+    '--pack',
+    '.',
+    '--profile',
+    'node16',
+    '--no-emoji',
+    '--no-color',
+  ]);
+  if (result.ok) pass('attw --profile node16: no problems');
+  else fail('attw --profile node16', result.output);
+}
+
+// ---------------------------------------------------------------------------------------------
+// smoke test of the packed tarball
+
+function checkSmoke() {
+  const work = mkdtempSync(join(tmpdir(), 'flowproof-smoke-'));
+  try {
+    const packed = run('npm', ['pack', '--json', '--pack-destination', work]);
+    let tarball;
+    try {
+      tarball = join(work, JSON.parse(packed.output.slice(packed.output.indexOf('[')))[0].filename);
+    } catch {
+      // the output does not start with the JSON when npm pack failed
+    }
+    if (!packed.ok || !tarball || !existsSync(tarball)) {
+      fail('smoke: npm pack', packed.output);
+      return;
+    }
+    pass(`smoke: npm pack -> ${tarball.slice(work.length + 1)}`);
+
+    const project = join(work, 'project');
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), '{"name":"smoke","private":true}\n');
+    const installed = run(
+      'npm',
+      ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline'],
+      { cwd: project },
+    );
+    if (!installed.ok) {
+      fail('smoke: npm install <tarball>', installed.output);
+      return;
+    }
+    pass('smoke: npm install <tarball> in a fresh project');
+
+    for (const subpath of Object.keys(pkg.exports ?? {})) {
+      if (subpath === './package.json') continue;
+      const specifier = subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`;
+      const quoted = JSON.stringify(specifier);
+      // A reserved entry (a module not implemented yet) is `export {};`: it must load, but it may
+      // be empty. Every other entry must export something at run time.
+      const minimum = isReservedEntry(subpath) ? 0 : 1;
+      const imported = run(
+        'node',
+        [
+          '--input-type=module',
+          '-e',
+          `import(${quoted}).then((m) => { if (Object.keys(m).length < ${minimum}) process.exit(3); })`,
+        ],
+        { cwd: project },
+      );
+      report(`smoke: import(${quoted})`, imported);
+      const required = run(
+        'node',
+        [
+          '-e',
+          `const m = require(${quoted}); if (Object.keys(m).length < ${minimum}) process.exit(3);`,
+        ],
+        { cwd: project },
+      );
+      report(`smoke: require(${quoted})`, required);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function isReservedEntry(subpath) {
+  const file = subpath === '.' ? 'src/index.ts' : `src/${subpath.slice(2)}/index.ts`;
+  const code = readFileSync(file, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .trim();
+  return code === 'export {};';
+}
+
+function report(label, result) {
+  if (result.ok) pass(label);
+  else if (result.status === 3) fail(`${label}: the module has no exports`, result.output);
+  else fail(label, result.output);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const checks = {
+  exports: checkExports,
+  dist: checkDist,
+  publint: checkPublint,
+  attw: checkAttw,
+  smoke: checkSmoke,
+};
+const selected = process.argv.slice(2);
+for (const name of selected) {
+  if (!(name in checks)) {
+    console.error(`unknown check ${name}; known: ${Object.keys(checks).join(', ')}`);
+    process.exit(2);
+  }
+}
+for (const [name, check] of Object.entries(checks)) {
+  if (selected.length === 0 || selected.includes(name)) check();
+}
+
+if (failures > 0) {
+  console.log(`\npackage checks: ${failures} failed`);
+  process.exit(1);
+}
+console.log('\npackage checks: all passed');

@@ -1,0 +1,19 @@
+/**
+ * The PostgreSQL backend: the engine for applications that outgrow one process or machine. Takes a
+ * `pg.Pool`, a `pg.Client` or a PGlite instance; never imports a driver itself.
+ *
+ * @module
+ */
+export {
+  createPostgresBackend,
+  type PostgresBackend,
+  type PostgresBackendOptions,
+} from './postgres-backend.js';
+export type {
+  PGliteLike,
+  PostgresClient,
+  PostgresPoolConnection,
+  PostgresPoolLike,
+  PostgresQueryable,
+  PostgresQueryResult,
+} from './postgres-client.js';

@@ -1,0 +1,14 @@
+/**
+ * Redis storage backend for flowproof: shared, fast state for applications running on several
+ * processes or machines. Takes an ioredis client; never imports a driver itself. Redis has no
+ * interactive transactions, so module stores make their steps atomic with Lua scripts.
+ *
+ * @module
+ */
+export {
+  createRedisBackend,
+  type RedisBackend,
+  type RedisBackendOptions,
+  type RedisScript,
+} from './redis-backend.js';
+export type { RedisArgument, RedisClientLike } from './redis-client.js';

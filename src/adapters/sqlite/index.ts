@@ -1,0 +1,12 @@
+/**
+ * The SQLite backend: embedded, zero-setup persistence for one machine. Takes a `better-sqlite3`
+ * `Database` (or a `node:sqlite` `DatabaseSync`); never imports a driver itself.
+ *
+ * @module
+ */
+export {
+  createSqliteBackend,
+  type SqliteBackend,
+  type SqliteBackendOptions,
+} from './sqlite-backend.js';
+export type { SqliteDatabaseLike, SqliteStatement } from './sqlite-client.js';

@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createManualClock } from '../../core/clock.js';
+import { createSqliteBackend } from './sqlite-backend.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'flowproof-sqlite-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('createSqliteBackend', () => {
+  it('names the offending option', () => {
+    const database = new Database(':memory:');
+    expect(() => createSqliteBackend({} as never)).toThrow(/options.database/);
+    expect(() => createSqliteBackend({ database, tablePrefix: 'a b' })).toThrow(/tablePrefix/);
+    expect(() => createSqliteBackend({ database, busyTimeoutMs: -1 })).toThrow(/busyTimeoutMs/);
+    expect(() => createSqliteBackend({ database, clock: {} as never })).toThrow(/clock/);
+  });
+
+  it('reports a write blocked by another connection past the busy timeout as BACKEND_TIMEOUT', async () => {
+    const file = join(dir, 'busy.db');
+    const holder = new Database(file);
+    holder.exec('CREATE TABLE t (id TEXT)');
+    const backend = createSqliteBackend({ database: new Database(file), busyTimeoutMs: 50 });
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      await expect(backend.execute("INSERT INTO t VALUES ('x')")).rejects.toMatchObject({
+        code: 'BACKEND_TIMEOUT',
+        details: { sqliteCode: 'SQLITE_BUSY' },
+      });
+    } finally {
+      holder.exec('ROLLBACK');
+    }
+    expect(await backend.execute("INSERT INTO t VALUES ('x')")).toBe(1);
+  });
+
+  it('keeps work started outside a transaction out of it', async () => {
+    const backend = createSqliteBackend({ database: new Database(':memory:') });
+    await backend.execute('CREATE TABLE t (id TEXT PRIMARY KEY)');
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const failing = backend.transaction(async (tx) => {
+      await tx.execute("INSERT INTO t VALUES ('inside')");
+      await gate;
+      throw new Error('roll back');
+    });
+    const outside = backend.execute("INSERT INTO t VALUES ('outside')");
+    release();
+    await expect(failing).rejects.toThrow('roll back');
+    await outside;
+    const rows = await backend.query<{ id: string }>('SELECT id FROM t');
+    expect(rows.map((r) => r.id)).toEqual(['outside']);
+  });
+
+  it('joins only a transaction that is really open', async () => {
+    const database = new Database(':memory:');
+    const backend = createSqliteBackend({ database });
+    expect(() => backend.joinOpenTransaction()).toThrow(
+      expect.objectContaining({ code: 'TRANSACTION_UNSUPPORTED' }),
+    );
+    database.exec('BEGIN');
+    expect(backend.joinOpenTransaction().inTransaction).toBe(true);
+    database.exec('ROLLBACK');
+  });
+
+  it('reports missing tables as SCHEMA_OUTDATED and uses an injected clock', async () => {
+    const clock = createManualClock('2030-01-01T00:00:00Z');
+    const backend = createSqliteBackend({ database: new Database(':memory:'), clock });
+    await expect(backend.query(`SELECT * FROM ${backend.table('missing')}`)).rejects.toMatchObject({
+      code: 'SCHEMA_OUTDATED',
+    });
+    expect((await backend.now()).toISOString()).toBe('2030-01-01T00:00:00.000Z');
+  });
+
+  it('closes the database it owns', async () => {
+    const database = new Database(':memory:');
+    const backend = createSqliteBackend({ database, ownsDatabase: true });
+    await backend.close();
+    expect(database.open).toBe(false);
+  });
+});

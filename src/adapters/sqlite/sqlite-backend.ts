@@ -1,0 +1,359 @@
+import { resolve } from 'node:path';
+import { createMutex, type Mutex } from '../../core/async.js';
+import type { Clock } from '../../core/clock.js';
+import { FlowproofError } from '../../core/errors.js';
+import {
+  type AppliedMigration,
+  assertMigrationSet,
+  assertVersionMatches,
+  migrationFailed,
+  pendingMigrations,
+} from '../../core/migrations.js';
+import { assertInteger, assertOptionsObject, assertSqlIdentifier } from '../../core/options.js';
+import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
+import type { SqliteDatabaseLike, SqliteStatement } from './sqlite-client.js';
+import { toSqliteError } from './sqlite-errors.js';
+
+/** Options of {@link createSqliteBackend}. */
+export interface SqliteBackendOptions {
+  /** A `better-sqlite3` `Database` (or a `node:sqlite` `DatabaseSync`). */
+  readonly database: SqliteDatabaseLike;
+  /**
+   * Prefix of every table name.
+   * @default 'flowproof_'
+   */
+  readonly tablePrefix?: string;
+  /**
+   * How long a statement waits for another process's write lock before failing with
+   * `BACKEND_TIMEOUT`; set as `PRAGMA busy_timeout`.
+   * @default 5000
+   */
+  readonly busyTimeoutMs?: number;
+  /**
+   * The store clock. SQLite runs on the application's host, so by default this is SQLite's own
+   * `now`; inject a clock to simulate time in tests.
+   * @default SQLite's clock
+   */
+  readonly clock?: Clock;
+  /**
+   * Close the database in `close()`.
+   * @default false
+   */
+  readonly ownsDatabase?: boolean;
+}
+
+/** A {@link StorageBackend} over SQLite, and the SQL helpers module stores build on. */
+export interface SqliteBackend extends StorageBackend {
+  /** Always `sqlite`. */
+  readonly kind: 'sqlite';
+  /** The configured table prefix. */
+  readonly tablePrefix: string;
+  /** True when this backend runs inside a transaction (its own or the caller's). */
+  readonly inTransaction: boolean;
+  /** The quoted name of flowproof table `name`, e.g. `"flowproof_keys"`. */
+  table(name: string): string;
+  /**
+   * Runs one statement and returns its rows. Statements are prepared once and cached.
+   * @throws FlowproofError `BACKEND_TIMEOUT` (locked by another process beyond the busy timeout),
+   * `SCHEMA_OUTDATED` (a table is missing), `BACKEND_CLOSED` or `BACKEND_ERROR`.
+   */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Runs one statement and returns the number of rows it changed. Throws like {@link query}. */
+  execute(sql: string, params?: readonly unknown[]): Promise<number>;
+  /**
+   * A backend that joins the transaction the application already opened on the same connection
+   * (`db.exec('BEGIN')`), so flowproof's writes commit or roll back with the application's.
+   *
+   * @throws FlowproofError `TRANSACTION_UNSUPPORTED` when no transaction is open on the connection.
+   */
+  joinOpenTransaction(): SqliteBackend;
+}
+
+interface Config {
+  readonly database: SqliteDatabaseLike;
+  readonly tablePrefix: string;
+  readonly clock: Clock | undefined;
+  readonly ownsDatabase: boolean;
+  readonly statements: Map<string, SqliteStatement>;
+  /**
+   * One connection runs one transaction: while an async transaction is open, other work on this
+   * backend waits for it instead of slipping into it. Shared by every connection to the same file
+   * in this process (see {@link lockFor}).
+   */
+  readonly lock: Mutex;
+  readonly state: { closed: boolean; savepoints: number };
+}
+
+const STATEMENT_CACHE_SIZE = 256;
+const fileLocks = new Map<string, Mutex>();
+
+/**
+ * The lock for a database file. SQLite drivers block the thread while waiting for a file lock, so
+ * two connections to one file in one process would deadlock: the second would spin on the
+ * event loop's thread while the first waits for that thread to finish its transaction. Work on
+ * connections to the same file therefore queues on one in-process lock; other processes still
+ * wait on SQLite's own lock (busy timeout).
+ */
+function lockFor(database: SqliteDatabaseLike): Mutex {
+  const name = (database as { name?: unknown }).name;
+  if (typeof name !== 'string' || name === '' || name === ':memory:') return createMutex();
+  const file = resolve(name);
+  let lock = fileLocks.get(file);
+  if (!lock) {
+    lock = createMutex();
+    fileLocks.set(file, lock);
+  }
+  return lock;
+}
+
+/**
+ * Creates a SQLite backend over a connection the application owns.
+ *
+ * @throws TypeError naming the option when an option is invalid.
+ * @example
+ * ```ts
+ * import Database from 'better-sqlite3';
+ * import { createSqliteBackend } from 'flowproof/adapters/sqlite';
+ *
+ * const db = new Database('app.db');
+ * db.pragma('journal_mode = WAL');
+ * const backend = createSqliteBackend({ database: db });
+ * ```
+ */
+export function createSqliteBackend(options: SqliteBackendOptions): SqliteBackend {
+  assertOptionsObject(options, 'options');
+  const { database } = options;
+  if (typeof database?.prepare !== 'function' || typeof database.exec !== 'function') {
+    throw new TypeError(
+      'options.database must be a better-sqlite3 Database or node:sqlite DatabaseSync',
+    );
+  }
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  assertInteger(busyTimeoutMs, 'options.busyTimeoutMs', 0, 3_600_000);
+  if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
+    throw new TypeError('options.clock must have a now() method');
+  }
+  database.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  const config: Config = Object.freeze({
+    database,
+    tablePrefix: assertSqlIdentifier(
+      options.tablePrefix ?? 'flowproof_',
+      'options.tablePrefix',
+      true,
+    ),
+    clock: options.clock,
+    ownsDatabase: options.ownsDatabase ?? false,
+    statements: new Map(),
+    lock: lockFor(database),
+    state: { closed: false, savepoints: 0 },
+  });
+  return new SqliteBackendImpl(config, false);
+}
+
+class SqliteBackendImpl implements SqliteBackend {
+  readonly kind = 'sqlite' as const;
+  readonly #config: Config;
+  readonly #inTransaction: boolean;
+
+  constructor(config: Config, inTransaction: boolean) {
+    this.#config = config;
+    this.#inTransaction = inTransaction;
+  }
+
+  get tablePrefix() {
+    return this.#config.tablePrefix;
+  }
+  get inTransaction() {
+    return this.#inTransaction;
+  }
+
+  table(name: string): string {
+    assertSqlIdentifier(name, 'table name');
+    return `"${this.#config.tablePrefix}${name}"`;
+  }
+
+  query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    return this.#serialised(() => this.#statement(sql).all(...params) as R[], sql);
+  }
+
+  execute(sql: string, params: readonly unknown[] = []): Promise<number> {
+    return this.#serialised(() => Number(this.#statement(sql).run(...params).changes), sql);
+  }
+
+  joinOpenTransaction(): SqliteBackend {
+    const { database } = this.#config;
+    if ((database as { inTransaction?: boolean }).inTransaction === false) {
+      throw new FlowproofError(
+        'TRANSACTION_UNSUPPORTED',
+        'joinOpenTransaction() needs a transaction already open on the connection (BEGIN)',
+        { details: { backend: 'sqlite' } },
+      );
+    }
+    return new SqliteBackendImpl(this.#config, true);
+  }
+
+  async now(): Promise<Date> {
+    if (this.#config.clock) return this.#config.clock.now();
+    const [row] = await this.query<{ ms: number }>(
+      "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER) AS ms",
+    );
+    return new Date(Number(row?.ms));
+  }
+
+  async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    if (this.#inTransaction) return this.#savepoint(fn);
+    return this.#config.lock.run(async () => {
+      const bound = new SqliteBackendImpl(this.#config, true) as this;
+      // IMMEDIATE takes the write lock up front, so two processes never both read-then-write and
+      // deadlock on the upgrade.
+      this.#exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(bound);
+        this.#exec('COMMIT');
+        return result;
+      } catch (error) {
+        try {
+          this.#config.database.exec('ROLLBACK');
+        } catch {
+          // Already rolled back by SQLite (e.g. after SQLITE_FULL); nothing left to undo.
+        }
+        throw error;
+      }
+    });
+  }
+
+  async migrate(set: MigrationSet<this>): Promise<MigrationReport> {
+    assertMigrationSet(set);
+    return this.transaction(async (tx) => {
+      await tx.execute(
+        `CREATE TABLE IF NOT EXISTS ${tx.table('migrations')} (
+           component TEXT NOT NULL,
+           version INTEGER NOT NULL,
+           name TEXT NOT NULL,
+           applied_at TEXT NOT NULL,
+           PRIMARY KEY (component, version)
+         )`,
+      );
+      const applied = await tx.query<AppliedMigration>(
+        `SELECT version, name FROM ${tx.table('migrations')} WHERE component = ? ORDER BY version`,
+        [set.component],
+      );
+      const pending = pendingMigrations(set, applied);
+      for (const migration of pending) {
+        try {
+          await migration.up(tx);
+        } catch (error) {
+          throw migrationFailed(set.component, migration.version, error);
+        }
+        await tx.execute(
+          `INSERT INTO ${tx.table('migrations')} (component, version, name, applied_at) VALUES (?, ?, ?, ?)`,
+          [set.component, migration.version, migration.name, (await tx.now()).toISOString()],
+        );
+      }
+      return {
+        component: set.component,
+        from: set.migrations.length - pending.length,
+        to: set.migrations.length,
+        applied: pending.map((m) => m.version),
+      };
+    });
+  }
+
+  async schemaVersion(component: string): Promise<number> {
+    try {
+      const [row] = await this.query<{ version: number | null }>(
+        `SELECT max(version) AS version FROM ${this.table('migrations')} WHERE component = ?`,
+        [component],
+      );
+      return Number(row?.version ?? 0);
+    } catch (error) {
+      if (error instanceof FlowproofError && error.code === 'SCHEMA_OUTDATED') return 0;
+      throw error;
+    }
+  }
+
+  async assertSchemaVersion(component: string, expected: number): Promise<void> {
+    assertVersionMatches(component, await this.schemaVersion(component), expected);
+  }
+
+  async close(): Promise<void> {
+    const { state } = this.#config;
+    if (state.closed) return;
+    state.closed = true;
+    this.#config.statements.clear();
+    if (this.#config.ownsDatabase && !this.#inTransaction) this.#config.database.close?.();
+  }
+
+  async #savepoint<T>(fn: (backend: this) => Promise<T>): Promise<T> {
+    const name = `flowproof_sp_${++this.#config.state.savepoints}`;
+    this.#exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this);
+      this.#exec(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (error) {
+      try {
+        this.#config.database.exec(`ROLLBACK TO SAVEPOINT ${name}`);
+        this.#config.database.exec(`RELEASE SAVEPOINT ${name}`);
+      } catch {
+        // The enclosing transaction is already gone; its owner reports the failure.
+      }
+      throw error;
+    }
+  }
+
+  /** Runs sync work now when inside the transaction, else after any open transaction ends. */
+  #serialised<T>(work: () => T, sql: string): Promise<T> {
+    const guarded = () => {
+      this.#assertOpen();
+      try {
+        return work();
+      } catch (error) {
+        throw toSqliteError(error, `statement "${sql.slice(0, 60)}"`);
+      }
+    };
+    if (this.#inTransaction || !this.#config.lock.locked) {
+      try {
+        return Promise.resolve(guarded());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#config.lock.run(guarded);
+  }
+
+  #statement(sql: string): SqliteStatement {
+    const { statements, database } = this.#config;
+    let statement = statements.get(sql);
+    if (statement) {
+      // Refresh recency: Map iteration order doubles as the LRU order.
+      statements.delete(sql);
+    } else {
+      statement = database.prepare(sql);
+      if (statements.size >= STATEMENT_CACHE_SIZE) {
+        const oldest = statements.keys().next().value;
+        if (oldest !== undefined) statements.delete(oldest);
+      }
+    }
+    statements.set(sql, statement);
+    return statement;
+  }
+
+  #exec(sql: string): void {
+    this.#assertOpen();
+    try {
+      this.#config.database.exec(sql);
+    } catch (error) {
+      throw toSqliteError(error, sql);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#config.state.closed) {
+      throw new FlowproofError('BACKEND_CLOSED', 'This SQLite backend was closed', {
+        details: { backend: 'sqlite' },
+      });
+    }
+  }
+}

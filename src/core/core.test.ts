@@ -1,0 +1,284 @@
+import { Writable } from 'node:stream';
+import fc from 'fast-check';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createMutex, withTimeout } from './async.js';
+import { createManualClock, hasUtcOffset, parseInstant, toUtcIso } from './clock.js';
+import { runWithContext } from './context.js';
+import { FlowproofError, isFlowproofError } from './errors.js';
+import { createId, isId } from './ids.js';
+import { assertLogger, logEvent, silentLogger } from './logger.js';
+import { assertMigrationSet, assertVersionMatches, pendingMigrations } from './migrations.js';
+import { assertSqlIdentifier } from './options.js';
+import { utcDateTime } from './schemas.js';
+import {
+  isStandardSchema,
+  parseWithSchema,
+  type StandardSchemaV1,
+  validateWithSchema,
+} from './standard-schema.js';
+
+describe('FlowproofError', () => {
+  it('carries code, details and cause, and serialises without the cause', () => {
+    const cause = new Error('socket hang up');
+    const error = new FlowproofError('BACKEND_UNAVAILABLE', 'down', {
+      cause,
+      details: { backend: 'postgres' },
+    });
+    expect(error).toBeInstanceOf(Error);
+    expect(error.code).toBe('BACKEND_UNAVAILABLE');
+    expect(error.cause).toBe(cause);
+    expect(error.details).toEqual({ backend: 'postgres' });
+    expect(Object.isFrozen(error.details)).toBe(true);
+    expect(JSON.parse(JSON.stringify(error))).toEqual({
+      name: 'FlowproofError',
+      code: 'BACKEND_UNAVAILABLE',
+      message: 'down',
+      details: { backend: 'postgres' },
+    });
+  });
+
+  it('is recognised by isFlowproofError, also as a copy from another module instance', () => {
+    const error = new FlowproofError('BACKEND_TIMEOUT', 'slow');
+    expect(isFlowproofError(error)).toBe(true);
+    expect(isFlowproofError(error, 'BACKEND_TIMEOUT')).toBe(true);
+    expect(isFlowproofError(error, 'BACKEND_ERROR')).toBe(false);
+    const foreign = Object.assign(new Error('x'), {
+      name: 'FlowproofError',
+      code: 'BACKEND_TIMEOUT',
+    });
+    expect(isFlowproofError(foreign, 'BACKEND_TIMEOUT')).toBe(true);
+    expect(isFlowproofError(new Error('plain'))).toBe(false);
+    expect(isFlowproofError(null)).toBe(false);
+  });
+});
+
+describe('ids', () => {
+  it('creates strictly increasing ULIDs within one millisecond', () => {
+    const ids = Array.from({ length: 2000 }, createId);
+    expect(ids.every(isId)).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('rejects what is not a ULID', () => {
+    expect(isId('not-an-id')).toBe(false);
+    expect(isId('01JDQ3V8Z6X0M9K2T4B7N5C1PI')).toBe(false); // I is not Crockford base-32
+    expect(isId(42)).toBe(false);
+  });
+});
+
+describe('clock', () => {
+  it('moves a manual clock only when told', () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    expect(toUtcIso(clock.now())).toBe('2026-01-01T00:00:00.000Z');
+    clock.advance(90_000);
+    expect(toUtcIso(clock.now())).toBe('2026-01-01T00:01:30.000Z');
+    clock.set('2026-06-01T02:00:00+02:00');
+    expect(toUtcIso(clock.now())).toBe('2026-06-01T00:00:00.000Z');
+    expect(() => clock.advance(1.5)).toThrow(TypeError);
+  });
+
+  it('refuses date-times without an offset', () => {
+    expect(() => parseInstant('2026-01-01T00:00:00')).toThrow(/offset/);
+    expect(() => parseInstant(new Date(Number.NaN))).toThrow(TypeError);
+    expect(hasUtcOffset('2026-01-01T00:00:00.123-05:30')).toBe(true);
+    expect(hasUtcOffset('2026-01-01')).toBe(false);
+  });
+
+  it('normalises any offset to the same UTC instant (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.date({
+          min: new Date('1970-01-01T00:00:00Z'),
+          max: new Date('2999-12-31T00:00:00Z'),
+          noInvalidDate: true,
+        }),
+        fc.integer({ min: -12 * 60, max: 14 * 60 }),
+        (instant, offsetMinutes) => {
+          const shifted = new Date(instant.getTime() + offsetMinutes * 60_000);
+          const sign = offsetMinutes < 0 ? '-' : '+';
+          const abs = Math.abs(offsetMinutes);
+          const offset = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+          const local = `${shifted.toISOString().slice(0, 23)}${offset}`;
+          expect(parseInstant(local).getTime()).toBe(instant.getTime());
+          expect(utcDateTime().parse(local)).toBe(instant.toISOString());
+        },
+      ),
+    );
+  });
+});
+
+describe('utcDateTime()', () => {
+  it('accepts Z and offsets, rejects local times and garbage', () => {
+    const schema = utcDateTime();
+    expect(schema.parse('2026-01-01T14:00:00+02:00')).toBe('2026-01-01T12:00:00.000Z');
+    expect(schema.safeParse('2026-01-01T14:00:00').success).toBe(false);
+    expect(schema.safeParse('yesterday').success).toBe(false);
+    expect(schema.safeParse(1700000000000).success).toBe(false);
+  });
+});
+
+describe('Standard Schema', () => {
+  const Order = z.object({ id: z.string(), quantity: z.number().int().positive() });
+
+  it('validates with zod synchronously and normalises issues', () => {
+    const ok = validateWithSchema(Order, { id: 'o-1', quantity: 2 });
+    expect(ok).toEqual({ ok: true, value: { id: 'o-1', quantity: 2 } });
+    const bad = validateWithSchema(Order, { id: 1, quantity: 0 });
+    expect(bad).not.toBeInstanceOf(Promise);
+    expect(bad).toMatchObject({
+      ok: false,
+      issues: [
+        { path: ['id'], code: 'invalid_type' },
+        { path: ['quantity'], code: 'too_small' },
+      ],
+    });
+  });
+
+  it('accepts any vendor, including async validators and path segments as objects', async () => {
+    const evenNumber: StandardSchemaV1<unknown, number> = {
+      '~standard': {
+        version: 1,
+        vendor: 'hand-made',
+        validate: async (value) =>
+          typeof value === 'number' && value % 2 === 0
+            ? { value }
+            : { issues: [{ message: 'not even', path: [{ key: 'n' }, 0] }] },
+      },
+    };
+    expect(isStandardSchema(evenNumber)).toBe(true);
+    expect(isStandardSchema({})).toBe(false);
+    expect(await validateWithSchema(evenNumber, 4)).toEqual({ ok: true, value: 4 });
+    expect(await validateWithSchema(evenNumber, 3)).toEqual({
+      ok: false,
+      issues: [{ path: ['n', 0], code: 'invalid', message: 'not even' }],
+    });
+  });
+
+  it('parseWithSchema throws VALIDATION_FAILED with every issue in details', async () => {
+    const error = await parseWithSchema(Order, { quantity: -1 }, 'order').catch((e) => e);
+    expect(error.code).toBe('VALIDATION_FAILED');
+    expect(error.details.issues).toHaveLength(2);
+    expect(error.message).toMatch(/^order is invalid: id: .*; quantity: /);
+  });
+});
+
+describe('logging', () => {
+  function capture() {
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, callback) {
+        lines.push(JSON.parse(String(chunk)));
+        callback();
+      },
+    });
+    return { logger: pino({ level: 'debug' }, stream), lines };
+  }
+
+  it('adds the correlation id, causation id and tenant to every line through a real pino', async () => {
+    const { logger, lines } = capture();
+    runWithContext({ correlationId: 'c-log', causationId: 'm-1', tenant: 'acme' }, () => {
+      logEvent(logger.child({ module: 'idempotency' }), 'info', { key: 'k1' }, 'claimed');
+    });
+    logEvent(logger, 'warn', { key: 'k2' }, 'outside');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines[0]).toMatchObject({
+      level: 30,
+      module: 'idempotency',
+      correlationId: 'c-log',
+      causationId: 'm-1',
+      tenant: 'acme',
+      key: 'k1',
+      msg: 'claimed',
+    });
+    expect(lines[1]).toMatchObject({ level: 40, key: 'k2', msg: 'outside' });
+    expect(lines[1]).not.toHaveProperty('correlationId');
+  });
+
+  it('is silent by default and checks loggers it is given', () => {
+    expect(() => logEvent(silentLogger, 'error', {}, 'nothing')).not.toThrow();
+    expect(silentLogger.child({})).toBe(silentLogger);
+    expect(() => assertLogger({ info() {} })).toThrow(/debug/);
+    expect(() => assertLogger(capture().logger)).not.toThrow();
+  });
+});
+
+describe('migration bookkeeping', () => {
+  const up = () => {};
+  const set = {
+    component: 'idempotency',
+    migrations: [
+      { version: 1, name: 'create keys', up },
+      { version: 2, name: 'add lease', up },
+    ],
+  };
+
+  it('returns what is pending after the recorded prefix', () => {
+    expect(pendingMigrations(set, []).map((m) => m.version)).toEqual([1, 2]);
+    expect(
+      pendingMigrations(set, [{ version: 1, name: 'create keys' }]).map((m) => m.version),
+    ).toEqual([2]);
+  });
+
+  it('refuses newer schemas and rewritten history with codes', () => {
+    expect(() => pendingMigrations(set, [{ version: 3, name: 'x' }])).toThrow(
+      expect.objectContaining({ code: 'SCHEMA_TOO_NEW' }),
+    );
+    expect(() => pendingMigrations(set, [{ version: 1, name: 'other' }])).toThrow(
+      expect.objectContaining({ code: 'MIGRATION_FAILED' }),
+    );
+    expect(() => assertVersionMatches('idempotency', 1, 2)).toThrow(
+      expect.objectContaining({ code: 'SCHEMA_OUTDATED' }),
+    );
+  });
+
+  it('checks sets early with TypeErrors', () => {
+    expect(() => assertMigrationSet({ component: 'x', migrations: [] })).toThrow(TypeError);
+    expect(() =>
+      assertMigrationSet({ component: 'x', migrations: [{ version: 2, name: 'a', up }] }),
+    ).toThrow(/version must be 1/);
+    expect(() =>
+      assertMigrationSet({ component: 'x', migrations: [{ version: 1, name: 'a' }] }),
+    ).toThrow(/up must be a function/);
+  });
+});
+
+describe('options', () => {
+  it('accepts only conservative SQL identifiers', () => {
+    expect(assertSqlIdentifier('flowproof_', 'prefix')).toBe('flowproof_');
+    expect(() => assertSqlIdentifier('x"; DROP TABLE users; --', 'schema')).toThrow(/schema/);
+    expect(() => assertSqlIdentifier('', 'schema')).toThrow(TypeError);
+    expect(assertSqlIdentifier('', 'prefix', true)).toBe('');
+  });
+});
+
+describe('async primitives', () => {
+  it('turns a slow promise into BACKEND_TIMEOUT', async () => {
+    const never = new Promise(() => {});
+    await expect(withTimeout(never, 20, 'test op')).rejects.toMatchObject({
+      code: 'BACKEND_TIMEOUT',
+    });
+    expect(await withTimeout(Promise.resolve(3), 20, 'fast op')).toBe(3);
+  });
+
+  it('runs mutex holders one at a time, in order, surviving failures', async () => {
+    const mutex = createMutex();
+    const order: string[] = [];
+    let active = 0;
+    const task = (name: string, fail = false) =>
+      mutex.run(async () => {
+        active += 1;
+        expect(active).toBe(1);
+        order.push(name);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        active -= 1;
+        if (fail) throw new Error(name);
+      });
+    const results = await Promise.allSettled([task('a'), task('b', true), task('c')]);
+    expect(order).toEqual(['a', 'b', 'c']);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(mutex.locked).toBe(false);
+  });
+});

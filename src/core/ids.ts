@@ -1,0 +1,23 @@
+import { monotonicFactory } from 'ulid';
+
+const nextUlid = monotonicFactory();
+
+/**
+ * Returns a new ULID: 26 Crockford base-32 characters that sort by creation time. Ids created in
+ * the same process are strictly increasing, even within one millisecond.
+ *
+ * @example
+ * ```ts
+ * const orderId = createId(); // '01JDQ3V8Z6X0M9K2T4B7N5C1PA'
+ * ```
+ */
+export function createId(): string {
+  return nextUlid();
+}
+
+const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+/** True when `value` is a syntactically valid ULID string. */
+export function isId(value: unknown): value is string {
+  return typeof value === 'string' && ULID_PATTERN.test(value);
+}

@@ -1,0 +1,77 @@
+/**
+ * The logging port. flowproof logs through any pino-compatible logger the application passes in
+ * and is silent otherwise; every line carries the flow context's correlation id.
+ */
+import { getContext } from './context.js';
+
+/** One log method in pino's `(object, message)` form. */
+export type LogMethod = (fields: Record<string, unknown>, message?: string) => void;
+
+/** The subset of pino's API flowproof calls; pino, and loggers shaped like it, fit. */
+export interface Logger {
+  /** Fine-grained diagnostics. */
+  debug: LogMethod;
+  /** Normal operation worth recording. */
+  info: LogMethod;
+  /** Something unexpected that flowproof handled. */
+  warn: LogMethod;
+  /** A failure. */
+  error: LogMethod;
+  /** A logger whose lines all carry `bindings`. */
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** Log levels flowproof uses. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+const noop: LogMethod = () => {};
+
+/** A logger that discards everything; the default for every module. */
+export const silentLogger: Logger = Object.freeze({
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+  child: () => silentLogger,
+});
+
+/**
+ * Checks that `logger` has the methods flowproof calls.
+ *
+ * @throws TypeError naming `name` when a method is missing.
+ * @internal
+ */
+export function assertLogger(logger: unknown, name = 'logger'): asserts logger is Logger {
+  for (const method of ['debug', 'info', 'warn', 'error', 'child'] as const) {
+    if (typeof (logger as Record<string, unknown> | null)?.[method] !== 'function') {
+      throw new TypeError(`${name} must be a pino-compatible logger (missing ${method}())`);
+    }
+  }
+}
+
+/**
+ * Writes one line through `logger` with the current flow context's correlation id, causation id
+ * and tenant added. Modules call this instead of the logger directly.
+ *
+ * @internal
+ */
+export function logEvent(
+  logger: Logger,
+  level: LogLevel,
+  fields: Record<string, unknown>,
+  message: string,
+): void {
+  if (logger === silentLogger) return;
+  const context = getContext();
+  logger[level](
+    context
+      ? {
+          correlationId: context.correlationId,
+          ...(context.causationId ? { causationId: context.causationId } : {}),
+          ...(context.tenant ? { tenant: context.tenant } : {}),
+          ...fields,
+        }
+      : fields,
+    message,
+  );
+}

@@ -1,0 +1,100 @@
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { getContext, restoreContext, runWithContext, serializeContext } from './context.js';
+import { FlowproofError } from './errors.js';
+import { configureOpenTelemetry } from './opentelemetry.js';
+import { ERROR_CODE_ATTRIBUTE, isTracingEnabled, withSpan } from './tracing.js';
+
+const exporter = new InMemorySpanExporter();
+
+beforeAll(() => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  trace.setGlobalTracerProvider(
+    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+  );
+});
+afterAll(() => {
+  trace.disable();
+  context.disable();
+  propagation.disable();
+});
+beforeEach(() => exporter.reset());
+
+describe('withSpan with OpenTelemetry installed', () => {
+  it('records a span with the correlation id and returns the result', async () => {
+    expect(isTracingEnabled()).toBe(true);
+    const result = await runWithContext({ correlationId: 'corr-otel' }, () =>
+      withSpan('orders.create', { 'order.items': 2 }, async (span) => {
+        span.setAttribute('order.id', 'o-1');
+        return 'done';
+      }),
+    );
+    expect(result).toBe('done');
+    const [span] = exporter.getFinishedSpans();
+    expect(span?.name).toBe('orders.create');
+    expect(span?.attributes).toMatchObject({
+      'order.items': 2,
+      'order.id': 'o-1',
+      'flowproof.correlation_id': 'corr-otel',
+    });
+  });
+
+  it('marks the span failed, records the error code and rethrows the same error', async () => {
+    const failure = new FlowproofError('BACKEND_TIMEOUT', 'slow');
+    await expect(
+      withSpan('store.claim', {}, async () => {
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    const [span] = exporter.getFinishedSpans();
+    expect(span?.status.code).toBe(2); // SpanStatusCode.ERROR
+    expect(span?.attributes[ERROR_CODE_ATTRIBUTE]).toBe('BACKEND_TIMEOUT');
+    expect(span?.events.map((e) => e.name)).toContain('exception');
+  });
+});
+
+describe('trace propagation through serialize/restore', () => {
+  it('carries traceparent to the receiving side, which continues the same trace', async () => {
+    let headers: Record<string, string> = {};
+    let senderTraceId = '';
+    await withSpan('send', {}, async () => {
+      senderTraceId = trace.getActiveSpan()?.spanContext().traceId ?? '';
+      headers = runWithContext({ correlationId: 'c-trace' }, () => serializeContext());
+    });
+    expect(headers.traceparent).toMatch(new RegExp(`^00-${senderTraceId}-[0-9a-f]{16}-01$`));
+
+    const restored = restoreContext(headers);
+    const receiverTraceId = await runWithContext(restored, () =>
+      withSpan('receive', {}, async () => {
+        expect(getContext()?.correlationId).toBe('c-trace');
+        return trace.getActiveSpan()?.spanContext().traceId;
+      }),
+    );
+    expect(receiverTraceId).toBe(senderTraceId);
+  });
+});
+
+describe('withSpan without OpenTelemetry', () => {
+  it('just runs the function', async () => {
+    configureOpenTelemetry(null);
+    try {
+      expect(isTracingEnabled()).toBe(false);
+      expect(await withSpan('x', {}, async () => 7)).toBe(7);
+      expect(exporter.getFinishedSpans()).toHaveLength(0);
+    } finally {
+      configureOpenTelemetry(undefined);
+    }
+  });
+
+  it('refuses something that is not the API', () => {
+    expect(() => configureOpenTelemetry({})).toThrow(TypeError);
+  });
+});

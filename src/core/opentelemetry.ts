@@ -1,0 +1,70 @@
+/**
+ * The slice of `@opentelemetry/api` flowproof uses, typed structurally so the package compiles and
+ * runs without it. OpenTelemetry keeps its registered providers on `globalThis`, so the copy loaded
+ * here sees the SDK the application registered, whichever module format either side uses.
+ */
+import { loadOptionalPeer } from './optional-peer.js';
+
+/** @internal */
+export interface OtelSpan {
+  setAttribute(key: string, value: string | number | boolean): unknown;
+  addEvent(name: string, attributes?: Record<string, string | number | boolean>): unknown;
+  recordException(exception: Error): void;
+  setStatus(status: { code: number; message?: string }): unknown;
+  end(): void;
+}
+
+/** @internal */
+export interface OtelApi {
+  trace: {
+    getTracer(
+      name: string,
+      version?: string,
+    ): {
+      startActiveSpan<F extends (span: OtelSpan) => unknown>(
+        name: string,
+        options: { attributes?: Record<string, string | number | boolean> },
+        fn: F,
+      ): ReturnType<F>;
+    };
+  };
+  context: {
+    active(): unknown;
+    with<R>(context: unknown, fn: () => R): R;
+  };
+  propagation: {
+    inject(context: unknown, carrier: Record<string, string>): void;
+    extract(context: unknown, carrier: Record<string, string>): unknown;
+  };
+  SpanStatusCode: { ERROR: number };
+}
+
+let override: OtelApi | null | undefined;
+
+/**
+ * Tells flowproof which `@opentelemetry/api` to use: pass the module, `null` to turn tracing and
+ * trace propagation off, or `undefined` to go back to the default. By default flowproof loads
+ * `@opentelemetry/api` when it is installed.
+ *
+ * @example
+ * ```ts
+ * import * as otel from '@opentelemetry/api';
+ * configureOpenTelemetry(otel);
+ * ```
+ */
+export function configureOpenTelemetry(api: unknown): void {
+  if (
+    api !== null &&
+    api !== undefined &&
+    (typeof api !== 'object' || !('trace' in api) || !('propagation' in api))
+  ) {
+    throw new TypeError('api must be the @opentelemetry/api module or null');
+  }
+  override = api as OtelApi | null | undefined;
+}
+
+/** @internal The OpenTelemetry API in use, or undefined when none is installed or it is turned off. */
+export function getOpenTelemetry(): OtelApi | undefined {
+  if (override !== undefined) return override ?? undefined;
+  return loadOptionalPeer<OtelApi>('@opentelemetry/api');
+}

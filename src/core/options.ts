@@ -1,0 +1,62 @@
+/**
+ * Early, precise checks of option objects. Programmer mistakes throw `TypeError` naming the option,
+ * never a {@link FlowproofError}: they are bugs to fix, not conditions to handle at run time.
+ */
+import { describeValue } from './errors.js';
+
+/** Throws a `TypeError` naming `name` unless `value` is a plain object (or undefined when optional). */
+export function assertOptionsObject<T>(
+  value: T,
+  name: string,
+): asserts value is unknown extends T ? T & Record<string, unknown> : T & object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an object, got ${describeValue(value)}`);
+  }
+}
+
+/** Throws unless `value` is a non-empty string. */
+export function assertNonEmptyString(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`${name} must be a non-empty string, got ${describeValue(value)}`);
+  }
+}
+
+/** Throws unless `value` is a finite integer within `[min, max]`. */
+export function assertInteger(
+  value: unknown,
+  name: string,
+  min = Number.MIN_SAFE_INTEGER,
+  max = Number.MAX_SAFE_INTEGER,
+): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(
+      `${name} must be an integer between ${min} and ${max}, got ${typeof value === 'number' ? value : describeValue(value)}`,
+    );
+  }
+}
+
+/** Throws unless `value` is a function. */
+export function assertFunction(
+  value: unknown,
+  name: string,
+): asserts value is (...args: never[]) => unknown {
+  if (typeof value !== 'function') {
+    throw new TypeError(`${name} must be a function, got ${describeValue(value)}`);
+  }
+}
+
+/**
+ * Checks a SQL identifier fragment supplied by configuration (schema, table prefix). They are
+ * interpolated into DDL, so only a conservative character set is accepted.
+ */
+export function assertSqlIdentifier(value: unknown, name: string, allowEmpty = false): string {
+  if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
+    throw new TypeError(`${name} must be a string, got ${describeValue(value)}`);
+  }
+  if (value.length > 0 && !/^[A-Za-z_][A-Za-z0-9_]{0,39}$/.test(value)) {
+    throw new TypeError(
+      `${name} must start with a letter or underscore and contain only letters, digits and underscores (at most 40), got "${value}"`,
+    );
+  }
+  return value;
+}

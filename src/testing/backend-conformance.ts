@@ -1,0 +1,437 @@
+/**
+ * The conformance suite of the {@link StorageBackend} port: migrations (fresh, repeated, concurrent
+ * in one process and across processes), schema-version checks, transactions (commit, rollback,
+ * savepoints, joining the caller's transaction) and the store clock. Every backend flowproof ships
+ * runs it; run it on your own backend to certify it.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { isFlowproofError } from '../core/errors.js';
+import type { MigrationSet, StorageBackend } from '../core/storage-backend.js';
+import { runInProcesses } from './multi-process.js';
+import { type ConformanceTestApi, skipTitle } from './test-api.js';
+
+/**
+ * How the suite writes and reads a row of its own on backend `B`. The built-in backends have
+ * probes in this module ({@link createPostgresProbe}, {@link createSqliteProbe},
+ * {@link memoryProbe}, {@link redisProbe}); a custom backend supplies one.
+ */
+export interface BackendProbe<B extends StorageBackend> {
+  /** Creates the probe's table (or equivalent). Runs as migration 1. */
+  createTable(backend: B): Promise<void>;
+  /** Inserts a row; must fail when `id` already exists. */
+  insert(backend: B, id: string, value: string): Promise<void>;
+  /** Reads a row's value, or `undefined`. */
+  read(backend: B, id: string): Promise<string | undefined>;
+  /**
+   * Opens a transaction the way an application would (natively, not through flowproof), writes a
+   * business row `businessId`, runs `work` with a backend bound to that transaction, then commits
+   * or rolls back. Omit when the backend cannot join a caller's transaction.
+   */
+  callerTransaction?(
+    backend: B,
+    businessId: string,
+    work: (bound: B) => Promise<void>,
+    outcome: 'commit' | 'rollback',
+  ): Promise<void>;
+  /** True when the business row written by `callerTransaction` exists. */
+  readBusinessRow?(backend: B, businessId: string): Promise<boolean>;
+}
+
+/** Optional behaviour the suite tests only where the backend has it. */
+export interface BackendCapabilities {
+  /**
+   * `transaction()` commits and rolls back.
+   * @default true
+   */
+  readonly transactions?: boolean;
+  /**
+   * `server`: `now()` reads the database server's clock and must not follow the host's
+   * `Date.now()`; `host`: the backend runs in-process and reads the host or an injected clock.
+   * @default 'server'
+   */
+  readonly storeClock?: 'server' | 'host';
+}
+
+/** Where a child process finds the target, for the cross-process tests. */
+export interface CrossProcessTarget {
+  /** Absolute path or `file:` URL of a module exporting the {@link BackendTarget}. */
+  readonly module: string;
+  /** Name of the export. */
+  readonly exportName: string;
+  /** Node.js flags for the children, e.g. `['--import', 'tsx']` for a TypeScript module. */
+  readonly execArgv?: readonly string[];
+  /**
+   * How many processes race.
+   * @default 4
+   */
+  readonly processes?: number;
+}
+
+/** A backend under test. */
+export interface BackendTarget<B extends StorageBackend = StorageBackend> {
+  /** Shown in test titles. */
+  readonly name: string;
+  /**
+   * Opens a backend on `namespace` (a fresh schema, key prefix, file…). Calls with different
+   * namespaces must give isolated stores; calls with the same namespace, the same store.
+   */
+  readonly factory: (namespace: string) => B | Promise<B>;
+  /** How the suite reads and writes rows. */
+  readonly probe: BackendProbe<B>;
+  /** Optional behaviour present. */
+  readonly capabilities?: BackendCapabilities;
+}
+
+/** Options of {@link describeBackendConformance}. */
+export interface BackendConformanceOptions<B extends StorageBackend> extends BackendTarget<B> {
+  /** `describe` and `it` of your test framework (vitest, jest, node:test, mocha). */
+  readonly test: ConformanceTestApi;
+  /** Enables the cross-process tests; omit for in-process backends. */
+  readonly crossProcess?: CrossProcessTarget;
+}
+
+/** Creates a namespace unique to one test: a valid SQL identifier and Redis key prefix. */
+export function uniqueNamespace(prefix = 'fp'): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
+
+/** The migration set the suite applies: 1 creates the probe table, 2 records that it ran. */
+export function probeMigrations<B extends StorageBackend>(probe: BackendProbe<B>): MigrationSet<B> {
+  return {
+    component: 'conformance',
+    migrations: [
+      { version: 1, name: 'create probe table', up: (b) => probe.createTable(b) },
+      // Inserting a fixed id fails if the migration ever runs twice.
+      { version: 2, name: 'record migration 2', up: (b) => probe.insert(b, 'migration-2', 'ran') },
+    ],
+  };
+}
+
+/**
+ * Registers the backend conformance tests for one backend.
+ *
+ * @example
+ * ```ts
+ * import { describe, it } from 'vitest';
+ * import { describeBackendConformance, sqliteProbe } from 'flowproof/testing';
+ *
+ * describeBackendConformance({
+ *   name: 'sqlite',
+ *   test: { describe, it },
+ *   factory: () => createSqliteBackend({ database: new Database(':memory:') }),
+ *   probe: sqliteProbe,
+ * });
+ * ```
+ */
+export function describeBackendConformance<B extends StorageBackend>(
+  options: BackendConformanceOptions<B>,
+): void {
+  const { test, name, factory, probe, crossProcess } = options;
+  const transactions = options.capabilities?.transactions ?? true;
+  const storeClock = options.capabilities?.storeClock ?? 'server';
+  const migrations = probeMigrations(probe);
+  const opened: B[] = [];
+  const open = async (namespace = uniqueNamespace()) => {
+    const backend = await factory(namespace);
+    opened.push(backend);
+    return backend;
+  };
+  const closeAll = async () => {
+    await Promise.all(opened.splice(0).map((b) => b.close().catch(() => {})));
+  };
+  const it = (title: string, fn: () => Promise<void>) =>
+    test.it(title, async () => {
+      try {
+        await fn();
+      } finally {
+        await closeAll();
+      }
+    });
+  const itIf = (enabled: boolean, reason: string, title: string, fn: () => Promise<void>) =>
+    enabled ? it(title, fn) : test.it.skip(skipTitle(title, name, reason), () => {});
+
+  test.describe(`StorageBackend conformance: ${name}`, () => {
+    it('factory() gives isolated instances', async () => {
+      const a = await open();
+      const b = await open();
+      await a.migrate(migrations);
+      await b.migrate(migrations);
+      await probe.insert(a, 'isolation', 'from a');
+      assert.equal(await probe.read(a, 'isolation'), 'from a');
+      assert.equal(
+        await probe.read(b, 'isolation'),
+        undefined,
+        'a write to one instance leaked into another',
+      );
+    });
+
+    it('migrates a fresh store, then reports nothing to do on a repeat', async () => {
+      const backend = await open();
+      assert.equal(await backend.schemaVersion('conformance'), 0);
+      const first = await backend.migrate(migrations);
+      assert.deepEqual(first, { component: 'conformance', from: 0, to: 2, applied: [1, 2] });
+      assert.equal(await probe.read(backend, 'migration-2'), 'ran');
+      const second = await backend.migrate(migrations);
+      assert.deepEqual(second, { component: 'conformance', from: 2, to: 2, applied: [] });
+      assert.equal(await backend.schemaVersion('conformance'), 2);
+      await backend.assertSchemaVersion('conformance', 2);
+    });
+
+    it('applies versions incrementally and keeps components apart', async () => {
+      const backend = await open();
+      const v1 = { component: 'conformance', migrations: migrations.migrations.slice(0, 1) };
+      assert.deepEqual((await backend.migrate(v1)).applied, [1]);
+      assert.deepEqual((await backend.migrate(migrations)).applied, [2]);
+      assert.equal(await backend.schemaVersion('another-component'), 0);
+    });
+
+    it('runs 8 concurrent migrate() calls in one process: each version applied once', async () => {
+      const namespace = uniqueNamespace();
+      const backends = await Promise.all(Array.from({ length: 8 }, () => open(namespace)));
+      const reports = await Promise.all(backends.map((b) => b.migrate(migrations)));
+      assert.deepEqual(reports.flatMap((r) => r.applied).sort(), [1, 2]);
+      assert.equal(await probe.read(backends[0] as B, 'migration-2'), 'ran');
+    });
+
+    const processes = crossProcess?.processes ?? 4;
+    itIf(
+      crossProcess !== undefined,
+      'the backend lives inside one process',
+      `runs migrate() from ${processes} processes at once: each version applied once`,
+      async () => {
+        const target = crossProcess as CrossProcessTarget;
+        const namespace = uniqueNamespace();
+        const results = await runInProcesses<number[]>({
+          module: fileURLToPath(import.meta.url),
+          exportName: 'backendConformanceWorker',
+          count: processes,
+          execArgv: target.execArgv ?? [],
+          args: { module: target.module, exportName: target.exportName, namespace },
+        });
+        const applied = results.flatMap((r) => {
+          assert.equal(r.status, 'fulfilled', `a process failed: ${JSON.stringify(r)}`);
+          return r.status === 'fulfilled' ? r.value : [];
+        });
+        assert.deepEqual(applied.sort(), [1, 2]);
+        const backend = await open(namespace);
+        assert.equal(await backend.schemaVersion('conformance'), 2);
+      },
+    );
+
+    it('refuses a schema newer than the code, and a rewritten history', async () => {
+      const backend = await open();
+      await backend.migrate(migrations);
+      const older = { component: 'conformance', migrations: migrations.migrations.slice(0, 1) };
+      await assertRejectsWithCode(backend.migrate(older), 'SCHEMA_TOO_NEW');
+      await assertRejectsWithCode(backend.assertSchemaVersion('conformance', 1), 'SCHEMA_TOO_NEW');
+      await assertRejectsWithCode(backend.assertSchemaVersion('conformance', 3), 'SCHEMA_OUTDATED');
+      const rewritten = {
+        component: 'conformance',
+        migrations: [migrations.migrations[0], { ...migrations.migrations[1], name: 'renamed' }],
+      } as MigrationSet<B>;
+      await assertRejectsWithCode(backend.migrate(rewritten), 'MIGRATION_FAILED');
+    });
+
+    it('reports a failing migration as MIGRATION_FAILED and does not record it', async () => {
+      const backend = await open();
+      await backend.migrate(migrations);
+      const failing: MigrationSet<B> = {
+        component: 'conformance',
+        migrations: [
+          ...migrations.migrations,
+          {
+            version: 3,
+            name: 'fails half-way',
+            up: async (b) => {
+              await probe.insert(b, 'migration-3', 'half');
+              throw new Error('boom');
+            },
+          },
+        ],
+      };
+      await assertRejectsWithCode(backend.migrate(failing), 'MIGRATION_FAILED');
+      assert.equal(await backend.schemaVersion('conformance'), 2);
+      if (transactions) assert.equal(await probe.read(backend, 'migration-3'), undefined);
+    });
+
+    it('rejects malformed migration sets with a TypeError', async () => {
+      const backend = await open();
+      const gap = {
+        component: 'conformance',
+        migrations: [{ ...migrations.migrations[1] }],
+      } as MigrationSet<B>;
+      await assert.rejects(async () => backend.migrate(gap), TypeError);
+      await assert.rejects(
+        async () => backend.migrate({ component: '', migrations: migrations.migrations }),
+        TypeError,
+      );
+    });
+
+    itIf(transactions, 'it has no transactions', 'commits a transaction', async () => {
+      const backend = await open();
+      await backend.migrate(migrations);
+      const result = await backend.transaction(async (tx) => {
+        await probe.insert(tx, 'committed', 'yes');
+        return 42;
+      });
+      assert.equal(result, 42);
+      assert.equal(await probe.read(backend, 'committed'), 'yes');
+    });
+
+    itIf(
+      transactions,
+      'it has no transactions',
+      'rolls a transaction back when fn throws',
+      async () => {
+        const backend = await open();
+        await backend.migrate(migrations);
+        const failure = new Error('forced rollback');
+        await assert.rejects(
+          backend.transaction(async (tx) => {
+            await probe.insert(tx, 'rolled-back', 'no');
+            throw failure;
+          }),
+          (error) => error === failure,
+        );
+        assert.equal(await probe.read(backend, 'rolled-back'), undefined);
+      },
+    );
+
+    itIf(
+      transactions,
+      'it has no transactions',
+      'rolls back a nested transaction on its own',
+      async () => {
+        const backend = await open();
+        await backend.migrate(migrations);
+        await backend.transaction(async (tx) => {
+          await probe.insert(tx, 'outer', 'kept');
+          await assert.rejects(
+            tx.transaction(async (inner) => {
+              await probe.insert(inner, 'inner', 'dropped');
+              throw new Error('inner fails');
+            }),
+          );
+        });
+        assert.equal(await probe.read(backend, 'outer'), 'kept');
+        assert.equal(await probe.read(backend, 'inner'), undefined);
+      },
+    );
+
+    itIf(
+      !transactions,
+      'it has transactions',
+      'refuses transaction() with TRANSACTION_UNSUPPORTED',
+      async () => {
+        const backend = await open();
+        await assertRejectsWithCode(
+          backend.transaction(async () => undefined),
+          'TRANSACTION_UNSUPPORTED',
+        );
+      },
+    );
+
+    const joins = probe.callerTransaction !== undefined && probe.readBusinessRow !== undefined;
+    for (const outcome of ['commit', 'rollback'] as const) {
+      itIf(
+        joins,
+        'it cannot join a transaction the application opened',
+        `joins the caller's transaction: business row and library row both ${outcome === 'commit' ? 'kept' : 'gone'} after ${outcome}`,
+        async () => {
+          const backend = await open();
+          await backend.migrate(migrations);
+          const id = `order-${outcome}`;
+          await probe.callerTransaction?.(
+            backend,
+            id,
+            (bound) => probe.insert(bound, id, 'library row'),
+            outcome,
+          );
+          const kept = outcome === 'commit';
+          assert.equal(await probe.readBusinessRow?.(backend, id), kept);
+          assert.equal(await probe.read(backend, id), kept ? 'library row' : undefined);
+        },
+      );
+    }
+
+    it('reads the store clock: a valid, non-decreasing instant near real time', async () => {
+      const backend = await open();
+      const readings: number[] = [];
+      for (let i = 0; i < 5; i += 1) readings.push((await backend.now()).getTime());
+      for (const [i, ms] of readings.entries()) {
+        assert.ok(Number.isFinite(ms), 'now() returned an invalid Date');
+        if (i > 0) assert.ok(ms >= (readings[i - 1] as number), 'the store clock went backwards');
+      }
+      assert.ok(Math.abs((readings[0] as number) - Date.now()) < 60_000);
+    });
+
+    itIf(
+      storeClock === 'server',
+      'its clock is the host clock by design',
+      'reads the server clock, not the host clock',
+      async () => {
+        const backend = await open();
+        const realNow = Date.now;
+        const before = realNow();
+        Date.now = () => before - 3_600_000;
+        try {
+          const store = (await backend.now()).getTime();
+          assert.ok(Math.abs(store - before) < 10_000, 'now() followed a skewed Date.now()');
+        } finally {
+          Date.now = realNow;
+        }
+      },
+    );
+
+    it('fails with BACKEND_CLOSED after close(), and close() is idempotent', async () => {
+      const backend = await open();
+      await backend.close();
+      await backend.close();
+      await assertRejectsWithCode(
+        (async () => backend.schemaVersion('conformance'))(),
+        'BACKEND_CLOSED',
+      );
+    });
+  });
+}
+
+/**
+ * The function the cross-process test runs in each child: opens the target's backend on the
+ * shared namespace and migrates it. Exported for the child processes, not for direct use.
+ *
+ * @internal
+ */
+export async function backendConformanceWorker(args: {
+  module: string;
+  exportName: string;
+  namespace: string;
+}): Promise<number[]> {
+  const imported = (await import(args.module)) as Record<string, unknown>;
+  const target = (imported[args.exportName] ??
+    (imported.default as Record<string, unknown> | undefined)?.[args.exportName]) as
+    | BackendTarget
+    | undefined;
+  if (!target || typeof target.factory !== 'function') {
+    throw new TypeError(`${args.module} does not export a BackendTarget named ${args.exportName}`);
+  }
+  const backend = await target.factory(args.namespace);
+  try {
+    return [...(await backend.migrate(probeMigrations(target.probe))).applied];
+  } finally {
+    await backend.close();
+  }
+}
+
+/** Asserts that `promise` rejects with a flowproof error of `code`. */
+export async function assertRejectsWithCode(
+  promise: Promise<unknown>,
+  code: string,
+): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(isFlowproofError(error), `expected a FlowproofError ${code}, got ${String(error)}`);
+    assert.equal(error.code, code);
+    return true;
+  });
+}

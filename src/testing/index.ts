@@ -1,0 +1,40 @@
+/**
+ * Conformance suites and test helpers, shipped so you can certify your own storage adapters with
+ * the same tests flowproof's adapters pass. Framework-agnostic: pass your framework's `describe`
+ * and `it`; assertions use `node:assert`.
+ *
+ * @module
+ */
+export {
+  assertRejectsWithCode,
+  type BackendCapabilities,
+  type BackendConformanceOptions,
+  type BackendProbe,
+  type BackendTarget,
+  backendConformanceWorker,
+  type CrossProcessTarget,
+  describeBackendConformance,
+  probeMigrations,
+  uniqueNamespace,
+} from './backend-conformance.js';
+export {
+  createPostgresProbe,
+  createSqliteProbe,
+  memoryProbe,
+  type PostgresProbeClient,
+  redisProbe,
+} from './backend-probes.js';
+export {
+  type ProcessError,
+  type ProcessExited,
+  type ProcessFulfilled,
+  type ProcessHandle,
+  type ProcessOptions,
+  type ProcessRejected,
+  type ProcessResult,
+  runInProcesses,
+  startProcesses,
+  type WorkerFunction,
+  type WorkerInfo,
+} from './multi-process.js';
+export type { ConformanceTestApi } from './test-api.js';
