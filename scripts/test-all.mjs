@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm test`: lint, typecheck, tests, build and packaging checks, in that order, stopping at the
+ * `npm test`: lint, typecheck, tests, build, packaging checks and the API docs, in that order, stopping at the
  * first failure. Extra arguments go to vitest (`npm test -- test/foo.test.ts`).
  *
  * The last line printed is the test totals from vitest's JSON report, `N passed, N failed,
@@ -33,6 +33,7 @@ const steps = [
   },
   { name: 'build (tsup)', command: 'npx', args: ['tsup'] },
   { name: 'package checks', command: 'node', args: ['scripts/check-package.mjs'] },
+  { name: 'API docs (typedoc, warnings are errors)', command: 'npx', args: ['typedoc'] },
 ];
 
 // A report left by an earlier run must not be mistaken for this run's.
