@@ -82,6 +82,22 @@ describe('trace propagation through serialize/restore', () => {
   });
 });
 
+describe('withSpan with the API but no SDK', () => {
+  it('records nothing and reports tracing as off until a provider is registered', async () => {
+    trace.disable();
+    try {
+      expect(isTracingEnabled()).toBe(false);
+      expect(await withSpan('x', {}, async () => 5)).toBe(5);
+      expect(exporter.getFinishedSpans()).toHaveLength(0);
+    } finally {
+      trace.setGlobalTracerProvider(
+        new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+      );
+    }
+    expect(isTracingEnabled()).toBe(true);
+  });
+});
+
 describe('withSpan without OpenTelemetry', () => {
   it('just runs the function', async () => {
     configureOpenTelemetry(null);

@@ -17,6 +17,7 @@ export interface OtelSpan {
 /** @internal */
 export interface OtelApi {
   trace: {
+    getTracerProvider(): unknown;
     getTracer(
       name: string,
       version?: string,
@@ -37,6 +38,7 @@ export interface OtelApi {
     extract(context: unknown, carrier: Record<string, string>): unknown;
   };
   SpanStatusCode: { ERROR: number };
+  ProxyTracerProvider: new () => { getDelegate(): unknown };
 }
 
 let override: OtelApi | null | undefined;
@@ -62,6 +64,19 @@ export function configureOpenTelemetry(api: unknown): void {
   }
   override = api as OtelApi | null | undefined;
 }
+
+/**
+ * @internal True when an OpenTelemetry SDK registered a tracer provider. With only the API
+ * installed every span would be a no-op that still costs a context switch, so flowproof skips
+ * spans altogether until a provider is registered.
+ */
+export function hasTracerProvider(otel: OtelApi): boolean {
+  const provider = otel.trace.getTracerProvider() as { getDelegate?: () => unknown };
+  const delegate = typeof provider.getDelegate === 'function' ? provider.getDelegate() : provider;
+  noopProvider ??= new otel.ProxyTracerProvider().getDelegate();
+  return delegate !== noopProvider;
+}
+let noopProvider: unknown;
 
 /** @internal The OpenTelemetry API in use, or undefined when none is installed or it is turned off. */
 export function getOpenTelemetry(): OtelApi | undefined {

@@ -4,7 +4,7 @@
  */
 import { getContext } from './context.js';
 import { isFlowproofError } from './errors.js';
-import { getOpenTelemetry } from './opentelemetry.js';
+import { getOpenTelemetry, hasTracerProvider } from './opentelemetry.js';
 
 /** Attribute values OpenTelemetry accepts. */
 export type SpanAttributes = Record<string, string | number | boolean>;
@@ -43,7 +43,7 @@ export function withSpan<T>(
   fn: (span: SpanHandle) => Promise<T>,
 ): Promise<T> {
   const otel = getOpenTelemetry();
-  if (!otel) return fn(noopSpan);
+  if (!otel || !hasTracerProvider(otel)) return fn(noopSpan);
   const correlationId = getContext()?.correlationId;
   const spanAttributes = correlationId
     ? { ...attributes, 'flowproof.correlation_id': correlationId }
@@ -62,9 +62,13 @@ export function withSpan<T>(
     });
 }
 
-/** True when spans are recorded; hot paths check it to skip building attributes. */
+/**
+ * True when spans are recorded: `@opentelemetry/api` is installed, not turned off, and an SDK has
+ * registered a tracer provider. Hot paths check it to skip building attributes.
+ */
 export function isTracingEnabled(): boolean {
-  return getOpenTelemetry() !== undefined;
+  const otel = getOpenTelemetry();
+  return otel !== undefined && hasTracerProvider(otel);
 }
 
 function markSpanFailed(
