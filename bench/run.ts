@@ -20,7 +20,9 @@ interface Row {
 const args = process.argv.slice(2);
 const jsonIndex = args.indexOf('--json');
 const jsonFile = jsonIndex >= 0 ? args[jsonIndex + 1] : undefined;
-const filters = args.filter((arg, i) => !arg.startsWith('--') && i !== jsonIndex + 1);
+const filters = args.filter(
+  (arg, i) => !arg.startsWith('--') && (jsonIndex < 0 || i !== jsonIndex + 1),
+);
 
 const dir = new URL('./', import.meta.url);
 const files = (await readdir(dir))

@@ -25,6 +25,21 @@ export {
   redisProbe,
 } from './backend-probes.js';
 export {
+  describeEntityStoreConformance,
+  type EntityStoreCapabilities,
+  type EntityStoreConformanceOptions,
+  type EntityStoreTarget,
+  entityStoreConformanceWorker,
+} from './entity-store-conformance.js';
+export {
+  describeIdempotencyStoreConformance,
+  type IdempotencyStoreCapabilities,
+  type IdempotencyStoreConformanceOptions,
+  type IdempotencyStoreHooks,
+  type IdempotencyStoreTarget,
+  idempotencyConformanceWorker,
+} from './idempotency-store-conformance.js';
+export {
   type ProcessError,
   type ProcessExited,
   type ProcessFulfilled,

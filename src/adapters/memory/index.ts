@@ -9,3 +9,15 @@ export {
   type MemoryBackend,
   type MemoryBackendOptions,
 } from './memory-backend.js';
+export {
+  createMemoryEntityStore,
+  type MemoryEntityStore,
+  type MemoryEntityStoreOptions,
+  memoryEntityStoreMigrations,
+} from './memory-entity-store.js';
+export {
+  createMemoryIdempotencyStore,
+  type MemoryIdempotencyStore,
+  type MemoryIdempotencyStoreOptions,
+  memoryIdempotencyMigrations,
+} from './memory-idempotency-store.js';

@@ -17,3 +17,19 @@ export type {
   PostgresQueryable,
   PostgresQueryResult,
 } from './postgres-client.js';
+export {
+  createPostgresColumnReader,
+  type PostgresColumnReaderOptions,
+} from './postgres-column-reader.js';
+export {
+  createPostgresEntityStore,
+  type PostgresEntityStore,
+  type PostgresEntityStoreOptions,
+  postgresEntityStoreMigrations,
+} from './postgres-entity-store.js';
+export {
+  createPostgresIdempotencyStore,
+  type PostgresIdempotencyStore,
+  type PostgresIdempotencyStoreOptions,
+  postgresIdempotencyMigrations,
+} from './postgres-idempotency-store.js';

@@ -12,3 +12,9 @@ export {
   type RedisScript,
 } from './redis-backend.js';
 export type { RedisArgument, RedisClientLike } from './redis-client.js';
+export {
+  createRedisIdempotencyStore,
+  type RedisIdempotencyStore,
+  type RedisIdempotencyStoreOptions,
+  redisIdempotencyMigrations,
+} from './redis-idempotency-store.js';

@@ -10,3 +10,19 @@ export {
   type SqliteBackendOptions,
 } from './sqlite-backend.js';
 export type { SqliteDatabaseLike, SqliteStatement } from './sqlite-client.js';
+export {
+  createSqliteColumnReader,
+  type SqliteColumnReaderOptions,
+} from './sqlite-column-reader.js';
+export {
+  createSqliteEntityStore,
+  type SqliteEntityStore,
+  type SqliteEntityStoreOptions,
+  sqliteEntityStoreMigrations,
+} from './sqlite-entity-store.js';
+export {
+  createSqliteIdempotencyStore,
+  type SqliteIdempotencyStore,
+  type SqliteIdempotencyStoreOptions,
+  sqliteIdempotencyMigrations,
+} from './sqlite-idempotency-store.js';

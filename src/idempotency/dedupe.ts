@@ -1,0 +1,124 @@
+/**
+ * The inbox pattern for queue consumers: each message id is handled at most once, over the same
+ * stores as {@link createIdempotency}.
+ */
+import type { Logger } from '../core/logger.js';
+import { assertFunction, assertOptionsObject } from '../core/options.js';
+import { createIdempotency, type RunContext } from './idempotency.js';
+import type { IdempotencyStore } from './idempotency-store.js';
+
+/** Options of {@link createDedupe}. */
+export interface DedupeOptions {
+  /** Where processed message ids are recorded. */
+  readonly store: IdempotencyStore;
+  /**
+   * Name of the consumer; ids are de-duplicated per consumer.
+   * @default 'dedupe'
+   */
+  readonly consumer?: string;
+  /**
+   * Lease of a message being handled, in milliseconds (renewed while the handler runs).
+   * @default 30000
+   */
+  readonly leaseMs?: number;
+  /**
+   * How long a processed id is remembered, in milliseconds: longer than the queue can redeliver.
+   * @default 604800000 (7 days)
+   */
+  readonly retentionMs?: number;
+  /**
+   * A pino-compatible logger.
+   * @default silent
+   */
+  readonly logger?: Logger;
+}
+
+/** What {@link Dedupe.dedupe} did with a message. */
+export type DedupeResult<R> =
+  | {
+      /** The handler ran now. */
+      readonly duplicate: false;
+      /** What it returned. */
+      readonly value: R;
+    }
+  | {
+      /** The id was processed before; the handler did not run. */
+      readonly duplicate: true;
+      /** What the handler returned the first time. */
+      readonly value: R;
+    };
+
+/** A de-duplicating consumer made by {@link createDedupe}. */
+export interface Dedupe {
+  /**
+   * Runs `handler` unless `messageId` was processed before. When it throws, the id is released so a
+   * redelivery runs it again.
+   *
+   * @throws FlowproofError `IDEMPOTENCY_IN_PROGRESS` when another consumer is handling the same id
+   * right now (nack and let the queue redeliver), `IDEMPOTENCY_KEY_INVALID` for an empty or
+   * over-long id, `IDEMPOTENCY_UNAVAILABLE`; whatever `handler` throws.
+   */
+  dedupe<R>(
+    messageId: string,
+    handler: (context: RunContext) => Promise<R> | R,
+  ): Promise<DedupeResult<R>>;
+}
+
+/**
+ * Creates an inbox de-duplicator for a queue consumer.
+ *
+ * @throws TypeError naming the option when an option is invalid.
+ * @example
+ * ```ts
+ * const inbox = createDedupe({ store, consumer: 'billing.order-created' });
+ * consumer.on('message', async (message) => {
+ *   await inbox.dedupe(message.id, () => billing.open(message.body));
+ *   message.ack(); // a duplicate is acked without running the handler again
+ * });
+ * ```
+ */
+export function createDedupe(options: DedupeOptions): Dedupe {
+  assertOptionsObject(options, 'options');
+  const idempotency = createIdempotency({
+    store: options.store,
+    operation: options.consumer ?? 'dedupe',
+    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+    retentionMs: options.retentionMs ?? 604_800_000,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    // Message ids are unique by themselves: no payload fingerprint, no tenant scope.
+    fingerprint: () => null,
+    scope: () => ({}),
+    onError: () => 'release',
+  });
+  return {
+    async dedupe<R>(
+      messageId: string,
+      handler: (context: RunContext) => Promise<R> | R,
+    ): Promise<DedupeResult<R>> {
+      assertFunction(handler, 'handler');
+      const begun = await idempotency.begin(messageId, null);
+      if (begun.type === 'replay') return { duplicate: true, value: begun.value as R };
+      if (begun.type === 'unprotected')
+        return { duplicate: false, value: await handler(unprotected(messageId)) };
+      const { claim } = begun;
+      let value: R;
+      try {
+        value = await handler(claim);
+      } catch (error) {
+        await claim.fail(error, 'release');
+        throw error;
+      }
+      await claim.complete(value);
+      return { duplicate: false, value };
+    },
+  };
+}
+
+function unprotected(key: string): RunContext {
+  return {
+    key,
+    token: 0,
+    signal: new AbortController().signal,
+    markSideEffectStarted: async () => {},
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * A Fastify plugin over {@link HttpIdempotency}: a `preHandler` hook claims the key (or answers a
+ * replay or a problem) and an `onSend` hook stores the response before it is sent. No dependency
+ * on Fastify itself: the instance is typed structurally.
+ */
+import type { HttpBeginResult, HttpIdempotency, HttpResponseData } from './http-idempotency.js';
+
+/** The slice of a Fastify request the plugin reads. */
+export interface FastifyRequestLike {
+  /** Request method. */
+  readonly method: string;
+  /** Path and query. */
+  readonly url: string;
+  /** Request headers. */
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** The parsed body. */
+  readonly body?: unknown;
+}
+
+/** The slice of a Fastify reply the plugin uses. */
+export interface FastifyReplyLike {
+  /** The status code set so far. */
+  readonly statusCode: number;
+  /** Sets the status code. */
+  code(status: number): FastifyReplyLike;
+  /** Sets a header. */
+  header(name: string, value: string): FastifyReplyLike;
+  /** Removes a header. */
+  removeHeader(name: string): FastifyReplyLike;
+  /** The headers set so far. */
+  getHeaders(): Record<string, string | number | readonly string[] | undefined>;
+  /** Sends the reply. */
+  send(payload?: unknown): FastifyReplyLike;
+}
+
+/** The slice of a Fastify instance the plugin uses. */
+export interface FastifyInstanceLike {
+  /** Registers a hook. */
+  addHook(name: string, hook: (...args: never[]) => unknown): unknown;
+}
+
+/** Options of {@link fastifyIdempotency}. */
+export interface FastifyIdempotencyOptions {
+  /** The HTTP layer made by {@link createHttpIdempotency}. */
+  readonly http: HttpIdempotency;
+}
+
+type Proceed = Extract<HttpBeginResult, { type: 'proceed' }>;
+const claims = new WeakMap<object, Proceed>();
+
+/**
+ * The Fastify plugin. Registered with `fastify.register(fastifyIdempotency, { http })`, it
+ * applies to every route of the instance (it is not encapsulated). Streamed replies are not
+ * stored: the key is released.
+ *
+ * @example
+ * ```ts
+ * const app = Fastify();
+ * await app.register(fastifyIdempotency, { http: createHttpIdempotency({ idempotency }) });
+ * app.post('/orders', async (request, reply) => reply.code(201).send(await createOrder(request.body)));
+ * ```
+ */
+export const fastifyIdempotency = Object.assign(
+  async function fastifyIdempotency(
+    fastify: FastifyInstanceLike,
+    options: FastifyIdempotencyOptions,
+  ): Promise<void> {
+    const http = options?.http;
+    if (typeof http?.begin !== 'function') {
+      throw new TypeError('options.http must be made by createHttpIdempotency()');
+    }
+    fastify.addHook('preHandler', (async (request: FastifyRequestLike, reply: FastifyReplyLike) => {
+      const begun = await http.begin({
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        body: request.body,
+      });
+      if (begun.type === 'respond') {
+        reply.code(begun.response.status);
+        for (const [name, value] of Object.entries(begun.response.headers))
+          reply.header(name, value);
+        const { body } = begun.response;
+        return reply.send(typeof body === 'string' ? body : Buffer.from(body));
+      }
+      if (begun.type === 'proceed') claims.set(request, begun);
+      return undefined;
+    }) as never);
+    fastify.addHook('onSend', (async (
+      request: FastifyRequestLike,
+      reply: FastifyReplyLike,
+      payload: unknown,
+    ) => {
+      const claim = claims.get(request);
+      if (!claim) return payload;
+      claims.delete(request);
+      if (typeof payload !== 'string' && !(payload instanceof Uint8Array) && payload != null) {
+        await claim.abort();
+        return payload;
+      }
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(reply.getHeaders())) {
+        if (value !== undefined)
+          headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+      }
+      const response: HttpResponseData = {
+        status: reply.statusCode,
+        headers,
+        body: payload == null ? '' : (payload as string | Uint8Array),
+      };
+      const final = await claim.finish(response);
+      if (final === response) return payload;
+      for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
+      reply.code(final.status);
+      for (const [name, value] of Object.entries(final.headers)) reply.header(name, value);
+      return typeof final.body === 'string' ? final.body : Buffer.from(final.body);
+    }) as never);
+    const abandon = (async (request: FastifyRequestLike) => {
+      const claim = claims.get(request);
+      if (claim) {
+        claims.delete(request);
+        await claim.abort();
+      }
+    }) as never;
+    fastify.addHook('onResponse', abandon);
+    fastify.addHook('onRequestAbort', abandon);
+  },
+  // What fastify-plugin does: hooks apply to the parent instance, not an encapsulated child.
+  { [Symbol.for('skip-override')]: true },
+);

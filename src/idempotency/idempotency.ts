@@ -1,0 +1,923 @@
+/**
+ * `createIdempotency`: runs a function at most once per scoped key, stores its outcome and replays
+ * it to duplicates, over any {@link IdempotencyStore}.
+ */
+import { performance } from 'node:perf_hooks';
+import { sleep } from '../core/async.js';
+import { type FlowContext, getContext } from '../core/context.js';
+import { FlowproofError, isFlowproofError } from '../core/errors.js';
+import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
+import { assertFunction, assertInteger, assertOptionsObject } from '../core/options.js';
+import {
+  isStandardSchema,
+  parseWithSchema,
+  type StandardSchemaV1,
+} from '../core/standard-schema.js';
+import type { SpanHandle } from '../core/tracing.js';
+import { isTracingEnabled, withSpan } from '../core/tracing.js';
+import { IdempotencyInProgressError } from './errors.js';
+import { fingerprint as fingerprintOf } from './fingerprint.js';
+import type { ClaimResult, IdempotencyRecord, IdempotencyStore } from './idempotency-store.js';
+import { ResultCache } from './result-cache.js';
+import { assertClientKey, contextScope, type IdempotencyScope, scopedKey } from './scope.js';
+
+/** Turns results into text for the store and back. */
+export interface ResultSerializer {
+  /** Encodes a result; must return a string. */
+  serialize(value: unknown): string;
+  /** Decodes what `serialize` produced; throw when the text is not valid. */
+  deserialize(text: string): unknown;
+}
+
+/** The default serializer: `JSON.stringify` / `JSON.parse`. */
+export const jsonSerializer: ResultSerializer = Object.freeze({
+  serialize: (value: unknown) => {
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new TypeError('the result has no JSON encoding');
+    return text;
+  },
+  deserialize: (text: string) => JSON.parse(text) as unknown,
+});
+
+/** What happens to a failure of `fn`. */
+export type ErrorOutcome = 'store' | 'release';
+
+/** Bounded waiting for a concurrent first call, instead of failing with `IDEMPOTENCY_IN_PROGRESS`. */
+export interface WaitOptions {
+  /** Longest wait, in milliseconds; then `IDEMPOTENCY_IN_PROGRESS` is thrown. */
+  readonly timeoutMs: number;
+  /**
+   * Pause between polls (each poll is one claim attempt: one round trip).
+   * @default 50
+   */
+  readonly intervalMs?: number;
+}
+
+/** Options of {@link createIdempotency}. */
+export interface IdempotencyOptions {
+  /** Where records live: `createPostgresIdempotencyStore({ backend })`… */
+  readonly store: IdempotencyStore;
+  /**
+   * Operation name used when `run()` is not given one. Keys are scoped by operation: the same
+   * client key on two operations means two records.
+   * @default undefined (each call must name its operation)
+   */
+  readonly operation?: string;
+  /**
+   * Lease of an in-progress call, in milliseconds. A crashed owner's key can be claimed again once
+   * its lease ends (by the store's clock). Renewed while `fn` runs when `heartbeat` is on.
+   * @default 30000
+   */
+  readonly leaseMs?: number;
+  /**
+   * How long a completed result is kept and replayed, in milliseconds.
+   * @default 86400000 (24 h)
+   */
+  readonly retentionMs?: number;
+  /**
+   * Renew the lease while `fn` runs. `true` renews every third of the lease.
+   * @default true
+   */
+  readonly heartbeat?:
+    | boolean
+    | {
+        /** Milliseconds between renewals; less than `leaseMs`. */
+        readonly intervalMs: number;
+      };
+  /**
+   * Chooses the request parts that make up the fingerprint (e.g. drop a client timestamp).
+   * @default the whole request
+   */
+  readonly fingerprint?: (request: unknown) => unknown;
+  /**
+   * Who the key belongs to, for the current call.
+   * @default the flow context's tenant and actor id
+   */
+  readonly scope?: (context: FlowContext | undefined) => IdempotencyScope;
+  /**
+   * What to do when `fn` throws: `store` records the error and replays it to duplicates (for
+   * deterministic failures such as validation errors); `release` frees the key so a retry runs
+   * again (for transient failures).
+   * @default stores `VALIDATION_FAILED` and `IDEMPOTENCY_KEY_INVALID` errors, releases the rest
+   */
+  readonly onError?: (error: unknown) => ErrorOutcome;
+  /**
+   * Encodes results for the store.
+   * @default {@link jsonSerializer}
+   */
+  readonly serializer?: ResultSerializer;
+  /**
+   * Validates stored results when they are read back (a replay); a failure is `VALIDATION_FAILED`.
+   * @default undefined (no validation beyond the serializer's)
+   */
+  readonly resultSchema?: StandardSchemaV1;
+  /**
+   * When the store cannot be reached: `fail-closed` throws `IDEMPOTENCY_UNAVAILABLE` without
+   * running `fn`; `fail-open` runs `fn` unprotected (and logs a warning).
+   * @default 'fail-closed'
+   */
+  readonly onUnavailable?: 'fail-closed' | 'fail-open';
+  /**
+   * When the previous owner died after `markSideEffectStarted()`: `throw` raises
+   * `IDEMPOTENCY_OUTCOME_UNKNOWN`; `rerun` runs `fn` again.
+   * @default 'throw'
+   */
+  readonly onOutcomeUnknown?: 'throw' | 'rerun';
+  /**
+   * Wait for a concurrent first call to finish (polling) instead of failing at once.
+   * @default undefined (fail at once with `IDEMPOTENCY_IN_PROGRESS`)
+   */
+  readonly wait?: WaitOptions;
+  /**
+   * Keep completed results in process, so duplicates of recent keys cost no round trip.
+   * @default undefined (no cache)
+   */
+  readonly cache?: {
+    /** Most entries kept (least recently used are dropped). */
+    readonly maxEntries: number;
+    /**
+     * Longest time an entry is kept, in milliseconds; never beyond the record's retention.
+     * @default retentionMs
+     */
+    readonly ttlMs?: number;
+  };
+  /**
+   * A pino-compatible logger for the events (claim, replay, conflict, mismatch, lease expired,
+   * stale owner, outcome unknown, unavailable).
+   * @default silent
+   */
+  readonly logger?: Logger;
+}
+
+/** Per-call options of {@link Idempotency.run}. */
+export interface RunOptions {
+  /** The operation; overrides the one given to {@link createIdempotency}. */
+  readonly operation?: string;
+  /** Who the key belongs to; overrides the `scope` option for this call. */
+  readonly scope?: IdempotencyScope;
+  /** Overrides `onOutcomeUnknown` for this call. */
+  readonly onOutcomeUnknown?: 'throw' | 'rerun';
+  /** Overrides `wait` for this call; `false` turns it off. */
+  readonly wait?: WaitOptions | false;
+  /** Validates the replayed result; overrides `resultSchema`. */
+  readonly resultSchema?: StandardSchemaV1;
+}
+
+/** What `fn` receives. */
+export interface RunContext {
+  /** The scoped key being run. */
+  readonly key: string;
+  /** The fencing token of this claim; pass it to downstream writes that can check it. */
+  readonly token: number;
+  /**
+   * Aborted when the lease is lost (a heartbeat found the key re-claimed): stop, your outcome will
+   * not be recorded.
+   */
+  readonly signal: AbortSignal;
+  /**
+   * Records, before an irreversible side effect (a charge, an email), that it is about to start.
+   * If this owner then dies, duplicates get `IDEMPOTENCY_OUTCOME_UNKNOWN` instead of silently
+   * running `fn` again. One round trip.
+   *
+   * @throws FlowproofError `IDEMPOTENCY_STALE_OWNER` (do not start the side effect: the lease is
+   * lost) or `IDEMPOTENCY_UNAVAILABLE`.
+   */
+  markSideEffectStarted(): Promise<void>;
+}
+
+/** A claim taken by {@link Idempotency.begin}: finish it with `complete` or `fail`. */
+export interface IdempotencyClaim extends RunContext {
+  /** Stores `value` and ends the claim. Throws `IDEMPOTENCY_STALE_OWNER` when the lease was lost. */
+  complete(value: unknown): Promise<void>;
+  /**
+   * Ends the claim after a failure: stores `error` for replay or releases the key, as `onError`
+   * (or `outcome`) decides. Never throws a store failure (it is logged).
+   */
+  fail(error: unknown, outcome?: ErrorOutcome): Promise<void>;
+  /** Releases the key without storing anything. Never throws a store failure (it is logged). */
+  release(): Promise<void>;
+}
+
+/** What {@link Idempotency.begin} found. */
+export type BeginResult =
+  | {
+      /** The key was completed before: here is its result. */
+      readonly type: 'replay';
+      /** The stored result. */
+      readonly value: unknown;
+    }
+  | {
+      /** This call owns the key now. */
+      readonly type: 'claimed';
+      /** The claim to finish. */
+      readonly claim: IdempotencyClaim;
+    }
+  | {
+      /** The store is unreachable and `onUnavailable` is `fail-open`: run without protection. */
+      readonly type: 'unprotected';
+    };
+
+/** Options of {@link Idempotency.cleanup}. */
+export interface CleanupOptions {
+  /**
+   * Records deleted per round trip.
+   * @default 500
+   */
+  readonly batchSize?: number;
+  /**
+   * Most batches in one call.
+   * @default 100
+   */
+  readonly maxBatches?: number;
+}
+
+/** The idempotency runner returned by {@link createIdempotency}. */
+export interface Idempotency {
+  /**
+   * Runs `fn` at most once per scoped key (operation + tenant/principal + `key`) and returns its
+   * result; duplicates get the stored result (or the stored error, rethrown).
+   *
+   * @throws FlowproofError `IDEMPOTENCY_KEY_INVALID`, `IDEMPOTENCY_KEY_REUSED` (same key, different
+   * request), `IDEMPOTENCY_IN_PROGRESS` ({@link IdempotencyInProgressError}),
+   * `IDEMPOTENCY_OUTCOME_UNKNOWN`, `IDEMPOTENCY_STALE_OWNER`, `IDEMPOTENCY_UNAVAILABLE`; whatever
+   * `fn` throws.
+   */
+  run<R>(
+    key: string,
+    request: unknown,
+    fn: (context: RunContext) => Promise<R> | R,
+    options?: RunOptions,
+  ): Promise<R>;
+  /**
+   * Runs claim, `fn` and completion in one transaction of the store's backend (SQL backends): a
+   * database-only side effect done through `tx` happens exactly once. Concurrent duplicates wait
+   * for the transaction to end. `fn`'s writes are rolled back when it throws; a stored error
+   * (`onError` → `store`) is committed without them. With `join`, the store is one bound to a
+   * transaction the application opened, and commit is the application's.
+   *
+   * @throws FlowproofError `TRANSACTION_UNSUPPORTED` when the store has no transactions; like `run`.
+   */
+  runInTransaction<R, Tx = unknown>(
+    key: string,
+    request: unknown,
+    fn: (tx: Tx, context: RunContext) => Promise<R>,
+    options?: RunOptions & {
+      /** A store bound to the application's open transaction. */
+      readonly join?: IdempotencyStore<Tx>;
+    },
+  ): Promise<R>;
+  /**
+   * The two-phase form of `run`, for frameworks whose hooks split the work (Fastify's preHandler
+   * and onSend): replays, throws, or hands back a claim to finish.
+   *
+   * @throws FlowproofError like `run`.
+   */
+  begin(key: string, request: unknown, options?: RunOptions): Promise<BeginResult>;
+  /** Deletes records past retention in batches; returns how many were deleted. */
+  cleanup(options?: CleanupOptions): Promise<number>;
+}
+
+interface Config {
+  readonly store: IdempotencyStore;
+  readonly operation: string | undefined;
+  readonly leaseMs: number;
+  readonly retentionMs: number;
+  readonly heartbeatMs: number | undefined;
+  readonly fingerprint: ((request: unknown) => unknown) | undefined;
+  readonly scope: (context: FlowContext | undefined) => IdempotencyScope;
+  readonly onError: (error: unknown) => ErrorOutcome;
+  readonly serializer: ResultSerializer;
+  readonly resultSchema: StandardSchemaV1 | undefined;
+  readonly onUnavailable: 'fail-closed' | 'fail-open';
+  readonly onOutcomeUnknown: 'throw' | 'rerun';
+  readonly wait: Required<WaitOptions> | undefined;
+  readonly cache: ResultCache | undefined;
+  readonly logger: Logger;
+}
+
+/** Stored payload prefixes: a value, `undefined`, or an error. */
+const VALUE = 'v';
+const UNDEFINED = 'u';
+const ERROR = 'e';
+const RETRY_HINT_CAP_MS = 1_000;
+
+/**
+ * Creates an idempotency runner over a store.
+ *
+ * @throws TypeError naming the option when an option is invalid.
+ * @example
+ * ```ts
+ * import { createIdempotency } from 'flowproof/idempotency';
+ * import { createPostgresIdempotencyStore } from 'flowproof/adapters/postgres';
+ *
+ * const store = createPostgresIdempotencyStore({ backend });
+ * await store.migrate();
+ * const idempotency = createIdempotency({ store, operation: 'orders.create' });
+ *
+ * const order = await idempotency.run(idempotencyKey, input, async ({ markSideEffectStarted }) => {
+ *   await markSideEffectStarted();
+ *   return payments.charge(input); // runs once per key, whatever the retries
+ * });
+ * ```
+ */
+export function createIdempotency(options: IdempotencyOptions): Idempotency {
+  return new IdempotencyImpl(checkOptions(options));
+}
+
+function checkOptions(options: IdempotencyOptions): Config {
+  assertOptionsObject(options, 'options');
+  const { store } = options;
+  for (const method of [
+    'claim',
+    'complete',
+    'release',
+    'heartbeat',
+    'get',
+    'deleteExpired',
+  ] as const) {
+    if (typeof (store as unknown as Record<string, unknown> | undefined)?.[method] !== 'function') {
+      throw new TypeError(`options.store must be an IdempotencyStore (missing ${method}())`);
+    }
+  }
+  if (options.operation !== undefined) checkOperation(options.operation, 'options.operation');
+  const leaseMs = options.leaseMs ?? 30_000;
+  assertInteger(leaseMs, 'options.leaseMs', 1, 86_400_000);
+  const retentionMs = options.retentionMs ?? 86_400_000;
+  assertInteger(retentionMs, 'options.retentionMs', 1, 31_536_000_000);
+  let heartbeatMs: number | undefined;
+  const heartbeat = options.heartbeat ?? true;
+  if (heartbeat === true) heartbeatMs = Math.max(1, Math.floor(leaseMs / 3));
+  else if (heartbeat !== false) {
+    assertOptionsObject(heartbeat, 'options.heartbeat');
+    assertInteger(heartbeat.intervalMs, 'options.heartbeat.intervalMs', 1, leaseMs - 1);
+    heartbeatMs = heartbeat.intervalMs;
+  }
+  if (options.fingerprint !== undefined) assertFunction(options.fingerprint, 'options.fingerprint');
+  if (options.scope !== undefined) assertFunction(options.scope, 'options.scope');
+  if (options.onError !== undefined) assertFunction(options.onError, 'options.onError');
+  const serializer = options.serializer ?? jsonSerializer;
+  if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
+    throw new TypeError('options.serializer must have serialize() and deserialize() methods');
+  }
+  if (options.resultSchema !== undefined && !isStandardSchema(options.resultSchema)) {
+    throw new TypeError('options.resultSchema must be a Standard Schema (zod, valibot…)');
+  }
+  const onUnavailable = options.onUnavailable ?? 'fail-closed';
+  if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open') {
+    throw new TypeError("options.onUnavailable must be 'fail-closed' or 'fail-open'");
+  }
+  const onOutcomeUnknown = checkOutcomeUnknown(
+    options.onOutcomeUnknown,
+    'options.onOutcomeUnknown',
+  );
+  const wait = options.wait === undefined ? undefined : checkWait(options.wait, 'options.wait');
+  let cache: ResultCache | undefined;
+  if (options.cache !== undefined) {
+    assertOptionsObject(options.cache, 'options.cache');
+    assertInteger(options.cache.maxEntries, 'options.cache.maxEntries', 1, 10_000_000);
+    const ttlMs = options.cache.ttlMs ?? retentionMs;
+    assertInteger(ttlMs, 'options.cache.ttlMs', 1, retentionMs);
+    cache = new ResultCache(options.cache.maxEntries, ttlMs);
+  }
+  const logger = options.logger ?? silentLogger;
+  assertLogger(logger, 'options.logger');
+  return Object.freeze({
+    store,
+    operation: options.operation,
+    leaseMs,
+    retentionMs,
+    heartbeatMs,
+    fingerprint: options.fingerprint,
+    scope: options.scope ?? contextScope,
+    onError: options.onError ?? defaultOnError,
+    serializer,
+    resultSchema: options.resultSchema,
+    onUnavailable,
+    onOutcomeUnknown,
+    wait,
+    cache,
+    logger,
+  });
+}
+
+function checkOperation(operation: unknown, name: string): asserts operation is string {
+  if (typeof operation !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(operation)) {
+    throw new TypeError(`${name} must be 1 to 128 printable ASCII characters without spaces`);
+  }
+}
+
+function checkOutcomeUnknown(value: unknown, name: string): 'throw' | 'rerun' {
+  const checked = value ?? 'throw';
+  if (checked !== 'throw' && checked !== 'rerun') {
+    throw new TypeError(`${name} must be 'throw' or 'rerun'`);
+  }
+  return checked;
+}
+
+function checkWait(wait: WaitOptions, name: string): Required<WaitOptions> {
+  assertOptionsObject(wait, name);
+  assertInteger(wait.timeoutMs, `${name}.timeoutMs`, 0, 3_600_000);
+  const intervalMs = wait.intervalMs ?? 50;
+  assertInteger(intervalMs, `${name}.intervalMs`, 1, 60_000);
+  return { timeoutMs: wait.timeoutMs, intervalMs };
+}
+
+function defaultOnError(error: unknown): ErrorOutcome {
+  return isFlowproofError(error, 'VALIDATION_FAILED') ||
+    isFlowproofError(error, 'IDEMPOTENCY_KEY_INVALID')
+    ? 'store'
+    : 'release';
+}
+
+/** True for store failures that mean "unreachable" (as opposed to misconfigured or a bug). */
+function isUnavailable(error: unknown): boolean {
+  return (
+    isFlowproofError(error, 'BACKEND_UNAVAILABLE') ||
+    isFlowproofError(error, 'BACKEND_TIMEOUT') ||
+    isFlowproofError(error, 'BACKEND_CLOSED')
+  );
+}
+
+/** Everything one call resolves before touching the store. */
+interface Call {
+  readonly clientKey: string;
+  readonly key: string;
+  readonly operation: string;
+  readonly fingerprint: string;
+  readonly onOutcomeUnknown: 'throw' | 'rerun';
+  readonly wait: Required<WaitOptions> | undefined;
+  readonly resultSchema: StandardSchemaV1 | undefined;
+  readonly span: SpanHandle | undefined;
+}
+
+class IdempotencyImpl implements Idempotency {
+  readonly #config: Config;
+
+  constructor(config: Config) {
+    this.#config = config;
+  }
+
+  async run<R>(
+    key: string,
+    request: unknown,
+    fn: (context: RunContext) => Promise<R> | R,
+    options: RunOptions = {},
+  ): Promise<R> {
+    assertFunction(fn, 'fn');
+    const call = this.#prepare(key, request, options, undefined);
+    if (!isTracingEnabled()) return this.#run(call, fn);
+    return withSpan(
+      'flowproof.idempotency.run',
+      { 'flowproof.idempotency.operation': call.operation },
+      (span) => this.#run({ ...call, span }, fn),
+    );
+  }
+
+  async begin(key: string, request: unknown, options: RunOptions = {}): Promise<BeginResult> {
+    const call = this.#prepare(key, request, options, undefined);
+    return this.#begin(call, this.#config.store, true);
+  }
+
+  async runInTransaction<R, Tx = unknown>(
+    key: string,
+    request: unknown,
+    fn: (tx: Tx, context: RunContext) => Promise<R>,
+    options: RunOptions & { readonly join?: IdempotencyStore<Tx> } = {},
+  ): Promise<R> {
+    assertFunction(fn, 'fn');
+    const call = this.#prepare(key, request, options, undefined);
+    const base = (options.join ?? this.#config.store) as IdempotencyStore<Tx>;
+    if (typeof base.transaction !== 'function') {
+      throw new FlowproofError(
+        'TRANSACTION_UNSUPPORTED',
+        `The ${base.kind} idempotency store has no transactions; use run()`,
+        { details: { store: base.kind } },
+      );
+    }
+    const inTransaction = async (txStore: IdempotencyStore<Tx>): Promise<Outcome<R>> => {
+      const begun = await this.#begin(call, txStore, false);
+      if (begun.type === 'replay') return { value: begun.value as R };
+      if (begun.type === 'unprotected') {
+        throw new FlowproofError('IDEMPOTENCY_UNAVAILABLE', 'The idempotency store is unavailable');
+      }
+      const { claim } = begun;
+      let value: R;
+      try {
+        // A savepoint: fn's writes roll back on their own when it throws.
+        value = await (txStore.transaction as NonNullable<IdempotencyStore<Tx>['transaction']>)(
+          (_, tx) => fn(tx, claim),
+        );
+      } catch (error) {
+        if (this.#config.onError(error) !== 'store') throw error;
+        await claim.fail(error, 'store');
+        return { error };
+      }
+      await claim.complete(value);
+      return { value };
+    };
+    const outcome = options.join
+      ? await inTransaction(options.join)
+      : await base.transaction((txStore) => inTransaction(txStore));
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
+  }
+
+  async cleanup(options: CleanupOptions = {}): Promise<number> {
+    assertOptionsObject(options, 'options');
+    const batchSize = options.batchSize ?? 500;
+    assertInteger(batchSize, 'options.batchSize', 1, 100_000);
+    const maxBatches = options.maxBatches ?? 100;
+    assertInteger(maxBatches, 'options.maxBatches', 1, 1_000_000);
+    let total = 0;
+    for (let i = 0; i < maxBatches; i += 1) {
+      const deleted = await this.#config.store.deleteExpired(batchSize);
+      total += deleted;
+      if (deleted < batchSize) break;
+    }
+    if (total > 0) {
+      logEvent(
+        this.#config.logger,
+        'debug',
+        { event: 'idempotency.cleanup', deleted: total },
+        'Deleted expired idempotency records',
+      );
+    }
+    return total;
+  }
+
+  #prepare(key: string, request: unknown, options: RunOptions, span: SpanHandle | undefined): Call {
+    assertOptionsObject(options, 'options');
+    const operation = options.operation ?? this.#config.operation;
+    if (operation === undefined) {
+      throw new TypeError('options.operation is required (here or in createIdempotency)');
+    }
+    if (options.operation !== undefined) checkOperation(operation, 'options.operation');
+    assertClientKey(key);
+    const scope = options.scope ?? this.#config.scope(getContext());
+    const parts = this.#config.fingerprint ? this.#config.fingerprint(request) : request;
+    return {
+      clientKey: key,
+      key: scopedKey(operation, key, scope),
+      operation,
+      fingerprint: fingerprintOf(parts),
+      onOutcomeUnknown:
+        options.onOutcomeUnknown === undefined
+          ? this.#config.onOutcomeUnknown
+          : checkOutcomeUnknown(options.onOutcomeUnknown, 'options.onOutcomeUnknown'),
+      wait:
+        options.wait === undefined
+          ? this.#config.wait
+          : options.wait === false
+            ? undefined
+            : checkWait(options.wait, 'options.wait'),
+      resultSchema: options.resultSchema ?? this.#config.resultSchema,
+      span,
+    };
+  }
+
+  async #run<R>(call: Call, fn: (context: RunContext) => Promise<R> | R): Promise<R> {
+    const begun = await this.#begin(call, this.#config.store, true);
+    if (begun.type === 'replay') return begun.value as R;
+    if (begun.type === 'unprotected') {
+      return fn({
+        key: call.key,
+        token: 0,
+        signal: new AbortController().signal,
+        markSideEffectStarted: async () => {},
+      });
+    }
+    const { claim } = begun;
+    let value: R;
+    try {
+      value = await fn(claim);
+    } catch (error) {
+      await claim.fail(error);
+      throw error;
+    }
+    await claim.complete(value);
+    return value;
+  }
+
+  async #begin(call: Call, store: IdempotencyStore, live: boolean): Promise<BeginResult> {
+    const { cache } = this.#config;
+    if (cache) {
+      const hit = cache.get(call.key);
+      if (hit) {
+        if (hit.fingerprint !== call.fingerprint) this.#mismatch(call);
+        this.#event(call, 'debug', 'replay', { cached: true });
+        return { type: 'replay', value: await this.#decode(hit.payload, call) };
+      }
+    }
+    const deadline = call.wait ? performance.now() + call.wait.timeoutMs : 0;
+    for (;;) {
+      let claimed: ClaimResult;
+      try {
+        claimed = await store.claim({
+          key: call.key,
+          fingerprint: call.fingerprint,
+          leaseMs: this.#config.leaseMs,
+          retentionMs: this.#config.retentionMs,
+          reclaimStarted: call.onOutcomeUnknown === 'rerun',
+        });
+      } catch (error) {
+        if (!isUnavailable(error)) throw error;
+        if (this.#config.onUnavailable === 'fail-open') {
+          this.#event(call, 'warn', 'unavailable', { failOpen: true });
+          return { type: 'unprotected' };
+        }
+        this.#event(call, 'error', 'unavailable', { failOpen: false });
+        throw new FlowproofError(
+          'IDEMPOTENCY_UNAVAILABLE',
+          'The idempotency store is unavailable, so the operation was not run',
+          { cause: error, details: { operation: call.operation } },
+        );
+      }
+      const { record } = claimed;
+      if (claimed.claimed) {
+        if (claimed.reclaimed === 'lease-expired') {
+          this.#event(call, 'warn', 'lease_expired', {
+            token: record.token,
+            sideEffectStarted: false,
+          });
+        }
+        this.#event(call, 'debug', 'claim', { token: record.token });
+        return { type: 'claimed', claim: this.#claim(call, store, record, live) };
+      }
+      if (record.fingerprint !== call.fingerprint) this.#mismatch(call);
+      if (record.status === 'completed') {
+        this.#event(call, 'debug', 'replay', { cached: false });
+        const payload = record.result ?? UNDEFINED;
+        cache?.set(call.key, record.fingerprint, payload, record.expiresAt - record.now);
+        return { type: 'replay', value: await this.#decode(payload, call) };
+      }
+      if (
+        record.status === 'in_progress' &&
+        record.sideEffectStarted &&
+        record.leaseExpiresAt <= record.now
+      ) {
+        // The claim did not take it over: its owner reported a started side effect, then died.
+        this.#event(call, 'error', 'outcome_unknown', { token: record.token });
+        throw new FlowproofError(
+          'IDEMPOTENCY_OUTCOME_UNKNOWN',
+          `The previous call for this key stopped after starting its side effect, so whether it happened is unknown; reconcile, then re-run with onOutcomeUnknown: 'rerun'`,
+          { details: { operation: call.operation, token: record.token } },
+        );
+      }
+      const retryAfterMs = Math.max(
+        1,
+        Math.min(RETRY_HINT_CAP_MS, record.leaseExpiresAt - record.now),
+      );
+      if (call.wait) {
+        const remaining = deadline - performance.now();
+        if (remaining > 0) {
+          await sleep(Math.min(call.wait.intervalMs, remaining));
+          continue;
+        }
+      }
+      this.#event(call, 'info', 'conflict', { retryAfterMs });
+      throw new IdempotencyInProgressError(
+        'Another call with this idempotency key is in progress',
+        retryAfterMs,
+        { details: { operation: call.operation } },
+      );
+    }
+  }
+
+  #claim(
+    call: Call,
+    store: IdempotencyStore,
+    record: IdempotencyRecord,
+    live: boolean,
+  ): IdempotencyClaim {
+    const config = this.#config;
+    const { token } = record;
+    const controller = new AbortController();
+    let sideEffectStarted = false;
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+    const staleOwner = (what: string) => {
+      this.#event(call, 'warn', 'stale_owner', { token, rejected: what });
+      return new FlowproofError(
+        'IDEMPOTENCY_STALE_OWNER',
+        `This call lost its lease on the key (another call re-claimed it), so its ${what} was rejected`,
+        { details: { operation: call.operation, token } },
+      );
+    };
+    const stop = () => {
+      finished = true;
+      if (timer) clearInterval(timer);
+    };
+    // Inside a transaction the record is invisible to others until commit: no lease to renew, and
+    // nothing to cache before the commit.
+    if (live && config.heartbeatMs !== undefined) {
+      let renewing = false;
+      timer = setInterval(() => {
+        if (renewing || finished) return;
+        renewing = true;
+        store
+          .heartbeat(call.key, token, config.leaseMs, sideEffectStarted)
+          .then((renewed) => {
+            if (!renewed && !finished) {
+              stop();
+              controller.abort(staleOwner('heartbeat'));
+            }
+          })
+          .catch((error: unknown) => {
+            logEvent(
+              config.logger,
+              'warn',
+              { event: 'idempotency.heartbeat_failed', operation: call.operation, err: error },
+              'Could not renew an idempotency lease',
+            );
+          })
+          .finally(() => {
+            renewing = false;
+          });
+      }, config.heartbeatMs);
+      timer.unref();
+    }
+    const release = async (why: string) => {
+      try {
+        if (!(await store.release(call.key, token))) staleOwner('release');
+        else this.#event(call, 'debug', 'release', { token, why });
+      } catch (error) {
+        logEvent(
+          config.logger,
+          'error',
+          { event: 'idempotency.release_failed', operation: call.operation, err: error },
+          'Could not release an idempotency key; it becomes claimable when its lease ends',
+        );
+      }
+    };
+    return {
+      key: call.key,
+      token,
+      signal: controller.signal,
+      markSideEffectStarted: async () => {
+        let renewed: boolean;
+        try {
+          renewed = await store.heartbeat(call.key, token, config.leaseMs, true);
+        } catch (error) {
+          if (!isUnavailable(error)) throw error;
+          throw new FlowproofError(
+            'IDEMPOTENCY_UNAVAILABLE',
+            'The idempotency store is unavailable: do not start the side effect',
+            { cause: error, details: { operation: call.operation } },
+          );
+        }
+        if (!renewed) throw staleOwner('side-effect mark');
+        sideEffectStarted = true;
+      },
+      complete: async (value) => {
+        stop();
+        const payload =
+          value === undefined ? UNDEFINED : VALUE + config.serializer.serialize(value);
+        if (!(await store.complete(call.key, token, payload, config.retentionMs))) {
+          throw staleOwner('completion');
+        }
+        if (live) config.cache?.set(call.key, call.fingerprint, payload, config.retentionMs);
+        this.#event(call, 'debug', 'complete', { token });
+      },
+      fail: async (error, outcome) => {
+        stop();
+        if ((outcome ?? config.onError(error)) === 'release') return release('error');
+        try {
+          const payload = ERROR + JSON.stringify(encodeError(error));
+          if (!(await store.complete(call.key, token, payload, config.retentionMs))) {
+            staleOwner('completion');
+            return;
+          }
+          this.#event(call, 'debug', 'complete', { token, storedError: true });
+        } catch (storeError) {
+          logEvent(
+            config.logger,
+            'error',
+            { event: 'idempotency.complete_failed', operation: call.operation, err: storeError },
+            'Could not store a failed outcome',
+          );
+        }
+      },
+      release: async () => {
+        stop();
+        await release('released');
+      },
+    };
+  }
+
+  async #decode(payload: string, call: Call): Promise<unknown> {
+    const kind = payload[0];
+    if (kind === UNDEFINED) return undefined;
+    if (kind === ERROR) throw decodeError(payload.slice(1));
+    if (kind !== VALUE) {
+      throw new FlowproofError('VALIDATION_FAILED', 'A stored idempotent result is malformed', {
+        details: { operation: call.operation },
+      });
+    }
+    let value: unknown;
+    try {
+      value = this.#config.serializer.deserialize(payload.slice(1));
+    } catch (error) {
+      throw new FlowproofError(
+        'VALIDATION_FAILED',
+        'A stored idempotent result could not be deserialized',
+        { cause: error, details: { operation: call.operation } },
+      );
+    }
+    if (!call.resultSchema) return value;
+    return parseWithSchema(call.resultSchema, value, 'stored idempotent result');
+  }
+
+  #mismatch(call: Call): never {
+    this.#event(call, 'warn', 'mismatch', {});
+    throw new FlowproofError(
+      'IDEMPOTENCY_KEY_REUSED',
+      'This idempotency key was already used with a different request',
+      { details: { operation: call.operation } },
+    );
+  }
+
+  #event(
+    call: Call,
+    level: 'debug' | 'info' | 'warn' | 'error',
+    event: string,
+    fields: Record<string, unknown>,
+  ): void {
+    call.span?.addEvent(`idempotency.${event}`, {});
+    if (
+      call.span &&
+      (event === 'replay' ||
+        event === 'claim' ||
+        event === 'conflict' ||
+        event === 'mismatch' ||
+        event === 'outcome_unknown')
+    ) {
+      call.span.setAttribute('flowproof.idempotency.outcome', event);
+    }
+    logEvent(
+      this.#config.logger,
+      level,
+      {
+        event: `idempotency.${event}`,
+        operation: call.operation,
+        idempotencyKey: call.clientKey,
+        ...fields,
+      },
+      MESSAGES[event] ?? event,
+    );
+  }
+}
+
+type Outcome<R> = { readonly value: R } | { readonly error: unknown };
+
+const MESSAGES: Record<string, string> = {
+  claim: 'Claimed an idempotency key',
+  replay: 'Replayed a stored idempotent result',
+  conflict: 'A call with this idempotency key is already in progress',
+  mismatch: 'An idempotency key was reused with a different request',
+  lease_expired: 'Re-claimed an idempotency key whose lease had expired',
+  stale_owner: 'Rejected a write from a call that lost its lease',
+  outcome_unknown: 'The outcome of an earlier call for this key is unknown',
+  unavailable: 'The idempotency store is unavailable',
+  complete: 'Stored an idempotent result',
+  release: 'Released an idempotency key',
+};
+
+interface StoredError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+function encodeError(error: unknown): StoredError {
+  if (error instanceof FlowproofError) {
+    return { name: error.name, message: error.message, code: error.code, details: error.details };
+  }
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string'
+      ? { name: error.name, message: error.message, code }
+      : { name: error.name, message: error.message };
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+function decodeError(text: string): Error {
+  let stored: StoredError;
+  try {
+    stored = JSON.parse(text) as StoredError;
+  } catch (cause) {
+    return new FlowproofError('VALIDATION_FAILED', 'A stored idempotent error is malformed', {
+      cause,
+    });
+  }
+  if (stored.name === 'FlowproofError' && typeof stored.code === 'string') {
+    return new FlowproofError(stored.code as FlowproofError['code'], stored.message, {
+      details: stored.details ?? {},
+    });
+  }
+  const error = new Error(stored.message);
+  error.name = stored.name;
+  if (stored.code !== undefined) (error as Error & { code?: string }).code = stored.code;
+  return error;
+}

@@ -1,0 +1,72 @@
+/**
+ * Key scoping: a client's key only means something within one operation, for one tenant and
+ * principal. Two operations or two tenants sending the same key never share a record.
+ */
+import { getContext } from '../core/context.js';
+import { FlowproofError } from '../core/errors.js';
+
+/** Who a key belongs to. Both parts are optional; give what identifies the caller. */
+export interface IdempotencyScope {
+  /** The tenant; default: the flow context's tenant. */
+  readonly tenant?: string | undefined;
+  /** The principal (user, API client…); default: the flow context's actor id. */
+  readonly principal?: string | undefined;
+}
+
+/** Longest client key accepted, in characters. */
+export const MAX_KEY_LENGTH = 255;
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
+
+/**
+ * Checks a client-supplied key: 1 to 255 printable ASCII characters (space to `~`).
+ *
+ * @throws FlowproofError `IDEMPOTENCY_KEY_INVALID` otherwise; the key itself is not echoed.
+ */
+export function assertClientKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+    throw new FlowproofError(
+      'IDEMPOTENCY_KEY_INVALID',
+      `An idempotency key must be a string of 1 to ${MAX_KEY_LENGTH} characters`,
+      { details: { length: typeof key === 'string' ? key.length : null } },
+    );
+  }
+  if (!PRINTABLE_ASCII.test(key)) {
+    throw new FlowproofError(
+      'IDEMPOTENCY_KEY_INVALID',
+      'An idempotency key may only hold printable ASCII characters',
+      { details: { length: key.length } },
+    );
+  }
+}
+
+/**
+ * The scope of the current flow context: its tenant and its actor's id.
+ *
+ * @internal
+ */
+export function contextScope(): IdempotencyScope {
+  const context = getContext();
+  if (!context) return {};
+  return { tenant: context.tenant, principal: context.actor?.id };
+}
+
+/**
+ * Builds the stored key from its parts. Unambiguous: parts are separated by `|`, and `|` and `%`
+ * inside a part are percent-encoded, so no two different scopes give the same key.
+ *
+ * @example
+ * ```ts
+ * scopedKey('orders.create', 'key-1', { tenant: 'acme', principal: 'user_42' });
+ * // 'v1|orders.create|acme|user_42|key-1'
+ * ```
+ */
+export function scopedKey(operation: string, key: string, scope: IdempotencyScope = {}): string {
+  return `v1|${escapePart(operation)}|${escapePart(scope.tenant ?? '')}|${escapePart(scope.principal ?? '')}|${escapePart(key)}`;
+}
+
+function escapePart(part: string): string {
+  return part.includes('|') || part.includes('%')
+    ? part.replace(/[%|]/g, (c) => (c === '%' ? '%25' : '%7C'))
+    : part;
+}

@@ -1,0 +1,664 @@
+/**
+ * Machine definitions: states (one initial, some terminal), typed events whose payloads a Standard
+ * Schema may validate, guarded transitions, transitions allowed from any non-terminal state,
+ * declared effects, state deadlines, and the migrations that carry snapshots of older versions
+ * forward. Everything is checked and compiled into lookup tables once, here, so that
+ * {@link Machine.transition} does a few property reads per call.
+ */
+import { FlowproofError } from '../core/errors.js';
+import {
+  assertFunction,
+  assertInteger,
+  assertNonEmptyString,
+  assertOptionsObject,
+} from '../core/options.js';
+import {
+  type InferSchemaInput,
+  type InferSchemaOutput,
+  isStandardSchema,
+  type StandardSchemaV1,
+} from '../core/standard-schema.js';
+import { compileTransition, type TransitionFunction } from './transition.js';
+
+/** Payload schema of each event: a Standard Schema, or `null` for an event without payload. */
+export type EventSchemas = Readonly<Record<string, StandardSchemaV1 | null>>;
+
+/** The names of the events in `ES`. */
+export type EventName<ES extends EventSchemas> = keyof ES & string;
+
+/**
+ * An event as callers send it: `{ type }`, plus `payload` (the schema's input) when the event has
+ * a schema.
+ */
+export type MachineEvent<ES extends EventSchemas> = {
+  [E in EventName<ES>]: ES[E] extends StandardSchemaV1
+    ? {
+        /** The event's name. */
+        readonly type: E;
+        /** The payload, validated by the event's schema. */
+        readonly payload: InferSchemaInput<ES[E]>;
+      }
+    : {
+        /** The event's name. */
+        readonly type: E;
+        /** Events without a schema carry no payload. */
+        readonly payload?: undefined;
+      };
+}[EventName<ES>];
+
+/** An event as guards and `assign` see it: the payload is the schema's (validated) output. */
+export type ReceivedEvent<ES extends EventSchemas, E extends EventName<ES> = EventName<ES>> = {
+  [K in E]: {
+    /** The event's name. */
+    readonly type: K;
+    /** The validated payload; `undefined` for an event without schema. */
+    readonly payload: ES[K] extends StandardSchemaV1 ? InferSchemaOutput<ES[K]> : undefined;
+  };
+}[E];
+
+/**
+ * A machine's persisted position: which machine and version wrote it, the current state, how many
+ * transitions led there (`stateVersion`, the optimistic-locking version) and the entity's data.
+ */
+export interface Snapshot<S extends string = string, D = unknown> {
+  /** The machine's id. */
+  readonly machineId: string;
+  /** The version of the machine definition the snapshot belongs to. */
+  readonly version: number;
+  /** The current state. */
+  readonly state: S;
+  /** 1 for a new snapshot, incremented by every transition. */
+  readonly stateVersion: number;
+  /** The entity's data (the machine's "context"), replaced, never mutated, by `assign`. */
+  readonly data: D;
+}
+
+/** What {@link Machine.transition} returns. */
+export interface TransitionResult<
+  S extends string = string,
+  D = unknown,
+  Fx extends string = string,
+> {
+  /** The next snapshot; the input snapshot is left untouched. */
+  readonly snapshot: Snapshot<S, D>;
+  /**
+   * The effects declared on the transition and on the entered state's `entry`, in that order, for
+   * the caller (or an outbox) to perform. The machine never performs them.
+   */
+  readonly effects: readonly Fx[];
+}
+
+/** A guard: a pure predicate over the current data and the received event. */
+export type Guard<D, Ev> = (data: D, event: Ev) => boolean;
+
+/** One transition: where an event leads, under which guard, with which data change and effects. */
+export interface TransitionConfig<S extends string, D, Ev, Fx extends string> {
+  /** The state entered. */
+  readonly target: NoInfer<S>;
+  /**
+   * Must return `true` for the transition to be taken. Pure and synchronous: it is re-run when
+   * history is replayed. Its function name labels it in diagrams.
+   * @default no guard
+   */
+  readonly guard?: Guard<D, Ev>;
+  /**
+   * Returns the entity's next data. Pure: never mutate `data`, return a new value.
+   * @default the data is kept
+   */
+  readonly assign?: (data: D, event: Ev) => D;
+  /**
+   * Effects this transition declares, e.g. `['sendConfirmationEmail']`.
+   * @default []
+   */
+  readonly effects?: readonly NoInfer<Fx>[];
+  /** A note for {@link describe} and diagrams. */
+  readonly description?: string;
+}
+
+/**
+ * What an event does in a state: a target state name, one transition, or several guarded
+ * alternatives tried in order (the first whose guard passes, or that has none, is taken).
+ */
+export type TransitionSpec<S extends string, D, Ev, Fx extends string> =
+  | NoInfer<S>
+  | TransitionConfig<S, D, Ev, Fx>
+  | readonly TransitionConfig<S, D, Ev, Fx>[];
+
+/** Transitions of a state (or of every non-terminal state), keyed by event name. */
+export type TransitionsConfig<S extends string, ES extends EventSchemas, D, Fx extends string> = {
+  readonly [E in EventName<ES>]?: TransitionSpec<S, D, ReceivedEvent<ES, E>, Fx>;
+};
+
+/** A deadline: after `delayMs` in the state, a sweeper sends `event`. */
+export interface StateTimerConfig<ES extends EventSchemas> {
+  /** How long the entity may stay in the state, in milliseconds (at least 0). */
+  readonly delayMs: number;
+  /**
+   * The event sent when the deadline passes. It must be declared without payload schema and be
+   * handled by the state with an unguarded transition (or a last unguarded alternative), so that
+   * firing always succeeds.
+   */
+  readonly event: NoInfer<EventName<ES>>;
+}
+
+/** One state. */
+export interface StateConfig<S extends string, ES extends EventSchemas, D, Fx extends string> {
+  /**
+   * A final state: no event leaves it, not even those of `anyState`.
+   * @default false
+   */
+  readonly terminal?: boolean;
+  /**
+   * The events this state handles.
+   * @default {}
+   */
+  readonly on?: TransitionsConfig<S, ES, D, Fx>;
+  /**
+   * Effects declared whenever a transition enters this state from another one.
+   * @default []
+   */
+  readonly entry?: readonly NoInfer<Fx>[];
+  /**
+   * A deadline for leaving the state, stored as an absolute time when the state is entered and
+   * fired by a timer sweeper.
+   * @default no deadline
+   */
+  readonly after?: StateTimerConfig<ES>;
+  /** A note for {@link describe} and diagrams. */
+  readonly description?: string;
+}
+
+/**
+ * How snapshots of version `from` become snapshots of version `from + 1`. Registered on the newer
+ * definition; loading an older snapshot applies every step in order.
+ */
+export interface SnapshotMigration {
+  /** The version migrated from; the step leads to `from + 1`. */
+  readonly from: number;
+  /**
+   * Renamed and removed states: old name → name in version `from + 1`. States not listed keep
+   * their name (and must exist in the final version).
+   * @default {}
+   */
+  readonly states?: Readonly<Record<string, string>>;
+  /**
+   * Converts the data. Receives the old data and the state name after renaming.
+   * @default the data is kept
+   */
+  readonly data?: (data: unknown, state: string) => unknown;
+}
+
+/** What {@link defineMachine} takes. */
+export interface MachineConfig<S extends string, ES extends EventSchemas, D, Fx extends string> {
+  /** Stable identifier, stored with every snapshot (letters, digits, `_ . : -`). */
+  readonly id: string;
+  /**
+   * The definition's version (integer ≥ 1). Raise it when states change meaning and register a
+   * {@link SnapshotMigration} from the previous one.
+   * @default 1
+   */
+  readonly version?: number;
+  /** The state new entities start in. */
+  readonly initial: NoInfer<S>;
+  /** Every state, keyed by name. */
+  readonly states: { readonly [K in S]: StateConfig<S, ES, D, Fx> };
+  /** Every event, with its payload schema or `null`. */
+  readonly events: ES;
+  /**
+   * Transitions allowed from every non-terminal state that does not handle the event itself,
+   * e.g. `{ user_cancelled: 'cancelled' }`.
+   * @default {}
+   */
+  readonly anyState?: TransitionsConfig<S, ES, D, Fx>;
+  /**
+   * Every effect name transitions and states may declare. When given, effect names are checked
+   * (by the compiler and at definition time) against it.
+   * @default any effect name is accepted
+   */
+  readonly effects?: readonly Fx[];
+  /**
+   * Validates an entity's data when it is created; its output type is the data type.
+   * @default no data (`undefined`)
+   */
+  readonly data?: StandardSchemaV1<unknown, D>;
+  /**
+   * Migrations from earlier versions, one per version step.
+   * @default []
+   */
+  readonly migrations?: readonly SnapshotMigration[];
+  /** A note for {@link describe} and diagrams. */
+  readonly description?: string;
+}
+
+/**
+ * A compiled, immutable machine definition. Create one with {@link defineMachine}.
+ *
+ * @typeParam S - the state names.
+ * @typeParam ES - the event schemas.
+ * @typeParam D - the entity's data.
+ * @typeParam Fx - the effect names.
+ */
+export interface Machine<
+  S extends string = string,
+  ES extends EventSchemas = EventSchemas,
+  D = unknown,
+  Fx extends string = string,
+> {
+  /** The machine's id. */
+  readonly id: string;
+  /** The definition's version. */
+  readonly version: number;
+  /** The initial state. */
+  readonly initial: S;
+  /** Every state name, in definition order. */
+  readonly states: readonly S[];
+  /** The terminal states. */
+  readonly terminalStates: readonly S[];
+  /** Every event name, in definition order. */
+  readonly events: readonly EventName<ES>[];
+  /**
+   * A new snapshot in the initial state at `stateVersion` 1. Does not validate `data`; entity
+   * stores do.
+   */
+  initialSnapshot(...data: undefined extends D ? [data?: D] : [data: D]): Snapshot<S, D>;
+  /**
+   * The pure transition function: the next snapshot and the declared effects. Validates the
+   * payload when the event has a (synchronous) schema. Never mutates its inputs.
+   *
+   * @throws FlowproofError `STATE_TRANSITION_DENIED` (details: `state`, `event`, `allowed`,
+   * `reason`), `VALIDATION_FAILED` for an invalid payload, `MACHINE_VERSION_MISMATCH` for a
+   * snapshot of another machine or version.
+   */
+  transition(snapshot: Snapshot<S, D>, event: MachineEvent<ES>): TransitionResult<S, D, Fx>;
+  /** The events `state` handles (before guards), in definition order; empty for terminal states. */
+  allowedEvents(state: S): readonly EventName<ES>[];
+  /** True when `state` is terminal. */
+  isTerminal(state: S): boolean;
+  /**
+   * Brings a snapshot of an earlier version of this machine to this version through the
+   * registered migrations; returns a snapshot of the current version unchanged.
+   *
+   * @throws FlowproofError `MACHINE_VERSION_MISMATCH` when it belongs to another machine, is newer,
+   * lacks a migration step, or ends in a state this version does not have.
+   */
+  migrateSnapshot(snapshot: Snapshot<string, unknown>): Snapshot<S, D>;
+}
+
+/** @internal A transition after compilation. */
+export interface CompiledTransition {
+  readonly target: string;
+  readonly guard: Guard<unknown, ReceivedEvent<EventSchemas>> | undefined;
+  readonly guardName: string | undefined;
+  readonly assign: ((data: unknown, event: ReceivedEvent<EventSchemas>) => unknown) | undefined;
+  /** Transition effects followed by the target's entry effects (frozen, shared). */
+  readonly effects: readonly string[];
+  readonly fromAnyState: boolean;
+  readonly description: string | undefined;
+}
+
+/** @internal A state after compilation. */
+export interface CompiledState {
+  readonly name: string;
+  readonly terminal: boolean;
+  /** Null-prototype lookup: event name → alternatives. */
+  readonly on: Readonly<Record<string, readonly CompiledTransition[]>>;
+  readonly allowed: readonly string[];
+  readonly timer: { readonly delayMs: number; readonly event: string } | undefined;
+  readonly entry: readonly string[];
+  readonly description: string | undefined;
+}
+
+/** @internal Everything the entity store logic, timers and diagrams need beyond the public API. */
+export interface MachineInternals {
+  readonly states: Readonly<Record<string, CompiledState>>;
+  readonly schemas: Readonly<Record<string, StandardSchemaV1 | null>>;
+  readonly dataSchema: StandardSchemaV1 | undefined;
+  readonly description: string | undefined;
+  /** The transition without payload validation (payloads were validated, or are being replayed). */
+  readonly decide: TransitionFunction;
+}
+
+const internals = new WeakMap<object, MachineInternals>();
+const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
+const EMPTY: readonly string[] = Object.freeze([]);
+
+/** @internal The compiled tables of `machine`. */
+export function machineInternals<S extends string, ES extends EventSchemas, D, Fx extends string>(
+  machine: Machine<S, ES, D, Fx>,
+): MachineInternals {
+  const found = internals.get(machine);
+  if (!found) throw new TypeError('machine must be created by defineMachine()');
+  return found;
+}
+
+/**
+ * Defines and compiles a state machine. Every state, target, event, guard and timer is checked
+ * here, once; a mistake throws a `TypeError` naming the offending option.
+ *
+ * @throws TypeError naming the option when the definition is invalid (unknown target, terminal
+ * state with transitions, timer event that can be refused…).
+ * @example
+ * ```ts
+ * const order = defineMachine({
+ *   id: 'order',
+ *   initial: 'created',
+ *   events: {
+ *     payment_succeeded: z.object({ transactionId: z.string() }),
+ *     payment_failed: null,
+ *     payment_timeout: null,
+ *     items_picked: null,
+ *     label_created: null,
+ *     delivered: null,
+ *     user_cancelled: null,
+ *   },
+ *   states: {
+ *     created: {
+ *       on: { payment_succeeded: 'paid', payment_failed: 'cancelled', payment_timeout: 'cancelled' },
+ *       after: { delayMs: 30 * 60_000, event: 'payment_timeout' },
+ *     },
+ *     paid: { on: { items_picked: 'preparing' }, entry: ['sendConfirmationEmail'] },
+ *     preparing: { on: { label_created: 'shipped' } },
+ *     shipped: { on: { delivered: 'completed' } },
+ *     completed: { terminal: true },
+ *     cancelled: { terminal: true },
+ *   },
+ *   anyState: { user_cancelled: 'cancelled' },
+ *   effects: ['sendConfirmationEmail'],
+ * });
+ * const { snapshot, effects } = order.transition(order.initialSnapshot(), {
+ *   type: 'payment_succeeded',
+ *   payload: { transactionId: 'tx_1' },
+ * }); // snapshot.state === 'paid', effects: ['sendConfirmationEmail']
+ * ```
+ */
+export function defineMachine<
+  S extends string,
+  ES extends EventSchemas,
+  D = undefined,
+  Fx extends string = string,
+>(config: MachineConfig<S, ES, D, Fx>): Machine<S, ES, D, Fx> {
+  assertOptionsObject(config, 'config');
+  const id = assertName(config.id, 'config.id');
+  const version = config.version ?? 1;
+  assertInteger(version, 'config.version', 1, 1_000_000);
+  assertOptionsObject(config.events, 'config.events');
+  assertOptionsObject(config.states, 'config.states');
+  if (config.data !== undefined && !isStandardSchema(config.data)) {
+    throw new TypeError('config.data must be a Standard Schema (zod, valibot, arktype…)');
+  }
+
+  const schemas: Record<string, StandardSchemaV1 | null> = Object.create(null);
+  for (const [name, schema] of Object.entries(config.events)) {
+    assertName(name, `config.events key "${name}"`);
+    if (schema !== null && !isStandardSchema(schema)) {
+      throw new TypeError(
+        `config.events.${name} must be a Standard Schema or null (no payload), got ${typeof schema}`,
+      );
+    }
+    schemas[name] = schema;
+  }
+  const stateEntries = Object.entries(config.states as Record<string, StateConfig<S, ES, D, Fx>>);
+  if (stateEntries.length === 0)
+    throw new TypeError('config.states must define at least one state');
+  const stateNames = new Set<string>();
+  for (const [name, state] of stateEntries) {
+    assertName(name, `config.states key "${name}"`);
+    assertOptionsObject(state, `config.states.${name}`);
+    stateNames.add(name);
+  }
+  if (typeof config.initial !== 'string' || !stateNames.has(config.initial)) {
+    throw new TypeError(`config.initial must be one of the states, got ${String(config.initial)}`);
+  }
+
+  const knownEffects =
+    config.effects === undefined
+      ? undefined
+      : new Set(effectList(config.effects, 'config.effects'));
+  const checkedEffects = (value: unknown, name: string) => {
+    const list = effectList(value, name);
+    const unknown = knownEffects && list.find((effect) => !knownEffects.has(effect));
+    if (unknown)
+      throw new TypeError(`${name}: effect "${unknown}" is not listed in config.effects`);
+    return list;
+  };
+  const stateConfig = (name: string) => config.states[name as S] as StateConfig<S, ES, D, Fx>;
+  const compileSpec = (
+    spec: unknown,
+    where: string,
+    source: string,
+    fromAnyState: boolean,
+  ): readonly CompiledTransition[] => {
+    const list =
+      typeof spec === 'string' ? [{ target: spec }] : Array.isArray(spec) ? spec : [spec];
+    if (list.length === 0) throw new TypeError(`${where} must not be an empty array`);
+    return Object.freeze(
+      list.map((item: unknown, index: number) => {
+        const at = Array.isArray(spec) ? `${where}[${index}]` : where;
+        assertOptionsObject(item, at);
+        const target = item.target;
+        if (typeof target !== 'string' || !stateNames.has(target)) {
+          throw new TypeError(`${at}.target must be one of the states, got ${String(target)}`);
+        }
+        if (item.guard !== undefined) assertFunction(item.guard, `${at}.guard`);
+        if (item.assign !== undefined) assertFunction(item.assign, `${at}.assign`);
+        const own = checkedEffects(item.effects, `${at}.effects`);
+        const entry =
+          target === source
+            ? EMPTY
+            : checkedEffects(stateConfig(target).entry, `config.states.${target}.entry`);
+        const guard = item.guard as CompiledTransition['guard'];
+        return Object.freeze({
+          target,
+          guard,
+          guardName: guard === undefined ? undefined : guard.name || 'guard',
+          assign: item.assign as CompiledTransition['assign'],
+          effects: own.length + entry.length === 0 ? EMPTY : Object.freeze([...own, ...entry]),
+          fromAnyState,
+          description: typeof item.description === 'string' ? item.description : undefined,
+        });
+      }),
+    );
+  };
+  const checkEvents = (on: unknown, where: string) => {
+    assertOptionsObject(on, where);
+    for (const event of Object.keys(on)) {
+      if (!(event in schemas)) {
+        throw new TypeError(`${where}.${event} handles an event not declared in config.events`);
+      }
+    }
+    return on as Record<string, unknown>;
+  };
+  const anyState =
+    config.anyState === undefined ? {} : checkEvents(config.anyState, 'config.anyState');
+
+  const states: Record<string, CompiledState> = Object.create(null);
+  const terminalStates: S[] = [];
+  for (const [name, state] of stateEntries) {
+    const where = `config.states.${name}`;
+    const terminal = state.terminal ?? false;
+    if (typeof terminal !== 'boolean') throw new TypeError(`${where}.terminal must be a boolean`);
+    if (terminal) terminalStates.push(name as S);
+    const ownOn = state.on === undefined ? {} : checkEvents(state.on, `${where}.on`);
+    if (terminal && (Object.keys(ownOn).length > 0 || state.after !== undefined)) {
+      throw new TypeError(
+        `${where} is terminal: it can have neither transitions (on) nor a timer (after)`,
+      );
+    }
+    const on: Record<string, readonly CompiledTransition[]> = Object.create(null);
+    // Declaration order of config.events gives a stable order for allowed events.
+    for (const event of Object.keys(schemas)) {
+      const own = ownOn[event];
+      if (own !== undefined) on[event] = compileSpec(own, `${where}.on.${event}`, name, false);
+      else if (!terminal && anyState[event] !== undefined) {
+        on[event] = compileSpec(anyState[event], `config.anyState.${event}`, name, true);
+      }
+    }
+    let timer: CompiledState['timer'];
+    if (state.after !== undefined) {
+      assertOptionsObject(state.after, `${where}.after`);
+      assertInteger(state.after.delayMs, `${where}.after.delayMs`, 0);
+      const event = state.after.event;
+      const handled = typeof event === 'string' ? on[event] : undefined;
+      if (!handled) {
+        throw new TypeError(
+          `${where}.after.event must be an event the state handles, got ${String(event)}`,
+        );
+      }
+      if (schemas[event] !== null) {
+        throw new TypeError(
+          `${where}.after.event "${event}" must be declared without payload schema (null)`,
+        );
+      }
+      if (handled[handled.length - 1]?.guard !== undefined) {
+        throw new TypeError(
+          `${where}.after.event "${event}" must have an unguarded (last) transition, so the deadline always fires`,
+        );
+      }
+      timer = Object.freeze({ delayMs: state.after.delayMs, event });
+    }
+    states[name] = Object.freeze({
+      name,
+      terminal,
+      on: Object.freeze(on),
+      allowed: Object.freeze(Object.keys(on)),
+      timer,
+      entry: checkedEffects(state.entry, `${where}.entry`),
+      description: typeof state.description === 'string' ? state.description : undefined,
+    });
+  }
+
+  const migrations = compileMigrations(config.migrations, version, stateNames);
+  const stateList = Object.freeze(stateEntries.map(([name]) => name as S));
+  const decide = compileTransition(id, version, states, schemas, false);
+  const transitionWithValidation = compileTransition(id, version, states, schemas, true);
+
+  const machine: Machine<S, ES, D, Fx> = Object.freeze({
+    id,
+    version,
+    initial: config.initial,
+    states: stateList,
+    terminalStates: Object.freeze(terminalStates),
+    events: Object.freeze(Object.keys(schemas)) as readonly EventName<ES>[],
+    initialSnapshot: (...args: [data?: D]) => ({
+      machineId: id,
+      version,
+      state: config.initial,
+      stateVersion: 1,
+      data: args[0] as D,
+    }),
+    transition: transitionWithValidation as unknown as Machine<S, ES, D, Fx>['transition'],
+    allowedEvents: (state: S) => (states[state]?.allowed ?? EMPTY) as readonly EventName<ES>[],
+    isTerminal: (state: S) => states[state]?.terminal === true,
+    migrateSnapshot: (snapshot: Snapshot<string, unknown>) =>
+      migrateSnapshot(id, version, stateNames, migrations, snapshot) as Snapshot<S, D>,
+  });
+  internals.set(
+    machine,
+    Object.freeze({
+      states,
+      schemas,
+      dataSchema: config.data,
+      description: config.description,
+      decide,
+    }),
+  );
+  return machine;
+}
+
+function assertName(value: unknown, name: string): string {
+  assertNonEmptyString(value, name);
+  if (!NAME.test(value)) {
+    throw new TypeError(
+      `${name} must start with a letter or underscore and contain only letters, digits and _ . : - (at most 100), got "${value}"`,
+    );
+  }
+  return value;
+}
+
+function effectList(value: unknown, name: string): readonly string[] {
+  if (value === undefined) return EMPTY;
+  if (
+    !Array.isArray(value) ||
+    value.some((effect) => typeof effect !== 'string' || effect === '')
+  ) {
+    throw new TypeError(`${name} must be an array of effect names`);
+  }
+  return value.length === 0 ? EMPTY : Object.freeze([...value]);
+}
+
+function compileMigrations(
+  value: unknown,
+  version: number,
+  stateNames: ReadonlySet<string>,
+): ReadonlyMap<number, SnapshotMigration> {
+  const steps = new Map<number, SnapshotMigration>();
+  if (value === undefined) return steps;
+  if (!Array.isArray(value)) throw new TypeError('config.migrations must be an array');
+  value.forEach((step: unknown, index: number) => {
+    const where = `config.migrations[${index}]`;
+    assertOptionsObject(step, where);
+    assertInteger(step.from, `${where}.from`, 1, version - 1);
+    if (steps.has(step.from))
+      throw new TypeError(`${where}.from: version ${step.from} is migrated twice`);
+    if (step.states !== undefined) {
+      assertOptionsObject(step.states, `${where}.states`);
+      for (const [from, to] of Object.entries(step.states)) {
+        assertNonEmptyString(to, `${where}.states.${from}`);
+        if (step.from === version - 1 && !stateNames.has(to)) {
+          throw new TypeError(
+            `${where}.states.${from} must name a state of version ${version}, got ${to}`,
+          );
+        }
+      }
+    }
+    if (step.data !== undefined) assertFunction(step.data, `${where}.data`);
+    steps.set(step.from, Object.freeze({ ...(step as unknown as SnapshotMigration) }));
+  });
+  return steps;
+}
+
+function migrateSnapshot(
+  id: string,
+  version: number,
+  stateNames: ReadonlySet<string>,
+  migrations: ReadonlyMap<number, SnapshotMigration>,
+  snapshot: Snapshot<string, unknown>,
+): Snapshot<string, unknown> {
+  assertOptionsObject(snapshot, 'snapshot');
+  const mismatch = (message: string, extra: Record<string, unknown> = {}) =>
+    new FlowproofError('MACHINE_VERSION_MISMATCH', message, {
+      details: { machineId: id, expected: version, found: snapshot.version, ...extra },
+    });
+  if (snapshot.machineId !== id) {
+    throw mismatch(`The snapshot belongs to machine "${snapshot.machineId}", not "${id}"`, {
+      foundMachineId: snapshot.machineId,
+    });
+  }
+  if (snapshot.version > version) {
+    throw mismatch(
+      `The snapshot was written by version ${snapshot.version} of machine "${id}", newer than this definition (${version}); deploy the newer definition`,
+    );
+  }
+  let { state, data } = snapshot;
+  for (let from = snapshot.version; from < version; from += 1) {
+    const step = migrations.get(from);
+    if (!step) {
+      throw mismatch(
+        `No migration is registered from version ${from} to ${from + 1} of machine "${id}"`,
+        { missingFrom: from },
+      );
+    }
+    state = step.states?.[state] ?? state;
+    if (step.data) data = step.data(data, state);
+  }
+  if (!stateNames.has(state)) {
+    throw mismatch(
+      `State "${state}" does not exist in version ${version} of machine "${id}" and no migration maps it`,
+      { state },
+    );
+  }
+  if (state === snapshot.state && data === snapshot.data && snapshot.version === version) {
+    return snapshot;
+  }
+  return { machineId: id, version, state, stateVersion: snapshot.stateVersion, data };
+}

@@ -1,0 +1,214 @@
+/**
+ * State machines as documentation: {@link describe} returns a machine's structure as plain data,
+ * {@link toMermaid} renders it as a Mermaid `stateDiagram-v2` (GitHub, GitLab and most doc tools
+ * draw it), generated from the definition so the diagram cannot drift from the code.
+ */
+import { assertOptionsObject } from '../core/options.js';
+import { type EventSchemas, type Machine, machineInternals } from './define-machine.js';
+
+/** The structure of a machine, as {@link describe} returns it. */
+export interface MachineDescription {
+  /** The machine's id. */
+  readonly id: string;
+  /** The definition's version. */
+  readonly version: number;
+  /** The initial state. */
+  readonly initial: string;
+  /** The machine's description, or `null`. */
+  readonly description: string | null;
+  /** Every state, in definition order. */
+  readonly states: readonly StateDescription[];
+  /** Every event, in definition order. */
+  readonly events: readonly EventDescription[];
+  /** Every transition, per state and event, alternatives in the order they are tried. */
+  readonly transitions: readonly TransitionDescription[];
+}
+
+/** One state of a {@link MachineDescription}. */
+export interface StateDescription {
+  /** The state's name. */
+  readonly name: string;
+  /** True for the initial state. */
+  readonly initial: boolean;
+  /** True for a terminal state. */
+  readonly terminal: boolean;
+  /** Effects declared on entering it. */
+  readonly entry: readonly string[];
+  /** Its deadline, or `null`. */
+  readonly timer: {
+    /** Milliseconds in the state before the event is sent. */
+    readonly delayMs: number;
+    /** The event sent. */
+    readonly event: string;
+  } | null;
+  /** The state's description, or `null`. */
+  readonly description: string | null;
+}
+
+/** One event of a {@link MachineDescription}. */
+export interface EventDescription {
+  /** The event's name. */
+  readonly name: string;
+  /** The vendor of its payload schema (`zod`…), or `null` for an event without payload. */
+  readonly schema: string | null;
+}
+
+/** One transition of a {@link MachineDescription}. */
+export interface TransitionDescription {
+  /** The source state. */
+  readonly from: string;
+  /** The event. */
+  readonly event: string;
+  /** The target state. */
+  readonly to: string;
+  /** The guard's function name, or `null` when unguarded. */
+  readonly guard: string | null;
+  /** The effects the transition returns (its own, then the target's entry effects). */
+  readonly effects: readonly string[];
+  /** True when it comes from the machine's `anyState` transitions. */
+  readonly anyState: boolean;
+  /** True when a deadline of the source state sends this event. */
+  readonly timer: boolean;
+  /** The transition's description, or `null`. */
+  readonly description: string | null;
+}
+
+/** Options of {@link toMermaid}. */
+export interface MermaidOptions {
+  /**
+   * Layout direction.
+   * @default 'TB'
+   */
+  readonly direction?: 'TB' | 'LR';
+  /**
+   * Show effects after a slash on transition labels (`paid / sendConfirmationEmail`).
+   * @default true
+   */
+  readonly effects?: boolean;
+}
+
+/**
+ * The structure of `machine` as plain, JSON-safe data: states, events and every transition.
+ *
+ * @throws TypeError when `machine` was not created by `defineMachine`.
+ * @example
+ * ```ts
+ * describe(order).transitions.filter((t) => t.from === 'created').map((t) => t.event);
+ * // ['payment_succeeded', 'payment_failed', 'payment_timeout', 'user_cancelled']
+ * ```
+ */
+export function describe<S extends string, ES extends EventSchemas, D, Fx extends string>(
+  machine: Machine<S, ES, D, Fx>,
+): MachineDescription {
+  const internals = machineInternals(machine);
+  const states: StateDescription[] = [];
+  const transitions: TransitionDescription[] = [];
+  for (const name of machine.states as readonly string[]) {
+    const state = internals.states[name];
+    if (state === undefined) continue;
+    states.push({
+      name,
+      initial: name === machine.initial,
+      terminal: state.terminal,
+      entry: state.entry,
+      timer: state.timer ? { delayMs: state.timer.delayMs, event: state.timer.event } : null,
+      description: state.description ?? null,
+    });
+    for (const event of state.allowed) {
+      for (const alternative of state.on[event] ?? []) {
+        transitions.push({
+          from: name,
+          event,
+          to: alternative.target,
+          guard: alternative.guardName ?? null,
+          effects: alternative.effects,
+          anyState: alternative.fromAnyState,
+          timer: state.timer?.event === event,
+          description: alternative.description ?? null,
+        });
+      }
+    }
+  }
+  return {
+    id: machine.id,
+    version: machine.version,
+    initial: machine.initial,
+    description: internals.description ?? null,
+    states,
+    events: Object.entries(internals.schemas).map(([name, schema]) => ({
+      name,
+      schema: schema === null ? null : schema['~standard'].vendor,
+    })),
+    transitions,
+  };
+}
+
+/**
+ * Renders `machine` as a Mermaid `stateDiagram-v2`: `[*]` into the initial state, one arrow per
+ * transition labelled with its event (guards in brackets, deadlines as `after …`, effects after a
+ * slash), and terminal states into `[*]`.
+ *
+ * @throws TypeError when `machine` was not created by `defineMachine` or an option is invalid.
+ * @example
+ * ```ts
+ * writeFileSync('docs/order.mmd', toMermaid(order, { direction: 'LR' }));
+ * ```
+ */
+export function toMermaid<S extends string, ES extends EventSchemas, D, Fx extends string>(
+  machine: Machine<S, ES, D, Fx>,
+  options: MermaidOptions = {},
+): string {
+  assertOptionsObject(options, 'options');
+  const direction = options.direction ?? 'TB';
+  if (direction !== 'TB' && direction !== 'LR') {
+    throw new TypeError(`options.direction must be 'TB' or 'LR', got ${String(direction)}`);
+  }
+  const showEffects = options.effects ?? true;
+  const described = describe(machine);
+  const ids = new Map<string, string>();
+  const lines = ['stateDiagram-v2'];
+  if (direction === 'LR') lines.push('  direction LR');
+  described.states.forEach((state, index) => {
+    const simple = /^[A-Za-z][A-Za-z0-9_]*$/.test(state.name);
+    const id = simple ? state.name : `s${index}`;
+    ids.set(state.name, id);
+    if (!simple) lines.push(`  state "${state.name}" as ${id}`);
+    if (state.description) lines.push(`  ${id} : ${label(state.description)}`);
+  });
+  const idOf = (name: string) => ids.get(name) ?? name;
+  lines.push(`  [*] --> ${idOf(described.initial)}`);
+  for (const t of described.transitions) {
+    let text = t.event;
+    if (t.timer) {
+      const delayMs = described.states.find((s) => s.name === t.from)?.timer?.delayMs ?? 0;
+      text += ` (after ${formatDuration(delayMs)})`;
+    }
+    if (t.guard) text += ` [${t.guard.replace(/[^\w.-]/g, '_')}]`;
+    if (showEffects && t.effects.length > 0) text += ` / ${t.effects.join(', ')}`;
+    lines.push(`  ${idOf(t.from)} --> ${idOf(t.to)} : ${label(text)}`);
+  }
+  for (const state of described.states) {
+    if (state.terminal) lines.push(`  ${idOf(state.name)} --> [*]`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Keeps a label on one line and away from Mermaid's comment and entity syntax. */
+function label(text: string): string {
+  return text
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/%%/g, '% %')
+    .replace(/#/g, '');
+}
+
+function formatDuration(ms: number): string {
+  const units: [number, string][] = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'min'],
+    [1000, 's'],
+  ];
+  for (const [size, unit] of units)
+    if (ms >= size && ms % size === 0) return `${ms / size} ${unit}`;
+  return `${ms} ms`;
+}

@@ -1,0 +1,189 @@
+/**
+ * Durable timers. A state's deadline is stored on the entity's row as an absolute UTC time computed
+ * from the store clock when the state is entered, so it survives restarts. A sweeper lists the
+ * overdue ones and fires each through the same compare-and-set as any other event: when several
+ * sweepers (in several processes) race for one timer, exactly one write succeeds and the others
+ * see a version conflict, which they skip.
+ */
+import { isFlowproofError } from '../core/errors.js';
+import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
+import { assertInteger, assertOptionsObject } from '../core/options.js';
+import type { EventSchemas } from './define-machine.js';
+import { type Entities, timerFirerOf } from './entities.js';
+
+/** Options of {@link sweepTimers}. */
+export interface SweepOptions {
+  /**
+   * At most this many due timers are fired by one sweep, earliest first.
+   * @default 100
+   */
+  readonly limit?: number;
+  /**
+   * Logs failures (warn) and fired timers (debug).
+   * @default silentLogger
+   */
+  readonly logger?: Logger;
+}
+
+/** What one sweep did. */
+export interface SweepResult {
+  /** Entities whose timer this sweep fired. */
+  readonly fired: readonly string[];
+  /** Entities whose timer another writer fired or cleared first (a conflict, not a failure). */
+  readonly skipped: readonly string[];
+  /** Entities whose timer could not be fired, with the error; they are tried again next sweep. */
+  readonly failed: readonly SweepFailure[];
+}
+
+/** A timer a sweep could not fire. */
+export interface SweepFailure {
+  /** The entity. */
+  readonly entityId: string;
+  /** What went wrong. */
+  readonly error: unknown;
+}
+
+/** Options of {@link startTimerSweeper}. */
+export interface TimerSweeperOptions extends SweepOptions {
+  /**
+   * Pause between sweeps, in milliseconds. A sweep that fired or skipped `limit` timers is
+   * followed by another at once.
+   * @default 1000
+   */
+  readonly intervalMs?: number;
+  /** Stops the sweeper when aborted. */
+  readonly signal?: AbortSignal;
+}
+
+/** A running sweeper. */
+export interface TimerSweeper {
+  /** Runs one sweep now (also while the loop waits); resolves with what it did. */
+  sweep(): Promise<SweepResult>;
+  /** Stops the loop and waits for a sweep in progress. Idempotent. */
+  stop(): Promise<void>;
+  /** Same as {@link TimerSweeper.stop}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Fires the overdue timers of `entities` once: lists those due by the store clock, and applies
+ * each timer's event with a compare-and-set on the version it was listed with. Safe to run from
+ * several processes at once: each timer fires exactly once.
+ *
+ * @throws TypeError naming the option when an option is invalid; FlowproofError backend codes
+ * when the store cannot be read (failures of single timers are reported in `failed`).
+ * @example
+ * ```ts
+ * const { fired } = await sweepTimers(orders, { limit: 500 });
+ * ```
+ */
+export async function sweepTimers<S extends string, ES extends EventSchemas, D, Fx extends string>(
+  entities: Entities<S, ES, D, Fx>,
+  options: SweepOptions = {},
+): Promise<SweepResult> {
+  assertOptionsObject(options, 'options');
+  const limit = options.limit ?? 100;
+  assertInteger(limit, 'options.limit', 1, 10_000);
+  const logger = options.logger ?? silentLogger;
+  assertLogger(logger, 'options.logger');
+  const fire = timerFirerOf(entities);
+  const now = await entities.store.now();
+  const due = await entities.store.dueTimers(entities.machine.id, now, limit);
+  const fired: string[] = [];
+  const skipped: string[] = [];
+  const failed: SweepFailure[] = [];
+  for (const timer of due) {
+    try {
+      if (await fire(timer, now)) fired.push(timer.entityId);
+      else skipped.push(timer.entityId);
+    } catch (error) {
+      if (isFlowproofError(error, 'VERSION_CONFLICT')) {
+        skipped.push(timer.entityId);
+      } else {
+        failed.push({ entityId: timer.entityId, error });
+        logEvent(
+          logger,
+          'warn',
+          { machineId: entities.machine.id, entityId: timer.entityId, err: error },
+          'timer could not be fired',
+        );
+      }
+    }
+  }
+  if (fired.length > 0) {
+    logEvent(
+      logger,
+      'debug',
+      { machineId: entities.machine.id, fired: fired.length },
+      'timers fired',
+    );
+  }
+  return { fired, skipped, failed };
+}
+
+/**
+ * Starts a loop that calls {@link sweepTimers} every `intervalMs` until stopped. Run one per
+ * process (or several: they never fire a timer twice). A sweep that throws (store unavailable) is
+ * logged and retried at the next interval.
+ *
+ * @throws TypeError naming the option when an option is invalid.
+ * @example
+ * ```ts
+ * await using sweeper = startTimerSweeper(orders, { intervalMs: 5_000, logger });
+ * // …on shutdown: await sweeper.stop();
+ * ```
+ */
+export function startTimerSweeper<S extends string, ES extends EventSchemas, D, Fx extends string>(
+  entities: Entities<S, ES, D, Fx>,
+  options: TimerSweeperOptions = {},
+): TimerSweeper {
+  assertOptionsObject(options, 'options');
+  const intervalMs = options.intervalMs ?? 1000;
+  assertInteger(intervalMs, 'options.intervalMs', 1, 86_400_000);
+  const limit = options.limit ?? 100;
+  assertInteger(limit, 'options.limit', 1, 10_000);
+  const logger = options.logger ?? silentLogger;
+  assertLogger(logger, 'options.logger');
+  timerFirerOf(entities);
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<SweepResult> | undefined;
+
+  const sweep = (): Promise<SweepResult> => {
+    running ??= sweepTimers(entities, { limit, logger }).finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  const loop = async () => {
+    timer = undefined;
+    if (stopped) return;
+    let again = false;
+    try {
+      const result = await sweep();
+      // Failures wait for the next interval; a full batch of progress is followed at once.
+      again = result.fired.length + result.skipped.length >= limit;
+    } catch (error) {
+      logEvent(
+        logger,
+        'warn',
+        { machineId: entities.machine.id, err: error },
+        'timer sweep failed',
+      );
+    }
+    if (!stopped) timer = setTimeout(loop, again ? 0 : intervalMs);
+  };
+  const stop = async () => {
+    stopped = true;
+    if (timer !== undefined) clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    await running?.catch(() => {});
+  };
+  const onAbort = () => void stop();
+  if (options.signal?.aborted) stopped = true;
+  else {
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    timer = setTimeout(loop, 0);
+  }
+  return { sweep, stop, [Symbol.asyncDispose]: stop };
+}

@@ -1,0 +1,535 @@
+/**
+ * Runs a built pipeline's stages. Stages run synchronously until one returns a promise, and only
+ * the rest of the run is asynchronous, so an all-synchronous pipeline allocates no promise of its
+ * own. Spans, timing and hook events are only paid for when something consumes them.
+ *
+ * @internal
+ */
+import { getContext } from '../core/context.js';
+import { type FlowproofError, isFlowproofError } from '../core/errors.js';
+import { type Logger, logEvent, silentLogger } from '../core/logger.js';
+import {
+  type SchemaValidation,
+  type StandardSchemaV1,
+  validateWithSchema,
+} from '../core/standard-schema.js';
+import {
+  isTracingEnabled,
+  type SpanAttributes,
+  type SpanHandle,
+  withSpan,
+} from '../core/tracing.js';
+import { findLostFields, isPlainObject } from './field-loss.js';
+import {
+  deadLetterFailedError,
+  fieldLostError,
+  messageOf,
+  rejectedError,
+  type StageIdentity,
+  stageError,
+} from './pipeline-errors.js';
+import type {
+  Boundary,
+  DeadLetterSink,
+  ReviewFlag,
+  StageContext,
+  StageEvent,
+  StageFailure,
+  StageKind,
+  StageOptions,
+  StageOutcome,
+} from './stage.js';
+
+/** A stage ready to run: options checked, defaults applied, per-run constants precomputed. */
+export interface CompiledStage extends StageIdentity {
+  readonly index: number;
+  readonly kind: StageKind;
+  readonly boundary: Boundary;
+  readonly schema: StandardSchemaV1 | undefined;
+  /** Validate only this field of the value, in place. */
+  readonly at: string | undefined;
+  /** Write the schema's output into this field, keeping the value. */
+  readonly into: string | undefined;
+  readonly fn: ((value: unknown, context: StageContext) => unknown) | undefined;
+  readonly policy: 'reject' | 'fallback' | 'dead-letter';
+  readonly fallback: ((failure: StageFailure<unknown>) => unknown) | undefined;
+  readonly checkFieldLoss: boolean;
+  readonly drops: ReadonlySet<string>;
+  readonly context: StageContext;
+  readonly spanName: string;
+  readonly spanAttributes: SpanAttributes;
+  readonly options: StageOptions<unknown, unknown>;
+}
+
+/** The successful end of a run. */
+export interface PipelineSuccess<Out> {
+  /** True: the pipeline produced a value. */
+  readonly ok: true;
+  /** `valid` when every stage passed, `flagged` when a stage fell back (see `flags`). */
+  readonly status: 'valid' | 'flagged';
+  /** The pipeline's output. */
+  readonly value: Out;
+  /** Why the record needs review; empty when `status` is `valid`. */
+  readonly flags: readonly ReviewFlag[];
+}
+
+/** A run that ended by handing the record to the dead-letter sink. */
+export interface PipelineDeadLettered {
+  /** False: there is no value. */
+  readonly ok: false;
+  /** Always `dead-lettered`. */
+  readonly status: 'dead-lettered';
+  /** The stage whose failure dead-lettered the record. */
+  readonly stage: string;
+  /** The failure. */
+  readonly error: FlowproofError;
+  /** Fallbacks taken by earlier stages. */
+  readonly flags: readonly ReviewFlag[];
+}
+
+/** What `run()` and `runSync()` return. A rejection is thrown, not returned. */
+export type PipelineResult<Out> = PipelineSuccess<Out> | PipelineDeadLettered;
+
+/** Marks a record handed to the dead-letter sink. */
+const DEAD: unique symbol = Symbol('dead-lettered');
+const EMPTY_FLAGS: readonly ReviewFlag[] = Object.freeze([]);
+const EMPTY_FIELDS: readonly string[] = Object.freeze([]);
+const OUTCOME_ATTRIBUTE = 'flowproof.pipeline.outcome';
+const noop = () => {};
+
+class RunState {
+  outcome: StageOutcome = 'passed';
+  flags: ReviewFlag[] | undefined = undefined;
+  error: FlowproofError | undefined = undefined;
+  constructor(
+    readonly record: unknown,
+    readonly signal: AbortSignal | undefined,
+    readonly sync: boolean,
+    readonly traced: boolean,
+  ) {}
+}
+
+/**
+ * True for promises and other thenables (a query builder, a Bluebird promise). Plain objects and
+ * arrays, what stages return almost always, are answered without looking up a `then` they do not
+ * have; an object literal with its own `then` method is therefore not treated as a thenable.
+ */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  if (value instanceof Promise) return true;
+  if (typeof value !== 'object' || value === null) {
+    return typeof value === 'function' && typeof (value as { then?: unknown }).then === 'function';
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === Array.prototype || proto === null) return false;
+  try {
+    return typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    return false;
+  }
+}
+
+/** Options of {@link PipelineRunner}, checked by the builder. */
+export interface RunnerConfig {
+  readonly name: string;
+  readonly stages: readonly CompiledStage[];
+  readonly logger: Logger;
+  readonly onStage: ((event: StageEvent) => void) | undefined;
+  readonly deadLetter: DeadLetterSink | undefined;
+}
+
+export class PipelineRunner {
+  readonly name: string;
+  readonly stages: readonly CompiledStage[];
+  readonly #logger: Logger;
+  readonly #onStage: ((event: StageEvent) => void) | undefined;
+  readonly #deadLetter: DeadLetterSink | undefined;
+  readonly #observed: boolean;
+
+  constructor(config: RunnerConfig) {
+    this.name = config.name;
+    this.stages = config.stages;
+    this.#logger = config.logger;
+    this.#onStage = config.onStage;
+    this.#deadLetter = config.deadLetter;
+    this.#observed = config.onStage !== undefined || config.logger !== silentLogger;
+  }
+
+  /**
+   * Runs every stage on `input`. Returns synchronously when every stage did; throws (or rejects
+   * with) the stage's `FlowproofError` when a stage with the `reject` policy fails.
+   */
+  execute(
+    input: unknown,
+    signal: AbortSignal | undefined,
+    sync: boolean,
+  ): PipelineResult<unknown> | Promise<PipelineResult<unknown>> {
+    return this.#from(0, input, new RunState(input, signal, sync, isTracingEnabled()));
+  }
+
+  #from(
+    start: number,
+    input: unknown,
+    state: RunState,
+  ): PipelineResult<unknown> | Promise<PipelineResult<unknown>> {
+    const stages = this.stages;
+    let value = input;
+    for (let i = start; i < stages.length; i++) {
+      const stage = stages[i] as CompiledStage;
+      if (state.signal?.aborted) throw state.signal.reason;
+      const started = this.#observed ? performance.now() : 0;
+      let out: unknown;
+      try {
+        out = state.traced ? traced(stage, value, state) : attempt(stage, value, state);
+      } catch (error) {
+        if (this.#observed) this.#observe(stage, value, undefined, started, state, error);
+        throw error;
+      }
+      if (isThenable(out)) {
+        const stageInput = value;
+        return Promise.resolve(out).then(
+          (resolved) => this.#after(stage, stageInput, resolved, started, state),
+          (error: unknown) => {
+            if (this.#observed) this.#observe(stage, stageInput, undefined, started, state, error);
+            throw error;
+          },
+        );
+      }
+      if (this.#observed) this.#observe(stage, value, out, started, state, undefined);
+      if (out === DEAD) return this.#deadLettered(stage, value, state);
+      value = out;
+    }
+    return state.flags === undefined
+      ? { ok: true, status: 'valid', value, flags: EMPTY_FLAGS }
+      : { ok: true, status: 'flagged', value, flags: state.flags };
+  }
+
+  #after(
+    stage: CompiledStage,
+    input: unknown,
+    out: unknown,
+    started: number,
+    state: RunState,
+  ): PipelineResult<unknown> | Promise<PipelineResult<unknown>> {
+    if (this.#observed) this.#observe(stage, input, out, started, state, undefined);
+    if (out === DEAD) return this.#deadLettered(stage, input, state);
+    return this.#from(stage.index + 1, out, state);
+  }
+
+  #deadLettered(
+    stage: CompiledStage,
+    value: unknown,
+    state: RunState,
+  ): PipelineDeadLettered | Promise<PipelineDeadLettered> {
+    const error = state.error as FlowproofError;
+    const result: PipelineDeadLettered = {
+      ok: false,
+      status: 'dead-lettered',
+      stage: stage.name,
+      error,
+      flags: state.flags ?? EMPTY_FLAGS,
+    };
+    const sink = this.#deadLetter as DeadLetterSink;
+    let ack: unknown;
+    try {
+      ack = sink({
+        pipeline: this.name,
+        stage: stage.name,
+        boundary: stage.boundary,
+        record: state.record,
+        value,
+        error,
+      });
+    } catch (sinkError) {
+      throw deadLetterFailedError(stage, error, sinkError);
+    }
+    if (!isThenable(ack)) return result;
+    if (state.sync) {
+      Promise.resolve(ack).then(noop, noop);
+      throw notSynchronous(stage, 'the dead-letter sink returned a promise');
+    }
+    return Promise.resolve(ack).then(
+      () => result,
+      (sinkError: unknown) => {
+        throw deadLetterFailedError(stage, error, sinkError);
+      },
+    );
+  }
+
+  #observe(
+    stage: CompiledStage,
+    input: unknown,
+    output: unknown,
+    started: number,
+    state: RunState,
+    thrown: unknown,
+  ): void {
+    if (thrown !== undefined && !isFlowproofError(thrown)) return;
+    const durationMs = performance.now() - started;
+    const outcome: StageOutcome = thrown === undefined ? state.outcome : 'rejected';
+    const error =
+      outcome === 'passed' ? undefined : ((thrown as FlowproofError | undefined) ?? state.error);
+    if (this.#logger !== silentLogger) this.#log(stage, outcome, durationMs, error);
+    const hook = this.#onStage;
+    if (hook === undefined) return;
+    try {
+      hook({
+        pipeline: this.name,
+        stage: stage.name,
+        index: stage.index,
+        boundary: stage.boundary,
+        kind: stage.kind,
+        outcome,
+        durationMs,
+        fieldsIn: fieldNames(input),
+        fieldsOut:
+          outcome === 'rejected' || outcome === 'dead-lettered' ? EMPTY_FIELDS : fieldNames(output),
+        correlationId: getContext()?.correlationId,
+        error,
+      });
+    } catch (hookError) {
+      // Observers must not change what happens to the record; the failure is still reported.
+      const message = messageOf(hookError);
+      if (this.#logger === silentLogger) {
+        process.emitWarning(`The onStage hook of pipeline "${this.name}" threw: ${message}`);
+      } else {
+        logEvent(
+          this.#logger,
+          'error',
+          { pipeline: this.name, stage: stage.name, error: message },
+          'pipeline onStage hook threw',
+        );
+      }
+    }
+  }
+
+  #log(
+    stage: CompiledStage,
+    outcome: StageOutcome,
+    durationMs: number,
+    error: FlowproofError | undefined,
+  ): void {
+    const fields: Record<string, unknown> = {
+      pipeline: this.name,
+      stage: stage.name,
+      boundary: stage.boundary,
+      kind: stage.kind,
+      outcome,
+      durationMs,
+    };
+    if (error) {
+      fields.code = error.code;
+      const issues = error.details.issues as { path: unknown; code: unknown }[] | undefined;
+      // Paths and codes only: messages and values may echo personal data.
+      if (issues) fields.issues = issues.map((issue) => ({ path: issue.path, code: issue.code }));
+      if (error.details.fields) fields.fields = error.details.fields;
+    }
+    switch (outcome) {
+      case 'passed':
+        logEvent(this.#logger, 'debug', fields, 'pipeline stage passed');
+        return;
+      case 'fallback':
+        logEvent(
+          this.#logger,
+          'warn',
+          fields,
+          'pipeline stage fell back; record flagged for review',
+        );
+        return;
+      case 'dead-lettered':
+        logEvent(this.#logger, 'warn', fields, 'pipeline stage dead-lettered the record');
+        return;
+      default:
+        if (error?.code === 'PIPELINE_REJECTED') {
+          logEvent(this.#logger, 'info', fields, 'pipeline stage rejected the record');
+        } else {
+          logEvent(this.#logger, 'error', fields, 'pipeline stage failed');
+        }
+    }
+  }
+}
+
+function fieldOf(value: unknown, field: string): unknown {
+  return typeof value === 'object' && value !== null && Object.hasOwn(value, field)
+    ? (value as Record<string, unknown>)[field]
+    : undefined;
+}
+
+function fieldNames(value: unknown): readonly string[] {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? Object.keys(value)
+    : EMPTY_FIELDS;
+}
+
+function notSynchronous(stage: CompiledStage, what: string): TypeError {
+  return new TypeError(
+    `runSync(): in pipeline "${stage.pipeline}", stage "${stage.name}": ${what}; use run() for asynchronous pipelines`,
+  );
+}
+
+/**
+ * Runs one stage: its schema or function, then the field-loss check, then its error policy.
+ * Returns the output, {@link DEAD}, or a promise of either; throws when the policy is `reject`.
+ */
+function attempt(stage: CompiledStage, value: unknown, state: RunState): unknown {
+  state.outcome = 'passed';
+  let raw: unknown;
+  try {
+    if (stage.schema) {
+      raw = validateWithSchema(
+        stage.schema,
+        stage.at === undefined ? value : fieldOf(value, stage.at),
+      );
+    } else {
+      const context = state.signal ? { ...stage.context, signal: state.signal } : stage.context;
+      raw = (stage.fn as (value: unknown, context: StageContext) => unknown)(value, context);
+    }
+  } catch (error) {
+    return fail(stage, value, stageError(stage, error), state);
+  }
+  if (!isThenable(raw)) return complete(stage, value, raw, state);
+  if (state.sync) {
+    Promise.resolve(raw).then(noop, noop);
+    throw notSynchronous(stage, 'the stage returned a promise');
+  }
+  return Promise.resolve(raw).then(
+    (resolved) => complete(stage, value, resolved, state),
+    (error: unknown) => fail(stage, value, stageError(stage, error), state),
+  );
+}
+
+function complete(stage: CompiledStage, value: unknown, raw: unknown, state: RunState): unknown {
+  let out = raw;
+  if (stage.schema) {
+    const result = raw as SchemaValidation<unknown>;
+    if (!result.ok) {
+      const issues =
+        stage.at === undefined
+          ? result.issues
+          : result.issues.map((issue) => ({ ...issue, path: [stage.at as string, ...issue.path] }));
+      return fail(stage, value, rejectedError(stage, issues), state);
+    }
+    out = result.value;
+  }
+  const field = stage.at ?? stage.into;
+  if (field !== undefined && !isPlainObject(value)) {
+    const issue = { path: [], code: 'invalid_type', message: `Expected an object with "${field}"` };
+    return fail(stage, value, rejectedError(stage, [issue]), state);
+  }
+  let lost: string[] | undefined;
+  try {
+    if (field !== undefined) {
+      const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+      copy[field] = out;
+      out = copy;
+    }
+    if (stage.checkFieldLoss) lost = findLostFields(value, out, stage.drops);
+  } catch (error) {
+    // Only exotic input gets here: a getter that throws while the value is copied or compared.
+    return fail(stage, value, stageError(stage, error, 'field-loss check'), state);
+  }
+  if (lost) return fail(stage, value, fieldLostError(stage, lost), state);
+  return out;
+}
+
+function fail(
+  stage: CompiledStage,
+  value: unknown,
+  error: FlowproofError,
+  state: RunState,
+): unknown {
+  state.error = error;
+  if (stage.policy === 'reject') {
+    state.outcome = 'rejected';
+    throw error;
+  }
+  if (stage.policy === 'dead-letter') {
+    state.outcome = 'dead-lettered';
+    return DEAD;
+  }
+  const fallbackFailed = (fallbackError: unknown) => {
+    const wrapped = stageError(stage, fallbackError, 'fallback');
+    state.outcome = 'rejected';
+    state.error = wrapped;
+    return wrapped;
+  };
+  let replacement: unknown;
+  try {
+    replacement = (stage.fallback as (failure: StageFailure<unknown>) => unknown)({
+      error,
+      value,
+      record: state.record,
+    });
+  } catch (fallbackError) {
+    throw fallbackFailed(fallbackError);
+  }
+  if (!isThenable(replacement)) return flag(stage, error, replacement, state);
+  if (state.sync) {
+    Promise.resolve(replacement).then(noop, noop);
+    throw notSynchronous(stage, 'the fallback returned a promise');
+  }
+  return Promise.resolve(replacement).then(
+    (resolved) => flag(stage, error, resolved, state),
+    (fallbackError: unknown) => {
+      throw fallbackFailed(fallbackError);
+    },
+  );
+}
+
+function flag(
+  stage: CompiledStage,
+  error: FlowproofError,
+  value: unknown,
+  state: RunState,
+): unknown {
+  if (state.flags === undefined) state.flags = [];
+  state.flags.push({ stage: stage.name, boundary: stage.boundary, error });
+  state.outcome = 'fallback';
+  state.error = error;
+  return value;
+}
+
+/**
+ * {@link attempt} inside a span. `withSpan` takes an async function, but calls it synchronously;
+ * when the stage finishes synchronously its result is taken straight from the closure, so tracing
+ * does not make a synchronous pipeline asynchronous (the span itself ends a microtask later).
+ */
+function traced(stage: CompiledStage, value: unknown, state: RunState): unknown {
+  // A box, not locals: the callback below assigns it, which flow analysis cannot see.
+  const box: { mode: 'pending' | 'returned' | 'threw'; result: unknown } = {
+    mode: 'pending',
+    result: undefined,
+  };
+  const promise = withSpan(stage.spanName, stage.spanAttributes, (span: SpanHandle) => {
+    let out: unknown;
+    try {
+      out = attempt(stage, value, state);
+    } catch (error) {
+      box.mode = 'threw';
+      box.result = error;
+      if (isFlowproofError(error)) span.setAttribute(OUTCOME_ATTRIBUTE, 'rejected');
+      return Promise.reject(error);
+    }
+    if (!isThenable(out)) {
+      box.mode = 'returned';
+      box.result = out;
+      span.setAttribute(OUTCOME_ATTRIBUTE, state.outcome);
+      return Promise.resolve(out);
+    }
+    return Promise.resolve(out).then(
+      (resolved) => {
+        span.setAttribute(OUTCOME_ATTRIBUTE, state.outcome);
+        return resolved;
+      },
+      (error: unknown) => {
+        span.setAttribute(OUTCOME_ATTRIBUTE, 'rejected');
+        throw error;
+      },
+    );
+  });
+  if (box.mode === 'returned') return box.result;
+  if (box.mode === 'threw') {
+    promise.then(noop, noop);
+    throw box.result;
+  }
+  return promise;
+}

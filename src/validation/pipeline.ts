@@ -1,0 +1,505 @@
+/**
+ * The pipeline builder: named validate / transform / enrich stages, each at a trust boundary, with
+ * its own error policy and field-loss rules. Input and output types flow through the stages at
+ * compile time.
+ */
+import { assertLogger, type Logger, silentLogger } from '../core/logger.js';
+import { assertFunction, assertNonEmptyString, assertOptionsObject } from '../core/options.js';
+import {
+  type InferSchemaOutput,
+  isStandardSchema,
+  type StandardSchemaV1,
+} from '../core/standard-schema.js';
+import {
+  describePipeline,
+  type PipelineDescription,
+  pipelineToMarkdown,
+  pipelineToMermaid,
+} from './describe-pipeline.js';
+import {
+  type CompiledStage,
+  isThenable,
+  type PipelineResult,
+  PipelineRunner,
+} from './pipeline-runner.js';
+import {
+  type BatchOptions,
+  type BatchOutcome,
+  type BatchReport,
+  type BatchReportOptions,
+  checkBatchOptions,
+  collectBatchReport,
+  streamBatch,
+} from './run-batch.js';
+import type {
+  DeadLetterSink,
+  StageContext,
+  StageEvent,
+  StageFailure,
+  StageKind,
+  StageOptions,
+  ValidateAtOptions,
+  ValidateIntoOptions,
+  WithField,
+} from './stage.js';
+
+/** Options of {@link pipeline}. */
+export interface PipelineOptions {
+  /**
+   * A pino-compatible logger. Each stage logs one line: `debug` when it passes, `warn` when it
+   * falls back or dead-letters, `info` when it rejects a record, `error` when user code fails.
+   * Lines carry the pipeline, stage, boundary, outcome, error code and issue paths, never values.
+   * @default silentLogger
+   */
+  readonly logger?: Logger;
+  /**
+   * Called synchronously after every stage with what it did (for lineage and metrics). Keep it
+   * fast; an exception it throws is logged (or emitted as a process warning) and does not change
+   * the run's outcome.
+   * @default undefined
+   */
+  readonly onStage?: (event: StageEvent) => void;
+  /**
+   * Receives records dead-lettered by stages whose policy is `'dead-letter'`. Required when a stage
+   * uses that policy.
+   * @default undefined
+   */
+  readonly deadLetter?: DeadLetterSink;
+}
+
+/** Options of {@link Pipeline.run}. */
+export interface RunOptions {
+  /**
+   * Cancels the run between stages (the run rejects with the signal's reason); stage functions
+   * get it as `context.signal` to cancel their own I/O.
+   * @default undefined
+   */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A pipeline under construction. Each method returns a new builder, so a partial pipeline can be
+ * shared and extended in several ways.
+ *
+ * @typeParam In - what the pipeline accepts.
+ * @typeParam Out - what the stages so far produce.
+ */
+export interface PipelineBuilder<In, Out> {
+  /**
+   * Adds a stage that validates only field `at` of the value, in place, and passes the rest on as
+   * it is; see {@link ValidateAtOptions}. Issue paths start with `at`.
+   *
+   * @throws TypeError like the other `validate` forms.
+   */
+  validate<S extends StandardSchemaV1, K extends keyof Out & string>(
+    name: string,
+    schema: S,
+    options: ValidateAtOptions<Out, K, NoInfer<WithField<Out, K, InferSchemaOutput<S>>>>,
+  ): PipelineBuilder<In, WithField<Out, K, InferSchemaOutput<S>>>;
+  /**
+   * Adds a stage that validates the value and writes the schema's output into field `into`,
+   * passing the value itself on unchanged; see {@link ValidateIntoOptions}.
+   *
+   * @throws TypeError like the other `validate` forms.
+   */
+  validate<S extends StandardSchemaV1, K extends string>(
+    name: string,
+    schema: S,
+    options: ValidateIntoOptions<Out, K, NoInfer<WithField<Out, K, InferSchemaOutput<S>>>>,
+  ): PipelineBuilder<In, WithField<Out, K, InferSchemaOutput<S>>>;
+  /**
+   * Adds a stage that validates the value with any Standard Schema (zod, valibot, arktype…) and
+   * continues with the schema's output. Issues fail the stage with `PIPELINE_REJECTED`, listing
+   * each issue's path, code and message. Keys the schema strips (a zod object drops unknown keys)
+   * fail it with `PIPELINE_FIELD_LOST` unless declared in `drops` or `allowFieldLoss` is set.
+   *
+   * @throws TypeError when the name is empty or taken, the schema is not a Standard Schema, or an
+   * option is invalid.
+   */
+  validate<S extends StandardSchemaV1>(
+    name: string,
+    schema: S,
+    options?: StageOptions<Out, NoInfer<InferSchemaOutput<S>>>,
+  ): PipelineBuilder<In, InferSchemaOutput<S>>;
+  /**
+   * Adds a stage that reshapes the value. `fn` should return a new value rather than mutate its
+   * argument; it may return a promise or another thenable (a plain object with a `then` method is
+   * taken as a value). An exception fails the stage with
+   * `PIPELINE_STAGE_FAILED` (a thrown `VALIDATION_FAILED` with issues becomes
+   * `PIPELINE_REJECTED`).
+   *
+   * @throws TypeError when the name is empty or taken, `fn` is not a function, or an option is
+   * invalid.
+   */
+  transform<Next>(
+    name: string,
+    fn: (value: Out, context: StageContext) => Next,
+    options?: StageOptions<Out, NoInfer<Awaited<Next>>>,
+  ): PipelineBuilder<In, Awaited<Next>>;
+  /**
+   * Adds a stage that adds data from elsewhere (product details, a promo code's terms), usually
+   * asynchronously. Behaves like {@link PipelineBuilder.transform}; the kind shows in the docs,
+   * spans and hook events.
+   *
+   * @throws TypeError when the name is empty or taken, `fn` is not a function, or an option is
+   * invalid.
+   */
+  enrich<Next>(
+    name: string,
+    fn: (value: Out, context: StageContext) => Next,
+    options?: StageOptions<Out, NoInfer<Awaited<Next>>>,
+  ): PipelineBuilder<In, Awaited<Next>>;
+  /**
+   * Freezes the stages into a runnable {@link Pipeline}.
+   *
+   * @throws TypeError when there are no stages, or a stage dead-letters and no `deadLetter` sink
+   * was given.
+   */
+  build(): Pipeline<In, Out>;
+}
+
+/**
+ * A built pipeline.
+ *
+ * @typeParam In - what it accepts.
+ * @typeParam Out - what it produces.
+ */
+export interface Pipeline<In, Out> {
+  /** The pipeline's name. */
+  readonly name: string;
+  /**
+   * Runs the stages on `input`, which is never mutated. Synchronous stages run without awaiting;
+   * the first asynchronous stage makes the rest asynchronous.
+   *
+   * @returns the output (`valid`, or `flagged` when a stage fell back), or `dead-lettered`.
+   * @throws FlowproofError (as a rejection) `PIPELINE_REJECTED`, `PIPELINE_STAGE_FAILED` or
+   * `PIPELINE_FIELD_LOST` from a stage whose policy is `reject`; `PIPELINE_DEAD_LETTER_FAILED`
+   * when the dead-letter sink throws. Rejects with `signal.reason` when aborted.
+   */
+  run(input: In, options?: RunOptions): Promise<PipelineResult<Out>>;
+  /**
+   * Runs an all-synchronous pipeline without any promise: the fastest path for CPU-only
+   * validation and mapping.
+   *
+   * @throws FlowproofError like {@link Pipeline.run}; TypeError when a stage, a fallback or the
+   * dead-letter sink returns a promise.
+   */
+  runSync(input: In): PipelineResult<Out>;
+  /**
+   * Runs the pipeline over an iterable or async iterable with bounded concurrency, yielding each
+   * item's outcome as it completes (`index` gives its position in the source). Items are pulled
+   * from the source only as slots free up, and no more than `concurrency` outcomes are held, so
+   * memory stays bounded whatever the source's length. Rejections are outcomes, not exceptions.
+   *
+   * @throws the signal's reason when aborted; whatever the source throws.
+   */
+  stream(
+    source: Iterable<In> | AsyncIterable<In>,
+    options?: BatchOptions,
+  ): AsyncIterableIterator<BatchOutcome<In, Out>>;
+  /**
+   * Runs the pipeline over a batch and returns counts per outcome, plus the outcomes that need
+   * attention (or all of them, per `keep`).
+   *
+   * @throws the signal's reason when aborted; whatever the source throws.
+   */
+  runBatch(
+    source: Iterable<In> | AsyncIterable<In>,
+    options?: BatchReportOptions,
+  ): Promise<BatchReport<In, Out>>;
+  /** The stages, boundaries, policies and field sets, as data. */
+  describe(): PipelineDescription;
+  /** A Mermaid flowchart of the stages, grouped by boundary, with failure paths. */
+  toMermaid(): string;
+  /**
+   * Markdown documenting every stage in the reference's "Input / Transformation / Output /
+   * Validation / Error handling" shape, with the Mermaid diagram.
+   */
+  toMarkdown(): string;
+}
+
+interface StageSpec {
+  readonly kind: StageKind;
+  readonly name: string;
+  readonly boundary: string;
+  readonly schema: StandardSchemaV1 | undefined;
+  readonly fn: ((value: unknown, context: StageContext) => unknown) | undefined;
+  readonly options: StageOptions<unknown, unknown>;
+}
+
+interface BuilderConfig {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly onStage: ((event: StageEvent) => void) | undefined;
+  readonly deadLetter: DeadLetterSink | undefined;
+}
+
+/**
+ * Starts a pipeline: a named chain of validate, transform and enrich stages, each tagged with the
+ * trust boundary it sits at.
+ *
+ * @typeParam In - what the pipeline accepts; `unknown` (the default) suits a pipeline whose first
+ * stage validates.
+ * @throws TypeError when `name` is empty or an option is invalid.
+ * @example
+ * ```ts
+ * const createOrder = pipeline('create-order')
+ *   .validate('parse request', CreateOrderRequest, { boundary: 'gateway' })
+ *   .transform('normalize', (req) => ({ ...req, items: req.items.map(upperCaseSku) }), {
+ *     boundary: 'service',
+ *   })
+ *   .enrich('add product details', async (req) => ({ ...req, items: await priced(req.items) }))
+ *   .validate('check order', Order.transform(withTotals), { boundary: 'database' })
+ *   .build();
+ *
+ * const result = await createOrder.run(requestBody);
+ * if (result.ok) await saveOrder(result.value);
+ * ```
+ */
+export function pipeline<In = unknown>(
+  name: string,
+  options: PipelineOptions = {},
+): PipelineBuilder<In, In> {
+  assertNonEmptyString(name, 'name');
+  assertOptionsObject(options, 'options');
+  const logger = options.logger ?? silentLogger;
+  assertLogger(logger, 'options.logger');
+  if (options.onStage !== undefined) assertFunction(options.onStage, 'options.onStage');
+  if (options.deadLetter !== undefined) assertFunction(options.deadLetter, 'options.deadLetter');
+  const config: BuilderConfig = Object.freeze({
+    name,
+    logger,
+    onStage: options.onStage,
+    deadLetter: options.deadLetter,
+  });
+  return new Builder(config, []) as unknown as PipelineBuilder<In, In>;
+}
+
+type AnyFn = (value: unknown, context: StageContext) => unknown;
+
+class Builder {
+  readonly #config: BuilderConfig;
+  readonly #stages: readonly StageSpec[];
+
+  constructor(config: BuilderConfig, stages: readonly StageSpec[]) {
+    this.#config = config;
+    this.#stages = stages;
+  }
+
+  validate(
+    name: string,
+    schema: StandardSchemaV1,
+    options?: StageOptions<unknown, unknown> & { readonly at?: string; readonly into?: string },
+  ): Builder {
+    if (!isStandardSchema(schema)) {
+      throw new TypeError(
+        `schema of stage "${String(name)}" must implement Standard Schema v1 (zod, valibot, arktype…)`,
+      );
+    }
+    if (options?.at !== undefined)
+      assertNonEmptyString(options.at, `options.at of stage "${name}"`);
+    if (options?.into !== undefined) {
+      assertNonEmptyString(options.into, `options.into of stage "${name}"`);
+    }
+    if (options?.at !== undefined && options.into !== undefined) {
+      throw new TypeError(`stage "${name}": options.at and options.into cannot be combined`);
+    }
+    return this.#add('validate', name, options, schema, undefined);
+  }
+
+  transform(name: string, fn: AnyFn, options?: StageOptions<unknown, unknown>): Builder {
+    assertFunction(fn, `fn of stage "${String(name)}"`);
+    return this.#add('transform', name, options, undefined, fn);
+  }
+
+  enrich(name: string, fn: AnyFn, options?: StageOptions<unknown, unknown>): Builder {
+    assertFunction(fn, `fn of stage "${String(name)}"`);
+    return this.#add('enrich', name, options, undefined, fn);
+  }
+
+  build(): Pipeline<unknown, unknown> {
+    const { name, logger, onStage, deadLetter } = this.#config;
+    if (this.#stages.length === 0) {
+      throw new TypeError(`pipeline "${name}" has no stages; add one before build()`);
+    }
+    const deadLettering = this.#stages.find((s) => s.options.onError === 'dead-letter');
+    if (deadLettering && deadLetter === undefined) {
+      throw new TypeError(
+        `options.deadLetter is required: stage "${deadLettering.name}" of pipeline "${name}" dead-letters failures`,
+      );
+    }
+    const stages = this.#stages.map((spec, index) => compileStage(name, spec, index));
+    return new BuiltPipeline(new PipelineRunner({ name, stages, logger, onStage, deadLetter }));
+  }
+
+  #add(
+    kind: StageKind,
+    name: string,
+    options: StageOptions<unknown, unknown> | undefined,
+    schema: StandardSchemaV1 | undefined,
+    fn: AnyFn | undefined,
+  ): Builder {
+    assertNonEmptyString(name, 'stage name');
+    if (this.#stages.some((stage) => stage.name === name)) {
+      throw new TypeError(
+        `pipeline "${this.#config.name}" already has a stage named "${name}"; stage names must be unique`,
+      );
+    }
+    const checked = checkStageOptions(options ?? {}, name);
+    const boundary = checked.boundary ?? this.#stages.at(-1)?.boundary ?? 'service';
+    const spec: StageSpec = Object.freeze({ kind, name, boundary, schema, fn, options: checked });
+    return new Builder(this.#config, [...this.#stages, spec]);
+  }
+}
+
+function checkStageOptions(
+  options: StageOptions<unknown, unknown>,
+  stage: string,
+): StageOptions<unknown, unknown> {
+  const at = (option: string) => `options.${option} of stage "${stage}"`;
+  assertOptionsObject(options, `options of stage "${stage}"`);
+  if (options.boundary !== undefined) assertNonEmptyString(options.boundary, at('boundary'));
+  const policy = options.onError;
+  if (
+    policy !== undefined &&
+    policy !== 'reject' &&
+    policy !== 'dead-letter' &&
+    (typeof policy !== 'object' || policy === null || !('fallback' in policy))
+  ) {
+    throw new TypeError(`${at('onError')} must be 'reject', 'dead-letter' or { fallback }`);
+  }
+  const list = (value: readonly string[] | undefined, option: string) => {
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) {
+      throw new TypeError(`${at(option)} must be an array of non-empty field paths`);
+    }
+    return Object.freeze([...value]);
+  };
+  const drops = list(options.drops, 'drops');
+  const adds = list(options.adds, 'adds');
+  if (options.allowFieldLoss !== undefined && typeof options.allowFieldLoss !== 'boolean') {
+    throw new TypeError(`${at('allowFieldLoss')} must be a boolean`);
+  }
+  if (options.description !== undefined && typeof options.description !== 'string') {
+    throw new TypeError(`${at('description')} must be a string`);
+  }
+  if (options.docs !== undefined) assertOptionsObject(options.docs, at('docs'));
+  return Object.freeze({
+    ...options,
+    ...(drops === undefined ? {} : { drops }),
+    ...(adds === undefined ? {} : { adds }),
+    ...(options.docs === undefined ? {} : { docs: Object.freeze({ ...options.docs }) }),
+  });
+}
+
+function compileStage(pipelineName: string, spec: StageSpec, index: number): CompiledStage {
+  const { options } = spec;
+  const policy = options.onError ?? 'reject';
+  let fallback: ((failure: StageFailure<unknown>) => unknown) | undefined;
+  if (typeof policy === 'object') {
+    const given = policy.fallback;
+    fallback =
+      typeof given === 'function'
+        ? (given as (failure: StageFailure<unknown>) => unknown)
+        : () => given;
+  }
+  return Object.freeze({
+    pipeline: pipelineName,
+    name: spec.name,
+    index,
+    kind: spec.kind,
+    boundary: spec.boundary,
+    schema: spec.schema,
+    at: (options as { at?: string }).at,
+    into: (options as { into?: string }).into,
+    fn: spec.fn,
+    policy: typeof policy === 'object' ? 'fallback' : policy,
+    fallback,
+    checkFieldLoss: options.allowFieldLoss !== true,
+    drops: new Set(options.drops ?? []),
+    context: Object.freeze({
+      pipeline: pipelineName,
+      stage: spec.name,
+      boundary: spec.boundary,
+      signal: undefined,
+    }),
+    spanName: `${pipelineName}/${spec.name}`,
+    spanAttributes: Object.freeze({
+      'flowproof.pipeline': pipelineName,
+      'flowproof.pipeline.stage': spec.name,
+      'flowproof.pipeline.stage_kind': spec.kind,
+      'flowproof.pipeline.boundary': spec.boundary,
+    }),
+    options,
+  });
+}
+
+class BuiltPipeline implements Pipeline<unknown, unknown> {
+  readonly #runner: PipelineRunner;
+  #description: PipelineDescription | undefined;
+
+  constructor(runner: PipelineRunner) {
+    this.#runner = runner;
+  }
+
+  get name(): string {
+    return this.#runner.name;
+  }
+
+  run(input: unknown, options?: RunOptions): Promise<PipelineResult<unknown>> {
+    try {
+      const signal = checkRunOptions(options);
+      const result = this.#runner.execute(input, signal, false);
+      return isThenable(result) ? result : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  runSync(input: unknown): PipelineResult<unknown> {
+    return this.#runner.execute(input, undefined, true) as PipelineResult<unknown>;
+  }
+
+  stream(
+    source: Iterable<unknown> | AsyncIterable<unknown>,
+    options: BatchOptions = {},
+  ): AsyncIterableIterator<BatchOutcome<unknown, unknown>> {
+    const checked = checkBatchOptions(source, options);
+    return streamBatch(this.#runner, source, checked);
+  }
+
+  runBatch(
+    source: Iterable<unknown> | AsyncIterable<unknown>,
+    options: BatchReportOptions = {},
+  ): Promise<BatchReport<unknown, unknown>> {
+    try {
+      const checked = checkBatchOptions(source, options);
+      return collectBatchReport(streamBatch(this.#runner, source, checked), checked.keep);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  describe(): PipelineDescription {
+    this.#description ??= describePipeline(this.#runner.name, this.#runner.stages);
+    return this.#description;
+  }
+
+  toMermaid(): string {
+    return pipelineToMermaid(this.describe());
+  }
+
+  toMarkdown(): string {
+    return pipelineToMarkdown(this.describe());
+  }
+}
+
+function checkRunOptions(options: RunOptions | undefined): AbortSignal | undefined {
+  if (options === undefined) return undefined;
+  assertOptionsObject(options, 'options');
+  const { signal } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError('options.signal must be an AbortSignal');
+  }
+  return signal;
+}

@@ -1,0 +1,223 @@
+/**
+ * Batch and stream processing: a pipeline over an (async) iterable with bounded concurrency and
+ * bounded memory, one outcome per item instead of one failure for the whole batch.
+ */
+import { type FlowproofError, isFlowproofError } from '../core/errors.js';
+import { assertInteger, assertOptionsObject } from '../core/options.js';
+import {
+  isThenable,
+  type PipelineDeadLettered,
+  type PipelineRunner,
+  type PipelineSuccess,
+} from './pipeline-runner.js';
+
+/** Options of `stream()` and `runBatch()`. */
+export interface BatchOptions {
+  /**
+   * How many items run at once. Items are pulled from the source only when a slot is free.
+   * @default 8
+   */
+  readonly concurrency?: number;
+  /**
+   * Stops pulling items and ends the iteration with the signal's reason; stage functions get it
+   * as `context.signal`.
+   * @default undefined
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of `runBatch()`. */
+export interface BatchReportOptions extends BatchOptions {
+  /**
+   * Which outcomes the report keeps: `problems` (flagged, dead-lettered and rejected), `all`, or
+   * `none` (counts only, constant memory).
+   * @default 'problems'
+   */
+  readonly keep?: 'problems' | 'all' | 'none';
+}
+
+/** An item a stage with the `reject` policy turned down, as reported by a batch. */
+export interface PipelineRejected {
+  /** False: there is no value. */
+  readonly ok: false;
+  /** Always `rejected`. */
+  readonly status: 'rejected';
+  /** `PIPELINE_REJECTED`, `PIPELINE_STAGE_FAILED`, `PIPELINE_FIELD_LOST` or `PIPELINE_DEAD_LETTER_FAILED`. */
+  readonly error: FlowproofError;
+}
+
+/** Where an outcome came from in the batch. */
+export interface BatchItem<In> {
+  /** Position of the item in the source, from 0. */
+  readonly index: number;
+  /** The item as the source gave it (not copied). */
+  readonly input: In;
+}
+
+/** The outcome of one batch item. */
+export type BatchOutcome<In, Out> = BatchItem<In> &
+  (PipelineSuccess<Out> | PipelineDeadLettered | PipelineRejected);
+
+/** What `runBatch()` returns. */
+export interface BatchReport<In, Out> {
+  /** Items processed. */
+  readonly total: number;
+  /** Items every stage passed. */
+  readonly valid: number;
+  /** Items that passed thanks to a fallback and need review. */
+  readonly flagged: number;
+  /** Items handed to the dead-letter sink. */
+  readonly deadLettered: number;
+  /** Items a stage rejected. */
+  readonly rejected: number;
+  /** The outcomes kept (see `keep`), in source order. */
+  readonly outcomes: readonly BatchOutcome<In, Out>[];
+}
+
+/** @internal */
+export interface CheckedBatchOptions {
+  readonly concurrency: number;
+  readonly signal: AbortSignal | undefined;
+  readonly keep: 'problems' | 'all' | 'none';
+}
+
+/** @internal Checks the source and options of a batch. */
+export function checkBatchOptions(
+  source: unknown,
+  options: BatchReportOptions,
+): CheckedBatchOptions {
+  const iterable = source as { [Symbol.iterator]?: unknown; [Symbol.asyncIterator]?: unknown };
+  if (
+    typeof iterable?.[Symbol.iterator] !== 'function' &&
+    typeof iterable?.[Symbol.asyncIterator] !== 'function'
+  ) {
+    throw new TypeError('source must be an iterable or an async iterable');
+  }
+  assertOptionsObject(options, 'options');
+  const concurrency = options.concurrency ?? 8;
+  assertInteger(concurrency, 'options.concurrency', 1, 100_000);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError('options.signal must be an AbortSignal');
+  }
+  const keep = options.keep ?? 'problems';
+  if (keep !== 'problems' && keep !== 'all' && keep !== 'none') {
+    throw new TypeError("options.keep must be 'problems', 'all' or 'none'");
+  }
+  return { concurrency, signal: options.signal, keep };
+}
+
+type Settled = { readonly outcome: BatchOutcome<unknown, unknown> } | { readonly error: unknown };
+
+/** @internal Yields one outcome per source item, as items complete. */
+export async function* streamBatch(
+  runner: PipelineRunner,
+  source: Iterable<unknown> | AsyncIterable<unknown>,
+  options: CheckedBatchOptions,
+): AsyncGenerator<BatchOutcome<unknown, unknown>, void, undefined> {
+  const { concurrency, signal } = options;
+  const iterator =
+    Symbol.asyncIterator in source
+      ? source[Symbol.asyncIterator]()
+      : (source as Iterable<unknown>)[Symbol.iterator]();
+  const ready: Settled[] = [];
+  let inFlight = 0;
+  let index = 0;
+  let exhausted = false;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => {
+    const resume = wake;
+    wake = undefined;
+    resume?.();
+  };
+  const settle = (settled: Settled) => {
+    inFlight -= 1;
+    ready.push(settled);
+    wakeUp();
+  };
+  signal?.addEventListener('abort', wakeUp);
+  try {
+    while (true) {
+      signal?.throwIfAborted();
+      while (!exhausted && inFlight + ready.length < concurrency) {
+        const next = await iterator.next();
+        signal?.throwIfAborted();
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        const outcome = runItem(runner, next.value, index++, signal);
+        if (isThenable(outcome)) {
+          inFlight += 1;
+          outcome.then(
+            (value) => settle({ outcome: value }),
+            (error: unknown) => settle({ error }),
+          );
+        } else {
+          ready.push({ outcome });
+        }
+      }
+      const settled = ready.shift();
+      if (settled === undefined) {
+        if (inFlight === 0) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        continue;
+      }
+      if ('error' in settled) throw settled.error;
+      yield settled.outcome;
+    }
+  } finally {
+    signal?.removeEventListener('abort', wakeUp);
+    if (!exhausted) {
+      exhausted = true;
+      await iterator.return?.();
+    }
+  }
+}
+
+function runItem(
+  runner: PipelineRunner,
+  input: unknown,
+  index: number,
+  signal: AbortSignal | undefined,
+): BatchOutcome<unknown, unknown> | PromiseLike<BatchOutcome<unknown, unknown>> {
+  let result: ReturnType<PipelineRunner['execute']>;
+  try {
+    result = runner.execute(input, signal, false);
+  } catch (error) {
+    return rejected(index, input, error);
+  }
+  if (isThenable(result)) {
+    return result.then(
+      (value) => ({ index, input, ...value }),
+      (error: unknown) => rejected(index, input, error),
+    );
+  }
+  return { index, input, ...result };
+}
+
+function rejected(index: number, input: unknown, error: unknown): BatchOutcome<unknown, unknown> {
+  // Stage failures are always FlowproofErrors; anything else (an abort) ends the batch.
+  if (!isFlowproofError(error)) throw error;
+  return { index, input, ok: false, status: 'rejected', error };
+}
+
+/** @internal Consumes a stream into a report. */
+export async function collectBatchReport(
+  outcomes: AsyncIterable<BatchOutcome<unknown, unknown>>,
+  keep: CheckedBatchOptions['keep'],
+): Promise<BatchReport<unknown, unknown>> {
+  const counts = { total: 0, valid: 0, flagged: 0, deadLettered: 0, rejected: 0 };
+  const kept: BatchOutcome<unknown, unknown>[] = [];
+  for await (const outcome of outcomes) {
+    counts.total += 1;
+    if (outcome.status === 'valid') counts.valid += 1;
+    else if (outcome.status === 'flagged') counts.flagged += 1;
+    else if (outcome.status === 'dead-lettered') counts.deadLettered += 1;
+    else counts.rejected += 1;
+    if (keep === 'all' || (keep === 'problems' && outcome.status !== 'valid')) kept.push(outcome);
+  }
+  kept.sort((a, b) => a.index - b.index);
+  return { ...counts, outcomes: kept };
+}

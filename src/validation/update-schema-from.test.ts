@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { updateSchemaFrom } from './index.js';
+
+const CreateProduct = z.object({
+  sku: z.string().regex(/^[A-Z0-9-]{3,32}$/),
+  description: z.string().max(100),
+  priceCents: z.int().positive(),
+  status: z.enum(['draft', 'active']).default('draft'),
+  tags: z.array(z.string()).max(5).catch([]),
+  notes: z.string().max(20).nullable().optional(),
+});
+
+describe('updateSchemaFrom', () => {
+  it('rejects an over-long description with the same rule as create', () => {
+    const Update = updateSchemaFrom(CreateProduct);
+    const tooLong = 'x'.repeat(101);
+    const onCreate = CreateProduct.safeParse({ sku: 'ABC', description: tooLong, priceCents: 1 });
+    const onUpdate = Update.safeParse({ description: tooLong });
+    expect(onCreate.success).toBe(false);
+    expect(onUpdate.success).toBe(false);
+    const pick = (issues: readonly z.core.$ZodIssue[]) =>
+      issues.map(({ code, path, message }) => ({ code, path, message }));
+    expect(pick(onUpdate.error?.issues ?? [])).toEqual(pick(onCreate.error?.issues ?? []));
+    expect(Update.safeParse({ priceCents: 0 }).success).toBe(false);
+    expect(Update.safeParse({ sku: 'lower' }).success).toBe(false);
+  });
+
+  it('makes every field optional without applying defaults or catch values', () => {
+    const Update = updateSchemaFrom(CreateProduct);
+    expect(Update.parse({ description: 'new' })).toEqual({ description: 'new' });
+    expect(Update.parse({ status: 'active' })).toEqual({ status: 'active' });
+    expect(Update.safeParse({ tags: ['a', 'b', 'c', 'd', 'e', 'f'] }).success).toBe(false);
+    expect(Update.parse({ notes: null })).toEqual({ notes: null });
+  });
+
+  it('rejects unknown keys and empty updates', () => {
+    const Update = updateSchemaFrom(CreateProduct);
+    expect(Update.safeParse({ description: 'x', isAdmin: true }).error?.issues[0]?.code).toBe(
+      'unrecognized_keys',
+    );
+    const empty = Update.safeParse({});
+    expect(empty.error?.issues[0]).toMatchObject({
+      code: 'custom',
+      path: [],
+      message: 'An update must set at least one field',
+    });
+    expect(Update.safeParse({ description: undefined }).success).toBe(false);
+  });
+
+  it('omits fields that can never change', () => {
+    const Update = updateSchemaFrom(CreateProduct, { omit: ['sku'] });
+    expect(Update.safeParse({ sku: 'NEW-1' }).error?.issues[0]?.code).toBe('unrecognized_keys');
+    expect(Object.keys(Update.shape)).not.toContain('sku');
+  });
+
+  it('explains what it cannot do', () => {
+    expect(() => updateSchemaFrom(z.string() as never)).toThrow(/zod object schema/);
+    const refined = CreateProduct.refine((p) => p.priceCents < 1_000_000);
+    expect(() => updateSchemaFrom(refined)).toThrow(/object-level refinements/);
+    expect(() => updateSchemaFrom(CreateProduct, { omit: ['nope' as never] })).toThrow(
+      /options.omit names "nope"/,
+    );
+  });
+});
