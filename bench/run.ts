@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- filter]`: runs every `bench/*.bench.ts` (or those whose file name contains
  * `filter`), prints one table per suite with throughput and the ratio to the suite's baseline.
- * `--json FILE` also writes the raw figures.
+ * `--json FILE` also writes the raw figures; `--rounds N` sets how many alternating rounds each
+ * suite runs (default 5).
  */
 import { writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -12,16 +13,25 @@ import type { BenchModule, BenchSuite } from './harness.js';
 interface Row {
   suite: string;
   task: string;
+  /** Median throughput over the rounds. */
   opsPerSecond: number;
-  rme: number;
+  /** Median over the rounds of the throughput ratio to the baseline measured in the same round. */
   ratio: number;
+  ratioMin: number;
+  ratioMax: number;
 }
 
 const args = process.argv.slice(2);
 const jsonIndex = args.indexOf('--json');
 const jsonFile = jsonIndex >= 0 ? args[jsonIndex + 1] : undefined;
+const roundsIndex = args.indexOf('--rounds');
+const ROUNDS = roundsIndex >= 0 ? Number(args[roundsIndex + 1]) : 5;
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new TypeError('--rounds takes a whole number');
 const filters = args.filter(
-  (arg, i) => !arg.startsWith('--') && (jsonIndex < 0 || i !== jsonIndex + 1),
+  (arg, i) =>
+    !arg.startsWith('--') &&
+    (jsonIndex < 0 || i !== jsonIndex + 1) &&
+    (roundsIndex < 0 || i !== roundsIndex + 1),
 );
 
 const dir = new URL('./', import.meta.url);
@@ -45,35 +55,63 @@ process.exit(0);
 async function runSuite(suite: BenchSuite): Promise<Row[]> {
   await suite.setup?.();
   try {
-    const bench = new Bench({ time: suite.time ?? 1000, warmupTime: 200 });
-    for (const task of suite.tasks) bench.add(task.name, task.fn);
-    await bench.run();
+    // Tasks run in alternating rounds (A B, B A, A B…) and each round's ratio is taken between
+    // neighbours in time, so drift in the machine's speed (a shared, noisy host) biases no task.
     const perCall = suite.opsPerCall ?? 1;
-    const throughput = new Map<string, { ops: number; rme: number }>();
-    for (const task of bench.tasks) {
-      const result = task.result;
-      if (result.state !== 'completed') {
-        throw new Error(
-          `${suite.name} / ${task.name}: ${result.state}${'error' in result ? `: ${String(result.error)}` : ''}`,
-        );
+    const roundTime = (suite.time ?? 1000) / ROUNDS;
+    const samples = new Map<string, number[]>(suite.tasks.map((task) => [task.name, []]));
+    const ratios = new Map<string, number[]>(suite.tasks.map((task) => [task.name, []]));
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const bench = new Bench({ time: roundTime, warmupTime: round === 0 ? 200 : 50 });
+      const ordered = round % 2 === 0 ? suite.tasks : [...suite.tasks].reverse();
+      for (const task of ordered) bench.add(task.name, task.fn);
+      await bench.run();
+      const ops = new Map<string, number>();
+      for (const task of bench.tasks) {
+        const result = task.result;
+        if (result.state !== 'completed') {
+          throw new Error(
+            `${suite.name} / ${task.name}: ${result.state}${'error' in result ? `: ${String(result.error)}` : ''}`,
+          );
+        }
+        ops.set(task.name, (1000 / result.period) * perCall);
       }
-      throughput.set(task.name, { ops: (1000 / result.period) * perCall, rme: result.latency.rme });
+      const base = ops.get(suite.baseline) ?? Number.NaN;
+      for (const [name, value] of ops) {
+        samples.get(name)?.push(value);
+        ratios.get(name)?.push(value / base);
+      }
     }
-    const base = throughput.get(suite.baseline)?.ops ?? Number.NaN;
     const suiteRows = suite.tasks.map((task) => {
-      const { ops, rme } = throughput.get(task.name) ?? { ops: Number.NaN, rme: Number.NaN };
-      return { suite: suite.name, task: task.name, opsPerSecond: ops, rme, ratio: ops / base };
+      const taskRatios = ratios.get(task.name) ?? [];
+      return {
+        suite: suite.name,
+        task: task.name,
+        opsPerSecond: median(samples.get(task.name) ?? []),
+        ratio: median(taskRatios),
+        ratioMin: Math.min(...taskRatios),
+        ratioMax: Math.max(...taskRatios),
+      };
     });
     console.log(`\n### ${suite.name}\n`);
-    console.log(`| task | ${suite.unit}/s | ± | vs ${suite.baseline} |`);
+    console.log(`| task | ${suite.unit}/s | vs ${suite.baseline} | range over ${ROUNDS} rounds |`);
     console.log('| --- | ---: | ---: | ---: |');
     for (const row of suiteRows) {
       console.log(
-        `| ${row.task} | ${Math.round(row.opsPerSecond).toLocaleString('en-US')} | ${row.rme.toFixed(1)}% | ${row.ratio.toFixed(2)}× |`,
+        `| ${row.task} | ${Math.round(row.opsPerSecond).toLocaleString('en-US')} | ${row.ratio.toFixed(2)}× | ${row.ratioMin.toFixed(2)}–${row.ratioMax.toFixed(2)}× |`,
       );
     }
     return suiteRows;
   } finally {
     await suite.teardown?.();
   }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }

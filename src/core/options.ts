@@ -60,3 +60,26 @@ export function assertSqlIdentifier(value: unknown, name: string, allowEmpty = f
   }
   return value;
 }
+
+/**
+ * Checks the `{ backend, ownsBackend }` options every module store factory takes: the backend must
+ * be of `kind` (made by `factory`), and `ownsBackend` a boolean when given.
+ *
+ * @throws TypeError naming the option.
+ */
+export function assertStoreOptions<B extends { readonly kind: string }>(
+  options: { readonly backend: B; readonly ownsBackend?: boolean },
+  kind: B['kind'],
+  label: string,
+  factory: string,
+): { backend: B; ownsBackend: boolean } {
+  assertOptionsObject(options, 'options');
+  const { backend, ownsBackend } = options;
+  if ((backend as { kind?: unknown } | undefined)?.kind !== kind) {
+    throw new TypeError(`options.backend must be a ${label} backend (${factory}())`);
+  }
+  if (ownsBackend !== undefined && typeof ownsBackend !== 'boolean') {
+    throw new TypeError('options.ownsBackend must be a boolean');
+  }
+  return { backend, ownsBackend: ownsBackend ?? false };
+}

@@ -1,4 +1,4 @@
-import { assertOptionsObject } from '../../core/options.js';
+import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
 import {
   type DueTimer,
@@ -85,15 +85,13 @@ export const memoryEntityStoreMigrations: MigrationSet<MemoryBackend> = {
  * ```
  */
 export function createMemoryEntityStore(options: MemoryEntityStoreOptions): MemoryEntityStore {
-  assertOptionsObject(options, 'options');
-  const { backend } = options;
-  if (backend?.kind !== 'memory' || typeof backend.collection !== 'function') {
-    throw new TypeError('options.backend must be a memory backend (createMemoryBackend())');
-  }
-  if (options.ownsBackend !== undefined && typeof options.ownsBackend !== 'boolean') {
-    throw new TypeError('options.ownsBackend must be a boolean');
-  }
-  return new MemoryEntityStoreImpl(backend, options.ownsBackend ?? false, { migrated: false });
+  const { backend, ownsBackend } = assertStoreOptions(
+    options,
+    'memory',
+    'memory',
+    'createMemoryBackend',
+  );
+  return new MemoryEntityStoreImpl(backend, ownsBackend, { migrated: false });
 }
 
 class MemoryEntityStoreImpl implements MemoryEntityStore {

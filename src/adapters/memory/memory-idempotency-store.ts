@@ -1,4 +1,4 @@
-import { assertOptionsObject } from '../../core/options.js';
+import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
 import type {
   ClaimRequest,
@@ -62,12 +62,13 @@ export const memoryIdempotencyMigrations: MigrationSet<MemoryBackend> = {
 export function createMemoryIdempotencyStore(
   options: MemoryIdempotencyStoreOptions,
 ): MemoryIdempotencyStore {
-  assertOptionsObject(options, 'options');
-  const { backend } = options;
-  if (backend?.kind !== 'memory' || typeof backend.collection !== 'function') {
-    throw new TypeError('options.backend must be a memory backend (createMemoryBackend())');
-  }
-  return new MemoryIdempotencyStoreImpl(backend, options.ownsBackend ?? false);
+  const { backend, ownsBackend } = assertStoreOptions(
+    options,
+    'memory',
+    'memory',
+    'createMemoryBackend',
+  );
+  return new MemoryIdempotencyStoreImpl(backend, ownsBackend);
 }
 
 class MemoryIdempotencyStoreImpl implements MemoryIdempotencyStore {

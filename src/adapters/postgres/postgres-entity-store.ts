@@ -1,4 +1,4 @@
-import { assertOptionsObject } from '../../core/options.js';
+import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
 import {
   type DueTimer,
@@ -138,15 +138,13 @@ export const postgresEntityStoreMigrations: MigrationSet<PostgresBackend> = {
 export function createPostgresEntityStore(
   options: PostgresEntityStoreOptions,
 ): PostgresEntityStore {
-  assertOptionsObject(options, 'options');
-  const { backend } = options;
-  if (backend?.kind !== 'postgres' || typeof backend.execute !== 'function') {
-    throw new TypeError('options.backend must be a PostgreSQL backend (createPostgresBackend())');
-  }
-  if (options.ownsBackend !== undefined && typeof options.ownsBackend !== 'boolean') {
-    throw new TypeError('options.ownsBackend must be a boolean');
-  }
-  return new PostgresEntityStoreImpl(backend, options.ownsBackend ?? false);
+  const { backend, ownsBackend } = assertStoreOptions(
+    options,
+    'postgres',
+    'PostgreSQL',
+    'createPostgresBackend',
+  );
+  return new PostgresEntityStoreImpl(backend, ownsBackend);
 }
 
 class PostgresEntityStoreImpl implements PostgresEntityStore {

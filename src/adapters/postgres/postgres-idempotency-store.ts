@@ -1,4 +1,4 @@
-import { assertOptionsObject } from '../../core/options.js';
+import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
 import type {
   ClaimRequest,
@@ -103,12 +103,13 @@ interface Row {
 export function createPostgresIdempotencyStore(
   options: PostgresIdempotencyStoreOptions,
 ): PostgresIdempotencyStore {
-  assertOptionsObject(options, 'options');
-  const { backend } = options;
-  if (backend?.kind !== 'postgres' || typeof backend.query !== 'function') {
-    throw new TypeError('options.backend must be a PostgreSQL backend (createPostgresBackend())');
-  }
-  return new PostgresIdempotencyStoreImpl(backend, options.ownsBackend ?? false);
+  const { backend, ownsBackend } = assertStoreOptions(
+    options,
+    'postgres',
+    'PostgreSQL',
+    'createPostgresBackend',
+  );
+  return new PostgresIdempotencyStoreImpl(backend, ownsBackend);
 }
 
 class PostgresIdempotencyStoreImpl implements PostgresIdempotencyStore {

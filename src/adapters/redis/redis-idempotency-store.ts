@@ -1,4 +1,4 @@
-import { assertOptionsObject } from '../../core/options.js';
+import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
 import type {
   ClaimRequest,
@@ -129,12 +129,13 @@ type Reply = [
 export function createRedisIdempotencyStore(
   options: RedisIdempotencyStoreOptions,
 ): RedisIdempotencyStore {
-  assertOptionsObject(options, 'options');
-  const { backend } = options;
-  if (backend?.kind !== 'redis' || typeof backend.script !== 'function') {
-    throw new TypeError('options.backend must be a Redis backend (createRedisBackend())');
-  }
-  return new RedisIdempotencyStoreImpl(backend, options.ownsBackend ?? false);
+  const { backend, ownsBackend } = assertStoreOptions(
+    options,
+    'redis',
+    'Redis',
+    'createRedisBackend',
+  );
+  return new RedisIdempotencyStoreImpl(backend, ownsBackend);
 }
 
 class RedisIdempotencyStoreImpl implements RedisIdempotencyStore {

@@ -1,4 +1,4 @@
-import { assertOptionsObject } from '../../core/options.js';
+import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
 import {
   type DueTimer,
@@ -135,15 +135,13 @@ export const sqliteEntityStoreMigrations: MigrationSet<SqliteBackend> = {
  * ```
  */
 export function createSqliteEntityStore(options: SqliteEntityStoreOptions): SqliteEntityStore {
-  assertOptionsObject(options, 'options');
-  const { backend } = options;
-  if (backend?.kind !== 'sqlite' || typeof backend.execute !== 'function') {
-    throw new TypeError('options.backend must be a SQLite backend (createSqliteBackend())');
-  }
-  if (options.ownsBackend !== undefined && typeof options.ownsBackend !== 'boolean') {
-    throw new TypeError('options.ownsBackend must be a boolean');
-  }
-  return new SqliteEntityStoreImpl(backend, options.ownsBackend ?? false);
+  const { backend, ownsBackend } = assertStoreOptions(
+    options,
+    'sqlite',
+    'SQLite',
+    'createSqliteBackend',
+  );
+  return new SqliteEntityStoreImpl(backend, ownsBackend);
 }
 
 class SqliteEntityStoreImpl implements SqliteEntityStore {

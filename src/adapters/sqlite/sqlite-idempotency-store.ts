@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { assertOptionsObject } from '../../core/options.js';
+import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
 import type {
   ClaimRequest,
@@ -102,12 +102,13 @@ interface Row {
 export function createSqliteIdempotencyStore(
   options: SqliteIdempotencyStoreOptions,
 ): SqliteIdempotencyStore {
-  assertOptionsObject(options, 'options');
-  const { backend } = options;
-  if (backend?.kind !== 'sqlite' || typeof backend.query !== 'function') {
-    throw new TypeError('options.backend must be a SQLite backend (createSqliteBackend())');
-  }
-  return new SqliteIdempotencyStoreImpl(backend, options.ownsBackend ?? false);
+  const { backend, ownsBackend } = assertStoreOptions(
+    options,
+    'sqlite',
+    'SQLite',
+    'createSqliteBackend',
+  );
+  return new SqliteIdempotencyStoreImpl(backend, ownsBackend);
 }
 
 // Claim owners: unique per claim, so RETURNING can tell a claim from an untouched record.
