@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { isFlowproofError } from '../core/errors.js';
 import type { MigrationSet, StorageBackend } from '../core/storage-backend.js';
 import { runInProcesses } from './multi-process.js';
-import { type ConformanceTestApi, skipTitle } from './test-api.js';
+import { type ConformanceTestApi, importTarget, skipTitle } from './test-api.js';
 
 /**
  * How the suite writes and reads a row of its own on backend `B`. The built-in backends have
@@ -408,14 +408,7 @@ export async function backendConformanceWorker(args: {
   exportName: string;
   namespace: string;
 }): Promise<number[]> {
-  const imported = (await import(args.module)) as Record<string, unknown>;
-  const target = (imported[args.exportName] ??
-    (imported.default as Record<string, unknown> | undefined)?.[args.exportName]) as
-    | BackendTarget
-    | undefined;
-  if (!target || typeof target.factory !== 'function') {
-    throw new TypeError(`${args.module} does not export a BackendTarget named ${args.exportName}`);
-  }
+  const target = await importTarget<BackendTarget>(args.module, args.exportName, 'a BackendTarget');
   const backend = await target.factory(args.namespace);
   try {
     return [...(await backend.migrate(probeMigrations(target.probe))).applied];

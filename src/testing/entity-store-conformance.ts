@@ -21,7 +21,7 @@ import {
   uniqueNamespace,
 } from './backend-conformance.js';
 import { runInProcesses } from './multi-process.js';
-import { type ConformanceTestApi, skipTitle } from './test-api.js';
+import { type ConformanceTestApi, importTarget, skipTitle } from './test-api.js';
 
 /** Optional behaviour the suite tests only where the store has it. */
 export interface EntityStoreCapabilities {
@@ -1057,16 +1057,11 @@ export async function entityStoreConformanceWorker(
   args: WorkerArgs,
   worker: { readonly index: number },
 ): Promise<WriterOutcome | SweepOutcome> {
-  const imported = (await import(args.module)) as Record<string, unknown>;
-  const target = (imported[args.exportName] ??
-    (imported.default as Record<string, unknown> | undefined)?.[args.exportName]) as
-    | EntityStoreTarget
-    | undefined;
-  if (!target || typeof target.factory !== 'function') {
-    throw new TypeError(
-      `${args.module} does not export an EntityStoreTarget named ${args.exportName}`,
-    );
-  }
+  const target = await importTarget<EntityStoreTarget>(
+    args.module,
+    args.exportName,
+    'an EntityStoreTarget',
+  );
   const store = await target.factory(args.namespace);
   try {
     await store.migrate();

@@ -20,7 +20,7 @@ import {
   uniqueNamespace,
 } from './backend-conformance.js';
 import { type ProcessResult, runInProcesses, startProcesses } from './multi-process.js';
-import { type ConformanceTestApi, skipTitle } from './test-api.js';
+import { type ConformanceTestApi, importTarget, skipTitle } from './test-api.js';
 
 /** Hooks the suite passes to a factory. */
 export interface IdempotencyStoreHooks {
@@ -734,16 +734,11 @@ export async function idempotencyConformanceWorker(
   args: WorkerArgs,
   worker: { index: number; report(message: unknown): void },
 ): Promise<WorkerReport> {
-  const imported = (await import(args.module)) as Record<string, unknown>;
-  const target = (imported[args.exportName] ??
-    (imported.default as Record<string, unknown> | undefined)?.[args.exportName]) as
-    | IdempotencyStoreTarget
-    | undefined;
-  if (!target || typeof target.factory !== 'function') {
-    throw new TypeError(
-      `${args.module} does not export an IdempotencyStoreTarget named ${args.exportName}`,
-    );
-  }
+  const target = await importTarget<IdempotencyStoreTarget>(
+    args.module,
+    args.exportName,
+    'an IdempotencyStoreTarget',
+  );
   const store = await target.factory(args.namespace);
   if (args.mode === 'crash') {
     await store.migrate();

@@ -14,3 +14,25 @@ export interface ConformanceTestApi {
 export function skipTitle(title: string, backend: string, reason: string): string {
   return `${title} (skipped on ${backend}: ${reason})`;
 }
+
+/**
+ * Imports the conformance target a child process runs against: the export `exportName` of
+ * `module`, which must have a `factory` function. CommonJS modules imported from ESM expose their
+ * exports under `default` too.
+ *
+ * @throws TypeError when there is no such target.
+ * @internal
+ */
+export async function importTarget<T extends { readonly factory: unknown }>(
+  module: string,
+  exportName: string,
+  kind: string,
+): Promise<T> {
+  const imported = (await import(module)) as Record<string, unknown>;
+  const target = (imported[exportName] ??
+    (imported.default as Record<string, unknown> | undefined)?.[exportName]) as T | undefined;
+  if (!target || typeof target.factory !== 'function') {
+    throw new TypeError(`${module} does not export ${kind} named ${exportName}`);
+  }
+  return target;
+}
