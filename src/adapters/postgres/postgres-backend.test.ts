@@ -128,6 +128,23 @@ describeWithPostgres('PostgreSQL server', (url) => {
     await client.end();
   });
 
+  it('prepares parameterised statements once per connection, unless told not to', async () => {
+    for (const preparedStatements of [true, false]) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const backend = createPostgresBackend({ client, preparedStatements });
+      for (let i = 0; i < 3; i += 1) {
+        const [row] = await backend.query<{ n: number }>('SELECT $1::int + 1 AS n', [i]);
+        expect(row?.n).toBe(i + 1);
+      }
+      const { rows } = await client.query(
+        "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'flowproof_%'",
+      );
+      expect(rows[0].n).toBe(preparedStatements ? 1 : 0);
+      await client.end();
+    }
+  });
+
   it('reads the server clock with clock_timestamp(), moving inside a transaction', async () => {
     const backend = createPostgresBackend({ client: pool });
     await backend.transaction(async (tx) => {
