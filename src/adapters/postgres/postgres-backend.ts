@@ -369,14 +369,16 @@ class PostgresBackendImpl implements PostgresBackend {
   async #run(sql: string, params: readonly unknown[]): Promise<PostgresQueryResult> {
     this.#assertOpen();
     try {
+      const name =
+        this.#config.preparedStatements && params.length > 0 ? statementName(sql) : undefined;
       const pending =
-        this.#config.preparedStatements && params.length > 0 && statementName(sql) !== undefined
-          ? (this.#runner as unknown as PreparedQueryable).query({
-              name: statementName(sql) as string,
+        name === undefined
+          ? this.#runner.query(sql, params as unknown[])
+          : (this.#runner as unknown as PreparedQueryable).query({
+              name,
               text: sql,
               values: params as unknown[],
-            })
-          : this.#runner.query(sql, params as unknown[]);
+            });
       return await withTimeout(pending, this.#config.timeoutMs, 'PostgreSQL statement');
     } catch (error) {
       throw toPostgresError(error, 'statement');
