@@ -1,8 +1,9 @@
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, inject, it } from 'vitest';
-import { type CrossProcessTarget, describeBackendConformance } from '../../src/testing/index.js';
+import { afterAll, describe, it } from 'vitest';
+import { describeBackendConformance } from '../../src/testing/index.js';
+import { exposeServiceUrlsToChildProcesses } from '../support/services.js';
 import {
   closeSharedClients,
+  crossProcessTarget,
   memoryTarget,
   pgliteTarget,
   postgresTarget,
@@ -11,19 +12,11 @@ import {
 } from './backends.js';
 
 // Child processes read the server addresses from the environment.
-for (const [variable, url] of [
-  ['FLOWPROOF_TEST_POSTGRES_URL', inject('postgresUrl')],
-  ['FLOWPROOF_TEST_REDIS_URL', inject('redisUrl')],
-] as const) {
-  if (url && !process.env[variable]) process.env[variable] = url;
-}
+exposeServiceUrlsToChildProcesses();
 
 const test = { describe, it };
-const crossProcess = (exportName: string): CrossProcessTarget => ({
-  module: fileURLToPath(new URL('./backends.ts', import.meta.url)),
-  exportName,
-  execArgv: ['--import', 'tsx'],
-});
+const crossProcess = (exportName: string) =>
+  crossProcessTarget(new URL('./backends.ts', import.meta.url), exportName);
 
 describeBackendConformance({ ...memoryTarget, test });
 describeBackendConformance({ ...sqliteTarget, test, crossProcess: crossProcess('sqliteTarget') });

@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
@@ -17,6 +18,7 @@ import { createRedisBackend, type RedisBackend } from '../../src/adapters/redis/
 import { createSqliteBackend, type SqliteBackend } from '../../src/adapters/sqlite/index.js';
 import {
   type BackendTarget,
+  type CrossProcessTarget,
   createPostgresProbe,
   createSqliteProbe,
   memoryProbe,
@@ -24,6 +26,14 @@ import {
 } from '../../src/testing/index.js';
 
 const closers: (() => Promise<unknown>)[] = [];
+
+/**
+ * Where child processes find the target `exportName` of the TypeScript module at `moduleUrl`
+ * (pass `new URL('./targets.ts', import.meta.url)`).
+ */
+export function crossProcessTarget(moduleUrl: URL, exportName: string): CrossProcessTarget {
+  return { module: fileURLToPath(moduleUrl), exportName, execArgv: ['--import', 'tsx'] };
+}
 
 /** Closes every client the targets opened in this process. */
 export async function closeSharedClients(): Promise<void> {

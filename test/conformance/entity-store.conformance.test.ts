@@ -1,10 +1,7 @@
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, inject, it } from 'vitest';
-import {
-  type CrossProcessTarget,
-  describeEntityStoreConformance,
-} from '../../src/testing/index.js';
-import { closeSharedClients } from './backends.js';
+import { afterAll, describe, it } from 'vitest';
+import { describeEntityStoreConformance } from '../../src/testing/index.js';
+import { exposeServiceUrlsToChildProcesses } from '../support/services.js';
+import { closeSharedClients, crossProcessTarget } from './backends.js';
 import {
   memoryEntityStoreTarget,
   pgliteEntityStoreTarget,
@@ -12,18 +9,12 @@ import {
   sqliteEntityStoreTarget,
 } from './entity-stores.js';
 
-// Child processes read the server address from the environment.
-const postgresUrl = inject('postgresUrl');
-if (postgresUrl && !process.env.FLOWPROOF_TEST_POSTGRES_URL) {
-  process.env.FLOWPROOF_TEST_POSTGRES_URL = postgresUrl;
-}
+// Child processes read the server addresses from the environment.
+exposeServiceUrlsToChildProcesses();
 
 const test = { describe, it };
-const crossProcess = (exportName: string): CrossProcessTarget => ({
-  module: fileURLToPath(new URL('./entity-stores.ts', import.meta.url)),
-  exportName,
-  execArgv: ['--import', 'tsx'],
-});
+const crossProcess = (exportName: string) =>
+  crossProcessTarget(new URL('./entity-stores.ts', import.meta.url), exportName);
 
 describeEntityStoreConformance({ ...memoryEntityStoreTarget, test });
 describeEntityStoreConformance({

@@ -1,10 +1,7 @@
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, inject, it } from 'vitest';
-import {
-  type CrossProcessTarget,
-  describeIdempotencyStoreConformance,
-} from '../../src/testing/index.js';
-import { closeSharedClients } from './backends.js';
+import { afterAll, describe, it } from 'vitest';
+import { describeIdempotencyStoreConformance } from '../../src/testing/index.js';
+import { exposeServiceUrlsToChildProcesses } from '../support/services.js';
+import { closeSharedClients, crossProcessTarget } from './backends.js';
 import {
   memoryIdempotencyTarget,
   pgliteIdempotencyTarget,
@@ -14,19 +11,11 @@ import {
 } from './idempotency-stores.js';
 
 // Child processes read the server addresses from the environment.
-for (const [variable, url] of [
-  ['FLOWPROOF_TEST_POSTGRES_URL', inject('postgresUrl')],
-  ['FLOWPROOF_TEST_REDIS_URL', inject('redisUrl')],
-] as const) {
-  if (url && !process.env[variable]) process.env[variable] = url;
-}
+exposeServiceUrlsToChildProcesses();
 
 const test = { describe, it };
-const crossProcess = (exportName: string): CrossProcessTarget => ({
-  module: fileURLToPath(new URL('./idempotency-stores.ts', import.meta.url)),
-  exportName,
-  execArgv: ['--import', 'tsx'],
-});
+const crossProcess = (exportName: string) =>
+  crossProcessTarget(new URL('./idempotency-stores.ts', import.meta.url), exportName);
 
 describeIdempotencyStoreConformance({ ...memoryIdempotencyTarget, test });
 describeIdempotencyStoreConformance({

@@ -39,3 +39,16 @@ export function describeWithPostgres(name: string, fn: (url: string) => void): v
 export function describeWithRedis(name: string, fn: (url: string) => void): void {
   describeWith('Redis', redisUrl(), name, fn);
 }
+
+/**
+ * Puts the injected server URLs into this process's environment, where the child processes of
+ * the cross-process conformance tests (which inherit it) read them.
+ */
+export function exposeServiceUrlsToChildProcesses(): void {
+  for (const [variable, url] of [
+    ['FLOWPROOF_TEST_POSTGRES_URL', postgresUrl()],
+    ['FLOWPROOF_TEST_REDIS_URL', redisUrl()],
+  ] as const) {
+    if (url && !process.env[variable]) process.env[variable] = url;
+  }
+}
