@@ -1,32 +1,12 @@
-import { context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { trace } from '@opentelemetry/api';
+import { describe, expect, it } from 'vitest';
+import { useTestTracing } from '../../test/support/opentelemetry.js';
 import { getContext, restoreContext, runWithContext, serializeContext } from './context.js';
 import { FlowproofError } from './errors.js';
 import { configureOpenTelemetry } from './opentelemetry.js';
 import { ERROR_CODE_ATTRIBUTE, isTracingEnabled, withSpan } from './tracing.js';
 
-const exporter = new InMemorySpanExporter();
-
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-  );
-});
-afterAll(() => {
-  trace.disable();
-  context.disable();
-  propagation.disable();
-});
-beforeEach(() => exporter.reset());
+const { exporter, registerProvider } = useTestTracing();
 
 describe('withSpan with OpenTelemetry installed', () => {
   it('records a span with the correlation id and returns the result', async () => {
@@ -90,9 +70,7 @@ describe('withSpan with the API but no SDK', () => {
       expect(await withSpan('x', {}, async () => 5)).toBe(5);
       expect(exporter.getFinishedSpans()).toHaveLength(0);
     } finally {
-      trace.setGlobalTracerProvider(
-        new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-      );
+      registerProvider();
     }
     expect(isTracingEnabled()).toBe(true);
   });

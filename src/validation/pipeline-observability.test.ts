@@ -1,13 +1,7 @@
-import { context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { trace } from '@opentelemetry/api';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { useTestTracing } from '../../test/support/opentelemetry.js';
 import { runWithContext } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
 import { ERROR_CODE_ATTRIBUTE } from '../core/tracing.js';
@@ -36,20 +30,7 @@ function recordingLogger(lines: Line[]): Logger {
   return logger;
 }
 
-const exporter = new InMemorySpanExporter();
-beforeAll(() => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-  );
-});
-afterAll(() => {
-  trace.disable();
-  context.disable();
-  propagation.disable();
-});
-beforeEach(() => exporter.reset());
+const { exporter } = useTestTracing();
 
 /** Spans end a microtask after a synchronous stage; let them finish. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
