@@ -34,9 +34,10 @@ const filters = args.filter(
     (roundsIndex < 0 || i !== roundsIndex + 1),
 );
 
+// `npm run bench` runs this file compiled (scripts/bench.mjs), next to the compiled suites.
 const dir = new URL('./', import.meta.url);
 const files = (await readdir(dir))
-  .filter((file) => file.endsWith('.bench.ts'))
+  .filter((file) => /\.bench\.(ts|mjs)$/.test(file))
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
 
