@@ -12,9 +12,9 @@ import { FlowproofError } from './errors.js';
  */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   if (!Number.isFinite(ms) || ms <= 0) return promise;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  // One promise and one timer per call (no Promise.race, no finally): this wraps every statement.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
       promise.catch(() => {});
       reject(
         new FlowproofError('BACKEND_TIMEOUT', `${what} did not finish within ${ms} ms`, {
@@ -23,8 +23,17 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
       );
     }, ms);
     timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A FIFO mutual-exclusion lock for async work inside one process. */

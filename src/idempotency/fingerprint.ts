@@ -2,7 +2,7 @@
  * Request fingerprints: SHA-256 over a canonical JSON encoding, so the same request gives the same
  * fingerprint whatever the order of its object keys.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { describeValue } from '../core/errors.js';
 
 /**
@@ -19,7 +19,13 @@ import { describeValue } from '../core/errors.js';
  * ```
  */
 export function canonicalJson(value: unknown): string {
-  return encode(value, '$', new Set());
+  try {
+    return encode(value, []);
+  } catch (error) {
+    if (!(error instanceof EncodingError)) throw error;
+    const path = error.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${part}`));
+    throw new TypeError(`$${path.join('')} ${error.message}`);
+  }
 }
 
 /**
@@ -33,56 +39,90 @@ export function canonicalJson(value: unknown): string {
  * ```
  */
 export function fingerprint(value: unknown): string {
-  return createHash('sha256')
-    .update(value === undefined ? 'null' : canonicalJson(value))
-    .digest('hex');
+  return sha256Hex(value === undefined ? 'null' : canonicalJson(value));
 }
 
-function encode(value: unknown, path: string, seen: Set<object>): string {
+/**
+ * Lowercase hex SHA-256 of `text`. `crypto.hash` (Node.js ≥ 20.12) skips the Hash object that
+ * `createHash` allocates, which is most of the cost on short texts.
+ *
+ * @internal
+ */
+export const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+/**
+ * A value with no canonical encoding; `path` is filled in on the way back up, so the hot path
+ * never builds path strings.
+ */
+class EncodingError extends Error {
+  readonly path: (string | number)[] = [];
+}
+
+function encode(value: unknown, ancestors: object[]): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) {
-        throw new TypeError(`${path} is ${value}, which has no JSON encoding`);
-      }
-      return JSON.stringify(value);
+      if (!Number.isFinite(value))
+        throw new EncodingError(`is ${value}, which has no JSON encoding`);
+      // For finite numbers, String() is JSON's shortest round-trip form.
+      return String(value);
     case 'object': {
       if (value === null) return 'null';
       if (value instanceof Date) {
-        if (Number.isNaN(value.getTime())) throw new TypeError(`${path} is an invalid Date`);
+        if (Number.isNaN(value.getTime())) throw new EncodingError('is an invalid Date');
         return JSON.stringify(value.toISOString());
       }
       if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
       if (value instanceof ArrayBuffer) {
         return JSON.stringify(Buffer.from(value).toString('base64'));
       }
-      if (seen.has(value)) throw new TypeError(`${path} refers back to itself (a cycle)`);
-      seen.add(value);
-      try {
-        if (Array.isArray(value)) {
-          return `[${value.map((item, i) => (item === undefined ? 'null' : encode(item, `${path}[${i}]`, seen))).join(',')}]`;
+      // Requests are shallow: a linear scan of the ancestors beats a Set.
+      if (ancestors.includes(value)) throw new EncodingError('refers back to itself (a cycle)');
+      ancestors.push(value);
+      let text: string;
+      if (Array.isArray(value)) {
+        text = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) text += ',';
+          const item: unknown = value[i];
+          text += item === undefined ? 'null' : encodeMember(item, i, ancestors);
         }
+        text += ']';
+      } else {
         const proto = Object.getPrototypeOf(value);
         if (proto !== Object.prototype && proto !== null) {
-          throw new TypeError(
-            `${path} is an instance of ${value.constructor?.name ?? 'a class'}; pass plain data (pick the request parts with the fingerprint option)`,
+          throw new EncodingError(
+            `is an instance of ${value.constructor?.name ?? 'a class'}; pass plain data (pick the request parts with the fingerprint option)`,
           );
         }
-        const entries: string[] = [];
+        text = '{';
         for (const key of Object.keys(value).sort()) {
           const member = (value as Record<string, unknown>)[key];
           if (member === undefined) continue;
-          entries.push(`${JSON.stringify(key)}:${encode(member, `${path}.${key}`, seen)}`);
+          if (text.length > 1) text += ',';
+          text += `${JSON.stringify(key)}:${encodeMember(member, key, ancestors)}`;
         }
-        return `{${entries.join(',')}}`;
-      } finally {
-        seen.delete(value);
+        text += '}';
       }
+      ancestors.pop();
+      return text;
     }
     default:
-      throw new TypeError(`${path} is ${describeValue(value)}, which has no JSON encoding`);
+      throw new EncodingError(`is ${describeValue(value)}, which has no JSON encoding`);
+  }
+}
+
+function encodeMember(value: unknown, key: string | number, ancestors: object[]): string {
+  try {
+    return encode(value, ancestors);
+  } catch (error) {
+    if (error instanceof EncodingError) error.path.unshift(key);
+    throw error;
   }
 }

@@ -209,6 +209,29 @@ describe('createIdempotency', () => {
     expect(claims).toBe(1);
   });
 
+  it('checks cached duplicates of long requests by fingerprint', async () => {
+    const store = await memoryStore();
+    let claims = 0;
+    const counting = override(store, {
+      claim: (r) => {
+        claims += 1;
+        return store.claim(r);
+      },
+    });
+    const idempotency = createIdempotency({
+      store: counting,
+      operation: 'op',
+      cache: { maxEntries: 10 },
+    });
+    const long = { note: 'x'.repeat(2_000) };
+    await idempotency.run('long', long, async () => 'L');
+    expect(await idempotency.run('long', { ...long }, async () => 'no')).toBe('L');
+    await expect(
+      idempotency.run('long', { note: `${'x'.repeat(1_999)}y` }, async () => 'no'),
+    ).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(claims).toBe(1);
+  });
+
   it('fails closed or open when the store is unavailable', async () => {
     const down = override(await memoryStore(), {
       claim: async () => {

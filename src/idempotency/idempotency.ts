@@ -16,7 +16,7 @@ import {
 import type { SpanHandle } from '../core/tracing.js';
 import { isTracingEnabled, withSpan } from '../core/tracing.js';
 import { IdempotencyInProgressError } from './errors.js';
-import { fingerprint as fingerprintOf } from './fingerprint.js';
+import { canonicalJson, sha256Hex } from './fingerprint.js';
 import type { ClaimResult, IdempotencyRecord, IdempotencyStore } from './idempotency-store.js';
 import { ResultCache } from './result-cache.js';
 import { assertClientKey, contextScope, type IdempotencyScope, scopedKey } from './scope.js';
@@ -129,7 +129,9 @@ export interface IdempotencyOptions {
    */
   readonly wait?: WaitOptions;
   /**
-   * Keep completed results in process, so duplicates of recent keys cost no round trip.
+   * Keep completed results in process, so duplicates of recent keys cost no round trip. An entry
+   * holds the stored result and, when the request's canonical JSON is at most 512 characters, the
+   * request itself (a duplicate is then checked without hashing); budget memory accordingly.
    * @default undefined (no cache)
    */
   readonly cache?: {
@@ -300,6 +302,8 @@ const VALUE = 'v';
 const UNDEFINED = 'u';
 const ERROR = 'e';
 const RETRY_HINT_CAP_MS = 1_000;
+/** "Not in the in-process cache" (a cached result may be `undefined`). */
+const MISS = Symbol('miss');
 
 /**
  * Creates an idempotency runner over a store.
@@ -443,7 +447,10 @@ interface Call {
   readonly clientKey: string;
   readonly key: string;
   readonly operation: string;
-  readonly fingerprint: string;
+  /** The canonical JSON of the fingerprinted request parts. */
+  readonly request: string;
+  /** Its SHA-256, worked out on first use: a duplicate served from the cache never needs it. */
+  fingerprint?: string;
   readonly onOutcomeUnknown: 'throw' | 'rerun';
   readonly wait: Required<WaitOptions> | undefined;
   readonly resultSchema: StandardSchemaV1 | undefined;
@@ -457,14 +464,20 @@ class IdempotencyImpl implements Idempotency {
     this.#config = config;
   }
 
-  async run<R>(
+  run<R>(
     key: string,
     request: unknown,
     fn: (context: RunContext) => Promise<R> | R,
     options: RunOptions = {},
   ): Promise<R> {
-    assertFunction(fn, 'fn');
-    const call = this.#prepare(key, request, options, undefined);
+    // Not an async function: a duplicate served from the cache then costs one promise, not three.
+    let call: Call;
+    try {
+      assertFunction(fn, 'fn');
+      call = this.#prepare(key, request, options, undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (!isTracingEnabled()) return this.#run(call, fn);
     return withSpan(
       'flowproof.idempotency.run',
@@ -559,7 +572,7 @@ class IdempotencyImpl implements Idempotency {
       clientKey: key,
       key: scopedKey(operation, key, scope),
       operation,
-      fingerprint: fingerprintOf(parts),
+      request: parts === undefined ? 'null' : canonicalJson(parts),
       onOutcomeUnknown:
         options.onOutcomeUnknown === undefined
           ? this.#config.onOutcomeUnknown
@@ -576,6 +589,8 @@ class IdempotencyImpl implements Idempotency {
   }
 
   async #run<R>(call: Call, fn: (context: RunContext) => Promise<R> | R): Promise<R> {
+    const cached = this.#fromCache(call);
+    if (cached !== MISS) return cached as R;
     const begun = await this.#begin(call, this.#config.store, true);
     if (begun.type === 'replay') return begun.value as R;
     if (begun.type === 'unprotected') {
@@ -599,22 +614,16 @@ class IdempotencyImpl implements Idempotency {
   }
 
   async #begin(call: Call, store: IdempotencyStore, live: boolean): Promise<BeginResult> {
+    const cached = this.#fromCache(call);
+    if (cached !== MISS) return { type: 'replay', value: await cached };
     const { cache } = this.#config;
-    if (cache) {
-      const hit = cache.get(call.key);
-      if (hit) {
-        if (hit.fingerprint !== call.fingerprint) this.#mismatch(call);
-        this.#event(call, 'debug', 'replay', { cached: true });
-        return { type: 'replay', value: await this.#decode(hit.payload, call) };
-      }
-    }
     const deadline = call.wait ? performance.now() + call.wait.timeoutMs : 0;
     for (;;) {
       let claimed: ClaimResult;
       try {
         claimed = await store.claim({
           key: call.key,
-          fingerprint: call.fingerprint,
+          fingerprint: fingerprintOf(call),
           leaseMs: this.#config.leaseMs,
           retentionMs: this.#config.retentionMs,
           reclaimStarted: call.onOutcomeUnknown === 'rerun',
@@ -643,11 +652,17 @@ class IdempotencyImpl implements Idempotency {
         this.#event(call, 'debug', 'claim', { token: record.token });
         return { type: 'claimed', claim: this.#claim(call, store, record, live) };
       }
-      if (record.fingerprint !== call.fingerprint) this.#mismatch(call);
+      if (record.fingerprint !== fingerprintOf(call)) this.#mismatch(call);
       if (record.status === 'completed') {
         this.#event(call, 'debug', 'replay', { cached: false });
         const payload = record.result ?? UNDEFINED;
-        cache?.set(call.key, record.fingerprint, payload, record.expiresAt - record.now);
+        cache?.set(
+          call.key,
+          call.request,
+          record.fingerprint,
+          payload,
+          record.expiresAt - record.now,
+        );
         return { type: 'replay', value: await this.#decode(payload, call) };
       }
       if (
@@ -689,122 +704,27 @@ class IdempotencyImpl implements Idempotency {
     record: IdempotencyRecord,
     live: boolean,
   ): IdempotencyClaim {
-    const config = this.#config;
-    const { token } = record;
-    const controller = new AbortController();
-    let sideEffectStarted = false;
-    let finished = false;
-    let timer: NodeJS.Timeout | undefined;
-    const staleOwner = (what: string) => {
-      this.#event(call, 'warn', 'stale_owner', { token, rejected: what });
-      return new FlowproofError(
-        'IDEMPOTENCY_STALE_OWNER',
-        `This call lost its lease on the key (another call re-claimed it), so its ${what} was rejected`,
-        { details: { operation: call.operation, token } },
-      );
-    };
-    const stop = () => {
-      finished = true;
-      if (timer) clearInterval(timer);
-    };
-    // Inside a transaction the record is invisible to others until commit: no lease to renew, and
-    // nothing to cache before the commit.
-    if (live && config.heartbeatMs !== undefined) {
-      let renewing = false;
-      timer = setInterval(() => {
-        if (renewing || finished) return;
-        renewing = true;
-        store
-          .heartbeat(call.key, token, config.leaseMs, sideEffectStarted)
-          .then((renewed) => {
-            if (!renewed && !finished) {
-              stop();
-              controller.abort(staleOwner('heartbeat'));
-            }
-          })
-          .catch((error: unknown) => {
-            logEvent(
-              config.logger,
-              'warn',
-              { event: 'idempotency.heartbeat_failed', operation: call.operation, err: error },
-              'Could not renew an idempotency lease',
-            );
-          })
-          .finally(() => {
-            renewing = false;
-          });
-      }, config.heartbeatMs);
-      timer.unref();
-    }
-    const release = async (why: string) => {
-      try {
-        if (!(await store.release(call.key, token))) staleOwner('release');
-        else this.#event(call, 'debug', 'release', { token, why });
-      } catch (error) {
-        logEvent(
-          config.logger,
-          'error',
-          { event: 'idempotency.release_failed', operation: call.operation, err: error },
-          'Could not release an idempotency key; it becomes claimable when its lease ends',
-        );
-      }
-    };
-    return {
-      key: call.key,
-      token,
-      signal: controller.signal,
-      markSideEffectStarted: async () => {
-        let renewed: boolean;
-        try {
-          renewed = await store.heartbeat(call.key, token, config.leaseMs, true);
-        } catch (error) {
-          if (!isUnavailable(error)) throw error;
-          throw new FlowproofError(
-            'IDEMPOTENCY_UNAVAILABLE',
-            'The idempotency store is unavailable: do not start the side effect',
-            { cause: error, details: { operation: call.operation } },
-          );
-        }
-        if (!renewed) throw staleOwner('side-effect mark');
-        sideEffectStarted = true;
-      },
-      complete: async (value) => {
-        stop();
-        const payload =
-          value === undefined ? UNDEFINED : VALUE + config.serializer.serialize(value);
-        if (!(await store.complete(call.key, token, payload, config.retentionMs))) {
-          throw staleOwner('completion');
-        }
-        if (live) config.cache?.set(call.key, call.fingerprint, payload, config.retentionMs);
-        this.#event(call, 'debug', 'complete', { token });
-      },
-      fail: async (error, outcome) => {
-        stop();
-        if ((outcome ?? config.onError(error)) === 'release') return release('error');
-        try {
-          const payload = ERROR + JSON.stringify(encodeError(error));
-          if (!(await store.complete(call.key, token, payload, config.retentionMs))) {
-            staleOwner('completion');
-            return;
-          }
-          this.#event(call, 'debug', 'complete', { token, storedError: true });
-        } catch (storeError) {
-          logEvent(
-            config.logger,
-            'error',
-            { event: 'idempotency.complete_failed', operation: call.operation, err: storeError },
-            'Could not store a failed outcome',
-          );
-        }
-      },
-      release: async () => {
-        stop();
-        await release('released');
-      },
-    };
+    return new OwnedClaim(this.#config, call, store, record.token, live);
   }
 
-  async #decode(payload: string, call: Call): Promise<unknown> {
+  /** The cached result of a completed duplicate (or a promise of it), or {@link MISS}. */
+  #fromCache(call: Call): unknown {
+    const hit = this.#config.cache?.get(call.key);
+    if (!hit) return MISS;
+    // A short request is kept in the entry and compared as text, saving the hash.
+    if (
+      hit.request === undefined
+        ? hit.fingerprint !== fingerprintOf(call)
+        : hit.request !== call.request
+    ) {
+      this.#mismatch(call);
+    }
+    this.#event(call, 'debug', 'replay', { cached: true });
+    return this.#decode(hit.payload, call);
+  }
+
+  /** The stored result; a promise only when an asynchronous `resultSchema` validates it. */
+  #decode(payload: string, call: Call): unknown {
     const kind = payload[0];
     if (kind === UNDEFINED) return undefined;
     if (kind === ERROR) throw decodeError(payload.slice(1));
@@ -842,27 +762,206 @@ class IdempotencyImpl implements Idempotency {
     event: string,
     fields: Record<string, unknown>,
   ): void {
-    call.span?.addEvent(`idempotency.${event}`, {});
-    if (
-      call.span &&
-      (event === 'replay' ||
-        event === 'claim' ||
-        event === 'conflict' ||
-        event === 'mismatch' ||
-        event === 'outcome_unknown')
-    ) {
-      call.span.setAttribute('flowproof.idempotency.outcome', event);
+    emit(this.#config, call, level, event, fields);
+  }
+}
+
+/** The call's fingerprint: SHA-256 of its canonical request, computed once. */
+function fingerprintOf(call: Call): string {
+  call.fingerprint ??= sha256Hex(call.request);
+  return call.fingerprint;
+}
+
+/** Logs an event and marks the call's span with it. */
+function emit(
+  config: Config,
+  call: Call,
+  level: 'debug' | 'info' | 'warn' | 'error',
+  event: string,
+  fields: Record<string, unknown>,
+): void {
+  const { span } = call;
+  if (span) {
+    span.addEvent(`idempotency.${event}`, {});
+    if (OUTCOME_EVENTS.has(event)) span.setAttribute('flowproof.idempotency.outcome', event);
+  }
+  // Most runners log nothing: do not build the record for the silent logger.
+  if (config.logger === silentLogger) return;
+  logEvent(
+    config.logger,
+    level,
+    {
+      event: `idempotency.${event}`,
+      operation: call.operation,
+      idempotencyKey: call.clientKey,
+      ...fields,
+    },
+    MESSAGES[event] ?? event,
+  );
+}
+
+/** Events that say how the call ended, recorded as the span's outcome attribute. */
+const OUTCOME_EVENTS: ReadonlySet<string> = new Set([
+  'replay',
+  'claim',
+  'conflict',
+  'mismatch',
+  'outcome_unknown',
+]);
+
+/**
+ * A claim this process holds: renews its lease while `fn` runs, and finishes it. A class rather
+ * than closures: a claim is made for every new key, and its methods are shared.
+ */
+class OwnedClaim implements IdempotencyClaim {
+  readonly key: string;
+  readonly token: number;
+  readonly #config: Config;
+  readonly #call: Call;
+  readonly #store: IdempotencyStore;
+  readonly #live: boolean;
+  #sideEffectStarted = false;
+  #finished = false;
+  #renewing = false;
+  #timer: NodeJS.Timeout | undefined;
+  /** Made on first use of `signal`: an AbortController costs more than the rest of a claim. */
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+
+  constructor(config: Config, call: Call, store: IdempotencyStore, token: number, live: boolean) {
+    this.key = call.key;
+    this.token = token;
+    this.#config = config;
+    this.#call = call;
+    this.#store = store;
+    this.#live = live;
+    // Inside a transaction the record is invisible to others until commit: no lease to renew, and
+    // nothing to cache before the commit.
+    if (live && config.heartbeatMs !== undefined) {
+      this.#timer = setInterval(() => this.#renew(), config.heartbeatMs);
+      this.#timer.unref();
     }
-    logEvent(
-      this.#config.logger,
-      level,
-      {
-        event: `idempotency.${event}`,
-        operation: call.operation,
-        idempotencyKey: call.clientKey,
-        ...fields,
-      },
-      MESSAGES[event] ?? event,
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  markSideEffectStarted = async (): Promise<void> => {
+    let renewed: boolean;
+    try {
+      renewed = await this.#store.heartbeat(this.key, this.token, this.#config.leaseMs, true);
+    } catch (error) {
+      if (!isUnavailable(error)) throw error;
+      throw new FlowproofError(
+        'IDEMPOTENCY_UNAVAILABLE',
+        'The idempotency store is unavailable: do not start the side effect',
+        { cause: error, details: { operation: this.#call.operation } },
+      );
+    }
+    if (!renewed) throw this.#staleOwner('side-effect mark');
+    this.#sideEffectStarted = true;
+  };
+
+  async complete(value: unknown): Promise<void> {
+    this.#stop();
+    const config = this.#config;
+    const payload = value === undefined ? UNDEFINED : VALUE + config.serializer.serialize(value);
+    if (!(await this.#store.complete(this.key, this.token, payload, config.retentionMs))) {
+      throw this.#staleOwner('completion');
+    }
+    if (this.#live) {
+      const call = this.#call;
+      config.cache?.set(this.key, call.request, fingerprintOf(call), payload, config.retentionMs);
+    }
+    emit(config, this.#call, 'debug', 'complete', { token: this.token });
+  }
+
+  async fail(error: unknown, outcome?: ErrorOutcome): Promise<void> {
+    this.#stop();
+    const config = this.#config;
+    if ((outcome ?? config.onError(error)) === 'release') return this.#release('error');
+    try {
+      const payload = ERROR + JSON.stringify(encodeError(error));
+      if (!(await this.#store.complete(this.key, this.token, payload, config.retentionMs))) {
+        this.#staleOwner('completion');
+        return;
+      }
+      emit(config, this.#call, 'debug', 'complete', { token: this.token, storedError: true });
+    } catch (storeError) {
+      logEvent(
+        config.logger,
+        'error',
+        { event: 'idempotency.complete_failed', operation: this.#call.operation, err: storeError },
+        'Could not store a failed outcome',
+      );
+    }
+  }
+
+  async release(): Promise<void> {
+    this.#stop();
+    await this.#release('released');
+  }
+
+  #renew(): void {
+    if (this.#renewing || this.#finished) return;
+    this.#renewing = true;
+    const config = this.#config;
+    this.#store
+      .heartbeat(this.key, this.token, config.leaseMs, this.#sideEffectStarted)
+      .then((renewed) => {
+        if (!renewed && !this.#finished) {
+          this.#stop();
+          this.#abort(this.#staleOwner('heartbeat'));
+        }
+      })
+      .catch((error: unknown) => {
+        logEvent(
+          config.logger,
+          'warn',
+          { event: 'idempotency.heartbeat_failed', operation: this.#call.operation, err: error },
+          'Could not renew an idempotency lease',
+        );
+      })
+      .finally(() => {
+        this.#renewing = false;
+      });
+  }
+
+  #abort(reason: unknown): void {
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  #stop(): void {
+    this.#finished = true;
+    if (this.#timer) clearInterval(this.#timer);
+  }
+
+  async #release(why: string): Promise<void> {
+    try {
+      if (!(await this.#store.release(this.key, this.token))) this.#staleOwner('release');
+      else emit(this.#config, this.#call, 'debug', 'release', { token: this.token, why });
+    } catch (error) {
+      logEvent(
+        this.#config.logger,
+        'error',
+        { event: 'idempotency.release_failed', operation: this.#call.operation, err: error },
+        'Could not release an idempotency key; it becomes claimable when its lease ends',
+      );
+    }
+  }
+
+  #staleOwner(what: string): FlowproofError {
+    emit(this.#config, this.#call, 'warn', 'stale_owner', { token: this.token, rejected: what });
+    return new FlowproofError(
+      'IDEMPOTENCY_STALE_OWNER',
+      `This call lost its lease on the key (another call re-claimed it), so its ${what} was rejected`,
+      { details: { operation: this.#call.operation, token: this.token } },
     );
   }
 }

@@ -137,7 +137,7 @@ class PostgresIdempotencyStoreImpl implements PostgresIdempotencyStore {
       request.key,
       request.fingerprint,
       request.leaseMs,
-      Math.max(request.leaseMs, request.retentionMs),
+      request.retentionMs,
       request.reclaimStarted,
     ];
     for (let attempt = 1; ; attempt += 1) {
@@ -224,7 +224,7 @@ function statements(table: string) {
     claim: `WITH clock AS (SELECT ${NOW} AS now),
       claimed AS (
         INSERT INTO ${table} AS t (${COLUMNS}, reclaimed)
-        SELECT $1, $2, 'in_progress', 1, false, NULL, clock.now + $3, clock.now + $4, NULL FROM clock
+        SELECT $1, $2, 'in_progress', 1, false, NULL, clock.now + $3, clock.now + $3 + $4, NULL FROM clock
         ON CONFLICT (key) DO UPDATE SET
           fingerprint = excluded.fingerprint, status = 'in_progress', token = t.token + 1,
           side_effect_started = false, result = NULL,
@@ -243,7 +243,11 @@ function statements(table: string) {
         .join(', ')}, NULL, false, clock.now
       FROM ${table} t, clock
       WHERE t.key = $1 AND NOT EXISTS (SELECT 1 FROM claimed)`,
-    complete: `UPDATE ${table} SET status = 'completed', result = $3, expires_at = ${NOW} + $4
+    // A claim's retention already counts from the end of its lease, so a call completed within its
+    // lease leaves expires_at (the indexed column) as it is: PostgreSQL can then update the row in
+    // place (a HOT update, no index write).
+    complete: `UPDATE ${table} SET status = 'completed', result = $3,
+        expires_at = greatest(expires_at, ${NOW} + $4)
       WHERE key = $1 AND token = $2 AND status = 'in_progress'`,
     release: `UPDATE ${table} SET status = 'released'
       WHERE key = $1 AND token = $2 AND status = 'in_progress'`,

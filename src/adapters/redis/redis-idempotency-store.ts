@@ -12,7 +12,7 @@ import type { RedisBackend, RedisScript } from './redis-backend.js';
 
 /** Options of {@link createRedisIdempotencyStore}. */
 export interface RedisIdempotencyStoreOptions {
-  /** The backend; records are hashes under `<keyPrefix>idempotency:<scoped key>`. */
+  /** The backend; records are strings under `<keyPrefix>idempotency:<scoped key>`. */
   readonly backend: RedisBackend;
   /**
    * Close the backend in `close()`.
@@ -22,8 +22,8 @@ export interface RedisIdempotencyStoreOptions {
 }
 
 /**
- * An idempotency store in Redis: one hash per key, every operation one Lua script (one round
- * trip), expiry by Redis itself (`PEXPIRE` at the end of retention).
+ * An idempotency store in Redis: one string per key, every operation one Lua script (one round
+ * trip), expiry by Redis itself (at the end of retention).
  */
 export interface RedisIdempotencyStore extends IdempotencyStore<never> {
   /** Always `redis`. */
@@ -36,79 +36,92 @@ export const redisIdempotencyMigrations: MigrationSet<RedisBackend> = {
   migrations: [{ version: 1, name: 'create idempotency keys', up: () => {} }],
 };
 
-// Every script reads the server's clock with TIME (allowed before writes: Redis ≥ 5 replicates
-// script effects, not scripts). Hash fields: f fingerprint, s status, t token, x side effect
-// started (0/1), r result, l lease end, e retention end (epoch ms).
+// A record is one string, so each script makes one read and at most one write (a hash cost twice
+// as much server time: HMGET, HSET, HDEL and PEXPIRE). Layout, numbers in decimal, times in epoch
+// ms of the server's clock:
+//   <status>|<token>|<side effect started 0/1>|<lease end>|<retention end>|<n>|<fingerprint><result>
+// where status is p (in progress), c (completed) or r (released), and n is the fingerprint's
+// length, so neither the fingerprint nor the result needs escaping. The key expires with the
+// retention (SET … PX). Scripts read the server's clock with TIME (allowed before writes: Redis ≥ 5
+// replicates script effects, not scripts).
 const CLOCK = `local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 `;
+const HEADER = `'^(%a)|(%d+)|(%d)|(%d+)|(%d+)|(%d+)|()'`;
+/** Reads the record into s, t, x, l, e, n and `at` (where the fingerprint starts). */
+const READ = `local cur = redis.call('GET', KEYS[1])
+local s, t, x, l, e, n, at
+if cur then s, t, x, l, e, n, at = string.match(cur, ${HEADER}) end
+`;
+const FINGERPRINT = 'string.sub(cur, at, at + tonumber(n) - 1)';
 
-const CLAIM_LUA = `${CLOCK}
+const CLAIM_LUA = `${READ}${CLOCK}
 local lease = tonumber(ARGV[2])
 local keep = tonumber(ARGV[3])
-local cur = redis.call('HMGET', KEYS[1], 'f', 's', 't', 'x', 'r', 'l', 'e')
+local token = 1
 local reason = false
-if cur[2] then
-  if tonumber(cur[7]) <= now then
+if cur then
+  if tonumber(e) <= now then
     reason = 'retention-expired'
-  elseif cur[1] == ARGV[1] then
-    if cur[2] == 'released' then
+  elseif ${FINGERPRINT} == ARGV[1] then
+    if s == 'r' then
       reason = 'released'
-    elseif cur[2] == 'in_progress' and tonumber(cur[6]) <= now and (cur[4] == '0' or ARGV[4] == '1') then
+    elseif s == 'p' and tonumber(l) <= now and (x == '0' or ARGV[4] == '1') then
       reason = 'lease-expired'
     end
   end
-  if not reason then
-    return {0, cur[1], cur[2], cur[3], cur[4], cur[5], cur[6], cur[7], now}
-  end
+  if not reason then return {0, cur, now} end
+  token = tonumber(t) + 1
 end
-local token = 1
-if cur[3] then token = tonumber(cur[3]) + 1 end
-redis.call('HSET', KEYS[1], 'f', ARGV[1], 's', 'in_progress', 't', token, 'x', '0', 'l', now + lease, 'e', now + keep)
-redis.call('HDEL', KEYS[1], 'r')
-redis.call('PEXPIRE', KEYS[1], keep)
-return {1, ARGV[1], 'in_progress', token, '0', false, now + lease, now + keep, now, reason}`;
+redis.call('SET', KEYS[1], 'p|' .. token .. '|0|' .. (now + lease) .. '|' .. (now + keep) .. '|' .. #ARGV[1] .. '|' .. ARGV[1], 'PX', keep)
+return {1, token, now + lease, now + keep, now, reason}`;
 
-const COMPLETE_LUA = `local cur = redis.call('HMGET', KEYS[1], 't', 's')
-if cur[1] ~= ARGV[1] or cur[2] ~= 'in_progress' then return 0 end
+const COMPLETE_LUA = `${READ}
+if s ~= 'p' or t ~= ARGV[1] then return 0 end
 ${CLOCK}
 local keep = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 's', 'completed', 'r', ARGV[2], 'e', now + keep)
-redis.call('PEXPIRE', KEYS[1], keep)
+redis.call('SET', KEYS[1], 'c|' .. t .. '|' .. x .. '|' .. l .. '|' .. (now + keep) .. '|' .. n .. '|' .. ${FINGERPRINT} .. ARGV[2], 'PX', keep)
 return 1`;
 
-const RELEASE_LUA = `local cur = redis.call('HMGET', KEYS[1], 't', 's')
-if cur[1] ~= ARGV[1] or cur[2] ~= 'in_progress' then return 0 end
-redis.call('HSET', KEYS[1], 's', 'released')
+const RELEASE_LUA = `${READ}
+if s ~= 'p' or t ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], 'r' .. string.sub(cur, 2), 'KEEPTTL')
 return 1`;
 
-const HEARTBEAT_LUA = `local cur = redis.call('HMGET', KEYS[1], 't', 's', 'e')
-if cur[1] ~= ARGV[1] or cur[2] ~= 'in_progress' then return 0 end
+const HEARTBEAT_LUA = `${READ}
+if s ~= 'p' or t ~= ARGV[1] then return 0 end
 ${CLOCK}
 local lease = tonumber(ARGV[2])
-local expires = math.max(tonumber(cur[3]), now + lease)
-redis.call('HSET', KEYS[1], 'l', now + lease, 'e', expires)
-if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'x', '1') end
-redis.call('PEXPIRE', KEYS[1], expires - now)
+local expires = math.max(tonumber(e), now + lease)
+if ARGV[3] == '1' then x = '1' end
+redis.call('SET', KEYS[1], 'p|' .. t .. '|' .. x .. '|' .. (now + lease) .. '|' .. expires .. '|' .. n .. '|' .. string.sub(cur, at), 'PX', expires - now)
 return 1`;
 
-const GET_LUA = `${CLOCK}
-local cur = redis.call('HMGET', KEYS[1], 'f', 's', 't', 'x', 'r', 'l', 'e')
-if not cur[2] or tonumber(cur[7]) <= now then return false end
-return {0, cur[1], cur[2], cur[3], cur[4], cur[5], cur[6], cur[7], now}`;
+const GET_LUA = `${READ}
+if not cur then return false end
+${CLOCK}
+if tonumber(e) <= now then return false end
+return {0, cur, now}`;
 
-type Reply = [
-  claimed: number,
-  fingerprint: string,
-  status: IdempotencyStatus,
-  token: string | number,
-  started: string,
-  result: string | null,
-  leaseExpiresAt: string | number,
-  expiresAt: string | number,
-  now: number,
-  reclaimed?: string | null,
-];
+/** A claim's reply: taken, or the record that stands (as stored) and the server's time. */
+type ClaimReply =
+  | [
+      claimed: 1,
+      token: number,
+      leaseExpiresAt: number,
+      expiresAt: number,
+      now: number,
+      reclaimed: string | null,
+    ]
+  | StandingReply;
+type StandingReply = [claimed: 0, record: string, now: number];
+
+const RECORD_HEADER = /^([pcr])\|(\d+)\|([01])\|(\d+)\|(\d+)\|(\d+)\|/;
+const STATUS: Readonly<Record<string, IdempotencyStatus>> = {
+  p: 'in_progress',
+  c: 'completed',
+  r: 'released',
+};
 
 /**
  * Creates an idempotency store over a Redis backend. Times are the Redis server's `TIME`, read
@@ -163,7 +176,7 @@ class RedisIdempotencyStoreImpl implements RedisIdempotencyStore {
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
-    const reply = await this.#claim.run<Reply>(
+    const reply = await this.#claim.run<ClaimReply>(
       [this.#key(request.key)],
       [
         request.fingerprint,
@@ -172,12 +185,22 @@ class RedisIdempotencyStoreImpl implements RedisIdempotencyStore {
         request.reclaimStarted ? 1 : 0,
       ],
     );
-    const record = toRecord(request.key, reply);
-    if (Number(reply[0]) !== 1) return { claimed: false, record };
+    if (reply[0] !== 1) return { claimed: false, record: toRecord(request.key, reply) };
+    const [, token, leaseExpiresAt, expiresAt, now, reclaimed] = reply;
     return {
       claimed: true,
-      record,
-      reclaimed: (reply[9] ?? undefined) as ReclaimReason | undefined,
+      record: {
+        key: request.key,
+        fingerprint: request.fingerprint,
+        status: 'in_progress',
+        token,
+        sideEffectStarted: false,
+        result: undefined,
+        leaseExpiresAt,
+        expiresAt,
+        now,
+      },
+      reclaimed: (reclaimed ?? undefined) as ReclaimReason | undefined,
     };
   }
 
@@ -213,7 +236,7 @@ class RedisIdempotencyStoreImpl implements RedisIdempotencyStore {
   }
 
   async get(key: string): Promise<IdempotencyRecord | undefined> {
-    const reply = await this.#get.run<Reply | null>([this.#key(key)]);
+    const reply = await this.#get.run<StandingReply | null>([this.#key(key)]);
     return reply ? toRecord(key, reply) : undefined;
   }
 
@@ -231,16 +254,20 @@ class RedisIdempotencyStoreImpl implements RedisIdempotencyStore {
   }
 }
 
-function toRecord(key: string, reply: Reply): IdempotencyRecord {
+function toRecord(key: string, [, stored, now]: StandingReply): IdempotencyRecord {
+  const header = RECORD_HEADER.exec(stored);
+  if (!header) throw new TypeError('the Redis idempotency record is malformed');
+  const [head, status, token, started, leaseExpiresAt, expiresAt, length] = header;
+  const fingerprintEnd = head.length + Number(length);
   return {
     key,
-    fingerprint: String(reply[1]),
-    status: reply[2],
-    token: Number(reply[3]),
-    sideEffectStarted: reply[4] === '1',
-    result: reply[5] ?? undefined,
-    leaseExpiresAt: Number(reply[6]),
-    expiresAt: Number(reply[7]),
-    now: Number(reply[8]),
+    fingerprint: stored.slice(head.length, fingerprintEnd),
+    status: STATUS[status as string] as IdempotencyStatus,
+    token: Number(token),
+    sideEffectStarted: started === '1',
+    result: status === 'c' ? stored.slice(fingerprintEnd) : undefined,
+    leaseExpiresAt: Number(leaseExpiresAt),
+    expiresAt: Number(expiresAt),
+    now: Number(now),
   };
 }
