@@ -18,12 +18,7 @@ import {
   isStandardSchema,
   type StandardSchemaV1,
 } from '../core/standard-schema.js';
-import {
-  compileTransition,
-  stateMissing,
-  type TransitionFunction,
-  versionMismatch,
-} from './transition.js';
+import { compileTransition, type TransitionFunction, versionMismatch } from './transition.js';
 
 /** Payload schema of each event: a Standard Schema, or `null` for an event without payload. */
 export type EventSchemas = Readonly<Record<string, StandardSchemaV1 | null>>;
@@ -475,7 +470,7 @@ export function defineMachine<
     if (terminal) {
       check(
         Object.keys(ownOn).length === 0 && state.after === undefined,
-        `${where} is terminal: it can have neither transitions (on) nor a timer (after)`,
+        `${where} is terminal: it can have neither on nor after`,
       );
       terminalStates.push(name as S);
     }
@@ -504,7 +499,7 @@ export function defineMachine<
       );
       check(
         handled.at(-1)?.guard === undefined,
-        `${where}.after.event "${event}" must have an unguarded (last) transition, so the deadline always fires`,
+        `${where}.after.event "${event}" must have an unguarded (last) transition`,
       );
     }
     states[name] = {
@@ -573,7 +568,7 @@ function assertName(value: unknown, name: string): string {
 function assertSchema(value: unknown, name: string, orElse: string): void {
   check(
     isStandardSchema(value),
-    `${name} must be a Standard Schema (zod, valibot, arktype…)${orElse}, got ${describeValue(value)}`,
+    `${name} must be a Standard Schema${orElse}, got ${describeValue(value)}`,
   );
 }
 
@@ -627,32 +622,25 @@ function migrateSnapshot(
   snapshot: Snapshot<string, unknown>,
 ): Snapshot<string, unknown> {
   assertOptionsObject(snapshot, 'snapshot');
-  const mismatch = (message: string, details?: Record<string, unknown>) =>
-    versionMismatch(id, version, snapshot, message, details);
+  const mismatch = (why: string, details?: Record<string, unknown>) =>
+    versionMismatch(id, version, snapshot, why, details);
   if (snapshot.machineId !== id) {
-    throw mismatch(`The snapshot belongs to machine "${snapshot.machineId}", not "${id}"`, {
-      foundMachineId: snapshot.machineId,
-    });
+    throw mismatch('it belongs to another machine', { foundMachineId: snapshot.machineId });
   }
-  if (snapshot.version > version) {
-    throw mismatch(
-      `The snapshot was written by version ${snapshot.version} of machine "${id}", newer than this definition (${version}); deploy the newer definition`,
-    );
-  }
+  if (snapshot.version > version) throw mismatch('it is newer; deploy the newer definition');
   let { state, data } = snapshot;
   for (let from = snapshot.version; from < version; from += 1) {
     const step = migrations.get(from);
     if (!step) {
-      throw mismatch(
-        `No migration is registered from version ${from} to ${from + 1} of machine "${id}"`,
-        { missingFrom: from },
-      );
+      throw mismatch(`no migration is registered from version ${from} to ${from + 1}`, {
+        missingFrom: from,
+      });
     }
     state = step.states?.[state] ?? state;
     if (step.data) data = step.data(data, state);
   }
   if (!stateNames.has(state)) {
-    throw mismatch(`${stateMissing(id, version, state)} and no migration maps it`, { state });
+    throw mismatch(`state "${state}" does not exist and no migration maps it`, { state });
   }
   if (state === snapshot.state && data === snapshot.data && snapshot.version === version) {
     return snapshot;

@@ -65,19 +65,21 @@ export function compileTransition(
 ): TransitionFunction {
   return (snapshot, event) => {
     if (snapshot.machineId !== id || snapshot.version !== version) {
+      throw versionMismatch(id, version, snapshot, 'migrate it first', {
+        foundMachineId: snapshot.machineId,
+      });
+    }
+    const node = states[snapshot.state];
+    if (node === undefined) {
       throw versionMismatch(
         id,
         version,
         snapshot,
-        `The snapshot belongs to machine "${String(snapshot.machineId)}" version ${String(snapshot.version)}, not "${id}" version ${version}: migrate it first`,
-        { foundMachineId: snapshot.machineId },
+        `state "${String(snapshot.state)}" does not exist`,
+        {
+          state: snapshot.state,
+        },
       );
-    }
-    const node = states[snapshot.state];
-    if (node === undefined) {
-      throw versionMismatch(id, version, snapshot, stateMissing(id, version, snapshot.state), {
-        state: snapshot.state,
-      });
     }
     assertEvent(event);
     const type = event.type;
@@ -96,7 +98,7 @@ export function compileTransition(
       const result = validateWithSchema(schema, event.payload);
       if (result instanceof Promise) {
         throw new TypeError(
-          `The schema of event "${type}" is asynchronous: validate the payload first, or use the entity store's apply()`,
+          `The schema of event "${type}" is asynchronous: only the entities' apply() can await it`,
         );
       }
       received = {
@@ -180,22 +182,19 @@ export function denied(
 }
 
 /**
- * @internal `MACHINE_VERSION_MISMATCH` for a snapshot machine `machineId` at `version` cannot
- * take; `details` name the machine, the version expected and the version found.
+ * @internal `MACHINE_VERSION_MISMATCH` for a snapshot that version `version` of machine `machineId`
+ * cannot take, and why; `details` name the machine, the version expected and the version found.
  */
 export function versionMismatch(
   machineId: string,
   version: number,
   snapshot: Snapshot<string, unknown>,
-  message: string,
+  why: string,
   details?: Readonly<Record<string, unknown>>,
 ): FlowproofError {
-  return new FlowproofError('MACHINE_VERSION_MISMATCH', message, {
-    details: { machineId, expected: version, found: snapshot.version, ...details },
-  });
-}
-
-/** @internal The message for a state that version `version` of the machine does not have. */
-export function stateMissing(machineId: string, version: number, state: string): string {
-  return `State "${String(state)}" does not exist in version ${version} of machine "${machineId}"`;
+  return new FlowproofError(
+    'MACHINE_VERSION_MISMATCH',
+    `A snapshot of machine "${String(snapshot.machineId)}" version ${String(snapshot.version)} does not fit version ${version} of machine "${machineId}": ${why}`,
+    { details: { machineId, expected: version, found: snapshot.version, ...details } },
+  );
 }
