@@ -264,7 +264,7 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
   const { id: machineId, version } = machine;
 
   const debug = (fields: Record<string, unknown>, message: string) =>
-    logEvent(logger, 'debug', { machineId, ...fields }, message);
+    logEvent(logger, 'debug', fields, message);
   /** An error about entity `id`: the message and the details name the entity and the machine. */
   const entityError = (
     code: FlowproofErrorCode,
@@ -276,7 +276,7 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
       details: { machineId, entityId: id, ...details },
     });
   const conflict = (id: string, expectedVersion: number, foundVersion?: number) => {
-    debug({ entityId: id, expectedVersion }, 'version conflict');
+    debug({ machineId, entityId: id, expectedVersion }, 'version conflict');
     return entityError(
       'VERSION_CONFLICT',
       id,
@@ -292,15 +292,21 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
     return stored;
   };
   /** The entity as callers see it: migrated in memory when an older machine version wrote it. */
-  const view = (stored: StoredEntity): Entity<S, D> => ({
-    ...((stored.machineVersion === version
-      ? snapshotOf(stored)
-      : machine.migrateSnapshot(snapshotOf(stored))) as Snapshot<S, D>),
-    id: stored.id,
-    timer: stored.timer,
-    createdAt: stored.createdAt,
-    updatedAt: stored.updatedAt,
-  });
+  const view = (stored: StoredEntity): Entity<S, D> => {
+    const { state, stateVersion, data } =
+      stored.machineVersion === version ? stored : machine.migrateSnapshot(snapshotOf(stored));
+    return {
+      machineId,
+      version,
+      state: state as S,
+      stateVersion,
+      data: data as D,
+      id: stored.id,
+      timer: stored.timer,
+      createdAt: stored.createdAt,
+      updatedAt: stored.updatedAt,
+    };
+  };
   /** Validates the payload (awaiting asynchronous schemas); unknown events are left to decide(). */
   const validateEvent = async (event: unknown): Promise<AnyEvent> => {
     assertEvent(event);
@@ -399,7 +405,7 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
         : next;
     await write(stored, entity, '@migrate', migrated.data);
     debug(
-      { entityId: stored.id, fromVersion: stored.machineVersion, toVersion: version },
+      { machineId, entityId: stored.id, fromVersion: stored.machineVersion, toVersion: version },
       'entity migrated',
     );
     return entity;
@@ -421,6 +427,7 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
         span.setAttribute('flowproof.state', entity.state);
         debug(
           {
+            machineId,
             entityId: stored.id,
             event: received.type,
             from: stored.state,
@@ -497,7 +504,7 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
           if (!(await store.insert({ entity, history: record(entity, null, '@create', data) }))) {
             throw entityError('ENTITY_EXISTS', id, 'already exists');
           }
-          debug({ entityId: id }, 'entity created');
+          debug({ machineId, entityId: id }, 'entity created');
           return view(entity);
         },
       );
