@@ -51,7 +51,7 @@ export const CONTEXT_HEADERS: {
   readonly actorType: 'x-actor-type';
   /** Carries {@link FlowContext.tenant}. */
   readonly tenant: 'x-tenant-id';
-} = Object.freeze({
+} = /* @__PURE__ */ Object.freeze({
   correlationId: 'x-correlation-id',
   causationId: 'x-causation-id',
   actorId: 'x-actor-id',

@@ -5,7 +5,7 @@
  * forward. Everything is checked and compiled into lookup tables once, here, so that
  * {@link Machine.transition} does a few property reads per call.
  */
-import { FlowproofError } from '../core/errors.js';
+import { describeValue } from '../core/errors.js';
 import {
   assertFunction,
   assertInteger,
@@ -18,7 +18,7 @@ import {
   isStandardSchema,
   type StandardSchemaV1,
 } from '../core/standard-schema.js';
-import { compileTransition, type TransitionFunction } from './transition.js';
+import { compileTransition, type TransitionFunction, versionMismatch } from './transition.js';
 
 /** Payload schema of each event: a Standard Schema, or `null` for an event without payload. */
 export type EventSchemas = Readonly<Record<string, StandardSchemaV1 | null>>;
@@ -327,7 +327,7 @@ export function machineInternals<S extends string, ES extends EventSchemas, D, F
   machine: Machine<S, ES, D, Fx>,
 ): MachineInternals {
   const found = internals.get(machine);
-  if (!found) throw new TypeError('machine must be created by defineMachine()');
+  check(found, 'machine must be created by defineMachine()');
   return found;
 }
 
@@ -383,33 +383,14 @@ export function defineMachine<
   assertInteger(version, 'config.version', 1, 1_000_000);
   assertOptionsObject(config.events, 'config.events');
   assertOptionsObject(config.states, 'config.states');
-  if (config.data !== undefined && !isStandardSchema(config.data)) {
-    throw new TypeError('config.data must be a Standard Schema (zod, valibot, arktype…)');
-  }
+  if (config.data !== undefined) assertSchema(config.data, 'config.data', '');
 
   const schemas: Record<string, StandardSchemaV1 | null> = Object.create(null);
   for (const [name, schema] of Object.entries(config.events)) {
     assertName(name, `config.events key "${name}"`);
-    if (schema !== null && !isStandardSchema(schema)) {
-      throw new TypeError(
-        `config.events.${name} must be a Standard Schema or null (no payload), got ${typeof schema}`,
-      );
-    }
+    if (schema !== null) assertSchema(schema, `config.events.${name}`, ' or null (no payload)');
     schemas[name] = schema;
   }
-  const stateEntries = Object.entries(config.states as Record<string, StateConfig<S, ES, D, Fx>>);
-  if (stateEntries.length === 0)
-    throw new TypeError('config.states must define at least one state');
-  const stateNames = new Set<string>();
-  for (const [name, state] of stateEntries) {
-    assertName(name, `config.states key "${name}"`);
-    assertOptionsObject(state, `config.states.${name}`);
-    stateNames.add(name);
-  }
-  if (typeof config.initial !== 'string' || !stateNames.has(config.initial)) {
-    throw new TypeError(`config.initial must be one of the states, got ${String(config.initial)}`);
-  }
-
   const knownEffects =
     config.effects === undefined
       ? undefined
@@ -417,126 +398,127 @@ export function defineMachine<
   const checkedEffects = (value: unknown, name: string) => {
     const list = effectList(value, name);
     const unknown = knownEffects && list.find((effect) => !knownEffects.has(effect));
-    if (unknown)
-      throw new TypeError(`${name}: effect "${unknown}" is not listed in config.effects`);
+    check(!unknown, `${name}: effect "${unknown}" is not listed in config.effects`);
     return list;
   };
-  const stateConfig = (name: string) => config.states[name as S] as StateConfig<S, ES, D, Fx>;
+  const stateEntries = Object.entries(config.states as Record<string, StateConfig<S, ES, D, Fx>>);
+  check(stateEntries.length > 0, 'config.states must define at least one state');
+  // State name → its entry effects; its keys are the machine's states.
+  const entryEffects = new Map<string, readonly string[]>();
+  for (const [name, state] of stateEntries) {
+    assertName(name, `config.states key "${name}"`);
+    assertOptionsObject(state, `config.states.${name}`);
+    entryEffects.set(name, checkedEffects(state.entry, `config.states.${name}.entry`));
+  }
+  const assertState = (value: unknown, name: string): string => {
+    check(
+      entryEffects.has(value as string),
+      `${name} must be one of the states, got ${String(value)}`,
+    );
+    return value as string;
+  };
+  assertState(config.initial, 'config.initial');
+
   const compileSpec = (
     spec: unknown,
     where: string,
     source: string,
     fromAnyState: boolean,
   ): readonly CompiledTransition[] => {
-    const list =
+    const list: unknown[] =
       typeof spec === 'string' ? [{ target: spec }] : Array.isArray(spec) ? spec : [spec];
-    if (list.length === 0) throw new TypeError(`${where} must not be an empty array`);
-    return Object.freeze(
-      list.map((item: unknown, index: number) => {
-        const at = Array.isArray(spec) ? `${where}[${index}]` : where;
-        assertOptionsObject(item, at);
-        const target = item.target;
-        if (typeof target !== 'string' || !stateNames.has(target)) {
-          throw new TypeError(`${at}.target must be one of the states, got ${String(target)}`);
-        }
-        if (item.guard !== undefined) assertFunction(item.guard, `${at}.guard`);
-        if (item.assign !== undefined) assertFunction(item.assign, `${at}.assign`);
-        const own = checkedEffects(item.effects, `${at}.effects`);
-        const entry =
-          target === source
-            ? EMPTY
-            : checkedEffects(stateConfig(target).entry, `config.states.${target}.entry`);
-        const guard = item.guard as CompiledTransition['guard'];
-        return Object.freeze({
-          target,
-          guard,
-          guardName: guard === undefined ? undefined : guard.name || 'guard',
-          assign: item.assign as CompiledTransition['assign'],
-          effects: own.length + entry.length === 0 ? EMPTY : Object.freeze([...own, ...entry]),
-          fromAnyState,
-          description: typeof item.description === 'string' ? item.description : undefined,
-        });
-      }),
-    );
+    check(list.length > 0, `${where} must not be an empty array`);
+    return list.map((item, index) => {
+      const at = Array.isArray(spec) ? `${where}[${index}]` : where;
+      assertOptionsObject(item, at);
+      const target = assertState(item.target, `${at}.target`);
+      const guard = item.guard as CompiledTransition['guard'];
+      if (guard !== undefined) assertFunction(guard, `${at}.guard`);
+      if (item.assign !== undefined) assertFunction(item.assign, `${at}.assign`);
+      const own = checkedEffects(item.effects, `${at}.effects`);
+      // Entry effects are declared on entering a state from another one.
+      const entry = (target !== source && entryEffects.get(target)) || EMPTY;
+      return {
+        target,
+        guard,
+        guardName: guard && (guard.name || 'guard'),
+        assign: item.assign as CompiledTransition['assign'],
+        effects:
+          entry.length === 0 ? own : own.length === 0 ? entry : Object.freeze([...own, ...entry]),
+        fromAnyState,
+        description: optionalString(item.description),
+      };
+    });
   };
-  const checkEvents = (on: unknown, where: string) => {
+  const handlers = (on: unknown, where: string): Record<string, unknown> => {
+    if (on === undefined) return {};
     assertOptionsObject(on, where);
     for (const event of Object.keys(on)) {
-      if (!(event in schemas)) {
-        throw new TypeError(`${where}.${event} handles an event not declared in config.events`);
-      }
+      check(event in schemas, `${where}.${event} handles an event not declared in config.events`);
     }
     return on as Record<string, unknown>;
   };
-  const anyState =
-    config.anyState === undefined ? {} : checkEvents(config.anyState, 'config.anyState');
+  const anyState = handlers(config.anyState, 'config.anyState');
 
   const states: Record<string, CompiledState> = Object.create(null);
   const terminalStates: S[] = [];
   for (const [name, state] of stateEntries) {
     const where = `config.states.${name}`;
     const terminal = state.terminal ?? false;
-    if (typeof terminal !== 'boolean') throw new TypeError(`${where}.terminal must be a boolean`);
-    if (terminal) terminalStates.push(name as S);
-    const ownOn = state.on === undefined ? {} : checkEvents(state.on, `${where}.on`);
-    if (terminal && (Object.keys(ownOn).length > 0 || state.after !== undefined)) {
-      throw new TypeError(
-        `${where} is terminal: it can have neither transitions (on) nor a timer (after)`,
+    check(typeof terminal === 'boolean', `${where}.terminal must be a boolean`);
+    const ownOn = handlers(state.on, `${where}.on`);
+    if (terminal) {
+      check(
+        Object.keys(ownOn).length === 0 && state.after === undefined,
+        `${where} is terminal: it can have neither on nor after`,
       );
+      terminalStates.push(name as S);
     }
     const on: Record<string, readonly CompiledTransition[]> = Object.create(null);
     // Declaration order of config.events gives a stable order for allowed events.
-    for (const event of Object.keys(schemas)) {
+    for (const event in schemas) {
       const own = ownOn[event];
       if (own !== undefined) on[event] = compileSpec(own, `${where}.on.${event}`, name, false);
       else if (!terminal && anyState[event] !== undefined) {
         on[event] = compileSpec(anyState[event], `config.anyState.${event}`, name, true);
       }
     }
-    let timer: CompiledState['timer'];
-    if (state.after !== undefined) {
-      assertOptionsObject(state.after, `${where}.after`);
-      assertInteger(state.after.delayMs, `${where}.after.delayMs`, 0);
-      const event = state.after.event;
+    const after = state.after;
+    if (after !== undefined) {
+      assertOptionsObject(after, `${where}.after`);
+      assertInteger(after.delayMs, `${where}.after.delayMs`, 0);
+      const event: unknown = after.event;
       const handled = typeof event === 'string' ? on[event] : undefined;
-      if (!handled) {
-        throw new TypeError(
-          `${where}.after.event must be an event the state handles, got ${String(event)}`,
-        );
-      }
-      if (schemas[event] !== null) {
-        throw new TypeError(
-          `${where}.after.event "${event}" must be declared without payload schema (null)`,
-        );
-      }
-      if (handled[handled.length - 1]?.guard !== undefined) {
-        throw new TypeError(
-          `${where}.after.event "${event}" must have an unguarded (last) transition, so the deadline always fires`,
-        );
-      }
-      timer = Object.freeze({ delayMs: state.after.delayMs, event });
+      check(
+        handled,
+        `${where}.after.event must be an event the state handles, got ${String(event)}`,
+      );
+      check(
+        schemas[event as string] === null,
+        `${where}.after.event "${event}" must be declared without payload schema (null)`,
+      );
+      check(
+        handled.at(-1)?.guard === undefined,
+        `${where}.after.event "${event}" must have an unguarded (last) transition`,
+      );
     }
-    states[name] = Object.freeze({
+    states[name] = {
       name,
       terminal,
-      on: Object.freeze(on),
+      on,
       allowed: Object.freeze(Object.keys(on)),
-      timer,
-      entry: checkedEffects(state.entry, `${where}.entry`),
-      description: typeof state.description === 'string' ? state.description : undefined,
-    });
+      timer: after && { delayMs: after.delayMs, event: after.event },
+      entry: entryEffects.get(name) ?? EMPTY,
+      description: optionalString(state.description),
+    };
   }
 
-  const migrations = compileMigrations(config.migrations, version, stateNames);
-  const stateList = Object.freeze(stateEntries.map(([name]) => name as S));
-  const decide = compileTransition(id, version, states, schemas, false);
-  const transitionWithValidation = compileTransition(id, version, states, schemas, true);
-
+  const migrations = compileMigrations(config.migrations, version, entryEffects);
   const machine: Machine<S, ES, D, Fx> = Object.freeze({
     id,
     version,
     initial: config.initial,
-    states: stateList,
+    states: Object.freeze(stateEntries.map(([name]) => name as S)),
     terminalStates: Object.freeze(terminalStates),
     events: Object.freeze(Object.keys(schemas)) as readonly EventName<ES>[],
     initialSnapshot: (...args: [data?: D]) => ({
@@ -546,73 +528,88 @@ export function defineMachine<
       stateVersion: 1,
       data: args[0] as D,
     }),
-    transition: transitionWithValidation as unknown as Machine<S, ES, D, Fx>['transition'],
+    transition: compileTransition(id, version, states, schemas, true) as unknown as Machine<
+      S,
+      ES,
+      D,
+      Fx
+    >['transition'],
     allowedEvents: (state: S) => (states[state]?.allowed ?? EMPTY) as readonly EventName<ES>[],
     isTerminal: (state: S) => states[state]?.terminal === true,
     migrateSnapshot: (snapshot: Snapshot<string, unknown>) =>
-      migrateSnapshot(id, version, stateNames, migrations, snapshot) as Snapshot<S, D>,
+      migrateSnapshot(id, version, entryEffects, migrations, snapshot) as Snapshot<S, D>,
   });
-  internals.set(
-    machine,
-    Object.freeze({
-      states,
-      schemas,
-      dataSchema: config.data,
-      description: config.description,
-      decide,
-    }),
-  );
+  internals.set(machine, {
+    states,
+    schemas,
+    dataSchema: config.data,
+    description: config.description,
+    decide: compileTransition(id, version, states, schemas, false),
+  });
   return machine;
 }
 
+/**
+ * Throws a `TypeError` with `message` unless `condition` holds, so that each check of a definition
+ * reads as the rule it enforces.
+ */
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new TypeError(message);
+}
+
 function assertName(value: unknown, name: string): string {
-  assertNonEmptyString(value, name);
-  if (!NAME.test(value)) {
-    throw new TypeError(
-      `${name} must start with a letter or underscore and contain only letters, digits and _ . : - (at most 100), got "${value}"`,
-    );
-  }
+  check(
+    typeof value === 'string' && NAME.test(value),
+    `${name} must be a string matching ${NAME}, got ${typeof value === 'string' ? `"${value}"` : describeValue(value)}`,
+  );
   return value;
+}
+
+function assertSchema(value: unknown, name: string, orElse: string): void {
+  check(
+    isStandardSchema(value),
+    `${name} must be a Standard Schema${orElse}, got ${describeValue(value)}`,
+  );
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 function effectList(value: unknown, name: string): readonly string[] {
   if (value === undefined) return EMPTY;
-  if (
-    !Array.isArray(value) ||
-    value.some((effect) => typeof effect !== 'string' || effect === '')
-  ) {
-    throw new TypeError(`${name} must be an array of effect names`);
-  }
+  check(
+    Array.isArray(value) && value.every((effect) => typeof effect === 'string' && effect !== ''),
+    `${name} must be an array of effect names`,
+  );
   return value.length === 0 ? EMPTY : Object.freeze([...value]);
 }
 
 function compileMigrations(
   value: unknown,
   version: number,
-  stateNames: ReadonlySet<string>,
+  stateNames: ReadonlyMap<string, unknown>,
 ): ReadonlyMap<number, SnapshotMigration> {
   const steps = new Map<number, SnapshotMigration>();
   if (value === undefined) return steps;
-  if (!Array.isArray(value)) throw new TypeError('config.migrations must be an array');
+  check(Array.isArray(value), 'config.migrations must be an array');
   value.forEach((step: unknown, index: number) => {
     const where = `config.migrations[${index}]`;
     assertOptionsObject(step, where);
     assertInteger(step.from, `${where}.from`, 1, version - 1);
-    if (steps.has(step.from))
-      throw new TypeError(`${where}.from: version ${step.from} is migrated twice`);
+    check(!steps.has(step.from), `${where}.from: version ${step.from} is migrated twice`);
     if (step.states !== undefined) {
       assertOptionsObject(step.states, `${where}.states`);
       for (const [from, to] of Object.entries(step.states)) {
         assertNonEmptyString(to, `${where}.states.${from}`);
-        if (step.from === version - 1 && !stateNames.has(to)) {
-          throw new TypeError(
-            `${where}.states.${from} must name a state of version ${version}, got ${to}`,
-          );
-        }
+        check(
+          step.from < version - 1 || stateNames.has(to),
+          `${where}.states.${from} must name a state of version ${version}, got ${to}`,
+        );
       }
     }
     if (step.data !== undefined) assertFunction(step.data, `${where}.data`);
-    steps.set(step.from, Object.freeze({ ...(step as unknown as SnapshotMigration) }));
+    steps.set(step.from, { ...(step as unknown as SnapshotMigration) });
   });
   return steps;
 }
@@ -620,42 +617,30 @@ function compileMigrations(
 function migrateSnapshot(
   id: string,
   version: number,
-  stateNames: ReadonlySet<string>,
+  stateNames: ReadonlyMap<string, unknown>,
   migrations: ReadonlyMap<number, SnapshotMigration>,
   snapshot: Snapshot<string, unknown>,
 ): Snapshot<string, unknown> {
   assertOptionsObject(snapshot, 'snapshot');
-  const mismatch = (message: string, extra: Record<string, unknown> = {}) =>
-    new FlowproofError('MACHINE_VERSION_MISMATCH', message, {
-      details: { machineId: id, expected: version, found: snapshot.version, ...extra },
-    });
+  const mismatch = (why: string, details?: Record<string, unknown>) =>
+    versionMismatch(id, version, snapshot, why, details);
   if (snapshot.machineId !== id) {
-    throw mismatch(`The snapshot belongs to machine "${snapshot.machineId}", not "${id}"`, {
-      foundMachineId: snapshot.machineId,
-    });
+    throw mismatch('it belongs to another machine', { foundMachineId: snapshot.machineId });
   }
-  if (snapshot.version > version) {
-    throw mismatch(
-      `The snapshot was written by version ${snapshot.version} of machine "${id}", newer than this definition (${version}); deploy the newer definition`,
-    );
-  }
+  if (snapshot.version > version) throw mismatch('it is newer; deploy the newer definition');
   let { state, data } = snapshot;
   for (let from = snapshot.version; from < version; from += 1) {
     const step = migrations.get(from);
     if (!step) {
-      throw mismatch(
-        `No migration is registered from version ${from} to ${from + 1} of machine "${id}"`,
-        { missingFrom: from },
-      );
+      throw mismatch(`no migration is registered from version ${from} to ${from + 1}`, {
+        missingFrom: from,
+      });
     }
     state = step.states?.[state] ?? state;
     if (step.data) data = step.data(data, state);
   }
   if (!stateNames.has(state)) {
-    throw mismatch(
-      `State "${state}" does not exist in version ${version} of machine "${id}" and no migration maps it`,
-      { state },
-    );
+    throw mismatch(`state "${state}" does not exist and no migration maps it`, { state });
   }
   if (state === snapshot.state && data === snapshot.data && snapshot.version === version) {
     return snapshot;

@@ -6,7 +6,7 @@
  */
 import { sleep } from '../core/async.js';
 import { type Actor, getContext } from '../core/context.js';
-import { FlowproofError, isFlowproofError } from '../core/errors.js';
+import { FlowproofError, type FlowproofErrorCode, isFlowproofError } from '../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
 import {
   assertFunction,
@@ -14,7 +14,7 @@ import {
   assertNonEmptyString,
   assertOptionsObject,
 } from '../core/options.js';
-import { summariseIssues, validateWithSchema } from '../core/standard-schema.js';
+import { validateWithSchema } from '../core/standard-schema.js';
 import { withSpan } from '../core/tracing.js';
 import {
   type EventSchemas,
@@ -31,6 +31,7 @@ import type {
   HistoryRecord,
   StoredEntity,
 } from './entity-store.js';
+import { type AnyEvent, assertEvent, validOutput } from './transition.js';
 
 /** A persisted entity: its snapshot plus id, pending deadline and timestamps. */
 export interface Entity<S extends string = string, D = unknown> extends Snapshot<S, D> {
@@ -207,6 +208,8 @@ export interface Entities<S extends string, ES extends EventSchemas, D, Fx exten
 
 const TIMER_ACTOR: Actor = Object.freeze({ id: 'flowproof-timer', type: 'system' });
 const CURSOR = /^[1-9]\d{0,14}$/;
+/** Rows per `listHistory` call when {@link Entities.rebuild} reads a whole history. */
+const REBUILD_PAGE = 500;
 
 /** @internal How the timer sweeper fires a due timer; `false` when it is no longer due. */
 export type TimerFirer = (due: DueTimer, now: Date) => Promise<boolean>;
@@ -245,445 +248,115 @@ export function createEntities<S extends string, ES extends EventSchemas, D, Fx 
   assertStore(options.store, 'options.store');
   const logger = options.logger ?? silentLogger;
   assertLogger(logger, 'options.logger');
-  return new EntitiesImpl(options.machine, internals, options.store, logger);
+  return entitiesOn(options.machine, internals, options.store, logger);
 }
 
-class EntitiesImpl<S extends string, ES extends EventSchemas, D, Fx extends string>
-  implements Entities<S, ES, D, Fx>
-{
-  readonly machine: Machine<S, ES, D, Fx>;
-  readonly store: EntityStore;
-  readonly #internals: MachineInternals;
-  readonly #logger: Logger;
+/**
+ * The entities of `machine` in `store`. A closure rather than a class: every operation shares the
+ * machine's compiled tables, the store and the logger without going through `this`.
+ */
+function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends string>(
+  machine: Machine<S, ES, D, Fx>,
+  internals: MachineInternals,
+  store: EntityStore,
+  logger: Logger,
+): Entities<S, ES, D, Fx> {
+  const { id: machineId, version } = machine;
 
-  constructor(
-    machine: Machine<S, ES, D, Fx>,
-    internals: MachineInternals,
-    store: EntityStore,
-    logger: Logger,
-  ) {
-    this.machine = machine;
-    this.store = store;
-    this.#internals = internals;
-    this.#logger = logger;
-    timerFirers.set(this, (due, now) => this.#fireTimer(due, now));
-  }
-
-  withStore(store: EntityStore): Entities<S, ES, D, Fx> {
-    assertStore(store, 'store');
-    return new EntitiesImpl(this.machine, this.#internals, store, this.#logger);
-  }
-
-  async create(id: string, ...args: [data?: D]): Promise<Entity<S, D>> {
-    assertEntityId(id);
-    const { machine } = this;
-    let data: unknown = args[0];
-    const schema = this.#internals.dataSchema;
-    if (schema) {
-      const result = await validateWithSchema(schema, data);
-      if (!result.ok) {
-        throw new FlowproofError(
-          'VALIDATION_FAILED',
-          `The data of entity "${id}" of machine "${machine.id}" is invalid: ${summariseIssues(result.issues)}`,
-          { details: { machineId: machine.id, entityId: id, issues: result.issues } },
-        );
-      }
-      data = result.value;
-    }
-    return withSpan(
-      'flowproof.state_machine.create',
-      { 'flowproof.machine': machine.id },
-      async () => {
-        const now = await this.store.now();
-        const at = now.toISOString();
-        const entity: StoredEntity = {
-          machineId: machine.id,
-          id,
-          machineVersion: machine.version,
-          state: machine.initial,
-          stateVersion: 1,
-          data,
-          timer: this.#timerFor(machine.initial, now),
-          createdAt: at,
-          updatedAt: at,
-        };
-        const inserted = await this.store.insert({
-          entity,
-          history: this.#record(entity, null, '@create', data, at),
-        });
-        if (!inserted) {
-          throw new FlowproofError(
-            'ENTITY_EXISTS',
-            `Entity "${id}" of machine "${machine.id}" already exists`,
-            { details: { machineId: machine.id, entityId: id } },
-          );
-        }
-        logEvent(this.#logger, 'debug', { machineId: machine.id, entityId: id }, 'entity created');
-        return toEntity<S, D>(entity);
-      },
-    );
-  }
-
-  async get(id: string): Promise<Entity<S, D> | undefined> {
-    assertEntityId(id);
-    const stored = await this.store.load(this.machine.id, id);
-    return stored === undefined ? undefined : this.#view(stored);
-  }
-
-  async load(id: string): Promise<Entity<S, D>> {
-    return this.#view(await this.#loadStored(id));
-  }
-
-  async apply(
+  const debug = (fields: Record<string, unknown>, message: string) =>
+    logEvent(logger, 'debug', fields, message);
+  /** An error about entity `id`: the message and the details name the entity and the machine. */
+  const entityError = (
+    code: FlowproofErrorCode,
     id: string,
-    event: MachineEvent<ES>,
-    options: ApplyOptions = {},
-  ): Promise<ApplyResult<S, D, Fx>> {
-    assertEntityId(id);
-    assertOptionsObject(options, 'options');
-    if (options.expectedVersion !== undefined) {
-      assertInteger(options.expectedVersion, 'options.expectedVersion', 1);
-    }
-    const received = await this.#validateEvent(event);
-    const stored = await this.#loadStored(id);
-    if (options.expectedVersion !== undefined && options.expectedVersion !== stored.stateVersion) {
-      throw this.#conflict(id, options.expectedVersion, stored.stateVersion);
-    }
-    return this.#applyTo(stored, received, undefined);
-  }
-
-  applyWithRetry(
-    id: string,
-    event: MachineEvent<ES>,
-    options?: RetryOptions,
-  ): Promise<ApplyResult<S, D, Fx>>;
-  applyWithRetry(
-    id: string,
-    decide: Decider<S, ES, D>,
-    options?: RetryOptions,
-  ): Promise<ApplyResult<S, D, Fx> | undefined>;
-  async applyWithRetry(
-    id: string,
-    eventOrDecide: MachineEvent<ES> | Decider<S, ES, D>,
-    options: RetryOptions = {},
-  ): Promise<ApplyResult<S, D, Fx> | undefined> {
-    assertEntityId(id);
-    assertOptionsObject(options, 'options');
-    const attempts = options.attempts ?? 5;
-    assertInteger(attempts, 'options.attempts', 1, 1000);
-    const backoffMs = options.backoffMs ?? 10;
-    assertInteger(backoffMs, 'options.backoffMs', 0, 60_000);
-    const decide = typeof eventOrDecide === 'function' ? eventOrDecide : undefined;
-    const fixed =
-      decide === undefined
-        ? await this.#validateEvent(eventOrDecide as MachineEvent<ES>)
-        : undefined;
-    for (let attempt = 1; ; attempt += 1) {
-      options.signal?.throwIfAborted();
-      try {
-        const stored = await this.#loadStored(id);
-        let received = fixed;
-        if (decide) {
-          const event = await decide(this.#view(stored));
-          if (event === undefined) return undefined;
-          received = await this.#validateEvent(event);
-        }
-        return await this.#applyTo(stored, received as ValidEvent, undefined);
-      } catch (error) {
-        if (!isFlowproofError(error, 'VERSION_CONFLICT') || attempt >= attempts) throw error;
-        const wait = backoffMs * 2 ** (attempt - 1);
-        await sleep(Math.round(wait * (0.5 + Math.random())), options.signal);
-      }
-    }
-  }
-
-  async history(id: string, options: HistoryOptions = {}): Promise<HistoryPage> {
-    assertEntityId(id);
-    assertOptionsObject(options, 'options');
-    const limit = options.limit ?? 100;
-    assertInteger(limit, 'options.limit', 1, 1000);
-    let after = 0;
-    if (options.cursor !== undefined) {
-      if (typeof options.cursor !== 'string' || !CURSOR.test(options.cursor)) {
-        throw new TypeError('options.cursor must be a nextCursor returned by history()');
-      }
-      after = Number(options.cursor);
-    }
-    const rows = await this.store.listHistory({
-      machineId: this.machine.id,
-      entityId: id,
-      afterStateVersion: after,
-      limit: limit + 1,
+    what: string,
+    details?: Record<string, unknown>,
+  ) =>
+    new FlowproofError(code, `Entity "${id}" of machine "${machineId}" ${what}`, {
+      details: { machineId, entityId: id, ...details },
     });
-    if (rows.length <= limit) return { entries: rows };
-    const entries = rows.slice(0, limit);
-    return { entries, nextCursor: String(entries[entries.length - 1]?.stateVersion) };
-  }
-
-  async rebuild(id: string): Promise<Snapshot<S, D>> {
-    const { machine } = this;
-    await this.#loadStored(id);
-    const rows: HistoryRecord[] = [];
-    for (let after = 0; ; ) {
-      const page = await this.store.listHistory({
-        machineId: machine.id,
-        entityId: id,
-        afterStateVersion: after,
-        limit: 500,
-      });
-      rows.push(...page);
-      if (page.length < 500) break;
-      after = page[page.length - 1]?.stateVersion ?? after;
-    }
-    let start = -1;
-    for (let i = rows.length - 1; i >= 0; i -= 1) {
-      const event = rows[i]?.event;
-      if (event === '@create' || event === '@migrate') {
-        start = i;
-        break;
-      }
-    }
-    const checkpoint = rows[start];
-    if (checkpoint === undefined) {
-      throw new FlowproofError(
-        'ENTITY_NOT_FOUND',
-        `The history of entity "${id}" of machine "${machine.id}" has no creation record`,
-        { details: { machineId: machine.id, entityId: id, reason: 'history-missing' } },
-      );
-    }
-    if (checkpoint.machineVersion !== machine.version) {
-      throw new FlowproofError(
-        'MACHINE_VERSION_MISMATCH',
-        `The history of entity "${id}" since its last checkpoint was written by version ${checkpoint.machineVersion} of machine "${machine.id}", not ${machine.version}: call upgrade() first`,
-        {
-          details: {
-            machineId: machine.id,
-            entityId: id,
-            expected: machine.version,
-            found: checkpoint.machineVersion,
-          },
-        },
-      );
-    }
-    let snapshot: Snapshot<string, unknown> = {
-      machineId: machine.id,
-      version: machine.version,
-      state: checkpoint.to,
-      stateVersion: checkpoint.stateVersion,
-      data: checkpoint.payload,
-    };
-    for (let i = start + 1; i < rows.length; i += 1) {
-      const row = rows[i] as HistoryRecord;
-      snapshot = this.#internals.decide(snapshot, {
-        type: row.event,
-        payload: row.payload,
-      }).snapshot;
-    }
-    return snapshot as Snapshot<S, D>;
-  }
-
-  async upgrade(id: string): Promise<Entity<S, D>> {
-    const stored = await this.#loadStored(id);
-    return toEntity<S, D>(
-      stored.machineVersion === this.machine.version
-        ? stored
-        : await this.#persistMigration(stored),
+  const conflict = (id: string, expectedVersion: number, foundVersion?: number) => {
+    debug({ machineId, entityId: id, expectedVersion }, 'version conflict');
+    return entityError(
+      'VERSION_CONFLICT',
+      id,
+      `was changed by another writer since version ${expectedVersion}: read it again and decide again`,
+      foundVersion === undefined ? { expectedVersion } : { expectedVersion, foundVersion },
     );
-  }
+  };
 
-  async #applyTo(
-    loaded: StoredEntity,
-    received: ValidEvent,
-    actor: Actor | undefined,
-  ): Promise<ApplyResult<S, D, Fx>> {
-    const { machine } = this;
-    const stored =
-      loaded.machineVersion === machine.version ? loaded : await this.#persistMigration(loaded);
-    return withSpan(
-      'flowproof.state_machine.apply',
-      { 'flowproof.machine': machine.id, 'flowproof.event': received.type },
-      async (span) => {
-        const current: Snapshot<string, unknown> = {
-          machineId: stored.machineId,
-          version: stored.machineVersion,
-          state: stored.state,
-          stateVersion: stored.stateVersion,
-          data: stored.data,
-        };
-        const { snapshot, effects } = this.#internals.decide(current, received);
-        const now = await this.store.now();
-        const at = now.toISOString();
-        const entity: StoredEntity = {
-          machineId: machine.id,
-          id: stored.id,
-          machineVersion: machine.version,
-          state: snapshot.state,
-          stateVersion: snapshot.stateVersion,
-          data: snapshot.data,
-          timer: this.#timerFor(snapshot.state, now),
-          createdAt: stored.createdAt,
-          updatedAt: at,
-        };
-        const written = await this.store.compareAndSet({
-          entity,
-          expectedVersion: stored.stateVersion,
-          history: this.#record(entity, stored.state, received.type, received.payload, at, actor),
-        });
-        if (!written) throw this.#conflict(stored.id, stored.stateVersion, undefined);
-        span.setAttribute('flowproof.state', entity.state);
-        logEvent(
-          this.#logger,
-          'debug',
-          {
-            machineId: machine.id,
-            entityId: stored.id,
-            event: received.type,
-            from: stored.state,
-            to: entity.state,
-            stateVersion: entity.stateVersion,
-          },
-          'state transition',
-        );
-        return {
-          entity: toEntity<S, D>(entity),
-          from: stored.state as S,
-          effects: effects as readonly Fx[],
-        };
-      },
-    );
-  }
-
-  async #fireTimer(due: DueTimer, now: Date): Promise<boolean> {
-    const stored = await this.store.load(this.machine.id, due.entityId);
-    // Re-checked on the row read now; the compare-and-set below makes the decision atomic.
-    if (
-      stored === undefined ||
-      stored.stateVersion !== due.stateVersion ||
-      stored.timer === null ||
-      stored.timer.event !== due.timer.event ||
-      Date.parse(stored.timer.at) > now.getTime()
-    ) {
-      return false;
-    }
-    const actor = getContext()?.actor ?? TIMER_ACTOR;
-    await this.#applyTo(stored, { type: stored.timer.event, payload: undefined }, actor);
-    return true;
-  }
-
-  async #persistMigration(stored: StoredEntity): Promise<StoredEntity> {
-    const { machine } = this;
-    const migrated = machine.migrateSnapshot({
-      machineId: stored.machineId,
-      version: stored.machineVersion,
-      state: stored.state,
-      stateVersion: stored.stateVersion,
-      data: stored.data,
-    });
-    const now = await this.store.now();
-    const at = now.toISOString();
-    const timerConfig = this.#internals.states[migrated.state]?.timer;
-    const entity: StoredEntity = {
-      ...stored,
-      machineVersion: machine.version,
-      state: migrated.state,
-      stateVersion: stored.stateVersion + 1,
-      data: migrated.data,
-      // A deadline already running keeps its due time; the event is the new version's.
-      timer:
-        timerConfig === undefined
-          ? null
-          : stored.timer === null
-            ? this.#timerFor(migrated.state, now)
-            : { at: stored.timer.at, event: timerConfig.event },
-      updatedAt: at,
-    };
-    const written = await this.store.compareAndSet({
-      entity,
-      expectedVersion: stored.stateVersion,
-      history: this.#record(entity, stored.state, '@migrate', migrated.data, at),
-    });
-    if (!written) throw this.#conflict(stored.id, stored.stateVersion, undefined);
-    logEvent(
-      this.#logger,
-      'debug',
-      {
-        machineId: machine.id,
-        entityId: stored.id,
-        fromVersion: stored.machineVersion,
-        toVersion: machine.version,
-      },
-      'entity migrated',
-    );
-    return entity;
-  }
-
-  async #loadStored(id: string): Promise<StoredEntity> {
+  const loadStored = async (id: string): Promise<StoredEntity> => {
     assertEntityId(id);
-    const stored = await this.store.load(this.machine.id, id);
-    if (stored === undefined) {
-      throw new FlowproofError(
-        'ENTITY_NOT_FOUND',
-        `Entity "${id}" of machine "${this.machine.id}" does not exist`,
-        { details: { machineId: this.machine.id, entityId: id } },
-      );
-    }
+    const stored = await store.load(machineId, id);
+    if (stored === undefined) throw entityError('ENTITY_NOT_FOUND', id, 'does not exist');
     return stored;
-  }
-
-  #view(stored: StoredEntity): Entity<S, D> {
-    if (stored.machineVersion === this.machine.version) return toEntity<S, D>(stored);
-    const migrated = this.machine.migrateSnapshot({
-      machineId: stored.machineId,
-      version: stored.machineVersion,
-      state: stored.state,
-      stateVersion: stored.stateVersion,
-      data: stored.data,
-    });
+  };
+  /** The entity as callers see it: migrated in memory when an older machine version wrote it. */
+  const view = (stored: StoredEntity): Entity<S, D> => {
+    const { state, stateVersion, data } =
+      stored.machineVersion === version ? stored : machine.migrateSnapshot(snapshotOf(stored));
     return {
-      ...migrated,
+      machineId,
+      version,
+      state: state as S,
+      stateVersion,
+      data: data as D,
       id: stored.id,
       timer: stored.timer,
       createdAt: stored.createdAt,
       updatedAt: stored.updatedAt,
     };
-  }
-
+  };
   /** Validates the payload (awaiting asynchronous schemas); unknown events are left to decide(). */
-  async #validateEvent(event: MachineEvent<ES>): Promise<ValidEvent> {
-    if (typeof event !== 'object' || event === null || typeof event.type !== 'string') {
-      throw new TypeError('event must be an object with a string type');
-    }
-    const schema = this.#internals.schemas[event.type];
-    if (!schema) return event as ValidEvent;
+  const validateEvent = async (event: unknown): Promise<AnyEvent> => {
+    assertEvent(event);
+    const schema = internals.schemas[event.type];
+    if (!schema) return event;
     const result = await validateWithSchema(schema, event.payload);
-    if (!result.ok) {
-      throw new FlowproofError(
-        'VALIDATION_FAILED',
-        `The payload of event "${event.type}" is invalid: ${summariseIssues(result.issues)}`,
-        { details: { machineId: this.machine.id, event: event.type, issues: result.issues } },
-      );
-    }
-    return { type: event.type, payload: result.value };
-  }
+    return {
+      type: event.type,
+      payload: validOutput(result, `The payload of event "${event.type}"`, {
+        machineId,
+        event: event.type,
+      }),
+    };
+  };
 
-  #timerFor(state: string, now: Date): EntityTimer | null {
-    const timer = this.#internals.states[state]?.timer;
-    if (timer === undefined) return null;
-    return { at: new Date(now.getTime() + timer.delayMs).toISOString(), event: timer.event };
-  }
-
-  #record(
+  /** The row of entity `id` in `snapshot`'s position, written `now` by this machine version. */
+  const row = (
+    id: string,
+    snapshot: Pick<Snapshot, 'state' | 'stateVersion' | 'data'>,
+    now: Date,
+    createdAt?: string,
+  ): StoredEntity => {
+    const at = now.toISOString();
+    const timer = internals.states[snapshot.state]?.timer;
+    return {
+      machineId,
+      id,
+      machineVersion: version,
+      state: snapshot.state,
+      stateVersion: snapshot.stateVersion,
+      data: snapshot.data,
+      timer: timer
+        ? { at: new Date(now.getTime() + timer.delayMs).toISOString(), event: timer.event }
+        : null,
+      createdAt: createdAt ?? at,
+      updatedAt: at,
+    };
+  };
+  /** The history row recording how `entity` was written: from `from` by `event`. */
+  const record = (
     entity: StoredEntity,
     from: string | null,
     event: string,
     payload: unknown,
-    at: string,
     actor?: Actor,
-  ): HistoryRecord {
+  ): HistoryRecord => {
     const context = getContext();
     const who = actor ?? context?.actor;
     return {
-      machineId: entity.machineId,
+      machineId,
       entityId: entity.id,
       stateVersion: entity.stateVersion,
       machineVersion: entity.machineVersion,
@@ -698,49 +371,264 @@ class EntitiesImpl<S extends string, ES extends EventSchemas, D, Fx extends stri
             ? { id: who.id }
             : { id: who.id, type: who.type },
       correlationId: context?.correlationId ?? null,
-      at,
+      at: entity.updatedAt,
     };
-  }
+  };
+  /** Replaces `previous` by `entity` with one compare-and-set, appending the history row. */
+  const write = async (
+    previous: StoredEntity,
+    entity: StoredEntity,
+    event: string,
+    payload: unknown,
+    actor?: Actor,
+  ) => {
+    const written = await store.compareAndSet({
+      entity,
+      expectedVersion: previous.stateVersion,
+      history: record(entity, previous.state, event, payload, actor),
+    });
+    if (!written) throw conflict(previous.id, previous.stateVersion);
+  };
 
-  #conflict(id: string, expectedVersion: number, found: number | undefined): FlowproofError {
-    logEvent(
-      this.#logger,
-      'debug',
-      { machineId: this.machine.id, entityId: id, expectedVersion },
-      'version conflict',
+  const persistMigration = async (stored: StoredEntity): Promise<StoredEntity> => {
+    const migrated = machine.migrateSnapshot(snapshotOf(stored));
+    const next = row(
+      stored.id,
+      { ...migrated, stateVersion: stored.stateVersion + 1 },
+      await store.now(),
+      stored.createdAt,
     );
-    return new FlowproofError(
-      'VERSION_CONFLICT',
-      `Entity "${id}" of machine "${this.machine.id}" was changed by another writer since version ${expectedVersion}: read it again and decide again`,
-      {
-        details: {
-          machineId: this.machine.id,
-          entityId: id,
-          expectedVersion,
-          ...(found === undefined ? {} : { foundVersion: found }),
-        },
+    // A deadline already running keeps its due time; the event is the new version's.
+    const entity =
+      next.timer && stored.timer
+        ? { ...next, timer: { at: stored.timer.at, event: next.timer.event } }
+        : next;
+    await write(stored, entity, '@migrate', migrated.data);
+    debug(
+      { machineId, entityId: stored.id, fromVersion: stored.machineVersion, toVersion: version },
+      'entity migrated',
+    );
+    return entity;
+  };
+
+  const applyTo = async (
+    loaded: StoredEntity,
+    received: AnyEvent,
+    actor?: Actor,
+  ): Promise<ApplyResult<S, D, Fx>> => {
+    const stored = loaded.machineVersion === version ? loaded : await persistMigration(loaded);
+    return withSpan(
+      'flowproof.state_machine.apply',
+      { 'flowproof.machine': machineId, 'flowproof.event': received.type },
+      async (span) => {
+        const { snapshot, effects } = internals.decide(snapshotOf(stored), received);
+        const entity = row(stored.id, snapshot, await store.now(), stored.createdAt);
+        await write(stored, entity, received.type, received.payload, actor);
+        span.setAttribute('flowproof.state', entity.state);
+        debug(
+          {
+            machineId,
+            entityId: stored.id,
+            event: received.type,
+            from: stored.state,
+            to: entity.state,
+            stateVersion: entity.stateVersion,
+          },
+          'state transition',
+        );
+        return { entity: view(entity), from: stored.state as S, effects: effects as readonly Fx[] };
       },
     );
+  };
+
+  async function applyWithRetry(
+    id: string,
+    eventOrDecide: MachineEvent<ES> | Decider<S, ES, D>,
+    options: RetryOptions = {},
+  ): Promise<ApplyResult<S, D, Fx> | undefined> {
+    assertEntityId(id);
+    assertOptionsObject(options, 'options');
+    const attempts = options.attempts ?? 5;
+    assertInteger(attempts, 'options.attempts', 1, 1000);
+    const backoffMs = options.backoffMs ?? 10;
+    assertInteger(backoffMs, 'options.backoffMs', 0, 60_000);
+    const decide = typeof eventOrDecide === 'function' ? eventOrDecide : undefined;
+    const fixed = decide ? undefined : await validateEvent(eventOrDecide);
+    for (let attempt = 1; ; attempt += 1) {
+      options.signal?.throwIfAborted();
+      try {
+        const stored = await loadStored(id);
+        let received = fixed;
+        if (decide) {
+          const event = await decide(view(stored));
+          if (event === undefined) return undefined;
+          received = await validateEvent(event);
+        }
+        return await applyTo(stored, received as AnyEvent);
+      } catch (error) {
+        if (!isFlowproofError(error, 'VERSION_CONFLICT') || attempt >= attempts) throw error;
+        const wait = backoffMs * 2 ** (attempt - 1);
+        await sleep(Math.round(wait * (0.5 + Math.random())), options.signal);
+      }
+    }
   }
+
+  const entities: Entities<S, ES, D, Fx> = {
+    machine,
+    store,
+    withStore(other) {
+      assertStore(other, 'store');
+      return entitiesOn(machine, internals, other, logger);
+    },
+
+    async create(id, ...args) {
+      assertEntityId(id);
+      let data: unknown = args[0];
+      const schema = internals.dataSchema;
+      if (schema) {
+        data = validOutput(
+          await validateWithSchema(schema, data),
+          `The data of entity "${id}" of machine "${machineId}"`,
+          { machineId, entityId: id },
+        );
+      }
+      return withSpan(
+        'flowproof.state_machine.create',
+        { 'flowproof.machine': machineId },
+        async () => {
+          const entity = row(
+            id,
+            { state: machine.initial, stateVersion: 1, data },
+            await store.now(),
+          );
+          if (!(await store.insert({ entity, history: record(entity, null, '@create', data) }))) {
+            throw entityError('ENTITY_EXISTS', id, 'already exists');
+          }
+          debug({ machineId, entityId: id }, 'entity created');
+          return view(entity);
+        },
+      );
+    },
+
+    async get(id) {
+      assertEntityId(id);
+      const stored = await store.load(machineId, id);
+      return stored && view(stored);
+    },
+
+    async load(id) {
+      return view(await loadStored(id));
+    },
+
+    async apply(id, event, options = {}) {
+      assertEntityId(id);
+      assertOptionsObject(options, 'options');
+      const expected = options.expectedVersion;
+      if (expected !== undefined) assertInteger(expected, 'options.expectedVersion', 1);
+      const received = await validateEvent(event);
+      const stored = await loadStored(id);
+      if (expected !== undefined && expected !== stored.stateVersion) {
+        throw conflict(id, expected, stored.stateVersion);
+      }
+      return applyTo(stored, received);
+    },
+
+    applyWithRetry: applyWithRetry as Entities<S, ES, D, Fx>['applyWithRetry'],
+
+    async history(id, options = {}) {
+      assertEntityId(id);
+      assertOptionsObject(options, 'options');
+      const limit = options.limit ?? 100;
+      assertInteger(limit, 'options.limit', 1, 1000);
+      const cursor = options.cursor;
+      if (cursor !== undefined && !(typeof cursor === 'string' && CURSOR.test(cursor))) {
+        throw new TypeError('options.cursor must be a nextCursor returned by history()');
+      }
+      const rows = await store.listHistory({
+        machineId,
+        entityId: id,
+        afterStateVersion: Number(cursor ?? 0),
+        limit: limit + 1,
+      });
+      if (rows.length <= limit) return { entries: rows };
+      const entries = rows.slice(0, limit);
+      return { entries, nextCursor: String(entries.at(-1)?.stateVersion) };
+    },
+
+    async rebuild(id) {
+      await loadStored(id);
+      const rows: HistoryRecord[] = [];
+      let page: readonly HistoryRecord[];
+      do {
+        page = await store.listHistory({
+          machineId,
+          entityId: id,
+          afterStateVersion: rows.at(-1)?.stateVersion ?? 0,
+          limit: REBUILD_PAGE,
+        });
+        rows.push(...page);
+      } while (page.length === REBUILD_PAGE);
+      const start = rows.findLastIndex(
+        (row) => row.event === '@create' || row.event === '@migrate',
+      );
+      const checkpoint = rows[start];
+      if (checkpoint === undefined) {
+        throw entityError('ENTITY_NOT_FOUND', id, 'has no creation record in its history', {
+          reason: 'history-missing',
+        });
+      }
+      if (checkpoint.machineVersion !== version) {
+        throw entityError(
+          'MACHINE_VERSION_MISMATCH',
+          id,
+          `was written since its last checkpoint by version ${checkpoint.machineVersion}, not ${version}: call upgrade() first`,
+          { expected: version, found: checkpoint.machineVersion },
+        );
+      }
+      let snapshot: Snapshot<string, unknown> = {
+        machineId,
+        version,
+        state: checkpoint.to,
+        stateVersion: checkpoint.stateVersion,
+        data: checkpoint.payload,
+      };
+      for (const { event, payload } of rows.slice(start + 1)) {
+        snapshot = internals.decide(snapshot, { type: event, payload }).snapshot;
+      }
+      return snapshot as Snapshot<S, D>;
+    },
+
+    async upgrade(id) {
+      const stored = await loadStored(id);
+      return view(stored.machineVersion === version ? stored : await persistMigration(stored));
+    },
+  };
+  timerFirers.set(entities, async (due, now) => {
+    const stored = await store.load(machineId, due.entityId);
+    // Re-checked on the row read now; the compare-and-set below makes the decision atomic.
+    if (
+      !stored?.timer ||
+      stored.stateVersion !== due.stateVersion ||
+      stored.timer.event !== due.timer.event ||
+      Date.parse(stored.timer.at) > now.getTime()
+    ) {
+      return false;
+    }
+    const actor = getContext()?.actor ?? TIMER_ACTOR;
+    await applyTo(stored, { type: stored.timer.event }, actor);
+    return true;
+  });
+  return entities;
 }
 
-/** An event whose payload passed its schema (or that has none). */
-interface ValidEvent {
-  readonly type: string;
-  readonly payload?: unknown;
-}
-
-function toEntity<S extends string, D>(stored: StoredEntity): Entity<S, D> {
+/** The snapshot part of a stored entity. */
+function snapshotOf(stored: StoredEntity): Snapshot<string, unknown> {
   return {
     machineId: stored.machineId,
     version: stored.machineVersion,
-    state: stored.state as S,
+    state: stored.state,
     stateVersion: stored.stateVersion,
-    data: stored.data as D,
-    id: stored.id,
-    timer: stored.timer,
-    createdAt: stored.createdAt,
-    updatedAt: stored.updatedAt,
+    data: stored.data,
   };
 }
 

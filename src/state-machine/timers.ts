@@ -81,42 +81,29 @@ export async function sweepTimers<S extends string, ES extends EventSchemas, D, 
   entities: Entities<S, ES, D, Fx>,
   options: SweepOptions = {},
 ): Promise<SweepResult> {
-  assertOptionsObject(options, 'options');
-  const limit = options.limit ?? 100;
-  assertInteger(limit, 'options.limit', 1, 10_000);
-  const logger = options.logger ?? silentLogger;
-  assertLogger(logger, 'options.logger');
+  const { limit, logger } = sweepOptions(options);
   const fire = timerFirerOf(entities);
+  const machineId = entities.machine.id;
   const now = await entities.store.now();
-  const due = await entities.store.dueTimers(entities.machine.id, now, limit);
+  const due = await entities.store.dueTimers(machineId, now, limit);
   const fired: string[] = [];
   const skipped: string[] = [];
   const failed: SweepFailure[] = [];
   for (const timer of due) {
+    const { entityId } = timer;
     try {
-      if (await fire(timer, now)) fired.push(timer.entityId);
-      else skipped.push(timer.entityId);
+      if (await fire(timer, now)) fired.push(entityId);
+      else skipped.push(entityId);
     } catch (error) {
-      if (isFlowproofError(error, 'VERSION_CONFLICT')) {
-        skipped.push(timer.entityId);
-      } else {
-        failed.push({ entityId: timer.entityId, error });
-        logEvent(
-          logger,
-          'warn',
-          { machineId: entities.machine.id, entityId: timer.entityId, err: error },
-          'timer could not be fired',
-        );
+      if (isFlowproofError(error, 'VERSION_CONFLICT')) skipped.push(entityId);
+      else {
+        failed.push({ entityId, error });
+        logEvent(logger, 'warn', { machineId, entityId, err: error }, 'timer could not be fired');
       }
     }
   }
   if (fired.length > 0) {
-    logEvent(
-      logger,
-      'debug',
-      { machineId: entities.machine.id, fired: fired.length },
-      'timers fired',
-    );
+    logEvent(logger, 'debug', { machineId, fired: fired.length }, 'timers fired');
   }
   return { fired, skipped, failed };
 }
@@ -137,13 +124,9 @@ export function startTimerSweeper<S extends string, ES extends EventSchemas, D, 
   entities: Entities<S, ES, D, Fx>,
   options: TimerSweeperOptions = {},
 ): TimerSweeper {
-  assertOptionsObject(options, 'options');
+  const { limit, logger } = sweepOptions(options);
   const intervalMs = options.intervalMs ?? 1000;
   assertInteger(intervalMs, 'options.intervalMs', 1, 86_400_000);
-  const limit = options.limit ?? 100;
-  assertInteger(limit, 'options.limit', 1, 10_000);
-  const logger = options.logger ?? silentLogger;
-  assertLogger(logger, 'options.logger');
   timerFirerOf(entities);
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -186,4 +169,14 @@ export function startTimerSweeper<S extends string, ES extends EventSchemas, D, 
     timer = setTimeout(loop, 0);
   }
   return { sweep, stop, [Symbol.asyncDispose]: stop };
+}
+
+/** The checked options every sweep takes. */
+function sweepOptions(options: SweepOptions): { limit: number; logger: Logger } {
+  assertOptionsObject(options, 'options');
+  const limit = options.limit ?? 100;
+  assertInteger(limit, 'options.limit', 1, 10_000);
+  const logger = options.logger ?? silentLogger;
+  assertLogger(logger, 'options.logger');
+  return { limit, logger };
 }

@@ -1,11 +1,16 @@
 /**
  * The pure transition function. It is compiled per machine over the lookup tables built by
  * `defineMachine`, so one call costs a state lookup, an event lookup, the guards of that event
- * and two small allocations (the result and the next snapshot).
+ * and two small allocations (the result and the next snapshot). The errors the module raises about
+ * events and snapshots are built here too, so that entities report them in the same words.
  */
 import { FlowproofError } from '../core/errors.js';
-import type { StandardSchemaV1 } from '../core/standard-schema.js';
-import { summariseIssues, validateWithSchema } from '../core/standard-schema.js';
+import {
+  type SchemaValidation,
+  type StandardSchemaV1,
+  summariseIssues,
+  validateWithSchema,
+} from '../core/standard-schema.js';
 import type {
   CompiledState,
   EventSchemas,
@@ -16,10 +21,16 @@ import type {
   TransitionResult,
 } from './define-machine.js';
 
+/** @internal An event as the transition function receives it. */
+export interface AnyEvent {
+  readonly type: string;
+  readonly payload?: unknown;
+}
+
 /** @internal The compiled transition: snapshot and event in, next snapshot and effects out. */
 export type TransitionFunction = (
   snapshot: Snapshot<string, unknown>,
-  event: { readonly type: string; readonly payload?: unknown },
+  event: AnyEvent,
 ) => TransitionResult<string, unknown, string>;
 
 /** Why {@link Machine.transition} refused an event; `details.reason` of `STATE_TRANSITION_DENIED`. */
@@ -54,27 +65,49 @@ export function compileTransition(
 ): TransitionFunction {
   return (snapshot, event) => {
     if (snapshot.machineId !== id || snapshot.version !== version) {
-      throw versionMismatch(id, version, snapshot);
+      throw versionMismatch(id, version, snapshot, 'migrate it first', {
+        foundMachineId: snapshot.machineId,
+      });
     }
     const node = states[snapshot.state];
-    if (node === undefined) throw unknownState(id, version, snapshot.state);
-    if (typeof event !== 'object' || event === null || typeof event.type !== 'string') {
-      throw new TypeError('event must be an object with a string type');
+    if (node === undefined) {
+      throw versionMismatch(
+        id,
+        version,
+        snapshot,
+        `state "${String(snapshot.state)}" does not exist`,
+        {
+          state: snapshot.state,
+        },
+      );
     }
+    assertEvent(event);
     const type = event.type;
     const alternatives = node.on[type];
     if (alternatives === undefined) {
-      const reason: DenialReason = !(type in schemas)
-        ? 'unknown-event'
-        : node.terminal
-          ? 'terminal'
-          : 'not-handled';
-      throw denied(id, node, type, reason);
+      throw denied(
+        id,
+        node,
+        type,
+        !(type in schemas) ? 'unknown-event' : node.terminal ? 'terminal' : 'not-handled',
+      );
     }
     let received = event as ReceivedEvent<EventSchemas>;
-    if (validate) {
-      const schema = schemas[type];
-      if (schema) received = validatePayload(schema, type, event.payload);
+    const schema = validate && schemas[type];
+    if (schema) {
+      const result = validateWithSchema(schema, event.payload);
+      if (result instanceof Promise) {
+        throw new TypeError(
+          `The schema of event "${type}" is asynchronous: only the entities' apply() can await it`,
+        );
+      }
+      received = {
+        type,
+        payload: validOutput(result, `The payload of event "${type}"`, {
+          machineId: id,
+          event: type,
+        }),
+      } as ReceivedEvent<EventSchemas>;
     }
     let chosen = alternatives[0];
     if (chosen !== undefined && chosen.guard !== undefined) {
@@ -100,28 +133,33 @@ export function compileTransition(
   };
 }
 
-function validatePayload(
-  schema: StandardSchemaV1,
-  type: string,
-  payload: unknown,
-): ReceivedEvent<EventSchemas> {
-  const result = validateWithSchema(schema, payload);
-  if (result instanceof Promise) {
-    throw new TypeError(
-      `The schema of event "${type}" is asynchronous: validate the payload first, or use the entity store's apply()`,
-    );
+/** @internal Throws a `TypeError` unless `event` is an object with a string `type`. */
+export function assertEvent(event: unknown): asserts event is AnyEvent {
+  if (typeof event !== 'object' || typeof (event as AnyEvent | null)?.type !== 'string') {
+    throw new TypeError('event must be an object with a string type');
   }
+}
+
+/**
+ * @internal The schema's output, or `VALIDATION_FAILED`: "`what` is invalid: " and a summary of
+ * the issues, with `details` and the issues as details.
+ */
+export function validOutput(
+  result: SchemaValidation<unknown>,
+  what: string,
+  details: Readonly<Record<string, unknown>>,
+): unknown {
   if (!result.ok) {
     throw new FlowproofError(
       'VALIDATION_FAILED',
-      `The payload of event "${type}" is invalid: ${summariseIssues(result.issues)}`,
-      { details: { event: type, issues: result.issues } },
+      `${what} is invalid: ${summariseIssues(result.issues)}`,
+      { details: { ...details, issues: result.issues } },
     );
   }
-  return { type, payload: result.value } as ReceivedEvent<EventSchemas>;
+  return result.value;
 }
 
-/** @internal */
+/** @internal `STATE_TRANSITION_DENIED` for `event` in `node`. */
 export function denied(
   machineId: string,
   node: CompiledState,
@@ -143,29 +181,20 @@ export function denied(
   );
 }
 
-function versionMismatch(
-  id: string,
+/**
+ * @internal `MACHINE_VERSION_MISMATCH` for a snapshot that version `version` of machine `machineId`
+ * cannot take, and why; `details` name the machine, the version expected and the version found.
+ */
+export function versionMismatch(
+  machineId: string,
   version: number,
   snapshot: Snapshot<string, unknown>,
+  why: string,
+  details?: Readonly<Record<string, unknown>>,
 ): FlowproofError {
   return new FlowproofError(
     'MACHINE_VERSION_MISMATCH',
-    `The snapshot belongs to machine "${String(snapshot.machineId)}" version ${String(snapshot.version)}, not "${id}" version ${version}: migrate it first`,
-    {
-      details: {
-        machineId: id,
-        expected: version,
-        found: snapshot.version,
-        foundMachineId: snapshot.machineId,
-      },
-    },
-  );
-}
-
-function unknownState(id: string, version: number, state: string): FlowproofError {
-  return new FlowproofError(
-    'MACHINE_VERSION_MISMATCH',
-    `State "${String(state)}" does not exist in version ${version} of machine "${id}"`,
-    { details: { machineId: id, expected: version, found: version, state } },
+    `A snapshot of machine "${String(snapshot.machineId)}" version ${String(snapshot.version)} does not fit version ${version} of machine "${machineId}": ${why}`,
+    { details: { machineId, expected: version, found: snapshot.version, ...details } },
   );
 }
