@@ -1,14 +1,15 @@
-import { assertStoreOptions } from '../../core/options.js';
-import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
-import type {
-  ClaimRequest,
-  ClaimResult,
-  IdempotencyRecord,
-  IdempotencyStatus,
-  IdempotencyStore,
-  ReclaimReason,
-} from '../../idempotency/idempotency-store.js';
+import type { MigrationSet } from '../../core/storage-backend.js';
+import type { IdempotencyStore, ReclaimReason } from '../../idempotency/idempotency-store.js';
+import {
+  IDEMPOTENCY_COLUMNS as COLUMNS,
+  createSqlIdempotencyStore,
+  type IdempotencyDialect,
+  type IdempotencyRow,
+  IDEMPOTENCY_TABLE as TABLE,
+  toIdempotencyRecord,
+} from '../sql/sql-idempotency-store.js';
 import type { PostgresBackend } from './postgres-backend.js';
+import { postgresDialect } from './postgres-dialect.js';
 
 /** Options of {@link createPostgresIdempotencyStore}. */
 export interface PostgresIdempotencyStoreOptions {
@@ -32,11 +33,8 @@ export interface PostgresIdempotencyStore extends IdempotencyStore<PostgresBacke
   withBackend(backend: PostgresBackend): PostgresIdempotencyStore;
 }
 
-const TABLE = 'idempotency_keys';
 /** The server's clock in epoch milliseconds; clock_timestamp(), as now() is frozen per transaction. */
 const NOW = 'floor(extract(epoch from clock_timestamp()) * 1000)::bigint';
-const COLUMNS =
-  'key, fingerprint, status, token, side_effect_started, result, lease_expires_at, expires_at';
 /** A claim that lost a race with a concurrent insert sees no row in its snapshot: read again. */
 const CLAIM_ATTEMPTS = 5;
 
@@ -70,18 +68,9 @@ export const postgresIdempotencyMigrations: MigrationSet<PostgresBackend> = {
   ],
 };
 
-interface Row {
-  key: string;
-  fingerprint: string;
-  status: IdempotencyStatus;
-  token: string | number;
-  side_effect_started: boolean;
-  result: string | null;
-  lease_expires_at: string | number;
-  expires_at: string | number;
-  reclaimed?: string | null;
-  claimed?: boolean;
-  now: string | number;
+interface ClaimRow extends IdempotencyRow {
+  reclaimed: string | null;
+  claimed: boolean;
 }
 
 /**
@@ -103,36 +92,17 @@ interface Row {
 export function createPostgresIdempotencyStore(
   options: PostgresIdempotencyStoreOptions,
 ): PostgresIdempotencyStore {
-  const { backend, ownsBackend } = assertStoreOptions(
-    options,
-    'postgres',
-    'PostgreSQL',
-    'createPostgresBackend',
-  );
-  return new PostgresIdempotencyStoreImpl(backend, ownsBackend);
+  return createSqlIdempotencyStore(postgresIdempotencyDialect, options);
 }
 
-class PostgresIdempotencyStoreImpl implements PostgresIdempotencyStore {
-  readonly kind = 'postgres' as const;
-  readonly #backend: PostgresBackend;
-  readonly #ownsBackend: boolean;
-  readonly #sql: ReturnType<typeof statements>;
-
-  constructor(backend: PostgresBackend, ownsBackend: boolean) {
-    this.#backend = backend;
-    this.#ownsBackend = ownsBackend;
-    this.#sql = statements(backend.table(TABLE));
-  }
-
-  withBackend(backend: PostgresBackend): PostgresIdempotencyStore {
-    return new PostgresIdempotencyStoreImpl(backend, false);
-  }
-
-  migrate(): Promise<MigrationReport> {
-    return this.#backend.migrate(postgresIdempotencyMigrations);
-  }
-
-  async claim(request: ClaimRequest): Promise<ClaimResult> {
+const postgresIdempotencyDialect: IdempotencyDialect<
+  PostgresBackend,
+  ReturnType<typeof statements>
+> = {
+  sql: postgresDialect,
+  migrations: postgresIdempotencyMigrations,
+  statements,
+  async claim(backend, sql, request) {
     const params = [
       request.key,
       request.fingerprint,
@@ -141,9 +111,9 @@ class PostgresIdempotencyStoreImpl implements PostgresIdempotencyStore {
       request.reclaimStarted,
     ];
     for (let attempt = 1; ; attempt += 1) {
-      const [row] = await this.#backend.query<Row>(this.#sql.claim, params);
+      const [row] = await backend.query<ClaimRow>(sql.claim, params);
       if (row) {
-        const record = toRecord(row);
+        const record = toIdempotencyRecord(row);
         if (!row.claimed) return { claimed: false, record };
         return {
           claimed: true,
@@ -155,71 +125,21 @@ class PostgresIdempotencyStoreImpl implements PostgresIdempotencyStore {
       // the ON CONFLICT saw it, the fallback SELECT did not. The next statement sees it.
       if (attempt >= CLAIM_ATTEMPTS) throw new Error('the claim statement kept returning no row');
     }
-  }
-
-  async complete(
-    key: string,
-    token: number,
-    result: string,
-    retentionMs: number,
-  ): Promise<boolean> {
-    return (await this.#backend.execute(this.#sql.complete, [key, token, result, retentionMs])) > 0;
-  }
-
-  async release(key: string, token: number): Promise<boolean> {
-    return (await this.#backend.execute(this.#sql.release, [key, token])) > 0;
-  }
-
-  async heartbeat(
-    key: string,
-    token: number,
-    leaseMs: number,
-    sideEffectStarted: boolean,
-  ): Promise<boolean> {
-    return (
-      (await this.#backend.execute(this.#sql.heartbeat, [key, token, leaseMs, sideEffectStarted])) >
-      0
-    );
-  }
-
-  async get(key: string): Promise<IdempotencyRecord | undefined> {
-    const [row] = await this.#backend.query<Row>(this.#sql.get, [key]);
-    return row ? toRecord(row) : undefined;
-  }
-
-  deleteExpired(limit: number): Promise<number> {
-    return this.#backend.execute(this.#sql.deleteExpired, [limit]);
-  }
-
-  transaction<T>(
-    fn: (store: IdempotencyStore<PostgresBackend>, tx: PostgresBackend) => Promise<T>,
-  ): Promise<T> {
-    return this.#backend.transaction((tx) => fn(this.withBackend(tx), tx));
-  }
-
-  async close(): Promise<void> {
-    if (this.#ownsBackend) await this.#backend.close();
-  }
-}
-
-function toRecord(row: Row): IdempotencyRecord {
-  return {
-    key: row.key,
-    fingerprint: row.fingerprint,
-    status: row.status,
-    token: Number(row.token),
-    sideEffectStarted: row.side_effect_started,
-    result: row.result ?? undefined,
-    leaseExpiresAt: Number(row.lease_expires_at),
-    expiresAt: Number(row.expires_at),
-    now: Number(row.now),
-  };
-}
+  },
+  bind: {
+    complete: (key, token, result, retentionMs) => [key, token, result, retentionMs],
+    release: (key, token) => [key, token],
+    heartbeat: (key, token, leaseMs, sideEffectStarted) => [key, token, leaseMs, sideEffectStarted],
+    get: (key) => [key],
+    deleteExpired: (limit) => [limit],
+  },
+};
 
 function statements(table: string) {
   const now = 'excluded.lease_expires_at - $3';
   const reclaimable = `t.expires_at <= ${now} OR (t.fingerprint = excluded.fingerprint AND (t.status = 'released' OR (t.status = 'in_progress' AND t.lease_expires_at <= ${now} AND (NOT t.side_effect_started OR $5::boolean))))`;
   return {
+    table,
     // One statement: insert, re-claim (conditional DO UPDATE) or return the record that stands.
     claim: `WITH clock AS (SELECT ${NOW} AS now),
       claimed AS (

@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { assertStoreOptions } from '../../core/options.js';
-import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
-import type {
-  ClaimRequest,
-  ClaimResult,
-  IdempotencyRecord,
-  IdempotencyStatus,
-  IdempotencyStore,
-  ReclaimReason,
-} from '../../idempotency/idempotency-store.js';
+import type { MigrationSet } from '../../core/storage-backend.js';
+import type { IdempotencyStore, ReclaimReason } from '../../idempotency/idempotency-store.js';
+import {
+  IDEMPOTENCY_COLUMNS as COLUMNS,
+  createSqlIdempotencyStore,
+  type IdempotencyDialect,
+  type IdempotencyRow,
+  IDEMPOTENCY_TABLE as TABLE,
+  toIdempotencyRecord,
+} from '../sql/sql-idempotency-store.js';
 import type { SqliteBackend } from './sqlite-backend.js';
+import { sqliteDialect } from './sqlite-dialect.js';
 
 /** Options of {@link createSqliteIdempotencyStore}. */
 export interface SqliteIdempotencyStoreOptions {
@@ -33,11 +34,8 @@ export interface SqliteIdempotencyStore extends IdempotencyStore<SqliteBackend> 
   withBackend(backend: SqliteBackend): SqliteIdempotencyStore;
 }
 
-const TABLE = 'idempotency_keys';
 /** SQLite's clock in epoch milliseconds; 'now' is stable within one statement. */
 const NOW = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)";
-const COLUMNS =
-  'key, fingerprint, status, token, side_effect_started, result, lease_expires_at, expires_at';
 
 /** The migrations of the SQLite idempotency store (component `idempotency`). */
 export const sqliteIdempotencyMigrations: MigrationSet<SqliteBackend> = {
@@ -70,16 +68,9 @@ export const sqliteIdempotencyMigrations: MigrationSet<SqliteBackend> = {
   ],
 };
 
-interface Row {
-  key: string;
-  fingerprint: string;
-  status: IdempotencyStatus;
-  token: number;
-  side_effect_started: number;
-  result: string | null;
-  lease_expires_at: number;
-  expires_at: number;
-  now: number;
+interface ClaimRow extends IdempotencyRow {
+  reclaimed: string | null;
+  owner: string;
 }
 
 /**
@@ -102,57 +93,32 @@ interface Row {
 export function createSqliteIdempotencyStore(
   options: SqliteIdempotencyStoreOptions,
 ): SqliteIdempotencyStore {
-  const { backend, ownsBackend } = assertStoreOptions(
-    options,
-    'sqlite',
-    'SQLite',
-    'createSqliteBackend',
-  );
-  return new SqliteIdempotencyStoreImpl(backend, ownsBackend);
+  return createSqlIdempotencyStore(sqliteIdempotencyDialect, options);
 }
 
 // Claim owners: unique per claim, so RETURNING can tell a claim from an untouched record.
 const OWNER_PREFIX = randomBytes(6).toString('hex');
 let ownerCounter = 0;
 
-class SqliteIdempotencyStoreImpl implements SqliteIdempotencyStore {
-  readonly kind = 'sqlite' as const;
-  readonly #backend: SqliteBackend;
-  readonly #ownsBackend: boolean;
-  readonly #sql: ReturnType<typeof statements>;
-
-  constructor(backend: SqliteBackend, ownsBackend: boolean) {
-    this.#backend = backend;
-    this.#ownsBackend = ownsBackend;
-    this.#sql = statements(backend.table(TABLE));
-  }
-
-  withBackend(backend: SqliteBackend): SqliteIdempotencyStore {
-    return new SqliteIdempotencyStoreImpl(backend, false);
-  }
-
-  migrate(): Promise<MigrationReport> {
-    return this.#backend.migrate(sqliteIdempotencyMigrations);
-  }
-
-  async claim(request: ClaimRequest): Promise<ClaimResult> {
+const sqliteIdempotencyDialect: IdempotencyDialect<SqliteBackend, ReturnType<typeof statements>> = {
+  sql: sqliteDialect,
+  migrations: sqliteIdempotencyMigrations,
+  statements,
+  async claim(backend, sql, request) {
     ownerCounter += 1;
     const owner = `${OWNER_PREFIX}:${ownerCounter}`;
-    const [row] = await this.#backend.query<Row & { owner: string; reclaimed: string | null }>(
-      this.#sql.claim,
-      [
-        {
-          key: request.key,
-          fingerprint: request.fingerprint,
-          lease: request.leaseMs,
-          keep: Math.max(request.leaseMs, request.retentionMs),
-          reclaimStarted: request.reclaimStarted ? 1 : 0,
-          owner,
-        },
-      ],
-    );
+    const [row] = await backend.query<ClaimRow>(sql.claim, [
+      {
+        key: request.key,
+        fingerprint: request.fingerprint,
+        lease: request.leaseMs,
+        keep: Math.max(request.leaseMs, request.retentionMs),
+        reclaimStarted: request.reclaimStarted ? 1 : 0,
+        owner,
+      },
+    ]);
     if (!row) throw new Error('the claim statement returned no row');
-    const record = toRecord(row);
+    const record = toIdempotencyRecord(row);
     if (row.owner !== owner) return { claimed: false, record };
     return {
       claimed: true,
@@ -160,71 +126,17 @@ class SqliteIdempotencyStoreImpl implements SqliteIdempotencyStore {
       reclaimed:
         record.token > 1 ? ((row.reclaimed ?? undefined) as ReclaimReason | undefined) : undefined,
     };
-  }
-
-  async complete(
-    key: string,
-    token: number,
-    result: string,
-    retentionMs: number,
-  ): Promise<boolean> {
-    return (
-      (await this.#backend.execute(this.#sql.complete, [
-        { key, token, result, retention: retentionMs },
-      ])) > 0
-    );
-  }
-
-  async release(key: string, token: number): Promise<boolean> {
-    return (await this.#backend.execute(this.#sql.release, [{ key, token }])) > 0;
-  }
-
-  async heartbeat(
-    key: string,
-    token: number,
-    leaseMs: number,
-    sideEffectStarted: boolean,
-  ): Promise<boolean> {
-    return (
-      (await this.#backend.execute(this.#sql.heartbeat, [
-        { key, token, lease: leaseMs, started: sideEffectStarted ? 1 : 0 },
-      ])) > 0
-    );
-  }
-
-  async get(key: string): Promise<IdempotencyRecord | undefined> {
-    const [row] = await this.#backend.query<Row>(this.#sql.get, [{ key }]);
-    return row ? toRecord(row) : undefined;
-  }
-
-  deleteExpired(limit: number): Promise<number> {
-    return this.#backend.execute(this.#sql.deleteExpired, [{ limit }]);
-  }
-
-  transaction<T>(
-    fn: (store: IdempotencyStore<SqliteBackend>, tx: SqliteBackend) => Promise<T>,
-  ): Promise<T> {
-    return this.#backend.transaction((tx) => fn(this.withBackend(tx), tx));
-  }
-
-  async close(): Promise<void> {
-    if (this.#ownsBackend) await this.#backend.close();
-  }
-}
-
-function toRecord(row: Row): IdempotencyRecord {
-  return {
-    key: row.key,
-    fingerprint: row.fingerprint,
-    status: row.status,
-    token: Number(row.token),
-    sideEffectStarted: Number(row.side_effect_started) === 1,
-    result: row.result ?? undefined,
-    leaseExpiresAt: Number(row.lease_expires_at),
-    expiresAt: Number(row.expires_at),
-    now: Number(row.now),
-  };
-}
+  },
+  bind: {
+    complete: (key, token, result, retentionMs) => [{ key, token, result, retention: retentionMs }],
+    release: (key, token) => [{ key, token }],
+    heartbeat: (key, token, leaseMs, sideEffectStarted) => [
+      { key, token, lease: leaseMs, started: sideEffectStarted ? 1 : 0 },
+    ],
+    get: (key) => [{ key }],
+    deleteExpired: (limit) => [{ limit }],
+  },
+};
 
 function statements(table: string) {
   // In DO UPDATE, bare column names are the existing row, `excluded.*` the proposed one, whose
@@ -235,6 +147,7 @@ function statements(table: string) {
   const pick = (column: string) =>
     `${column} = CASE WHEN ${reclaimable} THEN excluded.${column} ELSE ${column} END`;
   return {
+    table,
     claim: `INSERT INTO ${table} (${COLUMNS}, reclaimed, owner)
       VALUES (@key, @fingerprint, 'in_progress', 1, 0, NULL, ${NOW} + @lease, ${NOW} + @keep, NULL, @owner)
       ON CONFLICT (key) DO UPDATE SET

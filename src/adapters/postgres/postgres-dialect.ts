@@ -1,0 +1,17 @@
+import type { SqlDialect } from '../sql/sql-dialect.js';
+import type { PostgresBackend } from './postgres-backend.js';
+
+/**
+ * PostgreSQL's spelling of the shared SQL stores' statements: numbered `$n` placeholders, casts
+ * where a text parameter must become `jsonb` or `timestamptz`, JSON read back as text.
+ */
+export const postgresDialect: SqlDialect<PostgresBackend> = {
+  kind: 'postgres',
+  label: 'PostgreSQL',
+  backendFactory: 'createPostgresBackend',
+  param: (n, type) => (type === undefined ? `$${n}` : `$${n}::${type}`),
+  // As text: `jsonb` would come back parsed, and SQL NULL could not be told from JSON null.
+  jsonText: (column) => `${column}::text AS ${column}`,
+  // `timestamptz` arrives as a `Date` (pg, PGlite) or, with custom type parsers, as text.
+  isoTime: (value) => (value instanceof Date ? value : new Date(value)).toISOString(),
+};

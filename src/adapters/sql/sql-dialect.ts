@@ -1,0 +1,44 @@
+import type { StorageBackend } from '../../core/storage-backend.js';
+
+/**
+ * What the shared SQL module stores call on a backend. The PostgreSQL and the SQLite backend both
+ * fit, so a store written once over this runs on either.
+ */
+export interface SqlBackend extends StorageBackend {
+  /** A table's name as statements spell it: prefixed, and schema-qualified on PostgreSQL. */
+  table(name: string): string;
+  /** Runs one statement and returns its rows. */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Runs one statement and returns the number of rows it changed. */
+  execute(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+/** The column types a parameter may need a cast to where the engine cannot infer it. */
+export type SqlParamType = 'jsonb' | 'timestamptz';
+
+/**
+ * How one SQL engine spells the few things the shared stores' statements leave open. Statements
+ * are built from it once per store instance, never per call.
+ */
+export interface SqlDialect<B extends SqlBackend> {
+  /** The backend kind the stores accept (`backend.kind`). */
+  readonly kind: B['kind'];
+  /** The engine's name in error messages, e.g. `PostgreSQL`. */
+  readonly label: string;
+  /** The factory that makes such a backend, named in error messages. */
+  readonly backendFactory: string;
+  /** The placeholder of the `n`-th (1-based) parameter, cast to `type` where the engine needs it. */
+  param(n: number, type?: SqlParamType): string;
+  /** A JSON column read back as JSON text, so SQL NULL (no value) stays apart from JSON null. */
+  jsonText(column: string): string;
+  /** A timestamp column as the driver returns it, as UTC ISO-8601 text. */
+  isoTime(value: Date | string): string;
+}
+
+/**
+ * JSON text for a JSON parameter (never the value itself: `pg` would turn arrays into PostgreSQL
+ * arrays), or SQL NULL for `undefined`; throws `TypeError` for values JSON cannot hold.
+ */
+export function jsonParam(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}

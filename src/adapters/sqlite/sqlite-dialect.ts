@@ -1,0 +1,16 @@
+import type { SqlDialect } from '../sql/sql-dialect.js';
+import type { SqliteBackend } from './sqlite-backend.js';
+
+/**
+ * SQLite's spelling of the shared SQL stores' statements: `?` placeholders, no casts (columns are
+ * TEXT), JSON and times stored and read back as text.
+ */
+export const sqliteDialect: SqlDialect<SqliteBackend> = {
+  kind: 'sqlite',
+  label: 'SQLite',
+  backendFactory: 'createSqliteBackend',
+  param: () => '?',
+  jsonText: (column) => column,
+  // Times are written as UTC ISO-8601 text and come back as written.
+  isoTime: (value) => value as string,
+};
