@@ -35,7 +35,7 @@ export interface PostgresEntityStore extends EntityStore {
 }
 
 /**
- * The schema of the Postgres entity store (component `state-machine`), applied by
+ * The schema of the PostgreSQL entity store (component `state-machine`), applied by
  * {@link PostgresEntityStore.migrate}; exported for applications that run migrations with their own tooling.
  */
 export const postgresEntityStoreMigrations: MigrationSet<PostgresBackend> = {
