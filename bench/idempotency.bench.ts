@@ -24,6 +24,8 @@ import setupServices from '../test/setup/services.js';
 import { type BenchSuite, defineSuite } from './harness.js';
 
 const CONCURRENCY = 64;
+/** Milliseconds per suite, over all rounds: network round trips vary, so measure for longer. */
+const TIME = 5_000;
 const result = { id: 'order-1', total: 4200, currency: 'EUR', status: 'created' };
 let counter = 0;
 const nextKey = () => {
@@ -118,6 +120,7 @@ async function redisSuites(
 
   return [
     defineSuite({
+      time: TIME,
       name: 'Redis idempotency store vs SET NX PX + SET (new key, sequential)',
       unit: 'keys',
       baseline: 'raw SET NX PX + SET',
@@ -127,6 +130,7 @@ async function redisSuites(
       ],
     }),
     defineSuite({
+      time: TIME,
       name: `Redis idempotency store vs SET NX PX + SET (new keys, ${CONCURRENCY} concurrent callers)`,
       unit: 'keys',
       opsPerCall: CONCURRENCY,
@@ -137,6 +141,7 @@ async function redisSuites(
       ],
     }),
     defineSuite({
+      time: TIME,
       name: 'vs Powertools CachePersistenceLayer on the same Redis: new keys, sequential',
       unit: 'keys',
       baseline: 'Powertools makeIdempotent',
@@ -149,6 +154,7 @@ async function redisSuites(
       ],
     }),
     defineSuite({
+      time: TIME,
       name: 'vs Powertools CachePersistenceLayer on the same Redis: duplicates, sequential',
       unit: 'duplicates',
       baseline: 'Powertools makeIdempotent',
@@ -161,6 +167,7 @@ async function redisSuites(
       ],
     }),
     defineSuite({
+      time: TIME,
       name: 'vs Powertools: duplicates answered from the in-process cache',
       unit: 'duplicates',
       baseline: 'Powertools useLocalCache',
@@ -206,6 +213,7 @@ async function postgresSuites(
   const viaFlowproof = () => flowproof.run(nextKey(), { id: 1 }, async () => result);
   return [
     defineSuite({
+      time: TIME,
       name: 'PostgreSQL idempotency store vs INSERT … ON CONFLICT + UPDATE (new key, sequential)',
       unit: 'keys',
       baseline: 'raw INSERT ON CONFLICT + UPDATE',
@@ -215,6 +223,7 @@ async function postgresSuites(
       ],
     }),
     defineSuite({
+      time: TIME,
       name: `PostgreSQL idempotency store vs INSERT … ON CONFLICT + UPDATE (new keys, ${CONCURRENCY} concurrent callers)`,
       unit: 'keys',
       opsPerCall: CONCURRENCY,
