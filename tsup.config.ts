@@ -9,6 +9,8 @@ export const entries = {
   'validation/index': 'src/validation/index.ts',
   'idempotency/index': 'src/idempotency/index.ts',
   'state-machine/index': 'src/state-machine/index.ts',
+  'state-machine/entities/index': 'src/state-machine/entities/index.ts',
+  'state-machine/mermaid/index': 'src/state-machine/mermaid/index.ts',
   'saga/index': 'src/saga/index.ts',
   'audit/index': 'src/audit/index.ts',
   'lineage/index': 'src/lineage/index.ts',

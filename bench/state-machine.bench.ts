@@ -20,7 +20,8 @@ import {
 import { z } from 'zod';
 import { createMemoryBackend, createMemoryEntityStore } from '../src/adapters/memory/index.js';
 import { createSqliteBackend, createSqliteEntityStore } from '../src/adapters/sqlite/index.js';
-import { createEntities, defineMachine } from '../src/state-machine/index.js';
+import { createEntities } from '../src/state-machine/entities/index.js';
+import { defineMachine } from '../src/state-machine/index.js';
 import { defineSuite } from './harness.js';
 
 interface OrderContext {

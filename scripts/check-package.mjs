@@ -261,9 +261,59 @@ function checkSmoke() {
       );
       report(`smoke: require(${quoted})`, required);
     }
+    checkCrossEntry(project);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * A machine defined through `flowproof/state-machine` is persisted through
+ * `flowproof/state-machine/entities` and drawn through `flowproof/state-machine/mermaid`, and the
+ * error it raises is a `FlowproofError` of the root entry: the entries share one copy of the code
+ * they have in common (machine internals, the error class), in ESM and in CommonJS.
+ */
+const CROSS_ENTRY = `
+const { FlowproofError } = await load('flowproof');
+const { defineMachine } = await load('flowproof/state-machine');
+const { createEntities } = await load('flowproof/state-machine/entities');
+const { toMermaid } = await load('flowproof/state-machine/mermaid');
+const { createMemoryBackend, createMemoryEntityStore } = await load('flowproof/adapters/memory');
+const door = defineMachine({
+  id: 'door',
+  initial: 'closed',
+  events: { open: null, close: null },
+  states: { closed: { on: { open: 'open' } }, open: { on: { close: 'closed' } } },
+});
+const store = createMemoryEntityStore({ backend: createMemoryBackend() });
+await store.migrate();
+const doors = createEntities({ machine: door, store });
+await doors.create('d1');
+const { entity } = await doors.apply('d1', { type: 'open' });
+if (entity.state !== 'open') throw new Error('apply did not persist the transition');
+const denied = await doors.apply('d1', { type: 'open' }).catch((error) => error);
+if (!(denied instanceof FlowproofError) || denied.code !== 'STATE_TRANSITION_DENIED') {
+  throw new Error('the denial is not a FlowproofError of the root entry: ' + denied);
+}
+if (!toMermaid(door).includes('closed --> open : open')) throw new Error('no diagram');
+`;
+
+function checkCrossEntry(project) {
+  const esm = run(
+    'node',
+    ['--input-type=module', '-e', `const load = (s) => import(s);\n${CROSS_ENTRY}`],
+    { cwd: project },
+  );
+  report('smoke: state-machine entries work together (import)', esm);
+  const cjs = run(
+    'node',
+    [
+      '-e',
+      `const load = async (s) => require(s);\n(async () => {${CROSS_ENTRY}})().catch((e) => { console.error(e); process.exit(1); });`,
+    ],
+    { cwd: project },
+  );
+  report('smoke: state-machine entries work together (require)', cjs);
 }
 
 function isReservedEntry(subpath) {

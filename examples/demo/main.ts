@@ -26,7 +26,8 @@ import {
   runWithContext,
   serializeContext,
 } from '../../src/index.js';
-import { createEntities, toMermaid } from '../../src/state-machine/index.js';
+import { createEntities } from '../../src/state-machine/entities/index.js';
+import { toMermaid } from '../../src/state-machine/mermaid/index.js';
 import { createOrderPipeline, orderMachine } from './order-flow.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flowproof-demo-'));

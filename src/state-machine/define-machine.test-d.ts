@@ -2,7 +2,8 @@ import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { createMemoryBackend } from '../adapters/memory/memory-backend.js';
 import { createMemoryEntityStore } from '../adapters/memory/memory-entity-store.js';
-import { createEntities, defineMachine } from './index.js';
+import { createEntities } from './entities/index.js';
+import { defineMachine } from './index.js';
 
 const payment = defineMachine({
   id: 'payment',

@@ -1,14 +1,13 @@
 /**
  * State machines for back-end entities: typed lifecycles with guards, declared effects and
- * deadlines, persisted with optimistic locking (one compare-and-set per event, history in the same
- * transaction), versioned with snapshot migrations, and drawn as Mermaid diagrams.
+ * deadlines, versioned with snapshot migrations. This entry is the pure machine; persisting entities
+ * with optimistic locking and firing their deadlines is `flowproof/state-machine/entities`, and
+ * drawing Mermaid diagrams is `flowproof/state-machine/mermaid`.
  *
  * - {@link defineMachine} compiles a definition; `machine.transition()` is the pure, fast
- *   transition function.
- * - {@link createEntities} persists a machine's entities on an {@link EntityStore} (memory, SQLite
- *   and PostgreSQL adapters live in `flowproof/adapters/*`).
- * - {@link sweepTimers} / {@link startTimerSweeper} fire overdue deadlines exactly once.
- * - {@link toMermaid} / {@link describe} turn a definition into documentation.
+ *   transition function, and `machine.migrateSnapshot()` brings an older snapshot up to date.
+ * - {@link describe} returns a definition's structure as plain data; `flowproof/state-machine/mermaid`
+ *   draws it as a diagram.
  *
  * @module
  */
@@ -32,49 +31,12 @@ export {
   type TransitionSpec,
   type TransitionsConfig,
 } from './define-machine.js';
-// Persisted entities over the store port
-export {
-  type ApplyOptions,
-  type ApplyResult,
-  createEntities,
-  type Decider,
-  type Entities,
-  type EntitiesOptions,
-  type Entity,
-  type HistoryOptions,
-  type HistoryPage,
-  type RetryOptions,
-} from './entities.js';
-export {
-  type DueTimer,
-  ENTITY_STORE_COMPONENT,
-  type EntityInsert,
-  type EntityStore,
-  type EntityTimer,
-  type EntityUpdate,
-  type HistoryQuery,
-  type HistoryRecord,
-  type StoredEntity,
-} from './entity-store.js';
-// Documentation
+// The structure as data, for documentation and tooling
 export {
   describe,
   type EventDescription,
   type MachineDescription,
-  type MermaidOptions,
   type StateDescription,
   type TransitionDescription,
-  toMermaid,
-} from './mermaid.js';
-
-// Durable timers
-export {
-  type SweepFailure,
-  type SweepOptions,
-  type SweepResult,
-  startTimerSweeper,
-  sweepTimers,
-  type TimerSweeper,
-  type TimerSweeperOptions,
-} from './timers.js';
+} from './describe.js';
 export { type DenialReason, transition } from './transition.js';

@@ -6,15 +6,9 @@ import { createMemoryEntityStore } from '../adapters/memory/memory-entity-store.
 import { createManualClock } from '../core/clock.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import {
-  createEntities,
-  defineMachine,
-  describe,
-  startTimerSweeper,
-  sweepTimers,
-  toMermaid,
-  transition,
-} from './index.js';
+import { createEntities, startTimerSweeper, sweepTimers } from './entities/index.js';
+import { defineMachine, describe, transition } from './index.js';
+import { toMermaid } from './mermaid/index.js';
 
 const OrderData = z.object({
   total: z.number().int().nonnegative(),

@@ -12,9 +12,9 @@ import { runWithContext } from '../core/context.js';
 import { isFlowproofError } from '../core/errors.js';
 import type { StandardSchemaV1 } from '../core/standard-schema.js';
 import { defineMachine } from '../state-machine/define-machine.js';
-import { createEntities } from '../state-machine/entities.js';
-import type { EntityStore, StoredEntity } from '../state-machine/entity-store.js';
-import { sweepTimers } from '../state-machine/timers.js';
+import { createEntities } from '../state-machine/entities/create-entities.js';
+import type { EntityStore, StoredEntity } from '../state-machine/entities/entity-store.js';
+import { sweepTimers } from '../state-machine/entities/timers.js';
 import {
   assertRejectsWithCode,
   type CrossProcessTarget,

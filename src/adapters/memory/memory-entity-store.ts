@@ -9,7 +9,7 @@ import {
   type HistoryQuery,
   type HistoryRecord,
   type StoredEntity,
-} from '../../state-machine/entity-store.js';
+} from '../../state-machine/entities/entity-store.js';
 import type { MemoryBackend } from './memory-backend.js';
 
 /** Options of {@link createMemoryEntityStore}. */

@@ -8,7 +8,7 @@ import type {
   HistoryQuery,
   HistoryRecord,
   StoredEntity,
-} from '../../state-machine/entity-store.js';
+} from '../../state-machine/entities/entity-store.js';
 import { jsonParam, type SqlBackend, type SqlDialect } from './sql-dialect.js';
 
 /** The entity store's tables (before the backend's prefix and schema). */

@@ -1,5 +1,8 @@
 import type { MigrationSet } from '../../core/storage-backend.js';
-import { ENTITY_STORE_COMPONENT, type EntityStore } from '../../state-machine/entity-store.js';
+import {
+  ENTITY_STORE_COMPONENT,
+  type EntityStore,
+} from '../../state-machine/entities/entity-store.js';
 import {
   createSqlEntityStore,
   ENTITIES_TABLE,

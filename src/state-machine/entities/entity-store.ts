@@ -6,8 +6,8 @@
  * Adapters: `createMemoryEntityStore`, `createSqliteEntityStore`, `createPostgresEntityStore`.
  * Certify your own with `describeEntityStoreConformance` from `flowproof/testing`.
  */
-import type { Actor } from '../core/context.js';
-import type { MigrationReport } from '../core/storage-backend.js';
+import type { Actor } from '../../core/context.js';
+import type { MigrationReport } from '../../core/storage-backend.js';
 
 /** The migration component name entity stores record their schema under. */
 export const ENTITY_STORE_COMPONENT = 'state-machine';

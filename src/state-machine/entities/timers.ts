@@ -5,11 +5,11 @@
  * sweepers (in several processes) race for one timer, exactly one write succeeds and the others
  * see a version conflict, which they skip.
  */
-import { isFlowproofError } from '../core/errors.js';
-import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
-import { assertInteger, assertOptionsObject } from '../core/options.js';
-import type { EventSchemas } from './define-machine.js';
-import { type Entities, timerFirerOf } from './entities.js';
+import { isFlowproofError } from '../../core/errors.js';
+import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
+import { assertInteger, assertOptionsObject } from '../../core/options.js';
+import type { EventSchemas } from '../define-machine.js';
+import { type Entities, timerFirerOf } from './create-entities.js';
 
 /** Options of {@link sweepTimers}. */
 export interface SweepOptions {

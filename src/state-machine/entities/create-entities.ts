@@ -4,18 +4,18 @@
  * appending the history row in the same transaction. A stale writer gets `VERSION_CONFLICT`;
  * {@link Entities.applyWithRetry} re-reads and decides again.
  */
-import { sleep } from '../core/async.js';
-import { type Actor, getContext } from '../core/context.js';
-import { FlowproofError, type FlowproofErrorCode, isFlowproofError } from '../core/errors.js';
-import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
+import { sleep } from '../../core/async.js';
+import { type Actor, getContext } from '../../core/context.js';
+import { FlowproofError, type FlowproofErrorCode, isFlowproofError } from '../../core/errors.js';
+import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
 import {
   assertFunction,
   assertInteger,
   assertNonEmptyString,
   assertOptionsObject,
-} from '../core/options.js';
-import { validateWithSchema } from '../core/standard-schema.js';
-import { withSpan } from '../core/tracing.js';
+} from '../../core/options.js';
+import { validateWithSchema } from '../../core/standard-schema.js';
+import { withSpan } from '../../core/tracing.js';
 import {
   type EventSchemas,
   type Machine,
@@ -23,7 +23,8 @@ import {
   type MachineInternals,
   machineInternals,
   type Snapshot,
-} from './define-machine.js';
+} from '../define-machine.js';
+import { type AnyEvent, assertEvent, validOutput } from '../transition.js';
 import type {
   DueTimer,
   EntityStore,
@@ -31,7 +32,6 @@ import type {
   HistoryRecord,
   StoredEntity,
 } from './entity-store.js';
-import { type AnyEvent, assertEvent, validOutput } from './transition.js';
 
 /** A persisted entity: its snapshot plus id, pending deadline and timestamps. */
 export interface Entity<S extends string = string, D = unknown> extends Snapshot<S, D> {

@@ -1,9 +1,7 @@
 /**
- * State machines as documentation: {@link describe} returns a machine's structure as plain data,
- * {@link toMermaid} renders it as a Mermaid `stateDiagram-v2` (GitHub, GitLab and most doc tools
- * draw it), generated from the definition so the diagram cannot drift from the code.
+ * A machine's structure as plain data: what tooling (an admin page listing allowed moves, the
+ * Mermaid renderer of `flowproof/state-machine/mermaid`) reads instead of the compiled tables.
  */
-import { assertOptionsObject } from '../core/options.js';
 import { type EventSchemas, type Machine, machineInternals } from './define-machine.js';
 
 /** The structure of a machine, as {@link describe} returns it. */
@@ -73,20 +71,6 @@ export interface TransitionDescription {
   readonly description: string | null;
 }
 
-/** Options of {@link toMermaid}. */
-export interface MermaidOptions {
-  /**
-   * Layout direction.
-   * @default 'TB'
-   */
-  readonly direction?: 'TB' | 'LR';
-  /**
-   * Show effects after a slash on transition labels (`paid / sendConfirmationEmail`).
-   * @default true
-   */
-  readonly effects?: boolean;
-}
-
 /**
  * The structure of `machine` as plain, JSON-safe data: states, events and every transition.
  *
@@ -141,74 +125,4 @@ export function describe<S extends string, ES extends EventSchemas, D, Fx extend
     })),
     transitions,
   };
-}
-
-/**
- * Renders `machine` as a Mermaid `stateDiagram-v2`: `[*]` into the initial state, one arrow per
- * transition labelled with its event (guards in brackets, deadlines as `after …`, effects after a
- * slash), and terminal states into `[*]`.
- *
- * @throws TypeError when `machine` was not created by `defineMachine` or an option is invalid.
- * @example
- * ```ts
- * writeFileSync('docs/order.mmd', toMermaid(order, { direction: 'LR' }));
- * ```
- */
-export function toMermaid<S extends string, ES extends EventSchemas, D, Fx extends string>(
-  machine: Machine<S, ES, D, Fx>,
-  options: MermaidOptions = {},
-): string {
-  assertOptionsObject(options, 'options');
-  const direction = options.direction ?? 'TB';
-  if (direction !== 'TB' && direction !== 'LR') {
-    throw new TypeError(`options.direction must be 'TB' or 'LR', got ${String(direction)}`);
-  }
-  const showEffects = options.effects ?? true;
-  const described = describe(machine);
-  const ids = new Map<string, string>();
-  const lines = ['stateDiagram-v2'];
-  if (direction === 'LR') lines.push('  direction LR');
-  described.states.forEach((state, index) => {
-    const simple = /^[A-Za-z][A-Za-z0-9_]*$/.test(state.name);
-    const id = simple ? state.name : `s${index}`;
-    ids.set(state.name, id);
-    if (!simple) lines.push(`  state "${state.name}" as ${id}`);
-    if (state.description) lines.push(`  ${id} : ${label(state.description)}`);
-  });
-  const idOf = (name: string) => ids.get(name) ?? name;
-  lines.push(`  [*] --> ${idOf(described.initial)}`);
-  for (const t of described.transitions) {
-    let text = t.event;
-    if (t.timer) {
-      const delayMs = described.states.find((s) => s.name === t.from)?.timer?.delayMs ?? 0;
-      text += ` (after ${formatDuration(delayMs)})`;
-    }
-    if (t.guard) text += ` [${t.guard.replace(/[^\w.-]/g, '_')}]`;
-    if (showEffects && t.effects.length > 0) text += ` / ${t.effects.join(', ')}`;
-    lines.push(`  ${idOf(t.from)} --> ${idOf(t.to)} : ${label(text)}`);
-  }
-  for (const state of described.states) {
-    if (state.terminal) lines.push(`  ${idOf(state.name)} --> [*]`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-/** Keeps a label on one line and away from Mermaid's comment and entity syntax. */
-function label(text: string): string {
-  return text
-    .replace(/[\r\n]+/g, ' ')
-    .replace(/%%/g, '% %')
-    .replace(/#/g, '');
-}
-
-function formatDuration(ms: number): string {
-  const units: [number, string][] = [
-    [86_400_000, 'd'],
-    [3_600_000, 'h'],
-    [60_000, 'min'],
-    [1000, 's'],
-  ];
-  for (const [size, unit] of units)
-    if (ms >= size && ms % size === 0) return `${ms / size} ${unit}`;
-  return `${ms} ms`;
 }
