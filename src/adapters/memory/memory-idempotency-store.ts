@@ -24,7 +24,11 @@ export interface MemoryIdempotencyStoreOptions {
 export interface MemoryIdempotencyStore extends IdempotencyStore<MemoryBackend> {
   /** Always `memory`. */
   readonly kind: 'memory';
-  /** The store over `backend` (e.g. one bound to a transaction), sharing this store's options. */
+  /**
+   * The store over `backend` (e.g. one bound to a transaction), sharing this store's options.
+   *
+   * @throws TypeError when `backend` is not a memory backend.
+   */
   withBackend(backend: MemoryBackend): MemoryIdempotencyStore;
 }
 
@@ -82,6 +86,7 @@ class MemoryIdempotencyStoreImpl implements MemoryIdempotencyStore {
   }
 
   withBackend(backend: MemoryBackend): MemoryIdempotencyStore {
+    if (backend?.kind !== 'memory') throw new TypeError('backend must be a memory backend');
     return new MemoryIdempotencyStoreImpl(backend, false);
   }
 

@@ -29,6 +29,8 @@ export interface PostgresIdempotencyStore extends IdempotencyStore<PostgresBacke
   /**
    * The store over `backend`, e.g. `backend.withTransactionClient(conn)` to take part in a
    * transaction the application opened.
+   *
+   * @throws TypeError when `backend` is not a PostgreSQL backend.
    */
   withBackend(backend: PostgresBackend): PostgresIdempotencyStore;
 }

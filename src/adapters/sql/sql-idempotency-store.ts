@@ -101,6 +101,9 @@ export class SqlIdempotencyStore<B extends SqlBackend, S extends IdempotencyStat
   }
 
   withBackend(backend: B): SqlIdempotencyStore<B, S> {
+    if (backend?.kind !== this.kind) {
+      throw new TypeError(`backend must be a ${this.#dialect.sql.label} backend`);
+    }
     // transaction() passes a backend over the same table on every call: keep the statements.
     const table = backend.table(IDEMPOTENCY_TABLE);
     const sql = table === this.#sql.table ? this.#sql : undefined;

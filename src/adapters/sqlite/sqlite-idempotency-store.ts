@@ -30,6 +30,8 @@ export interface SqliteIdempotencyStore extends IdempotencyStore<SqliteBackend> 
   /**
    * The store over `backend`, e.g. `backend.joinOpenTransaction()` to take part in a transaction
    * the application opened on the same connection.
+   *
+   * @throws TypeError when `backend` is not a SQLite backend.
    */
   withBackend(backend: SqliteBackend): SqliteIdempotencyStore;
 }
