@@ -118,6 +118,47 @@ describe('utcDateTime()', () => {
     expect(schema.safeParse('yesterday').success).toBe(false);
     expect(schema.safeParse(1700000000000).success).toBe(false);
   });
+
+  it('refuses instants whose UTC year needs more than four digits', () => {
+    const schema = utcDateTime();
+    expect(schema.parse('0000-01-01T00:00:00Z')).toBe('0000-01-01T00:00:00.000Z');
+    expect(schema.parse('9999-12-31T23:59:59+01:00')).toBe('9999-12-31T22:59:59.000Z');
+    for (const outside of ['0000-01-01T00:00:00+01:00', '9999-12-31T23:59:59-12:00']) {
+      const result = schema.safeParse(outside);
+      expect(result.success).toBe(false);
+      expect(result.error?.issues[0]?.message).toMatch(/UTC year is between 0000 and 9999/);
+    }
+  });
+
+  it('accepts exactly the instants whose UTC year has four digits; its output parses again to itself (property)', () => {
+    const schema = utcDateTime();
+    const [first, last] = [-62_167_219_200_000, 253_402_300_799_999]; // 0000-01-01, 9999-12-31
+    const days = (n: number) => n * 86_400_000;
+    fc.assert(
+      fc.property(
+        // The wall-clock time as written, biased towards both ends of the four-digit years.
+        fc.oneof(
+          fc.integer({ min: first, max: last }),
+          fc.integer({ min: first, max: first + days(2) }),
+          fc.integer({ min: last - days(2), max: last }),
+        ),
+        fc.integer({ min: -12 * 60, max: 14 * 60 }),
+        (wallMs, offsetMinutes) => {
+          const sign = offsetMinutes < 0 ? '-' : '+';
+          const abs = Math.abs(offsetMinutes);
+          const offset = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+          const written = `${new Date(wallMs).toISOString().slice(0, 23)}${offset}`;
+          const utcMs = wallMs - offsetMinutes * 60_000;
+          const result = schema.safeParse(written);
+          expect(result.success).toBe(utcMs >= first && utcMs <= last);
+          if (!result.success) return;
+          expect(result.data).toBe(new Date(utcMs).toISOString());
+          expect(result.data).toMatch(/^\d{4}-/);
+          expect(schema.parse(result.data)).toBe(result.data);
+        },
+      ),
+    );
+  });
 });
 
 describe('Standard Schema', () => {

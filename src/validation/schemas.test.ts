@@ -17,6 +17,13 @@ describe('schema helpers', () => {
     expect(Refund.safeParse({ amount: -500, currency: 'USD' }).success).toBe(true);
     expect(Refund.safeParse({ amount: 500, currency: 'GBP' }).success).toBe(false);
     expect(Refund.safeParse({ amount: 10_001, currency: 'EUR' }).success).toBe(false);
+    const amountIssues = (amount: number) =>
+      Price.safeParse({ amount, currency: 'EUR' }).error?.issues.map((i) => [i.code, i.message]);
+    expect(amountIssues(-1)).toEqual([['too_small', 'Expected at least 0']]);
+    expect(amountIssues(2 ** 53)).toHaveLength(1); // the safe-integer limit, reported once
+    expect(amountIssues(1.5)).toEqual([
+      ['invalid_type', 'Expected an integer amount in minor units (cents)'],
+    ]);
     expect(() => money({ currencies: ['euro'] })).toThrow(/options.currencies/);
     expect(() => money({ min: 10, max: 5 })).toThrow(/options.max/);
   });
@@ -27,6 +34,10 @@ describe('schema helpers', () => {
     for (const bad of [0, -1, 1.5, 1001, '2', Number.NaN])
       expect(Qty.safeParse(bad).success).toBe(false);
     expect(positiveQuantity().safeParse(2_147_483_648).success).toBe(false);
+    const messages = (value: unknown) => Qty.safeParse(value).error?.issues.map((i) => i.message);
+    expect(messages(1001)).toEqual(['Expected at most 1000']);
+    expect(messages(0)).toEqual(['Expected at least 1']);
+    expect(messages(1.5)).toEqual(['Expected a whole number']);
     expect(() => positiveQuantity({ max: 0 })).toThrow(/options.max/);
   });
 

@@ -74,7 +74,11 @@ export function money(options: MoneyOptions = {}): MoneySchema {
           .regex(/^[A-Z]{3}$/, 'Expected an ISO 4217 currency code (three upper-case letters)')
       : z.enum(currencies as [string, ...string[]]);
   return z.object({
-    amount: z.int({ error: 'Expected an integer amount in minor units (cents)' }).min(min).max(max),
+    amount: bounded(
+      z.int({ error: 'Expected an integer amount in minor units (cents)' }),
+      min,
+      max,
+    ),
     currency,
   });
 }
@@ -102,7 +106,18 @@ export function positiveQuantity(options: PositiveQuantityOptions = {}) {
   assertOptionsObject(options, 'options');
   const max = options.max ?? INT32_MAX;
   assertInteger(max, 'options.max', 1);
-  return z.int({ error: 'Expected a whole number' }).min(1, 'Expected at least 1').max(max);
+  return bounded(z.int({ error: 'Expected a whole number' }), 1, max);
+}
+
+/**
+ * `integer` limited to `[min, max]`, each limit with its own message: without one, a check takes
+ * the integer schema's own error ("Expected a whole number" for 11 > max). The safe-integer range
+ * is the integer schema's own limit, so it is not checked twice.
+ */
+function bounded(integer: z.ZodInt, min: number, max: number): z.ZodInt {
+  const from =
+    min === Number.MIN_SAFE_INTEGER ? integer : integer.min(min, `Expected at least ${min}`);
+  return max === Number.MAX_SAFE_INTEGER ? from : from.max(max, `Expected at most ${max}`);
 }
 
 /** Options of {@link nonEmptyArray}. */
