@@ -54,6 +54,47 @@ describe('checkSchemaAgainstColumns', () => {
     expect(checkSchemaAgainstColumns(schema, columns)[1]?.schemaRule).toBe('strings of any length');
   });
 
+  it('bounds fixed-length formats, integer exclusive bounds and decimal rounding exactly', () => {
+    const schema = z.object({
+      id: z.uuid(),
+      ref: z.ulid(),
+      count: z.int().gte(0).lt(2_147_483_648),
+      over: z.int().gte(0).lt(2_147_483_649),
+      price: z.number().gte(0).lte(99.994),
+      rounded: z.number().gte(0).lte(99.995),
+    });
+    const columns = [
+      column('id', 'VARCHAR(36)'),
+      column('ref', 'CHAR(25)'),
+      column('count', 'INTEGER'),
+      column('over', 'INTEGER'),
+      column('price', 'NUMERIC(4,2)'),
+      column('rounded', 'NUMERIC(4,2)'),
+    ];
+    expect(checkSchemaAgainstColumns(schema, columns).map((m) => [m.field, m.kind])).toEqual([
+      ['ref', 'string-length'],
+      ['over', 'number-range'],
+      ['rounded', 'number-range'],
+    ]);
+  });
+
+  it('names the option or column definition it cannot use', () => {
+    const schema = z.object({ a: z.string().max(5) });
+    const columns = [column('a', 'TEXT')];
+    expect(() =>
+      checkSchemaAgainstColumns(schema, columns, { ignore: 'a' as unknown as string[] }),
+    ).toThrow(/options.ignore/);
+    expect(() => checkSchemaAgainstColumns(schema, columns, { ignore: [5 as never] })).toThrow(
+      /options.ignore/,
+    );
+    expect(() => checkSchemaAgainstColumns(schema, columns, { table: 5 as never })).toThrow(
+      /options.table/,
+    );
+    expect(() => checkSchemaAgainstColumns(schema, [{ name: 'a' } as never])).toThrow(
+      /columns\[0\] must be a column definition/,
+    );
+  });
+
   it('compares integer bounds with integer column ranges, and integrality', () => {
     const schema = z.object({
       qty: positiveQuantity({ max: 1000 }),

@@ -75,6 +75,8 @@ interface ColumnFacts {
   readonly maxLength?: number | undefined;
   readonly min?: number | undefined;
   readonly max?: number | undefined;
+  /** Digits after the decimal point of a `NUMERIC(p, s)`: values are rounded to them. */
+  readonly scale?: number | undefined;
 }
 
 const INTEGER_RANGES: Readonly<Record<string, readonly [number, number]>> = (() => {
@@ -117,7 +119,7 @@ function classify(column: ColumnDefinition): ColumnFacts {
     if (precision === undefined) return { kind: 'decimal' };
     const scale = column.scale ?? second ?? 0;
     const limit = 10 ** (precision - scale);
-    return { kind: 'decimal', min: -limit, max: limit };
+    return { kind: 'decimal', min: -limit, max: limit, scale };
   }
   if (/char|clob|text|string/.test(base)) {
     return { kind: 'string', maxLength: column.maxLength ?? first };
@@ -142,7 +144,8 @@ function numberRule(field: FieldFacts): string {
  * accepts a value the column would refuse (or, on SQLite, which enforces few declared limits,
  * would store against its declared type). Only that direction is reported: a column stricter than
  * its field is a mismatch, a column more permissive than its field is fine. Columns absent from
- * the schema are not reported.
+ * the schema are not reported. Fields are read on what they accept: what a `.transform()` returns
+ * cannot be read from a schema, so a transformed field is checked on its input.
  *
  * @returns the mismatches; empty when the schema and the table agree.
  * @throws TypeError when the schema's fields cannot be read (not an object schema, or a validator
@@ -163,8 +166,20 @@ export function checkSchemaAgainstColumns(
 ): ColumnMismatch[] {
   assertOptionsObject(options, 'options');
   if (options.columnName !== undefined) assertFunction(options.columnName, 'options.columnName');
+  if (
+    options.ignore !== undefined &&
+    (!Array.isArray(options.ignore) || options.ignore.some((field) => typeof field !== 'string'))
+  ) {
+    throw new TypeError('options.ignore must be an array of field names');
+  }
+  if (options.table !== undefined) assertNonEmptyString(options.table, 'options.table');
   if (!Array.isArray(columns))
     throw new TypeError('columns must be an array of column definitions');
+  columns.forEach((column: Partial<ColumnDefinition> | null, index) => {
+    if (typeof column?.name !== 'string' || typeof column.type !== 'string') {
+      throw new TypeError(`columns[${index}] must be a column definition with a name and a type`);
+    }
+  });
   const table = options.table ?? 'table';
   const json = toJsonSchema(schema);
   const fields = json ? objectFields(json) : undefined;
@@ -233,11 +248,19 @@ export function checkSchemaAgainstColumns(
     }
     if ((facts.kind === 'integer' || facts.kind === 'decimal') && facts.min !== undefined) {
       const max = facts.max as number;
-      const exclusive = facts.kind === 'decimal';
-      const low = field.minimum;
-      const high = field.maximum;
-      const tooLow = exclusive ? low <= facts.min : low < facts.min;
-      const tooHigh = exclusive ? high >= max : high > max;
+      // An integer field's exclusive bound is the next integer in (`< 2147483648` is ≤ 2147483647).
+      const integral = !field.types.has('number');
+      const low = integral && field.exclusiveMinimum ? field.minimum + 1 : field.minimum;
+      const high = integral && field.exclusiveMaximum ? field.maximum - 1 : field.maximum;
+      let tooLow = low < facts.min;
+      let tooHigh = high > max;
+      if (facts.kind === 'decimal') {
+        // The column rounds to its scale first: NUMERIC(4, 2) stores 99.994 as 99.99, but 99.995
+        // rounds to 100.00, which no longer fits.
+        const overflow = max - 0.5 * 10 ** -(facts.scale ?? 0);
+        tooLow = low <= -overflow;
+        tooHigh = high >= overflow;
+      }
       if (tooLow || tooHigh) {
         const range =
           facts.kind === 'integer'

@@ -8,6 +8,17 @@
  */
 import { z } from 'zod';
 
+/**
+ * String formats whose every accepted value has one length, so a field declaring one is bounded
+ * without a `maxLength` (a `z.uuid()` fits `VARCHAR(36)`).
+ */
+const FIXED_LENGTH_FORMATS: Readonly<Record<string, number>> = {
+  uuid: 36,
+  guid: 36,
+  ulid: 26,
+  date: 10,
+};
+
 /** A JSON Schema node, loosely typed. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
@@ -156,7 +167,7 @@ function fieldFacts(path: string, node: JsonSchema, required: boolean): FieldFac
         ? Math.max(...values.map((v) => (typeof v === 'string' ? v.length : 0)))
         : typeof variant.maxLength === 'number'
           ? variant.maxLength
-          : Number.POSITIVE_INFINITY;
+          : (FIXED_LENGTH_FORMATS[variant.format as string] ?? Number.POSITIVE_INFINITY);
       maxLength = Math.max(maxLength ?? 0, longest);
       if (typeof variant.minLength === 'number') {
         minLength = Math.min(minLength ?? variant.minLength, variant.minLength);
