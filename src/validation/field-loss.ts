@@ -8,10 +8,19 @@
  * that are the same reference in input and output are skipped, so `{ ...input, extra }` costs one
  * comparison per key. Array length changes (filtering) are not reported.
  *
+ * Only own enumerable string keys are compared, `__proto__` included (JSON.parse makes it an own
+ * key). Symbol-keyed fields are not: they are not data in a JSON-shaped record (JSON, zod objects
+ * and databases drop them anyway), and listing them would cost an allocation per object.
+ *
  * @internal
  */
 
-/** How deep nested objects are compared; deeper structures are treated as opaque values. */
+/**
+ * How many levels below the top the comparison goes; deeper structures are treated as opaque
+ * values. Each step down is one level, into an object's field or into an array's elements, so
+ * `items.*.note` is found two levels down and reported paths have at most MAX_DEPTH + 1 segments.
+ * Counting arrays too is what bounds the walk over nested or self-containing arrays.
+ */
 const MAX_DEPTH = 8;
 
 /** True for `{}` literals and `Object.create(null)`, not for arrays, dates or class instances. */
@@ -52,16 +61,19 @@ function objectLosesKeys(
     if (after === undefined) return true;
     // A key named like an Object.prototype method (`toString`) reads as present when it is not.
     if (typeof after === 'function' && !Object.hasOwn(output, key)) return true;
-    if (
-      before !== after &&
-      depth < MAX_DEPTH &&
-      typeof before === 'object' &&
-      typeof after === 'object' &&
-      before !== null &&
-      after !== null &&
-      valueLosesKeys(before, after, depth + 1)
-    ) {
-      return true;
+    if (before !== after && typeof after === 'object' && after !== null) {
+      // Object.prototype's one non-function: a missing own `__proto__` reads as the prototype.
+      // Tested here, not per key, so equal and primitive values pay nothing for it.
+      if (after === Object.prototype) {
+        if (!Object.hasOwn(output, key)) return true;
+      } else if (
+        depth < MAX_DEPTH &&
+        typeof before === 'object' &&
+        before !== null &&
+        valueLosesKeys(before, after, depth + 1)
+      ) {
+        return true;
+      }
     }
   }
   return false;
@@ -69,7 +81,8 @@ function objectLosesKeys(
 
 function valueLosesKeys(before: object, after: object, depth: number): boolean {
   if (Array.isArray(before)) {
-    if (!Array.isArray(after)) return false;
+    // Elements are one level further down, like an object's fields.
+    if (!Array.isArray(after) || depth >= MAX_DEPTH) return false;
     const length = Math.min(before.length, after.length);
     for (let i = 0; i < length; i++) {
       const a: unknown = before[i];
@@ -133,7 +146,8 @@ function compareValues(
   depth: number,
 ): void {
   if (Array.isArray(before)) {
-    if (!Array.isArray(after)) return;
+    // Counted as in valueLosesKeys, so both walks stop at the same level.
+    if (!Array.isArray(after) || depth >= MAX_DEPTH) return;
     const length = Math.min(before.length, after.length);
     const elementPath = `${path}.*`;
     for (let i = 0; i < length; i++) {

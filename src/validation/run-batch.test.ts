@@ -1,4 +1,4 @@
-import { setImmediate as nextTick } from 'node:timers/promises';
+import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type BatchOutcome, type DeadLetter, pipeline } from './index.js';
@@ -18,6 +18,32 @@ function countingSource(total: number) {
     }
   }
   return { state, source: generate() };
+}
+
+/** Settles like `promise`, or resolves `'still pending'` after a second, so a hang fails fast. */
+function withinASecond<T>(promise: Promise<T>): Promise<T | 'still pending'> {
+  return Promise.race([promise, sleep(1_000, 'still pending' as const, { ref: false })]);
+}
+
+/** A source whose next() never answers (an async generator stuck in an `await`), like return(). */
+function stuckSource() {
+  const state = { pulled: 0, returned: 0 };
+  const source: AsyncIterableIterator<number> = {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next() {
+      state.pulled += 1;
+      return state.pulled === 1
+        ? Promise.resolve({ done: false, value: 1 })
+        : new Promise<IteratorResult<number>>(() => {});
+    },
+    return() {
+      state.returned += 1;
+      return new Promise<IteratorResult<number>>(() => {});
+    },
+  };
+  return { state, source };
 }
 
 describe('runBatch and stream', () => {
@@ -139,6 +165,103 @@ describe('runBatch and stream', () => {
     expect(state.closed).toBe(true);
   });
 
+  it('stops on abort while the source is waiting, without waiting for it to close', async () => {
+    const built = pipeline<unknown>('b')
+      .transform('t', (v) => ({ v }))
+      .build();
+    const generator = new AbortController();
+    async function* never() {
+      yield 1;
+      await new Promise(() => {});
+    }
+    setTimeout(() => generator.abort(new Error('aborted!')), 20);
+    await expect(
+      withinASecond(built.runBatch(never(), { signal: generator.signal })),
+    ).rejects.toThrow('aborted!');
+    const { state, source } = stuckSource();
+    const iterator = new AbortController();
+    setTimeout(() => iterator.abort(new Error('aborted!')), 20);
+    await expect(
+      withinASecond(built.runBatch(source, { signal: iterator.signal })),
+    ).rejects.toThrow('aborted!');
+    expect(state).toEqual({ pulled: 2, returned: 1 });
+  });
+
+  it('stream: ends on abort while the source is waiting', async () => {
+    const built = pipeline<unknown>('b')
+      .transform('t', (v) => ({ v }))
+      .build();
+    const { state, source } = stuckSource();
+    const controller = new AbortController();
+    const seen: unknown[] = [];
+    const consume = async () => {
+      // concurrency 1: the outcome is yielded before the next pull, which never answers.
+      for await (const outcome of built.stream(source, {
+        signal: controller.signal,
+        concurrency: 1,
+      })) {
+        seen.push(outcome.input);
+        setTimeout(() => controller.abort(new Error('aborted!')), 20);
+      }
+    };
+    await expect(withinASecond(consume())).rejects.toThrow('aborted!');
+    expect(seen).toEqual([1]);
+    expect(state.returned).toBe(1);
+  });
+
+  it('keeps the first error: a source whose next() failed is not closed again', async () => {
+    let returned = 0;
+    const throwing = (rejects: boolean): AsyncIterable<number> & Iterable<number> => {
+      const iterator = {
+        next(): never {
+          if (rejects) return Promise.reject(new Error('next broke')) as never;
+          throw new Error('next broke');
+        },
+        return(): never {
+          returned += 1;
+          throw new Error('return broke');
+        },
+      };
+      return rejects
+        ? ({ [Symbol.asyncIterator]: () => iterator } as never)
+        : ({ [Symbol.iterator]: () => iterator } as never);
+    };
+    const built = pipeline<number>('p')
+      .transform('t', (n) => n)
+      .build();
+    await expect(built.runBatch(throwing(true))).rejects.toThrow('next broke');
+    await expect(built.runBatch(throwing(false))).rejects.toThrow('next broke');
+    expect(returned).toBe(0);
+  });
+
+  it('keeps the abort reason when closing the source fails too', async () => {
+    const controller = new AbortController();
+    let returned = 0;
+    const source: Iterable<number> = {
+      [Symbol.iterator]: () => {
+        let i = 0;
+        return {
+          next: () => ({ done: false, value: i++ }),
+          return: () => {
+            returned += 1;
+            throw new Error('return broke');
+          },
+        };
+      },
+    };
+    const built = pipeline<number>('p')
+      .enrich('async', async (n) => {
+        if (n === 10) controller.abort(new Error('shutting down'));
+        await nextTick();
+        return n;
+      })
+      .build();
+    await expect(built.runBatch(source, { signal: controller.signal })).rejects.toThrow(
+      'shutting down',
+    );
+    expect(returned).toBe(1);
+  });
+
   it('propagates a failing source', async () => {
     async function* broken() {
       yield 1;
@@ -159,5 +282,22 @@ describe('runBatch and stream', () => {
     await expect(built.runBatch([1], { keep: 'some' as never })).rejects.toThrow(/options.keep/);
     expect(() => built.stream([1], { signal: {} as never })).toThrow(/options.signal/);
     expect(await built.runBatch(new Set([1, 2, 3]))).toMatchObject({ total: 3, valid: 3 });
+  });
+
+  it('refuses a string source, iterable as it is, with a TypeError naming it', async () => {
+    const built = pipeline<number>('p')
+      .transform('t', (n) => n)
+      .build();
+    const message = 'source must be an iterable or async iterable of records, got a string';
+    await expect(built.runBatch('abc' as never)).rejects.toThrow(new TypeError(message));
+    expect(() => built.stream('abc' as never)).toThrow(new TypeError(message));
+    // An own `Symbol.asyncIterator` that is not a function does not make a source async.
+    const syncOnly = {
+      [Symbol.asyncIterator]: undefined,
+      *[Symbol.iterator]() {
+        yield 1;
+      },
+    };
+    expect(await built.runBatch(syncOnly)).toMatchObject({ total: 1, valid: 1 });
   });
 });

@@ -86,6 +86,10 @@ export function checkBatchOptions(
   source: unknown,
   options: BatchReportOptions,
 ): CheckedBatchOptions {
+  // Iterable, but a batch of characters is surely a mistake (a file's contents, not its lines).
+  if (typeof source === 'string') {
+    throw new TypeError('source must be an iterable or async iterable of records, got a string');
+  }
   const iterable = source as { [Symbol.iterator]?: unknown; [Symbol.asyncIterator]?: unknown };
   if (
     typeof iterable?.[Symbol.iterator] !== 'function' &&
@@ -115,31 +119,65 @@ export async function* streamBatch(
   options: CheckedBatchOptions,
 ): AsyncGenerator<BatchOutcome<unknown, unknown>, void, undefined> {
   const { concurrency, signal } = options;
+  // The same test as checkBatchOptions: an `asyncIterator` key alone does not make a source async.
   const iterator =
-    Symbol.asyncIterator in source
-      ? source[Symbol.asyncIterator]()
+    typeof (source as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+      ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]()
       : (source as Iterable<unknown>)[Symbol.iterator]();
   const ready: Settled[] = [];
   let inFlight = 0;
   let index = 0;
+  // True once the source is done, failed, or closed: it is not closed (again) on the way out.
   let exhausted = false;
+  // True while a next() the abort cut short is still unanswered: see the finally block.
+  let stuck = false;
+  let failed = false;
   let wake: (() => void) | undefined;
+  let interruptPull: ((reason: unknown) => void) | undefined;
   const wakeUp = () => {
     const resume = wake;
     wake = undefined;
     resume?.();
+  };
+  const onAbort = () => {
+    if (interruptPull !== undefined) {
+      stuck = true;
+      interruptPull(signal?.reason);
+    }
+    wakeUp();
   };
   const settle = (settled: Settled) => {
     inFlight -= 1;
     ready.push(settled);
     wakeUp();
   };
-  signal?.addEventListener('abort', wakeUp);
+  /** The source's next item; on abort, the abort reason at once, even if the source never answers. */
+  const pull = async (): Promise<IteratorResult<unknown>> => {
+    try {
+      const next = iterator.next();
+      if (signal === undefined || !isThenable(next)) return await next;
+      const pending = next;
+      const result = await new Promise<IteratorResult<unknown>>((resolve, reject) => {
+        interruptPull = reject;
+        pending.then(resolve, reject);
+      });
+      // It answered just before the abort: the source is idle and can be closed as usual.
+      stuck = false;
+      return result;
+    } catch (error) {
+      // A source whose next() threw is done: closing it could only hide the error.
+      if (!stuck) exhausted = true;
+      throw error;
+    } finally {
+      interruptPull = undefined;
+    }
+  };
+  signal?.addEventListener('abort', onAbort);
   try {
     while (true) {
       signal?.throwIfAborted();
       while (!exhausted && inFlight + ready.length < concurrency) {
-        const next = await iterator.next();
+        const next = await pull();
         signal?.throwIfAborted();
         if (next.done) {
           exhausted = true;
@@ -167,12 +205,41 @@ export async function* streamBatch(
       if ('error' in settled) throw settled.error;
       yield settled.outcome;
     }
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    signal?.removeEventListener('abort', wakeUp);
+    signal?.removeEventListener('abort', onAbort);
     if (!exhausted) {
       exhausted = true;
-      await iterator.return?.();
+      await closeSource(iterator, stuck, failed);
     }
+  }
+}
+
+/**
+ * Calls the source's return(), as for…of does. After an error, an error from return() is dropped
+ * so the original one is reported. While a next() is unanswered, return() is called but not
+ * awaited: an async generator suspended in an `await` queues it until it resumes, maybe never.
+ */
+async function closeSource(
+  iterator: Iterator<unknown> | AsyncIterator<unknown>,
+  stuck: boolean,
+  failed: boolean,
+): Promise<void> {
+  if (!failed) {
+    await iterator.return?.();
+    return;
+  }
+  try {
+    const closing = iterator.return?.();
+    if (stuck) {
+      if (isThenable(closing)) closing.then(undefined, () => {});
+    } else {
+      await closing;
+    }
+  } catch {
+    // The error being thrown already says what went wrong.
   }
 }
 
