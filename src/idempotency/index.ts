@@ -22,7 +22,7 @@ export {
   type FastifyRequestLike,
   fastifyIdempotency,
 } from './http/fastify-plugin.js';
-export { withFetchIdempotency } from './http/fetch-handler.js';
+export { type FetchIdempotencyOptions, withFetchIdempotency } from './http/fetch-handler.js';
 // HTTP (IETF Idempotency-Key): the framework-agnostic core and one handler per framework.
 export {
   createHttpIdempotency,

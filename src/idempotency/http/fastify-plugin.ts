@@ -46,6 +46,13 @@ export interface FastifyIdempotencyOptions {
 }
 
 type Proceed = Extract<HttpBeginResult, { type: 'proceed' }>;
+
+// Bodies the plugin sends are Buffers: Fastify appends `; charset=utf-8` to the content type of a
+// string payload, which would alter stored and problem (`application/problem+json`) types.
+function toBuffer(body: string | Uint8Array): Buffer {
+  return typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
+}
+
 const claims = new WeakMap<object, Proceed>();
 
 /**
@@ -80,8 +87,7 @@ export const fastifyIdempotency = Object.assign(
         reply.code(begun.response.status);
         for (const [name, value] of Object.entries(begun.response.headers))
           reply.header(name, value);
-        const { body } = begun.response;
-        return reply.send(typeof body === 'string' ? body : Buffer.from(body));
+        return reply.send(toBuffer(begun.response.body));
       }
       if (begun.type === 'proceed') claims.set(request, begun);
       return undefined;
@@ -108,12 +114,19 @@ export const fastifyIdempotency = Object.assign(
         headers,
         body: payload == null ? '' : (payload as string | Uint8Array),
       };
-      const final = await claim.finish(response);
+      let final: HttpResponseData;
+      try {
+        final = await claim.finish(response);
+      } catch {
+        // finish() returns the handler's response when the store fails; should the core reject
+        // anyway, the side effect happened, so the client still gets that response, not a 500.
+        return payload;
+      }
       if (final === response) return payload;
       for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
       reply.code(final.status);
       for (const [name, value] of Object.entries(final.headers)) reply.header(name, value);
-      return typeof final.body === 'string' ? final.body : Buffer.from(final.body);
+      return toBuffer(final.body);
     }) as never);
     const abandon = (async (request: FastifyRequestLike) => {
       const claim = claims.get(request);

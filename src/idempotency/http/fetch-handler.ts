@@ -2,13 +2,38 @@
  * Idempotency for fetch-API servers (`(Request) => Promise<Response>`: Deno, Bun, Cloudflare
  * Workers, Hono, Next.js route handlers…) over {@link HttpIdempotency}.
  */
-import type { HttpIdempotency, HttpResponseData } from './http-idempotency.js';
+import { describeValue } from '../../core/errors.js';
+import { assertOptionsObject } from '../../core/options.js';
+import {
+  bodyForFingerprint,
+  checkMaxBodyBytes,
+  contentTooLarge,
+  type HttpIdempotency,
+  type HttpRequestData,
+  type HttpResponseData,
+  isNullBodyStatus,
+} from './http-idempotency.js';
+
+/** Options of {@link withFetchIdempotency}. */
+export interface FetchIdempotencyOptions {
+  /**
+   * Largest request body, in bytes, read for the fingerprint: a covered request with a larger
+   * body is answered 413 (`content-too-large` problem) without running the handler or claiming
+   * the key.
+   * @default 1048576 (1 MiB)
+   */
+  readonly maxBodyBytes?: number;
+}
 
 /**
- * Wraps a fetch-API handler. The request body is read from a clone (JSON bodies are parsed for
- * the fingerprint); the handler gets the original request.
+ * Wraps a fetch-API handler. For a covered request (its method is, and it has an
+ * `Idempotency-Key`), the body is read from a clone (JSON bodies are parsed for the fingerprint,
+ * others fingerprinted byte for byte), the handler gets the original request, and its response is
+ * buffered to be stored. Every other request goes straight to the handler, and its `Response` is
+ * returned as is, unread: streams (server-sent events) keep streaming.
  *
- * @throws TypeError when `http` is not made by {@link createHttpIdempotency}.
+ * @throws TypeError when `http` is not made by {@link createHttpIdempotency}, `handler` is not a
+ * function, or an option is invalid (naming it).
  * @example
  * ```ts
  * const handler = withFetchIdempotency(createHttpIdempotency({ idempotency }), async (request) =>
@@ -20,51 +45,112 @@ import type { HttpIdempotency, HttpResponseData } from './http-idempotency.js';
 export function withFetchIdempotency(
   http: HttpIdempotency,
   handler: (request: Request) => Promise<Response>,
+  options: FetchIdempotencyOptions = {},
 ): (request: Request) => Promise<Response> {
-  if (typeof http?.handle !== 'function') {
+  if (typeof http?.begin !== 'function' || typeof http.covers !== 'function') {
     throw new TypeError('http must be made by createHttpIdempotency()');
   }
-  if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+  if (typeof handler !== 'function') {
+    throw new TypeError(`handler must be a function, got ${describeValue(handler)}`);
+  }
+  assertOptionsObject(options, 'options');
+  const maxBodyBytes = checkMaxBodyBytes(options.maxBodyBytes, 'options.maxBodyBytes');
   return async (request) => {
     const url = new URL(request.url);
     const headers: Record<string, string> = {};
     request.headers.forEach((value, name) => {
       headers[name] = value;
     });
-    const response = await http.handle(
-      {
-        method: request.method,
-        url: url.pathname + url.search,
-        headers,
-        body: await readBody(request),
-      },
-      async () => {
-        const produced = await handler(request);
-        const responseHeaders: Record<string, string> = {};
-        produced.headers.forEach((value, name) => {
-          responseHeaders[name] = value;
-        });
-        return {
-          status: produced.status,
-          headers: responseHeaders,
-          body: new Uint8Array(await produced.arrayBuffer()),
-        } satisfies HttpResponseData;
-      },
-    );
-    const body = response.status === 204 || response.status === 304 ? null : response.body;
-    return new Response(body, { status: response.status, headers: response.headers });
+    const data: { -readonly [K in keyof HttpRequestData]: HttpRequestData[K] } = {
+      method: request.method,
+      url: url.pathname + url.search,
+      headers,
+      body: undefined,
+    };
+    if (request.body !== null && http.covers(data)) {
+      const bytes = await readAtMost(request, maxBodyBytes);
+      if (bytes === undefined) return toResponse(contentTooLarge(maxBodyBytes));
+      data.body = bodyForFingerprint(bytes, request.headers.get('content-type'));
+    }
+    const begun = await http.begin(data);
+    if (begun.type === 'respond') return toResponse(begun.response);
+    if (begun.type === 'pass') return handler(request);
+    let produced: Response;
+    let body: Uint8Array;
+    try {
+      produced = await handler(request);
+      if (typeof produced?.arrayBuffer !== 'function') {
+        throw new TypeError(`handler must return a Response, got ${describeValue(produced)}`);
+      }
+      body = new Uint8Array(await produced.arrayBuffer());
+    } catch (error) {
+      await begun.abort();
+      throw error;
+    }
+    const response: HttpResponseData = {
+      status: produced.status,
+      headers: storableHeaders(produced.headers),
+      body,
+    };
+    let final: HttpResponseData;
+    try {
+      final = await begun.finish(response);
+    } catch {
+      // finish() returns the handler's response when the store fails; should the core reject
+      // anyway, the side effect happened, so the client still gets that response.
+      final = response;
+    }
+    if (final !== response) return toResponse(final);
+    // The handler's own headers, so every Set-Cookie reaches the client (they are never stored).
+    return new Response(isNullBodyStatus(produced.status) ? null : body, {
+      status: produced.status,
+      statusText: produced.statusText,
+      headers: produced.headers,
+    });
   };
 }
 
-async function readBody(request: Request): Promise<unknown> {
-  if (request.body === null) return undefined;
-  const text = await request.clone().text();
-  if (/\bjson\b/i.test(request.headers.get('content-type') ?? '')) {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return text;
+/** Reads a clone of the body, or returns `undefined` once it exceeds `limit` bytes. */
+async function readAtMost(request: Request, limit: number): Promise<Uint8Array | undefined> {
+  if (Number(request.headers.get('content-length')) > limit) return undefined;
+  const stream = request.clone().body;
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      // Not awaited: cancelling one branch of a clone settles only once the other is cancelled.
+      reader.cancel().catch(() => {});
+      return undefined;
     }
+    chunks.push(value);
   }
-  return text;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+// Set-Cookie is left out: it is never stored, and Headers.forEach would yield each one apart.
+function storableHeaders(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    if (name !== 'set-cookie') out[name] = value;
+  });
+  return out;
+}
+
+// The Response constructor refuses a body, even an empty one, with a null-body status (205…).
+function toResponse(response: HttpResponseData): Response {
+  return new Response(isNullBodyStatus(response.status) ? null : response.body, {
+    status: response.status,
+    headers: response.headers,
+  });
 }

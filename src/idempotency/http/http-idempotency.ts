@@ -4,9 +4,11 @@
  * responses are stored and replayed with `Idempotent-Replayed: true`, and the failure cases are
  * `application/problem+json` responses (400, 409 + `Retry-After`, 422, 503).
  */
-import { isFlowproofError } from '../../core/errors.js';
+import { describeValue, isFlowproofError } from '../../core/errors.js';
+import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
 import { assertFunction, assertOptionsObject } from '../../core/options.js';
 import { IdempotencyInProgressError } from '../errors.js';
+import { sha256Hex } from '../fingerprint.js';
 import type { Idempotency } from '../idempotency.js';
 import type { IdempotencyScope } from '../scope.js';
 
@@ -54,6 +56,9 @@ export interface HttpIdempotencyOptions {
   readonly operation?: (request: HttpRequestData) => string;
   /**
    * Who the key belongs to (e.g. the authenticated account). Keys are never shared across scopes.
+   * Return `undefined` for the default, or an object whose `tenant` and `principal` are strings
+   * (or `undefined`): convert numeric ids with `String(id)`. Anything else is a `TypeError`
+   * naming `options.scope`, thrown by `handle`/`begin`.
    * @default the flow context's tenant and actor id
    */
   readonly scope?: (request: HttpRequestData) => IdempotencyScope | undefined;
@@ -79,6 +84,13 @@ export interface HttpIdempotencyOptions {
    * @default false
    */
   readonly strictKeyFormat?: boolean;
+  /**
+   * A pino-compatible logger. The layer logs, at error level, a response it could not store
+   * (`idempotency.http.complete_failed`): the response is still sent, and the key stays in
+   * progress until its lease ends.
+   * @default a silent logger
+   */
+  readonly logger?: Logger;
 }
 
 /** What {@link HttpIdempotency.begin} decided. */
@@ -104,9 +116,28 @@ export type HttpBeginResult =
 
 /** The HTTP idempotency layer made by {@link createHttpIdempotency}. */
 export interface HttpIdempotency {
-  /** The two-phase form, for frameworks whose hooks split request and response. */
+  /**
+   * Whether `begin` would claim a key for a request with this method and these headers: the method
+   * is covered and an `Idempotency-Key` header is present. Only then is the body fingerprinted,
+   * so adapters read (and buffer) a body only when this is true; `begin` answers every other
+   * request (pass, or 400 for a missing key) without looking at the body.
+   *
+   * @throws TypeError when `request` is not an object with a string `method` and `headers`.
+   */
+  covers(request: Pick<HttpRequestData, 'method' | 'headers'>): boolean;
+  /**
+   * The two-phase form, for frameworks whose hooks split request and response.
+   *
+   * @throws TypeError naming `request` or the option at fault (e.g. `options.scope` returned a
+   * malformed scope).
+   */
   begin(request: HttpRequestData): Promise<HttpBeginResult>;
-  /** Runs `handler` under idempotency and returns the response to send (fresh or replayed). */
+  /**
+   * Runs `handler` under idempotency and returns the response to send (fresh or replayed). A
+   * response that could not be stored is still returned (and logged).
+   *
+   * @throws TypeError like `begin`, or when `handler` is not a function; whatever `handler` throws.
+   */
   handle(
     request: HttpRequestData,
     handler: () => Promise<HttpResponseData>,
@@ -149,10 +180,16 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
   if (typeof idempotency?.begin !== 'function') {
     throw new TypeError('options.idempotency must be made by createIdempotency()');
   }
-  const methods = new Set((options.methods ?? ['POST', 'PATCH']).map((m) => m.toUpperCase()));
-  const replayHeaders = (options.replayHeaders ?? DEFAULT_REPLAY_HEADERS).map((h) =>
-    h.toLowerCase(),
+  const methods = new Set(
+    stringList(options.methods ?? ['POST', 'PATCH'], 'options.methods', 'HTTP method names').map(
+      (m) => m.toUpperCase(),
+    ),
   );
+  const replayHeaders = stringList(
+    options.replayHeaders ?? DEFAULT_REPLAY_HEADERS,
+    'options.replayHeaders',
+    'header names',
+  ).map((h) => h.toLowerCase());
   for (const header of replayHeaders) {
     if (NEVER_STORED.has(header)) {
       throw new TypeError(
@@ -163,13 +200,30 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
   for (const name of ['operation', 'scope', 'fingerprint', 'storeResponse'] as const) {
     if (options[name] !== undefined) assertFunction(options[name], `options.${name}`);
   }
+  for (const name of ['required', 'strictKeyFormat'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') {
+      throw new TypeError(`options.${name} must be a boolean, got ${describeValue(options[name])}`);
+    }
+  }
+  const logger = options.logger ?? silentLogger;
+  assertLogger(logger, 'options.logger');
   const required = options.required ?? true;
   const strict = options.strictKeyFormat ?? false;
   const operationOf = options.operation ?? defaultOperation;
   const fingerprintOf = options.fingerprint ?? defaultFingerprint;
   const storeResponse = options.storeResponse ?? ((status: number) => status < 500);
+  const scopeOf = options.scope;
+
+  const covers = (request: Pick<HttpRequestData, 'method' | 'headers'>): boolean => {
+    assertRequest(request, false);
+    return (
+      methods.has(request.method.toUpperCase()) &&
+      headerValue(request.headers, IDEMPOTENCY_KEY_HEADER) !== undefined
+    );
+  };
 
   const begin = async (request: HttpRequestData): Promise<HttpBeginResult> => {
+    assertRequest(request, true);
     if (!methods.has(request.method.toUpperCase())) return { type: 'pass' };
     const raw = headerValue(request.headers, IDEMPOTENCY_KEY_HEADER);
     if (raw === undefined) {
@@ -194,7 +248,7 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
         ),
       );
     }
-    const scope = options.scope?.(request);
+    const scope = scopeOf ? checkScope(scopeOf(request)) : undefined;
     let begun: Awaited<ReturnType<Idempotency['begin']>>;
     try {
       begun = await idempotency.begin(key, fingerprintOf(request), {
@@ -215,16 +269,37 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
     return {
       type: 'proceed',
       async finish(response) {
-        if (!storeResponse(response.status)) {
+        let store: boolean;
+        try {
+          store = storeResponse(response.status);
+        } catch (error) {
+          await claim.release();
+          throw error;
+        }
+        if (!store) {
           await claim.release();
           return response;
         }
         try {
           await claim.complete(encodeResponse(response, replayHeaders));
         } catch (error) {
-          const mapped = problemFor(error);
-          if (mapped) return mapped;
-          throw error;
+          // Another request took the key over: its response is the one retries will get.
+          if (isFlowproofError(error, 'IDEMPOTENCY_STALE_OWNER')) {
+            return problemFor(error) as HttpResponseData;
+          }
+          // The handler's side effect happened, so its response is sent whatever the store did
+          // (as `run()` returns its result); the key stays in progress until its lease ends, so a
+          // retry meanwhile gets 409 rather than running the handler again.
+          logEvent(
+            logger,
+            'error',
+            {
+              event: 'idempotency.http.complete_failed',
+              status: response.status,
+              err: error,
+            },
+            'Could not store an idempotent HTTP response; it was sent anyway',
+          );
         }
         return response;
       },
@@ -233,6 +308,7 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
   };
 
   return {
+    covers,
     begin,
     async handle(request, handler) {
       assertFunction(handler, 'handler');
@@ -255,10 +331,69 @@ function respond(response: HttpResponseData): HttpBeginResult {
   return { type: 'respond', response };
 }
 
+// An HTTP token (RFC 9110 §5.6.2), which method names are.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function stringList(value: unknown, name: string, what: string): string[] {
+  if (
+    !Array.isArray(value) ||
+    !value.every((item) => typeof item === 'string' && TOKEN.test(item))
+  ) {
+    throw new TypeError(`${name} must be an array of ${what}, got ${describeValue(value)}`);
+  }
+  return [...value];
+}
+
+function assertRequest(request: unknown, full: boolean): asserts request is HttpRequestData {
+  if (typeof request !== 'object' || request === null) {
+    throw new TypeError(`request must be an object, got ${describeValue(request)}`);
+  }
+  const { method, url, headers } = request as Partial<HttpRequestData>;
+  if (typeof method !== 'string' || method.length === 0) {
+    throw new TypeError(`request.method must be a non-empty string, got ${describeValue(method)}`);
+  }
+  if (full && typeof url !== 'string') {
+    throw new TypeError(`request.url must be a string, got ${describeValue(url)}`);
+  }
+  if (typeof headers !== 'object' || headers === null) {
+    throw new TypeError(`request.headers must be an object, got ${describeValue(headers)}`);
+  }
+}
+
+/**
+ * Checks what `options.scope` returned (the core would fail later with a raw TypeError). Only
+ * strings, never converted: a conversion that suits a numeric id would also turn an object (a
+ * whole user record) into "[object Object]", one scope shared by every account.
+ */
+function checkScope(scope: unknown): IdempotencyScope | undefined {
+  if (scope === undefined) return undefined;
+  if (typeof scope !== 'object' || scope === null || Array.isArray(scope)) {
+    throw new TypeError(
+      `options.scope must return an object ({ tenant?, principal? }) or undefined, got ${describeValue(scope)}`,
+    );
+  }
+  const { tenant, principal } = scope as Record<string, unknown>;
+  for (const [part, value] of [
+    ['tenant', tenant],
+    ['principal', principal],
+  ] as const) {
+    if (value !== undefined && typeof value !== 'string') {
+      throw new TypeError(
+        `options.scope must return a string ${part} (convert ids with String()), got ${describeValue(value)}`,
+      );
+    }
+  }
+  return {
+    ...(tenant === undefined ? {} : { tenant }),
+    ...(principal === undefined ? {} : { principal }),
+  } as IdempotencyScope;
+}
+
 /**
  * Parses an `Idempotency-Key` value: a structured-field string (RFC 8941 §3.3.3: `"` … `"`, with
- * `\"` and `\\` escapes, printable ASCII), or, unless `strict`, a bare printable-ASCII value.
- * Returns `undefined` when malformed, empty or longer than 255 characters.
+ * `\"` and `\\` escapes, printable ASCII), whose parameters (`"abc";p=1`) are ignored, or, unless
+ * `strict`, a bare printable-ASCII value without spaces or commas (a comma means two merged
+ * headers). Returns `undefined` when malformed, empty or longer than 255 characters.
  *
  * @example
  * ```ts
@@ -266,6 +401,12 @@ function respond(response: HttpResponseData): HttpBeginResult {
  * ```
  */
 export function parseIdempotencyKey(value: string, strict = false): string | undefined {
+  if (typeof value !== 'string') {
+    throw new TypeError(`value must be a string, got ${describeValue(value)}`);
+  }
+  if (typeof strict !== 'boolean') {
+    throw new TypeError(`strict must be a boolean, got ${describeValue(strict)}`);
+  }
   return parseKey(value, strict);
 }
 
@@ -273,26 +414,66 @@ function parseKey(raw: string, strict: boolean): string | undefined {
   const value = raw.trim();
   let key: string;
   if (value.startsWith('"')) {
-    let out = '';
-    let i = 1;
-    for (; i < value.length; i += 1) {
-      const c = value.charCodeAt(i);
-      if (c === 0x5c) {
-        const next = value[i + 1];
-        if (next !== '"' && next !== '\\') return undefined;
-        out += next;
-        i += 1;
-      } else if (c === 0x22) break;
-      else if (c < 0x20 || c > 0x7e) return undefined;
-      else out += value[i];
-    }
-    if (i !== value.length - 1) return undefined; // unterminated, or parameters after the string
-    key = out;
+    const string = parseSfString(value, 0);
+    if (string === undefined) return undefined;
+    // RFC 8941 §3.3: an Item may carry parameters (`"abc";p=1`). The draft defines none for this
+    // header, so they are checked for syntax and ignored. Anything else after the string (a second
+    // list member from merged headers, `"a", "b"`) is malformed.
+    if (skipParameters(value, string.end) !== value.length) return undefined;
+    key = string.value;
   } else {
-    if (strict || !/^[\x21-\x7e]+$/.test(value)) return undefined;
+    // A bare value is a lenient extension; a comma in one is most likely two keys merged by a
+    // proxy (`a,b`), which must not become a third key.
+    if (strict || !/^[\x21-\x7e]+$/.test(value) || value.includes(',')) return undefined;
     key = value;
   }
   return key.length >= 1 && key.length <= 255 ? key : undefined;
+}
+
+/** Parses an sf-string starting at `start` (a `"`): its value and the index after it. */
+function parseSfString(input: string, start: number): { value: string; end: number } | undefined {
+  let out = '';
+  for (let i = start + 1; i < input.length; i += 1) {
+    const c = input.charCodeAt(i);
+    if (c === 0x5c) {
+      const next = input[i + 1];
+      if (next !== '"' && next !== '\\') return undefined;
+      out += next;
+      i += 1;
+    } else if (c === 0x22) return { value: out, end: i + 1 };
+    else if (c < 0x20 || c > 0x7e) return undefined;
+    else out += input[i];
+  }
+  return undefined; // unterminated
+}
+
+const PARAMETER_KEY = /^[a-z*][a-z0-9_.*-]*/;
+// RFC 8941 bare items other than strings: decimal, integer, boolean, byte sequence, token.
+const BARE_ITEM =
+  /^(?:-?\d{1,12}\.\d{1,3}|-?\d{1,15}|\?[01]|:[A-Za-z0-9+/=]*:|[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*)/;
+
+/** Skips RFC 8941 parameters from `start`; returns the index after them, or -1 when malformed. */
+function skipParameters(input: string, start: number): number {
+  let i = start;
+  while (input[i] === ';') {
+    i += 1;
+    while (input[i] === ' ') i += 1;
+    const key = PARAMETER_KEY.exec(input.slice(i));
+    if (!key) return -1;
+    i += key[0].length;
+    if (input[i] !== '=') continue;
+    i += 1;
+    if (input[i] === '"') {
+      const string = parseSfString(input, i);
+      if (string === undefined) return -1;
+      i = string.end;
+    } else {
+      const item = BARE_ITEM.exec(input.slice(i));
+      if (!item) return -1;
+      i += item[0].length;
+    }
+  }
+  return i;
 }
 
 function headerValue(headers: HttpRequestData['headers'], name: string): string | undefined {
@@ -308,9 +489,31 @@ function headerValue(headers: HttpRequestData['headers'], name: string): string 
   return found.length === 1 ? found[0] : found.join(', ');
 }
 
+const MAX_OPERATION_LENGTH = 128;
+// Long operations keep this much of their text, then `~` and 32 hex digits of a SHA-256.
+const OPERATION_PREFIX_LENGTH = MAX_OPERATION_LENGTH - 33;
+
+/**
+ * `POST_/orders`: the method and the path without the query. Characters an operation may not hold
+ * (spaces, non-ASCII) are percent-encoded as UTF-8. A longer text is not cut (two paths sharing a
+ * prefix would share records): it keeps a readable prefix and a hash of the whole.
+ */
 function defaultOperation(request: HttpRequestData): string {
   const path = request.url.split('?')[0] || '/';
-  return `${request.method.toUpperCase()} ${path}`.slice(0, 128).replace(/\s+/g, '_');
+  const operation = `${request.method.toUpperCase()}_${path}`.replace(
+    /[^\x21-\x7e]/gu,
+    percentEncode,
+  );
+  if (operation.length <= MAX_OPERATION_LENGTH) return operation;
+  return `${operation.slice(0, OPERATION_PREFIX_LENGTH)}~${sha256Hex(operation).slice(0, 32)}`;
+}
+
+function percentEncode(char: string): string {
+  let out = '';
+  for (const byte of Buffer.from(char, 'utf8')) {
+    out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }
 
 function defaultFingerprint(request: HttpRequestData): unknown {
@@ -352,6 +555,9 @@ function decodeResponse(value: unknown): HttpResponseData {
   const stored = value as StoredResponse;
   if (
     typeof stored?.s !== 'number' ||
+    !Number.isInteger(stored.s) ||
+    stored.s < 200 ||
+    stored.s > 599 ||
     typeof stored.b !== 'string' ||
     typeof stored.h !== 'object' ||
     stored.h === null
@@ -363,6 +569,88 @@ function decodeResponse(value: unknown): HttpResponseData {
     headers: { ...stored.h },
     body: stored.e === 'base64' ? new Uint8Array(Buffer.from(stored.b, 'base64')) : stored.b,
   };
+}
+
+/**
+ * Largest request body the adapters buffer for a fingerprint by default: 1 MiB, as Fastify's and
+ * Express's body parsers.
+ *
+ * @internal
+ */
+export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+
+/**
+ * Checks an adapter's `maxBodyBytes` option.
+ *
+ * @internal
+ */
+export function checkMaxBodyBytes(value: unknown, name: string): number {
+  if (value === undefined) return DEFAULT_MAX_BODY_BYTES;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(
+      `${name} must be a non-negative integer, got ${typeof value === 'number' ? value : describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The 413 problem an adapter answers when a covered request's body is over its `maxBodyBytes`.
+ * The key is not claimed, so a retry with a smaller body may use it.
+ *
+ * @internal
+ */
+export function contentTooLarge(limit: number): HttpResponseData {
+  return problem(
+    413,
+    'content-too-large',
+    'Request body too large',
+    `The request body is larger than the ${limit} bytes this server fingerprints for Idempotency-Key requests.`,
+  );
+}
+
+/**
+ * The 500 problem an adapter sends when it cannot send anything better, so a response is never
+ * left unended.
+ *
+ * @internal
+ */
+export function internalErrorProblem(): HttpResponseData {
+  return problem(
+    500,
+    'internal-error',
+    'Internal server error',
+    'The response could not be sent; the outcome of the request is unknown.',
+  );
+}
+
+/**
+ * What an adapter fingerprints for raw body bytes: the parsed value of a JSON body, so formatting
+ * does not matter, else the bytes themselves. Bytes that are not valid UTF-8 are never decoded
+ * (replacement characters would make different bodies look the same).
+ *
+ * @internal
+ */
+export function bodyForFingerprint<B extends Uint8Array>(
+  bytes: B,
+  contentType: string | null | undefined,
+): unknown {
+  if (!/\bjson\b/i.test(contentType ?? '')) return bytes;
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    return bytes;
+  }
+}
+
+/**
+ * Statuses whose responses have no body (fetch's "null body status"); the `Response` constructor
+ * refuses one with a body, even an empty one.
+ *
+ * @internal
+ */
+export function isNullBodyStatus(status: number): boolean {
+  return status === 101 || status === 103 || status === 204 || status === 205 || status === 304;
 }
 
 function problem(

@@ -4,18 +4,35 @@
  * are sent without calling `next`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { describeValue } from '../../core/errors.js';
 import { assertOptionsObject } from '../../core/options.js';
-import type { HttpIdempotency, HttpRequestData, HttpResponseData } from './http-idempotency.js';
+import {
+  bodyForFingerprint,
+  checkMaxBodyBytes,
+  contentTooLarge,
+  type HttpIdempotency,
+  type HttpRequestData,
+  type HttpResponseData,
+  internalErrorProblem,
+} from './http-idempotency.js';
 
 /** Options of {@link createNodeIdempotencyMiddleware}. */
 export interface NodeIdempotencyMiddlewareOptions {
   /**
-   * When `req.body` is unset (no body parser ran), read the body into `req.body` as a `Buffer`
-   * (parsed as JSON when the content type says so) so it can be fingerprinted; the handler then
-   * reads `req.body`, not the stream.
+   * When `req.body` is unset (no body parser ran) and the request is covered (its method is, and
+   * it has an `Idempotency-Key`), read the body into `req.body` as a `Buffer` (parsed as JSON when
+   * the content type says so) so it can be fingerprinted; the handler then reads `req.body`, not
+   * the stream. Other requests' streams are left unread.
    * @default true
    */
   readonly readBody?: boolean;
+  /**
+   * Largest body, in bytes, the middleware reads for a fingerprint: a covered request with a
+   * larger body is answered 413 (`content-too-large` problem) without running the handler or
+   * claiming the key. Bodies a body parser already read are its business.
+   * @default 1048576 (1 MiB)
+   */
+  readonly maxBodyBytes?: number;
 }
 
 /** A request as Express and plain node:http give it; `body` is set by a body parser. */
@@ -37,7 +54,8 @@ export type NodeMiddleware = (
  * Creates node:http / Express middleware. With Express, mount it after the body parser; with
  * plain node:http, call it with your handler as `next`.
  *
- * @throws TypeError when `http` is not made by {@link createHttpIdempotency}.
+ * @throws TypeError when `http` is not made by {@link createHttpIdempotency}, or naming the
+ * option that is invalid.
  * @example
  * ```ts
  * const app = express();
@@ -50,21 +68,37 @@ export function createNodeIdempotencyMiddleware(
   http: HttpIdempotency,
   options: NodeIdempotencyMiddlewareOptions = {},
 ): NodeMiddleware {
-  if (typeof http?.begin !== 'function') {
+  if (typeof http?.begin !== 'function' || typeof http.covers !== 'function') {
     throw new TypeError('http must be made by createHttpIdempotency()');
   }
   assertOptionsObject(options, 'options');
+  if (options.readBody !== undefined && typeof options.readBody !== 'boolean') {
+    throw new TypeError(
+      `options.readBody must be a boolean, got ${describeValue(options.readBody)}`,
+    );
+  }
   const readBody = options.readBody ?? true;
+  const maxBodyBytes = checkMaxBodyBytes(options.maxBodyBytes, 'options.maxBodyBytes');
   return (req, res, next) => {
     const run = async () => {
-      if (req.body === undefined && readBody && hasBody(req)) req.body = await read(req);
       const request: HttpRequestData = {
         method: req.method ?? 'GET',
         url: req.originalUrl ?? req.url ?? '/',
         headers: req.headers,
         body: req.body,
       };
-      const begun = await http.begin(request);
+      // Only a covered request's body is fingerprinted: any other stream stays unread for the
+      // handler (an upload, a proxy), and no unbounded body is buffered on its behalf.
+      if (req.body === undefined && readBody && hasBody(req) && http.covers(request)) {
+        const bytes = await readAtMost(req, maxBodyBytes);
+        if (bytes === undefined) {
+          // The rest of the body is not read: close the connection rather than drain it.
+          res.setHeader('connection', 'close');
+          return send(res, contentTooLarge(maxBodyBytes));
+        }
+        req.body = bodyForFingerprint(bytes, req.headers['content-type']);
+      }
+      const begun = await http.begin({ ...request, body: req.body });
       if (begun.type === 'respond') return send(res, begun.response);
       if (begun.type === 'pass') return next();
       capture(res, begun.finish, begun.abort);
@@ -80,26 +114,55 @@ function hasBody(req: IncomingMessage): boolean {
   );
 }
 
-async function read(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req)
-    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  const body = Buffer.concat(chunks);
-  if (/\bjson\b/i.test(req.headers['content-type'] ?? '')) {
-    try {
-      return JSON.parse(body.toString('utf8')) as unknown;
-    } catch {
-      return body;
-    }
-  }
-  return body;
+/** Reads the body, or returns `undefined` (leaving the rest unread) once it exceeds `limit`. */
+function readAtMost(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      size += buffer.length;
+      if (size > limit) {
+        stop();
+        req.pause();
+        resolve(undefined);
+      } else chunks.push(buffer);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: unknown) => {
+      stop();
+      reject(error);
+    };
+    const onClose = () => onError(new Error('The request was aborted before its body was read'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
-// Sends a complete response.
+// Sends a complete response (its body sets Content-Length).
 function send(res: ServerResponse, response: HttpResponseData): void {
   res.statusCode = response.status;
   for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
   res.end(typeof response.body === 'string' ? response.body : Buffer.from(response.body));
+}
+
+// Sends `response` in place of whatever the handler set.
+function replace(res: ServerResponse, response: HttpResponseData): void {
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  send(res, response);
 }
 
 /**
@@ -163,21 +226,23 @@ function capture(
       headers,
       body: new Uint8Array(body),
     };
-    finish(response).then(
-      (final) => {
-        restore();
+    // Whatever happens after the handler ran, the response is ended, and with headers that match
+    // its body: a stale Content-Length from the handler (Express sets one) would hang the client.
+    const deliver = (final: HttpResponseData) => {
+      restore();
+      try {
         if (final === response) res.end(body, cb);
-        else {
-          for (const name of res.getHeaderNames()) res.removeHeader(name);
-          send(res, final);
-        }
-      },
-      () => {
-        restore();
-        res.statusCode = 500;
-        res.end();
-      },
-    );
+        else replace(res, final);
+      } catch {
+        if (res.headersSent) res.destroy();
+        else replace(res, internalErrorProblem());
+      }
+    };
+    finish(response).then(deliver, () => {
+      // finish() returns the handler's response when the store fails; should the core reject
+      // anyway, the side effect happened, so the client still gets its response.
+      deliver(response);
+    });
     return res;
   } as ServerResponse['end'];
   res.once('close', () => {
