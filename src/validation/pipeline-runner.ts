@@ -96,9 +96,18 @@ const EMPTY_FLAGS: readonly ReviewFlag[] = Object.freeze([]);
 const EMPTY_FIELDS: readonly string[] = Object.freeze([]);
 const OUTCOME_ATTRIBUTE = 'flowproof.pipeline.outcome';
 const noop = () => {};
+const DONE: Promise<void> = Promise.resolve();
 
 class RunState {
   outcome: StageOutcome = 'passed';
+  /**
+   * Whether the stage just run returned a promise made by the runner. Set where that promise is
+   * made, so the runner never inspects a stage's output twice: a proxy that can be inspected once
+   * may throw the second time.
+   */
+  pending = false;
+  /** The output of a stage that finished asynchronously; see {@link handOff}. */
+  output: unknown = undefined;
   flags: ReviewFlag[] | undefined = undefined;
   error: FlowproofError | undefined = undefined;
   constructor(
@@ -113,6 +122,8 @@ class RunState {
  * True for promises and other thenables (a query builder, a Bluebird promise). Plain objects and
  * arrays, what stages return almost always, are answered without looking up a `then` they do not
  * have; an object literal with its own `then` method is therefore not treated as a thenable.
+ * Throws what reading the value's prototype throws (a revoked proxy): callers that pass a value
+ * from user code catch it and fail the stage, since whether to await it cannot be known.
  */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   if (value instanceof Promise) return true;
@@ -144,6 +155,7 @@ export class PipelineRunner {
   readonly #onStage: ((event: StageEvent) => void) | undefined;
   readonly #deadLetter: DeadLetterSink | undefined;
   readonly #observed: boolean;
+  #loggerFailed = false;
 
   constructor(config: RunnerConfig) {
     this.name = config.name;
@@ -184,10 +196,10 @@ export class PipelineRunner {
         if (this.#observed) this.#observe(stage, value, undefined, started, state, error);
         throw error;
       }
-      if (isThenable(out)) {
+      if (state.pending) {
         const stageInput = value;
-        return Promise.resolve(out).then(
-          (resolved) => this.#after(stage, stageInput, resolved, started, state),
+        return (out as Promise<unknown>).then(
+          () => this.#after(stage, stageInput, state.output, started, state),
           (error: unknown) => {
             if (this.#observed) this.#observe(stage, stageInput, undefined, started, state, error);
             throw error;
@@ -229,9 +241,9 @@ export class PipelineRunner {
       flags: state.flags ?? EMPTY_FLAGS,
     };
     const sink = this.#deadLetter as DeadLetterSink;
-    let ack: unknown;
+    let pending: Promise<unknown> | undefined;
     try {
-      ack = sink({
+      const ack = sink({
         pipeline: this.name,
         stage: stage.name,
         boundary: stage.boundary,
@@ -239,15 +251,16 @@ export class PipelineRunner {
         value,
         error,
       });
+      if (isThenable(ack)) pending = Promise.resolve(ack);
     } catch (sinkError) {
       throw deadLetterFailedError(stage, error, sinkError);
     }
-    if (!isThenable(ack)) return result;
+    if (pending === undefined) return result;
     if (state.sync) {
-      Promise.resolve(ack).then(noop, noop);
+      pending.then(noop, noop);
       throw notSynchronous(stage, 'the dead-letter sink returned a promise');
     }
-    return Promise.resolve(ack).then(
+    return pending.then(
       () => result,
       (sinkError: unknown) => {
         throw deadLetterFailedError(stage, error, sinkError);
@@ -268,7 +281,13 @@ export class PipelineRunner {
     const outcome: StageOutcome = thrown === undefined ? state.outcome : 'rejected';
     const error =
       outcome === 'passed' ? undefined : ((thrown as FlowproofError | undefined) ?? state.error);
-    if (this.#logger !== silentLogger) this.#log(stage, outcome, durationMs, error);
+    if (this.#logger !== silentLogger) {
+      try {
+        this.#log(stage, outcome, durationMs, error);
+      } catch (logError) {
+        this.#loggerThrew(logError);
+      }
+    }
     const hook = this.#onStage;
     if (hook === undefined) return;
     try {
@@ -289,17 +308,37 @@ export class PipelineRunner {
     } catch (hookError) {
       // Observers must not change what happens to the record; the failure is still reported.
       const message = messageOf(hookError);
-      if (this.#logger === silentLogger) {
+      let logged = false;
+      if (this.#logger !== silentLogger) {
+        try {
+          logEvent(
+            this.#logger,
+            'error',
+            { pipeline: this.name, stage: stage.name, error: message },
+            'pipeline onStage hook threw',
+          );
+          logged = true;
+        } catch (logError) {
+          this.#loggerThrew(logError);
+        }
+      }
+      if (!logged) {
         process.emitWarning(`The onStage hook of pipeline "${this.name}" threw: ${message}`);
-      } else {
-        logEvent(
-          this.#logger,
-          'error',
-          { pipeline: this.name, stage: stage.name, error: message },
-          'pipeline onStage hook threw',
-        );
       }
     }
+  }
+
+  /**
+   * A logger that throws is isolated like the hook: logging must not change a run's outcome. It is
+   * reported once per pipeline, as a process warning: a broken logger fails on every line, and a
+   * warning per stage of every record would flood stderr.
+   */
+  #loggerThrew(error: unknown): void {
+    if (this.#loggerFailed) return;
+    this.#loggerFailed = true;
+    process.emitWarning(
+      `The logger of pipeline "${this.name}" threw: ${messageOf(error)}; later logger failures of this pipeline are not reported`,
+    );
   }
 
   #log(
@@ -372,6 +411,7 @@ function notSynchronous(stage: CompiledStage, what: string): TypeError {
  */
 function attempt(stage: CompiledStage, value: unknown, state: RunState): unknown {
   state.outcome = 'passed';
+  state.pending = false;
   let raw: unknown;
   try {
     if (stage.schema) {
@@ -386,15 +426,68 @@ function attempt(stage: CompiledStage, value: unknown, state: RunState): unknown
   } catch (error) {
     return fail(stage, value, stageError(stage, error), state);
   }
-  if (!isThenable(raw)) return complete(stage, value, raw, state);
+  let pending: Promise<unknown> | undefined;
+  try {
+    if (isThenable(raw)) pending = Promise.resolve(raw);
+  } catch (error) {
+    // A revoked proxy, or one whose traps throw: whether to await it cannot be known.
+    return fail(stage, value, stageError(stage, error, 'output check'), state);
+  }
+  if (pending === undefined) return complete(stage, value, raw, state);
   if (state.sync) {
-    Promise.resolve(raw).then(noop, noop);
+    pending.then(noop, noop);
+    const thrown = stage.schema === undefined ? undefined : syncParseError(stage, value);
+    if (thrown) return fail(stage, value, thrown, state);
     throw notSynchronous(stage, 'the stage returned a promise');
   }
-  return Promise.resolve(raw).then(
-    (resolved) => complete(stage, value, resolved, state),
-    (error: unknown) => fail(stage, value, stageError(stage, error), state),
+  state.pending = true;
+  return pending.then(
+    (resolved) => {
+      state.pending = false;
+      return handOff(state, complete(stage, value, resolved, state));
+    },
+    (error: unknown) => {
+      state.pending = false;
+      return handOff(state, fail(stage, value, stageError(stage, error), state));
+    },
   );
+}
+
+/**
+ * Ends a stage that finished asynchronously: its output is left in `state` and its promise
+ * resolves to nothing. Resolving a promise with the output would read the output's `then`,
+ * adopting a plain object with a `then` method (taken as a value everywhere else) and letting a
+ * throwing getter or proxy trap reject the run with an unwrapped error. A promise the runner made
+ * (an asynchronous fallback) is passed on: it hands its own output off.
+ */
+function handOff(state: RunState, out: unknown): unknown {
+  if (state.pending) return out;
+  state.output = out;
+  return undefined;
+}
+
+/** zod's messages when a synchronous parse meets a promise (zod 4 and zod 3 word it alike). */
+const ZOD_ASYNC_PARSE = /encountered.*synchronous parse|synchronous parse encountered/i;
+
+/**
+ * Why a zod schema's synchronous parse failed, when it threw rather than met an asynchronous
+ * check. zod's `~standard.validate` catches whatever its synchronous parse throws (a transform that
+ * throws, a getter in the input) and retries asynchronously, so runSync would call such a schema
+ * asynchronous, while run() reports the error. The Standard Schema result cannot tell the two
+ * apart synchronously, so the parse is re-run through zod's public `safeParse`, which throws
+ * instead of retrying. Only reached when runSync is about to fail anyway; other vendors, and zod
+ * builds without a `safeParse` method (zod/mini), keep the "returned a promise" TypeError.
+ */
+function syncParseError(stage: CompiledStage, value: unknown): FlowproofError | undefined {
+  const schema = stage.schema as StandardSchemaV1 & { readonly safeParse?: unknown };
+  const safeParse = schema.safeParse;
+  if (schema['~standard'].vendor !== 'zod' || typeof safeParse !== 'function') return undefined;
+  try {
+    safeParse.call(schema, stage.at === undefined ? value : fieldOf(value, stage.at));
+  } catch (error) {
+    return ZOD_ASYNC_PARSE.test(messageOf(error)) ? undefined : stageError(stage, error);
+  }
+  return undefined;
 }
 
 function complete(stage: CompiledStage, value: unknown, raw: unknown, state: RunState): unknown {
@@ -411,21 +504,26 @@ function complete(stage: CompiledStage, value: unknown, raw: unknown, state: Run
     out = result.value;
   }
   const field = stage.at ?? stage.into;
-  if (field !== undefined && !isPlainObject(value)) {
-    const issue = { path: [], code: 'invalid_type', message: `Expected an object with "${field}"` };
-    return fail(stage, value, rejectedError(stage, [issue]), state);
-  }
+  let plain = true;
   let lost: string[] | undefined;
   try {
     if (field !== undefined) {
-      const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-      copy[field] = out;
-      out = copy;
+      plain = isPlainObject(value);
+      if (plain) {
+        const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+        copy[field] = out;
+        out = copy;
+      }
     }
-    if (stage.checkFieldLoss) lost = findLostFields(value, out, stage.drops);
+    if (plain && stage.checkFieldLoss) lost = findLostFields(value, out, stage.drops);
   } catch (error) {
-    // Only exotic input gets here: a getter that throws while the value is copied or compared.
+    // Only exotic input gets here: a getter or proxy trap that throws while the value is
+    // inspected, copied or compared.
     return fail(stage, value, stageError(stage, error, 'field-loss check'), state);
+  }
+  if (!plain) {
+    const issue = { path: [], code: 'invalid_type', message: `Expected an object with "${field}"` };
+    return fail(stage, value, rejectedError(stage, [issue]), state);
   }
   if (lost) return fail(stage, value, fieldLostError(stage, lost), state);
   return out;
@@ -453,22 +551,27 @@ function fail(
     return wrapped;
   };
   let replacement: unknown;
+  let pending: Promise<unknown> | undefined;
   try {
     replacement = (stage.fallback as (failure: StageFailure<unknown>) => unknown)({
       error,
       value,
       record: state.record,
     });
+    if (isThenable(replacement)) pending = Promise.resolve(replacement);
   } catch (fallbackError) {
     throw fallbackFailed(fallbackError);
   }
-  if (!isThenable(replacement)) return flag(stage, error, replacement, state);
+  if (pending === undefined) return flag(stage, error, replacement, state);
   if (state.sync) {
-    Promise.resolve(replacement).then(noop, noop);
+    pending.then(noop, noop);
     throw notSynchronous(stage, 'the fallback returned a promise');
   }
-  return Promise.resolve(replacement).then(
-    (resolved) => flag(stage, error, resolved, state),
+  state.pending = true;
+  return pending.then(
+    (resolved) => {
+      state.output = flag(stage, error, resolved, state);
+    },
     (fallbackError: unknown) => {
       throw fallbackFailed(fallbackError);
     },
@@ -509,16 +612,16 @@ function traced(stage: CompiledStage, value: unknown, state: RunState): unknown 
       if (isFlowproofError(error)) span.setAttribute(OUTCOME_ATTRIBUTE, 'rejected');
       return Promise.reject(error);
     }
-    if (!isThenable(out)) {
+    if (!state.pending) {
       box.mode = 'returned';
       box.result = out;
       span.setAttribute(OUTCOME_ATTRIBUTE, state.outcome);
-      return Promise.resolve(out);
+      // Not the output: resolving a promise with it would read its `then` (see handOff).
+      return DONE;
     }
-    return Promise.resolve(out).then(
-      (resolved) => {
+    return (out as Promise<unknown>).then(
+      () => {
         span.setAttribute(OUTCOME_ATTRIBUTE, state.outcome);
-        return resolved;
       },
       (error: unknown) => {
         span.setAttribute(OUTCOME_ATTRIBUTE, 'rejected');
@@ -531,5 +634,6 @@ function traced(stage: CompiledStage, value: unknown, state: RunState): unknown 
     promise.then(noop, noop);
     throw box.result;
   }
+  state.pending = true;
   return promise;
 }

@@ -34,6 +34,7 @@ import {
 import type {
   DeadLetterSink,
   StageContext,
+  StageDocs,
   StageEvent,
   StageFailure,
   StageKind,
@@ -296,10 +297,9 @@ class Builder {
         `schema of stage "${String(name)}" must implement Standard Schema v1 (zod, valibot, arktype…)`,
       );
     }
-    if (options?.at !== undefined)
-      assertNonEmptyString(options.at, `options.at of stage "${name}"`);
+    if (options?.at !== undefined) assertFieldName(options.at, `options.at of stage "${name}"`);
     if (options?.into !== undefined) {
-      assertNonEmptyString(options.into, `options.into of stage "${name}"`);
+      assertFieldName(options.into, `options.into of stage "${name}"`);
     }
     if (options?.at !== undefined && options.into !== undefined) {
       throw new TypeError(`stage "${name}": options.at and options.into cannot be combined`);
@@ -345,7 +345,8 @@ class Builder {
         `pipeline "${this.#config.name}" already has a stage named "${name}"; stage names must be unique`,
       );
     }
-    const checked = checkStageOptions(options ?? {}, name);
+    // Only a missing argument defaults: `null` is refused, as pipeline() refuses it.
+    const checked = checkStageOptions(options === undefined ? {} : options, name);
     const boundary = checked.boundary ?? this.#stages.at(-1)?.boundary ?? 'service';
     const spec: StageSpec = Object.freeze({ kind, name, boundary, schema, fn, options: checked });
     return new Builder(this.#config, [...this.#stages, spec]);
@@ -383,13 +384,42 @@ function checkStageOptions(
   if (options.description !== undefined && typeof options.description !== 'string') {
     throw new TypeError(`${at('description')} must be a string`);
   }
-  if (options.docs !== undefined) assertOptionsObject(options.docs, at('docs'));
+  const docs = options.docs === undefined ? undefined : checkDocs(options.docs, at);
   return Object.freeze({
     ...options,
     ...(drops === undefined ? {} : { drops }),
     ...(adds === undefined ? {} : { adds }),
-    ...(options.docs === undefined ? {} : { docs: Object.freeze({ ...options.docs }) }),
+    ...(docs === undefined ? {} : { docs }),
   });
+}
+
+const DOC_SECTIONS = ['input', 'transformation', 'output', 'validation', 'errorHandling'] as const;
+
+/** Checks and copies `docs`, so a bad section fails here rather than in `toMarkdown()`. */
+function checkDocs(docs: StageDocs, at: (option: string) => string): StageDocs {
+  assertOptionsObject(docs, at('docs'));
+  const copy: Record<string, unknown> = { ...docs };
+  for (const section of DOC_SECTIONS) {
+    const text: unknown = docs[section];
+    if (text === undefined || typeof text === 'string') continue;
+    if (!Array.isArray(text) || text.some((line) => typeof line !== 'string')) {
+      throw new TypeError(`${at(`docs.${section}`)} must be a string or an array of strings`);
+    }
+    copy[section] = Object.freeze([...text]);
+  }
+  return Object.freeze(copy) as StageDocs;
+}
+
+/**
+ * Checks an `at` or `into` field name. `__proto__` is refused: writing it on the stage's copy of
+ * the value would set the copy's prototype instead of a field. `constructor` and `prototype` are
+ * accepted: assigning either on a plain object creates an ordinary own field.
+ */
+function assertFieldName(value: unknown, name: string): asserts value is string {
+  assertNonEmptyString(value, name);
+  if (value === '__proto__') {
+    throw new TypeError(`${name} cannot be "__proto__": it would set the value's prototype`);
+  }
 }
 
 function compileStage(pipelineName: string, spec: StageSpec, index: number): CompiledStage {
