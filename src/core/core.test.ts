@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createMutex, withTimeout } from './async.js';
 import { createManualClock, hasUtcOffset, parseInstant, toUtcIso } from './clock.js';
@@ -243,6 +243,24 @@ describe('logging', () => {
     expect(silentLogger.child({})).toBe(silentLogger);
     expect(() => assertLogger({ info() {} })).toThrow(/debug/);
     expect(() => assertLogger(capture().logger)).not.toThrow();
+  });
+
+  it('never throws what a logger throws, and reports a failing logger once', () => {
+    const warning = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const down = () => {
+        throw new Error('disk full');
+      };
+      const broken = { debug: down, info: down, warn: down, error: down, child: () => broken };
+      expect(logEvent(broken, 'error', { key: 'k' }, 'first')).toBe(false);
+      expect(logEvent(broken, 'info', { key: 'k' }, 'second')).toBe(false);
+      expect(warning).toHaveBeenCalledTimes(1);
+      expect(warning).toHaveBeenCalledWith(expect.stringContaining('disk full'));
+      expect(logEvent(capture().logger, 'info', {}, 'fine')).toBe(true);
+      expect(logEvent(silentLogger, 'info', {}, 'nothing')).toBe(false);
+    } finally {
+      warning.mockRestore();
+    }
   });
 });
 

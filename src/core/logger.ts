@@ -53,6 +53,11 @@ export function assertLogger(logger: unknown, name = 'logger'): asserts logger i
  * Writes one line through `logger` with the current flow context's correlation id, causation id
  * and tenant added. Modules call this instead of the logger directly.
  *
+ * Logging never changes what an operation does: a logger that throws (a full disk, a broken
+ * transport) is reported once, as a process warning, and its later failures are ignored; a warning
+ * per line would flood stderr from a logger that fails on every call.
+ *
+ * @returns whether the line was written (false for the silent logger and for a logger that threw).
  * @internal
  */
 export function logEvent(
@@ -60,18 +65,32 @@ export function logEvent(
   level: LogLevel,
   fields: Record<string, unknown>,
   message: string,
-): void {
-  if (logger === silentLogger) return;
+): boolean {
+  if (logger === silentLogger) return false;
   const context = getContext();
-  logger[level](
-    context
-      ? {
-          correlationId: context.correlationId,
-          ...(context.causationId ? { causationId: context.causationId } : {}),
-          ...(context.tenant ? { tenant: context.tenant } : {}),
-          ...fields,
-        }
-      : fields,
-    message,
-  );
+  try {
+    logger[level](
+      context
+        ? {
+            correlationId: context.correlationId,
+            ...(context.causationId ? { causationId: context.causationId } : {}),
+            ...(context.tenant ? { tenant: context.tenant } : {}),
+            ...fields,
+          }
+        : fields,
+      message,
+    );
+    return true;
+  } catch (error) {
+    if (!failedLoggers.has(logger)) {
+      failedLoggers.add(logger);
+      process.emitWarning(
+        `A logger given to flowproof threw (${error instanceof Error ? error.message : String(error)}); its later failures are not reported`,
+      );
+    }
+    return false;
+  }
 }
+
+/** Loggers whose failure was already reported. */
+const failedLoggers = new WeakSet<Logger>();

@@ -155,7 +155,6 @@ export class PipelineRunner {
   readonly #onStage: ((event: StageEvent) => void) | undefined;
   readonly #deadLetter: DeadLetterSink | undefined;
   readonly #observed: boolean;
-  #loggerFailed = false;
 
   constructor(config: RunnerConfig) {
     this.name = config.name;
@@ -281,13 +280,7 @@ export class PipelineRunner {
     const outcome: StageOutcome = thrown === undefined ? state.outcome : 'rejected';
     const error =
       outcome === 'passed' ? undefined : ((thrown as FlowproofError | undefined) ?? state.error);
-    if (this.#logger !== silentLogger) {
-      try {
-        this.#log(stage, outcome, durationMs, error);
-      } catch (logError) {
-        this.#loggerThrew(logError);
-      }
-    }
+    if (this.#logger !== silentLogger) this.#log(stage, outcome, durationMs, error);
     const hook = this.#onStage;
     if (hook === undefined) return;
     try {
@@ -308,37 +301,16 @@ export class PipelineRunner {
     } catch (hookError) {
       // Observers must not change what happens to the record; the failure is still reported.
       const message = messageOf(hookError);
-      let logged = false;
-      if (this.#logger !== silentLogger) {
-        try {
-          logEvent(
-            this.#logger,
-            'error',
-            { pipeline: this.name, stage: stage.name, error: message },
-            'pipeline onStage hook threw',
-          );
-          logged = true;
-        } catch (logError) {
-          this.#loggerThrew(logError);
-        }
-      }
+      const logged = logEvent(
+        this.#logger,
+        'error',
+        { pipeline: this.name, stage: stage.name, error: message },
+        'pipeline onStage hook threw',
+      );
       if (!logged) {
         process.emitWarning(`The onStage hook of pipeline "${this.name}" threw: ${message}`);
       }
     }
-  }
-
-  /**
-   * A logger that throws is isolated like the hook: logging must not change a run's outcome. It is
-   * reported once per pipeline, as a process warning: a broken logger fails on every line, and a
-   * warning per stage of every record would flood stderr.
-   */
-  #loggerThrew(error: unknown): void {
-    if (this.#loggerFailed) return;
-    this.#loggerFailed = true;
-    process.emitWarning(
-      `The logger of pipeline "${this.name}" threw: ${messageOf(error)}; later logger failures of this pipeline are not reported`,
-    );
   }
 
   #log(
