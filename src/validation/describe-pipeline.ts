@@ -151,18 +151,110 @@ function withDeclared(
   return [...new Set([...fields.filter((field) => !dropped.has(field)), ...adds])];
 }
 
+/**
+ * The rules of each described field as Markdown. `describeField` quotes enum values and patterns
+ * in plain backticks, which a backtick in the value would close, so the Markdown form is rebuilt
+ * from the facts. Kept aside rather than on the description, whose shape is public.
+ */
+const markdownRules = new WeakMap<SchemaFieldDescription, readonly string[]>();
+
 function fieldDescription(field: FieldFacts): SchemaFieldDescription {
-  return {
+  const rules = describeField(field);
+  const description = {
     path: field.path,
     required: field.required,
     nullable: field.nullable,
-    rules: describeField(field),
+    rules,
   };
+  markdownRules.set(
+    description,
+    rules.map((rule) => {
+      if (field.enumValues && rule.startsWith('one of ')) {
+        return `one of ${field.enumValues.map((value) => codeSpan(String(JSON.stringify(value)))).join(', ')}`;
+      }
+      if (field.pattern !== undefined && rule === `matches \`/${field.pattern}/\``) {
+        return `matches ${codeSpan(`/${field.pattern}/`)}`;
+      }
+      if (field.format !== undefined && rule === `format ${field.format}`) {
+        return `format ${inlineText(field.format)}`;
+      }
+      return rule;
+    }),
+  );
+  return description;
 }
 
-/** Quotes a label for Mermaid: double quotes and line breaks would end it. */
-function label(text: string): string {
-  return `"${text.replace(/"/g, '#quot;').replace(/\r?\n/g, ' ')}"`;
+/**
+ * Quotes a label for Mermaid: a double quote or a line break (`\r` alone is one too) would end it,
+ * and Mermaid renders HTML in labels, so `<` and `>` become its entity codes.
+ */
+function label(value: string): string {
+  const escaped = oneLine(value)
+    .replace(/"/g, '#quot;')
+    .replace(/</g, '#lt;')
+    .replace(/>/g, '#gt;');
+  return `"${escaped}"`;
+}
+
+/** Folds CommonMark's line endings (`\r\n`, `\r`, `\n`), any of which would start a new block. */
+function oneLine(value: string): string {
+  return value.replace(/\r\n?|\n/g, ' ');
+}
+
+/**
+ * User text (names, boundaries, descriptions) as Markdown inline text that cannot change the
+ * document's structure: line breaks are folded, and every character that could open emphasis,
+ * code, a link, raw HTML, an entity, a table cell or a heading's closing sequence is escaped. An
+ * underscore inside a word cannot open emphasis, so `parse_request` is left as it is.
+ */
+function inlineText(value: string): string {
+  return oneLine(value).replace(/[\\`*_[\]#|~<>&]/g, (char, offset: number, whole: string) => {
+    if (char === '<') return '&lt;';
+    if (char === '>') return '&gt;';
+    if (char === '&') return '&amp;';
+    if (char === '_' && isWordChar(whole[offset - 1]) && isWordChar(whole[offset + 1])) return char;
+    return `\\${char}`;
+  });
+}
+
+function isWordChar(char: string | undefined): boolean {
+  return char !== undefined && /[\p{L}\p{N}]/u.test(char);
+}
+
+/**
+ * {@link inlineText} for a line of its own (a list item, a paragraph): leading blanks would make
+ * indented code, and a leading `-`, `+`, `=` or `1.` a list, a rule or a heading underline.
+ */
+function blockText(value: string): string {
+  return inlineText(value)
+    .replace(/^[ \t]+/, '')
+    .replace(/^[-+=]/, '\\$&')
+    .replace(/^(\d+)([.)])/, '$1\\$2');
+}
+
+/**
+ * `value` in bold. Emphasis cannot open before or close after whitespace, so the text is trimmed;
+ * a value that is only whitespace is shown as code instead.
+ */
+function strong(value: string): string {
+  const trimmed = inlineText(value).trim();
+  return trimmed === '' ? codeSpan(value) : `**${trimmed}**`;
+}
+
+/**
+ * An inline code span holding `value` verbatim (line breaks folded). CommonMark closes a span at
+ * the first backtick run as long as its opening one, so the fence is one backtick longer than any
+ * run inside. It is padded with a space each side when the value holds a backtick (one at either
+ * end would merge with the fence) or starts and ends with a space (CommonMark strips one each
+ * side); the padding is stripped when rendered.
+ */
+function codeSpan(value: string): string {
+  const content = oneLine(value);
+  if (content === '') return '` `';
+  const longest = Math.max(0, ...(content.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = longest > 0 || (content.startsWith(' ') && content.endsWith(' ')) ? ' ' : '';
+  return `${fence}${pad}${content}${pad}${fence}`;
 }
 
 function node(stage: StageDescription): string {
@@ -210,8 +302,8 @@ export function pipelineToMermaid(description: PipelineDescription): string {
 
 function block(value: string | readonly string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === 'string') return value;
-  return value.map((line) => `- ${line}`).join('\n');
+  if (typeof value === 'string') return blockText(value);
+  return value.map((line) => `- ${blockText(line)}`).join('\n');
 }
 
 function section(title: string, body: string): string {
@@ -221,7 +313,7 @@ function section(title: string, body: string): string {
 }
 
 function fieldList(fields: readonly string[]): string {
-  return fields.map((field) => `\`${field}\``).join(', ');
+  return fields.map(codeSpan).join(', ');
 }
 
 function inputText(stage: StageDescription, previous: StageDescription | undefined): string {
@@ -229,17 +321,19 @@ function inputText(stage: StageDescription, previous: StageDescription | undefin
   if (given !== undefined) return given;
   if (previous === undefined) return 'The pipeline input, untrusted until a schema has checked it.';
   const fields = stage.fieldsIn ? `: fields ${fieldList(stage.fieldsIn)}` : '';
-  return `The output of step ${previous.index + 1} (${previous.name})${fields}.`;
+  return `The output of step ${previous.index + 1} (${inlineText(previous.name)})${fields}.`;
 }
 
 function transformationText(stage: StageDescription): string {
-  const given = block(stage.docs?.transformation) ?? stage.description;
+  const given =
+    block(stage.docs?.transformation) ??
+    (stage.description === undefined ? undefined : blockText(stage.description));
   if (given !== undefined) return given;
   if (stage.at !== undefined) {
-    return `Field \`${stage.at}\` is parsed and replaced by the schema's output; the rest passes through.`;
+    return `Field ${codeSpan(stage.at)} is parsed and replaced by the schema's output; the rest passes through.`;
   }
   if (stage.into !== undefined) {
-    return `The schema's output is written into \`${stage.into}\`; the value passes through.`;
+    return `The schema's output is written into ${codeSpan(stage.into)}; the value passes through.`;
   }
   if (stage.kind === 'validate') {
     return 'None beyond the schema: the value is parsed (and coerced where the schema says so).';
@@ -262,21 +356,24 @@ function outputText(stage: StageDescription): string {
 function validationText(stage: StageDescription): string {
   const lines: string[] = [];
   const given = stage.docs?.validation;
-  if (given !== undefined) lines.push(...(typeof given === 'string' ? [given] : given));
+  if (given !== undefined)
+    lines.push(...(typeof given === 'string' ? [given] : given).map(blockText));
   if (stage.schema) {
     const scope =
       stage.at !== undefined
-        ? ` for field \`${stage.at}\` only (the rest was validated before)`
+        ? ` for field ${codeSpan(stage.at)} only (the rest was validated before)`
         : stage.into !== undefined
-          ? `, output written into \`${stage.into}\``
+          ? `, output written into ${codeSpan(stage.into)}`
           : '';
+    const vendor = inlineText(stage.schema.vendor);
     if (stage.schema.fields) {
-      lines.push(`Schema (${stage.schema.vendor})${scope}:`);
+      lines.push(`Schema (${vendor})${scope}:`);
       for (const field of stage.schema.fields) {
-        lines.push(`  - \`${field.path}\`: ${field.rules.join(', ')}`);
+        const rules = markdownRules.get(field) ?? field.rules.map(inlineText);
+        lines.push(`  - ${codeSpan(field.path)}: ${rules.join(', ')}`);
       }
     } else {
-      lines.push(`Schema (${stage.schema.vendor})${scope}; its rules cannot be listed.`);
+      lines.push(`Schema (${vendor})${scope}; its rules cannot be listed.`);
     }
   }
   if (stage.checksFieldLoss) {
@@ -293,7 +390,8 @@ function validationText(stage: StageDescription): string {
 function errorHandlingText(stage: StageDescription): string {
   const lines: string[] = [];
   const given = stage.docs?.errorHandling;
-  if (given !== undefined) lines.push(...(typeof given === 'string' ? [given] : given));
+  if (given !== undefined)
+    lines.push(...(typeof given === 'string' ? [given] : given).map(blockText));
   const failures =
     stage.kind === 'validate'
       ? 'Invalid data'
@@ -314,18 +412,23 @@ function errorHandlingText(stage: StageDescription): string {
   return lines.map((line) => `- ${line}`).join('\n');
 }
 
-/** @internal */
+/**
+ * Every name, boundary, field and docs string goes through {@link inlineText}, {@link blockText} or
+ * {@link codeSpan}: they come from application code, sometimes from configuration, and must not be
+ * able to open a code block, add a heading or inject HTML into the generated document.
+ * @internal
+ */
 export function pipelineToMarkdown(description: PipelineDescription): string {
   const out = [
-    `## Pipeline: ${description.name}\n`,
-    `Stages: ${description.stages.length}; boundaries: ${description.boundaries.join(' → ')}.\n`,
+    `## Pipeline: ${inlineText(description.name)}\n`,
+    `Stages: ${description.stages.length}; boundaries: ${description.boundaries.map(inlineText).join(' → ')}.\n`,
     '```mermaid',
     pipelineToMermaid(description).trimEnd(),
     '```\n',
   ];
   description.stages.forEach((stage, i) => {
-    out.push(`### Step ${i + 1}: ${stage.name}\n`);
-    out.push(`*${stage.kind}* at the **${stage.boundary}** boundary.\n`);
+    out.push(`### Step ${i + 1}: ${inlineText(stage.name)}\n`);
+    out.push(`*${stage.kind}* at the ${strong(stage.boundary)} boundary.\n`);
     out.push(section('Input', inputText(stage, description.stages[i - 1])));
     out.push(section('Transformation', transformationText(stage)));
     out.push(section('Output', outputText(stage)));

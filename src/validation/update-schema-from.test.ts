@@ -54,6 +54,67 @@ describe('updateSchemaFrom', () => {
     expect(Object.keys(Update.shape)).not.toContain('sku');
   });
 
+  it('removes defaults and catch values under readonly, transform, pipe, codec and lazy', () => {
+    const Update = updateSchemaFrom(
+      z.object({
+        name: z.string(),
+        s1: z.enum(['draft', 'active']).default('draft').readonly(),
+        s2: z
+          .string()
+          .default('x')
+          .transform((s) => s.toUpperCase()),
+        s3: z.number().catch(0).pipe(z.number()),
+        s4: z.string().pipe(z.string().max(3).catch('-')),
+        s5: z
+          .codec(z.string().default('1'), z.number(), {
+            decode: (s) => Number(s),
+            encode: (n) => String(n),
+          })
+          .optional(),
+        s6: z.lazy(() => z.string().default('lz')),
+        s7: z.number().prefault(1).nullable().readonly(),
+        s8: z.number().catch(0).nonoptional(),
+      }),
+    );
+    expect(Update.safeParse({ name: 'a' }).data).toEqual({ name: 'a' });
+    expect(Update.safeParse({ s3: 'bad' }).success).toBe(false);
+    expect(Update.safeParse({ s4: 'long' }).success).toBe(false);
+    expect(Update.safeParse({ s8: 'bad' }).success).toBe(false);
+    expect(Update.safeParse({ s1: 'bogus' }).success).toBe(false);
+    // Everything but the fallbacks still runs on a value that was sent.
+    expect(Update.parse({ s1: 'active', s2: 'b', s3: 2, s5: '7', s6: 'v', s7: null })).toEqual({
+      s1: 'active',
+      s2: 'B',
+      s3: 2,
+      s5: 7,
+      s6: 'v',
+      s7: null,
+    });
+  });
+
+  it('refuses, naming the field, a default or catch it cannot remove', () => {
+    const inUnion = z.object({
+      id: z.string(),
+      kind: z.union([z.enum(['a', 'b']).default('a'), z.number()]),
+    });
+    expect(() => updateSchemaFrom(inUnion)).toThrow(TypeError);
+    expect(() => updateSchemaFrom(inUnion)).toThrow(/create\.kind/);
+    const caught = z.object({ n: z.intersection(z.number().catch(0), z.number()) });
+    expect(() => updateSchemaFrom(caught)).toThrow(/create\.n/);
+    // Defaults inside the members' objects are fine: an update sends such a value whole.
+    const shapes = z.object({
+      shape: z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('circle'), radius: z.number().default(1) }),
+        z.object({ kind: z.literal('square'), side: z.number() }),
+      ]),
+    });
+    expect(updateSchemaFrom(shapes).parse({ shape: { kind: 'circle' } })).toEqual({
+      shape: { kind: 'circle', radius: 1 },
+    });
+    // Left out with omit, such a field is no obstacle.
+    expect(updateSchemaFrom(inUnion, { omit: ['kind'] }).parse({ id: 'x' })).toEqual({ id: 'x' });
+  });
+
   it('explains what it cannot do', () => {
     expect(() => updateSchemaFrom(z.string() as never)).toThrow(/zod object schema/);
     const refined = CreateProduct.refine((p) => p.priceCents < 1_000_000);

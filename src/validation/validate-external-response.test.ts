@@ -9,6 +9,16 @@ const Charge = z.object({
   amount: z.int().nonnegative(),
 });
 
+/** The error `promise` rejects with; the schemas here type their output as `unknown`. */
+async function rejection(promise: Promise<unknown>): Promise<IntegrationResponseError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as IntegrationResponseError;
+  }
+  throw new Error('expected a rejection');
+}
+
 describe('validateExternalResponse', () => {
   it('returns the typed, checked response', async () => {
     const charge = await validateExternalResponse('stripe', Charge, {
@@ -52,6 +62,82 @@ describe('validateExternalResponse', () => {
     }).catch((e) => e);
     expect(failing.payload).toBeUndefined();
     expect(failing.details.redactionFailed).toBe(true);
+  });
+
+  it('awaits an async redactor, and never leaves its rejection unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const payload = { id: 'nope', card: '4242424242424242' };
+      const masked = await validateExternalResponse('stripe', Charge, payload, {
+        redact: async (p) => ({ ...(p as object), card: '[redacted]' }),
+      }).catch((e) => e);
+      expect(masked.payload).toEqual({ id: 'nope', card: '[redacted]' });
+      const failing = await validateExternalResponse('stripe', Charge, payload, {
+        redact: async () => {
+          throw new Error('x');
+        },
+      }).catch((e) => e);
+      expect(failing).toBeInstanceOf(IntegrationResponseError);
+      expect(failing.payload).toBeUndefined();
+      expect(failing.details).toMatchObject({ redacted: true, redactionFailed: true });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
+  it('reports a validator or payload that throws as INTEGRATION_RESPONSE_INVALID, redacted', async () => {
+    const boom = new Error('validator bug');
+    const throwing = {
+      '~standard': {
+        version: 1 as const,
+        vendor: 'custom',
+        validate: (): never => {
+          throw boom;
+        },
+      },
+    };
+    const payload = { card: '4242424242424242' };
+    const error = await rejection(
+      validateExternalResponse('payments', throwing, payload, { redact: () => '[redacted]' }),
+    );
+    expect(error).toBeInstanceOf(IntegrationResponseError);
+    expect(isFlowproofError(error, 'INTEGRATION_RESPONSE_INVALID')).toBe(true);
+    expect(error.source).toBe('payments');
+    expect(error.cause).toBe(boom);
+    expect(error.payload).toBe('[redacted]');
+    expect(error.details).toMatchObject({ source: 'payments', validatorFailed: true });
+    expect(error.details.issues).toEqual([
+      { path: [], code: 'invalid', message: expect.stringContaining('threw') },
+    ]);
+
+    const rejecting = {
+      '~standard': { ...throwing['~standard'], validate: () => Promise.reject(boom) },
+    };
+    const asyncError = await rejection(validateExternalResponse('payments', rejecting, payload));
+    expect(asyncError).toBeInstanceOf(IntegrationResponseError);
+    expect(asyncError.cause).toBe(boom);
+
+    const getterError = new Error('getter');
+    const hostile = Object.defineProperty({}, 'id', {
+      enumerable: true,
+      get() {
+        throw getterError;
+      },
+    });
+    const fromGetter = await validateExternalResponse('stripe', Charge, hostile, {
+      redact: () => {
+        throw new Error('cannot read it either');
+      },
+    }).catch((e) => e);
+    expect(fromGetter).toBeInstanceOf(IntegrationResponseError);
+    expect(fromGetter.cause).toBe(getterError);
+    // Redaction failed too: the raw payload is never kept.
+    expect(fromGetter.payload).toBeUndefined();
+    expect(fromGetter.details).toMatchObject({ redactionFailed: true, validatorFailed: true });
   });
 
   it('checks its arguments', async () => {

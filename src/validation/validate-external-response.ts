@@ -7,6 +7,7 @@ import { assertFunction, assertNonEmptyString, assertOptionsObject } from '../co
 import {
   type InferSchemaOutput,
   isStandardSchema,
+  type SchemaValidation,
   type StandardSchemaV1,
   summariseIssues,
   type ValidationIssue,
@@ -17,7 +18,8 @@ import {
 export interface ExternalResponseOptions {
   /**
    * Turns the payload into what may be kept for debugging (mask card numbers, drop tokens). Its
-   * result is stored as {@link IntegrationResponseError.payload}; if it throws, no payload is kept.
+   * result (awaited, so it may be async) is stored as {@link IntegrationResponseError.payload}; if
+   * it throws or rejects, no payload is kept and `details.redactionFailed` is true.
    * @default undefined (the raw payload is kept on the error, but never in `details`)
    */
   readonly redact?: (payload: unknown) => unknown;
@@ -71,7 +73,9 @@ export class IntegrationResponseError extends FlowproofError {
  *
  * @param source - names the integration in the error (`stripe`, `shipping-rates`).
  * @throws IntegrationResponseError (`INTEGRATION_RESPONSE_INVALID`) listing every issue in
- * `details.issues`, with the payload (redacted when `redact` is given) as `error.payload`.
+ * `details.issues`, with the payload (redacted when `redact` is given) as `error.payload`. Also
+ * when the schema throws while checking the payload (a getter in it throws, say): then
+ * `details.validatorFailed` is true and the thrown error is the `cause`.
  * @throws TypeError when `source` is empty, `schema` is not a Standard Schema or an option is
  * invalid.
  * @example
@@ -94,22 +98,39 @@ export async function validateExternalResponse<S extends StandardSchemaV1>(
   }
   assertOptionsObject(options, 'options');
   if (options.redact !== undefined) assertFunction(options.redact, 'options.redact');
-  const result = await validateWithSchema(schema, payload);
+  let result: SchemaValidation<InferSchemaOutput<S>>;
+  let thrown: { readonly error: unknown } | undefined;
+  try {
+    result = await validateWithSchema(schema, payload);
+  } catch (error) {
+    // A getter or proxy in the payload, or a validator choking on a shape it never expected, is
+    // still a response the code cannot trust: report it like any other invalid response.
+    thrown = { error };
+    result = {
+      ok: false,
+      issues: [{ path: [], code: 'invalid', message: 'The schema threw while checking it' }],
+    };
+  }
   if (result.ok) return result.value;
   let kept: unknown = payload;
   let redactionFailed = false;
   if (options.redact) {
     try {
-      kept = options.redact(payload);
+      // Awaited: this function is async anyway, and an unawaited promise would be stored as the
+      // payload with its rejection left unhandled.
+      kept = await options.redact(payload);
     } catch {
+      // The redactor's error may quote the payload, so neither is kept.
       kept = undefined;
       redactionFailed = true;
     }
   }
   throw new IntegrationResponseError(source, result.issues, kept, {
+    ...(thrown ? { cause: thrown.error } : {}),
     details: {
       redacted: options.redact !== undefined,
       ...(redactionFailed ? { redactionFailed } : {}),
+      ...(thrown ? { validatorFailed: true } : {}),
     },
   });
 }
