@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { FlowproofError } from './errors.js';
 
 /**
@@ -40,27 +41,69 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
 export interface Mutex {
   /** Runs `fn` once every earlier holder has finished. */
   run<T>(fn: () => Promise<T> | T): Promise<T>;
+  /**
+   * {@link Mutex.run}, remembering which code descends from `fn`, so that {@link Mutex.heldHere}
+   * can tell when that code asks for the lock again (it would wait for itself). For transactions.
+   */
+  runHolding<T>(fn: () => Promise<T>): Promise<T>;
+  /** True when the calling code descends from the {@link Mutex.runHolding} holding the lock now. */
+  heldHere(): boolean;
   /** True while some holder runs. */
   readonly locked: boolean;
 }
+
+/**
+ * Which {@link Mutex.runHolding} the running code descends from. A fresh token per holding, so
+ * code left over from an ended one is never mistaken for the holder. Enabled only while some lock
+ * is held that way: an enabled AsyncLocalStorage costs every promise of the process a little
+ * work, and the hot paths run outside transactions.
+ */
+const holderScope = new AsyncLocalStorage<object>();
+let holdings = 0;
 
 /** Creates a {@link Mutex}. */
 export function createMutex(): Mutex {
   let tail: Promise<unknown> = Promise.resolve();
   let holders = 0;
+  let holder: object | undefined;
+  const run = <T>(fn: () => Promise<T> | T): Promise<T> => {
+    holders += 1;
+    const result = tail.then(fn).finally(() => {
+      holders -= 1;
+    });
+    tail = result.catch(() => {});
+    return result;
+  };
   return {
     get locked() {
       return holders > 0;
     },
-    run<T>(fn: () => Promise<T> | T): Promise<T> {
-      holders += 1;
-      const result = tail.then(fn).finally(() => {
-        holders -= 1;
-      });
-      tail = result.catch(() => {});
-      return result;
-    },
+    run,
+    runHolding: (fn) =>
+      run(() => {
+        const token = {};
+        holder = token;
+        holdings += 1;
+        return holderScope.run(token, fn).finally(() => {
+          holder = undefined;
+          holdings -= 1;
+          if (holdings === 0) holderScope.disable();
+        });
+      }),
+    heldHere: () => holder !== undefined && holderScope.getStore() === holder,
   };
+}
+
+/**
+ * `TRANSACTION_UNSUPPORTED` for code that uses `backend` outside the transaction it runs inside:
+ * the work would queue behind the transaction, which waits for the work. Refused, not deadlocked.
+ */
+export function reentrantUseError(backend: string, label: string): FlowproofError {
+  return new FlowproofError(
+    'TRANSACTION_UNSUPPORTED',
+    `This ${label} was used outside the transaction the calling code runs in; that work would wait for the transaction to end, which waits for the work. Inside a transaction use the backend (or store) it passes to its callback, e.g. runInTransaction(…, { join: store.withBackend(tx) })`,
+    { details: { backend, reason: 'reentrant' } },
+  );
 }
 
 /** Resolves after `ms` milliseconds, or rejects with the signal's reason when it aborts. */

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../core/logger.js';
 import { assertFunction, assertOptionsObject } from '../core/options.js';
-import { createIdempotency, type RunContext } from './idempotency.js';
+import { checkOperation, createIdempotencyWithSpanName, type RunContext } from './idempotency.js';
 import type { IdempotencyStore } from './idempotency-store.js';
 
 /** Options of {@link createDedupe}. */
@@ -52,11 +52,16 @@ export type DedupeResult<R> =
 export interface Dedupe {
   /**
    * Runs `handler` unless `messageId` was processed before. When it throws, the id is released so a
-   * redelivery runs it again.
+   * redelivery runs it again. When the store fails to record a handled message, its result is still
+   * returned (and the failure logged at error level): the id stays in progress until its lease
+   * ends, then a redelivery runs the handler again. Each call is a `flowproof.idempotency.dedupe`
+   * span (with OpenTelemetry installed), with the events of `run()`.
    *
    * @throws FlowproofError `IDEMPOTENCY_IN_PROGRESS` when another consumer is handling the same id
    * right now (nack and let the queue redeliver), `IDEMPOTENCY_KEY_INVALID` for an empty or
    * over-long id, `IDEMPOTENCY_UNAVAILABLE`; whatever `handler` throws.
+   * @throws TypeError naming `options.serializer` when the handler's result has no JSON encoding
+   * (the id is released).
    */
   dedupe<R>(
     messageId: string,
@@ -79,46 +84,37 @@ export interface Dedupe {
  */
 export function createDedupe(options: DedupeOptions): Dedupe {
   assertOptionsObject(options, 'options');
-  const idempotency = createIdempotency({
-    store: options.store,
-    operation: options.consumer ?? 'dedupe',
-    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
-    retentionMs: options.retentionMs ?? 604_800_000,
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
-    // Message ids are unique by themselves: no payload fingerprint, no tenant scope.
-    fingerprint: () => null,
-    scope: () => ({}),
-    onError: () => 'release',
-  });
+  const consumer = options.consumer ?? 'dedupe';
+  // Checked here so the message names this option, not the operation it becomes.
+  checkOperation(consumer, 'options.consumer');
+  const idempotency = createIdempotencyWithSpanName(
+    {
+      store: options.store,
+      operation: consumer,
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      retentionMs: options.retentionMs ?? 604_800_000,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      // Message ids are unique by themselves: no payload fingerprint, no tenant scope.
+      fingerprint: () => null,
+      scope: () => ({}),
+      onError: () => 'release',
+    },
+    'flowproof.idempotency.dedupe',
+  );
   return {
     async dedupe<R>(
       messageId: string,
       handler: (context: RunContext) => Promise<R> | R,
     ): Promise<DedupeResult<R>> {
       assertFunction(handler, 'handler');
-      const begun = await idempotency.begin(messageId, null);
-      if (begun.type === 'replay') return { duplicate: true, value: begun.value as R };
-      if (begun.type === 'unprotected')
-        return { duplicate: false, value: await handler(unprotected(messageId)) };
-      const { claim } = begun;
-      let value: R;
-      try {
-        value = await handler(claim);
-      } catch (error) {
-        await claim.fail(error, 'release');
-        throw error;
-      }
-      await claim.complete(value);
-      return { duplicate: false, value };
+      // run() gives dedupe its outcome policy (release on error, the result returned when the
+      // store fails to record it) and its span; whether the handler ran tells a duplicate.
+      let ran = false;
+      const value = await idempotency.run(messageId, null, (context) => {
+        ran = true;
+        return handler(context);
+      });
+      return { duplicate: !ran, value };
     },
-  };
-}
-
-function unprotected(key: string): RunContext {
-  return {
-    key,
-    token: 0,
-    signal: new AbortController().signal,
-    markSideEffectStarted: async () => {},
   };
 }

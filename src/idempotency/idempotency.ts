@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { sleep } from '../core/async.js';
 import { type FlowContext, getContext } from '../core/context.js';
-import { FlowproofError, isFlowproofError } from '../core/errors.js';
+import { describeValue, FlowproofError, isFlowproofError } from '../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
 import { assertFunction, assertInteger, assertOptionsObject } from '../core/options.js';
 import {
@@ -13,13 +13,19 @@ import {
   parseWithSchema,
   type StandardSchemaV1,
 } from '../core/standard-schema.js';
-import type { SpanHandle } from '../core/tracing.js';
-import { isTracingEnabled, withSpan } from '../core/tracing.js';
+import type { SpanAttributes, SpanHandle } from '../core/tracing.js';
+import { ERROR_CODE_ATTRIBUTE, isTracingEnabled, withSpan } from '../core/tracing.js';
 import { IdempotencyInProgressError } from './errors.js';
 import { canonicalJson, sha256Hex } from './fingerprint.js';
 import type { ClaimResult, IdempotencyRecord, IdempotencyStore } from './idempotency-store.js';
 import { ResultCache } from './result-cache.js';
-import { assertClientKey, contextScope, type IdempotencyScope, scopedKey } from './scope.js';
+import {
+  assertClientKey,
+  assertScope,
+  contextScope,
+  type IdempotencyScope,
+  scopedKey,
+} from './scope.js';
 
 /** Turns results into text for the store and back. */
 export interface ResultSerializer {
@@ -189,14 +195,31 @@ export interface RunContext {
 
 /** A claim taken by {@link Idempotency.begin}: finish it with `complete` or `fail`. */
 export interface IdempotencyClaim extends RunContext {
-  /** Stores `value` and ends the claim. Throws `IDEMPOTENCY_STALE_OWNER` when the lease was lost. */
+  /**
+   * Stores `value` and ends the claim. A store failure is not thrown (the work is done; it is
+   * logged at error level as `idempotency.complete_failed`): the record stays in progress until its
+   * lease ends, then a duplicate runs again, or gets `IDEMPOTENCY_OUTCOME_UNKNOWN` when the side
+   * effect was marked. Inside `runInTransaction` it is thrown, so the transaction rolls back.
+   *
+   * @throws FlowproofError `IDEMPOTENCY_STALE_OWNER` when the lease was lost.
+   * @throws TypeError naming `options.serializer` when `value` cannot be encoded; the key is then
+   * released, or left to its lease when the side effect was marked.
+   */
   complete(value: unknown): Promise<void>;
   /**
    * Ends the claim after a failure: stores `error` for replay or releases the key, as `onError`
    * (or `outcome`) decides. Never throws a store failure (it is logged).
+   *
+   * @throws FlowproofError `IDEMPOTENCY_STALE_OWNER` when the lease was lost (the key was
+   * re-claimed), so nothing was stored or released.
    */
   fail(error: unknown, outcome?: ErrorOutcome): Promise<void>;
-  /** Releases the key without storing anything. Never throws a store failure (it is logged). */
+  /**
+   * Releases the key without storing anything. Never throws a store failure (it is logged).
+   *
+   * @throws FlowproofError `IDEMPOTENCY_STALE_OWNER` when the lease was lost (the key was
+   * re-claimed).
+   */
   release(): Promise<void>;
 }
 
@@ -242,7 +265,10 @@ export interface Idempotency {
    * @throws FlowproofError `IDEMPOTENCY_KEY_INVALID`, `IDEMPOTENCY_KEY_REUSED` (same key, different
    * request), `IDEMPOTENCY_IN_PROGRESS` ({@link IdempotencyInProgressError}),
    * `IDEMPOTENCY_OUTCOME_UNKNOWN`, `IDEMPOTENCY_STALE_OWNER`, `IDEMPOTENCY_UNAVAILABLE`; whatever
-   * `fn` throws.
+   * `fn` throws. A store failure after `fn` succeeded is not thrown: the result is returned and the
+   * failure logged at error level.
+   * @throws TypeError naming the option at fault (e.g. `options.scope.tenant`), or
+   * `options.serializer` when the result cannot be encoded.
    */
   run<R>(
     key: string,
@@ -257,7 +283,9 @@ export interface Idempotency {
    * (`onError` → `store`) is committed without them. With `join`, the store is one bound to a
    * transaction the application opened, and commit is the application's.
    *
-   * @throws FlowproofError `TRANSACTION_UNSUPPORTED` when the store has no transactions; like `run`.
+   * @throws FlowproofError `TRANSACTION_UNSUPPORTED` when the store has no transactions, or (memory
+   * and SQLite) when called inside a transaction of the same store; like `run`, except that a store
+   * failure on completion is thrown (the transaction rolls back).
    */
   runInTransaction<R, Tx = unknown>(
     key: string,
@@ -295,6 +323,8 @@ interface Config {
   readonly wait: Required<WaitOptions> | undefined;
   readonly cache: ResultCache | undefined;
   readonly logger: Logger;
+  /** Name of the span around `run()` (dedupe names its own). */
+  readonly spanName: string;
 }
 
 /** Stored payload prefixes: a value, `undefined`, or an error. */
@@ -325,10 +355,23 @@ const MISS = Symbol('miss');
  * ```
  */
 export function createIdempotency(options: IdempotencyOptions): Idempotency {
-  return new IdempotencyImpl(checkOptions(options));
+  return new IdempotencyImpl(checkOptions(options, 'flowproof.idempotency.run'));
 }
 
-function checkOptions(options: IdempotencyOptions): Config {
+/**
+ * {@link createIdempotency} whose `run()` span has another name, for the modules built on it
+ * (`createDedupe`).
+ *
+ * @internal
+ */
+export function createIdempotencyWithSpanName(
+  options: IdempotencyOptions,
+  spanName: string,
+): Idempotency {
+  return new IdempotencyImpl(checkOptions(options, spanName));
+}
+
+function checkOptions(options: IdempotencyOptions, spanName: string): Config {
   assertOptionsObject(options, 'options');
   const { store } = options;
   for (const method of [
@@ -401,10 +444,17 @@ function checkOptions(options: IdempotencyOptions): Config {
     wait,
     cache,
     logger,
+    spanName,
   });
 }
 
-function checkOperation(operation: unknown, name: string): asserts operation is string {
+/**
+ * Checks an operation name: 1 to 128 printable ASCII characters without spaces.
+ *
+ * @throws TypeError naming `name`.
+ * @internal
+ */
+export function checkOperation(operation: unknown, name: string): asserts operation is string {
   if (typeof operation !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(operation)) {
     throw new TypeError(`${name} must be 1 to 128 printable ASCII characters without spaces`);
   }
@@ -433,8 +483,12 @@ function defaultOnError(error: unknown): ErrorOutcome {
     : 'release';
 }
 
-/** True for store failures that mean "unreachable" (as opposed to misconfigured or a bug). */
-function isUnavailable(error: unknown): boolean {
+/**
+ * True for store failures that mean "unreachable" (as opposed to misconfigured or a bug).
+ *
+ * @internal
+ */
+export function isUnavailable(error: unknown): boolean {
   return (
     isFlowproofError(error, 'BACKEND_UNAVAILABLE') ||
     isFlowproofError(error, 'BACKEND_TIMEOUT') ||
@@ -480,7 +534,7 @@ class IdempotencyImpl implements Idempotency {
     }
     if (!isTracingEnabled()) return this.#run(call, fn);
     return withSpan(
-      'flowproof.idempotency.run',
+      this.#config.spanName,
       { 'flowproof.idempotency.operation': call.operation },
       (span) => this.#run({ ...call, span }, fn),
     );
@@ -491,48 +545,35 @@ class IdempotencyImpl implements Idempotency {
     return this.#begin(call, this.#config.store, true);
   }
 
-  async runInTransaction<R, Tx = unknown>(
+  runInTransaction<R, Tx = unknown>(
     key: string,
     request: unknown,
     fn: (tx: Tx, context: RunContext) => Promise<R>,
     options: RunOptions & { readonly join?: IdempotencyStore<Tx> } = {},
   ): Promise<R> {
-    assertFunction(fn, 'fn');
-    const call = this.#prepare(key, request, options, undefined);
-    const base = (options.join ?? this.#config.store) as IdempotencyStore<Tx>;
-    if (typeof base.transaction !== 'function') {
-      throw new FlowproofError(
-        'TRANSACTION_UNSUPPORTED',
-        `The ${base.kind} idempotency store has no transactions; use run()`,
-        { details: { store: base.kind } },
-      );
-    }
-    const inTransaction = async (txStore: IdempotencyStore<Tx>): Promise<Outcome<R>> => {
-      const begun = await this.#begin(call, txStore, false);
-      if (begun.type === 'replay') return { value: begun.value as R };
-      if (begun.type === 'unprotected') {
-        throw new FlowproofError('IDEMPOTENCY_UNAVAILABLE', 'The idempotency store is unavailable');
-      }
-      const { claim } = begun;
-      let value: R;
-      try {
-        // A savepoint: fn's writes roll back on their own when it throws.
-        value = await (txStore.transaction as NonNullable<IdempotencyStore<Tx>['transaction']>)(
-          (_, tx) => fn(tx, claim),
+    let call: Call;
+    let base: IdempotencyStore<Tx>;
+    try {
+      assertFunction(fn, 'fn');
+      call = this.#prepare(key, request, options, undefined);
+      base = (options.join ?? this.#config.store) as IdempotencyStore<Tx>;
+      if (typeof base.transaction !== 'function') {
+        throw new FlowproofError(
+          'TRANSACTION_UNSUPPORTED',
+          `The ${base.kind} idempotency store has no transactions; use run()`,
+          { details: { store: base.kind } },
         );
-      } catch (error) {
-        if (this.#config.onError(error) !== 'store') throw error;
-        await claim.fail(error, 'store');
-        return { error };
       }
-      await claim.complete(value);
-      return { value };
-    };
-    const outcome = options.join
-      ? await inTransaction(options.join)
-      : await base.transaction((txStore) => inTransaction(txStore));
-    if ('error' in outcome) throw outcome.error;
-    return outcome.value;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const join = options.join;
+    if (!isTracingEnabled()) return this.#runInTransaction(call, base, join, fn);
+    return withSpan(
+      'flowproof.idempotency.run_in_transaction',
+      { 'flowproof.idempotency.operation': call.operation },
+      (span) => this.#runInTransaction({ ...call, span }, base, join, fn),
+    );
   }
 
   async cleanup(options: CleanupOptions = {}): Promise<number> {
@@ -558,6 +599,42 @@ class IdempotencyImpl implements Idempotency {
     return total;
   }
 
+  async #runInTransaction<R, Tx>(
+    call: Call,
+    base: IdempotencyStore<Tx>,
+    join: IdempotencyStore<Tx> | undefined,
+    fn: (tx: Tx, context: RunContext) => Promise<R>,
+  ): Promise<R> {
+    const inTransaction = async (txStore: IdempotencyStore<Tx>): Promise<Outcome<R>> => {
+      const begun = await this.#begin(call, txStore, false);
+      if (begun.type === 'replay') return { value: begun.value as R };
+      if (begun.type === 'unprotected') {
+        throw new FlowproofError('IDEMPOTENCY_UNAVAILABLE', 'The idempotency store is unavailable');
+      }
+      const { claim } = begun;
+      let value: R;
+      try {
+        // A savepoint: fn's writes roll back on their own when it throws.
+        value = await (txStore.transaction as NonNullable<IdempotencyStore<Tx>['transaction']>)(
+          (_, tx) => fn(tx, claim),
+        );
+      } catch (error) {
+        if (this.#config.onError(error) !== 'store') throw error;
+        await failKeepingError(claim, error, 'store');
+        return { error };
+      }
+      await claim.complete(value);
+      return { value };
+    };
+    const outcome = join
+      ? await inTransaction(join)
+      : await (base.transaction as NonNullable<IdempotencyStore<Tx>['transaction']>)((txStore) =>
+          inTransaction(txStore),
+        );
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
+  }
+
   #prepare(key: string, request: unknown, options: RunOptions, span: SpanHandle | undefined): Call {
     assertOptionsObject(options, 'options');
     const operation = options.operation ?? this.#config.operation;
@@ -566,7 +643,15 @@ class IdempotencyImpl implements Idempotency {
     }
     if (options.operation !== undefined) checkOperation(operation, 'options.operation');
     assertClientKey(key);
-    const scope = options.scope ?? this.#config.scope(getContext());
+    let scope: IdempotencyScope;
+    if (options.scope === undefined) {
+      scope = this.#config.scope(getContext());
+      // The default reads the flow context, whose tenant and actor id are checked when it is set.
+      if (this.#config.scope !== contextScope) assertScope(scope, 'options.scope()');
+    } else {
+      assertScope(options.scope, 'options.scope');
+      scope = options.scope;
+    }
     const parts = this.#config.fingerprint ? this.#config.fingerprint(request) : request;
     return {
       clientKey: key,
@@ -606,9 +691,10 @@ class IdempotencyImpl implements Idempotency {
     try {
       value = await fn(claim);
     } catch (error) {
-      await claim.fail(error);
+      await failKeepingError(claim, error, undefined);
       throw error;
     }
+    // A store failure here is logged, not thrown: fn's work is done (see OwnedClaim.complete).
     await claim.complete(value);
     return value;
   }
@@ -656,13 +742,17 @@ class IdempotencyImpl implements Idempotency {
       if (record.status === 'completed') {
         this.#event(call, 'debug', 'replay', { cached: false });
         const payload = record.result ?? UNDEFINED;
-        cache?.set(
-          call.key,
-          call.request,
-          record.fingerprint,
-          payload,
-          record.expiresAt - record.now,
-        );
+        // Inside a transaction the record may be one written by this, still uncommitted,
+        // transaction (a joined one): caching it would outlive a rollback.
+        if (live) {
+          cache?.set(
+            call.key,
+            call.request,
+            record.fingerprint,
+            payload,
+            record.expiresAt - record.now,
+          );
+        }
         return { type: 'replay', value: await this.#decode(payload, call) };
       }
       if (
@@ -772,32 +862,59 @@ function fingerprintOf(call: Call): string {
   return call.fingerprint;
 }
 
-/** Logs an event and marks the call's span with it. */
+/**
+ * Logs an event and marks the call's span with it. `message` overrides the event's usual one;
+ * `error` (a store failure) tags the span event with its code.
+ */
 function emit(
   config: Config,
   call: Call,
   level: 'debug' | 'info' | 'warn' | 'error',
   event: string,
   fields: Record<string, unknown>,
+  message?: string,
+  error?: unknown,
 ): void {
   const { span } = call;
   if (span) {
-    span.addEvent(`idempotency.${event}`, {});
+    span.addEvent(`idempotency.${event}`, error === undefined ? {} : errorAttributes(error));
     if (OUTCOME_EVENTS.has(event)) span.setAttribute('flowproof.idempotency.outcome', event);
   }
   // Most runners log nothing: do not build the record for the silent logger.
   if (config.logger === silentLogger) return;
-  logEvent(
-    config.logger,
-    level,
-    {
-      event: `idempotency.${event}`,
-      operation: call.operation,
-      idempotencyKey: call.clientKey,
-      ...fields,
-    },
-    MESSAGES[event] ?? event,
-  );
+  const record: Record<string, unknown> = {
+    event: `idempotency.${event}`,
+    operation: call.operation,
+    idempotencyKey: call.clientKey,
+    ...fields,
+  };
+  if (error !== undefined) record.err = error;
+  logEvent(config.logger, level, record, message ?? MESSAGES[event] ?? event);
+}
+
+function errorAttributes(error: unknown): SpanAttributes {
+  const attributes: SpanAttributes = {
+    'exception.type': error instanceof Error ? error.name : typeof error,
+  };
+  if (isFlowproofError(error)) attributes[ERROR_CODE_ATTRIBUTE] = error.code;
+  return attributes;
+}
+
+/**
+ * Ends a claim after `fn` failed, keeping `fn`'s error for the caller: a stale-owner rejection of
+ * the release (or stored error) is already logged as `idempotency.stale_owner`, and the caller
+ * needs to know why `fn` failed more than that its lease had run out.
+ */
+async function failKeepingError(
+  claim: IdempotencyClaim,
+  error: unknown,
+  outcome: ErrorOutcome | undefined,
+): Promise<void> {
+  try {
+    await claim.fail(error, outcome);
+  } catch (failure) {
+    if (!isFlowproofError(failure, 'IDEMPOTENCY_STALE_OWNER')) throw failure;
+  }
 }
 
 /** Events that say how the call ended, recorded as the span's outcome attribute. */
@@ -868,12 +985,31 @@ class OwnedClaim implements IdempotencyClaim {
   };
 
   async complete(value: unknown): Promise<void> {
-    this.#stop();
     const config = this.#config;
-    const payload = value === undefined ? UNDEFINED : VALUE + config.serializer.serialize(value);
-    if (!(await this.#store.complete(this.key, this.token, payload, config.retentionMs))) {
-      throw this.#staleOwner('completion');
+    // Encoded before the claim counts as finished, so an unencodable result still ends it.
+    let payload: string;
+    if (value === undefined) payload = UNDEFINED;
+    else {
+      let text: unknown;
+      try {
+        text = config.serializer.serialize(value);
+      } catch (error) {
+        return this.#unencodable(true, error);
+      }
+      if (typeof text !== 'string') return this.#unencodable(false, text);
+      payload = VALUE + text;
     }
+    this.#stop();
+    let stored: boolean;
+    try {
+      stored = await this.#store.complete(this.key, this.token, payload, config.retentionMs);
+    } catch (error) {
+      // Inside a transaction the failure must reach it, so fn's writes roll back with the claim.
+      if (!this.#live) throw error;
+      this.#completeFailed(error);
+      return;
+    }
+    if (!stored) throw this.#staleOwner('completion');
     if (this.#live) {
       const call = this.#call;
       config.cache?.set(this.key, call.request, fingerprintOf(call), payload, config.retentionMs);
@@ -884,27 +1020,81 @@ class OwnedClaim implements IdempotencyClaim {
   async fail(error: unknown, outcome?: ErrorOutcome): Promise<void> {
     this.#stop();
     const config = this.#config;
-    if ((outcome ?? config.onError(error)) === 'release') return this.#release('error');
+    if ((outcome ?? config.onError(error)) === 'release') {
+      if (!(await this.#release('error'))) throw this.#staleOwner('release');
+      return;
+    }
+    let stored: boolean;
     try {
       const payload = ERROR + JSON.stringify(encodeError(error));
-      if (!(await this.#store.complete(this.key, this.token, payload, config.retentionMs))) {
-        this.#staleOwner('completion');
-        return;
-      }
-      emit(config, this.#call, 'debug', 'complete', { token: this.token, storedError: true });
+      stored = await this.#store.complete(this.key, this.token, payload, config.retentionMs);
     } catch (storeError) {
-      logEvent(
-        config.logger,
+      emit(
+        config,
+        this.#call,
         'error',
-        { event: 'idempotency.complete_failed', operation: this.#call.operation, err: storeError },
-        'Could not store a failed outcome',
+        'complete_failed',
+        { token: this.token, storedError: true },
+        'Could not store a failed outcome; the key stays in progress until its lease ends',
+        storeError,
       );
+      return;
     }
+    if (!stored) throw this.#staleOwner('completion');
+    emit(config, this.#call, 'debug', 'complete', { token: this.token, storedError: true });
   }
 
   async release(): Promise<void> {
     this.#stop();
-    await this.#release('released');
+    if (!(await this.#release('released'))) throw this.#staleOwner('release');
+  }
+
+  /**
+   * The store could not record a result `fn` produced. The result is still returned (the work is
+   * done, and failing the call would invite a retry that repeats it); the record stays in progress
+   * until its lease ends, and what a duplicate then gets is said in the log line.
+   */
+  #completeFailed(error: unknown): void {
+    const started = this.#sideEffectStarted;
+    emit(
+      this.#config,
+      this.#call,
+      'error',
+      'complete_failed',
+      {
+        token: this.token,
+        sideEffectStarted: started,
+        afterLease: started ? 'outcome_unknown' : 'rerun',
+      },
+      started
+        ? 'Could not store an idempotent result (it was returned): the key stays in progress until its lease ends, then duplicates get IDEMPOTENCY_OUTCOME_UNKNOWN'
+        : 'Could not store an idempotent result (it was returned): the key stays in progress until its lease ends, then a duplicate runs the operation again',
+      error,
+    );
+  }
+
+  /**
+   * `fn` ran, but the serializer cannot encode its result, so there is nothing to store. As for a
+   * failure of `fn` that `onError` releases, the key is released and a retry runs `fn` again;
+   * storing the error instead would replay a programmer error for the whole retention. But when
+   * `fn` marked its side effect as started, a retry must not silently repeat it: the record is
+   * left to its lease, as after a crash, and duplicates then get `IDEMPOTENCY_OUTCOME_UNKNOWN`.
+   * A `TypeError`, not a code: a result the serializer cannot encode is a programmer error.
+   */
+  async #unencodable(threw: boolean, cause: unknown): Promise<never> {
+    this.#stop();
+    const started = this.#sideEffectStarted;
+    if (!started && !(await this.#release('unencodable'))) this.#staleOwner('release');
+    const problem = threw
+      ? 'options.serializer.serialize() threw on the result of fn'
+      : `options.serializer.serialize() must return a string, got ${describeValue(cause)}`;
+    const outcome = started
+      ? 'the side effect was marked started, so the key is left to its lease (then IDEMPOTENCY_OUTCOME_UNKNOWN)'
+      : 'the key was released, so a retry runs fn again';
+    throw new TypeError(
+      `${problem}; the result was not stored and ${outcome}`,
+      threw ? { cause } : undefined,
+    );
   }
 
   #renew(): void {
@@ -942,18 +1132,27 @@ class OwnedClaim implements IdempotencyClaim {
     if (this.#timer) clearInterval(this.#timer);
   }
 
-  async #release(why: string): Promise<void> {
+  /**
+   * Releases the key. False when the fencing token rejected it (a stale owner: the caller reports
+   * it); a store failure is logged, not thrown, since the key becomes claimable when its lease ends.
+   */
+  async #release(why: string): Promise<boolean> {
     try {
-      if (!(await this.#store.release(this.key, this.token))) this.#staleOwner('release');
-      else emit(this.#config, this.#call, 'debug', 'release', { token: this.token, why });
+      if (!(await this.#store.release(this.key, this.token))) return false;
     } catch (error) {
-      logEvent(
-        this.#config.logger,
+      emit(
+        this.#config,
+        this.#call,
         'error',
-        { event: 'idempotency.release_failed', operation: this.#call.operation, err: error },
+        'release_failed',
+        { token: this.token },
         'Could not release an idempotency key; it becomes claimable when its lease ends',
+        error,
       );
+      return true;
     }
+    emit(this.#config, this.#call, 'debug', 'release', { token: this.token, why });
+    return true;
   }
 
   #staleOwner(what: string): FlowproofError {

@@ -3,7 +3,7 @@
  * principal. Two operations or two tenants sending the same key never share a record.
  */
 import { getContext } from '../core/context.js';
-import { FlowproofError } from '../core/errors.js';
+import { describeValue, FlowproofError } from '../core/errors.js';
 
 /** Who a key belongs to. Both parts are optional; give what identifies the caller. */
 export interface IdempotencyScope {
@@ -37,6 +37,30 @@ export function assertClientKey(key: unknown): asserts key is string {
       'An idempotency key may only hold printable ASCII characters',
       { details: { length: key.length } },
     );
+  }
+}
+
+/**
+ * Checks a scope supplied by the application (a per-call `scope` option, or what a `scope` function
+ * returned): an object whose `tenant` and `principal` are strings or absent. Numbers are refused,
+ * not converted: `42` and `"42"` would silently share records.
+ *
+ * @param name how the value is named in the message, e.g. `options.scope` or `options.scope()`.
+ * @throws TypeError naming `name` (and the part at fault).
+ * @internal
+ */
+export function assertScope(value: unknown, name: string): asserts value is IdempotencyScope {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `${name} must be an object ({ tenant?, principal? }), got ${describeValue(value)}`,
+    );
+  }
+  const { tenant, principal } = value as Record<string, unknown>;
+  if (tenant !== undefined && typeof tenant !== 'string') {
+    throw new TypeError(`${name}.tenant must be a string, got ${describeValue(tenant)}`);
+  }
+  if (principal !== undefined && typeof principal !== 'string') {
+    throw new TypeError(`${name}.principal must be a string, got ${describeValue(principal)}`);
   }
 }
 

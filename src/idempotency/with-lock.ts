@@ -9,7 +9,8 @@ import { FlowproofError } from '../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
 import { assertInteger, assertNonEmptyString, assertOptionsObject } from '../core/options.js';
 import { LockNotAcquiredError } from './errors.js';
-import type { IdempotencyStore } from './idempotency-store.js';
+import { isUnavailable } from './idempotency.js';
+import type { ClaimResult, IdempotencyStore } from './idempotency-store.js';
 import { scopedKey } from './scope.js';
 
 /** Options of {@link createLock}. */
@@ -67,8 +68,12 @@ export interface Lock {
    *
    * @throws FlowproofError `LOCK_NOT_ACQUIRED` ({@link LockNotAcquiredError}) when another holder
    * has it (after `waitMs`), `IDEMPOTENCY_STALE_OWNER` when the lease was lost while `fn` ran (its
-   * release was rejected); whatever `fn` throws.
-   * @throws TypeError when `resource` is not 1 to 255 printable ASCII characters.
+   * release was rejected), `IDEMPOTENCY_UNAVAILABLE` when the store cannot be reached (`fn` did not
+   * run); whatever `fn` throws. When only the release fails (the store became unreachable while
+   * `fn` ran), `fn`'s result is returned and the failure logged: the lock frees itself when its
+   * lease ends.
+   * @throws TypeError when `resource` is not 1 to 255 printable ASCII characters, or `options` is
+   * not an object.
    */
   withLock<R>(
     resource: string,
@@ -119,18 +124,36 @@ export function createLock(options: LockOptions): Lock {
         throw new TypeError('resource must be 1 to 255 printable ASCII characters');
       }
       if (typeof fn !== 'function') throw new TypeError('fn must be a function');
+      assertOptionsObject(callOptions, 'options');
       const waitMs = callOptions.waitMs ?? defaultWaitMs;
       assertInteger(waitMs, 'options.waitMs', 0, 3_600_000);
       const key = scopedKey('flowproof.lock', resource);
       const deadline = performance.now() + waitMs;
       for (;;) {
-        const claimed = await store.claim({
-          key,
-          fingerprint: 'lock',
-          leaseMs,
-          retentionMs,
-          reclaimStarted: true,
-        });
+        let claimed: ClaimResult;
+        try {
+          claimed = await store.claim({
+            key,
+            fingerprint: 'lock',
+            leaseMs,
+            retentionMs,
+            reclaimStarted: true,
+          });
+        } catch (error) {
+          if (!isUnavailable(error)) throw error;
+          // The module's outage error, as run() fails closed: a lock cannot be held without it.
+          logEvent(
+            logger,
+            'error',
+            { event: 'lock.unavailable', resource, err: error },
+            'The lock store is unavailable, so the lock was not taken',
+          );
+          throw new FlowproofError(
+            'IDEMPOTENCY_UNAVAILABLE',
+            'The lock store is unavailable, so the lock was not taken and fn did not run',
+            { cause: error, details: { resource } },
+          );
+        }
         if (claimed.claimed) {
           const { token } = claimed.record;
           if (claimed.reclaimed === 'lease-expired') {
@@ -217,12 +240,28 @@ async function hold<R>(
   } catch (error) {
     finished = true;
     clearInterval(timer);
+    // fn's error is the one to report; a failed or rejected release is harmless here: the lease
+    // ends on its own.
     await store.release(key, token).catch(() => {});
     throw error;
   }
   finished = true;
   clearInterval(timer);
-  if (!(await store.release(key, token))) {
+  let released: boolean;
+  try {
+    released = await store.release(key, token);
+  } catch (error) {
+    // fn's work is done: return its result (as run() does when completion fails); the lock stays
+    // held until its lease ends.
+    logEvent(
+      logger,
+      'error',
+      { event: 'lock.release_failed', resource, token, err: error },
+      'Could not release a lock; it is held until its lease ends',
+    );
+    return value;
+  }
+  if (!released) {
     logEvent(
       logger,
       'warn',

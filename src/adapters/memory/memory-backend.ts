@@ -1,4 +1,4 @@
-import { createMutex, type Mutex } from '../../core/async.js';
+import { createMutex, type Mutex, reentrantUseError } from '../../core/async.js';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { FlowproofError } from '../../core/errors.js';
 import {
@@ -39,6 +39,9 @@ export interface MemoryBackend extends StorageBackend {
   /**
    * Runs `fn` once no transaction of another caller is open, so a read-modify-write done inside
    * it is atomic with respect to transactions. Inside a transaction it runs at once.
+   *
+   * @throws FlowproofError `TRANSACTION_UNSUPPORTED` when called, on this backend rather than on
+   * the transaction's, from inside an open transaction (it would wait for itself forever).
    */
   exclusive<T>(fn: () => T | Promise<T>): Promise<T>;
 }
@@ -116,6 +119,7 @@ class MemoryBackendImpl implements MemoryBackend {
   async exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
     this.#assertOpen();
     if (this.#inTransaction || !this.#state.lock.locked) return fn();
+    if (this.#state.lock.heldHere()) throw reentrantUseError('memory', 'memory backend');
     return this.#state.lock.run(fn);
   }
 
@@ -136,7 +140,9 @@ class MemoryBackendImpl implements MemoryBackend {
       }
     };
     // Nested transactions behave like savepoints: they roll back their own changes only.
-    return this.#inTransaction ? run() : this.#state.lock.run(run);
+    if (this.#inTransaction) return run();
+    if (this.#state.lock.heldHere()) throw reentrantUseError('memory', 'memory backend');
+    return this.#state.lock.runHolding(run);
   }
 
   async migrate(set: MigrationSet<this>): Promise<MigrationReport> {

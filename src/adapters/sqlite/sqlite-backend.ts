@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { createMutex, type Mutex } from '../../core/async.js';
+import { createMutex, type Mutex, reentrantUseError } from '../../core/async.js';
 import type { Clock } from '../../core/clock.js';
 import { FlowproofError } from '../../core/errors.js';
 import {
@@ -55,7 +55,9 @@ export interface SqliteBackend extends StorageBackend {
   /**
    * Runs one statement and returns its rows. Statements are prepared once and cached.
    * @throws FlowproofError `BACKEND_TIMEOUT` (locked by another process beyond the busy timeout),
-   * `SCHEMA_OUTDATED` (a table is missing), `BACKEND_CLOSED` or `BACKEND_ERROR`.
+   * `SCHEMA_OUTDATED` (a table is missing), `BACKEND_CLOSED` or `BACKEND_ERROR`;
+   * `TRANSACTION_UNSUPPORTED` when called outside a transaction from code running inside it (it
+   * would wait for itself forever: use the transaction's backend).
    */
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
   /** Runs one statement and returns the number of rows it changed. Throws like {@link query}. */
@@ -203,7 +205,9 @@ class SqliteBackendImpl implements SqliteBackend {
   async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
     this.#assertOpen();
     if (this.#inTransaction) return this.#savepoint(fn);
-    return this.#config.lock.run(async () => {
+    const { lock } = this.#config;
+    if (lock.heldHere()) throw reentrantUseError('sqlite', 'SQLite database');
+    return lock.runHolding(async () => {
       const bound = new SqliteBackendImpl(this.#config, true) as this;
       // IMMEDIATE takes the write lock up front, so two processes never both read-then-write and
       // deadlock on the upgrade.
@@ -313,14 +317,16 @@ class SqliteBackendImpl implements SqliteBackend {
         throw toSqliteError(error, `statement "${sql.slice(0, 60)}"`);
       }
     };
-    if (this.#inTransaction || !this.#config.lock.locked) {
+    const { lock } = this.#config;
+    if (this.#inTransaction || !lock.locked) {
       try {
         return Promise.resolve(guarded());
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return this.#config.lock.run(guarded);
+    if (lock.heldHere()) return Promise.reject(reentrantUseError('sqlite', 'SQLite database'));
+    return lock.run(guarded);
   }
 
   #statement(sql: string): SqliteStatement {

@@ -10,7 +10,7 @@ import { assertFunction, assertOptionsObject } from '../../core/options.js';
 import { IdempotencyInProgressError } from '../errors.js';
 import { sha256Hex } from '../fingerprint.js';
 import type { Idempotency } from '../idempotency.js';
-import type { IdempotencyScope } from '../scope.js';
+import { assertScope, type IdempotencyScope } from '../scope.js';
 
 /** The request facts the HTTP layer needs; the framework handlers fill them in. */
 export interface HttpRequestData {
@@ -248,7 +248,9 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
         ),
       );
     }
-    const scope = scopeOf ? checkScope(scopeOf(request)) : undefined;
+    const scope = scopeOf?.(request);
+    // Checked here, not left to the core: its message would name run()'s option, not this one.
+    if (scope !== undefined) assertScope(scope, 'options.scope()');
     let begun: Awaited<ReturnType<Idempotency['begin']>>;
     try {
       begun = await idempotency.begin(key, fingerprintOf(request), {
@@ -266,6 +268,12 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
       return respond({ ...stored, headers: { ...stored.headers, [REPLAYED_HEADER]: 'true' } });
     }
     const { claim } = begun;
+    // A stale owner has nothing left to release (the key is whoever re-claimed it), and the
+    // response in hand is still the one to send.
+    const release = () =>
+      claim.release().catch((error: unknown) => {
+        if (!isFlowproofError(error, 'IDEMPOTENCY_STALE_OWNER')) throw error;
+      });
     return {
       type: 'proceed',
       async finish(response) {
@@ -273,11 +281,11 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
         try {
           store = storeResponse(response.status);
         } catch (error) {
-          await claim.release();
+          await release();
           throw error;
         }
         if (!store) {
-          await claim.release();
+          await release();
           return response;
         }
         try {
@@ -303,7 +311,7 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
         }
         return response;
       },
-      abort: () => claim.release(),
+      abort: release,
     };
   };
 
@@ -358,35 +366,6 @@ function assertRequest(request: unknown, full: boolean): asserts request is Http
   if (typeof headers !== 'object' || headers === null) {
     throw new TypeError(`request.headers must be an object, got ${describeValue(headers)}`);
   }
-}
-
-/**
- * Checks what `options.scope` returned (the core would fail later with a raw TypeError). Only
- * strings, never converted: a conversion that suits a numeric id would also turn an object (a
- * whole user record) into "[object Object]", one scope shared by every account.
- */
-function checkScope(scope: unknown): IdempotencyScope | undefined {
-  if (scope === undefined) return undefined;
-  if (typeof scope !== 'object' || scope === null || Array.isArray(scope)) {
-    throw new TypeError(
-      `options.scope must return an object ({ tenant?, principal? }) or undefined, got ${describeValue(scope)}`,
-    );
-  }
-  const { tenant, principal } = scope as Record<string, unknown>;
-  for (const [part, value] of [
-    ['tenant', tenant],
-    ['principal', principal],
-  ] as const) {
-    if (value !== undefined && typeof value !== 'string') {
-      throw new TypeError(
-        `options.scope must return a string ${part} (convert ids with String()), got ${describeValue(value)}`,
-      );
-    }
-  }
-  return {
-    ...(tenant === undefined ? {} : { tenant }),
-    ...(principal === undefined ? {} : { principal }),
-  } as IdempotencyScope;
 }
 
 /**

@@ -617,3 +617,34 @@ describe('argument and option checks', () => {
     expect((await http.handle(request, ok)).status).toBe(201);
   });
 });
+
+describe('a handler whose key was taken over while it ran', () => {
+  it('still gets its unstored response or its own error, not IDEMPOTENCY_STALE_OWNER', async () => {
+    const store = await memoryStore();
+    const http = createHttpIdempotency({
+      idempotency: createIdempotency({ store, leaseMs: 30, heartbeat: false }),
+    });
+    const request = {
+      method: 'POST',
+      url: '/orders',
+      headers: { 'idempotency-key': '"slow"' },
+      body: '{}',
+    };
+    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // Each slow handler outlives its lease; the next request re-claims the key meanwhile.
+    const unstored = http.handle(request, async () => {
+      await wait(80);
+      return { status: 503, headers: {}, body: 'busy' };
+    });
+    await wait(50);
+    const failing = http.handle(request, async () => {
+      await wait(80);
+      throw new Error('handler broke');
+    });
+    await wait(50);
+    const current = http.handle(request, async () => ({ status: 201, headers: {}, body: 'ok' }));
+    await expect(unstored).resolves.toMatchObject({ status: 503, body: 'busy' });
+    await expect(failing).rejects.toThrow('handler broke');
+    await expect(current).resolves.toMatchObject({ status: 201 });
+  });
+});
