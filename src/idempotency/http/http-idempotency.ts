@@ -10,7 +10,7 @@ import { assertFunction, assertOptionsObject } from '../../core/options.js';
 import { IdempotencyInProgressError } from '../errors.js';
 import { sha256Hex } from '../fingerprint.js';
 import type { Idempotency } from '../idempotency.js';
-import { assertScope, type IdempotencyScope } from '../scope.js';
+import { assertScope, contextScope, type IdempotencyScope } from '../scope.js';
 
 /** The request facts the HTTP layer needs; the framework handlers fill them in. */
 export interface HttpRequestData {
@@ -58,7 +58,9 @@ export interface HttpIdempotencyOptions {
    * Who the key belongs to (e.g. the authenticated account). Keys are never shared across scopes.
    * Return `undefined` for the default, or an object whose `tenant` and `principal` are strings
    * (or `undefined`): convert numeric ids with `String(id)`. Anything else is a `TypeError`
-   * naming `options.scope`, thrown by `handle`/`begin`.
+   * naming `options.scope`, thrown by `handle`/`begin`. When neither this option nor the flow
+   * context scopes a request, the first such request of the process emits a warning
+   * (`FLOWPROOF_UNSCOPED_IDEMPOTENCY`); `scope: () => ({})` says every caller is one client.
    * @default the flow context's tenant and actor id
    */
   readonly scope?: (request: HttpRequestData) => IdempotencyScope | undefined;
@@ -251,6 +253,7 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
     const scope = scopeOf?.(request);
     // Checked here, not left to the core: its message would name run()'s option, not this one.
     if (scope !== undefined) assertScope(scope, 'options.scope()');
+    else if (!warnedUnscoped) warnIfUnscoped();
     let begun: Awaited<ReturnType<Idempotency['begin']>>;
     try {
       begun = await idempotency.begin(key, fingerprintOf(request), {
@@ -333,6 +336,19 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
       return begun.finish(response);
     },
   };
+}
+
+// Without a scope, two accounts sending the same key and body share one record: the second gets
+// the first one's response. Said once per process, loudly, since the default logger is silent.
+let warnedUnscoped = false;
+function warnIfUnscoped(): void {
+  const { tenant, principal } = contextScope();
+  if (tenant !== undefined || principal !== undefined) return;
+  warnedUnscoped = true;
+  process.emitWarning(
+    'flowproof: Idempotency-Key records are not scoped by account (no options.scope, and no tenant or actor in the flow context), so callers sending the same key and body share one record. Pass scope: (request) => ({ principal: accountId }), or scope: () => ({}) if every caller is the same client.',
+    { code: 'FLOWPROOF_UNSCOPED_IDEMPOTENCY' },
+  );
 }
 
 function respond(response: HttpResponseData): HttpBeginResult {
