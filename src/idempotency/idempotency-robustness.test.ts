@@ -4,18 +4,18 @@
  */
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { recordingLogger } from '../../test/support/logger.js';
 import { useTestTracing } from '../../test/support/opentelemetry.js';
+import { overrideStore } from '../../test/support/stores.js';
 import { createMemoryBackend } from '../adapters/memory/memory-backend.js';
 import { createMemoryIdempotencyStore } from '../adapters/memory/memory-idempotency-store.js';
 import { createSqliteBackend } from '../adapters/sqlite/sqlite-backend.js';
 import { createSqliteIdempotencyStore } from '../adapters/sqlite/sqlite-idempotency-store.js';
 import { createManualClock } from '../core/clock.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
 import { ERROR_CODE_ATTRIBUTE } from '../core/tracing.js';
 import { createDedupe } from './dedupe.js';
 import { createIdempotency, type IdempotencyOptions } from './idempotency.js';
-import type { IdempotencyStore } from './idempotency-store.js';
 import { assertScope } from './scope.js';
 import { createLock } from './with-lock.js';
 
@@ -32,43 +32,6 @@ async function sqliteStore() {
   const store = createSqliteIdempotencyStore({ backend });
   await store.migrate();
   return { database, backend, store };
-}
-
-interface Line {
-  readonly level: string;
-  readonly fields: Record<string, unknown>;
-  readonly message: string | undefined;
-}
-
-function recordingLogger(lines: Line[]): Logger {
-  const at =
-    (level: string) =>
-    (fields: Record<string, unknown>, message?: string): void =>
-      void lines.push({ level, fields, message });
-  const logger: Logger = {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => logger,
-  };
-  return logger;
-}
-
-/** `store` with some methods replaced (class methods do not survive a spread). */
-function override(store: IdempotencyStore, overrides: Partial<IdempotencyStore>): IdempotencyStore {
-  return {
-    kind: store.kind,
-    migrate: () => store.migrate(),
-    claim: (r) => store.claim(r),
-    complete: (...a) => store.complete(...a),
-    release: (...a) => store.release(...a),
-    heartbeat: (...a) => store.heartbeat(...a),
-    get: (k) => store.get(k),
-    deleteExpired: (n) => store.deleteExpired(n),
-    close: () => store.close(),
-    ...overrides,
-  };
 }
 
 const down = async (): Promise<never> => {
@@ -116,17 +79,17 @@ describe('results seen inside an uncommitted transaction', () => {
 describe('store failure on completion', () => {
   it('run() returns the result and logs at error level, with the key but not the payload', async () => {
     const { store } = await memoryStore();
-    const lines: Line[] = [];
+    const logger = recordingLogger();
     const idempotency = createIdempotency({
-      store: override(store, { complete: down }),
+      store: overrideStore(store, { complete: down }),
       operation: 'op',
-      logger: recordingLogger(lines),
+      logger,
       heartbeat: false,
     });
     expect(await idempotency.run('k', 1, async () => ({ secret: 'card-4242' }))).toEqual({
       secret: 'card-4242',
     });
-    const failed = lines.find((l) => l.fields.event === 'idempotency.complete_failed');
+    const failed = logger.lines.find((l) => l.fields.event === 'idempotency.complete_failed');
     expect(failed).toMatchObject({
       level: 'error',
       fields: { operation: 'op', idempotencyKey: 'k', afterLease: 'rerun' },
@@ -138,11 +101,11 @@ describe('store failure on completion', () => {
 
   it('says so when the side effect was marked: duplicates will get IDEMPOTENCY_OUTCOME_UNKNOWN', async () => {
     const { store } = await memoryStore();
-    const lines: Line[] = [];
+    const logger = recordingLogger();
     const idempotency = createIdempotency({
-      store: override(store, { complete: down }),
+      store: overrideStore(store, { complete: down }),
       operation: 'op',
-      logger: recordingLogger(lines),
+      logger,
       heartbeat: false,
     });
     const value = await idempotency.run('k', 1, async ({ markSideEffectStarted }) => {
@@ -150,32 +113,32 @@ describe('store failure on completion', () => {
       return 'charged';
     });
     expect(value).toBe('charged');
-    const failed = lines.find((l) => l.fields.event === 'idempotency.complete_failed');
+    const failed = logger.lines.find((l) => l.fields.event === 'idempotency.complete_failed');
     expect(failed?.fields.afterLease).toBe('outcome_unknown');
     expect(failed?.message).toMatch(/IDEMPOTENCY_OUTCOME_UNKNOWN/);
   });
 
   it('dedupe() returns the handler result too', async () => {
     const { store } = await memoryStore();
-    const lines: Line[] = [];
+    const logger = recordingLogger();
     const inbox = createDedupe({
-      store: override(store, { complete: down }),
+      store: overrideStore(store, { complete: down }),
       consumer: 'billing',
-      logger: recordingLogger(lines),
+      logger,
     });
     expect(await inbox.dedupe('m1', async () => 'handled')).toEqual({
       duplicate: false,
       value: 'handled',
     });
-    expect(lines.some((l) => l.fields.event === 'idempotency.complete_failed')).toBe(true);
+    expect(logger.lines.some((l) => l.fields.event === 'idempotency.complete_failed')).toBe(true);
   });
 
   it('runInTransaction() still fails, so the transaction rolls back with the business writes', async () => {
     const { backend, store } = await memoryStore();
-    const failing = override(store, {
+    const failing = overrideStore(store, {
       transaction: (fn) =>
         backend.transaction((tx) => {
-          const bound = override(store.withBackend(tx), {
+          const bound = overrideStore(store.withBackend(tx), {
             complete: down,
             // fn's savepoint.
             transaction: (inner) => tx.transaction((sp) => inner(store.withBackend(sp), sp)),
@@ -330,12 +293,12 @@ describe('stale owners', () => {
 
   it('run() keeps the error of fn when releasing a lost claim is rejected (and logs it)', async () => {
     const { store, clock } = await memoryStore();
-    const lines: Line[] = [];
+    const logger = recordingLogger();
     const idempotency = createIdempotency({
       store,
       operation: 'op',
       heartbeat: false,
-      logger: recordingLogger(lines),
+      logger,
     });
     const error = await idempotency
       .run('k', 1, async () => {
@@ -346,7 +309,7 @@ describe('stale owners', () => {
       })
       .catch((e: unknown) => e);
     expect((error as Error).message).toBe('gateway timeout');
-    expect(lines.some((l) => l.fields.event === 'idempotency.stale_owner')).toBe(true);
+    expect(logger.lines.some((l) => l.fields.event === 'idempotency.stale_owner')).toBe(true);
   });
 });
 
@@ -431,7 +394,7 @@ describe('withLock and createDedupe options and outages', () => {
   it('withLock maps a store outage to IDEMPOTENCY_UNAVAILABLE', async () => {
     const { store } = await memoryStore();
     const locks = createLock({
-      store: override(store, {
+      store: overrideStore(store, {
         claim: async () => {
           throw new FlowproofError('BACKEND_TIMEOUT', 'no answer within 500 ms');
         },
@@ -450,13 +413,13 @@ describe('withLock and createDedupe options and outages', () => {
 
   it('withLock returns the result when only the release fails (the lease then ends)', async () => {
     const { store } = await memoryStore();
-    const lines: Line[] = [];
+    const logger = recordingLogger();
     const locks = createLock({
-      store: override(store, { release: down }),
-      logger: recordingLogger(lines),
+      store: overrideStore(store, { release: down }),
+      logger,
     });
     expect(await locks.withLock('z', () => 'done')).toBe('done');
-    expect(lines.find((l) => l.fields.event === 'lock.release_failed')?.level).toBe('error');
+    expect(logger.lines.find((l) => l.fields.event === 'lock.release_failed')?.level).toBe('error');
   });
 
   it('createDedupe names options.consumer in its error', async () => {
@@ -520,7 +483,7 @@ describe('spans of runInTransaction and dedupe (OpenTelemetry SDK)', () => {
   it('a failed completion is an event on the span', async () => {
     const { store } = await memoryStore();
     const idempotency = createIdempotency({
-      store: override(store, { complete: down }),
+      store: overrideStore(store, { complete: down }),
       operation: 'op',
     });
     expect(await idempotency.run('k', 1, async () => 'done')).toBe('done');

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { recordingLogger } from '../../test/support/logger.js';
+import { overrideStore } from '../../test/support/stores.js';
 import { createMemoryBackend } from '../adapters/memory/memory-backend.js';
 import { createMemoryIdempotencyStore } from '../adapters/memory/memory-idempotency-store.js';
 import { runWithContext } from '../core/context.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
 import { createDedupe } from './dedupe.js';
 import { LockNotAcquiredError } from './errors.js';
 import { canonicalJson, fingerprint } from './fingerprint.js';
@@ -17,28 +18,6 @@ async function memoryStore() {
   const store = createMemoryIdempotencyStore({ backend: createMemoryBackend() });
   await store.migrate();
   return store;
-}
-
-function recordingLogger(lines: Record<string, unknown>[]): Logger {
-  const log = (fields: Record<string, unknown>) => void lines.push(fields);
-  const logger: Logger = { debug: log, info: log, warn: log, error: log, child: () => logger };
-  return logger;
-}
-
-/** `store` with some methods replaced (class methods do not survive a spread). */
-function override(store: IdempotencyStore, overrides: Partial<IdempotencyStore>): IdempotencyStore {
-  return {
-    kind: store.kind,
-    migrate: () => store.migrate(),
-    claim: (r) => store.claim(r),
-    complete: (...a) => store.complete(...a),
-    release: (...a) => store.release(...a),
-    heartbeat: (...a) => store.heartbeat(...a),
-    get: (k) => store.get(k),
-    deleteExpired: (n) => store.deleteExpired(n),
-    close: () => store.close(),
-    ...overrides,
-  };
 }
 
 const code = (error: unknown) => (isFlowproofError(error) ? error.code : String(error));
@@ -190,7 +169,7 @@ describe('createIdempotency', () => {
   it('answers duplicates from the in-process cache, short and long requests alike', async () => {
     const store = await memoryStore();
     let claims = 0;
-    const counting = override(store, {
+    const counting = overrideStore(store, {
       claim: (r) => {
         claims += 1;
         return store.claim(r);
@@ -217,12 +196,12 @@ describe('createIdempotency', () => {
   });
 
   it('fails closed or open when the store is unavailable', async () => {
-    const down = override(await memoryStore(), {
+    const down = overrideStore(await memoryStore(), {
       claim: async () => {
         throw new FlowproofError('BACKEND_UNAVAILABLE', 'connection refused');
       },
     });
-    const lines: Record<string, unknown>[] = [];
+    const logger = recordingLogger();
     const closed = createIdempotency({ store: down, operation: 'op' });
     const error = await closed.run('k', {}, async () => 1).catch((e: unknown) => e);
     expect(code(error)).toBe('IDEMPOTENCY_UNAVAILABLE');
@@ -231,18 +210,18 @@ describe('createIdempotency', () => {
       store: down,
       operation: 'op',
       onUnavailable: 'fail-open',
-      logger: recordingLogger(lines),
+      logger,
     });
     expect(await open.run('k', {}, async () => 'ran unprotected')).toBe('ran unprotected');
-    expect(lines.some((l) => l.event === 'idempotency.unavailable')).toBe(true);
+    expect(logger.lines.some((l) => l.fields.event === 'idempotency.unavailable')).toBe(true);
   });
 
   it('logs claim, replay, conflict and mismatch events', async () => {
-    const lines: Record<string, unknown>[] = [];
+    const logger = recordingLogger();
     const idempotency = createIdempotency({
       store: await memoryStore(),
       operation: 'op',
-      logger: recordingLogger(lines),
+      logger,
     });
     const slow = idempotency.run(
       'k',
@@ -253,11 +232,11 @@ describe('createIdempotency', () => {
     await slow;
     await idempotency.run('k', {}, async () => 3);
     await idempotency.run('k', { x: 1 }, async () => 3).catch(() => {});
-    const events = lines.map((l) => l.event);
+    const events = logger.lines.map((l) => l.fields.event);
     for (const event of ['claim', 'conflict', 'complete', 'replay', 'mismatch']) {
       expect(events).toContain(`idempotency.${event}`);
     }
-    expect(lines.every((l) => l.operation === 'op')).toBe(true);
+    expect(logger.lines.every((l) => l.fields.operation === 'op')).toBe(true);
   });
 });
 

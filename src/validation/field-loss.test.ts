@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { FlowproofError } from '../core/errors.js';
+import { syncFailure } from '../../test/support/failures.js';
 import { findLostFields, isPlainObject } from './field-loss.js';
 import { pipeline } from './index.js';
 
@@ -9,16 +9,6 @@ const none: ReadonlySet<string> = new Set();
 
 /** The limit the header of field-loss.ts documents. */
 const MAX_DEPTH = 8;
-
-function syncFailure(fn: () => unknown): FlowproofError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof FlowproofError) return error;
-    throw error;
-  }
-  throw new Error('expected a FlowproofError');
-}
 
 /** What JSON.parse does for each key: an own data property, even for `__proto__`. */
 function record(entries: readonly (readonly [string, unknown])[]): Record<string, unknown> {

@@ -1,34 +1,12 @@
 import { trace } from '@opentelemetry/api';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { recordingLogger } from '../../test/support/logger.js';
 import { useTestTracing } from '../../test/support/opentelemetry.js';
 import { runWithContext } from '../core/context.js';
-import type { Logger } from '../core/logger.js';
 import { ERROR_CODE_ATTRIBUTE } from '../core/tracing.js';
 import { pipeline, type StageEvent } from './index.js';
 import { orderPipeline, validRequest } from './order-pipeline.fixture.js';
-
-interface Line {
-  level: string;
-  fields: Record<string, unknown>;
-  message: string | undefined;
-}
-
-function recordingLogger(lines: Line[]): Logger {
-  const at =
-    (level: string) =>
-    (fields: Record<string, unknown>, message?: string): void => {
-      lines.push({ level, fields, message });
-    };
-  const logger: Logger = {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => logger,
-  };
-  return logger;
-}
 
 const { exporter } = useTestTracing();
 
@@ -37,37 +15,38 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe('logging', () => {
   it('logs one line per stage with the correlation id, never values', async () => {
-    const lines: Line[] = [];
+    const logger = recordingLogger();
     await runWithContext({ correlationId: 'corr-1' }, () =>
-      orderPipeline({ logger: recordingLogger(lines) }).run(validRequest),
+      orderPipeline({ logger }).run(validRequest),
     );
-    expect(lines.map((line) => [line.level, line.fields.stage, line.fields.outcome])).toEqual([
+    expect(
+      logger.lines.map((line) => [line.level, line.fields.stage, line.fields.outcome]),
+    ).toEqual([
       ['debug', 'parse request', 'passed'],
       ['debug', 'normalize', 'passed'],
       ['debug', 'add product details', 'passed'],
       ['debug', 'compute totals', 'passed'],
     ]);
-    expect(lines[0]?.fields).toMatchObject({
+    expect(logger.lines[0]?.fields).toMatchObject({
       correlationId: 'corr-1',
       pipeline: 'create-order',
       boundary: 'gateway',
       kind: 'validate',
       durationMs: expect.any(Number),
     });
-    expect(JSON.stringify(lines)).not.toContain('Ada Lovelace');
+    expect(JSON.stringify(logger.lines)).not.toContain('Ada Lovelace');
   });
 
   it('logs rejections at info with issue paths, failures at error, fallbacks at warn', async () => {
-    const lines: Line[] = [];
-    const logger = recordingLogger(lines);
+    const logger = recordingLogger();
     const rejecting = pipeline('p', { logger }).validate('parse', z.object({ email: z.email() }));
     await expect(rejecting.build().run({ email: 'secret-but-invalid' })).rejects.toThrow();
-    expect(lines.at(-1)).toMatchObject({
+    expect(logger.lines.at(-1)).toMatchObject({
       level: 'info',
       message: 'pipeline stage rejected the record',
       fields: { code: 'PIPELINE_REJECTED', issues: [{ path: ['email'], code: 'invalid_format' }] },
     });
-    expect(JSON.stringify(lines)).not.toContain('secret-but-invalid');
+    expect(JSON.stringify(logger.lines)).not.toContain('secret-but-invalid');
 
     const failing = pipeline('p', { logger })
       .transform('t', () => {
@@ -75,7 +54,7 @@ describe('logging', () => {
       })
       .build();
     expect(() => failing.runSync(1)).toThrow();
-    expect(lines.at(-1)).toMatchObject({
+    expect(logger.lines.at(-1)).toMatchObject({
       level: 'error',
       fields: { code: 'PIPELINE_STAGE_FAILED' },
     });
@@ -84,7 +63,7 @@ describe('logging', () => {
       .validate('n', z.number(), { onError: { fallback: 0 } })
       .build();
     falling.runSync('x');
-    expect(lines.at(-1)).toMatchObject({
+    expect(logger.lines.at(-1)).toMatchObject({
       level: 'warn',
       fields: { outcome: 'fallback', code: 'PIPELINE_REJECTED' },
     });
@@ -124,9 +103,9 @@ describe('onStage hook', () => {
   });
 
   it('a throwing hook does not change the outcome; it is logged', async () => {
-    const lines: Line[] = [];
+    const logger = recordingLogger();
     const built = pipeline<number>('p', {
-      logger: recordingLogger(lines),
+      logger,
       onStage: () => {
         throw new Error('lineage store down');
       },
@@ -134,7 +113,7 @@ describe('onStage hook', () => {
       .transform('t', (n) => n + 1)
       .build();
     expect(built.runSync(1)).toMatchObject({ value: 2 });
-    expect(lines.find((line) => line.level === 'error')).toMatchObject({
+    expect(logger.lines.find((line) => line.level === 'error')).toMatchObject({
       message: 'pipeline onStage hook threw',
       fields: { error: 'lineage store down' },
     });

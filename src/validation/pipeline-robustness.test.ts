@@ -1,31 +1,12 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { failure, syncFailure } from '../../test/support/failures.js';
 import { useTestTracing } from '../../test/support/opentelemetry.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { StandardSchemaV1 } from '../core/standard-schema.js';
 import { pipeline, type StageEvent } from './index.js';
-
-function syncFailure(fn: () => unknown): FlowproofError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof FlowproofError) return error;
-    throw error;
-  }
-  throw new Error('expected the run to fail');
-}
-
-async function failure(promise: Promise<unknown>): Promise<FlowproofError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof FlowproofError) return error;
-    throw error;
-  }
-  throw new Error('expected the run to fail');
-}
 
 function revokedProxy(): object {
   const { proxy, revoke } = Proxy.revocable({}, {});

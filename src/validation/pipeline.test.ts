@@ -1,28 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { failure, syncFailure } from '../../test/support/failures.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import { type DeadLetter, pipeline } from './index.js';
 import { CreateOrderRequest, orderPipeline, validRequest } from './order-pipeline.fixture.js';
-
-async function failure(promise: Promise<unknown>): Promise<FlowproofError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof FlowproofError) return error;
-    throw error;
-  }
-  throw new Error('expected the run to fail');
-}
-
-function syncFailure(fn: () => unknown): FlowproofError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof FlowproofError) return error;
-    throw error;
-  }
-  throw new Error('expected the run to fail');
-}
 
 describe('pipeline builder', () => {
   it('names the offending option', () => {

@@ -8,6 +8,8 @@ import { type AddressInfo, connect } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordingLogger } from '../../../test/support/logger.js';
+import { overrideStore } from '../../../test/support/stores.js';
 import { createMemoryBackend } from '../../adapters/memory/memory-backend.js';
 import { createMemoryIdempotencyStore } from '../../adapters/memory/memory-idempotency-store.js';
 import { FlowproofError } from '../../core/errors.js';
@@ -49,20 +51,11 @@ async function memoryStore(): Promise<IdempotencyStore> {
 
 /** A store whose `complete` fails as an unreachable backend does; everything else works. */
 async function storeFailingOnComplete(): Promise<IdempotencyStore> {
-  const store = await memoryStore();
-  return {
-    kind: store.kind,
-    migrate: () => store.migrate(),
-    claim: (request) => store.claim(request),
+  return overrideStore(await memoryStore(), {
     complete: async () => {
       throw new FlowproofError('BACKEND_UNAVAILABLE', 'connection refused');
     },
-    release: (key, token) => store.release(key, token),
-    heartbeat: (key, token, leaseMs, started) => store.heartbeat(key, token, leaseMs, started),
-    get: (key) => store.get(key),
-    deleteExpired: (limit) => store.deleteExpired(limit),
-    close: () => store.close(),
-  };
+  });
 }
 
 async function layer(
@@ -93,24 +86,6 @@ function rejectingFinish(http: HttpIdempotency): HttpIdempotency {
       };
     },
   };
-}
-
-function recordingLogger(): Logger & { readonly lines: { level: string; fields: object }[] } {
-  const lines: { level: string; fields: object }[] = [];
-  const at =
-    (level: string) =>
-    (fields: object): void => {
-      lines.push({ level, fields });
-    };
-  const logger = {
-    lines,
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => logger,
-  };
-  return logger;
 }
 
 const json = { 'content-type': 'application/json' };
