@@ -18,7 +18,12 @@ import {
   isStandardSchema,
   type StandardSchemaV1,
 } from '../core/standard-schema.js';
-import { compileTransition, type TransitionFunction, versionMismatch } from './transition.js';
+import {
+  assertSnapshot,
+  compileTransition,
+  type TransitionFunction,
+  versionMismatch,
+} from './transition.js';
 
 /** Payload schema of each event: a Standard Schema, or `null` for an event without payload. */
 export type EventSchemas = Readonly<Record<string, StandardSchemaV1 | null>>;
@@ -97,12 +102,14 @@ export interface TransitionConfig<S extends string, D, Ev, Fx extends string> {
   readonly target: NoInfer<S>;
   /**
    * Must return `true` for the transition to be taken. Pure and synchronous: it is re-run when
-   * history is replayed. Its function name labels it in diagrams.
+   * history is replayed. Its function name labels it in diagrams. Returning anything but a
+   * boolean (a Promise from an `async` guard, `'false'`, `0`) throws a `TypeError`.
    * @default no guard
    */
   readonly guard?: Guard<D, Ev>;
   /**
-   * Returns the entity's next data. Pure: never mutate `data`, return a new value.
+   * Returns the entity's next data. Pure and synchronous: never mutate `data`, return a new value.
+   * Returning a Promise (or any thenable) throws a `TypeError`.
    * @default the data is kept
    */
   readonly assign?: (data: D, event: Ev) => D;
@@ -131,7 +138,11 @@ export type TransitionsConfig<S extends string, ES extends EventSchemas, D, Fx e
 
 /** A deadline: after `delayMs` in the state, a sweeper sends `event`. */
 export interface StateTimerConfig<ES extends EventSchemas> {
-  /** How long the entity may stay in the state, in milliseconds (at least 0). */
+  /**
+   * How long the entity may stay in the state, in milliseconds: an integer from 0 to
+   * 3_153_600_000_000 (100 years of 365 days), so that deadlines stay before year 10000, which
+   * ISO-8601 text and SQL timestamps cannot hold.
+   */
   readonly delayMs: number;
   /**
    * The event sent when the deadline passes. It must be declared without payload schema and be
@@ -266,8 +277,10 @@ export interface Machine<
    * payload when the event has a (synchronous) schema. Never mutates its inputs.
    *
    * @throws FlowproofError `STATE_TRANSITION_DENIED` (details: `state`, `event`, `allowed`,
-   * `reason`), `VALIDATION_FAILED` for an invalid payload, `MACHINE_VERSION_MISMATCH` for a
-   * snapshot of another machine or version.
+   * `reason`), `VALIDATION_FAILED` for an invalid payload (or any payload on an event declared
+   * `null`), `MACHINE_VERSION_MISMATCH` for a snapshot of another machine or version.
+   * @throws TypeError when `snapshot` is malformed (see {@link Machine.migrateSnapshot}), `event`
+   * has no string `type`, a guard returns a non-boolean or an `assign` returns a Promise.
    */
   transition(snapshot: Snapshot<S, D>, event: MachineEvent<ES>): TransitionResult<S, D, Fx>;
   /** The events `state` handles (before guards), in definition order; empty for terminal states. */
@@ -280,6 +293,8 @@ export interface Machine<
    *
    * @throws FlowproofError `MACHINE_VERSION_MISMATCH` when it belongs to another machine, is newer,
    * lacks a migration step, or ends in a state this version does not have.
+   * @throws TypeError naming `snapshot` when it is not a snapshot: `machineId` and `state` must be
+   * strings, `version` and `stateVersion` positive integers (as {@link Machine.transition} checks).
    */
   migrateSnapshot(snapshot: Snapshot<string, unknown>): Snapshot<S, D>;
 }
@@ -321,6 +336,11 @@ export interface MachineInternals {
 const internals = new WeakMap<object, MachineInternals>();
 const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
 const EMPTY: readonly string[] = Object.freeze([]);
+/**
+ * The longest state deadline: 100 years of 365 days. Longer ones would fall after year 9999 (then
+ * ISO-8601 strings gain a `+0…` year that breaks their order, and PostgreSQL refuses them).
+ */
+const MAX_DELAY_MS = 100 * 365 * 86_400_000;
 
 /** @internal The compiled tables of `machine`. */
 export function machineInternals<S extends string, ES extends EventSchemas, D, Fx extends string>(
@@ -450,13 +470,17 @@ export function defineMachine<
       };
     });
   };
+  // Copied into a null-prototype object so that events named `constructor`, `toString`… read
+  // only what the user declared, never Object.prototype's functions.
   const handlers = (on: unknown, where: string): Record<string, unknown> => {
-    if (on === undefined) return {};
+    const own: Record<string, unknown> = Object.create(null);
+    if (on === undefined) return own;
     assertOptionsObject(on, where);
     for (const event of Object.keys(on)) {
       check(event in schemas, `${where}.${event} handles an event not declared in config.events`);
+      own[event] = (on as Record<string, unknown>)[event];
     }
-    return on as Record<string, unknown>;
+    return own;
   };
   const anyState = handlers(config.anyState, 'config.anyState');
 
@@ -486,7 +510,7 @@ export function defineMachine<
     const after = state.after;
     if (after !== undefined) {
       assertOptionsObject(after, `${where}.after`);
-      assertInteger(after.delayMs, `${where}.after.delayMs`, 0);
+      assertInteger(after.delayMs, `${where}.after.delayMs`, 0, MAX_DELAY_MS);
       const event: unknown = after.event;
       const handled = typeof event === 'string' ? on[event] : undefined;
       check(
@@ -609,7 +633,9 @@ function compileMigrations(
       }
     }
     if (step.data !== undefined) assertFunction(step.data, `${where}.data`);
-    steps.set(step.from, { ...(step as unknown as SnapshotMigration) });
+    // A null-prototype copy: an unmapped state named `constructor` must not map to a function.
+    const states: Record<string, string> = Object.assign(Object.create(null), step.states);
+    steps.set(step.from, { ...(step as unknown as SnapshotMigration), states });
   });
   return steps;
 }
@@ -621,7 +647,8 @@ function migrateSnapshot(
   migrations: ReadonlyMap<number, SnapshotMigration>,
   snapshot: Snapshot<string, unknown>,
 ): Snapshot<string, unknown> {
-  assertOptionsObject(snapshot, 'snapshot');
+  // Before any comparison: a missing or non-numeric version would otherwise skip every migration.
+  assertSnapshot(snapshot);
   const mismatch = (why: string, details?: Record<string, unknown>) =>
     versionMismatch(id, version, snapshot, why, details);
   if (snapshot.machineId !== id) {

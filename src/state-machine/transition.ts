@@ -4,7 +4,7 @@
  * and two small allocations (the result and the next snapshot). The errors the module raises about
  * events and snapshots are built here too, so that entities report them in the same words.
  */
-import { FlowproofError } from '../core/errors.js';
+import { describeValue, FlowproofError } from '../core/errors.js';
 import {
   type SchemaValidation,
   type StandardSchemaV1,
@@ -41,7 +41,8 @@ export type DenialReason = 'unknown-event' | 'not-handled' | 'terminal' | 'guard
  * {@link Machine.transition}, for code that passes machines around.
  *
  * @throws FlowproofError `STATE_TRANSITION_DENIED`, `VALIDATION_FAILED` or
- * `MACHINE_VERSION_MISMATCH`, as {@link Machine.transition}.
+ * `MACHINE_VERSION_MISMATCH`, and TypeError for a malformed snapshot or event, a non-boolean guard
+ * result or an asynchronous `assign`, as {@link Machine.transition}.
  * @example
  * ```ts
  * const { snapshot, effects } = transition(order, current, { type: 'items_picked' });
@@ -64,7 +65,16 @@ export function compileTransition(
   validate: boolean,
 ): TransitionFunction {
   return (snapshot, event) => {
-    if (snapshot.machineId !== id || snapshot.version !== version) {
+    // The comparisons the hot path makes anyway; the full shape check runs only when one fails, so
+    // a malformed value is a TypeError and a well-formed foreign snapshot a version mismatch.
+    const stateVersion = snapshot?.stateVersion;
+    if (
+      snapshot?.machineId !== id ||
+      snapshot.version !== version ||
+      typeof snapshot.state !== 'string' ||
+      !(Number.isSafeInteger(stateVersion) && stateVersion > 0)
+    ) {
+      assertSnapshot(snapshot);
       throw versionMismatch(id, version, snapshot, 'migrate it first', {
         foundMachineId: snapshot.machineId,
       });
@@ -94,13 +104,20 @@ export function compileTransition(
     }
     let received = event as ReceivedEvent<EventSchemas>;
     const schema = validate && schemas[type];
-    if (schema) {
-      const result = validateWithSchema(schema, event.payload);
-      if (result instanceof Promise) {
-        throw new TypeError(
-          `The schema of event "${type}" is asynchronous: only the entities' apply() can await it`,
-        );
-      }
+    // Declared with null, validating: a payload would reach guards, assign and history unchecked.
+    const result: SchemaValidation<unknown> | Promise<SchemaValidation<unknown>> | false = schema
+      ? validateWithSchema(schema, event.payload)
+      : validate &&
+        event.payload !== undefined && {
+          ok: false,
+          issues: [{ path: [], code: 'invalid_type', message: 'the event takes no payload' }],
+        };
+    if (result instanceof Promise) {
+      throw new TypeError(
+        `The schema of event "${type}" is asynchronous: only the entities' apply() can await it`,
+      );
+    }
+    if (result) {
       received = {
         type,
         payload: validOutput(result, `The payload of event "${type}"`, {
@@ -113,24 +130,68 @@ export function compileTransition(
     if (chosen !== undefined && chosen.guard !== undefined) {
       chosen = undefined;
       for (const candidate of alternatives) {
-        if (candidate.guard === undefined || candidate.guard(snapshot.data, received)) {
+        const passed: unknown =
+          candidate.guard === undefined || candidate.guard(snapshot.data, received);
+        // Truthiness would let `async () => false` (a Promise) or `'false'` pass the guard.
+        if (typeof passed !== 'boolean') {
+          throw misbehaved(
+            `guard "${candidate.guardName}"`,
+            `return a boolean, got ${describeValue(passed)}`,
+            node,
+            type,
+          );
+        }
+        if (passed) {
           chosen = candidate;
           break;
         }
       }
     }
     if (chosen === undefined) throw denied(id, node, type, 'guard');
+    let data = snapshot.data;
+    if (chosen.assign !== undefined) {
+      data = chosen.assign(data, received);
+      // A promise would be stored as the data (and persisted as `{}`).
+      if (typeof (data as PromiseLike<unknown> | null)?.then === 'function') {
+        throw misbehaved('assign', 'be synchronous, got a promise', node, type);
+      }
+    }
     return {
       snapshot: {
         machineId: id,
         version,
         state: chosen.target,
         stateVersion: snapshot.stateVersion + 1,
-        data: chosen.assign === undefined ? snapshot.data : chosen.assign(snapshot.data, received),
+        data,
       },
       effects: chosen.effects,
     };
   };
+}
+
+/**
+ * @internal Throws a `TypeError` naming `snapshot` unless it has the shape of a snapshot: a string
+ * `machineId` and `state`, and positive integers `version` and `stateVersion`. A malformed snapshot
+ * is a programmer error (hand-built or not a snapshot at all), not a version to migrate: without the
+ * check, `stateVersion: '1'` would become `'11'` and a missing `version` would skip migrations.
+ */
+export function assertSnapshot(snapshot: unknown): asserts snapshot is Snapshot<string, unknown> {
+  const s = snapshot as Snapshot<string, unknown> | null | undefined;
+  if (
+    typeof s?.machineId !== 'string' ||
+    typeof s.state !== 'string' ||
+    !(Number.isSafeInteger(s.version) && s.version > 0) ||
+    !(Number.isSafeInteger(s.stateVersion) && s.stateVersion > 0)
+  ) {
+    throw new TypeError(
+      'snapshot must be an object with string machineId and state, positive integer version and stateVersion',
+    );
+  }
+}
+
+/** A `TypeError` for a guard or assign (`what`) of `event` in `node` that breaks its contract. */
+function misbehaved(what: string, must: string, node: CompiledState, event: string): TypeError {
+  return new TypeError(`The ${what} of event "${event}" in state "${node.name}" must ${must}`);
 }
 
 /** @internal Throws a `TypeError` unless `event` is an object with a string `type`. */

@@ -44,11 +44,15 @@ export function toMermaid<S extends string, ES extends EventSchemas, D, Fx exten
   const { initial, states, transitions } = describe(machine);
   // State name → its Mermaid id (names Mermaid cannot take get s<index>) and its deadline.
   const nodes = new Map<string, { id: string; delayMs: number | undefined }>();
+  const names = new Set(states.map((state) => state.name));
   const lines = ['stateDiagram-v2'];
   if (direction === 'LR') lines.push('  direction LR');
   states.forEach(({ name, description, timer }, index) => {
     const simple = /^[A-Za-z][A-Za-z0-9_]*$/.test(name);
-    const id = simple ? name : `s${index}`;
+    let id = simple ? name : `s${index}`;
+    // A state may itself be named s<index>: two states sharing an id would be drawn as one.
+    // Underscores keep generated ids apart from each other (`s1_` never equals `s12`).
+    while (!simple && names.has(id)) id += '_';
     nodes.set(name, { id, delayMs: timer?.delayMs });
     if (!simple) lines.push(`  state "${name}" as ${id}`);
     if (description) lines.push(`  ${id} : ${label(description)}`);
