@@ -1,9 +1,12 @@
 /**
  * The conformance suite of the state-machine {@link EntityStore} port: isolation, create/apply with
  * history, optimistic locking under 100 concurrent writers (across processes where the store
- * allows), history in the same transaction, cursor pagination, rebuilding from history, snapshot
- * migrations, durable timers fired exactly once by racing sweepers, and the reference's payment
- * state machine. Every entity store flowproof ships runs it; run it on your own to certify it.
+ * allows), history in the same transaction, cursor pagination (bounded by PostgreSQL's `integer`),
+ * JSON data kept exactly (and what no store can keep refused before writing), rebuilding from
+ * history, snapshot migrations (written with the event they precede in one compare-and-set),
+ * durable timers fired exactly once by racing sweepers (also across a machine-version change), and
+ * the reference's payment state machine. Every entity store flowproof ships runs it; run it on
+ * your own to certify it.
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -422,6 +425,95 @@ export function describeEntityStoreConformance<S extends EntityStore>(
       await assert.rejects(entities.history('p1', { cursor: 'not-a-cursor' }), TypeError);
     });
 
+    it('bounds the history cursor by what every store compares: 2147483647 reads nothing, more is a TypeError', async () => {
+      const entities = counters(await open());
+      await entities.create('c1', { count: 0 });
+      await entities.apply('c1', { type: 'increment', payload: { tag: 'one' } });
+      assert.deepEqual((await entities.history('c1', { cursor: '2147483647' })).entries, []);
+      assert.deepEqual(
+        (await entities.history('c1', { cursor: '1' })).entries.map((e) => e.stateVersion),
+        [2],
+      );
+      for (const cursor of ['2147483648', '999999999999999', '0', '01', '1e3']) {
+        await assert.rejects(
+          entities.history('c1', { cursor }),
+          (error: unknown) => error instanceof TypeError && /options\.cursor/.test(error.message),
+          `cursor ${cursor}`,
+        );
+      }
+    });
+
+    it('keeps data and payloads as JSON data: what create() and apply() return, load() and history() return', async () => {
+      const entities = counters(await open());
+      const data = {
+        count: 0,
+        zeta: 'last key first',
+        note: 'žluťoučký kůň 🐎 \u2028 "quoted" \\ tab\t',
+        numbers: [0, -0, 1.5, -3e-7, 2 ** 53, 1e21, Number.MAX_VALUE, 0.1 + 0.2],
+        nested: {
+          empty: {},
+          none: [],
+          flags: [true, false, null],
+          deeper: { a: { b: { c: 'd' } } },
+        },
+        absent: undefined,
+      };
+      const created = await entities.create('j1', data);
+      const expected = JSON.parse(JSON.stringify(data));
+      // Object key order is not part of the contract (PostgreSQL's jsonb reorders keys).
+      assert.deepStrictEqual(created.data, expected);
+      assert.deepStrictEqual((await entities.load('j1')).data, created.data);
+      const { entity } = await entities.apply('j1', {
+        type: 'increment',
+        payload: { tag: 'ü\u{1F600}', extra: { list: [-0, 'x'], gone: undefined } } as never,
+      });
+      const loaded = await entities.load('j1');
+      assert.deepStrictEqual(entity.data, loaded.data);
+      assert.deepStrictEqual(loaded.data, { ...expected, count: 1, last: 'ü\u{1F600}' });
+      const { entries } = await entities.history('j1');
+      assert.deepStrictEqual(entries[0]?.payload, expected);
+      assert.deepStrictEqual(entries[1]?.payload, {
+        tag: 'ü\u{1F600}',
+        extra: { list: [0, 'x'] },
+      });
+    });
+
+    it('refuses a Date, a NUL character or a lone surrogate in data or payloads with VALIDATION_FAILED, writing nothing', async () => {
+      const entities = counters(await open());
+      const refused = async (promise: Promise<unknown>, path: readonly (string | number)[]) => {
+        await assert.rejects(promise, (error: unknown) => {
+          assert.ok(isFlowproofError(error, 'VALIDATION_FAILED'), String(error));
+          assert.deepEqual(
+            (error.details.issues as readonly { path: unknown }[]).map((i) => i.path),
+            [path],
+          );
+          return true;
+        });
+      };
+      await refused(entities.create('j2', { count: 0, when: new Date(0) } as never), ['when']);
+      await refused(entities.create('j2', { count: 0, note: 'a\u0000b' }), ['note']);
+      await refused(entities.create('j2', { count: 0, tags: ['\uD800'] }), ['tags', 0]);
+      assert.equal(await entities.get('j2'), undefined);
+      await entities.create('j3', { count: 0 });
+      await refused(
+        entities.apply('j3', {
+          type: 'increment',
+          payload: { tag: 'x', at: new Date(0) } as never,
+        }),
+        ['at'],
+      );
+      await refused(entities.apply('j3', { type: 'increment', payload: { tag: 'a\u0000' } }), [
+        'tag',
+      ]);
+      await refused(entities.apply('j3', { type: 'increment', payload: { tag: 'b\uDFFF' } }), [
+        'tag',
+      ]);
+      const after = await entities.load('j3');
+      assert.equal(after.stateVersion, 1);
+      assert.deepEqual(after.data, { count: 0 });
+      assert.equal((await entities.history('j3')).entries.length, 1);
+    });
+
     it('rebuilds the stored snapshot from history', async () => {
       const entities = counters(await open());
       await entities.create('b1', { count: 0 });
@@ -485,6 +577,138 @@ export function describeEntityStoreConformance<S extends EntityStore>(
       assert.equal((await skipping.load('renamed')).version, 3);
     });
 
+    it('applies an event to an entity of an older machine version in one write with its @migrate row; a refused one writes nothing', async () => {
+      const store = await open();
+      const { v1, v2 } = shipmentMachines();
+      await createEntities({ machine: v1, store }).create('older', { weight: 2 });
+      const current = createEntities({ machine: v2, store });
+      await assert.rejects(current.apply('older', { type: 'ship' }), (error: unknown) => {
+        assert.ok(isFlowproofError(error, 'STATE_TRANSITION_DENIED'));
+        assert.equal(error.details.state, 'pending_payment');
+        return true;
+      });
+      await assertRejectsWithCode(
+        current.applyWithRetry('older', { type: 'ship' }),
+        'STATE_TRANSITION_DENIED',
+      );
+      const untouched = (await store.load('conformance.shipment', 'older')) as StoredEntity;
+      assert.deepEqual(
+        [untouched.machineVersion, untouched.state, untouched.stateVersion],
+        [1, 'awaiting_payment', 1],
+      );
+      assert.equal((await current.history('older')).entries.length, 1);
+
+      const { entity, from } = await runWithContext(
+        { actor: { id: 'ops', type: 'user' }, correlationId: 'corr-migrate' },
+        () => current.apply('older', { type: 'pay' }),
+      );
+      assert.deepEqual(
+        [from, entity.version, entity.state, entity.stateVersion, entity.data],
+        ['pending_payment', 2, 'paid', 3, { weight: 2, migratedFrom: 1 }],
+      );
+      const { entries } = await current.history('older');
+      assert.deepEqual(
+        entries.map((e) => [
+          e.stateVersion,
+          e.machineVersion,
+          e.from,
+          e.to,
+          e.event,
+          e.payload,
+          e.actor,
+          e.correlationId,
+        ]),
+        [
+          [1, 1, null, 'awaiting_payment', '@create', { weight: 2 }, null, null],
+          [
+            2,
+            2,
+            'awaiting_payment',
+            'pending_payment',
+            '@migrate',
+            { weight: 2, migratedFrom: 1 },
+            { id: 'ops', type: 'user' },
+            'corr-migrate',
+          ],
+          [
+            3,
+            2,
+            'pending_payment',
+            'paid',
+            'pay',
+            undefined,
+            { id: 'ops', type: 'user' },
+            'corr-migrate',
+          ],
+        ],
+      );
+      assert.equal(entries[1]?.at, entries[2]?.at);
+      const { id, timer, createdAt, updatedAt, ...stored } = await current.load('older');
+      assert.deepEqual(await current.rebuild('older'), stored);
+    });
+
+    it('compareAndSet with a migration row writes the entity at expectedVersion + 2 and both rows, or nothing', async () => {
+      const store = await open();
+      const { v1 } = shipmentMachines();
+      await createEntities({ machine: v1, store }).create('cas', { weight: 1 });
+      const stored = (await store.load('conformance.shipment', 'cas')) as StoredEntity;
+      const at = (await store.now()).toISOString();
+      const migrated = {
+        ...stored,
+        machineVersion: 2,
+        state: 'pending_payment',
+        stateVersion: 2,
+        data: { weight: 1, migratedFrom: 1 },
+        updatedAt: at,
+      };
+      const entity = { ...migrated, state: 'paid', stateVersion: 3 };
+      const row = (of: StoredEntity, from: string, event: string, payload: unknown) => ({
+        machineId: of.machineId,
+        entityId: of.id,
+        stateVersion: of.stateVersion,
+        machineVersion: of.machineVersion,
+        from,
+        to: of.state,
+        event,
+        payload,
+        actor: null,
+        correlationId: null,
+        at,
+      });
+      const migration = row(migrated, 'awaiting_payment', '@migrate', migrated.data);
+      // The event's history row cannot be written (JSON has no BigInt): neither row nor the entity.
+      await assert.rejects(
+        store.compareAndSet({
+          entity,
+          expectedVersion: 1,
+          migration,
+          history: row(entity, 'pending_payment', 'pay', { n: 10n }),
+        }),
+      );
+      assert.deepEqual(await store.load('conformance.shipment', 'cas'), stored);
+      const history = { machineId: 'conformance.shipment', entityId: 'cas', afterStateVersion: 0 };
+      assert.equal((await store.listHistory({ ...history, limit: 10 })).length, 1);
+      const update = {
+        entity,
+        expectedVersion: 1,
+        migration,
+        history: row(entity, 'pending_payment', 'pay', undefined),
+      };
+      assert.equal(await store.compareAndSet({ ...update, expectedVersion: 2 }), false);
+      assert.equal(await store.compareAndSet(update), true);
+      const after = await store.load('conformance.shipment', 'cas');
+      assert.deepEqual([after?.stateVersion, after?.machineVersion, after?.state], [3, 2, 'paid']);
+      assert.deepEqual(
+        (await store.listHistory({ ...history, limit: 10 })).map((e) => [e.stateVersion, e.event]),
+        [
+          [1, '@create'],
+          [2, '@migrate'],
+          [3, 'pay'],
+        ],
+      );
+      assert.equal(await store.compareAndSet(update), false);
+    });
+
     it('fires a due timer once, and never one that is not due', async () => {
       const store = await open();
       const due = reminders(store, 1);
@@ -511,6 +735,37 @@ export function describeEntityStoreConformance<S extends EntityStore>(
       const pending = await later.load('late');
       assert.equal(pending.state, 'waiting');
       assert.ok(pending.timer !== null);
+    });
+
+    it("fires an older machine version's due deadline with the migrated state's event in one sweep, or clears one the migrated state has not", async () => {
+      const store = await open();
+      const { v1, v2 } = reminderVersions();
+      const old = createEntities({ machine: v1, store });
+      const firing = await old.create('migrating');
+      await old.create('dropped');
+      const dropped = await old.apply('dropped', { type: 'park' });
+      await waitForStoreTime(
+        store,
+        [firing.timer?.at ?? '', dropped.entity.timer?.at ?? ''].sort()[1] ?? '',
+      );
+      const current = createEntities({ machine: v2, store });
+      const result = await sweepTimers(current);
+      assert.deepEqual(result.failed, []);
+      assert.deepEqual(result.fired, ['migrating']);
+      assert.deepEqual(result.skipped, ['dropped']);
+      const fired = await current.load('migrating');
+      assert.deepEqual([fired.state, fired.stateVersion, fired.timer], ['lapsed', 3, null]);
+      assert.deepEqual(
+        (await current.history('migrating')).entries.map((e) => [e.event, e.to, e.actor?.id]),
+        [
+          ['@create', 'waiting', undefined],
+          ['@migrate', 'pending', 'flowproof-timer'],
+          ['lapse', 'lapsed', 'flowproof-timer'],
+        ],
+      );
+      const cleared = await current.load('dropped');
+      assert.deepEqual([cleared.state, cleared.stateVersion, cleared.timer], ['parked', 3, null]);
+      assert.deepEqual((await sweepTimers(current)).skipped, []);
     });
 
     it('re-arms a deadline on re-entry and cancels it on leaving', async () => {
@@ -755,6 +1010,39 @@ function defineReminder(delayMs: number) {
 
 function reminders(store: EntityStore, delayMs: number) {
   return createEntities({ machine: defineReminder(delayMs), store });
+}
+
+/**
+ * A reminder whose version 2 renamed `waiting` to `pending`, fired by `lapse` instead of `expire`,
+ * and dropped the deadline of `parked`.
+ */
+function reminderVersions() {
+  const v1 = defineMachine({
+    id: 'conformance.versioned-reminder',
+    initial: 'waiting',
+    events: { expire: null, park: null },
+    states: {
+      waiting: {
+        after: { delayMs: 1, event: 'expire' },
+        on: { expire: 'expired', park: 'parked' },
+      },
+      parked: { after: { delayMs: 1, event: 'expire' }, on: { expire: 'expired' } },
+      expired: { terminal: true },
+    },
+  });
+  const v2 = defineMachine({
+    id: 'conformance.versioned-reminder',
+    version: 2,
+    initial: 'pending',
+    events: { lapse: null, resume: null },
+    states: {
+      pending: { after: { delayMs: 1, event: 'lapse' }, on: { lapse: 'lapsed' } },
+      parked: { on: { resume: 'pending' } },
+      lapsed: { terminal: true },
+    },
+    migrations: [{ from: 1, states: { waiting: 'pending', expired: 'lapsed' } }],
+  });
+  return { v1, v2 };
 }
 
 let paymentMachine: ReturnType<typeof definePayment> | undefined;

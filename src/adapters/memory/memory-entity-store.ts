@@ -137,21 +137,32 @@ class MemoryEntityStoreImpl implements MemoryEntityStore {
       const entities = this.backend.collection<EntityRow>(ENTITIES);
       const k = key(entity.machineId, entity.id);
       if (entities.has(k)) return false;
-      this.#write(k, row, historyRow, []);
+      this.#write(k, row, [historyRow]);
       return true;
     });
   }
 
-  async compareAndSet({ entity, expectedVersion, history }: EntityUpdate): Promise<boolean> {
+  async compareAndSet({
+    entity,
+    expectedVersion,
+    migration,
+    history,
+  }: EntityUpdate): Promise<boolean> {
     await this.#assertMigrated();
+    // Serialised before the lock: a value JSON cannot hold fails here, writing nothing.
     const row = toEntityRow(entity);
-    const historyRow = toHistoryRow(history);
+    const rows = migration
+      ? [toHistoryRow(migration), toHistoryRow(history)]
+      : [toHistoryRow(history)];
     return this.backend.exclusive(() => {
       const k = key(entity.machineId, entity.id);
       const current = this.backend.collection<EntityRow>(ENTITIES).get(k);
       if (current === undefined || current.stateVersion !== expectedVersion) return false;
       const earlier = this.backend.collection<readonly HistoryRow[]>(HISTORY).get(k) ?? [];
-      this.#write(k, { ...row, stateVersion: expectedVersion + 1 }, historyRow, earlier);
+      this.#write(k, { ...row, stateVersion: expectedVersion + rows.length }, [
+        ...earlier,
+        ...rows,
+      ]);
       return true;
     });
   }
@@ -192,9 +203,9 @@ class MemoryEntityStoreImpl implements MemoryEntityStore {
   }
 
   /** Replaces entries, never mutates them: a rolled-back transaction restores the maps. */
-  #write(k: string, row: EntityRow, historyRow: HistoryRow, earlier: readonly HistoryRow[]): void {
+  #write(k: string, row: EntityRow, history: readonly HistoryRow[]): void {
     this.backend.collection<EntityRow>(ENTITIES).set(k, row);
-    this.backend.collection<readonly HistoryRow[]>(HISTORY).set(k, [...earlier, historyRow]);
+    this.backend.collection<readonly HistoryRow[]>(HISTORY).set(k, history);
     const timers = this.backend.collection<TimerRow>(TIMERS);
     if (row.timer === null) timers.delete(k);
     else {

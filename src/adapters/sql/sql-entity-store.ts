@@ -72,7 +72,8 @@ export function createSqlEntityStore<B extends SqlBackend>(
 
 /**
  * The entity store over any {@link SqlBackend}: compare-and-set is one `UPDATE … WHERE version = n`
- * plus the history `INSERT` in one transaction of the backend.
+ * plus the history `INSERT` (two when the write also migrates the entity: the `@migrate` row
+ * first) in one transaction of the backend.
  */
 export class SqlEntityStore<B extends SqlBackend> implements EntityStore {
   readonly kind: B['kind'];
@@ -140,7 +141,7 @@ export class SqlEntityStore<B extends SqlBackend> implements EntityStore {
     });
   }
 
-  compareAndSet({ entity, expectedVersion, history }: EntityUpdate): Promise<boolean> {
+  compareAndSet({ entity, expectedVersion, migration, history }: EntityUpdate): Promise<boolean> {
     return this.backend.transaction(async (tx) => {
       const updated = await tx.execute(this.#sql.compareAndSet, [
         entity.machineVersion,
@@ -149,11 +150,14 @@ export class SqlEntityStore<B extends SqlBackend> implements EntityStore {
         entity.timer?.at ?? null,
         entity.timer?.event ?? null,
         entity.updatedAt,
+        migration ? 2 : 1,
         entity.machineId,
         entity.id,
         expectedVersion,
       ]);
       if (updated === 0) return false;
+      // A migration's checkpoint first: the rows keep their stateVersion order.
+      if (migration) await this.#appendHistory(tx, migration);
       await this.#appendHistory(tx, history);
       return true;
     });
@@ -227,8 +231,8 @@ function statements<B extends SqlBackend>(
     compareAndSet: `UPDATE ${entities}
             SET machine_version = ${$(1)}, state = ${$(2)}, data = ${$(3, 'jsonb')},
                 timer_at = ${$(4, 'timestamptz')}, timer_event = ${$(5)},
-                updated_at = ${$(6, 'timestamptz')}, version = version + 1
-          WHERE machine_id = ${$(7)} AND id = ${$(8)} AND version = ${$(9)}`,
+                updated_at = ${$(6, 'timestamptz')}, version = version + ${$(7)}
+          WHERE machine_id = ${$(8)} AND id = ${$(9)} AND version = ${$(10)}`,
     listHistory: `SELECT state_version, machine_version, from_state, to_state, event,
               ${dialect.jsonText('payload')}, actor_id, actor_type, correlation_id, at
          FROM ${history}

@@ -2,19 +2,20 @@
  * Persisted entities: a machine over an {@link EntityStore}. Applying an event loads the entity,
  * decides with the pure transition function and writes with one compare-and-set on its version,
  * appending the history row in the same transaction. A stale writer gets `VERSION_CONFLICT`;
- * {@link Entities.applyWithRetry} re-reads and decides again.
+ * {@link Entities.applyWithRetry} re-reads and decides again. Data and payloads are checked to be
+ * JSON data before anything is written, so every store keeps exactly what the caller was given.
  */
 import { sleep } from '../../core/async.js';
 import { type Actor, getContext } from '../../core/context.js';
-import { FlowproofError, type FlowproofErrorCode, isFlowproofError } from '../../core/errors.js';
-import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
 import {
-  assertFunction,
-  assertInteger,
-  assertNonEmptyString,
-  assertOptionsObject,
-} from '../../core/options.js';
-import { validateWithSchema } from '../../core/standard-schema.js';
+  describeValue,
+  FlowproofError,
+  type FlowproofErrorCode,
+  isFlowproofError,
+} from '../../core/errors.js';
+import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
+import { assertFunction, assertInteger, assertOptionsObject } from '../../core/options.js';
+import { type ValidationIssue, validateWithSchema } from '../../core/standard-schema.js';
 import { withSpan } from '../../core/tracing.js';
 import {
   type EventSchemas,
@@ -78,6 +79,12 @@ export interface RetryOptions {
    * @default 10
    */
   readonly backoffMs?: number;
+  /**
+   * The longest wait between two attempts: the doubling stops there (jitter then only shortens
+   * it), so many attempts never wait for hours.
+   * @default 1000, or `backoffMs` when that is larger
+   */
+  readonly maxBackoffMs?: number;
   /** Stops waiting and retrying; the signal's reason is thrown. */
   readonly signal?: AbortSignal;
 }
@@ -130,9 +137,15 @@ export interface Entities<S extends string, ES extends EventSchemas, D, Fx exten
   readonly store: EntityStore;
   /**
    * Creates an entity in the initial state, validating `data` with the machine's data schema,
-   * arming the initial state's deadline and recording a `@create` history row.
+   * arming the initial state's deadline and recording a `@create` history row. The data (the
+   * schema's output) must be JSON data: plain objects, arrays, finite numbers, strings (well-formed
+   * Unicode, without NUL), booleans and `null`; properties whose value is `undefined` are left out
+   * and `-0` is stored as `0`, so the entity returned equals the one {@link Entities.load} returns.
    *
-   * @throws FlowproofError `ENTITY_EXISTS`, `VALIDATION_FAILED`.
+   * @throws FlowproofError `ENTITY_EXISTS`, `VALIDATION_FAILED` (invalid, or not JSON data, with
+   * the path in `details.issues`).
+   * @throws TypeError when `id` is not a string of 1 to 255 UTF-16 code units, well-formed Unicode
+   * without NUL.
    */
   create(id: string, ...data: undefined extends D ? [data?: D] : [data: D]): Promise<Entity<S, D>>;
   /**
@@ -149,10 +162,16 @@ export interface Entities<S extends string, ES extends EventSchemas, D, Fx exten
   load(id: string): Promise<Entity<S, D>>;
   /**
    * Applies one event: load, decide, compare-and-set with the history row. An entity of an older
-   * machine version is first migrated and that migration persisted (a `@migrate` history row).
+   * machine version is migrated first and the event decided on the migrated snapshot; when it is
+   * allowed, the migration (a `@migrate` history row) and the event are written in the same
+   * compare-and-set, and when it is refused nothing is written. The payload (the schema's output)
+   * and the data `assign` returns must be JSON data, as in {@link Entities.create}; an event
+   * declared without a schema takes no payload.
    *
    * @throws FlowproofError `VERSION_CONFLICT` (another writer won), `STATE_TRANSITION_DENIED`,
-   * `VALIDATION_FAILED` (payload), `ENTITY_NOT_FOUND`, `MACHINE_VERSION_MISMATCH`.
+   * `VALIDATION_FAILED` (payload, or data that is not JSON data), `ENTITY_NOT_FOUND`,
+   * `MACHINE_VERSION_MISMATCH`.
+   * @throws TypeError when the store clock gives no valid `Date`.
    */
   apply(
     id: string,
@@ -181,7 +200,11 @@ export interface Entities<S extends string, ES extends EventSchemas, D, Fx exten
     decide: Decider<S, ES, D>,
     options?: RetryOptions,
   ): Promise<ApplyResult<S, D, Fx> | undefined>;
-  /** One page of the entity's history, oldest first; empty for an unknown entity. */
+  /**
+   * One page of the entity's history, oldest first; empty for an unknown entity.
+   *
+   * @throws TypeError when `options.cursor` is not a `nextCursor` (a version from 1 to 2147483647).
+   */
   history(id: string, options?: HistoryOptions): Promise<HistoryPage>;
   /**
    * Rebuilds the snapshot from history: the last checkpoint (`@create` or `@migrate`), then every
@@ -207,7 +230,12 @@ export interface Entities<S extends string, ES extends EventSchemas, D, Fx exten
 }
 
 const TIMER_ACTOR: Actor = Object.freeze({ id: 'flowproof-timer', type: 'system' });
-const CURSOR = /^[1-9]\d{0,14}$/;
+/** A `stateVersion` in decimal; at most {@link MAX_CURSOR}, checked apart. */
+const CURSOR = /^[1-9]\d{0,9}$/;
+/** The largest version every store can compare: PostgreSQL's `integer`. */
+const MAX_CURSOR = 2_147_483_647;
+/** The default cap of {@link RetryOptions.maxBackoffMs}. */
+const MAX_BACKOFF_MS = 1000;
 /** Rows per `listHistory` call when {@link Entities.rebuild} reads a whole history. */
 const REBUILD_PAGE = 500;
 
@@ -307,19 +335,28 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
       updatedAt: stored.updatedAt,
     };
   };
-  /** Validates the payload (awaiting asynchronous schemas); unknown events are left to decide(). */
+  /** The data of entity `id` as a store keeps it, or `VALIDATION_FAILED` naming the entity. */
+  const storableData = (data: unknown, id: string): unknown =>
+    jsonData(data, () => [
+      `The data of entity "${id}" of machine "${machineId}"`,
+      { machineId, entityId: id },
+    ]);
+  /**
+   * Validates the payload (awaiting asynchronous schemas) and checks that it is JSON data; an
+   * event declared without a schema takes none. Unknown events are left to decide().
+   */
   const validateEvent = async (event: unknown): Promise<AnyEvent> => {
     assertEvent(event);
-    const schema = internals.schemas[event.type];
-    if (!schema) return event;
+    const { type } = event;
+    const schema = internals.schemas[type];
+    // Declared with null: a payload would reach guards, assign and the history unchecked.
+    if (schema === undefined || (schema === null && event.payload === undefined)) return event;
+    const what = () => [`The payload of event "${type}"`, { machineId, event: type }] as const;
+    if (schema === null) {
+      invalid({ path: [], code: 'invalid_type', message: 'the event takes no payload' }, what);
+    }
     const result = await validateWithSchema(schema, event.payload);
-    return {
-      type: event.type,
-      payload: validOutput(result, `The payload of event "${event.type}"`, {
-        machineId,
-        event: event.type,
-      }),
-    };
+    return { type, payload: jsonData(validOutput(result, ...what()), what) };
   };
 
   /** The row of entity `id` in `snapshot`'s position, written `now` by this machine version. */
@@ -374,72 +411,104 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
       at: entity.updatedAt,
     };
   };
-  /** Replaces `previous` by `entity` with one compare-and-set, appending the history row. */
+  /**
+   * Replaces `previous` by `entity` with one compare-and-set, appending the history row: after
+   * the `migration` row when `entity` is also the migration of `previous` to this version.
+   */
   const write = async (
     previous: StoredEntity,
     entity: StoredEntity,
-    event: string,
-    payload: unknown,
-    actor?: Actor,
+    history: HistoryRecord,
+    migration?: HistoryRecord,
   ) => {
-    const written = await store.compareAndSet({
-      entity,
-      expectedVersion: previous.stateVersion,
-      history: record(entity, previous.state, event, payload, actor),
-    });
+    const written = await store.compareAndSet(
+      migration
+        ? { entity, expectedVersion: previous.stateVersion, migration, history }
+        : { entity, expectedVersion: previous.stateVersion, history },
+    );
     if (!written) throw conflict(previous.id, previous.stateVersion);
+    if (entity.machineVersion !== previous.machineVersion) {
+      debug(
+        {
+          machineId,
+          entityId: previous.id,
+          fromVersion: previous.machineVersion,
+          toVersion: version,
+        },
+        'entity migrated',
+      );
+    }
   };
 
-  const persistMigration = async (stored: StoredEntity): Promise<StoredEntity> => {
+  /**
+   * `stored` as this machine version writes it: itself, or (written by an older version) its
+   * migration at the next `stateVersion`, not yet written. A deadline already running keeps its
+   * due time; the event is the new version's, and a state without one has none.
+   */
+  const current = (stored: StoredEntity, now: Date): StoredEntity => {
+    if (stored.machineVersion === version) return stored;
     const migrated = machine.migrateSnapshot(snapshotOf(stored));
+    const data =
+      migrated.data === stored.data ? stored.data : storableData(migrated.data, stored.id);
     const next = row(
       stored.id,
-      { ...migrated, stateVersion: stored.stateVersion + 1 },
-      await store.now(),
+      { state: migrated.state, stateVersion: stored.stateVersion + 1, data },
+      now,
       stored.createdAt,
     );
-    // A deadline already running keeps its due time; the event is the new version's.
-    const entity =
-      next.timer && stored.timer
-        ? { ...next, timer: { at: stored.timer.at, event: next.timer.event } }
-        : next;
-    await write(stored, entity, '@migrate', migrated.data);
-    debug(
-      { machineId, entityId: stored.id, fromVersion: stored.machineVersion, toVersion: version },
-      'entity migrated',
-    );
-    return entity;
+    return next.timer && stored.timer
+      ? { ...next, timer: { at: stored.timer.at, event: next.timer.event } }
+      : next;
   };
 
-  const applyTo = async (
+  /**
+   * Decides `received` on `loaded` (on its migration from {@link current} when an older version
+   * wrote it) and writes the outcome with one compare-and-set on `loaded`'s version: the
+   * migration's `@migrate` row and the event's row together. A refused event, or data that is not
+   * JSON data, writes nothing. `at` gives the migration and the time when the caller has them.
+   */
+  const applyTo = (
     loaded: StoredEntity,
     received: AnyEvent,
     actor?: Actor,
-  ): Promise<ApplyResult<S, D, Fx>> => {
-    const stored = loaded.machineVersion === version ? loaded : await persistMigration(loaded);
-    return withSpan(
+    at?: { readonly base: StoredEntity; readonly now: Date },
+  ): Promise<ApplyResult<S, D, Fx>> =>
+    withSpan(
       'flowproof.state_machine.apply',
       { 'flowproof.machine': machineId, 'flowproof.event': received.type },
       async (span) => {
-        const { snapshot, effects } = internals.decide(snapshotOf(stored), received);
-        const entity = row(stored.id, snapshot, await store.now(), stored.createdAt);
-        await write(stored, entity, received.type, received.payload, actor);
+        const now = at?.now ?? validNow(await store.now());
+        const base = at?.base ?? current(loaded, now);
+        const { snapshot, effects } = internals.decide(snapshotOf(base), received);
+        // Data `assign` did not touch was checked when it was written.
+        const data = snapshot.data === base.data ? base.data : storableData(snapshot.data, base.id);
+        const entity = row(
+          base.id,
+          { state: snapshot.state, stateVersion: snapshot.stateVersion, data },
+          now,
+          base.createdAt,
+        );
+        await write(
+          loaded,
+          entity,
+          record(entity, base.state, received.type, received.payload, actor),
+          base === loaded ? undefined : record(base, loaded.state, '@migrate', base.data, actor),
+        );
         span.setAttribute('flowproof.state', entity.state);
         debug(
           {
             machineId,
-            entityId: stored.id,
+            entityId: base.id,
             event: received.type,
-            from: stored.state,
+            from: base.state,
             to: entity.state,
             stateVersion: entity.stateVersion,
           },
           'state transition',
         );
-        return { entity: view(entity), from: stored.state as S, effects: effects as readonly Fx[] };
+        return { entity: view(entity), from: base.state as S, effects: effects as readonly Fx[] };
       },
     );
-  };
 
   async function applyWithRetry(
     id: string,
@@ -452,6 +521,13 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
     assertInteger(attempts, 'options.attempts', 1, 1000);
     const backoffMs = options.backoffMs ?? 10;
     assertInteger(backoffMs, 'options.backoffMs', 0, 60_000);
+    const maxBackoffMs = options.maxBackoffMs ?? Math.max(MAX_BACKOFF_MS, backoffMs);
+    assertInteger(maxBackoffMs, 'options.maxBackoffMs', 0, 3_600_000);
+    if (maxBackoffMs < backoffMs) {
+      throw new TypeError(
+        `options.maxBackoffMs must be at least options.backoffMs (${backoffMs}), got ${maxBackoffMs}`,
+      );
+    }
     const decide = typeof eventOrDecide === 'function' ? eventOrDecide : undefined;
     const fixed = decide ? undefined : await validateEvent(eventOrDecide);
     for (let attempt = 1; ; attempt += 1) {
@@ -467,8 +543,12 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
         return await applyTo(stored, received as AnyEvent);
       } catch (error) {
         if (!isFlowproofError(error, 'VERSION_CONFLICT') || attempt >= attempts) throw error;
-        const wait = backoffMs * 2 ** (attempt - 1);
-        await sleep(Math.round(wait * (0.5 + Math.random())), options.signal);
+        // Doubling stops at the cap (2 ** 999 would overflow any timer); jitter only shortens it.
+        const wait = Math.min(backoffMs * 2 ** (attempt - 1), maxBackoffMs);
+        await sleep(
+          Math.min(Math.round(wait * (0.5 + Math.random())), maxBackoffMs),
+          options.signal,
+        );
       }
     }
   }
@@ -492,6 +572,7 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
           { machineId, entityId: id },
         );
       }
+      data = storableData(data, id);
       return withSpan(
         'flowproof.state_machine.create',
         { 'flowproof.machine': machineId },
@@ -499,7 +580,7 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
           const entity = row(
             id,
             { state: machine.initial, stateVersion: 1, data },
-            await store.now(),
+            validNow(await store.now()),
           );
           if (!(await store.insert({ entity, history: record(entity, null, '@create', data) }))) {
             throw entityError('ENTITY_EXISTS', id, 'already exists');
@@ -541,7 +622,11 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
       const limit = options.limit ?? 100;
       assertInteger(limit, 'options.limit', 1, 1000);
       const cursor = options.cursor;
-      if (cursor !== undefined && !(typeof cursor === 'string' && CURSOR.test(cursor))) {
+      // Bounded by what every store compares: PostgreSQL refuses a larger integer outright.
+      if (
+        cursor !== undefined &&
+        !(typeof cursor === 'string' && CURSOR.test(cursor) && Number(cursor) <= MAX_CURSOR)
+      ) {
         throw new TypeError('options.cursor must be a nextCursor returned by history()');
       }
       const rows = await store.listHistory({
@@ -600,22 +685,34 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
 
     async upgrade(id) {
       const stored = await loadStored(id);
-      return view(stored.machineVersion === version ? stored : await persistMigration(stored));
+      if (stored.machineVersion === version) return view(stored);
+      const migrated = current(stored, await storeNow(store));
+      await write(stored, migrated, record(migrated, stored.state, '@migrate', migrated.data));
+      return view(migrated);
     },
   };
-  timerFirers.set(entities, async (due, now) => {
+  timerFirers.set(entities, async (due, dueBy) => {
     const stored = await store.load(machineId, due.entityId);
     // Re-checked on the row read now; the compare-and-set below makes the decision atomic.
     if (
       !stored?.timer ||
       stored.stateVersion !== due.stateVersion ||
       stored.timer.event !== due.timer.event ||
-      Date.parse(stored.timer.at) > now.getTime()
+      Date.parse(stored.timer.at) > dueBy.getTime()
     ) {
       return false;
     }
     const actor = getContext()?.actor ?? TIMER_ACTOR;
-    await applyTo(stored, { type: stored.timer.event }, actor);
+    const now = await storeNow(store);
+    // Written by an older version: the deadline is the migrated state's (its event, the same due
+    // time), fired with the migration in one write; a migrated state without one only migrates,
+    // which clears the deadline (reported as skipped).
+    const base = current(stored, now);
+    if (base.timer === null) {
+      await write(stored, base, record(base, stored.state, '@migrate', base.data, actor));
+      return false;
+    }
+    await applyTo(stored, { type: base.timer.event }, actor, { base, now });
     return true;
   });
   return entities;
@@ -632,9 +729,26 @@ function snapshotOf(stored: StoredEntity): Snapshot<string, unknown> {
   };
 }
 
+/**
+ * Ids are compared and stored as they are by every store only when they are well-formed Unicode
+ * without NUL: SQLite replaces a lone surrogate (so the entity is written under another id),
+ * PostgreSQL maps several to one and refuses NUL.
+ */
 function assertEntityId(id: unknown): asserts id is string {
-  assertNonEmptyString(id, 'id');
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new TypeError(
+      `id must be a non-empty string, got ${id === '' ? 'an empty string' : describeValue(id)}`,
+    );
+  }
   if (id.length > 255) throw new TypeError('id must be at most 255 characters');
+  if (!isWellFormed(id)) {
+    throw new TypeError(
+      `id must be well-formed Unicode (no lone surrogates), got ${JSON.stringify(id)}`,
+    );
+  }
+  if (id.includes('\u0000')) {
+    throw new TypeError(`id must not contain NUL (U+0000), got ${JSON.stringify(id)}`);
+  }
 }
 
 function assertStore(store: unknown, name: string): asserts store is EntityStore {
@@ -642,4 +756,188 @@ function assertStore(store: unknown, name: string): asserts store is EntityStore
   for (const method of ['load', 'insert', 'compareAndSet', 'listHistory', 'dueTimers', 'now']) {
     assertFunction((store as Record<string, unknown>)[method], `${name}.${method}`);
   }
+}
+
+/**
+ * @internal The store clock, checked where it is used: a clock injected into the store's backend
+ * that gives no valid `Date` is a programmer mistake, reported before it becomes a `RangeError`
+ * deep inside a write.
+ *
+ * @throws TypeError naming the clock.
+ */
+export async function storeNow(store: EntityStore): Promise<Date> {
+  return validNow(await store.now());
+}
+
+/** `now`, read from the store clock, unless it is no valid `Date` (see {@link storeNow}). */
+function validNow(now: unknown): Date {
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
+    throw new TypeError(
+      `store.now() must resolve to a valid Date (check the clock of the store's backend), got ${now instanceof Date ? 'an invalid Date' : describeValue(now)}`,
+    );
+  }
+  return now;
+}
+
+/** `String.prototype.isWellFormed` (ES2024, in Node 20), which the ES2023 typings lack. */
+function isWellFormed(value: string): boolean {
+  return (value as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** Deeper values are refused: they are circular, or would overflow the stack of a JSON parser. */
+const MAX_JSON_DEPTH = 1000;
+
+/** Where a value stops being JSON data, and why; {@link jsonData} turns it into an issue. */
+class NotJsonData {
+  constructor(
+    readonly path: readonly (string | number)[],
+    readonly message: string,
+  ) {}
+}
+
+/**
+ * `value` as every store keeps it, or `VALIDATION_FAILED` for `what` (with `details` and the
+ * path of the offending value): plain objects, arrays, finite numbers, strings that are
+ * well-formed Unicode without NUL (PostgreSQL refuses both), booleans and `null`; `undefined` at
+ * the top (no value). A property whose value is `undefined` is left out and `-0` becomes `0`, as
+ * JSON does, so the caller gets back exactly what a later read returns; for that the value is
+ * copied along the path of the change, and otherwise returned as it is. One walk, no
+ * serialisation.
+ */
+function jsonData(value: unknown, what: () => Described): unknown {
+  if (value === undefined) return undefined;
+  try {
+    return toJsonData(value, [], 0);
+  } catch (error) {
+    if (!(error instanceof NotJsonData)) throw error;
+    return invalid({ path: error.path, code: 'not_json', message: error.message }, what);
+  }
+}
+
+/** What a value is (`The data of entity …`) and the details its `VALIDATION_FAILED` carries. */
+type Described = readonly [what: string, details: Readonly<Record<string, unknown>>];
+
+/** `VALIDATION_FAILED` for `issue` in the value `what` describes (built only on failure). */
+function invalid(issue: ValidationIssue, what: () => Described): never {
+  // validOutput throws for a failed result, in the words of every VALIDATION_FAILED of the module.
+  return validOutput({ ok: false, issues: [issue] }, ...what()) as never;
+}
+
+/** {@link jsonData}'s walk; `path` is the position of `value`, shared and restored. */
+function toJsonData(value: unknown, path: (string | number)[], depth: number): unknown {
+  switch (typeof value) {
+    case 'string': {
+      const problem = stringProblem(value);
+      if (problem) throw new NotJsonData([...path], `the string ${problem}`);
+      return value;
+    }
+    case 'boolean':
+      return value;
+    case 'number':
+      if (!Number.isFinite(value)) {
+        throw new NotJsonData([...path], `${value} is not JSON data (only finite numbers are)`);
+      }
+      return value === 0 ? 0 : value;
+    case 'object': {
+      if (value === null) return null;
+      if (depth >= MAX_JSON_DEPTH) {
+        // Where the nesting starts is enough: the full path would be a thousand segments long.
+        throw new NotJsonData(
+          path.slice(0, 10),
+          `the value here is nested deeper than ${MAX_JSON_DEPTH} levels (or circular)`,
+        );
+      }
+      if (Array.isArray(value)) return arrayData(value, path, depth);
+      const prototype = Object.getPrototypeOf(value);
+      if (prototype !== Object.prototype && prototype !== null) {
+        throw new NotJsonData([...path], notPlain(value));
+      }
+      // A null-prototype object is copied: what the store gives back has Object's prototype.
+      return objectData(value as Record<string, unknown>, path, depth, prototype === null);
+    }
+    case 'undefined':
+      throw new NotJsonData([...path], 'undefined is not JSON data (in an array, use null)');
+    default:
+      throw new NotJsonData([...path], `a ${typeof value} is not JSON data`);
+  }
+}
+
+function arrayData(array: readonly unknown[], path: (string | number)[], depth: number) {
+  let copy: unknown[] | undefined;
+  for (let i = 0; i < array.length; i += 1) {
+    const item = array[i];
+    path.push(i);
+    const data = toJsonData(item, path, depth + 1);
+    path.pop();
+    if (copy) copy.push(data);
+    else if (!Object.is(data, item)) {
+      copy = array.slice(0, i);
+      copy.push(data);
+    }
+  }
+  return copy ?? array;
+}
+
+function objectData(
+  object: Record<string, unknown>,
+  path: (string | number)[],
+  depth: number,
+  copied: boolean,
+) {
+  let copy: Record<string, unknown> | undefined = copied ? {} : undefined;
+  const keys = Object.keys(object);
+  for (let i = 0; i < keys.length; i += 1) {
+    const key = keys[i] as string;
+    const problem = stringProblem(key);
+    if (problem) throw new NotJsonData([...path], `the key ${JSON.stringify(key)} ${problem}`);
+    const item = object[key];
+    // Left out, as JSON leaves it out: `{ ...data, error: undefined }` is how data drops a field.
+    const data = item === undefined ? undefined : withKey(path, key, item, depth);
+    if (copy) {
+      if (data !== undefined) defineData(copy, key, data);
+    } else if (!Object.is(data, item) || item === undefined) {
+      copy = {};
+      for (let j = 0; j < i; j += 1) {
+        const earlier = keys[j] as string;
+        defineData(copy, earlier, object[earlier]);
+      }
+      if (data !== undefined) defineData(copy, key, data);
+    }
+  }
+  return copy ?? object;
+}
+
+function withKey(path: (string | number)[], key: string, item: unknown, depth: number) {
+  path.push(key);
+  const data = toJsonData(item, path, depth + 1);
+  path.pop();
+  return data;
+}
+
+/** An own data property, even for the key `__proto__` (plain assignment would set the prototype). */
+function defineData(object: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(object, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else object[key] = value;
+}
+
+/** Why PostgreSQL cannot store string `value` (a lone surrogate, NUL), or `undefined`. */
+function stringProblem(value: string): string | undefined {
+  if (!isWellFormed(value)) {
+    return 'is not well-formed Unicode (it has a lone surrogate), which PostgreSQL cannot store';
+  }
+  if (value.includes('\u0000')) return 'contains NUL (U+0000), which PostgreSQL cannot store';
+  return undefined;
+}
+
+/** Why an object that is neither plain nor an array is not JSON data. */
+function notPlain(value: object): string {
+  if (value instanceof Date) return 'a Date is not JSON data (store it as an ISO-8601 string)';
+  const name: unknown = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return `an object of class ${typeof name === 'string' && name !== '' ? name : 'unknown'} is not JSON data (only plain objects and arrays are)`;
 }

@@ -3,6 +3,11 @@
  * persisted. Decisions (which transition, which timer, which migration, retries) live in the
  * module; an adapter only loads, inserts, compares-and-sets and lists, each atomically.
  *
+ * Data and payloads reach a store as JSON data only: plain objects, arrays, finite numbers, strings
+ * that are well-formed Unicode without NUL (U+0000), booleans and `null` (the module checks them
+ * before writing). A store must give them back deeply equal, except for the order of object keys,
+ * which is not part of the contract (PostgreSQL's `jsonb` sorts them).
+ *
  * Adapters: `createMemoryEntityStore`, `createSqliteEntityStore`, `createPostgresEntityStore`.
  * Certify your own with `describeEntityStoreConformance` from `flowproof/testing`.
  */
@@ -32,7 +37,7 @@ export interface StoredEntity {
   readonly state: string;
   /** The optimistic-locking version: 1 on creation, +1 on every write. */
   readonly stateVersion: number;
-  /** The entity's data, JSON-safe; `undefined` when it has none. */
+  /** The entity's data, JSON data (see the module comment); `undefined` when it has none. */
   readonly data: unknown;
   /** The pending deadline of the current state, if it has one. */
   readonly timer: EntityTimer | null;
@@ -61,7 +66,7 @@ export interface HistoryRecord {
    * version). Those two are checkpoints: their payload is the entity's data.
    */
   readonly event: string;
-  /** The event's validated payload, or the data for a checkpoint; JSON-safe. */
+  /** The event's validated payload, or the data for a checkpoint; JSON data, or `undefined`. */
   readonly payload: unknown;
   /** Who acted (from the flow context); `null` when unknown. */
   readonly actor: Actor | null;
@@ -81,10 +86,19 @@ export interface EntityInsert {
 
 /** What {@link EntityStore.compareAndSet} writes. */
 export interface EntityUpdate {
-  /** The entity's new row; its `stateVersion` is `expectedVersion + 1`. */
+  /**
+   * The entity's new row; its `stateVersion` is `expectedVersion + 1`, or `expectedVersion + 2`
+   * with a `migration`.
+   */
   readonly entity: StoredEntity;
   /** The version the writer read; the write happens only if the stored row still has it. */
   readonly expectedVersion: number;
+  /**
+   * The `@migrate` checkpoint (at `expectedVersion + 1`) of an entity written by an older machine
+   * version that this write migrates and changes at once: appended before `history`, in the same
+   * transaction, so an event refused after the migration leaves neither.
+   */
+  readonly migration?: HistoryRecord;
   /** The history row recording the change. */
   readonly history: HistoryRecord;
 }
@@ -95,7 +109,10 @@ export interface HistoryQuery {
   readonly machineId: string;
   /** The entity. */
   readonly entityId: string;
-  /** Only rows with a greater `stateVersion` (0 for the start). */
+  /**
+   * Only rows with a greater `stateVersion`: 0 for the start, at most 2147483647 (PostgreSQL's
+   * `integer`, the largest version every store can compare).
+   */
   readonly afterStateVersion: number;
   /** At most this many rows, in `stateVersion` order. */
   readonly limit: number;
@@ -131,9 +148,9 @@ export interface EntityStore {
   insert(insert: EntityInsert): Promise<boolean>;
   /**
    * The optimistic-locking write: in one transaction, replaces the row only if its version is
-   * still `expectedVersion` (one `UPDATE … WHERE version = ?`) and appends the history row. Returns
-   * `false`, writing nothing, when the version differs or the entity is gone. When any part fails,
-   * nothing is written.
+   * still `expectedVersion` (one `UPDATE … WHERE version = ?`) and appends the history rows (the
+   * `migration` row first, when given). Returns `false`, writing nothing, when the version differs
+   * or the entity is gone. When any part fails, nothing is written.
    */
   compareAndSet(update: EntityUpdate): Promise<boolean>;
   /** History rows in `stateVersion` order. */

@@ -9,7 +9,7 @@ import { isFlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
 import { assertInteger, assertOptionsObject } from '../../core/options.js';
 import type { EventSchemas } from '../define-machine.js';
-import { type Entities, timerFirerOf } from './create-entities.js';
+import { type Entities, storeNow, timerFirerOf } from './create-entities.js';
 
 /** Options of {@link sweepTimers}. */
 export interface SweepOptions {
@@ -29,7 +29,11 @@ export interface SweepOptions {
 export interface SweepResult {
   /** Entities whose timer this sweep fired. */
   readonly fired: readonly string[];
-  /** Entities whose timer another writer fired or cleared first (a conflict, not a failure). */
+  /**
+   * Entities whose timer another writer fired or cleared first (a conflict, not a failure), or
+   * whose deadline, set by an older machine version, the migrated state no longer has: the sweep
+   * persisted the migration, which cleared it.
+   */
   readonly skipped: readonly string[];
   /** Entities whose timer could not be fired, with the error; they are tried again next sweep. */
   readonly failed: readonly SweepFailure[];
@@ -68,10 +72,13 @@ export interface TimerSweeper {
 /**
  * Fires the overdue timers of `entities` once: lists those due by the store clock, and applies
  * each timer's event with a compare-and-set on the version it was listed with. Safe to run from
- * several processes at once: each timer fires exactly once.
+ * several processes at once: each timer fires exactly once. The deadline of an entity an older
+ * machine version wrote fires the migrated state's timer event (at the same due time), written
+ * with the migration in one compare-and-set.
  *
- * @throws TypeError naming the option when an option is invalid; FlowproofError backend codes
- * when the store cannot be read (failures of single timers are reported in `failed`).
+ * @throws TypeError naming the option when an option is invalid, or when the store clock gives no
+ * valid `Date`; FlowproofError backend codes when the store cannot be read (failures of single
+ * timers are reported in `failed`).
  * @example
  * ```ts
  * const { fired } = await sweepTimers(orders, { limit: 500 });
@@ -84,7 +91,7 @@ export async function sweepTimers<S extends string, ES extends EventSchemas, D, 
   const { limit, logger } = sweepOptions(options);
   const fire = timerFirerOf(entities);
   const machineId = entities.machine.id;
-  const now = await entities.store.now();
+  const now = await storeNow(entities.store);
   const due = await entities.store.dueTimers(machineId, now, limit);
   const fired: string[] = [];
   const skipped: string[] = [];
