@@ -95,6 +95,19 @@ export function createMutex(): Mutex {
 }
 
 /**
+ * `TRANSACTION_UNSUPPORTED` for a nested transaction (a savepoint) started while a sibling of the
+ * same transaction still runs: savepoints of one transaction nest or follow each other, and a
+ * rollback of one would undo or orphan the other's work.
+ */
+export function concurrentSavepointsError(backend: string): FlowproofError {
+  return new FlowproofError(
+    'TRANSACTION_UNSUPPORTED',
+    'A nested transaction was started while another nested transaction of the same transaction is still running; await them one at a time',
+    { details: { backend, reason: 'concurrent-savepoints' } },
+  );
+}
+
+/**
  * `TRANSACTION_UNSUPPORTED` for code that uses `backend` outside the transaction it runs inside:
  * the work would queue behind the transaction, which waits for the work. Refused, not deadlocked.
  */

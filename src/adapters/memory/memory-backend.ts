@@ -1,4 +1,9 @@
-import { createMutex, type Mutex, reentrantUseError } from '../../core/async.js';
+import {
+  concurrentSavepointsError,
+  createMutex,
+  type Mutex,
+  reentrantUseError,
+} from '../../core/async.js';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { FlowproofError } from '../../core/errors.js';
 import {
@@ -34,14 +39,36 @@ export interface MemoryBackend extends StorageBackend {
   readonly clock: Clock;
   /** True when this backend runs inside a transaction. */
   readonly inTransaction: boolean;
+  /**
+   * Runs `fn` in a transaction: a snapshot of every collection is taken first and restored when
+   * `fn` throws. Other callers' transactions and {@link exclusive} work wait for it. The backend
+   * passed to `fn` is valid until `fn` settles; using it later fails with `BACKEND_CLOSED`, and
+   * closing it closes only it. When `close()` is called on this backend before `fn` settles, the
+   * changes are restored and the transaction fails with `BACKEND_CLOSED`.
+   *
+   * Nested calls (on the transaction's backend) are savepoints: one that throws restores only what
+   * happened since it began. A transaction runs one nested transaction at a time: await each
+   * before starting the next (run them in sequence, not with `Promise.all`).
+   *
+   * @throws FlowproofError `TRANSACTION_UNSUPPORTED` with `details.reason` `'concurrent-savepoints'`
+   * when a nested transaction is started while another nested transaction of the same transaction
+   * is still running, or `'reentrant'` when called on this backend rather than the transaction's
+   * from code running inside a transaction; `BACKEND_CLOSED` when this backend was closed or its
+   * transaction has ended.
+   */
+  transaction<T>(fn: (backend: this) => Promise<T>): Promise<T>;
   /** The named collection, created empty on first use. The same map is returned every time. */
   collection<V>(name: string): Map<string, V>;
   /**
-   * Runs `fn` once no transaction of another caller is open, so a read-modify-write done inside
-   * it is atomic with respect to transactions. Inside a transaction it runs at once.
+   * Runs `fn` once no transaction of another caller is open, and keeps transactions out until it
+   * settles, so a read-modify-write done inside it is atomic with respect to transactions (a
+   * transaction rolling back never undoes it). A synchronous `fn` runs at once when nothing holds
+   * the lock. Inside a transaction (on the transaction's backend) it runs at once. An async `fn`
+   * must not call `exclusive()` or `transaction()` on this backend: that would wait for itself.
    *
    * @throws FlowproofError `TRANSACTION_UNSUPPORTED` when called, on this backend rather than on
-   * the transaction's, from inside an open transaction (it would wait for itself forever).
+   * the transaction's, from inside an open transaction (it would wait for itself forever);
+   * `BACKEND_CLOSED` when this backend was closed or its transaction has ended.
    */
   exclusive<T>(fn: () => T | Promise<T>): Promise<T>;
 }
@@ -49,6 +76,21 @@ export interface MemoryBackend extends StorageBackend {
 interface Snapshot {
   readonly collections: Map<string, Map<string, unknown>>;
   readonly migrations: Map<string, AppliedMigration[]>;
+}
+
+/**
+ * One transaction or savepoint, as seen by the backend bound to it. Its `parent` is the enclosing
+ * transaction's scope; a backend is usable while neither its scope nor an enclosing one has ended
+ * or been closed.
+ */
+interface Scope {
+  readonly parent: Scope | undefined;
+  /** The transaction (or savepoint) settled: its backend must not be used any more. */
+  ended: boolean;
+  /** `close()` was called on the backend bound to this scope. */
+  closed: boolean;
+  /** A nested transaction (savepoint) of this one is running. */
+  nested: boolean;
 }
 
 interface State {
@@ -84,25 +126,26 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryB
       lock: createMutex(),
       closed: false,
     },
-    false,
+    undefined,
   );
 }
 
 class MemoryBackendImpl implements MemoryBackend {
   readonly kind = 'memory' as const;
   readonly #state: State;
-  readonly #inTransaction: boolean;
+  /** The transaction this backend is bound to; undefined for the backend itself. */
+  readonly #scope: Scope | undefined;
 
-  constructor(state: State, inTransaction: boolean) {
+  constructor(state: State, scope: Scope | undefined) {
     this.#state = state;
-    this.#inTransaction = inTransaction;
+    this.#scope = scope;
   }
 
   get clock() {
     return this.#state.clock;
   }
   get inTransaction() {
-    return this.#inTransaction;
+    return this.#scope !== undefined;
   }
 
   collection<V>(name: string): Map<string, V> {
@@ -116,11 +159,23 @@ class MemoryBackendImpl implements MemoryBackend {
     return collection as Map<string, V>;
   }
 
-  async exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
-    this.#assertOpen();
-    if (this.#inTransaction || !this.#state.lock.locked) return fn();
-    if (this.#state.lock.heldHere()) throw reentrantUseError('memory', 'memory backend');
-    return this.#state.lock.run(fn);
+  exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    try {
+      this.#assertOpen();
+      const { lock } = this.#state;
+      if (this.#scope) return Promise.resolve(fn());
+      if (lock.locked) {
+        if (lock.heldHere()) throw reentrantUseError('memory', 'memory backend');
+        return lock.run(fn);
+      }
+      // The common case, a synchronous read-modify-write with the lock free, runs at once. An
+      // async fn has started; it holds the lock from now until it settles, so no transaction
+      // starts (and later restores a snapshot taken before its writes) in the meantime.
+      const result = fn();
+      return isPromiseLike(result) ? lock.run(() => result) : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async now(): Promise<Date> {
@@ -130,19 +185,20 @@ class MemoryBackendImpl implements MemoryBackend {
 
   async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
     this.#assertOpen();
-    const run = async () => {
-      const snapshot = this.#snapshot();
+    const parent = this.#scope;
+    if (parent) {
+      // Nested transactions are savepoints: they roll back their own changes only. A snapshot
+      // covers the whole state, so two at once would undo each other's work: refused.
+      if (parent.nested) throw concurrentSavepointsError('memory');
+      parent.nested = true;
       try {
-        return await fn(new MemoryBackendImpl(this.#state, true) as this);
-      } catch (error) {
-        this.#restore(snapshot);
-        throw error;
+        return await this.#run(parent, fn);
+      } finally {
+        parent.nested = false;
       }
-    };
-    // Nested transactions behave like savepoints: they roll back their own changes only.
-    if (this.#inTransaction) return run();
+    }
     if (this.#state.lock.heldHere()) throw reentrantUseError('memory', 'memory backend');
-    return this.#state.lock.runHolding(run);
+    return this.#state.lock.runHolding(() => this.#run(undefined, fn));
   }
 
   async migrate(set: MigrationSet<this>): Promise<MigrationReport> {
@@ -178,8 +234,32 @@ class MemoryBackendImpl implements MemoryBackend {
     assertVersionMatches(component, await this.schemaVersion(component), expected);
   }
 
+  /**
+   * Closes the backend: afterwards every call fails with `BACKEND_CLOSED`, and a transaction still
+   * open fails and rolls back. On a transaction's backend, closes only that one.
+   */
   async close(): Promise<void> {
-    this.#state.closed = true;
+    if (this.#scope) this.#scope.closed = true;
+    else this.#state.closed = true;
+  }
+
+  /** Runs `fn` in a transaction (or savepoint, under `parent`) with the state snapshotted. */
+  async #run<T>(parent: Scope | undefined, fn: (backend: this) => Promise<T>): Promise<T> {
+    const scope: Scope = { parent, ended: false, closed: false, nested: false };
+    const snapshot = this.#snapshot();
+    try {
+      const result = await fn(new MemoryBackendImpl(this.#state, scope) as this);
+      // Closed meanwhile (this backend or the enclosing transaction's): nothing commits.
+      this.#assertOpen();
+      return result;
+    } catch (error) {
+      // A savepoint outliving the transaction around it restores nothing: its snapshot predates
+      // work that is no longer its to undo.
+      if (!hasEnded(parent)) this.#restore(snapshot);
+      throw error;
+    } finally {
+      scope.ended = true;
+    }
   }
 
   #snapshot(): Snapshot {
@@ -203,10 +283,33 @@ class MemoryBackendImpl implements MemoryBackend {
   }
 
   #assertOpen(): void {
-    if (this.#state.closed) {
+    let closed = this.#state.closed;
+    let ended = false;
+    for (let scope = this.#scope; scope && !closed && !ended; scope = scope.parent) {
+      closed = scope.closed;
+      ended = scope.ended;
+    }
+    if (ended) {
+      throw new FlowproofError(
+        'BACKEND_CLOSED',
+        'This memory backend belongs to a transaction that has ended; use the backend a running transaction passes to its callback',
+        { details: { backend: 'memory' } },
+      );
+    }
+    if (closed) {
       throw new FlowproofError('BACKEND_CLOSED', 'This memory backend was closed', {
         details: { backend: 'memory' },
       });
     }
   }
+}
+
+/** True when `scope` or a transaction around it has ended. */
+function hasEnded(scope: Scope | undefined): boolean {
+  for (let s = scope; s; s = s.parent) if (s.ended) return true;
+  return false;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }

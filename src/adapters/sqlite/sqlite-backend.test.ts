@@ -3,8 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../core/async.js';
 import { createManualClock } from '../../core/clock.js';
 import { createSqliteBackend } from './sqlite-backend.js';
+
+const closed = expect.objectContaining({ code: 'BACKEND_CLOSED' });
+const ended = expect.objectContaining({
+  code: 'BACKEND_CLOSED',
+  message: expect.stringMatching(/transaction.*ended/),
+});
+
+async function tableT() {
+  const database = new Database(':memory:');
+  database.exec('CREATE TABLE t (v TEXT)');
+  const rows = () => (database.prepare('SELECT v FROM t').all() as { v: string }[]).map((r) => r.v);
+  return { database, rows };
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'flowproof-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -80,5 +94,138 @@ describe('createSqliteBackend', () => {
     const backend = createSqliteBackend({ database, ownsDatabase: true });
     await backend.close();
     expect(database.open).toBe(false);
+  });
+  it('refuses a savepoint started while a sibling savepoint is running', async () => {
+    const { database, rows } = await tableT();
+    const backend = createSqliteBackend({ database });
+    let results: PromiseSettledResult<unknown>[] = [];
+    await backend.transaction(async (tx) => {
+      results = await Promise.allSettled([
+        tx.transaction(async (a) => {
+          await a.execute("INSERT INTO t VALUES ('pA')");
+          await sleep(10);
+          throw new Error('A fails');
+        }),
+        tx.transaction(async (b) => {
+          await b.execute("INSERT INTO t VALUES ('pB')");
+          await sleep(20);
+        }),
+      ]);
+      await tx.execute("INSERT INTO t VALUES ('after')");
+    });
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: { message: 'A fails' } });
+    expect(results[1]).toMatchObject({
+      status: 'rejected',
+      reason: {
+        code: 'TRANSACTION_UNSUPPORTED',
+        details: { backend: 'sqlite', reason: 'concurrent-savepoints' },
+      },
+    });
+    expect(rows()).toEqual(['after']);
+  });
+
+  it('still runs savepoints one after another and nested inside each other', async () => {
+    const { database, rows } = await tableT();
+    const backend = createSqliteBackend({ database });
+    const insert = (tx: typeof backend, v: string) => tx.execute('INSERT INTO t VALUES (?)', [v]);
+    await backend.transaction(async (tx) => {
+      await insert(tx, 'outer1');
+      await tx.transaction(async (mid) => {
+        await insert(mid, 'mid');
+        await mid
+          .transaction(async (inner) => {
+            await insert(inner, 'inner');
+            throw new Error('inner');
+          })
+          .catch(() => {});
+        await insert(mid, 'mid2');
+      });
+      await tx
+        .transaction(async (bad) => {
+          await insert(bad, 'bad');
+          throw new Error('bad');
+        })
+        .catch(() => {});
+      await insert(tx, 'outer2');
+    });
+    expect(rows()).toEqual(['outer1', 'mid', 'mid2', 'outer2']);
+  });
+
+  it('rolls back a transaction whose callback resolves after close()', async () => {
+    const { database, rows } = await tableT();
+    const backend = createSqliteBackend({ database });
+    const pending = backend.transaction(async (tx) => {
+      await tx.execute("INSERT INTO t VALUES ('x')");
+      await sleep(20);
+      return 'ok';
+    });
+    await sleep(5);
+    await backend.close();
+    await expect(pending).rejects.toThrow(closed);
+    expect(rows()).toEqual([]);
+  });
+
+  it('closes only itself when a transaction-bound backend is closed, and the owner still closes the database', async () => {
+    const { database, rows } = await tableT();
+    const backend = createSqliteBackend({ database, ownsDatabase: true });
+    await backend.transaction(async (tx) => {
+      await tx.execute("INSERT INTO t VALUES ('x')");
+      await tx.close();
+      await expect(tx.execute("INSERT INTO t VALUES ('y')")).rejects.toThrow(closed);
+    });
+    expect(rows()).toEqual(['x']);
+    expect(await backend.execute("INSERT INTO t VALUES ('z')")).toBe(1);
+    await backend.close();
+    expect(database.open).toBe(false);
+  });
+
+  it('closes only itself when a joined backend is closed', async () => {
+    const { database } = await tableT();
+    const backend = createSqliteBackend({ database, ownsDatabase: true });
+    database.exec('BEGIN');
+    const joined = backend.joinOpenTransaction();
+    await joined.close();
+    await expect(joined.execute("INSERT INTO t VALUES ('x')")).rejects.toThrow(closed);
+    database.exec('COMMIT');
+    expect(await backend.query('SELECT v FROM t')).toEqual([]);
+    await backend.close();
+    expect(database.open).toBe(false);
+  });
+
+  it('refuses a transaction-bound backend used after its transaction ended', async () => {
+    const { database, rows } = await tableT();
+    const backend = createSqliteBackend({ database });
+    let leaked: typeof backend | undefined;
+    let leakedSavepoint: typeof backend | undefined;
+    await backend.transaction(async (tx) => {
+      leaked = tx;
+      await tx.transaction(async (sp) => {
+        leakedSavepoint = sp;
+      });
+      // The savepoint ended; its transaction goes on.
+      await expect(leakedSavepoint?.execute("INSERT INTO t VALUES ('sp')")).rejects.toThrow(ended);
+      await tx.execute("INSERT INTO t VALUES ('inside')");
+    });
+    if (!leaked) throw new Error('unreachable');
+    const later = backend.transaction(async (tx) => {
+      await tx.execute("INSERT INTO t VALUES ('later')");
+      await sleep(20);
+      throw new Error('later fails');
+    });
+    await sleep(5);
+    await expect(leaked.execute("INSERT INTO t VALUES ('leaked')")).rejects.toThrow(ended);
+    await expect(leaked.transaction(async () => 1)).rejects.toThrow(ended);
+    await expect(later).rejects.toThrow('later fails');
+    expect(rows()).toEqual(['inside']);
+  });
+
+  it('refuses a joined backend used after the transaction it joined ended', async () => {
+    const { database } = await tableT();
+    const backend = createSqliteBackend({ database });
+    database.exec('BEGIN');
+    const joined = backend.joinOpenTransaction();
+    expect(await joined.execute("INSERT INTO t VALUES ('x')")).toBe(1);
+    database.exec('COMMIT');
+    await expect(joined.execute("INSERT INTO t VALUES ('y')")).rejects.toThrow(ended);
   });
 });

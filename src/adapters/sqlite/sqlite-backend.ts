@@ -1,5 +1,10 @@
 import { resolve } from 'node:path';
-import { createMutex, type Mutex, reentrantUseError } from '../../core/async.js';
+import {
+  concurrentSavepointsError,
+  createMutex,
+  type Mutex,
+  reentrantUseError,
+} from '../../core/async.js';
 import type { Clock } from '../../core/clock.js';
 import { FlowproofError } from '../../core/errors.js';
 import {
@@ -63,8 +68,30 @@ export interface SqliteBackend extends StorageBackend {
   /** Runs one statement and returns the number of rows it changed. Throws like {@link query}. */
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
   /**
+   * Runs `fn` in a transaction (`BEGIN IMMEDIATE`): everything `fn` does through the backend it is
+   * given commits together, or rolls back when `fn` throws. Other work on this connection (and on
+   * others to the same file in this process) waits for it. The backend passed to `fn` is valid
+   * until `fn` settles; using it later fails with `BACKEND_CLOSED`, and closing it closes only it.
+   * When `close()` is called on this backend before `fn` settles, the transaction rolls back and
+   * fails with `BACKEND_CLOSED`.
+   *
+   * Nested calls (on the transaction's backend) are savepoints: one that throws rolls back only
+   * what happened since it began. SQLite savepoints form a stack on the one connection, so a
+   * transaction runs one nested transaction at a time: await each before starting the next (run
+   * them in sequence, not with `Promise.all`).
+   *
+   * @throws FlowproofError `TRANSACTION_UNSUPPORTED` with `details.reason` `'concurrent-savepoints'`
+   * when a nested transaction is started while another nested transaction of the same transaction
+   * is still running, or `'reentrant'` when called on this backend rather than the transaction's
+   * from code running inside a transaction; `BACKEND_CLOSED` when this backend was closed or its
+   * transaction has ended; `BACKEND_TIMEOUT` or `BACKEND_ERROR` from SQLite.
+   */
+  transaction<T>(fn: (backend: this) => Promise<T>): Promise<T>;
+  /**
    * A backend that joins the transaction the application already opened on the same connection
-   * (`db.exec('BEGIN')`), so flowproof's writes commit or roll back with the application's.
+   * (`db.exec('BEGIN')`), so flowproof's writes commit or roll back with the application's. Use it
+   * only until that transaction ends: afterwards (where the driver reports `inTransaction`, as
+   * better-sqlite3 does) it fails with `BACKEND_CLOSED`. Closing it closes only it.
    *
    * @throws FlowproofError `TRANSACTION_UNSUPPORTED` when no transaction is open on the connection.
    */
@@ -84,6 +111,22 @@ interface Config {
    */
   readonly lock: Mutex;
   readonly state: { closed: boolean; savepoints: number };
+}
+
+/**
+ * The transaction (or savepoint, or joined application transaction) a backend is bound to. A
+ * bound backend is usable while neither its scope nor an enclosing one has ended or been closed.
+ */
+interface Scope {
+  readonly parent: Scope | undefined;
+  /** Bound to the application's own transaction (`joinOpenTransaction`), which flowproof never ends. */
+  readonly joined: boolean;
+  /** The transaction (or savepoint) settled: its backend must not be used any more. */
+  ended: boolean;
+  /** `close()` was called on the backend bound to this scope. */
+  closed: boolean;
+  /** A nested transaction (savepoint) of this one is running. */
+  nested: boolean;
 }
 
 const STATEMENT_CACHE_SIZE = 256;
@@ -149,24 +192,29 @@ export function createSqliteBackend(options: SqliteBackendOptions): SqliteBacken
     lock: lockFor(database),
     state: { closed: false, savepoints: 0 },
   });
-  return new SqliteBackendImpl(config, false);
+  return new SqliteBackendImpl(config, undefined);
+}
+
+function newScope(parent: Scope | undefined, joined = false): Scope {
+  return { parent, joined, ended: false, closed: false, nested: false };
 }
 
 class SqliteBackendImpl implements SqliteBackend {
   readonly kind = 'sqlite' as const;
   readonly #config: Config;
-  readonly #inTransaction: boolean;
+  /** The transaction this backend is bound to; undefined for the backend itself. */
+  readonly #scope: Scope | undefined;
 
-  constructor(config: Config, inTransaction: boolean) {
+  constructor(config: Config, scope: Scope | undefined) {
     this.#config = config;
-    this.#inTransaction = inTransaction;
+    this.#scope = scope;
   }
 
   get tablePrefix() {
     return this.#config.tablePrefix;
   }
   get inTransaction() {
-    return this.#inTransaction;
+    return this.#scope !== undefined;
   }
 
   table(name: string): string {
@@ -191,7 +239,7 @@ class SqliteBackendImpl implements SqliteBackend {
         { details: { backend: 'sqlite' } },
       );
     }
-    return new SqliteBackendImpl(this.#config, true);
+    return new SqliteBackendImpl(this.#config, newScope(undefined, true));
   }
 
   async now(): Promise<Date> {
@@ -204,16 +252,16 @@ class SqliteBackendImpl implements SqliteBackend {
 
   async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
     this.#assertOpen();
-    if (this.#inTransaction) return this.#savepoint(fn);
+    if (this.#scope) return this.#savepoint(this.#scope, fn);
     const { lock } = this.#config;
     if (lock.heldHere()) throw reentrantUseError('sqlite', 'SQLite database');
     return lock.runHolding(async () => {
-      const bound = new SqliteBackendImpl(this.#config, true) as this;
       // IMMEDIATE takes the write lock up front, so two processes never both read-then-write and
       // deadlock on the upgrade.
       this.#exec('BEGIN IMMEDIATE');
+      const scope = newScope(undefined);
       try {
-        const result = await fn(bound);
+        const result = await fn(new SqliteBackendImpl(this.#config, scope) as this);
         this.#exec('COMMIT');
         return result;
       } catch (error) {
@@ -223,6 +271,10 @@ class SqliteBackendImpl implements SqliteBackend {
           // Already rolled back by SQLite (e.g. after SQLITE_FULL); nothing left to undo.
         }
         throw error;
+      } finally {
+        // Once the lock is released, a leftover use of this backend would run in another
+        // caller's transaction (or none): refused from now on.
+        scope.ended = true;
       }
     });
   }
@@ -281,19 +333,33 @@ class SqliteBackendImpl implements SqliteBackend {
     assertVersionMatches(component, await this.schemaVersion(component), expected);
   }
 
+  /**
+   * Closes the backend (and the database, when it owns it): afterwards every call fails with
+   * `BACKEND_CLOSED`, and a transaction still open rolls back. On a transaction's or a joined
+   * backend, closes only that one.
+   */
   async close(): Promise<void> {
+    if (this.#scope) {
+      this.#scope.closed = true;
+      return;
+    }
     const { state } = this.#config;
     if (state.closed) return;
     state.closed = true;
     this.#config.statements.clear();
-    if (this.#config.ownsDatabase && !this.#inTransaction) this.#config.database.close?.();
+    if (this.#config.ownsDatabase) this.#config.database.close?.();
   }
 
-  async #savepoint<T>(fn: (backend: this) => Promise<T>): Promise<T> {
+  async #savepoint<T>(parent: Scope, fn: (backend: this) => Promise<T>): Promise<T> {
+    // Savepoints are a stack on the connection: a sibling started beside a running one would be
+    // released (or rolled back) with it, and fail with "no such savepoint". Refused up front.
+    if (parent.nested) throw concurrentSavepointsError('sqlite');
     const name = `flowproof_sp_${++this.#config.state.savepoints}`;
     this.#exec(`SAVEPOINT ${name}`);
+    parent.nested = true;
+    const scope = newScope(parent);
     try {
-      const result = await fn(this);
+      const result = await fn(new SqliteBackendImpl(this.#config, scope) as this);
       this.#exec(`RELEASE SAVEPOINT ${name}`);
       return result;
     } catch (error) {
@@ -304,6 +370,9 @@ class SqliteBackendImpl implements SqliteBackend {
         // The enclosing transaction is already gone; its owner reports the failure.
       }
       throw error;
+    } finally {
+      scope.ended = true;
+      parent.nested = false;
     }
   }
 
@@ -318,7 +387,7 @@ class SqliteBackendImpl implements SqliteBackend {
       }
     };
     const { lock } = this.#config;
-    if (this.#inTransaction || !lock.locked) {
+    if (this.#scope || !lock.locked) {
       try {
         return Promise.resolve(guarded());
       } catch (error) {
@@ -356,7 +425,23 @@ class SqliteBackendImpl implements SqliteBackend {
   }
 
   #assertOpen(): void {
-    if (this.#config.state.closed) {
+    let closed = this.#config.state.closed;
+    let ended = false;
+    for (let scope = this.#scope; scope && !closed && !ended; scope = scope.parent) {
+      closed = scope.closed;
+      ended =
+        scope.ended ||
+        (scope.joined &&
+          (this.#config.database as { inTransaction?: boolean }).inTransaction === false);
+    }
+    if (ended) {
+      throw new FlowproofError(
+        'BACKEND_CLOSED',
+        'This SQLite backend belongs to a transaction that has ended; use the backend a running transaction passes to its callback',
+        { details: { backend: 'sqlite' } },
+      );
+    }
+    if (closed) {
       throw new FlowproofError('BACKEND_CLOSED', 'This SQLite backend was closed', {
         details: { backend: 'sqlite' },
       });
