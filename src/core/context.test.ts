@@ -170,6 +170,107 @@ describe('serializeContext / restoreContext', () => {
     ).toThrow(expect.objectContaining({ code: 'INVALID_CONTEXT' }));
   });
 
+  describe('W3C trace context', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const tracestate = 'congo=t61rcWkgMzE, rojo=00f067aa0ba902b7,tenant1@vendor=x';
+
+    it('passes a well-formed traceparent and tracestate on', () => {
+      const restored = restoreContext({ Traceparent: traceparent, tracestate });
+      expect(restored.remoteTrace).toEqual({ traceparent, tracestate });
+      // A later version may append fields after the four it shares with version 00.
+      const future =
+        'cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds';
+      expect(restoreContext({ traceparent: future }).remoteTrace).toEqual({
+        traceparent: future,
+      });
+    });
+
+    it.each([
+      ['CR/LF and 100 KB', `garbage\r\nx: y${'z'.repeat(100_000)}`],
+      ['upper-case hex', traceparent.toUpperCase()],
+      ['an all-zero trace id', `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`],
+      ['an all-zero parent id', `00-4bf92f3577b34da6a3ce929d0e0e4736-${'0'.repeat(16)}-01`],
+      ['the forbidden version ff', `ff${traceparent.slice(2)}`],
+      ['extra fields on version 00', `${traceparent}-extra`],
+      ['a short trace id', '00-4bf92f3577b34da6a3ce929d0e0e47-00f067aa0ba902b7-01'],
+    ])('drops a traceparent with %s, or throws INVALID_CONTEXT when asked', (_, value) => {
+      const restored = restoreContext({ traceparent: value, tracestate, 'x-correlation-id': 'c' });
+      // Without a valid traceparent, W3C says the tracestate must be discarded too.
+      expect(restored).toEqual({ correlationId: 'c' });
+      expect(() => restoreContext({ traceparent: value }, { onInvalid: 'throw' })).toThrow(
+        expect.objectContaining({ code: 'INVALID_CONTEXT', details: { header: 'traceparent' } }),
+      );
+    });
+
+    it.each([
+      [
+        'more than 512 characters',
+        Array.from({ length: 3 }, (_, i) => `k${i}=${'b'.repeat(200)}`).join(','),
+      ],
+      ['CR/LF', 'congo=t61rcWkgMzE\r\nset-cookie: x=y'],
+      ['a member without =', 'congo'],
+      ['an upper-case key', 'Congo=1'],
+      ['a value with =', 'congo=a=b'],
+      ['more than 32 members', Array.from({ length: 33 }, (_, i) => `k${i}=v`).join(',')],
+    ])('drops a tracestate with %s, or throws INVALID_CONTEXT when asked', (_, value) => {
+      expect(restoreContext({ traceparent, tracestate: value }).remoteTrace).toEqual({
+        traceparent,
+      });
+      expect(() =>
+        restoreContext({ traceparent, tracestate: value }, { onInvalid: 'throw' }),
+      ).toThrow(
+        expect.objectContaining({ code: 'INVALID_CONTEXT', details: { header: 'tracestate' } }),
+      );
+    });
+  });
+
+  it('checks its options: causationId like the context does, onInvalid and trustIdentity', () => {
+    // Accepting these would fail later, in runWithContext, far from the mistake.
+    for (const causationId of ['has space', '', 'x'.repeat(129), 42]) {
+      expect(() => restoreContext({}, { causationId: causationId as string })).toThrow(
+        expect.objectContaining({
+          name: 'TypeError',
+          message: expect.stringMatching(/^options\.causationId /),
+        }),
+      );
+    }
+    expect(() => restoreContext({}, { onInvalid: 'THROW' as never })).toThrow(
+      expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/onInvalid/) }),
+    );
+    // A truthy string must not switch on trust in client-supplied identity headers.
+    expect(() => restoreContext({}, { trustIdentity: 'false' as never })).toThrow(
+      expect.objectContaining({
+        name: 'TypeError',
+        message: expect.stringMatching(/trustIdentity/),
+      }),
+    );
+    const restored = restoreContext({}, { causationId: 'msg-1', onInvalid: 'replace' });
+    expect(runWithContext(restored, () => getContext()?.causationId)).toBe('msg-1');
+  });
+
+  it('treats names differing only in case with different values as ambiguous', () => {
+    const carrier = { 'X-Correlation-Id': 'first', 'x-correlation-id': 'second' };
+    const restored = restoreContext(carrier);
+    expect(restored.correlationId).not.toMatch(/^(first|second)$/);
+    expect(restored.correlationId).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(() => restoreContext(carrier, { onInvalid: 'throw' })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_CONTEXT',
+        details: { header: 'x-correlation-id', reason: 'ambiguous' },
+      }),
+    );
+    // A trusted identity header smuggled in beside the proxy's own is not picked either way.
+    const tenant = restoreContext(
+      { 'x-tenant-id': 'acme', 'X-TENANT-ID': 'victim', 'x-correlation-id': 'c' },
+      { trustIdentity: true },
+    );
+    expect(tenant).toEqual({ correlationId: 'c' });
+    // The same value repeated is not ambiguous.
+    expect(restoreContext({ 'X-Correlation-Id': 'same', 'x-correlation-id': 'same' })).toEqual({
+      correlationId: 'same',
+    });
+  });
+
   it('serializes an empty carrier outside a context', () => {
     configureOpenTelemetry(null);
     try {

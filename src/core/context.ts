@@ -5,7 +5,7 @@
  * {@link serializeContext} / {@link restoreContext}.
  */
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
-import { FlowproofError } from './errors.js';
+import { describeValue, FlowproofError } from './errors.js';
 import { createId } from './ids.js';
 import { getOpenTelemetry } from './opentelemetry.js';
 import { assertOptionsObject } from './options.js';
@@ -61,6 +61,7 @@ export const CONTEXT_HEADERS: {
 
 const storage = new AsyncLocalStorage<FlowContext>();
 const TOKEN = /^[\w.:@/+=-]{1,128}$/;
+const TOKEN_RULE = 'must be 1 to 128 characters of letters, digits and . _ : @ / + = -';
 
 /**
  * Runs `fn` with a flow context. Fields not given are inherited from the surrounding context; a
@@ -147,21 +148,77 @@ export interface RestoreContextOptions {
    */
   readonly trustIdentity?: boolean;
   /**
-   * What to do with a malformed value: `replace` drops it (a fresh correlation id is generated),
-   * `throw` raises `INVALID_CONTEXT`.
+   * What to do with a malformed or ambiguous value (see {@link restoreContext}): `replace` drops
+   * it (a fresh correlation id is generated), `throw` raises `INVALID_CONTEXT`.
    * @default 'replace'
    */
   readonly onInvalid?: 'replace' | 'throw';
-  /** Id of the message being handled; becomes the causation id of the work it starts. */
+  /**
+   * Id of the message being handled; becomes the causation id of the work it starts. Same rules
+   * as {@link FlowContext.causationId}: 1 to 128 letters, digits and `. _ : @ / + = -`.
+   */
   readonly causationId?: string;
 }
 
 /**
- * Decodes headers written by {@link serializeContext} (or any inbound `x-correlation-id`). Header
- * names are matched case-insensitively; array values (Node's `IncomingHttpHeaders`) use the first
- * entry. Pass the result to {@link runWithContext}.
+ * W3C `traceparent`: version, trace id, parent id, flags, in lower-case hex. Version `ff` is
+ * forbidden; a later version may append fields after a `-`, version `00` may not.
+ * https://www.w3.org/TR/trace-context/#traceparent-header
+ */
+const TRACEPARENT =
+  /^(?!ff)([0-9a-f]{2})-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-[\x21-\x7e]*)?$/;
+/** W3C `tracestate` list-member key: `simple-key` or `tenant@system`. */
+const TRACESTATE_KEY =
+  /^(?:[a-z][a-z0-9_*/-]{0,255}|[a-z0-9][a-z0-9_*/-]{0,240}@[a-z][a-z0-9_*/-]{0,13})$/;
+/** W3C `tracestate` list-member value: printable ASCII but `,` and `=`, not ending in a space. */
+const TRACESTATE_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
+/** Limits W3C asks vendors to propagate at least; anything longer is not trace context. */
+const MAX_TRACEPARENT_LENGTH = 512;
+const MAX_TRACESTATE_LENGTH = 512;
+const MAX_TRACESTATE_MEMBERS = 32;
+
+function isTraceparent(value: string): boolean {
+  if (value.length > MAX_TRACEPARENT_LENGTH) return false;
+  const match = TRACEPARENT.exec(value);
+  return match !== null && !(match[1] === '00' && match[2] !== undefined);
+}
+
+function isTracestate(value: string): boolean {
+  if (value.length > MAX_TRACESTATE_LENGTH) return false;
+  // Empty members (`a=1,,b=2`) are allowed; optional whitespace is spaces and tabs only.
+  const members = value
+    .split(',')
+    .map((member) => member.replace(/^[ \t]+|[ \t]+$/g, ''))
+    .filter((member) => member !== '');
+  if (members.length > MAX_TRACESTATE_MEMBERS) return false;
+  return members.every((member) => {
+    const equals = member.indexOf('=');
+    return (
+      equals > 0 &&
+      TRACESTATE_KEY.test(member.slice(0, equals)) &&
+      TRACESTATE_VALUE.test(member.slice(equals + 1))
+    );
+  });
+}
+
+/**
+ * Decodes headers written by {@link serializeContext} (or any inbound `x-correlation-id`), and
+ * W3C `traceparent`/`tracestate` to continue. Pass the result to {@link runWithContext}.
  *
- * @throws FlowproofError `INVALID_CONTEXT` when `onInvalid` is `throw` and a value is malformed.
+ * Header names are matched case-insensitively; array values (Node's `IncomingHttpHeaders`) use
+ * the first entry. A header present under several spellings (`X-Tenant-Id` and `x-tenant-id`)
+ * with different values is ambiguous, and treated as malformed: neither value is used, since
+ * which one a proxy meant is unknowable (and picking one lets a client shadow a proxy's header).
+ * The same value repeated is fine.
+ *
+ * Malformed values are dropped (with `onInvalid: 'throw'`, raised): ids that are not 1 to 128
+ * letters, digits and `. _ : @ / + = -`; a `traceparent` not in W3C form (lower-case hex,
+ * non-zero ids); a `tracestate` over 512 characters, over 32 members or not `key=value` list
+ * members. Without a valid `traceparent`, `tracestate` is dropped too, as W3C requires.
+ *
+ * @throws FlowproofError `INVALID_CONTEXT` when `onInvalid` is `throw` and a value is malformed
+ * or ambiguous (`details.header` names it; `details.reason` is `ambiguous` for the latter).
+ * @throws TypeError naming the option when an option is invalid.
  * @example
  * ```ts
  * const context = restoreContext(message.headers, { trustIdentity: true, causationId: message.id });
@@ -174,33 +231,68 @@ export function restoreContext(
 ): RestoredContext {
   assertOptionsObject(carrier, 'carrier');
   assertOptionsObject(options, 'options');
+  const { trustIdentity = false, onInvalid = 'replace', causationId: givenCausationId } = options;
+  if (typeof trustIdentity !== 'boolean') {
+    // A truthy string such as 'false' must not switch on trust in client-supplied identity.
+    throw new TypeError(
+      `options.trustIdentity must be a boolean, got ${describeValue(trustIdentity)}`,
+    );
+  }
+  if (onInvalid !== 'replace' && onInvalid !== 'throw') {
+    throw new TypeError(
+      `options.onInvalid must be 'replace' or 'throw', got ${typeof onInvalid === 'string' ? JSON.stringify(onInvalid) : describeValue(onInvalid)}`,
+    );
+  }
+  // Checked here, not first in runWithContext, far from the mistake.
+  if (
+    givenCausationId !== undefined &&
+    (typeof givenCausationId !== 'string' || !TOKEN.test(givenCausationId))
+  ) {
+    throw new TypeError(`options.causationId ${TOKEN_RULE}`);
+  }
+
   const lower = new Map<string, string>();
+  const ambiguous = new Set<string>();
   for (const [name, raw] of Object.entries(carrier)) {
     const value = typeof raw === 'string' ? raw : raw?.[0];
-    if (typeof value === 'string') lower.set(name.toLowerCase(), value.trim());
+    if (typeof value !== 'string') continue;
+    const header = name.toLowerCase();
+    const seen = lower.get(header);
+    if (seen !== undefined && seen !== value.trim()) ambiguous.add(header);
+    lower.set(header, value.trim());
   }
-  const read = (header: string): string | undefined => {
-    const value = lower.get(header);
-    if (value === undefined || value === '') return undefined;
-    if (TOKEN.test(value)) return value;
-    if (options.onInvalid === 'throw') {
-      throw new FlowproofError('INVALID_CONTEXT', `Header ${header} has a malformed value`, {
-        details: { header },
-      });
+  const invalid = (header: string, reason?: 'ambiguous'): undefined => {
+    if (onInvalid === 'throw') {
+      throw new FlowproofError(
+        'INVALID_CONTEXT',
+        reason === 'ambiguous'
+          ? `Header ${header} appears more than once, with different values`
+          : `Header ${header} has a malformed value`,
+        { details: reason === undefined ? { header } : { header, reason } },
+      );
     }
     return undefined;
   };
-  const actorId = options.trustIdentity ? read(CONTEXT_HEADERS.actorId) : undefined;
-  const actorType = options.trustIdentity ? read(CONTEXT_HEADERS.actorType) : undefined;
-  const tenant = options.trustIdentity ? read(CONTEXT_HEADERS.tenant) : undefined;
-  const causationId: string | undefined = options.causationId ?? read(CONTEXT_HEADERS.causationId);
-  const remoteTrace: Record<string, string> = {};
-  for (const header of ['traceparent', 'tracestate']) {
+  const read = (header: string, valid: (value: string) => boolean): string | undefined => {
+    if (ambiguous.has(header)) return invalid(header, 'ambiguous');
     const value = lower.get(header);
-    if (value) remoteTrace[header] = value;
-  }
+    if (value === undefined || value === '') return undefined;
+    return valid(value) ? value : invalid(header);
+  };
+  const readToken = (header: string) => read(header, (value) => TOKEN.test(value));
+
+  const actorId = trustIdentity ? readToken(CONTEXT_HEADERS.actorId) : undefined;
+  const actorType = trustIdentity ? readToken(CONTEXT_HEADERS.actorType) : undefined;
+  const tenant = trustIdentity ? readToken(CONTEXT_HEADERS.tenant) : undefined;
+  const causationId = givenCausationId ?? readToken(CONTEXT_HEADERS.causationId);
+  const traceparent = read('traceparent', isTraceparent);
+  // W3C: a tracestate means nothing without the traceparent it belongs to.
+  const tracestate = traceparent === undefined ? undefined : read('tracestate', isTracestate);
+  const remoteTrace: Record<string, string> = {};
+  if (traceparent !== undefined) remoteTrace.traceparent = traceparent;
+  if (tracestate !== undefined) remoteTrace.tracestate = tracestate;
   return {
-    correlationId: read(CONTEXT_HEADERS.correlationId) ?? createId(),
+    correlationId: readToken(CONTEXT_HEADERS.correlationId) ?? createId(),
     ...(causationId === undefined ? {} : { causationId }),
     ...(actorId === undefined
       ? {}
@@ -217,9 +309,7 @@ function withoutUndefined<T extends object>(value: T): Partial<T> {
 function checkContext(context: FlowContext): FlowContext {
   const check = (value: unknown, name: string) => {
     if (value !== undefined && (typeof value !== 'string' || !TOKEN.test(value))) {
-      throw new TypeError(
-        `context.${name} must be 1 to 128 characters of letters, digits and . _ : @ / + = -`,
-      );
+      throw new TypeError(`context.${name} ${TOKEN_RULE}`);
     }
   };
   check(context.correlationId, 'correlationId');

@@ -9,7 +9,12 @@ import { runWithContext } from './context.js';
 import { FlowproofError, isFlowproofError } from './errors.js';
 import { createId, isId } from './ids.js';
 import { assertLogger, logEvent, silentLogger } from './logger.js';
-import { assertMigrationSet, assertVersionMatches, pendingMigrations } from './migrations.js';
+import {
+  assertMigrationSet,
+  assertVersionMatches,
+  migrationFailed,
+  pendingMigrations,
+} from './migrations.js';
 import { assertSqlIdentifier } from './options.js';
 import { utcDateTime } from './schemas.js';
 import {
@@ -85,6 +90,47 @@ describe('clock', () => {
     expect(() => parseInstant(new Date(Number.NaN))).toThrow(TypeError);
     expect(hasUtcOffset('2026-01-01T00:00:00.123-05:30')).toBe(true);
     expect(hasUtcOffset('2026-01-01')).toBe(false);
+  });
+
+  it('refuses impossible dates and times instead of rolling them over', () => {
+    for (const impossible of [
+      '2026-02-30T00:00:00Z', // would become 2026-03-02
+      '2025-02-29T00:00:00Z', // not a leap year
+      '2026-04-31T12:00:00+02:00',
+      '2026-13-01T00:00:00Z',
+      '2026-00-10T00:00:00Z',
+      '2026-01-00T00:00:00Z',
+      '2026-01-01T24:00:00Z', // would become the next day
+      '2026-01-01T23:60:00Z',
+      '2026-01-01T23:59:60Z',
+    ]) {
+      expect(() => parseInstant(impossible, 'expiresAt'), impossible).toThrow(
+        expect.objectContaining({
+          name: 'TypeError',
+          message: expect.stringMatching(/^expiresAt /),
+        }),
+      );
+    }
+    expect(toUtcIso(parseInstant('2024-02-29T23:59:59.999Z'))).toBe('2024-02-29T23:59:59.999Z');
+    expect(toUtcIso(parseInstant('2000-02-29T00:00:00Z'))).toBe('2000-02-29T00:00:00.000Z');
+    // The fields are checked as written, before the offset moves the instant to another day.
+    expect(toUtcIso(parseInstant('2026-02-28T23:30:00-01:00'))).toBe('2026-03-01T00:30:00.000Z');
+    expect(toUtcIso(parseInstant('0001-01-01T00:00:00Z'))).toBe('0001-01-01T00:00:00.000Z');
+  });
+
+  it('refuses to move a manual clock outside the range a Date can hold', () => {
+    const clock = createManualClock('2026-01-01T00:00:00Z');
+    expect(() => clock.advance(Number.MAX_SAFE_INTEGER)).toThrow(
+      expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/^ms /) }),
+    );
+    expect(() => clock.advance(-9e15)).toThrow(TypeError);
+    // A refused move leaves the clock where it was.
+    expect(toUtcIso(clock.now())).toBe('2026-01-01T00:00:00.000Z');
+    const edge = createManualClock(new Date(8.64e15 - 1));
+    edge.advance(1);
+    expect(edge.now().getTime()).toBe(8.64e15);
+    expect(() => edge.advance(1)).toThrow(TypeError);
+    expect(() => edge.set(new Date(Number.NaN))).toThrow(/^instant /);
   });
 
   it('normalises any offset to the same UTC instant (property)', () => {
@@ -291,6 +337,37 @@ describe('migration bookkeeping', () => {
     expect(() => assertVersionMatches('idempotency', 1, 2)).toThrow(
       expect.objectContaining({ code: 'SCHEMA_OUTDATED' }),
     );
+  });
+
+  it('wraps whatever a migration throws in MIGRATION_FAILED, keeping the original code', () => {
+    // A missing table inside migrate() must not advise "run migrate()" (SCHEMA_OUTDATED), and an
+    // outage stays recognisable through details.causeCode.
+    for (const code of ['SCHEMA_OUTDATED', 'BACKEND_TIMEOUT', 'BACKEND_UNAVAILABLE'] as const) {
+      const original = new FlowproofError(code, `SQLite statement failed: ${code}`, {
+        details: { backend: 'sqlite' },
+      });
+      const wrapped = migrationFailed('idempotency', 2, original);
+      expect(wrapped).toMatchObject({
+        code: 'MIGRATION_FAILED',
+        details: { component: 'idempotency', version: 2, backend: 'sqlite', causeCode: code },
+      });
+      expect(wrapped.cause).toBe(original);
+      expect(wrapped.message).toContain('Migration 2 of idempotency failed');
+    }
+    const plain = new Error('boom');
+    const wrapped = migrationFailed('idempotency', 1, plain, 'redis');
+    expect(wrapped.cause).toBe(plain);
+    expect(wrapped.details).toEqual({ component: 'idempotency', version: 1, backend: 'redis' });
+    expect(migrationFailed('x', 1, 'a string').details).toEqual({ component: 'x', version: 1 });
+    const foreign = Object.assign(new Error('down'), {
+      name: 'FlowproofError',
+      code: 'BACKEND_UNAVAILABLE',
+    });
+    expect(migrationFailed('x', 1, foreign).details).toEqual({
+      component: 'x',
+      version: 1,
+      causeCode: 'BACKEND_UNAVAILABLE',
+    });
   });
 
   it('checks sets early with TypeErrors', () => {

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { FlowproofError } from './errors.js';
+import { FlowproofError, isFlowproofError } from './errors.js';
 import { assertNonEmptyString, assertOptionsObject } from './options.js';
 import type { MigrationSet } from './storage-backend.js';
 
@@ -89,16 +89,43 @@ export function assertVersionMatches(component: string, found: number, expected:
   );
 }
 
-/** Wraps an error thrown by a migration's `up` into `MIGRATION_FAILED`, keeping flowproof errors. */
+/**
+ * Wraps whatever a migration's `up` threw in `MIGRATION_FAILED`, with the original as `cause`.
+ * Backends call it for errors from `up` only, never for their own bookkeeping (lock, version
+ * table), whose codes stay as they are.
+ *
+ * Flowproof errors are wrapped too: passed through, a missing table inside a migration would read
+ * as `SCHEMA_OUTDATED` ("run migrate()", from inside migrate()) and nothing would say which
+ * migration failed. `details.causeCode` keeps the original code, so an outage
+ * (`BACKEND_TIMEOUT`, `BACKEND_UNAVAILABLE`) is still recognisable.
+ *
+ * @param backend - the backend's kind for `details.backend`; by default, the `details.backend` of
+ * a flowproof error that `up` threw.
+ */
 export function migrationFailed(
   component: string,
   version: number,
   error: unknown,
+  backend?: string,
 ): FlowproofError {
-  if (error instanceof FlowproofError && error.code !== 'BACKEND_ERROR') return error;
+  const causeCode = isFlowproofError(error) ? error.code : undefined;
+  // Optional chaining: isFlowproofError also accepts a look-alike from another copy of the
+  // library by its name and code, which may carry no details.
+  const causeBackend = isFlowproofError(error)
+    ? (error as { details?: Readonly<Record<string, unknown>> }).details?.backend
+    : undefined;
+  const backendName = backend ?? (typeof causeBackend === 'string' ? causeBackend : undefined);
   return new FlowproofError(
     'MIGRATION_FAILED',
     `Migration ${version} of ${component} failed: ${error instanceof Error ? error.message : String(error)}`,
-    { cause: error, details: { component, version } },
+    {
+      cause: error,
+      details: {
+        component,
+        version,
+        ...(backendName === undefined ? {} : { backend: backendName }),
+        ...(causeCode === undefined ? {} : { causeCode }),
+      },
+    },
   );
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../core/async.js';
+import type { FlowproofError } from '../../core/errors.js';
 import type { MigrationSet } from '../../core/storage-backend.js';
 import {
   createRedisBackend,
@@ -32,6 +33,55 @@ async function freePort(): Promise<number> {
   await once(server, 'close');
   if (typeof address !== 'object' || address === null) throw new Error('no port');
   return address.port;
+}
+
+/** Starts a throw-away `redis-server` with `extraArgs`; resolves once it answers PING. */
+async function startPrivateServer(
+  extraArgs: readonly string[] = [],
+): Promise<{ url: string; server: ChildProcess }> {
+  const port = await freePort();
+  const server = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      ...extraArgs,
+    ],
+    { cwd: tmpdir(), stdio: 'ignore' },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  probe.on('error', () => {});
+  const deadline = Date.now() + 10_000;
+  try {
+    for (;;) {
+      try {
+        await probe.call('PING');
+        return { url, server };
+      } catch (error) {
+        if (Date.now() > deadline) {
+          server.kill('SIGTERM');
+          throw error;
+        }
+        await sleep(50);
+      }
+    }
+  } finally {
+    probe.disconnect();
+  }
+}
+
+async function stopPrivateServer(server: ChildProcess | undefined): Promise<void> {
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await once(server, 'exit');
+  }
 }
 
 describeRedis('Redis backend', () => {
@@ -57,38 +107,14 @@ describeRedis('Redis backend', () => {
   };
 
   beforeAll(async () => {
-    if (givenUrl === undefined) {
-      const port = await freePort();
-      server = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        { cwd: tmpdir(), stdio: 'ignore' },
-      );
-      url = `redis://127.0.0.1:${port}`;
-      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
-      probe.on('error', () => {});
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        try {
-          await probe.call('PING');
-          break;
-        } catch (error) {
-          if (Date.now() > deadline) throw error;
-          await sleep(50);
-        }
-      }
-      probe.disconnect();
-    }
+    if (givenUrl === undefined) ({ url, server } = await startPrivateServer());
     shared = connect();
   });
 
   afterAll(async () => {
     await Promise.all(backends.map((backend) => backend.close()));
     for (const client of clients) client.disconnect();
-    if (server && server.exitCode === null) {
-      server.kill('SIGTERM');
-      await once(server, 'exit');
-    }
+    await stopPrivateServer(server);
   });
 
   describe('configuration and keys', () => {
@@ -333,6 +359,34 @@ local n = redis.call('INCRBY', KEYS[1], ARGV[1]) return n`;
       expect(Date.now() - started).toBeLessThan(5_000);
     });
 
+    it('wraps a flowproof error a migration throws in MIGRATION_FAILED, keeping its code', async () => {
+      const backend = open();
+      const set: MigrationSet<RedisBackend> = {
+        component: 'counting',
+        migrations: [
+          {
+            version: 1,
+            name: 'needs another component',
+            // SCHEMA_OUTDATED here would tell the caller to "run migrate()", which it is doing.
+            up: (b) => b.assertSchemaVersion('not-migrated', 1),
+          },
+        ],
+      };
+      const error = await backend.migrate(set).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'MIGRATION_FAILED',
+        details: {
+          component: 'counting',
+          version: 1,
+          backend: 'redis',
+          causeCode: 'SCHEMA_OUTDATED',
+        },
+        cause: { code: 'SCHEMA_OUTDATED' },
+      });
+      expect(await backend.schemaVersion('counting')).toBe(0);
+      expect(await shared.exists(backend.key('migrations-lock'))).toBe(0);
+    });
+
     it('gives up with BACKEND_TIMEOUT when another process keeps the lock', async () => {
       const backend = open({ migrationLockTimeoutMs: 300 });
       const lockKey = backend.key('migrations-lock');
@@ -353,6 +407,114 @@ local n = redis.call('INCRBY', KEYS[1], ARGV[1]) return n`;
       const backend = open();
       const gap = { component: 'counting', migrations: [{ version: 2, name: 'x', up: () => {} }] };
       await expect(backend.migrate(gap)).rejects.toBeInstanceOf(TypeError);
+    });
+  });
+
+  describe('migrations when the server stops answering (a client that never replies)', () => {
+    /**
+     * A stand-in for a server that stalls: `SET NX` takes the lock and `HGETALL` answers, but
+     * the commands named in `stalled` never get a reply. A real stall is tested below, with
+     * `DEBUG SLEEP`, on a server started for it.
+     */
+    const stallingClient = (stalled: ReadonlySet<string>) => {
+      const calls: string[] = [];
+      const client: RedisClientLike = {
+        status: 'ready',
+        call: (command: string) => {
+          calls.push(command);
+          if (stalled.has(command)) return new Promise<never>(() => {});
+          if (command === 'SET') return Promise.resolve('OK');
+          if (command === 'HGETALL') return Promise.resolve([]);
+          return Promise.resolve(1);
+        },
+      };
+      return { client, calls };
+    };
+    const oneMigration: MigrationSet<RedisBackend> = {
+      component: 'counting',
+      migrations: [{ version: 1, name: 'first', up: () => {} }],
+    };
+
+    it('says the version may or may not be recorded, and that the lock was left to expire', async () => {
+      const { client, calls } = stallingClient(new Set(['HSET', 'EVALSHA', 'EVAL']));
+      const backend = createRedisBackend({ client, timeoutMs: 50 });
+      const error = await backend.migrate(oneMigration).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'BACKEND_TIMEOUT',
+        details: {
+          component: 'counting',
+          version: 1,
+          backend: 'redis',
+          recorded: 'unknown',
+          lockReleased: false,
+        },
+      });
+      const { message } = error as Error;
+      expect(message).toMatch(/may or may not be recorded/);
+      expect(message).toMatch(/run migrate\(\) again/i);
+      expect(message).toMatch(/lock .*expires within 30 s/);
+      // The release was tried twice, the second time with the script in full (EVAL): a timed-out
+      // EVALSHA may have been refused with NOSCRIPT with nobody left to send the script.
+      expect(calls.filter((c) => c === 'EVALSHA' || c === 'EVAL')).toEqual(['EVALSHA', 'EVAL']);
+    });
+
+    it('says the version was not recorded when recording it got an error reply', async () => {
+      const { client } = stallingClient(new Set());
+      const refusing: RedisClientLike = {
+        status: 'ready',
+        call: (command, ...args) =>
+          command === 'HSET'
+            ? Promise.reject(
+                Object.assign(new Error('OOM command not allowed when used memory > maxmemory'), {
+                  name: 'ReplyError',
+                }),
+              )
+            : client.call(command, ...args),
+      };
+      const backend = createRedisBackend({ client: refusing, timeoutMs: 50 });
+      const error = await backend.migrate(oneMigration).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'BACKEND_ERROR',
+        details: { component: 'counting', version: 1, redisCode: 'OOM', recorded: 'no' },
+      });
+      expect((error as Error).message).toMatch(/was not recorded/);
+      expect((error as FlowproofError).details).not.toHaveProperty('lockReleased');
+    });
+
+    it('leaves a MIGRATION_FAILED as it is, adding that the lock was left to expire', async () => {
+      const { client } = stallingClient(new Set(['EVALSHA', 'EVAL']));
+      const backend = createRedisBackend({ client, timeoutMs: 50 });
+      const failing: MigrationSet<RedisBackend> = {
+        component: 'counting',
+        migrations: [
+          {
+            version: 1,
+            name: 'first',
+            up: () => {
+              throw new Error('boom');
+            },
+          },
+        ],
+      };
+      const error = await backend.migrate(failing).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'MIGRATION_FAILED',
+        details: { component: 'counting', version: 1, backend: 'redis', lockReleased: false },
+        cause: { message: 'boom' },
+      });
+      expect((error as Error).message).toMatch(/lock .*expires within 30 s/);
+    });
+
+    it('still reports success when only the lock release times out (the lock expires)', async () => {
+      const { client, calls } = stallingClient(new Set(['EVALSHA', 'EVAL']));
+      const backend = createRedisBackend({ client, timeoutMs: 50 });
+      expect(await backend.migrate(oneMigration)).toEqual({
+        component: 'counting',
+        from: 0,
+        to: 1,
+        applied: [1],
+      });
+      expect(calls).toContain('HSET');
     });
   });
 
@@ -398,5 +560,74 @@ local n = redis.call('INCRBY', KEYS[1], ARGV[1]) return n`;
       await expect(client.ping()).rejects.toThrow();
       expect(['end', 'close']).toContain(client.status);
     });
+  });
+});
+
+/** `DEBUG SLEEP` freezes the whole server; it needs a private one started with the command on. */
+const describeStall =
+  spawnSync('redis-server', ['--version']).status === 0 ? describe : describe.skip;
+
+describeStall('Redis backend: migrate() while the server stalls (DEBUG SLEEP)', () => {
+  let url = '';
+  let server: ChildProcess | undefined;
+  const clients: Redis[] = [];
+  const connect = (): Redis => {
+    const client = new Redis(url, { maxRetriesPerRequest: 1 });
+    client.on('error', () => {});
+    clients.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    ({ url, server } = await startPrivateServer(['--enable-debug-command', 'yes']));
+  });
+  afterAll(async () => {
+    for (const client of clients) client.disconnect();
+    await stopPrivateServer(server);
+  });
+
+  it('says what state it leaves, and the lock does not outlive the stall', async () => {
+    const keyPrefix = `fpstall_${randomBytes(6).toString('hex')}:`;
+    const client = connect();
+    const backend = createRedisBackend({ client, keyPrefix, timeoutMs: 200 });
+    const observer = connect();
+    await observer.ping();
+    const sleeper = connect();
+    await sleeper.ping();
+    let runs = 0;
+    const set: MigrationSet<RedisBackend> = {
+      component: 'stall',
+      migrations: [
+        {
+          version: 1,
+          name: 'first',
+          up: async () => {
+            runs += 1;
+            // The server freezes for 1 s right after the migration ran: recording it (HSET, sent
+            // ~100 ms in) and both release attempts (~300 ms, ~500 ms) time out, but they stay
+            // queued on the connection and run once the server wakes.
+            void sleeper.call('DEBUG', 'SLEEP', '1').catch(() => {});
+            await sleep(100);
+          },
+        },
+      ],
+    };
+    const error = await backend.migrate(set).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'BACKEND_TIMEOUT',
+      details: { component: 'stall', version: 1, recorded: 'unknown', lockReleased: false },
+    });
+    expect((error as Error).message).toMatch(/may or may not be recorded.*run migrate\(\) again/i);
+
+    // Answered once the server woke and ran what this connection had queued before it.
+    await client.ping();
+    // The late HSET landed, and the release sent in full (EVAL) removed the lock: it does not
+    // linger for its 30 s expiry.
+    expect(await observer.hgetall(`${keyPrefix}migrations:stall`)).toEqual({ '1': 'first' });
+    expect(await observer.exists(`${keyPrefix}migrations-lock`)).toBe(0);
+    const started = Date.now();
+    expect(await backend.migrate(set)).toEqual({ component: 'stall', from: 1, to: 1, applied: [] });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(runs).toBe(1);
   });
 });

@@ -179,8 +179,54 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
 interface MigrationLock {
   /** False once the lock may have expired or passed to another process. */
   held(): boolean;
-  /** Stops renewing and deletes the lock if it is still ours. Never throws. */
-  release(): Promise<void>;
+  /**
+   * Stops renewing and deletes the lock if it is still ours. Never throws: resolves `false` when
+   * neither attempt got an answer, so the lock may stay until it expires (at most `LOCK_TTL_MS`).
+   */
+  release(): Promise<boolean>;
+}
+
+/**
+ * The error for a version whose `HSET` failed after its migration ran. The code stays the
+ * backend's (`BACKEND_TIMEOUT`, `BACKEND_UNAVAILABLE`…): it is not the migration that failed, and
+ * `MIGRATION_FAILED` promises that nothing of the version was recorded. What the message adds is
+ * the state left behind: after a timeout or a lost connection the command is not cancelled (the
+ * server may run it when it recovers, ioredis may send it after a reconnect), so nobody knows
+ * whether the version was recorded; after an error reply it certainly was not.
+ */
+function recordingFailed(component: string, version: number, error: unknown): unknown {
+  if (!(error instanceof FlowproofError)) return error;
+  const unknown = error.code === 'BACKEND_TIMEOUT' || error.code === 'BACKEND_UNAVAILABLE';
+  const state = unknown
+    ? 'the version may or may not be recorded. Run migrate() again once Redis answers: it is idempotent, and runs the migration again only if the version was not recorded'
+    : 'the version was not recorded. Fix the cause, then run migrate() again: it runs this migration again';
+  return new FlowproofError(
+    error.code,
+    `Migration ${version} of ${component} ran, but recording it failed (${error.message}): ${state}`,
+    {
+      cause: error,
+      details: {
+        ...error.details,
+        component,
+        version,
+        backend: 'redis',
+        recorded: unknown ? 'unknown' : 'no',
+      },
+    },
+  );
+}
+
+/** Adds to a failure of migrate() that the migration lock may outlive it. */
+function withLingeringLock(error: unknown): unknown {
+  if (!(error instanceof FlowproofError)) return error;
+  return new FlowproofError(
+    error.code,
+    `${error.message}. The migration lock could not be released either: it expires within ${LOCK_TTL_MS / 1000} s, and migrate() calls before then wait for it`,
+    {
+      ...(error.cause === undefined ? {} : { cause: error.cause }),
+      details: { ...error.details, lockReleased: false },
+    },
+  );
 }
 
 class RedisBackendImpl implements RedisBackend {
@@ -270,6 +316,7 @@ class RedisBackendImpl implements RedisBackend {
     const { component } = set;
     const versionsKey = this.key('migrations', component);
     const lock = await this.#acquireMigrationLock();
+    let report: MigrationReport;
     try {
       const pending = pendingMigrations(set, await this.#appliedMigrations(component));
       const from = set.migrations.length - pending.length;
@@ -277,7 +324,7 @@ class RedisBackendImpl implements RedisBackend {
         try {
           await migration.up(this);
         } catch (error) {
-          throw migrationFailed(component, migration.version, error);
+          throw migrationFailed(component, migration.version, error, 'redis');
         }
         if (!lock.held()) {
           // Another process may have taken the lock and be applying this version too.
@@ -287,12 +334,25 @@ class RedisBackendImpl implements RedisBackend {
             { details: { component, version: migration.version, backend: 'redis' } },
           );
         }
-        await this.command('HSET', versionsKey, String(migration.version), migration.name);
+        try {
+          await this.command('HSET', versionsKey, String(migration.version), migration.name);
+        } catch (error) {
+          throw recordingFailed(component, migration.version, error);
+        }
       }
-      return { component, from, to: set.migrations.length, applied: pending.map((m) => m.version) };
-    } finally {
-      await lock.release();
+      report = {
+        component,
+        from,
+        to: set.migrations.length,
+        applied: pending.map((m) => m.version),
+      };
+    } catch (error) {
+      throw (await lock.release()) ? error : withLingeringLock(error);
     }
+    // The migrations are applied and recorded: a lock that could not be released does not undo
+    // that, it only makes the next migrate() wait for its expiry.
+    await lock.release();
+    return report;
   }
 
   async schemaVersion(component: string): Promise<number> {
@@ -390,8 +450,22 @@ class RedisBackendImpl implements RedisBackend {
       held: () => !lost && performance.now() - confirmedAt < LOCK_TTL_MS,
       release: async () => {
         clearInterval(timer);
-        // If this fails the lock simply expires after LOCK_TTL_MS.
-        await this.#releaseLock.run([key], [token]).catch(() => {});
+        try {
+          await this.#releaseLock.run([key], [token]);
+          return true;
+        } catch {
+          // Usually a timeout: the server stalled, and the EVALSHA still runs when it recovers,
+          // unless it is refused with NOSCRIPT (a new or restarted server) with nobody left to
+          // send the script. So retry once with the script in full: even if this times out too,
+          // it stays queued on the connection and frees the lock as soon as the server answers.
+        }
+        try {
+          await this.command('EVAL', RELEASE_LOCK_LUA, 1, key, token);
+          return true;
+        } catch {
+          // Left to its expiry (LOCK_TTL_MS): the backstop for a holder that died.
+          return false;
+        }
       },
     };
   }
