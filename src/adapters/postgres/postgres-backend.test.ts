@@ -155,3 +155,238 @@ describeWithPostgres('PostgreSQL server', (url) => {
     });
   });
 });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('PGlite transactions and close()', () => {
+  it('does not commit a transaction whose callback resolves after close()', async () => {
+    const db = new PGlite();
+    await db.exec('CREATE TABLE t (v text)');
+    const backend = createPostgresBackend({ client: db });
+    const pending = backend.transaction(async (tx) => {
+      await tx.execute(`INSERT INTO t VALUES ('x')`);
+      await sleep(30);
+      return 'done';
+    });
+    await sleep(10);
+    await backend.close();
+    await expect(pending).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
+    expect((await db.query('SELECT v FROM t')).rows).toEqual([]);
+    await db.close();
+  });
+
+  it('closing a transaction-bound backend leaves the owner able to close the database', async () => {
+    const db = new PGlite();
+    const backend = createPostgresBackend({ client: db, ownsClient: true });
+    await backend.transaction(async (tx) => {
+      await tx.close();
+      await expect(tx.query('SELECT 1')).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
+    });
+    expect(await backend.query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
+    await backend.close();
+    expect(db.closed).toBe(true);
+  });
+});
+
+describeWithPostgres('PostgreSQL server: timeouts, closing and lost statements', (url) => {
+  let admin: pg.Pool;
+  beforeAll(() => {
+    admin = new pg.Pool({ connectionString: url, max: 2 });
+  });
+  afterAll(() => admin.end());
+
+  async function table(): Promise<string> {
+    const name = `t_${uniqueNamespace()}`;
+    await admin.query(`CREATE TABLE ${name} (id int)`);
+    return name;
+  }
+  async function ids(name: string): Promise<number[]> {
+    const { rows } = await admin.query(`SELECT id FROM ${name} ORDER BY id`);
+    return rows.map((row: { id: number }) => row.id);
+  }
+
+  it('never leaves a single pg.Client inside a transaction after a timed-out BEGIN', async () => {
+    const name = await table();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const backend = createPostgresBackend({ client, timeoutMs: 300 });
+    await expect(backend.transaction((tx) => tx.query('SELECT pg_sleep(1)'))).rejects.toMatchObject(
+      { code: 'BACKEND_TIMEOUT' },
+    );
+    // At once: this BEGIN waits behind the sleep, times out, and is run by the server later.
+    const second = await backend
+      .transaction((tx) => tx.execute(`INSERT INTO ${name} VALUES (2)`))
+      .then(
+        () => 'committed',
+        (error: { code?: string }) => error.code,
+      );
+    await sleep(1_200);
+    expect(await backend.execute(`INSERT INTO ${name} VALUES (3)`)).toBe(1);
+    // Another session sees the autocommit write: the client is not stuck in a transaction.
+    expect(second).toBe('BACKEND_TIMEOUT');
+    expect(await ids(name)).toEqual([3]);
+    await client.end();
+  });
+
+  it('follows a timed-out COMMIT on a single pg.Client with a ROLLBACK queued behind it', async () => {
+    const name = await table();
+    const other = await table();
+    // A deferred constraint trigger makes COMMIT itself slow.
+    await admin.query(
+      `CREATE FUNCTION ${name}_slow() RETURNS trigger LANGUAGE plpgsql AS
+         $$ BEGIN PERFORM pg_sleep(0.8); RETURN NULL; END $$;
+       CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON ${name} DEFERRABLE INITIALLY DEFERRED
+         FOR EACH ROW EXECUTE FUNCTION ${name}_slow()`,
+    );
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const backend = createPostgresBackend({ client, timeoutMs: 300 });
+    await expect(
+      backend.transaction((tx) => tx.execute(`INSERT INTO ${name} VALUES (1)`)),
+    ).rejects.toMatchObject({ code: 'BACKEND_TIMEOUT' });
+    await sleep(1_100);
+    expect(await backend.execute(`INSERT INTO ${other} VALUES (2)`)).toBe(1);
+    // The COMMIT did run (a timed-out COMMIT is ambiguous); the client is out of any transaction.
+    expect(await ids(name)).toEqual([1]);
+    expect(await ids(other)).toEqual([2]);
+    await client.end();
+  });
+
+  it('keeps autocommit statements on a single pg.Client out of a running transaction', async () => {
+    const name = await table();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const backend = createPostgresBackend({ client });
+    const failing = backend.transaction(async (tx) => {
+      await tx.execute(`INSERT INTO ${name} VALUES (1)`);
+      await sleep(50);
+      throw new Error('roll back');
+    });
+    await sleep(10);
+    // Issued while the transaction is open: it must neither join it nor be rolled back with it.
+    const autocommit = backend.execute(`INSERT INTO ${name} VALUES (2)`);
+    await expect(failing).rejects.toThrow('roll back');
+    expect(await autocommit).toBe(1);
+    expect(await ids(name)).toEqual([2]);
+    // Inside the transaction the root backend is refused instead of waiting for itself.
+    await expect(backend.transaction(() => backend.query('SELECT 1'))).rejects.toMatchObject({
+      code: 'TRANSACTION_UNSUPPORTED',
+    });
+    await client.end();
+  });
+
+  it('destroys the pooled connection of a statement that timed out outside a transaction', async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    const backend = createPostgresBackend({ client: pool, timeoutMs: 500 });
+    await expect(backend.query('SELECT pg_sleep(2)')).rejects.toMatchObject({
+      code: 'BACKEND_TIMEOUT',
+    });
+    // Before the connection was destroyed, this waited behind the sleep and timed out too.
+    expect(await backend.query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
+    await pool.end();
+  });
+
+  it('keeps a pooled connection after an ordinary SQL error', async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    const backend = createPostgresBackend({ client: pool });
+    const [before] = await backend.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    await expect(backend.query('SELECT 1/$1::int', [0])).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+    });
+    const [after] = await backend.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    expect(after?.pid).toBe(before?.pid);
+    await pool.end();
+  });
+
+  it('closing a transaction-bound or joined backend does not close, or leak, the owner', async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const backend = createPostgresBackend({ client: pool, ownsClient: true });
+    await backend.transaction(async (tx) => {
+      await tx.close();
+      await expect(tx.query('SELECT 1')).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
+    });
+    const conn = await pool.connect();
+    const joined = backend.withTransactionClient(conn);
+    await joined.close();
+    await expect(joined.query('SELECT 1')).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
+    conn.release();
+    expect(await backend.query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
+    await backend.close();
+    expect(pool.ended).toBe(true);
+    await expect(backend.query('SELECT 1')).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
+  });
+
+  it('refuses a transaction-bound backend once its transaction ended', async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    const backend = createPostgresBackend({ client: pool });
+    let leaked: typeof backend | undefined;
+    await backend.transaction(async (tx) => {
+      leaked = tx;
+    });
+    await expect(leaked?.execute('SELECT 1')).rejects.toMatchObject({
+      code: 'BACKEND_CLOSED',
+      message: expect.stringMatching(/transaction .*ended/),
+    });
+    await expect(leaked?.transaction(async () => 1)).rejects.toMatchObject({
+      code: 'BACKEND_CLOSED',
+    });
+    await expect(
+      backend.transaction(async (tx) => {
+        leaked = tx;
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    await expect(leaked?.query('SELECT 1')).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
+    await pool.end();
+  });
+
+  it('does not commit on a pool once the backend was closed during the transaction', async () => {
+    const name = await table();
+    const backend = createPostgresBackend({ client: admin });
+    const pending = backend.transaction(async (tx) => {
+      await tx.execute(`INSERT INTO ${name} VALUES (1)`);
+      await sleep(30);
+    });
+    await sleep(10);
+    await backend.close();
+    await expect(pending).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
+    expect(await ids(name)).toEqual([]);
+  });
+
+  it('re-runs a statement whose prepared statement was discarded, outside a transaction', async () => {
+    const sql = 'SELECT $1::int + 40 AS n';
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    const pooled = createPostgresBackend({ client: pool });
+    expect(await pooled.query(sql, [1])).toEqual([{ n: 41 }]);
+    await pool.query('DISCARD ALL');
+    expect(await pooled.query(sql, [2])).toEqual([{ n: 42 }]);
+    expect(await pooled.query(sql, [3])).toEqual([{ n: 43 }]);
+    await pool.end();
+
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const single = createPostgresBackend({ client });
+    expect(await single.query(sql, [1])).toEqual([{ n: 41 }]);
+    await client.query('DISCARD ALL');
+    for (const n of [2, 3]) expect(await single.query(sql, [n])).toEqual([{ n: 40 + n }]);
+    await client.end();
+  });
+
+  it('explains a discarded prepared statement inside a transaction, which cannot be retried', async () => {
+    const sql = 'SELECT $1::int + 50 AS n';
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const backend = createPostgresBackend({ client });
+    expect(await backend.query(sql, [1])).toEqual([{ n: 51 }]);
+    await client.query('DISCARD ALL');
+    await expect(backend.transaction((tx) => tx.query(sql, [2]))).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      details: { sqlstate: '26000' },
+      message: expect.stringMatching(/cannot be retried/),
+    });
+    // The transaction was rolled back; the backend goes on without the discarded statements.
+    expect(await backend.transaction((tx) => tx.query(sql, [3]))).toEqual([{ n: 53 }]);
+    expect(await backend.query(sql, [4])).toEqual([{ n: 54 }]);
+    await client.end();
+  });
+});

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createMutex, type Mutex, withTimeout } from '../../core/async.js';
+import { createMutex, type Mutex, reentrantUseError, withTimeout } from '../../core/async.js';
 import { FlowproofError } from '../../core/errors.js';
 import {
   type AppliedMigration,
@@ -13,8 +13,10 @@ import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/s
 import {
   isPGlite,
   isPool,
+  type PGliteLike,
   type PostgresClient,
   type PostgresPoolConnection,
+  type PostgresPoolLike,
   type PostgresQueryable,
   type PostgresQueryResult,
 } from './postgres-client.js';
@@ -35,7 +37,9 @@ export interface PostgresBackendOptions {
    */
   readonly tablePrefix?: string;
   /**
-   * Upper bound for one round trip (checkout, statement), in milliseconds. Also set
+   * Upper bound for one round trip (checkout, statement), in milliseconds. A pooled connection
+   * whose statement timed out is destroyed, not reused; on a single `pg.Client` a transaction
+   * that timed out is followed by a `ROLLBACK` queued behind the slow statement. Also set
    * `statement_timeout` on the server so a timed-out statement stops running there too.
    * @default 10000
    */
@@ -50,6 +54,13 @@ export interface PostgresBackendOptions {
    * plans each one once per connection instead of on every call (it halves the latency of the
    * idempotency claim). Needs `pg` (PGlite has no named statements) and a session-level
    * connection: turn it off behind PgBouncer in transaction pooling mode.
+   *
+   * When the server forgets them behind pg's back (`DISCARD ALL`, `DEALLOCATE`, a pooler's
+   * session reset), the next named statement fails with SQLSTATE 26000 before it runs. Outside
+   * a transaction it is then re-run unnamed, and that connection is not used with named
+   * statements again (a pooled one is destroyed when released). Inside a transaction the error
+   * has aborted the transaction, so it cannot be retried: it fails with `BACKEND_ERROR`
+   * (`details.sqlstate` `'26000'`) and the transaction is rolled back; retry the transaction.
    * @default true for `pg` clients, false for PGlite
    */
   readonly preparedStatements?: boolean;
@@ -79,6 +90,8 @@ export interface PostgresBackend extends StorageBackend {
    * A backend bound to a transaction the application opened itself: pass the client the
    * transaction runs on (a connection checked out of your pool after `BEGIN`, or PGlite's `tx`).
    * Everything done through the returned backend commits or rolls back with your own writes.
+   * Closing the returned backend retires only it (later calls fail with `BACKEND_CLOSED`); the
+   * connection and the backend it came from are left alone.
    *
    * @example
    * ```ts
@@ -94,6 +107,8 @@ export interface PostgresBackend extends StorageBackend {
 
 interface Config {
   readonly client: PostgresClient;
+  /** A `pg.Pool`, PGlite, or a single connection (`pg.Client`). */
+  readonly kind: 'pool' | 'pglite' | 'client';
   readonly schema: string | undefined;
   readonly tablePrefix: string;
   readonly timeoutMs: number;
@@ -124,6 +139,7 @@ export function createPostgresBackend(options: PostgresBackendOptions): Postgres
   assertInteger(timeoutMs, 'options.timeoutMs', 1, 3_600_000);
   const config: Config = Object.freeze({
     client,
+    kind: isPool(client) ? 'pool' : isPGlite(client) ? 'pglite' : 'client',
     schema:
       options.schema === undefined
         ? undefined
@@ -145,7 +161,10 @@ export function createPostgresBackend(options: PostgresBackendOptions): Postgres
 
 interface SharedState {
   closed: boolean;
-  /** Serialises transactions on a single `pg.Client`, which can only run one at a time. */
+  /**
+   * Serialises transactions on a single `pg.Client`, which can only run one at a time, and holds
+   * the root backend's statements back while one is open, so they never run inside it.
+   */
   readonly plainClientLock: Mutex;
 }
 
@@ -156,6 +175,10 @@ class PostgresBackendImpl implements PostgresBackend {
   readonly #inTransaction: boolean;
   readonly #shared: SharedState;
   #savepoints = 0;
+  /** Why this handle refuses work though its owner is open: closed, or its transaction ended. */
+  #retired: string | undefined;
+  /** A statement of this transaction timed out or lost its connection: it may still be running. */
+  #broken: FlowproofError | undefined;
 
   constructor(
     config: Config,
@@ -215,30 +238,43 @@ class PostgresBackendImpl implements PostgresBackend {
   async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
     this.#assertOpen();
     if (this.#inTransaction) return this.#savepoint(fn);
-    const { client } = this.#config;
-    if (isPool(client)) {
-      const connection = await this.#checkout(client);
-      let failure: unknown;
+    const { client, kind } = this.#config;
+    if (kind === 'pool') {
+      const connection = await this.#checkout(client as PostgresPoolLike);
+      const bound = this.#bound(connection);
       try {
-        return await this.#runTransaction(connection, fn);
-      } catch (error) {
-        failure = error;
-        throw error;
+        return await this.#runTransaction(bound, fn);
       } finally {
         // A connection whose statement timed out or broke may be mid-query: destroy it.
-        connection.release(isBrokenConnection(failure) ? (failure as Error) : undefined);
+        releaseConnection(connection, bound.#broken);
       }
     }
-    if (isPGlite(client)) {
+    if (kind === 'pglite') {
+      let bound: PostgresBackendImpl | undefined;
       try {
-        return await client.transaction((tx) => fn(this.#bound(tx)));
+        return await (client as PGliteLike).transaction(async (tx) => {
+          bound = this.#bound(tx);
+          const result = await fn(bound as this);
+          // Closed while the callback ran: throwing here makes PGlite roll back, not commit.
+          this.#assertOpen();
+          return result;
+        });
       } catch (error) {
         throw error instanceof FlowproofError || !isDriverError(error)
           ? error
           : toPostgresError(error, 'transaction');
+      } finally {
+        if (bound) bound.#retired = TRANSACTION_ENDED;
       }
     }
-    return this.#shared.plainClientLock.run(() => this.#runTransaction(client, fn));
+    // A single pg.Client runs one transaction at a time; code inside one that asks for another
+    // on the root backend would wait for itself.
+    const lock = this.#shared.plainClientLock;
+    if (lock.heldHere()) throw reentrantUseError('postgres', 'PostgreSQL backend');
+    return lock.runHolding(async () => {
+      this.#assertOpen();
+      return this.#runTransaction(this.#bound(client), fn);
+    });
   }
 
   async migrate(set: MigrationSet<this>): Promise<MigrationReport> {
@@ -304,9 +340,15 @@ class PostgresBackendImpl implements PostgresBackend {
   }
 
   async close(): Promise<void> {
+    if (this.#inTransaction) {
+      // A transaction-bound or joined backend owns nothing: closing it retires this handle only.
+      // The transaction goes on, and the backend it came from still releases its client.
+      this.#retired ??= 'This transaction-bound PostgreSQL backend was closed';
+      return;
+    }
     if (this.#shared.closed) return;
     this.#shared.closed = true;
-    if (!this.#config.ownsClient || this.#inTransaction) return;
+    if (!this.#config.ownsClient) return;
     const client = this.#config.client as {
       end?: () => Promise<void>;
       close?: () => Promise<void>;
@@ -315,83 +357,284 @@ class PostgresBackendImpl implements PostgresBackend {
     else if (typeof client.close === 'function') await client.close();
   }
 
-  #bound(runner: PostgresQueryable): this {
-    return new PostgresBackendImpl(this.#config, runner, true, this.#shared) as this;
+  #bound(runner: PostgresQueryable): PostgresBackendImpl {
+    return new PostgresBackendImpl(this.#config, runner, true, this.#shared);
   }
 
+  /** BEGIN … COMMIT around `fn` on `bound`'s connection; `bound` is retired when it ends. */
   async #runTransaction<T>(
-    runner: PostgresQueryable,
+    bound: PostgresBackendImpl,
     fn: (backend: this) => Promise<T>,
   ): Promise<T> {
-    const bound = this.#bound(runner);
-    await bound.execute('BEGIN');
     try {
-      const result = await fn(bound);
-      await bound.execute('COMMIT');
+      await bound.#control('BEGIN');
+      const result = await fn(bound as this);
+      await bound.#control('COMMIT');
       return result;
     } catch (error) {
-      const rollback = runner.query('ROLLBACK').catch(() => {});
+      // Sent before the caller can send anything else on this connection, and pg runs a
+      // connection's queries in order: even a BEGIN or COMMIT that timed out here and reaches the
+      // server later is followed by this ROLLBACK, so a single pg.Client never stays inside a
+      // transaction that later statements would silently join.
+      const rollback = bound.#runner.query('ROLLBACK').catch(() => {});
       // After a timeout the connection is still busy with the slow statement: do not wait for it.
-      // A pooled connection is destroyed by the caller, which aborts the transaction server-side;
-      // a single client runs the queued ROLLBACK before anything sent after it.
-      if (!isBrokenConnection(error)) await rollback;
+      // A pooled connection is then destroyed by the caller, which aborts the transaction
+      // server-side; a single client runs the ROLLBACK before anything sent after it.
+      if (bound.#broken === undefined) await bound.#settle(rollback);
       throw error;
+    } finally {
+      bound.#retired = TRANSACTION_ENDED;
     }
   }
 
   async #savepoint<T>(fn: (backend: this) => Promise<T>): Promise<T> {
     this.#savepoints += 1;
     const name = `flowproof_sp_${this.#savepoints}`;
-    await this.execute(`SAVEPOINT ${name}`);
+    await this.#control(`SAVEPOINT ${name}`);
     try {
       const result = await fn(this);
-      await this.execute(`RELEASE SAVEPOINT ${name}`);
+      await this.#control(`RELEASE SAVEPOINT ${name}`);
       return result;
     } catch (error) {
-      await this.#runner.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => {});
+      const rollback = this.#runner.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => {});
+      if (this.#broken === undefined) await this.#settle(rollback);
       throw error;
     }
   }
 
-  async #checkout(pool: {
-    connect(): Promise<PostgresPoolConnection>;
-  }): Promise<PostgresPoolConnection> {
-    const pending = pool.connect();
+  /** Waits for a ROLLBACK within `timeoutMs`; past it, the connection counts as broken. */
+  async #settle(rollback: Promise<unknown>): Promise<void> {
     try {
-      return await withTimeout(pending, this.#config.timeoutMs, 'PostgreSQL connection checkout');
+      await withTimeout(rollback, this.#config.timeoutMs, 'PostgreSQL ROLLBACK');
+    } catch (error) {
+      this.#broken = error as FlowproofError;
+    }
+  }
+
+  /**
+   * A transaction-control statement on this handle's connection. It runs even when this handle
+   * was closed (the transaction is not its to abandon), but not once the owner was closed.
+   */
+  async #control(sql: string): Promise<void> {
+    if (this.#shared.closed) throw closedError('This PostgreSQL backend was closed');
+    await this.#runInTransaction(sql, []);
+  }
+
+  async #checkout(pool: PostgresPoolLike): Promise<PostgresPoolConnection> {
+    const pending = pool.connect();
+    let connection: PostgresPoolConnection;
+    try {
+      connection = await withTimeout(
+        pending,
+        this.#config.timeoutMs,
+        'PostgreSQL connection checkout',
+      );
     } catch (error) {
       // A connection that arrives after the timeout goes straight back to the pool.
       pending.then((late) => late.release()).catch(() => {});
       throw toPostgresError(error, 'connection checkout');
     }
+    // pg emits a checked-out connection's socket errors as 'error' events, which crash the
+    // process when nobody listens; its pending and next queries fail and report them instead.
+    (connection as ErrorEmitter).on?.('error', ignoreError);
+    return connection;
   }
 
-  async #run(sql: string, params: readonly unknown[]): Promise<PostgresQueryResult> {
-    this.#assertOpen();
+  #run(sql: string, params: readonly unknown[]): Promise<PostgresQueryResult> {
     try {
-      const name =
-        this.#config.preparedStatements && params.length > 0 ? statementName(sql) : undefined;
-      const pending =
-        name === undefined
-          ? this.#runner.query(sql, params as unknown[])
-          : (this.#runner as unknown as PreparedQueryable).query({
-              name,
-              text: sql,
-              values: params as unknown[],
-            });
-      return await withTimeout(pending, this.#config.timeoutMs, 'PostgreSQL statement');
+      this.#assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#inTransaction) return this.#runInTransaction(sql, params);
+    const { client, kind } = this.#config;
+    if (kind === 'pool') return this.#runPooled(client as PostgresPoolLike, sql, params);
+    if (kind === 'client') {
+      // A single pg.Client inside a transaction would run this statement in it: wait for the
+      // transaction to end (and its COMMIT or ROLLBACK to be sent) instead.
+      const lock = this.#shared.plainClientLock;
+      if (lock.locked) {
+        if (lock.heldHere())
+          return Promise.reject(reentrantUseError('postgres', 'PostgreSQL backend'));
+        return lock.run(() => {
+          this.#assertOpen();
+          return this.#runOn(client, sql, params, true);
+        });
+      }
+    }
+    return this.#runOn(client, sql, params, true);
+  }
+
+  async #runInTransaction(sql: string, params: readonly unknown[]): Promise<PostgresQueryResult> {
+    try {
+      return await this.#runOn(this.#runner, sql, params, false);
+    } catch (error) {
+      if (isBrokenConnection(error)) this.#broken = error as FlowproofError;
+      throw error;
+    }
+  }
+
+  /**
+   * One statement on a connection checked out for it. One deadline covers the checkout and the
+   * statement, as `pool.query` did; a connection whose statement timed out or broke is destroyed,
+   * a late checkout goes straight back to the pool.
+   */
+  #runPooled(
+    pool: PostgresPoolLike,
+    sql: string,
+    params: readonly unknown[],
+  ): Promise<PostgresQueryResult> {
+    const { timeoutMs } = this.#config;
+    return new Promise((resolve, reject) => {
+      let connection: PostgresPoolConnection | undefined;
+      let settled = false;
+      const fail = (error: unknown) => {
+        settled = true;
+        clearTimeout(timer);
+        const mapped = toPostgresError(error, connection ? 'statement' : 'connection checkout');
+        if (connection)
+          releaseConnection(connection, isBrokenConnection(mapped) ? mapped : undefined);
+        reject(mapped);
+      };
+      const timer = setTimeout(() => {
+        fail(
+          new FlowproofError(
+            'BACKEND_TIMEOUT',
+            `PostgreSQL statement did not finish within ${timeoutMs} ms`,
+            { details: { backend: 'postgres', timeoutMs } },
+          ),
+        );
+      }, timeoutMs);
+      timer.unref();
+      pool.connect().then(
+        (checkedOut) => {
+          if (settled) return checkedOut.release();
+          connection = checkedOut;
+          // pg emits a checked-out connection's socket errors as 'error' events, which crash the
+          // process when nobody listens; its pending query fails and reports them instead.
+          (checkedOut as ErrorEmitter).on?.('error', ignoreError);
+          let pending: Promise<PostgresQueryResult>;
+          try {
+            pending = this.#send(checkedOut, sql, params, true);
+          } catch (error) {
+            return fail(error);
+          }
+          pending.then(
+            (result) => {
+              if (settled) return;
+              settled = true;
+              clearTimeout(timer);
+              releaseConnection(checkedOut, undefined);
+              resolve(result);
+            },
+            (error: unknown) => {
+              if (!settled) fail(error);
+            },
+          );
+        },
+        (error: unknown) => {
+          if (!settled) fail(error);
+        },
+      );
+    });
+  }
+
+  /** One statement on `runner`, bounded by `timeoutMs`, its failure typed. */
+  async #runOn(
+    runner: PostgresQueryable,
+    sql: string,
+    params: readonly unknown[],
+    retryable: boolean,
+  ): Promise<PostgresQueryResult> {
+    try {
+      return await withTimeout(
+        this.#send(runner, sql, params, retryable),
+        this.#config.timeoutMs,
+        'PostgreSQL statement',
+      );
     } catch (error) {
       throw toPostgresError(error, 'statement');
     }
   }
 
-  #assertOpen(): void {
-    if (this.#shared.closed) {
-      throw new FlowproofError('BACKEND_CLOSED', 'This PostgreSQL backend was closed', {
-        details: { backend: 'postgres' },
-      });
+  /**
+   * Sends one statement on `runner`, named (prepared) when configured. A named statement the
+   * server no longer knows (26000: DISCARD ALL, DEALLOCATE, a pooler's reset) while pg believes
+   * it prepared failed before it ran: it is re-sent unnamed when `retryable`; inside a
+   * transaction, which that error aborted, it is reported instead. Either way that connection's
+   * statements are not named again.
+   */
+  #send(
+    runner: PostgresQueryable,
+    sql: string,
+    params: readonly unknown[],
+    retryable: boolean,
+  ): Promise<PostgresQueryResult> {
+    if (
+      !this.#config.preparedStatements ||
+      params.length === 0 ||
+      discardedStatements.has(runner)
+    ) {
+      return runner.query(sql, params as unknown[]);
     }
+    const name = statementName(sql);
+    if (name === undefined) return runner.query(sql, params as unknown[]);
+    return (runner as unknown as PreparedQueryable)
+      .query({ name, text: sql, values: params as unknown[] })
+      .catch((error: unknown) => {
+        if ((error as { code?: unknown } | null)?.code !== '26000') throw error;
+        discardedStatements.add(runner);
+        if (retryable) return runner.query(sql, params as unknown[]);
+        throw discardedStatementError(error);
+      });
   }
+
+  #assertOpen(): void {
+    if (this.#shared.closed) throw closedError('This PostgreSQL backend was closed');
+    if (this.#retired !== undefined) throw closedError(this.#retired);
+  }
+}
+
+const TRANSACTION_ENDED =
+  'This PostgreSQL backend is bound to a transaction that has ended; ' +
+  'use the backend the running transaction passes to its callback';
+
+function closedError(message: string): FlowproofError {
+  return new FlowproofError('BACKEND_CLOSED', message, { details: { backend: 'postgres' } });
+}
+
+function discardedStatementError(error: unknown): FlowproofError {
+  const text = (error as { message?: unknown } | null)?.message;
+  return new FlowproofError(
+    'BACKEND_ERROR',
+    `PostgreSQL statement failed: ${String(text)}. The connection's prepared statements were ` +
+      'dropped (DISCARD ALL, DEALLOCATE, or a pooler resetting the session); inside a ' +
+      'transaction the statement cannot be retried, because the error aborted the transaction: ' +
+      'retry the transaction, or set preparedStatements: false',
+    { cause: error, details: { backend: 'postgres', sqlstate: '26000' } },
+  );
+}
+
+/**
+ * Connections (`pg` clients) whose named statements the server dropped while pg still believes
+ * them prepared: statements on them run unnamed, and a pooled one is destroyed when released.
+ */
+const discardedStatements = new WeakSet<object>();
+
+/** The part of a `pg` client's EventEmitter used while it is checked out. */
+interface ErrorEmitter {
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+function ignoreError(): void {}
+
+/** Returns a checked-out connection to its pool, destroying it when it cannot be reused. */
+function releaseConnection(connection: PostgresPoolConnection, broken: unknown): void {
+  (connection as ErrorEmitter).removeListener?.('error', ignoreError);
+  if (broken !== undefined) connection.release(broken as Error);
+  else if (discardedStatements.has(connection)) connection.release(true);
+  else connection.release();
 }
 
 /** pg's `query(config)` form, which names (prepares) the statement. */
