@@ -1,7 +1,8 @@
 /**
  * The conformance suite of the {@link StorageBackend} port: migrations (fresh, repeated, concurrent
  * in one process and across processes), schema-version checks, transactions (commit, rollback,
- * savepoints, joining the caller's transaction) and the store clock. Every backend flowproof ships
+ * savepoints, joining the caller's transaction, a transaction's backend refused once the
+ * transaction ended, closing it closing only that handle) and the store clock. Every backend flowproof ships
  * runs it; run it on your own backend to certify it.
  */
 import assert from 'node:assert/strict';
@@ -317,6 +318,43 @@ export function describeBackendConformance<B extends StorageBackend>(
         });
         assert.equal(await probe.read(backend, 'outer'), 'kept');
         assert.equal(await probe.read(backend, 'inner'), undefined);
+      },
+    );
+
+    itIf(
+      transactions,
+      'it has no transactions',
+      'refuses the backend a transaction handed out once that transaction ended (BACKEND_CLOSED)',
+      async () => {
+        const backend = await open();
+        await backend.migrate(migrations);
+        let leaked: B | undefined;
+        await backend.transaction(async (tx) => {
+          leaked = tx;
+        });
+        // Used later it would run outside the lock, or inside another caller's transaction.
+        await assertRejectsWithCode(
+          (async () => probe.insert(leaked as B, 'leaked', 'late'))(),
+          'BACKEND_CLOSED',
+        );
+        assert.equal(await probe.read(backend, 'leaked'), undefined);
+      },
+    );
+
+    itIf(
+      transactions,
+      'it has no transactions',
+      "closing a transaction's backend closes only that handle: the transaction commits, the owner works",
+      async () => {
+        const backend = await open();
+        await backend.migrate(migrations);
+        await backend.transaction(async (tx) => {
+          await probe.insert(tx, 'before-close', 'kept');
+          await tx.close();
+        });
+        assert.equal(await probe.read(backend, 'before-close'), 'kept');
+        await probe.insert(backend, 'owner', 'works');
+        assert.equal(await probe.read(backend, 'owner'), 'works');
       },
     );
 
