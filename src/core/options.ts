@@ -83,3 +83,17 @@ export function assertStoreOptions<B extends { readonly kind: string }>(
   }
   return { backend, ownsBackend: ownsBackend ?? false };
 }
+
+/**
+ * Throws a `TypeError` naming every key of `value` that is not in `known`, so a misspelled option
+ * (`leasMs` for `leaseMs`) is refused instead of silently ignored. `name` is the option object's
+ * path in messages (`options`, `options.http`).
+ */
+export function assertKnownKeys(value: object, known: readonly string[], name: string): void {
+  const unknown = Object.keys(value).filter((key) => !known.includes(key));
+  if (unknown.length === 0) return;
+  const listed = unknown.map((key) => `${name}.${key}`).join(', ');
+  throw new TypeError(
+    `unknown option${unknown.length > 1 ? 's' : ''} ${listed}; expected one of: ${known.join(', ')}`,
+  );
+}
