@@ -8,13 +8,22 @@
  *   publint  `publint --strict`, failing on any message, suggestions included
  *   attw     `attw --pack . --profile node16` (are the types wrong?)
  *   smoke    the packed tarball, installed in a fresh project, can be imported and required
- *            through every subpath
+ *            through every subpath, and its ESM and CommonJS builds loaded together in one
+ *            process share the flow context, error classes and warn-once flags
  *
  * `node scripts/check-package.mjs [check...]` runs only the named checks; no names runs all.
  * Prints one line per check, and exits non-zero when any failed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -262,6 +271,7 @@ function checkSmoke() {
       report(`smoke: require(${quoted})`, required);
     }
     checkCrossEntry(project);
+    checkDualBuild(project);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -314,6 +324,19 @@ function checkCrossEntry(project) {
     { cwd: project },
   );
   report('smoke: state-machine entries work together (require)', cjs);
+}
+
+/**
+ * The ESM and the CommonJS build loaded in one process behave as one library: one flow context,
+ * `instanceof` across builds, one warn-once (test/package/dual-build.check.mjs says what is checked).
+ */
+function checkDualBuild(project) {
+  const script = join(project, 'dual-build.check.mjs');
+  copyFileSync(join(root, 'test/package/dual-build.check.mjs'), script);
+  report(
+    'smoke: ESM and CommonJS builds in one process share one state',
+    run('node', [script], { cwd: project }),
+  );
 }
 
 function isReservedEntry(subpath) {

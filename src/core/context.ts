@@ -9,6 +9,7 @@ import { describeValue, FlowproofError } from './errors.js';
 import { createId } from './ids.js';
 import { getOpenTelemetry } from './opentelemetry.js';
 import { assertOptionsObject } from './options.js';
+import { processSingleton } from './process-singleton.js';
 
 /** The principal on whose behalf work runs. */
 export interface Actor {
@@ -59,7 +60,9 @@ export const CONTEXT_HEADERS: {
   tenant: 'x-tenant-id',
 });
 
-const storage = new AsyncLocalStorage<FlowContext>();
+// One per process, shared by the ESM and CommonJS builds: a context set through one is seen by
+// code loaded through the other (idempotency scoping by tenant depends on it).
+const storage = processSingleton('context.storage', 1, () => new AsyncLocalStorage<FlowContext>());
 const TOKEN = /^[\w.:@/+=-]{1,128}$/;
 const TOKEN_RULE = 'must be 1 to 128 characters of letters, digits and . _ : @ / + = -';
 

@@ -4,6 +4,7 @@
  * here sees the SDK the application registered, whichever module format either side uses.
  */
 import { loadOptionalPeer } from './optional-peer.js';
+import { processSingleton } from './process-singleton.js';
 
 /** @internal */
 export interface OtelSpan {
@@ -41,7 +42,10 @@ export interface OtelApi {
   ProxyTracerProvider: new () => { getDelegate(): unknown };
 }
 
-let override: OtelApi | null | undefined;
+// Set once for the process: configuring through the ESM build configures the CommonJS one too.
+const settings = processSingleton('opentelemetry.settings', 1, () => ({
+  override: undefined as OtelApi | null | undefined,
+}));
 
 /**
  * Tells flowproof which `@opentelemetry/api` to use: pass the module, `null` to turn tracing and
@@ -62,7 +66,7 @@ export function configureOpenTelemetry(api: unknown): void {
   ) {
     throw new TypeError('api must be the @opentelemetry/api module or null');
   }
-  override = api as OtelApi | null | undefined;
+  settings.override = api as OtelApi | null | undefined;
 }
 
 /**
@@ -80,6 +84,7 @@ let noopProvider: unknown;
 
 /** @internal The OpenTelemetry API in use, or undefined when none is installed or it is turned off. */
 export function getOpenTelemetry(): OtelApi | undefined {
+  const { override } = settings;
   if (override !== undefined) return override ?? undefined;
   return loadOptionalPeer<OtelApi>('@opentelemetry/api');
 }
