@@ -241,7 +241,15 @@ function toJsonSafe(value: unknown, ancestors: Set<object>, depth: number): unkn
     const copy: Record<string, unknown> = {};
     for (const key of Object.keys(object)) {
       const item = toJsonSafe((object as Record<string, unknown>)[key], ancestors, depth + 1);
-      if (item !== undefined) copy[key] = item;
+      // defineProperty, not assignment: a `__proto__` key is data here, not the prototype.
+      if (item !== undefined) {
+        Object.defineProperty(copy, key, {
+          value: item,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
     }
     return copy;
   } catch {
@@ -254,7 +262,12 @@ function toJsonSafe(value: unknown, ancestors: Set<object>, depth: number): unkn
 /** Describes a value for an error message without dumping it (it may hold personal data). */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof Date) return 'a Date';
-  return typeof value === 'object' ? 'an object' : `${typeof value}`;
+  if (typeof value !== 'object') return typeof value;
+  try {
+    if (Array.isArray(value)) return 'an array';
+    if (value instanceof Date) return 'a Date';
+  } catch {
+    return 'an unreadable object (a revoked proxy?)';
+  }
+  return 'an object';
 }

@@ -59,14 +59,18 @@ const settings = processSingleton('opentelemetry.settings', 1, () => ({
  * ```
  */
 export function configureOpenTelemetry(api: unknown): void {
-  if (
-    api !== null &&
-    api !== undefined &&
-    (typeof api !== 'object' || !('trace' in api) || !('propagation' in api))
-  ) {
+  if (api !== null && api !== undefined && !looksLikeOtelApi(api)) {
     throw new TypeError('api must be the @opentelemetry/api module or null');
   }
   settings.override = api as OtelApi | null | undefined;
+}
+
+function looksLikeOtelApi(api: unknown): boolean {
+  try {
+    return typeof api === 'object' && api !== null && 'trace' in api && 'propagation' in api;
+  } catch {
+    return false; // a revoked proxy
+  }
 }
 
 /**
