@@ -469,7 +469,9 @@ export function isFlowproofError<C extends FlowproofErrorCode>(
   error: unknown,
   code?: C,
 ): error is FlowproofError & {
+  /** The code asked for. */
   readonly code: C;
+  /** The details of that code. */
   readonly details: FlowproofErrorDetails<C>;
 } {
   try {
