@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { getContext, runWithContext } from './context.js';
+import { createId } from './ids.js';
 import { configureOpenTelemetry } from './opentelemetry.js';
 import { processSingleton } from './process-singleton.js';
 
@@ -25,5 +26,16 @@ describe('processSingleton', () => {
     } finally {
       configureOpenTelemetry(undefined);
     }
+  });
+
+  it('keeps ids strictly increasing across copies of the core', async () => {
+    vi.resetModules();
+    const copy = await import('./ids.js');
+    expect(copy.createId).not.toBe(createId);
+    const ids = Array.from({ length: 2000 }, (_, i) =>
+      i % 2 === 0 ? createId() : copy.createId(),
+    );
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
