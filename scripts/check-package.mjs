@@ -6,15 +6,28 @@
  *            condition objects have the expected shape (types first)
  *   dist     every file that package.json points at exists in dist/
  *   publint  `publint --strict`, failing on any message, suggestions included
- *   attw     `attw --pack . --profile node16` (are the types wrong?)
+ *   attw     `attw --pack . --profile strict` (are the types wrong? node10 resolution included)
+ *   typesVersions  one `typesVersions` entry per subpath export, for node10 resolution
+ *   engines  every package in package-lock.json runs on the oldest supported Node line
+ *   readme   the README's relative links point at files the package ships
  *   smoke    the packed tarball, installed in a fresh project, can be imported and required
- *            through every subpath
+ *            through every subpath, and its ESM and CommonJS builds loaded together in one
+ *            process share the flow context, error classes and warn-once flags
  *
  * `node scripts/check-package.mjs [check...]` runs only the named checks; no names runs all.
  * Prints one line per check, and exits non-zero when any failed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -185,20 +198,89 @@ function checkPublint() {
 }
 
 function checkAttw() {
-  // The node16 profile checks node16 (CJS and ESM) and bundler resolution, and leaves out node10
-  // (`moduleResolution: node`), which ignores `exports` and so cannot see any subpath export:
-  // flowproof's subpaths cannot work there by design, so no --ignore-rules is needed.
+  // The strict profile checks node10 (`moduleResolution: node`) too, besides node16 (CJS and ESM)
+  // and bundler: node10 ignores `exports`, so the subpaths resolve through `typesVersions`.
   const result = run('npx', [
     'attw',
     '--pack',
     '.',
     '--profile',
-    'node16',
+    'strict',
     '--no-emoji',
     '--no-color',
   ]);
-  if (result.ok) pass('attw --profile node16: no problems');
-  else fail('attw --profile node16', result.output);
+  if (result.ok) pass('attw --profile strict (node10, node16, bundler): no problems');
+  else fail('attw --profile strict', result.output);
+}
+
+/**
+ * `typesVersions` lists every subpath export (node10 finds their types nowhere else), and points
+ * at the same declaration file as the export's `import.types`.
+ */
+function checkTypesVersions() {
+  const mapped = pkg.typesVersions?.['*'] ?? {};
+  const problems = [];
+  for (const [subpath, value] of Object.entries(pkg.exports ?? {})) {
+    if (subpath === '.' || subpath === './package.json') continue;
+    const want = value?.import?.types;
+    const got = mapped[subpath.slice(2)];
+    if (!Array.isArray(got) || got.length !== 1 || got[0] !== want) {
+      problems.push(`${subpath}: typesVersions has ${JSON.stringify(got)}, expected ["${want}"]`);
+    }
+  }
+  for (const key of Object.keys(mapped)) {
+    if (!(`./${key}` in (pkg.exports ?? {}))) problems.push(`typesVersions.${key} is no export`);
+  }
+  if (problems.length === 0) pass('typesVersions: one entry per subpath export');
+  else fail('typesVersions', problems.join('\n'));
+}
+
+/**
+ * Every package in package-lock.json runs on the oldest Node the package supports, so `npm ci`
+ * on it prints no EBADENGINE warning (a devDependency's dependency counts too).
+ */
+function checkEngines() {
+  const require = createRequire(import.meta.url);
+  const semver = require('semver');
+  const oldest = semver.minVersion(pkg.engines.node).version;
+  // vitest and other tools need a recent Node 20 release; the supported line is Node 20.
+  const line = `${semver.major(oldest)}.${LATEST_MINOR[semver.major(oldest)] ?? 0}.0`;
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
+  const refused = Object.entries(lock.packages ?? {})
+    .filter(([, entry]) => entry.engines?.node && !entry.optional)
+    .filter(([, entry]) => !semver.satisfies(line, entry.engines.node))
+    .map(([path, entry]) => `${path}@${entry.version} requires node ${entry.engines.node}`);
+  if (refused.length === 0) pass(`engines: every locked package runs on Node ${line}`);
+  else fail(`engines: packages that refuse Node ${line}`, refused.join('\n'));
+}
+/** The Node release each supported major line is checked at (the last minor of the line). */
+const LATEST_MINOR = { 20: 19 };
+
+/**
+ * The README's relative links (to docs/ and the changelog) point at files the package ships, so
+ * they work for a reader of the installed package and of the package page.
+ */
+function checkReadmeLinks() {
+  const packed = run('npm', ['pack', '--dry-run', '--json']);
+  let files;
+  try {
+    files = new Set(
+      JSON.parse(packed.output.slice(packed.output.indexOf('[')))[0].files.map((f) => f.path),
+    );
+  } catch {
+    fail('readme: npm pack --dry-run', packed.output);
+    return;
+  }
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const targets = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)]
+    .map((match) => match[1])
+    .filter((target) => !/^[a-z]+:/i.test(target));
+  const missing = targets.filter((target) => !files.has(target.replace(/^\.\//, '')));
+  if (targets.length > 0 && missing.length === 0) {
+    pass(`readme: all ${targets.length} relative links point at files in the package`);
+  } else {
+    fail('readme: relative links to files the package does not ship', missing.join('\n'));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,6 +344,7 @@ function checkSmoke() {
       report(`smoke: require(${quoted})`, required);
     }
     checkCrossEntry(project);
+    checkDualBuild(project);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -316,6 +399,19 @@ function checkCrossEntry(project) {
   report('smoke: state-machine entries work together (require)', cjs);
 }
 
+/**
+ * The ESM and the CommonJS build loaded in one process behave as one library: one flow context,
+ * `instanceof` across builds, one warn-once (test/package/dual-build.check.mjs says what is checked).
+ */
+function checkDualBuild(project) {
+  const script = join(project, 'dual-build.check.mjs');
+  copyFileSync(join(root, 'test/package/dual-build.check.mjs'), script);
+  report(
+    'smoke: ESM and CommonJS builds in one process share one state',
+    run('node', [script], { cwd: project }),
+  );
+}
+
 function isReservedEntry(subpath) {
   const file = subpath === '.' ? 'src/index.ts' : `src/${subpath.slice(2)}/index.ts`;
   const code = readFileSync(file, 'utf8')
@@ -337,6 +433,9 @@ const checks = {
   dist: checkDist,
   publint: checkPublint,
   attw: checkAttw,
+  typesVersions: checkTypesVersions,
+  engines: checkEngines,
+  readme: checkReadmeLinks,
   smoke: checkSmoke,
 };
 const selected = process.argv.slice(2);

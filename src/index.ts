@@ -32,11 +32,17 @@ export {
   serializeContext,
 } from './core/context.js';
 export {
+  type BackendErrorDetails,
+  type EntityDetails,
   FlowproofError,
   type FlowproofErrorCode,
+  type FlowproofErrorDetails,
+  type FlowproofErrorDetailsMap,
+  type FlowproofErrorIssue,
   type FlowproofErrorJson,
   type FlowproofErrorOptions,
   isFlowproofError,
+  type PipelineStageDetails,
 } from './core/errors.js';
 export { createId, isId } from './core/ids.js';
 export { type Logger, type LogLevel, type LogMethod, silentLogger } from './core/logger.js';

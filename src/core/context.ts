@@ -8,7 +8,8 @@ import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { describeValue, FlowproofError } from './errors.js';
 import { createId } from './ids.js';
 import { getOpenTelemetry } from './opentelemetry.js';
-import { assertOptionsObject } from './options.js';
+import { assertFunction, assertKnownKeys, assertOptionsObject } from './options.js';
+import { processSingleton } from './process-singleton.js';
 
 /** The principal on whose behalf work runs. */
 export interface Actor {
@@ -59,7 +60,9 @@ export const CONTEXT_HEADERS: {
   tenant: 'x-tenant-id',
 });
 
-const storage = new AsyncLocalStorage<FlowContext>();
+// One per process, shared by the ESM and CommonJS builds: a context set through one is seen by
+// code loaded through the other (idempotency scoping by tenant depends on it).
+const storage = processSingleton('context.storage', 1, () => new AsyncLocalStorage<FlowContext>());
 const TOKEN = /^[\w.:@/+=-]{1,128}$/;
 const TOKEN_RULE = 'must be 1 to 128 characters of letters, digits and . _ : @ / + = -';
 
@@ -79,7 +82,19 @@ const TOKEN_RULE = 'must be 1 to 128 characters of letters, digits and . _ : @ /
  */
 export function runWithContext<R>(context: FlowContextInput, fn: () => R): R {
   assertOptionsObject(context, 'context');
+  assertKnownKeys(context, CONTEXT_KEYS, 'context');
+  assertFunction(fn, 'fn');
   const { remoteTrace, ...fields } = context;
+  if (remoteTrace !== undefined) {
+    assertOptionsObject(remoteTrace, 'context.remoteTrace');
+    for (const [header, value] of Object.entries(remoteTrace)) {
+      if (typeof value !== 'string') {
+        throw new TypeError(
+          `context.remoteTrace.${header} must be a string, got ${describeValue(value)}`,
+        );
+      }
+    }
+  }
   const merged = checkContext({
     ...storage.getStore(),
     ...withoutUndefined(fields),
@@ -108,6 +123,7 @@ export function getContext(): FlowContext | undefined {
  */
 // biome-ignore lint/suspicious/noExplicitAny: mirrors AsyncResource.bind's own signature.
 export function bindContext<F extends (...args: any[]) => unknown>(fn: F): F {
+  assertFunction(fn, 'fn');
   return AsyncResource.bind(fn) as unknown as F;
 }
 
@@ -124,6 +140,7 @@ export function bindContext<F extends (...args: any[]) => unknown>(fn: F): F {
 export function serializeContext(
   context: FlowContext | undefined = getContext(),
 ): Record<string, string> {
+  if (context !== undefined) checkContext(context, false);
   const headers: Record<string, string> = {};
   if (context) {
     headers[CONTEXT_HEADERS.correlationId] = context.correlationId;
@@ -231,6 +248,7 @@ export function restoreContext(
 ): RestoredContext {
   assertOptionsObject(carrier, 'carrier');
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['trustIdentity', 'onInvalid', 'causationId'], 'options');
   const { trustIdentity = false, onInvalid = 'replace', causationId: givenCausationId } = options;
   if (typeof trustIdentity !== 'boolean') {
     // A truthy string such as 'false' must not switch on trust in client-supplied identity.
@@ -254,7 +272,7 @@ export function restoreContext(
   const lower = new Map<string, string>();
   const ambiguous = new Set<string>();
   for (const [name, raw] of Object.entries(carrier)) {
-    const value = typeof raw === 'string' ? raw : raw?.[0];
+    const value = firstHeaderValue(raw);
     if (typeof value !== 'string') continue;
     const header = name.toLowerCase();
     const seen = lower.get(header);
@@ -302,11 +320,32 @@ export function restoreContext(
   };
 }
 
+/** A header's value: the string, or an array's first entry; anything else (unreadable too) is absent. */
+function firstHeaderValue(raw: unknown): string | undefined {
+  if (typeof raw === 'string') return raw;
+  try {
+    return Array.isArray(raw) && typeof raw[0] === 'string' ? raw[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function checkContext(context: FlowContext): FlowContext {
+/** The fields of a {@link FlowContextInput}. */
+const CONTEXT_KEYS = ['correlationId', 'causationId', 'actor', 'tenant', 'remoteTrace'];
+
+/**
+ * Checks every field of `context` and returns a frozen copy. `complete` (the default) also
+ * requires the correlation id, which {@link runWithContext} always fills in.
+ */
+function checkContext(context: FlowContext, complete = true): FlowContext {
+  assertOptionsObject(context, 'context');
+  if (!complete && typeof context.correlationId !== 'string') {
+    throw new TypeError(`context.correlationId ${TOKEN_RULE}`);
+  }
   const check = (value: unknown, name: string) => {
     if (value !== undefined && (typeof value !== 'string' || !TOKEN.test(value))) {
       throw new TypeError(`context.${name} ${TOKEN_RULE}`);
@@ -317,6 +356,7 @@ function checkContext(context: FlowContext): FlowContext {
   check(context.tenant, 'tenant');
   if (context.actor !== undefined) {
     assertOptionsObject(context.actor, 'context.actor');
+    assertKnownKeys(context.actor, ['id', 'type'], 'context.actor');
     check(context.actor.id, 'actor.id');
     if (context.actor.id === undefined) throw new TypeError('context.actor.id is required');
     check(context.actor.type, 'actor.type');

@@ -157,6 +157,57 @@ describe('clock', () => {
 });
 
 describe('utcDateTime()', () => {
+  it('says a date that does not exist does not exist, not that it lacks an offset', () => {
+    const schema = utcDateTime();
+    for (const [value, why] of [
+      ['2026-02-30T10:00:00Z', /does not exist/],
+      ['2026-01-01T24:00:00+01:00', /does not exist/],
+      ['2026-01-01T10:00:00', /lacks an offset/],
+      ['yesterday', /is not an ISO-8601 date-time/],
+    ] as const) {
+      const result = schema.safeParse(value);
+      expect(result.success, value).toBe(false);
+      expect(result.error?.issues[0]?.message, value).toMatch(why);
+    }
+  });
+
+  it('agrees with parseInstant on every string: one rule for both (property)', () => {
+    const schema = utcDateTime();
+    const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+    // Date-time-like strings, near misses included: lower-case t/z, no seconds, odd offsets.
+    const dateTimeLike = fc
+      .tuple(
+        fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
+        two(14),
+        two(32),
+        fc.constantFrom('T', 't', ' '),
+        two(25),
+        two(61),
+        fc.option(two(61), { nil: undefined }),
+        fc.constantFrom('', '.5', '.123456789', '.1234567891'),
+        fc.constantFrom('Z', 'z', '', '+01:00', '-12:30', '+24:00', '+05:60', '+0100'),
+      )
+      .map(
+        ([y, mo, d, t, h, mi, s, f, o]) =>
+          `${y}-${mo}-${d}${t}${h}:${mi}${s === undefined ? '' : `:${s}`}${s === undefined ? '' : f}${o}`,
+      );
+    fc.assert(
+      fc.property(fc.oneof(dateTimeLike, fc.string()), (value) => {
+        const parsed = schema.safeParse(value);
+        let instant: Date | undefined;
+        try {
+          instant = parseInstant(value);
+        } catch (error) {
+          expect(error).toBeInstanceOf(TypeError);
+        }
+        expect(parsed.success, value).toBe(instant !== undefined);
+        if (parsed.success) expect(parsed.data).toBe(instant?.toISOString());
+        expect(hasUtcOffset(value) || !parsed.success, value).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('accepts Z and offsets, rejects local times and garbage', () => {
     const schema = utcDateTime();
     expect(schema.parse('2026-01-01T14:00:00+02:00')).toBe('2026-01-01T12:00:00.000Z');
@@ -172,7 +223,7 @@ describe('utcDateTime()', () => {
     for (const outside of ['0000-01-01T00:00:00+01:00', '9999-12-31T23:59:59-12:00']) {
       const result = schema.safeParse(outside);
       expect(result.success).toBe(false);
-      expect(result.error?.issues[0]?.message).toMatch(/UTC year is between 0000 and 9999/);
+      expect(result.error?.issues[0]?.message).toMatch(/UTC years 0000 to 9999/);
     }
   });
 

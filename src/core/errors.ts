@@ -45,11 +45,303 @@ export type FlowproofErrorCode =
   | 'ENTITY_NOT_FOUND'
   | 'ENTITY_EXISTS';
 
+/** The `{ path, code, message }` form validation issues take in error details. */
+export interface FlowproofErrorIssue {
+  /** Path to the offending value; empty for the root. */
+  readonly path: ReadonlyArray<string | number>;
+  /** The validator's issue code, or `invalid`. */
+  readonly code: string;
+  /** Human-readable description. */
+  readonly message: string;
+}
+
+/** Details every storage-backend failure carries. */
+export interface BackendErrorDetails {
+  /** The backend's kind: `memory`, `sqlite`, `postgres` or `redis`. */
+  readonly backend?: string;
+}
+
+/**
+ * The `details` of each {@link FlowproofErrorCode}: what {@link isFlowproofError} narrows
+ * `error.details` to when given a code. Fields marked optional are present only in some of the
+ * situations that raise the code (docs/errors.md says which).
+ */
+export interface FlowproofErrorDetailsMap {
+  /** A value failed its schema. */
+  VALIDATION_FAILED: {
+    /** Every problem found; empty when the validator threw instead. */
+    readonly issues: readonly FlowproofErrorIssue[];
+    /** The validator threw while checking the value; `cause` is what it threw. */
+    readonly validatorFailed?: true;
+    /** The idempotency operation whose stored record was malformed. */
+    readonly operation?: string;
+    /** The machine whose event payload or context failed its schema. */
+    readonly machineId?: string;
+  };
+  /** An inbound context header is malformed or ambiguous. */
+  INVALID_CONTEXT: {
+    /** The header, lower-case. */
+    readonly header: string;
+    /** `ambiguous` when two spellings carried different values. */
+    readonly reason?: 'ambiguous';
+  };
+  /** The store cannot be reached. */
+  BACKEND_UNAVAILABLE: BackendErrorDetails & {
+    /** Redis: the client's connection status. */
+    readonly status?: string;
+    /** Redis: the error reply, e.g. `LOADING`. */
+    readonly redisCode?: string;
+    /** PostgreSQL: the SQLSTATE. */
+    readonly sqlstate?: string;
+    /** The round-trip limit that was reached while waiting for a connection. */
+    readonly timeoutMs?: number;
+  };
+  /** A round trip did not finish in time. */
+  BACKEND_TIMEOUT: BackendErrorDetails & {
+    /** The limit that was reached, in milliseconds. */
+    readonly timeoutMs?: number;
+    /** PostgreSQL: the SQLSTATE (`57014`). */
+    readonly sqlstate?: string;
+    /** SQLite: `SQLITE_BUSY` or `SQLITE_LOCKED`. */
+    readonly sqliteCode?: string;
+  };
+  /** Authentication, database or permission problem. */
+  BACKEND_MISCONFIGURED: BackendErrorDetails & {
+    /** PostgreSQL: the SQLSTATE. */
+    readonly sqlstate?: string;
+    /** SQLite: the driver's code. */
+    readonly sqliteCode?: string;
+    /** Redis: the error reply, e.g. `NOAUTH`. */
+    readonly redisCode?: string;
+  };
+  /** Any other driver error. */
+  BACKEND_ERROR: BackendErrorDetails & {
+    /** PostgreSQL: the SQLSTATE. */
+    readonly sqlstate?: string;
+    /** SQLite: the driver's code. */
+    readonly sqliteCode?: string;
+    /** Redis: the error reply, e.g. `WRONGTYPE`. */
+    readonly redisCode?: string;
+  };
+  /** The backend was used after `close()`. */
+  BACKEND_CLOSED: BackendErrorDetails;
+  /** The store's schema is older than the code. */
+  SCHEMA_OUTDATED: BackendErrorDetails & {
+    /** The component whose schema is outdated. */
+    readonly component?: string;
+    /** The schema version found. */
+    readonly found?: number;
+    /** The schema version the code needs. */
+    readonly expected?: number;
+    /** PostgreSQL: the SQLSTATE (`42P01`). */
+    readonly sqlstate?: string;
+  };
+  /** The store's schema is newer than the code. */
+  SCHEMA_TOO_NEW: {
+    /** The component whose schema is newer. */
+    readonly component: string;
+    /** The schema version found. */
+    readonly found: number;
+    /** The newest version this code knows. */
+    readonly expected: number;
+  };
+  /** A migration threw, or the recorded history differs from the code's. */
+  MIGRATION_FAILED: BackendErrorDetails & {
+    /** The component being migrated. */
+    readonly component: string;
+    /** The migration's version. */
+    readonly version?: number;
+    /** The name recorded for that version, when it differs from the code's. */
+    readonly recorded?: string;
+    /** The code of the migration's error, when it was a `FlowproofError`. */
+    readonly causeCode?: FlowproofErrorCode;
+  };
+  /** The backend cannot run or join this transaction. */
+  TRANSACTION_UNSUPPORTED: BackendErrorDetails & {
+    /** Why: the call would wait for the transaction it runs inside, or a sibling savepoint runs. */
+    readonly reason?: 'reentrant' | 'concurrent-savepoints';
+    /** The idempotency store's kind, when the store has no transactions. */
+    readonly store?: string;
+  };
+  /** A `reject` stage found invalid data. */
+  PIPELINE_REJECTED: PipelineStageDetails & {
+    /** Every problem found. */
+    readonly issues: readonly FlowproofErrorIssue[];
+  };
+  /** User code in a stage threw. */
+  PIPELINE_STAGE_FAILED: PipelineStageDetails & {
+    /** The code of what it threw, when it was a `FlowproofError`. */
+    readonly causeCode?: FlowproofErrorCode;
+    /** Which part of the stage threw (`fallback`, `output check`…), when not its main function. */
+    readonly during?: string;
+  };
+  /** A stage's output lacks fields its input had. */
+  PIPELINE_FIELD_LOST: PipelineStageDetails & {
+    /** The paths of the lost fields. */
+    readonly fields: readonly string[];
+  };
+  /** The dead-letter sink threw. */
+  PIPELINE_DEAD_LETTER_FAILED: PipelineStageDetails & {
+    /** The stage's own failure. */
+    readonly originalCode: FlowproofErrorCode;
+  };
+  /** A third party's response failed its schema. */
+  INTEGRATION_RESPONSE_INVALID: {
+    /** The integration, e.g. `stripe`. */
+    readonly source: string;
+    /** Every problem found. */
+    readonly issues: readonly FlowproofErrorIssue[];
+    /** The schema threw while checking the payload; `cause` is what it threw. */
+    readonly validatorFailed?: true;
+  };
+  /** A schema accepts values the table's columns refuse. */
+  SCHEMA_COLUMN_MISMATCH: {
+    /** The table checked. */
+    readonly table: string;
+    /** Each mismatch: its kind and field, with facts that depend on the kind. */
+    readonly mismatches: ReadonlyArray<{
+      /** What does not match, e.g. `string-length`. */
+      readonly kind: string;
+      /** The schema field. */
+      readonly field: string;
+    }>;
+  };
+  /** The client's idempotency key is malformed. */
+  IDEMPOTENCY_KEY_INVALID: {
+    /** The key's length, or `null` when it is not a string. */
+    readonly length: number | null;
+  };
+  /** The key was used with another request fingerprint. */
+  IDEMPOTENCY_KEY_REUSED: {
+    /** The operation the key belongs to. */
+    readonly operation: string;
+  };
+  /** Another call holds the key's lease. */
+  IDEMPOTENCY_IN_PROGRESS: {
+    /** Milliseconds after which a retry may find the first call finished (at least 1). */
+    readonly retryAfterMs: number;
+    /** The operation the key belongs to. */
+    readonly operation?: string;
+  };
+  /** The owner died between starting its side effect and completing. */
+  IDEMPOTENCY_OUTCOME_UNKNOWN: {
+    /** The operation the key belongs to. */
+    readonly operation: string;
+    /** The fencing token of the owner that died. */
+    readonly token?: number;
+  };
+  /** This call lost its lease. */
+  IDEMPOTENCY_STALE_OWNER: {
+    /** The operation the key belongs to (`run`, claims). */
+    readonly operation?: string;
+    /** The lock's resource (`withLock`). */
+    readonly resource?: string;
+    /** This call's fencing token, which the store refused. */
+    readonly token?: number;
+  };
+  /** The idempotency store could not be reached. */
+  IDEMPOTENCY_UNAVAILABLE: {
+    /** The operation the key belongs to (`run`). */
+    readonly operation?: string;
+    /** The lock's resource (`withLock`). */
+    readonly resource?: string;
+  };
+  /** Another holder has the lock. */
+  LOCK_NOT_ACQUIRED: {
+    /** Milliseconds until the current holder's lease ends, unless it is renewed. */
+    readonly retryAfterMs: number;
+    /** The lock's resource. */
+    readonly resource?: string;
+  };
+  /** The event is not allowed in the entity's current state. */
+  STATE_TRANSITION_DENIED: {
+    /** The machine. */
+    readonly machineId: string;
+    /** The state the entity is in. */
+    readonly state: string;
+    /** The refused event. */
+    readonly event: string;
+    /** The events the state accepts. */
+    readonly allowed: readonly string[];
+    /** Why: the event is unknown there, the state is terminal, or every guard refused. */
+    readonly reason: string;
+    /** The entity, when raised through persisted entities. */
+    readonly entityId?: string;
+  };
+  /** Another writer changed the entity since it was read. */
+  VERSION_CONFLICT: EntityDetails & {
+    /** The version the write expected. */
+    readonly expectedVersion: number;
+    /** The version found, when known. */
+    readonly foundVersion?: number;
+  };
+  /** A snapshot belongs to another machine or version. */
+  MACHINE_VERSION_MISMATCH: {
+    /** The machine. */
+    readonly machineId: string;
+    /** The version (or machine) the code expected. */
+    readonly expected: unknown;
+    /** The version (or machine) found. */
+    readonly found: unknown;
+    /** The entity, when raised through persisted entities. */
+    readonly entityId?: string;
+  };
+  /** No entity with this id exists for the machine. */
+  ENTITY_NOT_FOUND: EntityDetails & {
+    /** `history-missing` when the entity's history lacks its creation record. */
+    readonly reason?: string;
+  };
+  /** An entity with this id already exists for the machine. */
+  ENTITY_EXISTS: EntityDetails;
+}
+
+/** Where in a pipeline a `PIPELINE_*` failure happened. */
+export interface PipelineStageDetails {
+  /** The pipeline's name. */
+  readonly pipeline: string;
+  /** The stage's name. */
+  readonly stage: string;
+  /** The stage's trust boundary. */
+  readonly boundary: string;
+}
+
+/** Which persisted entity a state-machine failure is about. */
+export interface EntityDetails {
+  /** The machine. */
+  readonly machineId: string;
+  /** The entity. */
+  readonly entityId: string;
+}
+
+/**
+ * The `details` of a {@link FlowproofError} of code `C`: the code's shape from
+ * {@link FlowproofErrorDetailsMap}, or, for the union of all codes, any JSON-safe record.
+ */
+export type FlowproofErrorDetails<C extends FlowproofErrorCode = FlowproofErrorCode> =
+  FlowproofErrorCode extends C
+    ? Readonly<Record<string, unknown>>
+    : Readonly<Record<string, unknown>> & FlowproofErrorDetailsMap[C];
+
+/**
+ * Compile-time check that {@link FlowproofErrorDetailsMap} has exactly one entry per code: adding
+ * a code to {@link FlowproofErrorCode} without its details (or the reverse) fails the typecheck.
+ */
+type ExactKeys<A, B> = [Exclude<keyof A, B>, Exclude<B, keyof A>] extends [never, never]
+  ? true
+  : { readonly missingOrExtra: [Exclude<keyof A, B>, Exclude<B, keyof A>] };
+const detailsMapIsExhaustive: ExactKeys<FlowproofErrorDetailsMap, FlowproofErrorCode> = true;
+void detailsMapIsExhaustive;
+
 /** Options accepted by {@link FlowproofError}. */
 export interface FlowproofErrorOptions {
   /** The underlying error, kept for debugging and exposed as `error.cause`. */
   readonly cause?: unknown;
-  /** Structured, JSON-safe facts about the failure (never secrets or personal data). */
+  /**
+   * Structured facts about the failure (never secrets or personal data). Copied into a JSON-safe
+   * form: a `bigint` becomes its decimal string, a `Date` its ISO string, a non-finite number
+   * `null`; `undefined`, functions and symbols are left out; cycles and unreadable values are
+   * replaced by a marker string.
+   */
   readonly details?: Readonly<Record<string, unknown>>;
 }
 
@@ -66,7 +358,17 @@ export interface FlowproofErrorJson {
 }
 
 /**
+ * Marks each flowproof error class with a name that is the same in every copy of flowproof (the
+ * ESM and the CommonJS build, duplicate installs), so `instanceof` holds across copies.
+ */
+const ERROR_CLASS: unique symbol = Symbol.for('flowproof.error-class@1') as never;
+
+/**
  * The base class of every error flowproof raises deliberately.
+ *
+ * `instanceof FlowproofError` (and `instanceof` its subclasses) holds for errors raised by any copy
+ * of flowproof in the process: code loaded through `require` and code loaded through `import`
+ * raise errors that pass either build's check.
  *
  * @example
  * ```ts
@@ -79,16 +381,31 @@ export interface FlowproofErrorJson {
  * ```
  */
 export class FlowproofError extends Error {
+  /** @internal The class's name in every copy of flowproof; subclasses declare their own. */
+  static readonly [ERROR_CLASS]: string = 'FlowproofError';
+
   /** Stable, documented identifier of the failure; safe to branch on. */
   readonly code: FlowproofErrorCode;
-  /** Structured facts about the failure; empty when there are none. */
+  /**
+   * Structured facts about the failure; empty when there are none. Always JSON-safe: values JSON
+   * cannot hold are converted when the error is made (see {@link FlowproofErrorOptions.details}).
+   */
   readonly details: Readonly<Record<string, unknown>>;
 
   constructor(code: FlowproofErrorCode, message: string, options: FlowproofErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FlowproofError';
     this.code = code;
-    this.details = Object.freeze({ ...options.details });
+    this.details = jsonSafeDetails(options.details);
+  }
+
+  /**
+   * True when `value` is an instance of this class, made by this copy of flowproof or another one
+   * (the other module format, a duplicate install).
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` asked about.
+    return isInstanceAcrossCopies(this, value);
   }
 
   /** A JSON-safe view for logs and problem responses; the cause is left out. */
@@ -98,27 +415,157 @@ export class FlowproofError extends Error {
 }
 
 /**
- * Narrows `error` to a {@link FlowproofError}, optionally of one code. Works across module copies
- * (duplicate installs) by checking the shape, not only the prototype chain.
+ * `value instanceof errorClass`, where `value` may come from another copy of flowproof: true when
+ * a class in its prototype chain has the same {@link ERROR_CLASS} name as `errorClass`.
+ */
+function isInstanceAcrossCopies(errorClass: object, value: unknown): boolean {
+  if (Function.prototype[Symbol.hasInstance].call(errorClass, value)) return true;
+  // A subclass of the application's own has no name of its own: only its own instances match.
+  if (!Object.hasOwn(errorClass, ERROR_CLASS)) return false;
+  const name = (errorClass as Record<typeof ERROR_CLASS, unknown>)[ERROR_CLASS];
+  try {
+    let prototype =
+      typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
+    for (; prototype !== null; prototype = Object.getPrototypeOf(prototype)) {
+      const owner = Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value;
+      if (
+        typeof owner === 'function' &&
+        Object.hasOwn(owner, ERROR_CLASS) &&
+        owner[ERROR_CLASS] === name
+      ) {
+        return true;
+      }
+    }
+  } catch {
+    // A revoked proxy or a hostile getPrototypeOf trap: not a flowproof error.
+  }
+  return false;
+}
+
+/**
+ * Gives `errorClass` the name by which other copies of flowproof recognise it, for `instanceof`
+ * across copies. Every exported subclass of {@link FlowproofError} calls it once.
+ *
+ * @internal
+ */
+export function registerErrorClass(
+  errorClass: abstract new (...args: never[]) => FlowproofError,
+  name: string,
+): void {
+  Object.defineProperty(errorClass, ERROR_CLASS, { value: name });
+}
+
+/**
+ * Narrows `error` to a {@link FlowproofError}, optionally of one code; with a code, `details` is
+ * narrowed to that code's shape ({@link FlowproofErrorDetailsMap}). Works across copies of
+ * flowproof (the ESM and CommonJS builds, duplicate installs). Never throws, whatever `error` is.
+ *
+ * @example
+ * ```ts
+ * if (isFlowproofError(error, 'IDEMPOTENCY_IN_PROGRESS')) await sleep(error.details.retryAfterMs);
+ * ```
  */
 export function isFlowproofError<C extends FlowproofErrorCode>(
   error: unknown,
   code?: C,
-): error is FlowproofError & Readonly<Record<'code', C>> {
-  if (error instanceof FlowproofError) return code === undefined || error.code === code;
-  if (typeof error !== 'object' || error === null) return false;
-  const candidate = error as { name?: unknown; code?: unknown };
-  return (
-    candidate.name === 'FlowproofError' &&
-    typeof candidate.code === 'string' &&
-    (code === undefined || candidate.code === code)
-  );
+): error is FlowproofError & {
+  /** The code asked for. */
+  readonly code: C;
+  /** The details of that code. */
+  readonly details: FlowproofErrorDetails<C>;
+} {
+  try {
+    if (error instanceof FlowproofError) return code === undefined || error.code === code;
+    // A copy of flowproof that predates cross-copy `instanceof`: recognised by its shape.
+    if (typeof error !== 'object' || error === null) return false;
+    const candidate = error as { name?: unknown; code?: unknown };
+    return (
+      candidate.name === 'FlowproofError' &&
+      typeof candidate.code === 'string' &&
+      (code === undefined || candidate.code === code)
+    );
+  } catch {
+    // A revoked proxy, or a getter that throws: whatever it is, it is not a usable error.
+    return false;
+  }
+}
+
+/** Longest chain of nested objects kept in error details; deeper values are replaced. */
+const MAX_DETAILS_DEPTH = 16;
+
+/**
+ * Copies `details` into a frozen, JSON-safe object, so `JSON.stringify(error)` never throws and
+ * logs the same facts the code saw. Nothing is refused (an error made while reporting another
+ * must not hide it); values JSON cannot hold are converted: a `bigint` becomes its decimal string,
+ * a `Date` its ISO string (`null` when invalid), a non-finite number `null`; `undefined`,
+ * functions and symbols are left out (`null` in arrays); a repeated reference (a cycle) becomes
+ * `'[Circular]'`, a value nested deeper than 16 levels `'[Too deep]'`, and an object that cannot
+ * be read (a revoked proxy, a throwing getter) `'[Unreadable]'`.
+ */
+function jsonSafeDetails(details: unknown): Readonly<Record<string, unknown>> {
+  if (details === undefined || details === null) return Object.freeze({});
+  const safe = toJsonSafe(details, new Set(), 0);
+  return Object.freeze(
+    typeof safe === 'object' && safe !== null && !Array.isArray(safe) ? safe : { value: safe },
+  ) as Readonly<Record<string, unknown>>;
+}
+
+function toJsonSafe(value: unknown, ancestors: Set<object>, depth: number): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : null;
+    case 'bigint':
+      return value.toString();
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+  }
+  if (value === null) return null;
+  const object = value as object;
+  if (ancestors.has(object)) return '[Circular]';
+  if (depth >= MAX_DETAILS_DEPTH) return '[Too deep]';
+  try {
+    if (object instanceof Date) {
+      return Number.isNaN(object.getTime()) ? null : object.toISOString();
+    }
+    ancestors.add(object);
+    if (Array.isArray(object)) {
+      return object.map((item) => toJsonSafe(item, ancestors, depth + 1) ?? null);
+    }
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(object)) {
+      const item = toJsonSafe((object as Record<string, unknown>)[key], ancestors, depth + 1);
+      // defineProperty, not assignment: a `__proto__` key is data here, not the prototype.
+      if (item !== undefined) {
+        Object.defineProperty(copy, key, {
+          value: item,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+    }
+    return copy;
+  } catch {
+    return '[Unreadable]';
+  } finally {
+    ancestors.delete(object);
+  }
 }
 
 /** Describes a value for an error message without dumping it (it may hold personal data). */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof Date) return 'a Date';
-  return typeof value === 'object' ? 'an object' : `${typeof value}`;
+  if (typeof value !== 'object') return typeof value;
+  try {
+    if (Array.isArray(value)) return 'an array';
+    if (value instanceof Date) return 'a Date';
+  } catch {
+    return 'an unreadable object (a revoked proxy?)';
+  }
+  return 'an object';
 }

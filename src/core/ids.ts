@@ -1,6 +1,8 @@
 import { monotonicFactory } from 'ulid';
+import { processSingleton } from './process-singleton.js';
 
-const nextUlid = monotonicFactory();
+// One generator per process, shared by the ESM and CommonJS builds: ids from both still increase.
+const nextUlid = processSingleton('ids.ulid', 1, () => monotonicFactory());
 
 /**
  * Returns a new ULID: 26 Crockford base-32 characters that sort by creation time. Ids created in

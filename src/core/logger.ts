@@ -3,6 +3,7 @@
  * and is silent otherwise; every line carries the flow context's correlation id.
  */
 import { getContext } from './context.js';
+import { processSingleton } from './process-singleton.js';
 
 /** One log method in pino's `(object, message)` form. */
 export type LogMethod = (fields: Record<string, unknown>, message?: string) => void;
@@ -92,5 +93,5 @@ export function logEvent(
   }
 }
 
-/** Loggers whose failure was already reported. */
-const failedLoggers = new WeakSet<Logger>();
+/** Loggers whose failure was already reported, by any copy of flowproof in the process. */
+const failedLoggers = processSingleton('logger.failed', 1, () => new WeakSet<Logger>());

@@ -4,6 +4,7 @@
  * here sees the SDK the application registered, whichever module format either side uses.
  */
 import { loadOptionalPeer } from './optional-peer.js';
+import { processSingleton } from './process-singleton.js';
 
 /** @internal */
 export interface OtelSpan {
@@ -41,7 +42,10 @@ export interface OtelApi {
   ProxyTracerProvider: new () => { getDelegate(): unknown };
 }
 
-let override: OtelApi | null | undefined;
+// Set once for the process: configuring through the ESM build configures the CommonJS one too.
+const settings = processSingleton('opentelemetry.settings', 1, () => ({
+  override: undefined as OtelApi | null | undefined,
+}));
 
 /**
  * Tells flowproof which `@opentelemetry/api` to use: pass the module, `null` to turn tracing and
@@ -55,14 +59,18 @@ let override: OtelApi | null | undefined;
  * ```
  */
 export function configureOpenTelemetry(api: unknown): void {
-  if (
-    api !== null &&
-    api !== undefined &&
-    (typeof api !== 'object' || !('trace' in api) || !('propagation' in api))
-  ) {
+  if (api !== null && api !== undefined && !looksLikeOtelApi(api)) {
     throw new TypeError('api must be the @opentelemetry/api module or null');
   }
-  override = api as OtelApi | null | undefined;
+  settings.override = api as OtelApi | null | undefined;
+}
+
+function looksLikeOtelApi(api: unknown): boolean {
+  try {
+    return typeof api === 'object' && api !== null && 'trace' in api && 'propagation' in api;
+  } catch {
+    return false; // a revoked proxy
+  }
 }
 
 /**
@@ -80,6 +88,7 @@ let noopProvider: unknown;
 
 /** @internal The OpenTelemetry API in use, or undefined when none is installed or it is turned off. */
 export function getOpenTelemetry(): OtelApi | undefined {
+  const { override } = settings;
   if (override !== undefined) return override ?? undefined;
   return loadOptionalPeer<OtelApi>('@opentelemetry/api');
 }

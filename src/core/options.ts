@@ -9,8 +9,18 @@ export function assertOptionsObject<T>(
   value: T,
   name: string,
 ): asserts value is unknown extends T ? T & Record<string, unknown> : T & object {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (typeof value !== 'object' || value === null || isArrayOrUnreadable(value)) {
     throw new TypeError(`${name} must be an object, got ${describeValue(value)}`);
+  }
+}
+
+/** True for an array, and for an object that cannot be read (a revoked proxy). */
+function isArrayOrUnreadable(value: object): boolean {
+  try {
+    Object.keys(value);
+    return Array.isArray(value);
+  } catch {
+    return true;
   }
 }
 

@@ -3,7 +3,8 @@
  * interface (zod, valibot, arktype…), not only zod. The interface below is the published spec's
  * shape, declared here so users need no extra package.
  */
-import { FlowproofError } from './errors.js';
+import { describeValue, FlowproofError } from './errors.js';
+import { isZod3Schema } from './zod-version.js';
 
 /** A validator implementing Standard Schema v1. */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {
@@ -95,27 +96,58 @@ export type SchemaValidation<T> =
       readonly issues: readonly ValidationIssue[];
     };
 
-/** True when `value` implements Standard Schema v1. */
+/** True when `value` implements Standard Schema v1. Never throws, whatever `value` is. */
 export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
-  const props = (value as { '~standard'?: { version?: unknown; validate?: unknown } } | null)?.[
-    '~standard'
-  ];
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    props?.version === 1 &&
-    typeof props.validate === 'function'
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false;
+  try {
+    const props = (value as { '~standard'?: { version?: unknown; validate?: unknown } })[
+      '~standard'
+    ];
+    return props?.version === 1 && typeof props.validate === 'function';
+  } catch {
+    // A revoked proxy, a throwing getter: not a schema flowproof can call.
+    return false;
+  }
+}
+
+/**
+ * Throws a `TypeError` naming `name` unless `schema` implements Standard Schema v1; a zod 3
+ * schema without it is named as such.
+ *
+ * @internal
+ */
+export function assertStandardSchema(
+  schema: unknown,
+  name = 'schema',
+): asserts schema is StandardSchemaV1 {
+  if (isStandardSchema(schema)) return;
+  if (isZod3Schema(schema)) {
+    throw new TypeError(
+      `${name} is a zod 3 schema without Standard Schema support; flowproof needs zod 4 (its peer dependency): install zod@^4`,
+    );
+  }
+  throw new TypeError(
+    `${name} must implement Standard Schema v1 (zod 4, valibot, arktype…), got ${describeValue(schema)}`,
   );
 }
 
 /**
  * Validates `value` with any Standard Schema and normalises the issues. Returns synchronously when
  * the validator is synchronous, so hot paths pay for no promise.
+ *
+ * @throws TypeError when `schema` is not a Standard Schema; whatever the validator itself throws
+ * (a getter in `value` that throws, say) is passed through.
+ * @example
+ * ```ts
+ * const result = validateWithSchema(CreateOrder, body);
+ * if (!result.ok) console.log(result.issues);
+ * ```
  */
 export function validateWithSchema<S extends StandardSchemaV1>(
   schema: S,
   value: unknown,
 ): SchemaValidation<InferSchemaOutput<S>> | Promise<SchemaValidation<InferSchemaOutput<S>>> {
+  assertStandardSchema(schema);
   const result = schema['~standard'].validate(value);
   if (result instanceof Promise) return result.then(normaliseResult);
   return normaliseResult(result);
@@ -123,9 +155,12 @@ export function validateWithSchema<S extends StandardSchemaV1>(
 
 /**
  * Validates `value` and returns the parsed output, or throws `VALIDATION_FAILED` listing every
- * issue in `details.issues`.
+ * issue in `details.issues`. A validator that throws while checking `value` (a getter or a revoked
+ * proxy in it) fails it too: `details.validatorFailed` is true and `cause` is what it threw.
  *
+ * @param what - names the value in the error message.
  * @throws FlowproofError `VALIDATION_FAILED`
+ * @throws TypeError when `schema` is not a Standard Schema or `what` is not a string.
  * @example
  * ```ts
  * const input = await parseWithSchema(CreateOrder, body, 'create-order request');
@@ -136,7 +171,20 @@ export async function parseWithSchema<S extends StandardSchemaV1>(
   value: unknown,
   what = 'value',
 ): Promise<InferSchemaOutput<S>> {
-  const result = await validateWithSchema(schema, value);
+  assertStandardSchema(schema);
+  if (typeof what !== 'string') {
+    throw new TypeError(`what must be a string, got ${describeValue(what)}`);
+  }
+  let result: SchemaValidation<InferSchemaOutput<S>>;
+  try {
+    result = await validateWithSchema(schema, value);
+  } catch (error) {
+    throw new FlowproofError(
+      'VALIDATION_FAILED',
+      `${what} could not be validated: the schema threw while checking it`,
+      { cause: error, details: { issues: [], validatorFailed: true } },
+    );
+  }
   if (result.ok) return result.value;
   throw new FlowproofError(
     'VALIDATION_FAILED',
@@ -158,14 +206,20 @@ export function summariseIssues(issues: readonly ValidationIssue[]): string {
 
 function normaliseResult<T>(result: StandardSchemaResult<T>): SchemaValidation<T> {
   if (!result.issues) return { ok: true, value: result.value };
-  return { ok: false, issues: result.issues.map(normaliseIssue) };
+  // A validator breaking the spec (issues not an array) still fails the value, readably.
+  const issues = Array.isArray(result.issues) ? result.issues : [{ message: 'Invalid value' }];
+  return { ok: false, issues: issues.map(normaliseIssue) };
 }
 
 function normaliseIssue(issue: StandardSchemaIssue): ValidationIssue {
-  const path = (issue.path ?? []).map((segment) => {
+  const path = (Array.isArray(issue.path) ? issue.path : []).map((segment) => {
     const key = typeof segment === 'object' && segment !== null ? segment.key : segment;
     return typeof key === 'number' ? key : String(key);
   });
   const code = (issue as { code?: unknown }).code;
-  return { path, code: typeof code === 'string' ? code : 'invalid', message: issue.message };
+  return {
+    path,
+    code: typeof code === 'string' ? code : 'invalid',
+    message: typeof issue.message === 'string' ? issue.message : 'Invalid value',
+  };
 }

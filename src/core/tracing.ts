@@ -5,6 +5,7 @@
 import { getContext } from './context.js';
 import { isFlowproofError } from './errors.js';
 import { getOpenTelemetry, hasTracerProvider } from './opentelemetry.js';
+import { assertFunction, assertNonEmptyString, assertOptionsObject } from './options.js';
 
 /** Attribute values OpenTelemetry accepts. */
 export type SpanAttributes = Record<string, string | number | boolean>;
@@ -28,6 +29,9 @@ export const ERROR_CODE_ATTRIBUTE = 'flowproof.error.code';
  * `flowproof.error.code`; the error is rethrown unchanged. The correlation id of the current flow
  * context is added as `flowproof.correlation_id`.
  *
+ * @throws TypeError when `name` is not a non-empty string, `attributes` not an object or `fn` not a
+ * function.
+ *
  * @example
  * ```ts
  * const order = await withSpan('orders.create', { 'order.items': items.length }, async (span) => {
@@ -42,6 +46,9 @@ export function withSpan<T>(
   attributes: SpanAttributes,
   fn: (span: SpanHandle) => Promise<T>,
 ): Promise<T> {
+  assertNonEmptyString(name, 'name');
+  assertOptionsObject(attributes, 'attributes');
+  assertFunction(fn, 'fn');
   const otel = getOpenTelemetry();
   if (!otel || !hasTracerProvider(otel)) return fn(noopSpan);
   const correlationId = getContext()?.correlationId;

@@ -2,7 +2,7 @@
  * The idempotency errors that carry data beyond a code. Every other idempotency failure is a plain
  * {@link FlowproofError} with one of the `IDEMPOTENCY_*` codes.
  */
-import { FlowproofError, type FlowproofErrorOptions } from '../core/errors.js';
+import { FlowproofError, type FlowproofErrorOptions, registerErrorClass } from '../core/errors.js';
 
 /**
  * `IDEMPOTENCY_IN_PROGRESS`: another call holds the key's lease. `retryAfterMs` says when trying
@@ -47,3 +47,7 @@ export class LockNotAcquiredError extends FlowproofError {
     this.retryAfterMs = retryAfterMs;
   }
 }
+
+// `instanceof` holds across copies of flowproof (the ESM and CommonJS builds).
+registerErrorClass(IdempotencyInProgressError, 'IdempotencyInProgressError');
+registerErrorClass(LockNotAcquiredError, 'LockNotAcquiredError');

@@ -12,7 +12,8 @@ import { describeValue } from '../core/errors.js';
  * text; anything else JSON cannot carry is refused.
  *
  * @throws TypeError when `value` holds a function, symbol, bigint, non-finite number, a cycle, or a
- * class instance other than `Date` and binary data.
+ * class instance other than `Date` and binary data, or cannot be read (a revoked proxy, a getter
+ * that throws).
  * @example
  * ```ts
  * canonicalJson({ b: 1, a: [true, null] }); // '{"a":[true,null],"b":1}'
@@ -22,7 +23,13 @@ export function canonicalJson(value: unknown): string {
   try {
     return encode(value, []);
   } catch (error) {
-    if (!(error instanceof EncodingError)) throw error;
+    if (!(error instanceof EncodingError)) {
+      // A revoked proxy, a getter that threw, nesting deeper than the stack: no encoding either.
+      throw new TypeError(
+        'value cannot be encoded as JSON: reading it failed (a revoked proxy, a getter that throws, or nesting too deep)',
+        { cause: error },
+      );
+    }
     const path = error.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${part}`));
     throw new TypeError(`$${path.join('')} ${error.message}`);
   }

@@ -12,6 +12,7 @@ import {
   assertNonEmptyString,
   assertOptionsObject,
 } from '../core/options.js';
+import { processSingleton } from '../core/process-singleton.js';
 import {
   type InferSchemaInput,
   type InferSchemaOutput,
@@ -333,7 +334,13 @@ export interface MachineInternals {
   readonly decide: TransitionFunction;
 }
 
-const internals = new WeakMap<object, MachineInternals>();
+// Shared by every copy of flowproof (ESM and CommonJS builds): a machine defined through one is
+// run by entities loaded through the other. Bump the version when MachineInternals changes shape.
+const internals = processSingleton(
+  'state-machine.internals',
+  1,
+  () => new WeakMap<object, MachineInternals>(),
+);
 const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$/;
 const EMPTY: readonly string[] = Object.freeze([]);
 /**

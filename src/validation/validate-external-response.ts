@@ -2,7 +2,7 @@
  * External responses (the reference's "not validating external API responses" pitfall): a third
  * party's payload is checked against a schema before any field of it is read.
  */
-import { FlowproofError, type FlowproofErrorOptions } from '../core/errors.js';
+import { FlowproofError, type FlowproofErrorOptions, registerErrorClass } from '../core/errors.js';
 import { assertFunction, assertNonEmptyString, assertOptionsObject } from '../core/options.js';
 import {
   type InferSchemaOutput,
@@ -65,6 +65,9 @@ export class IntegrationResponseError extends FlowproofError {
     this.payload = payload;
   }
 }
+
+// `instanceof` holds across copies of flowproof (the ESM and CommonJS builds).
+registerErrorClass(IntegrationResponseError, 'IntegrationResponseError');
 
 /**
  * Validates a third-party response against `schema` and returns the schema's output, so the rest

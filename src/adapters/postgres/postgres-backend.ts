@@ -9,6 +9,7 @@ import {
   pendingMigrations,
 } from '../../core/migrations.js';
 import { assertInteger, assertOptionsObject, assertSqlIdentifier } from '../../core/options.js';
+import { processSingleton } from '../../core/process-singleton.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 import {
   isPGlite,
@@ -619,7 +620,11 @@ function discardedStatementError(error: unknown): FlowproofError {
  * Connections (`pg` clients) whose named statements the server dropped while pg still believes
  * them prepared: statements on them run unnamed, and a pooled one is destroyed when released.
  */
-const discardedStatements = new WeakSet<object>();
+const discardedStatements = processSingleton(
+  'postgres.discarded-statements',
+  1,
+  () => new WeakSet<object>(),
+); // shared by every copy of flowproof: a pool may be shared too
 
 /** The part of a `pg` client's EventEmitter used while it is checked out. */
 interface ErrorEmitter {

@@ -15,6 +15,7 @@ import {
   pendingMigrations,
 } from '../../core/migrations.js';
 import { assertInteger, assertOptionsObject, assertSqlIdentifier } from '../../core/options.js';
+import { processSingleton } from '../../core/process-singleton.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 import type { SqliteDatabaseLike, SqliteStatement } from './sqlite-client.js';
 import { toSqliteError } from './sqlite-errors.js';
@@ -130,7 +131,9 @@ interface Scope {
 }
 
 const STATEMENT_CACHE_SIZE = 256;
-const fileLocks = new Map<string, Mutex>();
+// One per process, shared with every copy of flowproof (ESM and CommonJS builds): two copies
+// opening one file must queue on the same lock, or they deadlock.
+const fileLocks = processSingleton('sqlite.file-locks', 1, () => new Map<string, Mutex>());
 
 /**
  * The lock for a database file. SQLite drivers block the thread while waiting for a file lock, so

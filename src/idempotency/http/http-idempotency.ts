@@ -7,6 +7,7 @@
 import { describeValue, isFlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
 import { assertFunction, assertOptionsObject } from '../../core/options.js';
+import { processSingleton } from '../../core/process-singleton.js';
 import { IdempotencyInProgressError } from '../errors.js';
 import { sha256Hex } from '../fingerprint.js';
 import type { Idempotency } from '../idempotency.js';
@@ -253,7 +254,7 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
     const scope = scopeOf?.(request);
     // Checked here, not left to the core: its message would name run()'s option, not this one.
     if (scope !== undefined) assertScope(scope, 'options.scope()');
-    else if (!warnedUnscoped) warnIfUnscoped();
+    else if (!unscopedWarning.said) warnIfUnscoped();
     let begun: Awaited<ReturnType<Idempotency['begin']>>;
     try {
       begun = await idempotency.begin(key, fingerprintOf(request), {
@@ -340,11 +341,14 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
 
 // Without a scope, two accounts sending the same key and body share one record: the second gets
 // the first one's response. Said once per process, loudly, since the default logger is silent.
-let warnedUnscoped = false;
+// Once per process, not per copy of flowproof (the ESM and CommonJS builds share the flag).
+const unscopedWarning = processSingleton('idempotency.unscoped-warning', 1, () => ({
+  said: false,
+}));
 function warnIfUnscoped(): void {
   const { tenant, principal } = contextScope();
   if (tenant !== undefined || principal !== undefined) return;
-  warnedUnscoped = true;
+  unscopedWarning.said = true;
   process.emitWarning(
     'flowproof: Idempotency-Key records are not scoped by account (no options.scope, and no tenant or actor in the flow context), so callers sending the same key and body share one record. Pass scope: (request) => ({ principal: accountId }), or scope: () => ({}) if every caller is the same client.',
     { code: 'FLOWPROOF_UNSCOPED_IDEMPOTENCY' },

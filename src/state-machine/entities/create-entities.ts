@@ -15,6 +15,7 @@ import {
 } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
 import { assertFunction, assertInteger, assertOptionsObject } from '../../core/options.js';
+import { processSingleton } from '../../core/process-singleton.js';
 import { type ValidationIssue, validateWithSchema } from '../../core/standard-schema.js';
 import { withSpan } from '../../core/tracing.js';
 import {
@@ -241,7 +242,12 @@ const REBUILD_PAGE = 500;
 
 /** @internal How the timer sweeper fires a due timer; `false` when it is no longer due. */
 export type TimerFirer = (due: DueTimer, now: Date) => Promise<boolean>;
-const timerFirers = new WeakMap<object, TimerFirer>();
+// Shared by every copy of flowproof (ESM and CommonJS builds), like the machines' internals.
+const timerFirers = processSingleton(
+  'state-machine.timer-firers',
+  1,
+  () => new WeakMap<object, TimerFirer>(),
+);
 
 /** @internal */
 export function timerFirerOf(entities: object): TimerFirer {
