@@ -13,7 +13,7 @@ import {
   migrationFailed,
   pendingMigrations,
 } from '../../core/migrations.js';
-import { assertNonEmptyString, assertOptionsObject } from '../../core/options.js';
+import { assertFunction, assertNonEmptyString, assertOptionsObject } from '../../core/options.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 
 /** Options of {@link createMemoryBackend}. */
@@ -184,6 +184,7 @@ class MemoryBackendImpl implements MemoryBackend {
   }
 
   async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
+    assertFunction(fn, 'fn');
     this.#assertOpen();
     const parent = this.#scope;
     if (parent) {

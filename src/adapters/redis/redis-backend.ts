@@ -9,7 +9,12 @@ import {
   migrationFailed,
   pendingMigrations,
 } from '../../core/migrations.js';
-import { assertInteger, assertNonEmptyString, assertOptionsObject } from '../../core/options.js';
+import {
+  assertFunction,
+  assertInteger,
+  assertNonEmptyString,
+  assertOptionsObject,
+} from '../../core/options.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 import type { RedisArgument, RedisClientLike } from './redis-client.js';
 import { toRedisError } from './redis-errors.js';
@@ -301,7 +306,8 @@ class RedisBackendImpl implements RedisBackend {
     return new Date((seconds as number) * 1000 + Math.floor((micros as number) / 1000));
   }
 
-  async transaction<T>(_fn: (backend: this) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
+    assertFunction(fn, 'fn');
     this.#assertOpen();
     throw new FlowproofError(
       'TRANSACTION_UNSUPPORTED',

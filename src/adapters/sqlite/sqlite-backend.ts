@@ -14,7 +14,12 @@ import {
   migrationFailed,
   pendingMigrations,
 } from '../../core/migrations.js';
-import { assertInteger, assertOptionsObject, assertSqlIdentifier } from '../../core/options.js';
+import {
+  assertFunction,
+  assertInteger,
+  assertOptionsObject,
+  assertSqlIdentifier,
+} from '../../core/options.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 import type { SqliteDatabaseLike, SqliteStatement } from './sqlite-client.js';
 import { toSqliteError } from './sqlite-errors.js';
@@ -251,6 +256,7 @@ class SqliteBackendImpl implements SqliteBackend {
   }
 
   async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
+    assertFunction(fn, 'fn');
     this.#assertOpen();
     if (this.#scope) return this.#savepoint(this.#scope, fn);
     const { lock } = this.#config;
