@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { sleep, withTimeout } from '../../core/async.js';
 import { FlowproofError } from '../../core/errors.js';
+import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
 import {
   type AppliedMigration,
   assertMigrationSet,
@@ -51,6 +52,13 @@ export interface RedisBackendOptions {
    * @default false
    */
   readonly ownsClient?: boolean;
+  /**
+   * A pino-compatible logger for what the backend handles on its own but an operator should see:
+   * a migration lock that could not be released (a `warn` line; the lock then expires within
+   * 30 s, and `migrate()` calls before then wait for it).
+   * @default silent
+   */
+  readonly logger?: Logger;
 }
 
 /**
@@ -133,6 +141,7 @@ interface Config {
   readonly timeoutMs: number;
   readonly migrationLockTimeoutMs: number;
   readonly ownsClient: boolean;
+  readonly logger: Logger;
 }
 
 /** The migration lock's expiry; renewed while held, so it only matters when the holder dies. */
@@ -168,6 +177,8 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
   }
   const timeoutMs = options.timeoutMs ?? 5_000;
   assertInteger(timeoutMs, 'options.timeoutMs', 1, 3_600_000);
+  const logger = options.logger ?? silentLogger;
+  assertLogger(logger, 'options.logger');
   const migrationLockTimeoutMs = options.migrationLockTimeoutMs ?? 60_000;
   assertInteger(migrationLockTimeoutMs, 'options.migrationLockTimeoutMs', 0, 3_600_000);
   const config: Config = Object.freeze({
@@ -176,6 +187,7 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
     timeoutMs,
     migrationLockTimeoutMs,
     ownsClient: options.ownsClient ?? false,
+    logger,
   });
   return new RedisBackendImpl(config);
 }
@@ -353,11 +365,11 @@ class RedisBackendImpl implements RedisBackend {
         applied: pending.map((m) => m.version),
       };
     } catch (error) {
-      throw (await lock.release()) ? error : withLingeringLock(error);
+      throw (await this.#release(lock, component)) ? error : withLingeringLock(error);
     }
     // The migrations are applied and recorded: a lock that could not be released does not undo
-    // that, it only makes the next migrate() wait for its expiry.
-    await lock.release();
+    // that, it only makes the next migrate() wait for its expiry (and is logged).
+    await this.#release(lock, component);
     return report;
   }
 
@@ -385,6 +397,25 @@ class RedisBackendImpl implements RedisBackend {
       }
     }
     client.disconnect?.();
+  }
+
+  /** Releases `lock`, logging a warning when it could not be: it lingers until it expires. */
+  async #release(lock: MigrationLock, component: string): Promise<boolean> {
+    const released = await lock.release();
+    if (!released) {
+      logEvent(
+        this.#config.logger,
+        'warn',
+        {
+          backend: 'redis',
+          component,
+          lockKey: this.key('migrations-lock'),
+          expiresWithinMs: LOCK_TTL_MS,
+        },
+        `The Redis migration lock could not be released; it expires within ${LOCK_TTL_MS / 1000} s, and migrate() calls before then wait for it`,
+      );
+    }
+    return released;
   }
 
   /** Reads the versions recorded for `component` (hash field = version, value = name). */
