@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../core/async.js';
 import { createManualClock } from '../../core/clock.js';
 import { createSqliteBackend } from './sqlite-backend.js';
+import { createSqliteEntityStore } from './sqlite-entity-store.js';
+import { createSqliteIdempotencyStore } from './sqlite-idempotency-store.js';
 
 const closed = expect.objectContaining({ code: 'BACKEND_CLOSED' });
 const ended = expect.objectContaining({
@@ -87,6 +89,77 @@ describe('createSqliteBackend', () => {
       code: 'SCHEMA_OUTDATED',
     });
     expect((await backend.now()).toISOString()).toBe('2030-01-01T00:00:00.000Z');
+  });
+
+  it('reports a database its owner closed as BACKEND_CLOSED on every path, stores included', async () => {
+    const database = new Database(':memory:');
+    const backend = createSqliteBackend({ database });
+    const keys = createSqliteIdempotencyStore({ backend });
+    const entities = createSqliteEntityStore({ backend });
+    await keys.migrate();
+    await entities.migrate();
+    database.close();
+    const entity = {
+      machineId: 'm',
+      id: 'e1',
+      machineVersion: 1,
+      state: 'new',
+      stateVersion: 1,
+      data: {},
+      timer: null,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-01T00:00:00.000Z',
+    };
+    const history = {
+      machineId: 'm',
+      entityId: 'e1',
+      stateVersion: 1,
+      machineVersion: 1,
+      from: null,
+      to: 'new',
+      event: '@create',
+      payload: undefined,
+      actor: null,
+      correlationId: null,
+      at: '2026-01-01T00:00:00.000Z',
+    };
+    const paths: Record<string, () => unknown> = {
+      create: () => createSqliteBackend({ database }),
+      query: () => backend.query('SELECT 1'),
+      execute: () => backend.execute('SELECT 1'),
+      now: () => backend.now(),
+      transaction: () => backend.transaction(async () => 1),
+      migrate: () => keys.migrate(),
+      schemaVersion: () => backend.schemaVersion('idempotency'),
+      joinOpenTransaction: () => backend.joinOpenTransaction(),
+      claim: () =>
+        keys.claim({
+          key: 'k',
+          fingerprint: 'f',
+          leaseMs: 1000,
+          retentionMs: 1000,
+          reclaimStarted: false,
+        }),
+      get: () => keys.get('k'),
+      complete: () => keys.complete('k', 1, 'r', 1000),
+      deleteExpired: () => keys.deleteExpired(10),
+      load: () => entities.load('m', 'e1'),
+      insert: () => entities.insert({ entity, history }),
+      listHistory: () =>
+        entities.listHistory({ machineId: 'm', entityId: 'e1', afterStateVersion: 0, limit: 10 }),
+      dueTimers: () => entities.dueTimers('m', new Date(), 10),
+    };
+    for (const [path, run] of Object.entries(paths)) {
+      const error = await (async () => run())().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, path).toMatchObject({
+        name: 'FlowproofError',
+        code: 'BACKEND_CLOSED',
+        message: expect.stringMatching(/closed by its owner/),
+      });
+    }
   });
 
   it('closes the database it owns', async () => {

@@ -22,7 +22,7 @@ import {
 } from '../../core/options.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 import type { SqliteDatabaseLike, SqliteStatement } from './sqlite-client.js';
-import { toSqliteError } from './sqlite-errors.js';
+import { assertDatabaseOpen, toSqliteError } from './sqlite-errors.js';
 
 /** Options of {@link createSqliteBackend}. */
 export interface SqliteBackendOptions {
@@ -183,7 +183,11 @@ export function createSqliteBackend(options: SqliteBackendOptions): SqliteBacken
   if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
     throw new TypeError('options.clock must have a now() method');
   }
-  database.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  try {
+    database.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  } catch (error) {
+    throw toSqliteError(error, 'PRAGMA busy_timeout');
+  }
   const config: Config = Object.freeze({
     database,
     tablePrefix: assertSqlIdentifier(
@@ -237,6 +241,8 @@ class SqliteBackendImpl implements SqliteBackend {
 
   joinOpenTransaction(): SqliteBackend {
     const { database } = this.#config;
+    this.#assertOpen();
+    assertDatabaseOpen(database, 'joinOpenTransaction()');
     if ((database as { inTransaction?: boolean }).inTransaction === false) {
       throw new FlowproofError(
         'TRANSACTION_UNSUPPORTED',
