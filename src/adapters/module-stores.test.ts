@@ -1,10 +1,14 @@
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { describeWithRedis } from '../../test/support/services.js';
+import { uniqueNamespace } from '../testing/index.js';
 import {
   createMemoryBackend,
   createMemoryEntityStore,
   createMemoryIdempotencyStore,
 } from './memory/index.js';
+import { createRedisBackend, createRedisIdempotencyStore } from './redis/index.js';
 import {
   createSqliteBackend,
   createSqliteEntityStore,
@@ -26,5 +30,94 @@ describe('withBackend() of the module stores', () => {
     expect(() => bind(other)).toThrow(TypeError);
     expect(() => bind(undefined)).toThrow(/backend must be a/);
     expect(bind(own)).toMatchObject({ kind: own.kind });
+  });
+});
+
+describe('stored data a store cannot decode is STORE_DATA_CORRUPT, naming the record', () => {
+  const at = '2026-01-01T00:00:00.000Z';
+  const entity = {
+    machineId: 'order',
+    id: 'o-1',
+    machineVersion: 1,
+    state: 'new',
+    stateVersion: 1,
+    data: { total: 5 },
+    timer: null,
+    createdAt: at,
+    updatedAt: at,
+  };
+  const history = {
+    machineId: 'order',
+    entityId: 'o-1',
+    stateVersion: 1,
+    machineVersion: 1,
+    from: null,
+    to: 'new',
+    event: '@create',
+    payload: { total: 5 },
+    actor: null,
+    correlationId: null,
+    at,
+  };
+
+  it('SQLite entity data and history payloads', async () => {
+    const backend = createSqliteBackend({ database: new Database(':memory:') });
+    const store = createSqliteEntityStore({ backend });
+    await store.migrate();
+    await store.insert({ entity, history });
+    await backend.execute(`UPDATE ${backend.table('state_machine_entities')} SET data = '{total'`);
+    await expect(store.load('order', 'o-1')).rejects.toMatchObject({
+      name: 'FlowproofError',
+      code: 'STORE_DATA_CORRUPT',
+      details: {
+        backend: 'sqlite',
+        component: 'state-machine',
+        machineId: 'order',
+        id: 'o-1',
+        field: 'data',
+      },
+      message: expect.not.stringContaining('{total'),
+      cause: expect.any(SyntaxError),
+    });
+    await backend.execute(`UPDATE ${backend.table('state_machine_history')} SET payload = 'nope'`);
+    await expect(
+      store.listHistory({ machineId: 'order', entityId: 'o-1', afterStateVersion: 0, limit: 5 }),
+    ).rejects.toMatchObject({
+      code: 'STORE_DATA_CORRUPT',
+      details: { id: 'o-1', field: 'payload', stateVersion: 1 },
+    });
+  });
+
+  describeWithRedis('Redis idempotency records', (url) => {
+    it('get() and claim() of a record not in the store format', async () => {
+      const client = new Redis(url);
+      try {
+        const backend = createRedisBackend({ client, keyPrefix: `${uniqueNamespace()}:` });
+        const store = createRedisIdempotencyStore({ backend });
+        await store.migrate();
+        await backend.command('SET', backend.key('idempotency', 'k-1'), 'written by hand');
+        const corrupt = {
+          name: 'FlowproofError',
+          code: 'STORE_DATA_CORRUPT',
+          details: { backend: 'redis', component: 'idempotency', id: 'k-1', field: 'record' },
+        };
+        await expect(store.get('k-1')).rejects.toMatchObject(corrupt);
+        await expect(
+          store.claim({
+            key: 'k-1',
+            fingerprint: 'f',
+            leaseMs: 1000,
+            retentionMs: 1000,
+            reclaimStarted: false,
+          }),
+        ).rejects.toMatchObject(corrupt);
+        // The record is left for someone to look at, not overwritten.
+        expect(await backend.command('GET', backend.key('idempotency', 'k-1'))).toBe(
+          'written by hand',
+        );
+      } finally {
+        await client.quit();
+      }
+    });
   });
 });
