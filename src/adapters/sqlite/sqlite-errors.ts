@@ -1,4 +1,5 @@
 import { FlowproofError, type FlowproofErrorCode } from '../../core/errors.js';
+import { missingTableError } from '../sql/missing-table-error.js';
 
 /**
  * Maps a SQLite driver error to a typed {@link FlowproofError}; flowproof errors pass through.
@@ -13,8 +14,10 @@ export function toSqliteError(error: unknown, what: string): FlowproofError {
   let flowproofCode: FlowproofErrorCode = 'BACKEND_ERROR';
   if (sqliteCode === 'SQLITE_BUSY' || sqliteCode === 'SQLITE_LOCKED')
     flowproofCode = 'BACKEND_TIMEOUT';
-  else if (/no such table/i.test(text)) flowproofCode = 'SCHEMA_OUTDATED';
-  else if (isClosedConnectionError(text)) {
+  else if (/no such table/i.test(text)) {
+    const details = sqliteCode ? { backend: 'sqlite', sqliteCode } : { backend: 'sqlite' };
+    return missingTableError('SQLite', what, text, error, details);
+  } else if (isClosedConnectionError(text)) {
     return new FlowproofError(
       'BACKEND_CLOSED',
       `SQLite ${what} failed: the database connection was closed by its owner (${text})`,
