@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { entityInsert } from '../../test/support/entity-rows.js';
 import { describeWithRedis } from '../../test/support/services.js';
 import { uniqueNamespace } from '../testing/index.js';
 import {
@@ -34,31 +35,7 @@ describe('withBackend() of the module stores', () => {
 });
 
 describe('stored data a store cannot decode is STORE_DATA_CORRUPT, naming the record', () => {
-  const at = '2026-01-01T00:00:00.000Z';
-  const entity = {
-    machineId: 'order',
-    id: 'o-1',
-    machineVersion: 1,
-    state: 'new',
-    stateVersion: 1,
-    data: { total: 5 },
-    timer: null,
-    createdAt: at,
-    updatedAt: at,
-  };
-  const history = {
-    machineId: 'order',
-    entityId: 'o-1',
-    stateVersion: 1,
-    machineVersion: 1,
-    from: null,
-    to: 'new',
-    event: '@create',
-    payload: { total: 5 },
-    actor: null,
-    correlationId: null,
-    at,
-  };
+  const { entity, history } = entityInsert('order', 'o-1', { total: 5 });
 
   it('SQLite entity data and history payloads', async () => {
     const backend = createSqliteBackend({ database: new Database(':memory:') });

@@ -454,6 +454,39 @@ export function describeBackendConformance<B extends StorageBackend>(
       },
     );
 
+    itIf(
+      transactions,
+      'it has no transactions',
+      "refuses transaction() on the backend itself from code inside one of its transactions (TRANSACTION_UNSUPPORTED, reentrant); the transaction's own backend works",
+      async () => {
+        const backend = await open();
+        await backend.migrate(migrations);
+        await backend.transaction(async (tx) => {
+          await probe.insert(tx, 'outer', 'kept');
+          // A module store not bound to the transaction does this: it would run outside the
+          // transaction, or wait for it forever.
+          const refused = await backend
+            .transaction(async (other) => probe.insert(other, 'beside', 'never written'))
+            .then(
+              () => undefined,
+              (error: unknown) => error,
+            );
+          assert.ok(isFlowproofError(refused, 'TRANSACTION_UNSUPPORTED'), String(refused));
+          assert.equal(refused.details.reason, 'reentrant');
+          await tx.transaction(async (nested) => probe.insert(nested, 'nested', 'kept'));
+        });
+        assert.equal(await probe.read(backend, 'outer'), 'kept');
+        assert.equal(await probe.read(backend, 'nested'), 'kept');
+        assert.equal(await probe.read(backend, 'beside'), undefined);
+        // Work an ended transaction left running is not taken for code inside it.
+        let leftover: Promise<unknown> | undefined;
+        await backend.transaction(async () => {
+          leftover = wait(20).then(() => backend.transaction(async () => 'ran'));
+        });
+        assert.equal(await leftover, 'ran');
+      },
+    );
+
     it('refuses a transaction() callback that is not a function with a TypeError naming fn', async () => {
       const backend = await open();
       for (const fn of [5, undefined, 'tx => tx']) {

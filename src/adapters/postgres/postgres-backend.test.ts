@@ -2,9 +2,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entityInsert } from '../../../test/support/entity-rows.js';
 import { describeWithPostgres } from '../../../test/support/services.js';
 import { uniqueNamespace } from '../../testing/index.js';
 import { createPostgresBackend } from './postgres-backend.js';
+import { createPostgresEntityStore } from './postgres-entity-store.js';
 
 describe('createPostgresBackend options', () => {
   const client = { query: async () => ({ rows: [] }) };
@@ -145,6 +147,31 @@ describeWithPostgres('PostgreSQL server', (url) => {
     }
   });
 
+  it('on a pool, refuses an unbound store writing from inside a transaction, but lets plain statements run beside it', async () => {
+    const backend = createPostgresBackend({ client: pool, schema: uniqueNamespace() });
+    const store = createPostgresEntityStore({ backend });
+    await store.migrate();
+    const { entity, history } = entityInsert('order', 'o-1');
+    await expect(
+      backend.transaction(async () => {
+        await store.insert({ entity, history });
+      }),
+    ).rejects.toMatchObject({
+      code: 'TRANSACTION_UNSUPPORTED',
+      details: { backend: 'postgres', reason: 'reentrant' },
+      message: expect.stringMatching(/withBackend\(tx\)/),
+    });
+    expect(await store.load('order', 'o-1')).toBeUndefined();
+    // Bound to the transaction, it writes inside it.
+    await backend.transaction((tx) => store.withBackend(tx).insert({ entity, history }));
+    expect(await store.load('order', 'o-1')).toMatchObject({ id: 'o-1' });
+    // A plain statement on the pool runs on another connection, outside the transaction.
+    const [outside] = await backend.transaction(() =>
+      backend.query<{ ok: number }>('SELECT 1 AS ok'),
+    );
+    expect(outside?.ok).toBe(1);
+  });
+
   it('reads the server clock with clock_timestamp(), moving inside a transaction', async () => {
     const backend = createPostgresBackend({ client: pool });
     await backend.transaction(async (tx) => {
@@ -159,6 +186,20 @@ describeWithPostgres('PostgreSQL server', (url) => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('PGlite transactions and close()', () => {
+  it('refuses the backend itself inside its PGlite transaction instead of waiting for itself', async () => {
+    const db = new PGlite();
+    const backend = createPostgresBackend({ client: db, ownsClient: true });
+    const reentrant = { code: 'TRANSACTION_UNSUPPORTED', details: { reason: 'reentrant' } };
+    await expect(backend.transaction(() => backend.query('SELECT 1'))).rejects.toMatchObject(
+      reentrant,
+    );
+    await expect(
+      backend.transaction(() => backend.transaction(async () => 1)),
+    ).rejects.toMatchObject(reentrant);
+    expect(await backend.query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
+    await backend.close();
+  });
+
   it('closing a transaction-bound backend leaves the owner able to close the database', async () => {
     const db = new PGlite();
     const backend = createPostgresBackend({ client: db, ownsClient: true });

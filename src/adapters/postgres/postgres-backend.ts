@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import {
   concurrentSavepointsError,
@@ -269,11 +270,19 @@ class PostgresBackendImpl implements PostgresBackend {
     this.#assertOpen();
     if (this.#tx) return this.#savepoint(fn);
     const { client, kind } = this.#config;
+    // Code inside one of this backend's transactions asking the backend itself for another: a
+    // module store not bound to the transaction. It would run outside the transaction (a pool's
+    // other connection) or wait for it forever (PGlite, a single client): refused.
+    if (insideOwnTransaction(this.#shared)) {
+      throw kind === 'pool'
+        ? nestedOnPoolError()
+        : reentrantUseError('postgres', 'PostgreSQL backend');
+    }
     if (kind === 'pool') {
       const connection = await this.#checkout(client as PostgresPoolLike);
       const bound = this.#bound(connection);
       try {
-        return await this.#runTransaction(bound, fn);
+        return await inTransactionScope(this.#shared, () => this.#runTransaction(bound, fn));
       } finally {
         // A connection whose statement timed out or broke may be mid-query: destroy it.
         releaseConnection(connection, bound.#tx?.broken);
@@ -282,13 +291,15 @@ class PostgresBackendImpl implements PostgresBackend {
     if (kind === 'pglite') {
       let bound: PostgresBackendImpl | undefined;
       try {
-        return await (client as PGliteLike).transaction(async (tx) => {
-          bound = this.#bound(tx);
-          const result = await fn(bound as this);
-          // Closed while the callback ran: throwing here makes PGlite roll back, not commit.
-          this.#assertOpen();
-          return result;
-        });
+        return await inTransactionScope(this.#shared, () =>
+          (client as PGliteLike).transaction(async (tx) => {
+            bound = this.#bound(tx);
+            const result = await fn(bound as this);
+            // Closed while the callback ran: throwing here makes PGlite roll back, not commit.
+            this.#assertOpen();
+            return result;
+          }),
+        );
       } catch (error) {
         throw error instanceof FlowproofError || !isDriverError(error)
           ? error
@@ -503,6 +514,11 @@ class PostgresBackendImpl implements PostgresBackend {
     if (this.#tx) return this.#runInTransaction(sql, params);
     const { client, kind } = this.#config;
     if (kind === 'pool') return this.#runPooled(client as PostgresPoolLike, sql, params);
+    // PGlite runs one transaction at a time and queues everything else behind it: a statement
+    // on the backend itself from inside its transaction would wait for itself.
+    if (kind === 'pglite' && insideOwnTransaction(this.#shared)) {
+      return Promise.reject(reentrantUseError('postgres', 'PostgreSQL backend'));
+    }
     if (kind === 'client') {
       // A single pg.Client inside a transaction would run this statement in it: wait for the
       // transaction to end (and its COMMIT or ROLLBACK to be sent) instead.
@@ -709,6 +725,41 @@ const SAVEPOINT_ENDED =
   'This PostgreSQL backend is bound to a nested transaction that has ended; ' +
   'use the backend the running transaction passes to its callback';
 
+/** A transaction a backend opened, as the code running inside it sees it. */
+interface OpenTransaction {
+  /** The backend (and the handles made from it) that opened it. */
+  readonly shared: SharedState;
+  /** Leftover work of an ended transaction must not be taken for code inside it. */
+  ended: boolean;
+}
+
+/**
+ * Which transaction opened by a pooled or PGlite backend the running code descends from (a
+ * single client tells by its lock). Enabled only while some such transaction runs: an enabled
+ * AsyncLocalStorage costs every promise of the process a little work.
+ */
+const transactionScope = new AsyncLocalStorage<OpenTransaction>();
+let openTransactions = 0;
+
+/** Runs `fn` marked as inside a transaction of the backend sharing `shared`. */
+async function inTransactionScope<T>(shared: SharedState, fn: () => Promise<T>): Promise<T> {
+  const open: OpenTransaction = { shared, ended: false };
+  openTransactions += 1;
+  try {
+    return await transactionScope.run(open, fn);
+  } finally {
+    open.ended = true;
+    openTransactions -= 1;
+    if (openTransactions === 0) transactionScope.disable();
+  }
+}
+
+/** True when the calling code runs inside a transaction the backend sharing `shared` opened. */
+function insideOwnTransaction(shared: SharedState): boolean {
+  const open = transactionScope.getStore();
+  return open !== undefined && open.shared === shared && !open.ended;
+}
+
 /** One statement's place in its connection's queue. */
 interface Turn<T> {
   /** Settles with the statement. */
@@ -788,6 +839,19 @@ function openSibling(connection: PostgresQueryable): SiblingClient | undefined {
 
 function closedError(message: string): FlowproofError {
   return new FlowproofError('BACKEND_CLOSED', message, { details: { backend: 'postgres' } });
+}
+
+/**
+ * `TRANSACTION_UNSUPPORTED` (`reentrant`) for a transaction started on a pooled backend itself from
+ * code inside one of its transactions: it would run on another connection, committing apart from
+ * (or blocked by the locks of) the transaction around it.
+ */
+function nestedOnPoolError(): FlowproofError {
+  return new FlowproofError(
+    'TRANSACTION_UNSUPPORTED',
+    'A transaction was started on this PostgreSQL backend itself from code running inside one of its transactions; it would run on another connection of the pool, outside the transaction around it. Inside a transaction use the backend (or store) it passes to its callback, e.g. runInTransaction(…, { join: store.withBackend(tx) })',
+    { details: { backend: 'postgres', reason: 'reentrant' } },
+  );
 }
 
 function discardedStatementError(error: unknown): FlowproofError {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { entityInsert } from '../../../test/support/entity-rows.js';
 import { sleep } from '../../core/async.js';
 import { createManualClock } from '../../core/clock.js';
 import { createSqliteBackend } from './sqlite-backend.js';
@@ -99,30 +100,7 @@ describe('createSqliteBackend', () => {
     await keys.migrate();
     await entities.migrate();
     database.close();
-    const entity = {
-      machineId: 'm',
-      id: 'e1',
-      machineVersion: 1,
-      state: 'new',
-      stateVersion: 1,
-      data: {},
-      timer: null,
-      createdAt: '2026-01-01T00:00:00.000Z',
-      updatedAt: '2026-01-01T00:00:00.000Z',
-    };
-    const history = {
-      machineId: 'm',
-      entityId: 'e1',
-      stateVersion: 1,
-      machineVersion: 1,
-      from: null,
-      to: 'new',
-      event: '@create',
-      payload: undefined,
-      actor: null,
-      correlationId: null,
-      at: '2026-01-01T00:00:00.000Z',
-    };
+    const { entity, history } = entityInsert('m', 'e1');
     const paths: Record<string, () => unknown> = {
       create: () => createSqliteBackend({ database }),
       query: () => backend.query('SELECT 1'),
