@@ -9,12 +9,35 @@ import {
   createMemoryEntityStore,
   createMemoryIdempotencyStore,
 } from './memory/index.js';
+import { createPostgresBackend } from './postgres/index.js';
 import { createRedisBackend, createRedisIdempotencyStore } from './redis/index.js';
 import {
   createSqliteBackend,
   createSqliteEntityStore,
   createSqliteIdempotencyStore,
 } from './sqlite/index.js';
+
+describe('backend and store factories', () => {
+  const pgClient = { query: async () => ({ rows: [] }) };
+  const redisClient = { call: async () => null, status: 'ready' };
+  const memory = createMemoryBackend();
+  const factories: Record<string, (extra: object) => unknown> = {
+    createMemoryBackend: (extra) => createMemoryBackend({ ...extra }),
+    createSqliteBackend: (extra) =>
+      createSqliteBackend({ database: new Database(':memory:'), ...extra }),
+    createPostgresBackend: (extra) => createPostgresBackend({ client: pgClient, ...extra }),
+    createRedisBackend: (extra) => createRedisBackend({ client: redisClient, ...extra }),
+    createMemoryIdempotencyStore: (extra) =>
+      createMemoryIdempotencyStore({ backend: memory, ...extra }),
+    createMemoryEntityStore: (extra) => createMemoryEntityStore({ backend: memory, ...extra }),
+  };
+
+  it.each(Object.entries(factories))('%s refuses a misspelled option, naming it', (_, create) => {
+    expect(() => create({ leasMs: 1 })).toThrow(TypeError);
+    expect(() => create({ leasMs: 1 })).toThrow(/options\.leasMs/);
+    expect(() => create({})).not.toThrow();
+  });
+});
 
 describe('withBackend() of the module stores', () => {
   const memory = createMemoryBackend();

@@ -18,6 +18,7 @@ import {
 import {
   assertFunction,
   assertInteger,
+  assertKnownKeys,
   assertOptionsObject,
   assertSqlIdentifier,
 } from '../../core/options.js';
@@ -149,6 +150,11 @@ interface Config {
  */
 export function createPostgresBackend(options: PostgresBackendOptions): PostgresBackend {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(
+    options,
+    ['client', 'schema', 'tablePrefix', 'timeoutMs', 'ownsClient', 'preparedStatements'],
+    'options',
+  );
   const { client } = options;
   if (typeof (client as PostgresQueryable | undefined)?.query !== 'function') {
     throw new TypeError('options.client must be a pg.Pool, pg.Client or PGlite instance');

@@ -13,6 +13,7 @@ import {
 import {
   assertFunction,
   assertInteger,
+  assertKnownKeys,
   assertNonEmptyString,
   assertOptionsObject,
 } from '../../core/options.js';
@@ -167,6 +168,11 @@ const RENEW_LOCK_LUA =
  */
 export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(
+    options,
+    ['client', 'keyPrefix', 'timeoutMs', 'migrationLockTimeoutMs', 'ownsClient', 'logger'],
+    'options',
+  );
   const { client } = options;
   if (typeof (client as RedisClientLike | undefined)?.call !== 'function') {
     throw new TypeError('options.client must be an ioredis client (Redis or Cluster)');

@@ -17,6 +17,7 @@ import {
 import {
   assertFunction,
   assertInteger,
+  assertKnownKeys,
   assertOptionsObject,
   assertSqlIdentifier,
 } from '../../core/options.js';
@@ -172,6 +173,11 @@ function lockFor(database: SqliteDatabaseLike): Mutex {
  */
 export function createSqliteBackend(options: SqliteBackendOptions): SqliteBackend {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(
+    options,
+    ['database', 'tablePrefix', 'busyTimeoutMs', 'clock', 'ownsDatabase'],
+    'options',
+  );
   const { database } = options;
   if (typeof database?.prepare !== 'function' || typeof database.exec !== 'function') {
     throw new TypeError(
