@@ -106,6 +106,30 @@ export interface PostgresBackend extends StorageBackend {
   /** Runs one statement and returns the number of rows it affected. Throws like {@link query}. */
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
   /**
+   * Runs `fn` in a transaction (`BEGIN` … `COMMIT` on a connection checked out of the pool, or on
+   * the single client): everything `fn` does through the backend it is given commits together,
+   * or rolls back when `fn` throws. The backend passed to `fn` is valid until `fn` settles.
+   *
+   * Nested calls (on the transaction's backend) are savepoints, one at a time: await each before
+   * starting the next. Code inside the transaction must use the backend it was given (or a store
+   * bound to it with `withBackend`): `transaction()` on this backend itself from there is refused,
+   * since on a pool it would run on another connection, outside this transaction.
+   *
+   * @throws TypeError when `fn` is not a function.
+   * @throws FlowproofError `TRANSACTION_UNSUPPORTED` with `details.reason`
+   * `'concurrent-savepoints'` (a nested transaction started while a sibling still runs) or
+   * `'reentrant'` (called on this backend from code inside one of its transactions);
+   * `BACKEND_CLOSED`, `BACKEND_TIMEOUT`, `BACKEND_UNAVAILABLE` or `BACKEND_ERROR`.
+   * @example
+   * ```ts
+   * await backend.transaction(async (tx) => {
+   *   await tx.execute('INSERT INTO orders (id) VALUES ($1)', [orderId]);
+   *   await tx.execute('INSERT INTO order_lines (order_id, sku) VALUES ($1, $2)', [orderId, sku]);
+   * });
+   * ```
+   */
+  transaction<T>(fn: (backend: this) => Promise<T>): Promise<T>;
+  /**
    * A backend bound to a transaction the application opened itself: pass the client the
    * transaction runs on (a connection checked out of your pool after `BEGIN`, or PGlite's `tx`).
    * Everything done through the returned backend commits or rolls back with your own writes.
