@@ -23,6 +23,7 @@ export type FlowproofErrorCode =
   | 'SCHEMA_TOO_NEW'
   | 'MIGRATION_FAILED'
   | 'TRANSACTION_UNSUPPORTED'
+  | 'STORE_DATA_CORRUPT'
   // validation
   | 'PIPELINE_REJECTED'
   | 'PIPELINE_STAGE_FAILED'

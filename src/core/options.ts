@@ -84,6 +84,7 @@ export function assertStoreOptions<B extends { readonly kind: string }>(
   factory: string,
 ): { backend: B; ownsBackend: boolean } {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['backend', 'ownsBackend'], 'options');
   const { backend, ownsBackend } = options;
   if ((backend as { kind?: unknown } | undefined)?.kind !== kind) {
     throw new TypeError(`options.backend must be a ${label} backend (${factory}())`);

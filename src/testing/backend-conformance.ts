@@ -1,8 +1,9 @@
 /**
  * The conformance suite of the {@link StorageBackend} port: migrations (fresh, repeated, concurrent
  * in one process and across processes), schema-version checks, transactions (commit, rollback,
- * savepoints, joining the caller's transaction, a transaction's backend refused once the
- * transaction ended, closing it closing only that handle) and the store clock. Every backend flowproof ships
+ * savepoints one at a time, joining the caller's transaction, a transaction's backend refused once
+ * the transaction ended, closing it closing only that handle, no commit after `close()`) and the
+ * store clock. Every backend flowproof ships
  * runs it; run it on your own backend to certify it.
  */
 import assert from 'node:assert/strict';
@@ -359,6 +360,145 @@ export function describeBackendConformance<B extends StorageBackend>(
     );
 
     itIf(
+      transactions,
+      'it has no transactions',
+      'refuses a nested transaction started while a sibling still runs (TRANSACTION_UNSUPPORTED, concurrent-savepoints); the transaction goes on',
+      async () => {
+        const backend = await open();
+        await backend.migrate(migrations);
+        let results: PromiseSettledResult<unknown>[] = [];
+        await backend.transaction(async (tx) => {
+          results = await Promise.allSettled([
+            tx.transaction(async (a) => {
+              await probe.insert(a, 'sibling-a', 'dropped');
+              await wait(10);
+              throw new Error('A fails');
+            }),
+            tx.transaction(async (b) => {
+              await probe.insert(b, 'sibling-b', 'never written');
+            }),
+          ]);
+          await probe.insert(tx, 'after-siblings', 'kept');
+        });
+        const [first, second] = results;
+        assert.equal(first?.status, 'rejected');
+        assert.equal((first as PromiseRejectedResult).reason?.message, 'A fails');
+        assert.equal(second?.status, 'rejected', 'the sibling savepoint was not refused');
+        const refused = (second as PromiseRejectedResult).reason as unknown;
+        assert.ok(isFlowproofError(refused, 'TRANSACTION_UNSUPPORTED'), String(refused));
+        assert.equal(refused.details.reason, 'concurrent-savepoints');
+        assert.equal(await probe.read(backend, 'sibling-a'), undefined);
+        assert.equal(await probe.read(backend, 'sibling-b'), undefined);
+        assert.equal(await probe.read(backend, 'after-siblings'), 'kept');
+      },
+    );
+
+    itIf(
+      transactions,
+      'it has no transactions',
+      'runs nested transactions one after another and inside each other',
+      async () => {
+        const backend = await open();
+        await backend.migrate(migrations);
+        await backend.transaction(async (tx) => {
+          await probe.insert(tx, 'outer-1', 'kept');
+          await tx.transaction(async (mid) => {
+            await probe.insert(mid, 'mid-1', 'kept');
+            await mid
+              .transaction(async (inner) => {
+                await probe.insert(inner, 'inner', 'dropped');
+                throw new Error('inner fails');
+              })
+              .catch(() => {});
+            await probe.insert(mid, 'mid-2', 'kept');
+          });
+          await tx
+            .transaction(async (next) => {
+              await probe.insert(next, 'next', 'dropped');
+              throw new Error('next fails');
+            })
+            .catch(() => {});
+          await probe.insert(tx, 'outer-2', 'kept');
+        });
+        for (const id of ['outer-1', 'mid-1', 'mid-2', 'outer-2']) {
+          assert.equal(await probe.read(backend, id), 'kept', id);
+        }
+        for (const id of ['inner', 'next']) assert.equal(await probe.read(backend, id), undefined);
+      },
+    );
+
+    itIf(
+      transactions,
+      'it has no transactions',
+      'does not commit a transaction whose callback settles after close() (BACKEND_CLOSED)',
+      async () => {
+        const namespace = uniqueNamespace();
+        const backend = await open(namespace);
+        await backend.migrate(migrations);
+        const pending = backend.transaction(async (tx) => {
+          await probe.insert(tx, 'closed-meanwhile', 'not committed');
+          await wait(40);
+          return 'done';
+        });
+        await wait(15);
+        await backend.close();
+        await assertRejectsWithCode(pending, 'BACKEND_CLOSED');
+        // Read through a new backend on the same store. An in-process backend whose namespace is
+        // the closed instance itself cannot be read any more; its own tests check its state.
+        const reader = await open(namespace);
+        const read = await probe.read(reader, 'closed-meanwhile').catch((error: unknown) => {
+          if (isFlowproofError(error, 'BACKEND_CLOSED')) return 'unreadable';
+          throw error;
+        });
+        assert.ok(read !== 'not committed', 'the transaction committed after close()');
+      },
+    );
+
+    itIf(
+      transactions,
+      'it has no transactions',
+      "refuses transaction() on the backend itself from code inside one of its transactions (TRANSACTION_UNSUPPORTED, reentrant); the transaction's own backend works",
+      async () => {
+        const backend = await open();
+        await backend.migrate(migrations);
+        await backend.transaction(async (tx) => {
+          await probe.insert(tx, 'outer', 'kept');
+          // A module store not bound to the transaction does this: it would run outside the
+          // transaction, or wait for it forever.
+          const refused = await backend
+            .transaction(async (other) => probe.insert(other, 'beside', 'never written'))
+            .then(
+              () => undefined,
+              (error: unknown) => error,
+            );
+          assert.ok(isFlowproofError(refused, 'TRANSACTION_UNSUPPORTED'), String(refused));
+          assert.equal(refused.details.reason, 'reentrant');
+          await tx.transaction(async (nested) => probe.insert(nested, 'nested', 'kept'));
+        });
+        assert.equal(await probe.read(backend, 'outer'), 'kept');
+        assert.equal(await probe.read(backend, 'nested'), 'kept');
+        assert.equal(await probe.read(backend, 'beside'), undefined);
+        // Work an ended transaction left running is not taken for code inside it.
+        let leftover: Promise<unknown> | undefined;
+        await backend.transaction(async () => {
+          leftover = wait(20).then(() => backend.transaction(async () => 'ran'));
+        });
+        assert.equal(await leftover, 'ran');
+      },
+    );
+
+    it('refuses a transaction() callback that is not a function with a TypeError naming fn', async () => {
+      const backend = await open();
+      for (const fn of [5, undefined, 'tx => tx']) {
+        await assert.rejects(
+          async () => backend.transaction(fn as never),
+          (error: unknown) =>
+            error instanceof TypeError && /^fn must be a function/.test(error.message),
+        );
+      }
+    });
+
+    itIf(
       !transactions,
       'it has transactions',
       'refuses transaction() with TRANSACTION_UNSUPPORTED',
@@ -434,6 +574,8 @@ export function describeBackendConformance<B extends StorageBackend>(
     });
   });
 }
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The function the cross-process test runs in each child: opens the target's backend on the

@@ -146,6 +146,30 @@ export function describeEntityStoreConformance<S extends EntityStore>(
       assert.deepEqual(again.applied, []);
     });
 
+    it('a store used before migrate() fails with SCHEMA_OUTDATED, saying migrate() was not run', async () => {
+      const store = await factory(uniqueNamespace('sm'));
+      opened.push(store);
+      const calls: Record<string, () => Promise<unknown>> = {
+        load: () => store.load('counter', 'c-1'),
+        listHistory: () =>
+          store.listHistory({
+            machineId: 'counter',
+            entityId: 'c-1',
+            afterStateVersion: 0,
+            limit: 1,
+          }),
+        dueTimers: () => store.dueTimers('counter', new Date(), 1),
+        create: () => counters(store).create('c-1', { count: 0 }),
+      };
+      for (const [call, run] of Object.entries(calls)) {
+        await assert.rejects(run(), (error: unknown) => {
+          assert.ok(isFlowproofError(error, 'SCHEMA_OUTDATED'), `${call}: ${String(error)}`);
+          assert.match(error.message, /migrate\(\)/, call);
+          return true;
+        });
+      }
+    });
+
     it('creates an entity with a @create history row carrying actor and correlation id', async () => {
       const entities = counters(await open());
       const entity = await runWithContext(

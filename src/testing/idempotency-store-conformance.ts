@@ -55,6 +55,12 @@ export interface IdempotencyStoreCapabilities {
    * @default 'server'
    */
   readonly storeClock?: 'server' | 'host';
+  /**
+   * A store used before `migrate()` fails with `SCHEMA_OUTDATED` (its tables are missing). False
+   * where `migrate()` has nothing to create (Redis) and the store works without it.
+   * @default true
+   */
+  readonly requiresMigrate?: boolean;
 }
 
 /** An idempotency store under test. */
@@ -184,6 +190,7 @@ export function describeIdempotencyStoreConformance(
   const countsRoundTrips = options.capabilities?.countsRoundTrips ?? true;
   const cleanup = options.capabilities?.cleanup ?? 'batched';
   const storeClock = options.capabilities?.storeClock ?? 'server';
+  const requiresMigrate = options.capabilities?.requiresMigrate ?? true;
   const trials = options.trials ?? 250;
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   const opened: IdempotencyStore[] = [];
@@ -221,6 +228,28 @@ export function describeIdempotencyStoreConformance(
       assert.equal(await b.get('iso'), undefined, 'a record leaked into another instance');
       assert.equal((await b.claim(claimOf('iso'))).claimed, true);
     });
+
+    itIf(
+      requiresMigrate,
+      'migrate() has nothing to create there',
+      'a store used before migrate() fails with SCHEMA_OUTDATED, saying migrate() was not run',
+      async () => {
+        const store = await factory(uniqueNamespace());
+        opened.push(store);
+        const calls: Record<string, () => Promise<unknown>> = {
+          claim: () => store.claim(claimOf('k')),
+          get: () => store.get('k'),
+          complete: () => store.complete('k', 1, 'result', 60_000),
+        };
+        for (const [call, run] of Object.entries(calls)) {
+          await assert.rejects(run(), (error: unknown) => {
+            assert.ok(isFlowproofError(error, 'SCHEMA_OUTDATED'), `${call}: ${String(error)}`);
+            assert.match(error.message, /migrate\(\)/, call);
+            return true;
+          });
+        }
+      },
+    );
 
     it('migrates idempotently', async () => {
       const store = await open();

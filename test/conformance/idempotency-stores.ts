@@ -108,5 +108,6 @@ export const redisIdempotencyTarget: IdempotencyStoreTarget = {
     createRedisIdempotencyStore({
       backend: counted<RedisBackend>(await redisTarget.factory(namespace), hooks),
     }),
-  capabilities: { cleanup: 'native' },
+  // Nothing to create: a Redis store works before migrate(), which only records the version.
+  capabilities: { cleanup: 'native', requiresMigrate: false },
 };

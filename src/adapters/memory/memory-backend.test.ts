@@ -34,60 +34,6 @@ describe('createMemoryBackend', () => {
     expect(values.has('y')).toBe(false);
   });
 
-  it('refuses a savepoint started while a sibling savepoint is running', async () => {
-    const backend = createMemoryBackend();
-    let results: PromiseSettledResult<unknown>[] = [];
-    await backend.transaction(async (tx) => {
-      results = await Promise.allSettled([
-        tx.transaction(async (a) => {
-          a.collection('t').set('pA', 1);
-          await sleep(10);
-          throw new Error('A fails');
-        }),
-        tx.transaction(async (b) => {
-          b.collection('t').set('pB', 1);
-          await sleep(20);
-        }),
-      ]);
-      tx.collection('t').set('after', 1);
-    });
-    expect(results[0]).toMatchObject({ status: 'rejected', reason: { message: 'A fails' } });
-    expect(results[1]).toMatchObject({
-      status: 'rejected',
-      reason: {
-        code: 'TRANSACTION_UNSUPPORTED',
-        details: { backend: 'memory', reason: 'concurrent-savepoints' },
-      },
-    });
-    expect([...backend.collection('t').keys()]).toEqual(['after']);
-  });
-
-  it('still runs savepoints one after another and nested inside each other', async () => {
-    const backend = createMemoryBackend();
-    const set = (tx: typeof backend, key: string) => tx.collection('t').set(key, 1);
-    await backend.transaction(async (tx) => {
-      set(tx, 'outer1');
-      await tx.transaction(async (mid) => {
-        set(mid, 'mid');
-        await mid
-          .transaction(async (inner) => {
-            set(inner, 'inner');
-            throw new Error('inner');
-          })
-          .catch(() => {});
-        set(mid, 'mid2');
-      });
-      await tx
-        .transaction(async (bad) => {
-          set(bad, 'bad');
-          throw new Error('bad');
-        })
-        .catch(() => {});
-      set(tx, 'outer2');
-    });
-    expect([...backend.collection('t').keys()]).toEqual(['outer1', 'mid', 'mid2', 'outer2']);
-  });
-
   it('does not commit a transaction whose callback resolves after close()', async () => {
     const backend = createMemoryBackend();
     const values = backend.collection<number>('t');

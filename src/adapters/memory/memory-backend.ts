@@ -13,7 +13,12 @@ import {
   migrationFailed,
   pendingMigrations,
 } from '../../core/migrations.js';
-import { assertNonEmptyString, assertOptionsObject } from '../../core/options.js';
+import {
+  assertFunction,
+  assertKnownKeys,
+  assertNonEmptyString,
+  assertOptionsObject,
+} from '../../core/options.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 
 /** Options of {@link createMemoryBackend}. */
@@ -115,6 +120,7 @@ interface State {
  */
 export function createMemoryBackend(options: MemoryBackendOptions = {}): MemoryBackend {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['clock'], 'options');
   if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
     throw new TypeError('options.clock must have a now() method');
   }
@@ -184,6 +190,7 @@ class MemoryBackendImpl implements MemoryBackend {
   }
 
   async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
+    assertFunction(fn, 'fn');
     this.#assertOpen();
     const parent = this.#scope;
     if (parent) {

@@ -35,6 +35,7 @@ export interface MemoryIdempotencyStore extends IdempotencyStore<MemoryBackend> 
 type Stored = Omit<IdempotencyRecord, 'now' | 'key'>;
 
 const COLLECTION = 'idempotency_keys';
+const SCHEMA_VERSION = 1;
 
 /** The migrations of the memory idempotency store (component `idempotency`). */
 export const memoryIdempotencyMigrations: MigrationSet<MemoryBackend> = {
@@ -79,19 +80,24 @@ class MemoryIdempotencyStoreImpl implements MemoryIdempotencyStore {
   readonly kind = 'memory' as const;
   readonly #backend: MemoryBackend;
   readonly #ownsBackend: boolean;
+  /** Shared with the copies `withBackend` makes: the schema was found migrated once. */
+  readonly #shared: { migrated: boolean };
 
-  constructor(backend: MemoryBackend, ownsBackend: boolean) {
+  constructor(backend: MemoryBackend, ownsBackend: boolean, shared = { migrated: false }) {
     this.#backend = backend;
     this.#ownsBackend = ownsBackend;
+    this.#shared = shared;
   }
 
   withBackend(backend: MemoryBackend): MemoryIdempotencyStore {
     if (backend?.kind !== 'memory') throw new TypeError('backend must be a memory backend');
-    return new MemoryIdempotencyStoreImpl(backend, false);
+    return new MemoryIdempotencyStoreImpl(backend, false, this.#shared);
   }
 
-  migrate(): Promise<MigrationReport> {
-    return this.#backend.migrate(memoryIdempotencyMigrations);
+  async migrate(): Promise<MigrationReport> {
+    const report = await this.#backend.migrate(memoryIdempotencyMigrations);
+    this.#shared.migrated = true;
+    return report;
   }
 
   claim(request: ClaimRequest): Promise<ClaimResult> {
@@ -201,8 +207,13 @@ class MemoryIdempotencyStoreImpl implements MemoryIdempotencyStore {
     });
   }
 
-  #atomically<T>(fn: (records: Map<string, Stored>, now: number) => T): Promise<T> {
+  async #atomically<T>(fn: (records: Map<string, Stored>, now: number) => T): Promise<T> {
     const backend = this.#backend;
+    // As a SQL store fails on its missing table: a store used before migrate() says so.
+    if (!this.#shared.migrated) {
+      await backend.assertSchemaVersion(memoryIdempotencyMigrations.component, SCHEMA_VERSION);
+      this.#shared.migrated = true;
+    }
     return backend.exclusive(() =>
       fn(backend.collection<Stored>(COLLECTION), backend.clock.now().getTime()),
     );

@@ -2,9 +2,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entityInsert } from '../../../test/support/entity-rows.js';
 import { describeWithPostgres } from '../../../test/support/services.js';
 import { uniqueNamespace } from '../../testing/index.js';
 import { createPostgresBackend } from './postgres-backend.js';
+import { createPostgresEntityStore } from './postgres-entity-store.js';
 
 describe('createPostgresBackend options', () => {
   const client = { query: async () => ({ rows: [] }) };
@@ -145,6 +147,31 @@ describeWithPostgres('PostgreSQL server', (url) => {
     }
   });
 
+  it('on a pool, refuses an unbound store writing from inside a transaction, but lets plain statements run beside it', async () => {
+    const backend = createPostgresBackend({ client: pool, schema: uniqueNamespace() });
+    const store = createPostgresEntityStore({ backend });
+    await store.migrate();
+    const { entity, history } = entityInsert('order', 'o-1');
+    await expect(
+      backend.transaction(async () => {
+        await store.insert({ entity, history });
+      }),
+    ).rejects.toMatchObject({
+      code: 'TRANSACTION_UNSUPPORTED',
+      details: { backend: 'postgres', reason: 'reentrant' },
+      message: expect.stringMatching(/withBackend\(tx\)/),
+    });
+    expect(await store.load('order', 'o-1')).toBeUndefined();
+    // Bound to the transaction, it writes inside it.
+    await backend.transaction((tx) => store.withBackend(tx).insert({ entity, history }));
+    expect(await store.load('order', 'o-1')).toMatchObject({ id: 'o-1' });
+    // A plain statement on the pool runs on another connection, outside the transaction.
+    const [outside] = await backend.transaction(() =>
+      backend.query<{ ok: number }>('SELECT 1 AS ok'),
+    );
+    expect(outside?.ok).toBe(1);
+  });
+
   it('reads the server clock with clock_timestamp(), moving inside a transaction', async () => {
     const backend = createPostgresBackend({ client: pool });
     await backend.transaction(async (tx) => {
@@ -159,20 +186,18 @@ describeWithPostgres('PostgreSQL server', (url) => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('PGlite transactions and close()', () => {
-  it('does not commit a transaction whose callback resolves after close()', async () => {
+  it('refuses the backend itself inside its PGlite transaction instead of waiting for itself', async () => {
     const db = new PGlite();
-    await db.exec('CREATE TABLE t (v text)');
-    const backend = createPostgresBackend({ client: db });
-    const pending = backend.transaction(async (tx) => {
-      await tx.execute(`INSERT INTO t VALUES ('x')`);
-      await sleep(30);
-      return 'done';
-    });
-    await sleep(10);
+    const backend = createPostgresBackend({ client: db, ownsClient: true });
+    const reentrant = { code: 'TRANSACTION_UNSUPPORTED', details: { reason: 'reentrant' } };
+    await expect(backend.transaction(() => backend.query('SELECT 1'))).rejects.toMatchObject(
+      reentrant,
+    );
+    await expect(
+      backend.transaction(() => backend.transaction(async () => 1)),
+    ).rejects.toMatchObject(reentrant);
+    expect(await backend.query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
     await backend.close();
-    await expect(pending).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
-    expect((await db.query('SELECT v FROM t')).rows).toEqual([]);
-    await db.close();
   });
 
   it('closing a transaction-bound backend leaves the owner able to close the database', async () => {
@@ -204,11 +229,20 @@ describeWithPostgres('PostgreSQL server: timeouts, closing and lost statements',
     const { rows } = await admin.query(`SELECT id FROM ${name} ORDER BY id`);
     return rows.map((row: { id: number }) => row.id);
   }
+  /**
+   * A client whose statements cannot be cancelled (as when the cancel cannot reach the server):
+   * what must hold when a timed-out statement runs on to its end.
+   */
+  async function uncancellableClient(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    (client as unknown as { processID: unknown }).processID = null;
+    return client;
+  }
 
   it('never leaves a single pg.Client inside a transaction after a timed-out BEGIN', async () => {
     const name = await table();
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
+    const client = await uncancellableClient();
     const backend = createPostgresBackend({ client, timeoutMs: 300 });
     await expect(backend.transaction((tx) => tx.query('SELECT pg_sleep(1)'))).rejects.toMatchObject(
       { code: 'BACKEND_TIMEOUT' },
@@ -238,8 +272,7 @@ describeWithPostgres('PostgreSQL server: timeouts, closing and lost statements',
        CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON ${name} DEFERRABLE INITIALLY DEFERRED
          FOR EACH ROW EXECUTE FUNCTION ${name}_slow()`,
     );
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
+    const client = await uncancellableClient();
     const backend = createPostgresBackend({ client, timeoutMs: 300 });
     await expect(
       backend.transaction((tx) => tx.execute(`INSERT INTO ${name} VALUES (1)`)),
@@ -273,6 +306,90 @@ describeWithPostgres('PostgreSQL server: timeouts, closing and lost statements',
       code: 'TRANSACTION_UNSUPPORTED',
     });
     await client.end();
+  });
+
+  it('sends one statement at a time on a single pg.Client: no pg warning, all in order', async () => {
+    const name = `t_${uniqueNamespace()}`;
+    await admin.query(`CREATE TABLE ${name} (seq serial, id int)`);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const send = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    let running = 0;
+    let most = 0;
+    const done = () => {
+      running -= 1;
+    };
+    (client as unknown as { query: typeof send }).query = (...args) => {
+      running += 1;
+      most = Math.max(most, running);
+      const pending = send(...args);
+      pending.then(done, done);
+      return pending;
+    };
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const backend = createPostgresBackend({ client });
+      const insert = (tx: typeof backend, id: number) =>
+        tx.execute(`INSERT INTO ${name} (id) VALUES ($1)`, [id]);
+      await Promise.all([
+        ...Array.from({ length: 10 }, (_, i) => insert(backend, i)),
+        // Statements of one transaction issued together queue the same way.
+        backend.transaction((tx) => Promise.all([10, 11, 12].map((i) => insert(tx, i)))),
+        ...Array.from({ length: 5 }, (_, i) => insert(backend, 13 + i)),
+      ]);
+      await sleep(10);
+    } finally {
+      process.off('warning', onWarning);
+      await client.end();
+    }
+    expect(most).toBe(1);
+    expect(warnings.filter((message) => /already executing a query/.test(message))).toEqual([]);
+    const { rows } = await admin.query(`SELECT id FROM ${name} ORDER BY seq`);
+    expect(rows.map((row: { id: number }) => row.id)).toEqual(
+      Array.from({ length: 18 }, (_, i) => i),
+    );
+  });
+
+  it('cancels a timed-out statement on the server: it is gone from pg_stat_activity', async () => {
+    const running = async (marker: string) => {
+      const { rows } = await admin.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()",
+        [`%${marker}%`],
+      );
+      return rows[0].n as number;
+    };
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const pooled = createPostgresBackend({ client: pool, timeoutMs: 300 });
+      const single = createPostgresBackend({ client, timeoutMs: 300 });
+      const cases = {
+        pooled: (sql: string) => pooled.query(sql),
+        'pooled transaction': (sql: string) => pooled.transaction((tx) => tx.query(sql)),
+        'single client': (sql: string) => single.query(sql),
+        'single client transaction': (sql: string) => single.transaction((tx) => tx.query(sql)),
+      };
+      for (const [label, run] of Object.entries(cases)) {
+        const marker = uniqueNamespace('cancel');
+        await expect(run(`SELECT pg_sleep(5) AS ${marker}`), label).rejects.toMatchObject({
+          code: 'BACKEND_TIMEOUT',
+        });
+        let left = await running(marker);
+        for (let i = 0; i < 20 && left > 0; i += 1) {
+          await sleep(50);
+          left = await running(marker);
+        }
+        expect(left, label).toBe(0);
+      }
+      // The single client goes on: its next statement ran after the cancelled one.
+      expect(await single.query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
+    } finally {
+      await client.end();
+      await pool.end();
+    }
   });
 
   it('destroys the pooled connection of a statement that timed out outside a transaction', async () => {
@@ -338,19 +455,6 @@ describeWithPostgres('PostgreSQL server: timeouts, closing and lost statements',
     ).rejects.toThrow('rolled back');
     await expect(leaked?.query('SELECT 1')).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
     await pool.end();
-  });
-
-  it('does not commit on a pool once the backend was closed during the transaction', async () => {
-    const name = await table();
-    const backend = createPostgresBackend({ client: admin });
-    const pending = backend.transaction(async (tx) => {
-      await tx.execute(`INSERT INTO ${name} VALUES (1)`);
-      await sleep(30);
-    });
-    await sleep(10);
-    await backend.close();
-    await expect(pending).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
-    expect(await ids(name)).toEqual([]);
   });
 
   it('re-runs a statement whose prepared statement was discarded, outside a transaction', async () => {

@@ -1,5 +1,12 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { createMutex, type Mutex, reentrantUseError, withTimeout } from '../../core/async.js';
+import {
+  concurrentSavepointsError,
+  createMutex,
+  type Mutex,
+  reentrantUseError,
+  withTimeout,
+} from '../../core/async.js';
 import { FlowproofError } from '../../core/errors.js';
 import {
   type AppliedMigration,
@@ -8,7 +15,13 @@ import {
   migrationFailed,
   pendingMigrations,
 } from '../../core/migrations.js';
-import { assertInteger, assertOptionsObject, assertSqlIdentifier } from '../../core/options.js';
+import {
+  assertFunction,
+  assertInteger,
+  assertKnownKeys,
+  assertOptionsObject,
+  assertSqlIdentifier,
+} from '../../core/options.js';
 import { processSingleton } from '../../core/process-singleton.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 import {
@@ -25,7 +38,10 @@ import { toPostgresError } from './postgres-errors.js';
 
 /** Options of {@link createPostgresBackend}. */
 export interface PostgresBackendOptions {
-  /** A `pg.Pool` (recommended), a `pg.Client`, or a PGlite instance. */
+  /**
+   * A `pg.Pool` (recommended), a `pg.Client`, or a PGlite instance. On a single connection
+   * (a `pg.Client`, or a transaction's) statements are sent one at a time, in call order.
+   */
   readonly client: PostgresClient;
   /**
    * Schema holding flowproof's tables; created by `migrate()` when missing.
@@ -38,10 +54,13 @@ export interface PostgresBackendOptions {
    */
   readonly tablePrefix?: string;
   /**
-   * Upper bound for one round trip (checkout, statement), in milliseconds. A pooled connection
-   * whose statement timed out is destroyed, not reused; on a single `pg.Client` a transaction
-   * that timed out is followed by a `ROLLBACK` queued behind the slow statement. Also set
-   * `statement_timeout` on the server so a timed-out statement stops running there too.
+   * Upper bound for one round trip (checkout, statement, and the wait for its turn on a single
+   * connection), in milliseconds. A statement that timed out while running is cancelled on the
+   * server (`pg_cancel_backend` from a short-lived connection of its own); one that timed out
+   * before its turn is never sent. A pooled connection whose statement timed out is destroyed,
+   * not reused; on a single `pg.Client` a transaction that timed out is followed by a `ROLLBACK`
+   * queued behind the slow statement. The cancel is best effort: also set `statement_timeout` on
+   * the server as the backstop.
    * @default 10000
    */
   readonly timeoutMs?: number;
@@ -88,6 +107,30 @@ export interface PostgresBackend extends StorageBackend {
   /** Runs one statement and returns the number of rows it affected. Throws like {@link query}. */
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
   /**
+   * Runs `fn` in a transaction (`BEGIN` … `COMMIT` on a connection checked out of the pool, or on
+   * the single client): everything `fn` does through the backend it is given commits together,
+   * or rolls back when `fn` throws. The backend passed to `fn` is valid until `fn` settles.
+   *
+   * Nested calls (on the transaction's backend) are savepoints, one at a time: await each before
+   * starting the next. Code inside the transaction must use the backend it was given (or a store
+   * bound to it with `withBackend`): `transaction()` on this backend itself from there is refused,
+   * since on a pool it would run on another connection, outside this transaction.
+   *
+   * @throws TypeError when `fn` is not a function.
+   * @throws FlowproofError `TRANSACTION_UNSUPPORTED` with `details.reason`
+   * `'concurrent-savepoints'` (a nested transaction started while a sibling still runs) or
+   * `'reentrant'` (called on this backend from code inside one of its transactions);
+   * `BACKEND_CLOSED`, `BACKEND_TIMEOUT`, `BACKEND_UNAVAILABLE` or `BACKEND_ERROR`.
+   * @example
+   * ```ts
+   * await backend.transaction(async (tx) => {
+   *   await tx.execute('INSERT INTO orders (id) VALUES ($1)', [orderId]);
+   *   await tx.execute('INSERT INTO order_lines (order_id, sku) VALUES ($1, $2)', [orderId, sku]);
+   * });
+   * ```
+   */
+  transaction<T>(fn: (backend: this) => Promise<T>): Promise<T>;
+  /**
    * A backend bound to a transaction the application opened itself: pass the client the
    * transaction runs on (a connection checked out of your pool after `BEGIN`, or PGlite's `tx`).
    * Everything done through the returned backend commits or rolls back with your own writes.
@@ -132,6 +175,11 @@ interface Config {
  */
 export function createPostgresBackend(options: PostgresBackendOptions): PostgresBackend {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(
+    options,
+    ['client', 'schema', 'tablePrefix', 'timeoutMs', 'ownsClient', 'preparedStatements'],
+    'options',
+  );
   const { client } = options;
   if (typeof (client as PostgresQueryable | undefined)?.query !== 'function') {
     throw new TypeError('options.client must be a pg.Pool, pg.Client or PGlite instance');
@@ -154,7 +202,7 @@ export function createPostgresBackend(options: PostgresBackendOptions): Postgres
     ownsClient: options.ownsClient ?? false,
     preparedStatements: options.preparedStatements ?? (!isPGlite(client) && hasConnect(client)),
   });
-  return new PostgresBackendImpl(config, client, false, {
+  return new PostgresBackendImpl(config, client, undefined, {
     closed: false,
     plainClientLock: createMutex(),
   });
@@ -169,28 +217,40 @@ interface SharedState {
   readonly plainClientLock: Mutex;
 }
 
+/** What the handles of one transaction (its savepoints' included) share. */
+interface TransactionState {
+  /** Savepoints opened so far, for unique names. */
+  savepoints: number;
+  /** A statement of this transaction timed out or lost its connection: it may still be running. */
+  broken: FlowproofError | undefined;
+}
+
 class PostgresBackendImpl implements PostgresBackend {
   readonly kind = 'postgres' as const;
   readonly #config: Config;
   readonly #runner: PostgresQueryable;
-  readonly #inTransaction: boolean;
+  /** The transaction this handle is bound to; undefined for the backend itself. */
+  readonly #tx: TransactionState | undefined;
+  /** The handle whose savepoint this handle is bound to. */
+  readonly #parent: PostgresBackendImpl | undefined;
   readonly #shared: SharedState;
-  #savepoints = 0;
+  /** A savepoint (nested transaction) started on this handle is running. */
+  #nested = false;
   /** Why this handle refuses work though its owner is open: closed, or its transaction ended. */
   #retired: string | undefined;
-  /** A statement of this transaction timed out or lost its connection: it may still be running. */
-  #broken: FlowproofError | undefined;
 
   constructor(
     config: Config,
     runner: PostgresQueryable,
-    inTransaction: boolean,
+    tx: TransactionState | undefined,
     shared: SharedState,
+    parent?: PostgresBackendImpl,
   ) {
     this.#config = config;
     this.#runner = runner;
-    this.#inTransaction = inTransaction;
+    this.#tx = tx;
     this.#shared = shared;
+    this.#parent = parent;
   }
 
   get schema() {
@@ -200,7 +260,7 @@ class PostgresBackendImpl implements PostgresBackend {
     return this.#config.tablePrefix;
   }
   get inTransaction() {
-    return this.#inTransaction;
+    return this.#tx !== undefined;
   }
 
   table(name: string): string {
@@ -225,7 +285,7 @@ class PostgresBackendImpl implements PostgresBackend {
     if (typeof client?.query !== 'function') {
       throw new TypeError('client must be the connection your transaction runs on');
     }
-    return new PostgresBackendImpl(this.#config, client, true, this.#shared);
+    return this.#bound(client);
   }
 
   async now(): Promise<Date> {
@@ -237,29 +297,40 @@ class PostgresBackendImpl implements PostgresBackend {
   }
 
   async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
+    assertFunction(fn, 'fn');
     this.#assertOpen();
-    if (this.#inTransaction) return this.#savepoint(fn);
+    if (this.#tx) return this.#savepoint(fn);
     const { client, kind } = this.#config;
+    // Code inside one of this backend's transactions asking the backend itself for another: a
+    // module store not bound to the transaction. It would run outside the transaction (a pool's
+    // other connection) or wait for it forever (PGlite, a single client): refused.
+    if (insideOwnTransaction(this.#shared)) {
+      throw kind === 'pool'
+        ? nestedOnPoolError()
+        : reentrantUseError('postgres', 'PostgreSQL backend');
+    }
     if (kind === 'pool') {
       const connection = await this.#checkout(client as PostgresPoolLike);
       const bound = this.#bound(connection);
       try {
-        return await this.#runTransaction(bound, fn);
+        return await inTransactionScope(this.#shared, () => this.#runTransaction(bound, fn));
       } finally {
         // A connection whose statement timed out or broke may be mid-query: destroy it.
-        releaseConnection(connection, bound.#broken);
+        releaseConnection(connection, bound.#tx?.broken);
       }
     }
     if (kind === 'pglite') {
       let bound: PostgresBackendImpl | undefined;
       try {
-        return await (client as PGliteLike).transaction(async (tx) => {
-          bound = this.#bound(tx);
-          const result = await fn(bound as this);
-          // Closed while the callback ran: throwing here makes PGlite roll back, not commit.
-          this.#assertOpen();
-          return result;
-        });
+        return await inTransactionScope(this.#shared, () =>
+          (client as PGliteLike).transaction(async (tx) => {
+            bound = this.#bound(tx);
+            const result = await fn(bound as this);
+            // Closed while the callback ran: throwing here makes PGlite roll back, not commit.
+            this.#assertOpen();
+            return result;
+          }),
+        );
       } catch (error) {
         throw error instanceof FlowproofError || !isDriverError(error)
           ? error
@@ -341,7 +412,7 @@ class PostgresBackendImpl implements PostgresBackend {
   }
 
   async close(): Promise<void> {
-    if (this.#inTransaction) {
+    if (this.#tx) {
       // A transaction-bound or joined backend owns nothing: closing it retires this handle only.
       // The transaction goes on, and the backend it came from still releases its client.
       this.#retired ??= 'This transaction-bound PostgreSQL backend was closed';
@@ -359,7 +430,8 @@ class PostgresBackendImpl implements PostgresBackend {
   }
 
   #bound(runner: PostgresQueryable): PostgresBackendImpl {
-    return new PostgresBackendImpl(this.#config, runner, true, this.#shared);
+    const tx: TransactionState = { savepoints: 0, broken: undefined };
+    return new PostgresBackendImpl(this.#config, runner, tx, this.#shared);
   }
 
   /** BEGIN … COMMIT around `fn` on `bound`'s connection; `bound` is retired when it ends. */
@@ -377,29 +449,44 @@ class PostgresBackendImpl implements PostgresBackend {
       // connection's queries in order: even a BEGIN or COMMIT that timed out here and reaches the
       // server later is followed by this ROLLBACK, so a single pg.Client never stays inside a
       // transaction that later statements would silently join.
-      const rollback = bound.#runner.query('ROLLBACK').catch(() => {});
-      // After a timeout the connection is still busy with the slow statement: do not wait for it.
-      // A pooled connection is then destroyed by the caller, which aborts the transaction
-      // server-side; a single client runs the ROLLBACK before anything sent after it.
-      if (bound.#broken === undefined) await bound.#settle(rollback);
+      const rollback = bound.#sendControl('ROLLBACK');
+      // After a timeout the connection is still busy with the slow statement (being cancelled):
+      // do not wait for it. A pooled connection is then destroyed by the caller, which aborts the
+      // transaction server-side; a single client runs the ROLLBACK before anything sent after it.
+      if (bound.#tx?.broken === undefined) await bound.#settle(rollback);
       throw error;
     } finally {
       bound.#retired = TRANSACTION_ENDED;
     }
   }
 
+  /**
+   * A savepoint around `fn`, which gets a handle of its own. Savepoints of one transaction nest
+   * or follow each other: PostgreSQL would release (or roll back) a sibling started beside a
+   * running one with it, and the transaction would abort. Refused up front instead, before
+   * anything is sent, as on every backend.
+   */
   async #savepoint<T>(fn: (backend: this) => Promise<T>): Promise<T> {
-    this.#savepoints += 1;
-    const name = `flowproof_sp_${this.#savepoints}`;
-    await this.#control(`SAVEPOINT ${name}`);
+    if (this.#nested) throw concurrentSavepointsError('postgres');
+    const tx = this.#tx as TransactionState;
+    this.#nested = true;
+    tx.savepoints += 1;
+    const name = `flowproof_sp_${tx.savepoints}`;
+    const child = new PostgresBackendImpl(this.#config, this.#runner, tx, this.#shared, this);
     try {
-      const result = await fn(this);
-      await this.#control(`RELEASE SAVEPOINT ${name}`);
-      return result;
-    } catch (error) {
-      const rollback = this.#runner.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => {});
-      if (this.#broken === undefined) await this.#settle(rollback);
-      throw error;
+      await this.#control(`SAVEPOINT ${name}`);
+      try {
+        const result = await fn(child as this);
+        await this.#control(`RELEASE SAVEPOINT ${name}`);
+        return result;
+      } catch (error) {
+        const rollback = this.#sendControl(`ROLLBACK TO SAVEPOINT ${name}`);
+        if (tx.broken === undefined) await this.#settle(rollback);
+        throw error;
+      }
+    } finally {
+      child.#retired = SAVEPOINT_ENDED;
+      this.#nested = false;
     }
   }
 
@@ -408,8 +495,16 @@ class PostgresBackendImpl implements PostgresBackend {
     try {
       await withTimeout(rollback, this.#config.timeoutMs, 'PostgreSQL ROLLBACK');
     } catch (error) {
-      this.#broken = error as FlowproofError;
+      if (this.#tx) this.#tx.broken = error as FlowproofError;
     }
+  }
+
+  /**
+   * Sends a ROLLBACK (to a savepoint) in this connection's turn, without a deadline and never
+   * failing: sent before the caller can send anything else, it runs before whatever follows.
+   */
+  #sendControl(sql: string): Promise<unknown> {
+    return this.#queued(this.#runner, () => this.#runner.query(sql)).result.catch(() => {});
   }
 
   /**
@@ -447,9 +542,14 @@ class PostgresBackendImpl implements PostgresBackend {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#inTransaction) return this.#runInTransaction(sql, params);
+    if (this.#tx) return this.#runInTransaction(sql, params);
     const { client, kind } = this.#config;
     if (kind === 'pool') return this.#runPooled(client as PostgresPoolLike, sql, params);
+    // PGlite runs one transaction at a time and queues everything else behind it: a statement
+    // on the backend itself from inside its transaction would wait for itself.
+    if (kind === 'pglite' && insideOwnTransaction(this.#shared)) {
+      return Promise.reject(reentrantUseError('postgres', 'PostgreSQL backend'));
+    }
     if (kind === 'client') {
       // A single pg.Client inside a transaction would run this statement in it: wait for the
       // transaction to end (and its COMMIT or ROLLBACK to be sent) instead.
@@ -470,7 +570,7 @@ class PostgresBackendImpl implements PostgresBackend {
     try {
       return await this.#runOn(this.#runner, sql, params, false);
     } catch (error) {
-      if (isBrokenConnection(error)) this.#broken = error as FlowproofError;
+      if (isBrokenConnection(error) && this.#tx) this.#tx.broken = error as FlowproofError;
       throw error;
     }
   }
@@ -498,6 +598,7 @@ class PostgresBackendImpl implements PostgresBackend {
         reject(mapped);
       };
       const timer = setTimeout(() => {
+        const running = connection;
         fail(
           new FlowproofError(
             'BACKEND_TIMEOUT',
@@ -505,6 +606,8 @@ class PostgresBackendImpl implements PostgresBackend {
             { details: { backend: 'postgres', timeoutMs } },
           ),
         );
+        // Destroyed above, but the server goes on running the statement: cancel it there.
+        if (running) void this.#cancel(running);
       }, timeoutMs);
       timer.unref();
       pool.connect().then(
@@ -540,21 +643,69 @@ class PostgresBackendImpl implements PostgresBackend {
     });
   }
 
-  /** One statement on `runner`, bounded by `timeoutMs`, its failure typed. */
+  /**
+   * One statement on `runner`, in its turn on that connection, bounded by `timeoutMs` (waiting
+   * for the turn included), its failure typed. A statement that timed out before its turn is
+   * never sent; one that timed out while running is cancelled on the server, and the
+   * connection's next statement waits for that.
+   */
   async #runOn(
     runner: PostgresQueryable,
     sql: string,
     params: readonly unknown[],
     retryable: boolean,
   ): Promise<PostgresQueryResult> {
+    const turn = this.#queued(runner, () => this.#send(runner, sql, params, retryable));
     try {
-      return await withTimeout(
-        this.#send(runner, sql, params, retryable),
-        this.#config.timeoutMs,
-        'PostgreSQL statement',
-      );
+      return await withTimeout(turn.result, this.#config.timeoutMs, 'PostgreSQL statement');
     } catch (error) {
+      if (error instanceof FlowproofError && error.code === 'BACKEND_TIMEOUT') {
+        if (turn.started) turn.holdNextUntil(this.#cancel(runner));
+        else turn.abandon();
+      }
       throw toPostgresError(error, 'statement');
+    }
+  }
+
+  /**
+   * `send` in `runner`'s turn. A single connection runs one statement at a time, and pg warns
+   * (pg 9 will refuse) when a client is handed a query while one runs: each waits for the one
+   * before to settle. PGlite queues by itself, and a pool spreads statements over connections.
+   */
+  #queued<T>(runner: PostgresQueryable, send: () => Promise<T>): Turn<T> {
+    if (this.#config.kind === 'pglite' || (runner === this.#config.client && isPool(runner))) {
+      return { result: send(), started: true, abandon() {}, holdNextUntil() {} };
+    }
+    return takeTurn(runner, send);
+  }
+
+  /**
+   * Cancels the statement running on `connection` on the server (a timed-out statement otherwise
+   * runs on, holding its locks), with `pg_cancel_backend` from a connection of its own. Best
+   * effort, never throwing: the server's `statement_timeout` is the backstop.
+   */
+  async #cancel(connection: PostgresQueryable): Promise<void> {
+    const pid = (connection as { processID?: unknown }).processID;
+    if (typeof pid !== 'number') return;
+    const sibling = openSibling(connection);
+    const { client, kind, timeoutMs } = this.#config;
+    try {
+      if (sibling) {
+        const cancelled = sibling
+          .connect()
+          .then(() => sibling.query('SELECT pg_cancel_backend($1)', [pid]));
+        await withTimeout(cancelled, timeoutMs, 'PostgreSQL cancel').finally(() =>
+          sibling.end().catch(() => {}),
+        );
+      } else if (kind === 'pool') {
+        await withTimeout(
+          client.query('SELECT pg_cancel_backend($1)', [pid]),
+          timeoutMs,
+          'PostgreSQL cancel',
+        );
+      }
+    } catch {
+      // Not cancelled: the statement ends on its own, or at the server's statement_timeout.
     }
   }
 
@@ -592,16 +743,146 @@ class PostgresBackendImpl implements PostgresBackend {
 
   #assertOpen(): void {
     if (this.#shared.closed) throw closedError('This PostgreSQL backend was closed');
-    if (this.#retired !== undefined) throw closedError(this.#retired);
+    for (let handle: PostgresBackendImpl | undefined = this; handle; handle = handle.#parent) {
+      if (handle.#retired !== undefined) throw closedError(handle.#retired);
+    }
   }
 }
 
 const TRANSACTION_ENDED =
   'This PostgreSQL backend is bound to a transaction that has ended; ' +
   'use the backend the running transaction passes to its callback';
+const SAVEPOINT_ENDED =
+  'This PostgreSQL backend is bound to a nested transaction that has ended; ' +
+  'use the backend the running transaction passes to its callback';
+
+/** A transaction a backend opened, as the code running inside it sees it. */
+interface OpenTransaction {
+  /** The backend (and the handles made from it) that opened it. */
+  readonly shared: SharedState;
+  /** Leftover work of an ended transaction must not be taken for code inside it. */
+  ended: boolean;
+}
+
+/**
+ * Which transaction opened by a pooled or PGlite backend the running code descends from (a
+ * single client tells by its lock). Enabled only while some such transaction runs: an enabled
+ * AsyncLocalStorage costs every promise of the process a little work.
+ */
+const transactionScope = new AsyncLocalStorage<OpenTransaction>();
+let openTransactions = 0;
+
+/** Runs `fn` marked as inside a transaction of the backend sharing `shared`. */
+async function inTransactionScope<T>(shared: SharedState, fn: () => Promise<T>): Promise<T> {
+  const open: OpenTransaction = { shared, ended: false };
+  openTransactions += 1;
+  try {
+    return await transactionScope.run(open, fn);
+  } finally {
+    open.ended = true;
+    openTransactions -= 1;
+    if (openTransactions === 0) transactionScope.disable();
+  }
+}
+
+/** True when the calling code runs inside a transaction the backend sharing `shared` opened. */
+function insideOwnTransaction(shared: SharedState): boolean {
+  const open = transactionScope.getStore();
+  return open !== undefined && open.shared === shared && !open.ended;
+}
+
+/** One statement's place in its connection's queue. */
+interface Turn<T> {
+  /** Settles with the statement. */
+  readonly result: Promise<T>;
+  /** The statement was handed to the driver. */
+  readonly started: boolean;
+  /** The caller gave up before the statement's turn: it is never sent. */
+  abandon(): void;
+  /** The connection's next statement waits for `until` too (a cancel in flight). */
+  holdNextUntil(until: Promise<unknown>): void;
+}
+
+/** Per connection: settles when its last queued statement (and any cancel of it) has. */
+const connectionTails = new WeakMap<object, Promise<unknown>>();
+
+/** Queues `send` behind everything queued on `connection` before it. */
+function takeTurn<T>(connection: object, send: () => Promise<T>): Turn<T> {
+  let started = false;
+  let abandoned = false;
+  let hold: Promise<unknown> | undefined;
+  const previous = connectionTails.get(connection);
+  const start = () => {
+    if (abandoned) return Promise.reject(new Error('abandoned before its turn'));
+    started = true;
+    return send();
+  };
+  const result = previous ? previous.then(start) : start();
+  connectionTails.set(
+    connection,
+    result.then(noop, noop).then(() => hold),
+  );
+  return {
+    result,
+    get started() {
+      return started;
+    },
+    abandon: () => {
+      abandoned = true;
+    },
+    holdNextUntil: (until) => {
+      hold = until;
+    },
+  };
+}
+
+function noop(): void {}
+
+/** The part of a `pg.Client` needed to open another connection like it. */
+interface SiblingClient extends PostgresQueryable {
+  connect(): Promise<unknown>;
+  end(): Promise<unknown>;
+}
+
+/**
+ * A new, unconnected client with `connection`'s parameters (a `pg.Client`, or a pool's), or
+ * undefined for a client that does not expose them.
+ */
+function openSibling(connection: PostgresQueryable): SiblingClient | undefined {
+  const { constructor: Client, connectionParameters } = connection as {
+    constructor?: unknown;
+    connectionParameters?: unknown;
+  };
+  if (typeof Client !== 'function' || typeof connectionParameters !== 'object') return undefined;
+  try {
+    const sibling = new (Client as new (config: unknown) => Partial<SiblingClient>)(
+      connectionParameters,
+    );
+    return typeof sibling.connect === 'function' &&
+      typeof sibling.end === 'function' &&
+      typeof sibling.query === 'function'
+      ? (sibling as SiblingClient)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function closedError(message: string): FlowproofError {
   return new FlowproofError('BACKEND_CLOSED', message, { details: { backend: 'postgres' } });
+}
+
+/**
+ * `TRANSACTION_UNSUPPORTED` (`reentrant`) for a transaction started on a pooled backend itself from
+ * code inside one of its transactions: it would run on another connection, committing apart from
+ * (or blocked by the locks of) the transaction around it.
+ */
+function nestedOnPoolError(): FlowproofError {
+  return new FlowproofError(
+    'TRANSACTION_UNSUPPORTED',
+    'A transaction was started on this PostgreSQL backend itself from code running inside one of its transactions; it would run on another connection of the pool, outside the transaction around it. Inside a transaction use the backend (or store) it passes to its callback, e.g. runInTransaction(…, { join: store.withBackend(tx) })',
+    { details: { backend: 'postgres', reason: 'reentrant' } },
+  );
 }
 
 function discardedStatementError(error: unknown): FlowproofError {

@@ -1,4 +1,5 @@
 import { FlowproofError, type FlowproofErrorCode } from '../../core/errors.js';
+import { missingTableError } from '../sql/missing-table-error.js';
 
 const UNAVAILABLE_ERRNO = new Set([
   'ECONNREFUSED',
@@ -38,7 +39,7 @@ export function toPostgresError(error: unknown, what: string): FlowproofError {
     flowproofCode = 'BACKEND_MISCONFIGURED';
   } else if (sqlstate === '42P01') {
     // A flowproof table is missing: the component was never migrated in this schema.
-    flowproofCode = 'SCHEMA_OUTDATED';
+    return missingTableError('PostgreSQL', what, text, error, { backend: 'postgres', sqlstate });
   } else if (sqlstate === '57014') {
     flowproofCode = 'BACKEND_TIMEOUT';
   }

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordingLogger } from '../../../test/support/logger.js';
 import { sleep } from '../../core/async.js';
 import type { FlowproofError } from '../../core/errors.js';
 import type { MigrationSet } from '../../core/storage-backend.js';
@@ -505,9 +506,10 @@ local n = redis.call('INCRBY', KEYS[1], ARGV[1]) return n`;
       expect((error as Error).message).toMatch(/lock .*expires within 30 s/);
     });
 
-    it('still reports success when only the lock release times out (the lock expires)', async () => {
+    it('still reports success when only the lock release times out, and logs a warning', async () => {
       const { client, calls } = stallingClient(new Set(['EVALSHA', 'EVAL']));
-      const backend = createRedisBackend({ client, timeoutMs: 50 });
+      const logger = recordingLogger();
+      const backend = createRedisBackend({ client, timeoutMs: 50, logger, keyPrefix: 'app:' });
       expect(await backend.migrate(oneMigration)).toEqual({
         component: 'counting',
         from: 0,
@@ -515,6 +517,36 @@ local n = redis.call('INCRBY', KEYS[1], ARGV[1]) return n`;
         applied: [1],
       });
       expect(calls).toContain('HSET');
+      expect(logger.lines).toEqual([
+        {
+          level: 'warn',
+          fields: {
+            backend: 'redis',
+            component: 'counting',
+            lockKey: 'app:migrations-lock',
+            expiresWithinMs: 30_000,
+          },
+          message: expect.stringMatching(/migration lock could not be released/),
+        },
+      ]);
+    });
+
+    it('logs a lock left behind by a failed migrate() too, and nothing when it was released', async () => {
+      const logger = recordingLogger();
+      const stalling = stallingClient(new Set(['HSET', 'EVALSHA', 'EVAL']));
+      const failing = createRedisBackend({ client: stalling.client, timeoutMs: 50, logger });
+      await expect(failing.migrate(oneMigration)).rejects.toMatchObject({
+        details: { lockReleased: false },
+      });
+      expect(logger.lines.map((line) => line.level)).toEqual(['warn']);
+      const healthy = createRedisBackend({ client: stallingClient(new Set()).client, logger });
+      await healthy.migrate(oneMigration);
+      expect(logger.lines).toHaveLength(1);
+    });
+
+    it('checks the logger option', () => {
+      const { client } = stallingClient(new Set());
+      expect(() => createRedisBackend({ client, logger: {} as never })).toThrow(/options.logger/);
     });
   });
 

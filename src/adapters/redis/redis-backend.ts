@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { sleep, withTimeout } from '../../core/async.js';
 import { FlowproofError } from '../../core/errors.js';
+import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
 import {
   type AppliedMigration,
   assertMigrationSet,
@@ -9,7 +10,13 @@ import {
   migrationFailed,
   pendingMigrations,
 } from '../../core/migrations.js';
-import { assertInteger, assertNonEmptyString, assertOptionsObject } from '../../core/options.js';
+import {
+  assertFunction,
+  assertInteger,
+  assertKnownKeys,
+  assertNonEmptyString,
+  assertOptionsObject,
+} from '../../core/options.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 import type { RedisArgument, RedisClientLike } from './redis-client.js';
 import { toRedisError } from './redis-errors.js';
@@ -46,6 +53,13 @@ export interface RedisBackendOptions {
    * @default false
    */
   readonly ownsClient?: boolean;
+  /**
+   * A pino-compatible logger for what the backend handles on its own but an operator should see:
+   * a migration lock that could not be released (a `warn` line; the lock then expires within
+   * 30 s, and `migrate()` calls before then wait for it).
+   * @default silent
+   */
+  readonly logger?: Logger;
 }
 
 /**
@@ -128,6 +142,7 @@ interface Config {
   readonly timeoutMs: number;
   readonly migrationLockTimeoutMs: number;
   readonly ownsClient: boolean;
+  readonly logger: Logger;
 }
 
 /** The migration lock's expiry; renewed while held, so it only matters when the holder dies. */
@@ -153,6 +168,11 @@ const RENEW_LOCK_LUA =
  */
 export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(
+    options,
+    ['client', 'keyPrefix', 'timeoutMs', 'migrationLockTimeoutMs', 'ownsClient', 'logger'],
+    'options',
+  );
   const { client } = options;
   if (typeof (client as RedisClientLike | undefined)?.call !== 'function') {
     throw new TypeError('options.client must be an ioredis client (Redis or Cluster)');
@@ -163,6 +183,8 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
   }
   const timeoutMs = options.timeoutMs ?? 5_000;
   assertInteger(timeoutMs, 'options.timeoutMs', 1, 3_600_000);
+  const logger = options.logger ?? silentLogger;
+  assertLogger(logger, 'options.logger');
   const migrationLockTimeoutMs = options.migrationLockTimeoutMs ?? 60_000;
   assertInteger(migrationLockTimeoutMs, 'options.migrationLockTimeoutMs', 0, 3_600_000);
   const config: Config = Object.freeze({
@@ -171,6 +193,7 @@ export function createRedisBackend(options: RedisBackendOptions): RedisBackend {
     timeoutMs,
     migrationLockTimeoutMs,
     ownsClient: options.ownsClient ?? false,
+    logger,
   });
   return new RedisBackendImpl(config);
 }
@@ -301,7 +324,8 @@ class RedisBackendImpl implements RedisBackend {
     return new Date((seconds as number) * 1000 + Math.floor((micros as number) / 1000));
   }
 
-  async transaction<T>(_fn: (backend: this) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
+    assertFunction(fn, 'fn');
     this.#assertOpen();
     throw new FlowproofError(
       'TRANSACTION_UNSUPPORTED',
@@ -347,11 +371,11 @@ class RedisBackendImpl implements RedisBackend {
         applied: pending.map((m) => m.version),
       };
     } catch (error) {
-      throw (await lock.release()) ? error : withLingeringLock(error);
+      throw (await this.#release(lock, component)) ? error : withLingeringLock(error);
     }
     // The migrations are applied and recorded: a lock that could not be released does not undo
-    // that, it only makes the next migrate() wait for its expiry.
-    await lock.release();
+    // that, it only makes the next migrate() wait for its expiry (and is logged).
+    await this.#release(lock, component);
     return report;
   }
 
@@ -379,6 +403,25 @@ class RedisBackendImpl implements RedisBackend {
       }
     }
     client.disconnect?.();
+  }
+
+  /** Releases `lock`, logging a warning when it could not be: it lingers until it expires. */
+  async #release(lock: MigrationLock, component: string): Promise<boolean> {
+    const released = await lock.release();
+    if (!released) {
+      logEvent(
+        this.#config.logger,
+        'warn',
+        {
+          backend: 'redis',
+          component,
+          lockKey: this.key('migrations-lock'),
+          expiresWithinMs: LOCK_TTL_MS,
+        },
+        `The Redis migration lock could not be released; it expires within ${LOCK_TTL_MS / 1000} s, and migrate() calls before then wait for it`,
+      );
+    }
+    return released;
   }
 
   /** Reads the versions recorded for `component` (hash field = version, value = name). */

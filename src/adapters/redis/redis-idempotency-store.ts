@@ -8,6 +8,7 @@ import type {
   IdempotencyStore,
   ReclaimReason,
 } from '../../idempotency/idempotency-store.js';
+import { storeDataCorrupt } from '../store-data-corrupt.js';
 import type { RedisBackend, RedisScript } from './redis-backend.js';
 
 /** Options of {@link createRedisIdempotencyStore}. */
@@ -54,8 +55,11 @@ local s, t, x, l, e, n, at
 if cur then s, t, x, l, e, n, at = string.match(cur, ${HEADER}) end
 `;
 const FINGERPRINT = 'string.sub(cur, at, at + tonumber(n) - 1)';
+/** A record not in the layout above is handed back as it is, for the caller to report. */
+const CORRUPT = `if cur and not at then return {0, cur, 0} end
+`;
 
-const CLAIM_LUA = `${READ}${CLOCK}
+const CLAIM_LUA = `${READ}${CORRUPT}${CLOCK}
 local lease = tonumber(ARGV[2])
 local keep = tonumber(ARGV[3])
 local token = 1
@@ -97,7 +101,7 @@ if ARGV[3] == '1' then x = '1' end
 redis.call('SET', KEYS[1], 'p|' .. t .. '|' .. x .. '|' .. (now + lease) .. '|' .. expires .. '|' .. n .. '|' .. string.sub(cur, at), 'PX', expires - now)
 return 1`;
 
-const GET_LUA = `${READ}
+const GET_LUA = `${READ}${CORRUPT}
 if not cur then return false end
 ${CLOCK}
 if tonumber(e) <= now then return false end
@@ -256,7 +260,14 @@ class RedisIdempotencyStoreImpl implements RedisIdempotencyStore {
 
 function toRecord(key: string, [, stored, now]: StandingReply): IdempotencyRecord {
   const header = RECORD_HEADER.exec(stored);
-  if (!header) throw new TypeError('the Redis idempotency record is malformed');
+  if (!header) {
+    throw storeDataCorrupt({
+      backend: 'redis',
+      component: 'idempotency',
+      id: key,
+      field: 'record',
+    });
+  }
   const [head, status, token, started, leaseExpiresAt, expiresAt, length] = header;
   const fingerprintEnd = head.length + Number(length);
   return {

@@ -1,14 +1,16 @@
 import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
-import type {
-  DueTimer,
-  EntityInsert,
-  EntityStore,
-  EntityUpdate,
-  HistoryQuery,
-  HistoryRecord,
-  StoredEntity,
+import {
+  type DueTimer,
+  ENTITY_STORE_COMPONENT,
+  type EntityInsert,
+  type EntityStore,
+  type EntityUpdate,
+  type HistoryQuery,
+  type HistoryRecord,
+  type StoredEntity,
 } from '../../state-machine/entities/entity-store.js';
+import { parseStoredJson } from '../store-data-corrupt.js';
 import { jsonParam, type SqlBackend, type SqlDialect } from './sql-dialect.js';
 
 /** The entity store's tables (before the backend's prefix and schema). */
@@ -118,7 +120,7 @@ export class SqlEntityStore<B extends SqlBackend> implements EntityStore {
 
   async load(machineId: string, id: string): Promise<StoredEntity | undefined> {
     const [row] = await this.backend.query<EntityRow>(this.#sql.load, [machineId, id]);
-    return row === undefined ? undefined : toEntity(machineId, row, this.#dialect.isoTime);
+    return row === undefined ? undefined : toEntity(machineId, row, this.#dialect);
   }
 
   insert({ entity, history }: EntityInsert): Promise<boolean> {
@@ -170,8 +172,7 @@ export class SqlEntityStore<B extends SqlBackend> implements EntityStore {
       query.afterStateVersion,
       query.limit,
     ]);
-    const isoTime = this.#dialect.isoTime;
-    return rows.map((row) => toHistory(query.machineId, query.entityId, row, isoTime));
+    return rows.map((row) => toHistory(query.machineId, query.entityId, row, this.#dialect));
   }
 
   async dueTimers(machineId: string, dueBy: Date, limit: number): Promise<readonly DueTimer[]> {
@@ -251,18 +252,19 @@ function statements<B extends SqlBackend>(
   };
 }
 
-function toEntity(
+function toEntity<B extends SqlBackend>(
   machineId: string,
   row: EntityRow,
-  isoTime: (value: Date | string) => string,
+  { isoTime, kind }: SqlDialect<B>,
 ): StoredEntity {
+  const where = { backend: kind, component: ENTITY_STORE_COMPONENT, machineId, id: row.id };
   return {
     machineId,
     id: row.id,
     machineVersion: Number(row.machine_version),
     state: row.state,
     stateVersion: Number(row.version),
-    data: row.data === null ? undefined : JSON.parse(row.data),
+    data: row.data === null ? undefined : parseStoredJson(row.data, { ...where, field: 'data' }),
     timer:
       row.timer_at === null || row.timer_event === null
         ? null
@@ -272,21 +274,26 @@ function toEntity(
   };
 }
 
-function toHistory(
+function toHistory<B extends SqlBackend>(
   machineId: string,
   entityId: string,
   row: HistoryRow,
-  isoTime: (value: Date | string) => string,
+  { isoTime, kind }: SqlDialect<B>,
 ): HistoryRecord {
+  const stateVersion = Number(row.state_version);
+  const where = { backend: kind, component: ENTITY_STORE_COMPONENT, machineId, id: entityId };
   return {
     machineId,
     entityId,
-    stateVersion: Number(row.state_version),
+    stateVersion,
     machineVersion: Number(row.machine_version),
     from: row.from_state,
     to: row.to_state,
     event: row.event,
-    payload: row.payload === null ? undefined : JSON.parse(row.payload),
+    payload:
+      row.payload === null
+        ? undefined
+        : parseStoredJson(row.payload, { ...where, field: 'payload', stateVersion }),
     actor:
       row.actor_id === null
         ? null

@@ -3,9 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { entityInsert } from '../../../test/support/entity-rows.js';
 import { sleep } from '../../core/async.js';
 import { createManualClock } from '../../core/clock.js';
 import { createSqliteBackend } from './sqlite-backend.js';
+import { createSqliteEntityStore } from './sqlite-entity-store.js';
+import { createSqliteIdempotencyStore } from './sqlite-idempotency-store.js';
 
 const closed = expect.objectContaining({ code: 'BACKEND_CLOSED' });
 const ended = expect.objectContaining({
@@ -89,82 +92,60 @@ describe('createSqliteBackend', () => {
     expect((await backend.now()).toISOString()).toBe('2030-01-01T00:00:00.000Z');
   });
 
+  it('reports a database its owner closed as BACKEND_CLOSED on every path, stores included', async () => {
+    const database = new Database(':memory:');
+    const backend = createSqliteBackend({ database });
+    const keys = createSqliteIdempotencyStore({ backend });
+    const entities = createSqliteEntityStore({ backend });
+    await keys.migrate();
+    await entities.migrate();
+    database.close();
+    const { entity, history } = entityInsert('m', 'e1');
+    const paths: Record<string, () => unknown> = {
+      create: () => createSqliteBackend({ database }),
+      query: () => backend.query('SELECT 1'),
+      execute: () => backend.execute('SELECT 1'),
+      now: () => backend.now(),
+      transaction: () => backend.transaction(async () => 1),
+      migrate: () => keys.migrate(),
+      schemaVersion: () => backend.schemaVersion('idempotency'),
+      joinOpenTransaction: () => backend.joinOpenTransaction(),
+      claim: () =>
+        keys.claim({
+          key: 'k',
+          fingerprint: 'f',
+          leaseMs: 1000,
+          retentionMs: 1000,
+          reclaimStarted: false,
+        }),
+      get: () => keys.get('k'),
+      complete: () => keys.complete('k', 1, 'r', 1000),
+      deleteExpired: () => keys.deleteExpired(10),
+      load: () => entities.load('m', 'e1'),
+      insert: () => entities.insert({ entity, history }),
+      listHistory: () =>
+        entities.listHistory({ machineId: 'm', entityId: 'e1', afterStateVersion: 0, limit: 10 }),
+      dueTimers: () => entities.dueTimers('m', new Date(), 10),
+    };
+    for (const [path, run] of Object.entries(paths)) {
+      const error = await (async () => run())().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, path).toMatchObject({
+        name: 'FlowproofError',
+        code: 'BACKEND_CLOSED',
+        message: expect.stringMatching(/closed by its owner/),
+      });
+    }
+  });
+
   it('closes the database it owns', async () => {
     const database = new Database(':memory:');
     const backend = createSqliteBackend({ database, ownsDatabase: true });
     await backend.close();
     expect(database.open).toBe(false);
   });
-  it('refuses a savepoint started while a sibling savepoint is running', async () => {
-    const { database, rows } = await tableT();
-    const backend = createSqliteBackend({ database });
-    let results: PromiseSettledResult<unknown>[] = [];
-    await backend.transaction(async (tx) => {
-      results = await Promise.allSettled([
-        tx.transaction(async (a) => {
-          await a.execute("INSERT INTO t VALUES ('pA')");
-          await sleep(10);
-          throw new Error('A fails');
-        }),
-        tx.transaction(async (b) => {
-          await b.execute("INSERT INTO t VALUES ('pB')");
-          await sleep(20);
-        }),
-      ]);
-      await tx.execute("INSERT INTO t VALUES ('after')");
-    });
-    expect(results[0]).toMatchObject({ status: 'rejected', reason: { message: 'A fails' } });
-    expect(results[1]).toMatchObject({
-      status: 'rejected',
-      reason: {
-        code: 'TRANSACTION_UNSUPPORTED',
-        details: { backend: 'sqlite', reason: 'concurrent-savepoints' },
-      },
-    });
-    expect(rows()).toEqual(['after']);
-  });
-
-  it('still runs savepoints one after another and nested inside each other', async () => {
-    const { database, rows } = await tableT();
-    const backend = createSqliteBackend({ database });
-    const insert = (tx: typeof backend, v: string) => tx.execute('INSERT INTO t VALUES (?)', [v]);
-    await backend.transaction(async (tx) => {
-      await insert(tx, 'outer1');
-      await tx.transaction(async (mid) => {
-        await insert(mid, 'mid');
-        await mid
-          .transaction(async (inner) => {
-            await insert(inner, 'inner');
-            throw new Error('inner');
-          })
-          .catch(() => {});
-        await insert(mid, 'mid2');
-      });
-      await tx
-        .transaction(async (bad) => {
-          await insert(bad, 'bad');
-          throw new Error('bad');
-        })
-        .catch(() => {});
-      await insert(tx, 'outer2');
-    });
-    expect(rows()).toEqual(['outer1', 'mid', 'mid2', 'outer2']);
-  });
-
-  it('rolls back a transaction whose callback resolves after close()', async () => {
-    const { database, rows } = await tableT();
-    const backend = createSqliteBackend({ database });
-    const pending = backend.transaction(async (tx) => {
-      await tx.execute("INSERT INTO t VALUES ('x')");
-      await sleep(20);
-      return 'ok';
-    });
-    await sleep(5);
-    await backend.close();
-    await expect(pending).rejects.toThrow(closed);
-    expect(rows()).toEqual([]);
-  });
-
   it('closes only itself when a transaction-bound backend is closed, and the owner still closes the database', async () => {
     const { database, rows } = await tableT();
     const backend = createSqliteBackend({ database, ownsDatabase: true });

@@ -14,11 +14,17 @@ import {
   migrationFailed,
   pendingMigrations,
 } from '../../core/migrations.js';
-import { assertInteger, assertOptionsObject, assertSqlIdentifier } from '../../core/options.js';
+import {
+  assertFunction,
+  assertInteger,
+  assertKnownKeys,
+  assertOptionsObject,
+  assertSqlIdentifier,
+} from '../../core/options.js';
 import { processSingleton } from '../../core/process-singleton.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 import type { SqliteDatabaseLike, SqliteStatement } from './sqlite-client.js';
-import { toSqliteError } from './sqlite-errors.js';
+import { assertDatabaseOpen, toSqliteError } from './sqlite-errors.js';
 
 /** Options of {@link createSqliteBackend}. */
 export interface SqliteBackendOptions {
@@ -170,6 +176,11 @@ function lockFor(database: SqliteDatabaseLike): Mutex {
  */
 export function createSqliteBackend(options: SqliteBackendOptions): SqliteBackend {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(
+    options,
+    ['database', 'tablePrefix', 'busyTimeoutMs', 'clock', 'ownsDatabase'],
+    'options',
+  );
   const { database } = options;
   if (typeof database?.prepare !== 'function' || typeof database.exec !== 'function') {
     throw new TypeError(
@@ -181,7 +192,11 @@ export function createSqliteBackend(options: SqliteBackendOptions): SqliteBacken
   if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
     throw new TypeError('options.clock must have a now() method');
   }
-  database.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  try {
+    database.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  } catch (error) {
+    throw toSqliteError(error, 'PRAGMA busy_timeout');
+  }
   const config: Config = Object.freeze({
     database,
     tablePrefix: assertSqlIdentifier(
@@ -235,6 +250,8 @@ class SqliteBackendImpl implements SqliteBackend {
 
   joinOpenTransaction(): SqliteBackend {
     const { database } = this.#config;
+    this.#assertOpen();
+    assertDatabaseOpen(database, 'joinOpenTransaction()');
     if ((database as { inTransaction?: boolean }).inTransaction === false) {
       throw new FlowproofError(
         'TRANSACTION_UNSUPPORTED',
@@ -254,6 +271,7 @@ class SqliteBackendImpl implements SqliteBackend {
   }
 
   async transaction<T>(fn: (backend: this) => Promise<T>): Promise<T> {
+    assertFunction(fn, 'fn');
     this.#assertOpen();
     if (this.#scope) return this.#savepoint(this.#scope, fn);
     const { lock } = this.#config;

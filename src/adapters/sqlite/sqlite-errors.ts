@@ -1,4 +1,5 @@
 import { FlowproofError, type FlowproofErrorCode } from '../../core/errors.js';
+import { missingTableError } from '../sql/missing-table-error.js';
 
 /**
  * Maps a SQLite driver error to a typed {@link FlowproofError}; flowproof errors pass through.
@@ -13,9 +14,15 @@ export function toSqliteError(error: unknown, what: string): FlowproofError {
   let flowproofCode: FlowproofErrorCode = 'BACKEND_ERROR';
   if (sqliteCode === 'SQLITE_BUSY' || sqliteCode === 'SQLITE_LOCKED')
     flowproofCode = 'BACKEND_TIMEOUT';
-  else if (/no such table/i.test(text)) flowproofCode = 'SCHEMA_OUTDATED';
-  else if (/database connection is not open|The database connection is not open/i.test(text)) {
-    flowproofCode = 'BACKEND_CLOSED';
+  else if (/no such table/i.test(text)) {
+    const details = sqliteCode ? { backend: 'sqlite', sqliteCode } : { backend: 'sqlite' };
+    return missingTableError('SQLite', what, text, error, details);
+  } else if (isClosedConnectionError(text)) {
+    return new FlowproofError(
+      'BACKEND_CLOSED',
+      `SQLite ${what} failed: the database connection was closed by its owner (${text})`,
+      { cause: error, details: { backend: 'sqlite', reason: 'database-closed' } },
+    );
   } else if (sqliteCode === 'SQLITE_CANTOPEN' || sqliteCode === 'SQLITE_READONLY') {
     flowproofCode = 'BACKEND_MISCONFIGURED';
   }
@@ -23,4 +30,26 @@ export function toSqliteError(error: unknown, what: string): FlowproofError {
     cause: error,
     details: sqliteCode ? { backend: 'sqlite', sqliteCode } : { backend: 'sqlite' },
   });
+}
+
+/** better-sqlite3 ("The database connection is not open") or node:sqlite ("database is not open"). */
+function isClosedConnectionError(text: string): boolean {
+  return /database (connection )?is not open/i.test(text);
+}
+
+/**
+ * `BACKEND_CLOSED` when `database` reports itself closed (better-sqlite3's `open`, node:sqlite's
+ * `isOpen`), so a closed connection is named as such before the driver is called.
+ *
+ * @internal
+ */
+export function assertDatabaseOpen(database: object, what: string): void {
+  const { open, isOpen } = database as { open?: unknown; isOpen?: unknown };
+  if (open === false || isOpen === false) {
+    throw new FlowproofError(
+      'BACKEND_CLOSED',
+      `SQLite ${what} failed: the database connection was closed by its owner`,
+      { details: { backend: 'sqlite', reason: 'database-closed' } },
+    );
+  }
 }
