@@ -156,7 +156,8 @@ export function summariseIssues(issues: readonly ValidationIssue[]): string {
   return shown.join('; ');
 }
 
-function normaliseResult<T>(result: StandardSchemaResult<T>): SchemaValidation<T> {
+/** A Standard Schema result as a {@link SchemaValidation}, issues normalised. @internal */
+export function normaliseResult<T>(result: StandardSchemaResult<T>): SchemaValidation<T> {
   if (!result.issues) return { ok: true, value: result.value };
   return { ok: false, issues: result.issues.map(normaliseIssue) };
 }

@@ -100,7 +100,8 @@ describe('pipeline types', () => {
       expectTypeOf(result.status).toEqualTypeOf<'valid' | 'flagged'>();
     } else {
       expectTypeOf(result.error).toEqualTypeOf<FlowproofError>();
-      expectTypeOf(result.status).toEqualTypeOf<'dead-lettered'>();
+      expectTypeOf(result.status).toEqualTypeOf<'rejected' | 'dead-lettered'>();
+      expectTypeOf(result.stage).toEqualTypeOf<string>();
     }
   });
 
