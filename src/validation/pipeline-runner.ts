@@ -207,8 +207,8 @@ export class PipelineRunner {
   }
 
   /**
-   * Runs every stage on `input`. Returns synchronously when every stage did; throws (or rejects
-   * with) the stage's `FlowproofError` when a stage with the `reject` policy fails.
+   * Runs every stage on `input`. Returns synchronously when every stage did. A stage's failure is
+   * a `rejected` result; only a TypeError (runSync meeting a promise) or an abort is thrown.
    */
   execute(
     input: unknown,

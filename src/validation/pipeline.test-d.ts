@@ -157,3 +157,21 @@ describe('helper types', () => {
     expectTypeOf(charge).toEqualTypeOf<{ id: string }>();
   });
 });
+
+describe('outcomes and unknown keys', () => {
+  it('narrows a result by status, and takes unknownKeys only where it applies', () => {
+    const built = pipeline('p')
+      .validate('parse', Request, { boundary: 'gateway', unknownKeys: 'reject' })
+      .build();
+    const result = built.runSync({});
+    if (result.status === 'rejected') {
+      expectTypeOf(result.stage).toEqualTypeOf<string>();
+      expectTypeOf(result.error).toEqualTypeOf<FlowproofError>();
+    }
+    if (result.ok) expectTypeOf(result.value.userId).toEqualTypeOf<string>();
+    // @ts-expect-error: unknownKeys is 'strip' or 'reject'
+    pipeline('p').validate('parse', Request, { unknownKeys: 'keep' });
+    // @ts-expect-error: a transform strips nothing, so it has no unknown-keys policy
+    pipeline('p').transform('t', (v) => v, { unknownKeys: 'strip' });
+  });
+});

@@ -53,7 +53,7 @@ export interface StageFailure<In> {
  * What a stage does when it fails (its schema reports issues, its function throws, or it loses a
  * field):
  *
- * - `'reject'`: the run fails with the stage's error (in a batch the item is reported `rejected`).
+ * - `'reject'`: the run ends with a `rejected` result carrying the stage's error (in a batch too).
  * - `{ fallback }`: the run continues with the fallback value (or the value the fallback function
  *   returns) and the record is flagged for review, like the reference's "tax calculation fails:
  *   use the default rate, flag for review". A fallback value is used as is, not copied; use a
@@ -184,7 +184,7 @@ export interface DeadLetter {
 
 /**
  * Receives records dead-lettered by a stage whose policy is `'dead-letter'` (a queue, a table, a
- * file). A returned promise is awaited; if the sink throws, the run fails with
+ * file). A returned promise is awaited; if the sink throws, the run ends `rejected` with
  * `PIPELINE_DEAD_LETTER_FAILED`, so a record is never silently lost.
  */
 export type DeadLetterSink = (letter: DeadLetter) => void | Promise<void>;
