@@ -204,7 +204,8 @@ export function summariseIssues(issues: readonly ValidationIssue[]): string {
   return shown.join('; ');
 }
 
-function normaliseResult<T>(result: StandardSchemaResult<T>): SchemaValidation<T> {
+/** A Standard Schema result as a {@link SchemaValidation}, issues normalised. @internal */
+export function normaliseResult<T>(result: StandardSchemaResult<T>): SchemaValidation<T> {
   if (!result.issues) return { ok: true, value: result.value };
   // A validator breaking the spec (issues not an array) still fails the value, readably.
   const issues = Array.isArray(result.issues) ? result.issues : [{ message: 'Invalid value' }];

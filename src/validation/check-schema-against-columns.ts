@@ -4,7 +4,12 @@
  * declare, and reports every place the schema accepts a value the column would refuse.
  */
 import { FlowproofError } from '../core/errors.js';
-import { assertFunction, assertNonEmptyString, assertOptionsObject } from '../core/options.js';
+import {
+  assertFunction,
+  assertKnownKeys,
+  assertNonEmptyString,
+  assertOptionsObject,
+} from '../core/options.js';
 import type { StandardSchemaV1 } from '../core/standard-schema.js';
 import type { ColumnDefinition, ColumnReader } from './column-reader.js';
 import { type FieldFacts, objectFields, toJsonSchema } from './schema-fields.js';
@@ -129,6 +134,8 @@ function classify(column: ColumnDefinition): ColumnFacts {
   return { kind: 'other' };
 }
 
+const COLUMN_CHECK_OPTIONS: readonly string[] = ['columnName', 'ignore', 'table'];
+
 function numberRule(field: FieldFacts): string {
   const low = field.minimum ?? Number.NEGATIVE_INFINITY;
   const high = field.maximum ?? Number.POSITIVE_INFINITY;
@@ -165,6 +172,7 @@ export function checkSchemaAgainstColumns(
   options: ColumnCheckOptions = {},
 ): ColumnMismatch[] {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, COLUMN_CHECK_OPTIONS, 'options');
   if (options.columnName !== undefined) assertFunction(options.columnName, 'options.columnName');
   if (
     options.ignore !== undefined &&
@@ -296,6 +304,9 @@ export async function assertSchemaMatchesTable(
   options: ColumnCheckOptions = {},
 ): Promise<void> {
   assertNonEmptyString(table, 'table');
+  // Checked before the table is read, so a misspelled option fails at once.
+  assertOptionsObject(options, 'options');
+  assertKnownKeys(options, COLUMN_CHECK_OPTIONS, 'options');
   if (typeof reader?.readColumns !== 'function') {
     throw new TypeError('reader must be a ColumnReader (a readColumns(table) method)');
   }

@@ -11,7 +11,7 @@ import {
   objectFields,
   toJsonSchema,
 } from './schema-fields.js';
-import type { Boundary, StageDocs, StageKind } from './stage.js';
+import type { Boundary, StageDocs, StageKind, UnknownKeysPolicy } from './stage.js';
 
 /** One field of a validate stage's schema, as `describe()` reports it. */
 export interface SchemaFieldDescription {
@@ -62,6 +62,11 @@ export interface StageDescription {
   readonly at: string | undefined;
   /** The field a validate stage writes its output into (its `into` option). */
   readonly into: string | undefined;
+  /**
+   * What a validate stage does with keys of its input its schema does not declare (its
+   * `unknownKeys` option, or its boundary's default); undefined for other stages.
+   */
+  readonly unknownKeys: UnknownKeysPolicy | undefined;
   /** Top-level fields the stage receives, when known from an earlier schema and declarations. */
   readonly fieldsIn: readonly string[] | undefined;
   /** Top-level fields the stage produces, when known. */
@@ -130,6 +135,7 @@ export function describePipeline(
       schema,
       at: stage.at,
       into: stage.into,
+      unknownKeys: stage.unknownKeys,
       fieldsIn,
       fieldsOut: known,
       docs: options.docs,
@@ -375,6 +381,13 @@ function validationText(stage: StageDescription): string {
     } else {
       lines.push(`Schema (${vendor})${scope}; its rules cannot be listed.`);
     }
+    if (stage.unknownKeys !== undefined) {
+      lines.push(
+        stage.unknownKeys === 'strip'
+          ? 'Keys the schema does not declare are stripped.'
+          : 'Keys the schema does not declare are rejected (`unrecognized_keys`).',
+      );
+    }
   }
   if (stage.checksFieldLoss) {
     lines.push(
@@ -398,7 +411,7 @@ function errorHandlingText(stage: StageDescription): string {
       : 'An exception (or a thrown `VALIDATION_FAILED`, reported as `PIPELINE_REJECTED`)';
   if (stage.onError === 'reject') {
     lines.push(
-      `${failures} or a lost field: reject; the run fails with a \`FlowproofError\` naming pipeline, stage, boundary and every issue.`,
+      `${failures} or a lost field: reject; the run ends \`rejected\` with a \`FlowproofError\` naming pipeline, stage, boundary and every issue.`,
     );
   } else if (stage.onError === 'fallback') {
     lines.push(

@@ -36,6 +36,7 @@ export {
 } from './pipeline.js';
 export type {
   PipelineDeadLettered,
+  PipelineRejected,
   PipelineResult,
   PipelineSuccess,
 } from './pipeline-runner.js';
@@ -46,7 +47,6 @@ export type {
   BatchOutcome,
   BatchReport,
   BatchReportOptions,
-  PipelineRejected,
 } from './run-batch.js';
 // Schema helpers
 export {
@@ -74,8 +74,10 @@ export type {
   StageKind,
   StageOptions,
   StageOutcome,
+  UnknownKeysPolicy,
   ValidateAtOptions,
   ValidateIntoOptions,
+  ValidateOptions,
   WithField,
 } from './stage.js';
 // Create and update rules

@@ -40,7 +40,9 @@ describe('logging', () => {
   it('logs rejections at info with issue paths, failures at error, fallbacks at warn', async () => {
     const logger = recordingLogger();
     const rejecting = pipeline('p', { logger }).validate('parse', z.object({ email: z.email() }));
-    await expect(rejecting.build().run({ email: 'secret-but-invalid' })).rejects.toThrow();
+    expect(await rejecting.build().run({ email: 'secret-but-invalid' })).toMatchObject({
+      status: 'rejected',
+    });
     expect(logger.lines.at(-1)).toMatchObject({
       level: 'info',
       message: 'pipeline stage rejected the record',
@@ -53,7 +55,7 @@ describe('logging', () => {
         throw new Error('bug');
       })
       .build();
-    expect(() => failing.runSync(1)).toThrow();
+    expect(failing.runSync(1)).toMatchObject({ status: 'rejected' });
     expect(logger.lines.at(-1)).toMatchObject({
       level: 'error',
       fields: { code: 'PIPELINE_STAGE_FAILED' },
@@ -96,7 +98,7 @@ describe('onStage hook', () => {
   it('reports failures with their error, and stops at the failing stage', async () => {
     const events: StageEvent[] = [];
     const built = orderPipeline({ onStage: (event) => events.push(event) });
-    await expect(built.run({ ...validRequest, userId: '' })).rejects.toThrow();
+    expect(await built.run({ ...validRequest, userId: '' })).toMatchObject({ status: 'rejected' });
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ outcome: 'rejected', fieldsOut: [] });
     expect(events[0]?.error?.code).toBe('PIPELINE_REJECTED');
@@ -157,7 +159,7 @@ describe('tracing', () => {
       .validate('parse', z.number(), { onError: { fallback: 0 } })
       .validate('positive', z.number().positive())
       .build();
-    await expect(built.run('x')).rejects.toMatchObject({ code: 'PIPELINE_REJECTED' });
+    expect(await built.run('x')).toMatchObject({ error: { code: 'PIPELINE_REJECTED' } });
     await settle();
     const [parse, positive] = exporter.getFinishedSpans();
     expect(parse?.attributes['flowproof.pipeline.outcome']).toBe('fallback');

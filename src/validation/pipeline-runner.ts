@@ -9,8 +9,11 @@ import { getContext } from '../core/context.js';
 import { type FlowproofError, isFlowproofError } from '../core/errors.js';
 import { type Logger, logEvent, silentLogger } from '../core/logger.js';
 import {
+  normaliseResult,
   type SchemaValidation,
+  type StandardSchemaIssue,
   type StandardSchemaV1,
+  type ValidationIssue,
   validateWithSchema,
 } from '../core/standard-schema.js';
 import {
@@ -19,7 +22,7 @@ import {
   type SpanHandle,
   withSpan,
 } from '../core/tracing.js';
-import { findLostFields, isPlainObject } from './field-loss.js';
+import { findLostFields, findUnknownKeys, isPlainObject } from './field-loss.js';
 import {
   deadLetterFailedError,
   fieldLostError,
@@ -28,6 +31,7 @@ import {
   type StageIdentity,
   stageError,
 } from './pipeline-errors.js';
+import { flattenFields, toJsonSchema } from './schema-fields.js';
 import type {
   Boundary,
   DeadLetterSink,
@@ -38,6 +42,7 @@ import type {
   StageKind,
   StageOptions,
   StageOutcome,
+  UnknownKeysPolicy,
 } from './stage.js';
 
 /** A stage ready to run: options checked, defaults applied, per-run constants precomputed. */
@@ -46,6 +51,18 @@ export interface CompiledStage extends StageIdentity {
   readonly kind: StageKind;
   readonly boundary: Boundary;
   readonly schema: StandardSchemaV1 | undefined;
+  /** Runs the schema: one synchronous parse for zod, whether run() or runSync() calls it. */
+  readonly validator: SchemaValidator | undefined;
+  /**
+   * What a validate stage does with keys of its input that its schema strips; undefined for
+   * transforms, enrichments and `into` stages, which strip nothing.
+   */
+  readonly unknownKeys: UnknownKeysPolicy | undefined;
+  /**
+   * The field paths the schema declares (`items.*.sku`), worked out from its JSON Schema the
+   * first time a field goes missing; null when it cannot describe itself.
+   */
+  readonly declared: { paths?: ReadonlySet<string> | null };
   /** Validate only this field of the value, in place. */
   readonly at: string | undefined;
   /** Write the schema's output into this field, keeping the value. */
@@ -87,8 +104,32 @@ export interface PipelineDeadLettered {
   readonly flags: readonly ReviewFlag[];
 }
 
-/** What `run()` and `runSync()` return. A rejection is thrown, not returned. */
-export type PipelineResult<Out> = PipelineSuccess<Out> | PipelineDeadLettered;
+/**
+ * A run that a stage with the `reject` policy ended: its schema found issues, its code threw, it
+ * lost a field, or (with any policy) the dead-letter sink failed.
+ */
+export interface PipelineRejected {
+  /** False: there is no value. */
+  readonly ok: false;
+  /** Always `rejected`. */
+  readonly status: 'rejected';
+  /** The stage that rejected the record. */
+  readonly stage: string;
+  /**
+   * Why: `PIPELINE_REJECTED` (invalid input: answer 400), `PIPELINE_STAGE_FAILED`,
+   * `PIPELINE_FIELD_LOST` or `PIPELINE_DEAD_LETTER_FAILED`.
+   */
+  readonly error: FlowproofError;
+  /** Fallbacks taken by earlier stages. */
+  readonly flags: readonly ReviewFlag[];
+}
+
+/**
+ * What `run()` and `runSync()` return, and what a batch reports per item: every outcome of a
+ * record, told apart by `status` (or `ok`). Only programmer mistakes (`TypeError`) and an abort
+ * are thrown.
+ */
+export type PipelineResult<Out> = PipelineSuccess<Out> | PipelineRejected | PipelineDeadLettered;
 
 /** Marks a record handed to the dead-letter sink. */
 const DEAD: unique symbol = Symbol('dead-lettered');
@@ -166,8 +207,8 @@ export class PipelineRunner {
   }
 
   /**
-   * Runs every stage on `input`. Returns synchronously when every stage did; throws (or rejects
-   * with) the stage's `FlowproofError` when a stage with the `reject` policy fails.
+   * Runs every stage on `input`. Returns synchronously when every stage did. A stage's failure is
+   * a `rejected` result; only a TypeError (runSync meeting a promise) or an abort is thrown.
    */
   execute(
     input: unknown,
@@ -193,7 +234,7 @@ export class PipelineRunner {
         out = state.traced ? traced(stage, value, state) : attempt(stage, value, state);
       } catch (error) {
         if (this.#observed) this.#observe(stage, value, undefined, started, state, error);
-        throw error;
+        return rejected(error, state);
       }
       if (state.pending) {
         const stageInput = value;
@@ -201,7 +242,7 @@ export class PipelineRunner {
           () => this.#after(stage, stageInput, state.output, started, state),
           (error: unknown) => {
             if (this.#observed) this.#observe(stage, stageInput, undefined, started, state, error);
-            throw error;
+            return rejected(error, state);
           },
         );
       }
@@ -230,7 +271,7 @@ export class PipelineRunner {
     stage: CompiledStage,
     value: unknown,
     state: RunState,
-  ): PipelineDeadLettered | Promise<PipelineDeadLettered> {
+  ): PipelineResult<unknown> | Promise<PipelineResult<unknown>> {
     const error = state.error as FlowproofError;
     const result: PipelineDeadLettered = {
       ok: false,
@@ -252,7 +293,7 @@ export class PipelineRunner {
       });
       if (isThenable(ack)) pending = Promise.resolve(ack);
     } catch (sinkError) {
-      throw deadLetterFailedError(stage, error, sinkError);
+      return rejected(deadLetterFailedError(stage, error, sinkError), state);
     }
     if (pending === undefined) return result;
     if (state.sync) {
@@ -261,9 +302,7 @@ export class PipelineRunner {
     }
     return pending.then(
       () => result,
-      (sinkError: unknown) => {
-        throw deadLetterFailedError(stage, error, sinkError);
-      },
+      (sinkError: unknown) => rejected(deadLetterFailedError(stage, error, sinkError), state),
     );
   }
 
@@ -359,6 +398,21 @@ export class PipelineRunner {
   }
 }
 
+/**
+ * The result of a run a stage rejected. Stage failures are always FlowproofErrors; anything else
+ * (a `TypeError` from runSync, an abort) is thrown on.
+ */
+function rejected(error: unknown, state: RunState): PipelineRejected {
+  if (!isFlowproofError(error)) throw error;
+  return {
+    ok: false,
+    status: 'rejected',
+    stage: String(error.details.stage),
+    error,
+    flags: state.flags ?? EMPTY_FLAGS,
+  };
+}
+
 function fieldOf(value: unknown, field: string): unknown {
   return typeof value === 'object' && value !== null && Object.hasOwn(value, field)
     ? (value as Record<string, unknown>)[field]
@@ -386,11 +440,8 @@ function attempt(stage: CompiledStage, value: unknown, state: RunState): unknown
   state.pending = false;
   let raw: unknown;
   try {
-    if (stage.schema) {
-      raw = validateWithSchema(
-        stage.schema,
-        stage.at === undefined ? value : fieldOf(value, stage.at),
-      );
+    if (stage.validator) {
+      raw = stage.validator(stage.at === undefined ? value : fieldOf(value, stage.at));
     } else {
       const context = state.signal ? { ...stage.context, signal: state.signal } : stage.context;
       raw = (stage.fn as (value: unknown, context: StageContext) => unknown)(value, context);
@@ -408,8 +459,6 @@ function attempt(stage: CompiledStage, value: unknown, state: RunState): unknown
   if (pending === undefined) return complete(stage, value, raw, state);
   if (state.sync) {
     pending.then(noop, noop);
-    const thrown = stage.schema === undefined ? undefined : syncParseError(stage, value);
-    if (thrown) return fail(stage, value, thrown, state);
     throw notSynchronous(stage, 'the stage returned a promise');
   }
   state.pending = true;
@@ -441,25 +490,43 @@ function handOff(state: RunState, out: unknown): unknown {
 /** zod's messages when a synchronous parse meets a promise (zod 4 and zod 3 word it alike). */
 const ZOD_ASYNC_PARSE = /encountered.*synchronous parse|synchronous parse encountered/i;
 
+/** Runs a schema on a value, synchronously when it can. */
+export type SchemaValidator = (
+  value: unknown,
+) => SchemaValidation<unknown> | Promise<SchemaValidation<unknown>>;
+
+type ZodSafeParse = (
+  value: unknown,
+) =>
+  | { success: true; data: unknown }
+  | { success: false; error: { issues: StandardSchemaIssue[] } };
+
 /**
- * Why a zod schema's synchronous parse failed, when it threw rather than met an asynchronous
- * check. zod's `~standard.validate` catches whatever its synchronous parse throws (a transform that
- * throws, a getter in the input) and retries asynchronously, so runSync would call such a schema
- * asynchronous, while run() reports the error. The Standard Schema result cannot tell the two
- * apart synchronously, so the parse is re-run through zod's public `safeParse`, which throws
- * instead of retrying. Only reached when runSync is about to fail anyway; other vendors, and zod
- * builds without a `safeParse` method (zod/mini), keep the "returned a promise" TypeError.
+ * How a stage runs its schema. zod's `~standard.validate` catches whatever its synchronous parse
+ * throws (a transform that throws, a getter in the input) and parses again asynchronously, so the
+ * same value could fail under runSync and pass under run(), or the reverse, depending on what a
+ * getter answers the second time. For zod, the stage calls `safeParse` instead: one synchronous
+ * parse whose exception fails the stage in both; only a schema zod itself says is asynchronous is
+ * parsed asynchronously (and refused by runSync). Other validators, and zod builds without a
+ * `safeParse` method (zod/mini), go through Standard Schema.
  */
-function syncParseError(stage: CompiledStage, value: unknown): FlowproofError | undefined {
-  const schema = stage.schema as StandardSchemaV1 & { readonly safeParse?: unknown };
-  const safeParse = schema.safeParse;
-  if (schema['~standard'].vendor !== 'zod' || typeof safeParse !== 'function') return undefined;
-  try {
-    safeParse.call(schema, stage.at === undefined ? value : fieldOf(value, stage.at));
-  } catch (error) {
-    return ZOD_ASYNC_PARSE.test(messageOf(error)) ? undefined : stageError(stage, error);
+export function schemaValidator(schema: StandardSchemaV1): SchemaValidator {
+  const safeParse = (schema as { readonly safeParse?: unknown }).safeParse;
+  if (schema['~standard'].vendor !== 'zod' || typeof safeParse !== 'function') {
+    return (value) => validateWithSchema(schema, value);
   }
-  return undefined;
+  return (value) => {
+    let parsed: ReturnType<ZodSafeParse>;
+    try {
+      parsed = (safeParse as ZodSafeParse).call(schema, value);
+    } catch (error) {
+      if (ZOD_ASYNC_PARSE.test(messageOf(error))) return validateWithSchema(schema, value);
+      throw error;
+    }
+    return parsed.success
+      ? { ok: true, value: parsed.data }
+      : normaliseResult({ issues: parsed.error.issues });
+  };
 }
 
 function complete(stage: CompiledStage, value: unknown, raw: unknown, state: RunState): unknown {
@@ -478,6 +545,7 @@ function complete(stage: CompiledStage, value: unknown, raw: unknown, state: Run
   const field = stage.at ?? stage.into;
   let plain = true;
   let lost: string[] | undefined;
+  let unrecognized: ValidationIssue[] | undefined;
   try {
     if (field !== undefined) {
       plain = isPlainObject(value);
@@ -488,6 +556,16 @@ function complete(stage: CompiledStage, value: unknown, raw: unknown, state: Run
       }
     }
     if (plain && stage.checkFieldLoss) lost = findLostFields(value, out, stage.drops);
+    if (lost && stage.unknownKeys !== undefined) {
+      // A validate stage: keys its schema does not declare are the input's, not a lost field.
+      const declared = declaredPaths(stage);
+      const unknown = declared === null ? lost : lost.filter((path) => !declared.has(path));
+      const missing = declared === null ? [] : lost.filter((path) => declared.has(path));
+      lost = missing.length === 0 ? undefined : missing;
+      if (lost === undefined && unknown.length > 0 && stage.unknownKeys === 'reject') {
+        unrecognized = unknownKeyIssues(value, out, unknown);
+      }
+    }
   } catch (error) {
     // Only exotic input gets here: a getter or proxy trap that throws while the value is
     // inspected, copied or compared.
@@ -498,7 +576,45 @@ function complete(stage: CompiledStage, value: unknown, raw: unknown, state: Run
     return fail(stage, value, rejectedError(stage, [issue]), state);
   }
   if (lost) return fail(stage, value, fieldLostError(stage, lost), state);
+  if (unrecognized) return fail(stage, value, rejectedError(stage, unrecognized), state);
   return out;
+}
+
+/** The field paths a validate stage's schema declares; null when it cannot describe itself. */
+function declaredPaths(stage: CompiledStage): ReadonlySet<string> | null {
+  if (stage.declared.paths !== undefined) return stage.declared.paths;
+  const json = toJsonSchema(stage.schema);
+  const prefix = stage.at === undefined ? '' : `${stage.at}.`;
+  const paths =
+    json === undefined
+      ? null
+      : new Set(
+          flattenFields(json, MAX_FIELD_DEPTH).map(
+            (field) => prefix + field.path.replaceAll('[]', '.*'),
+          ),
+        );
+  if (paths !== null && stage.at !== undefined) paths.add(stage.at);
+  stage.declared.paths = paths;
+  return paths;
+}
+
+/** As deep as the field-loss check looks. */
+const MAX_FIELD_DEPTH = 10;
+
+/** One `unrecognized_keys` issue per key the schema stripped, at the key's own path. */
+function unknownKeyIssues(
+  input: unknown,
+  output: unknown,
+  paths: readonly string[],
+): ValidationIssue[] {
+  const found = findUnknownKeys(input, output, new Set(paths));
+  // Elements a schema reordered cannot be paired by position: name the path with `*` instead.
+  const located = found.length > 0 ? found : paths.map((path) => path.split('.'));
+  return located.map((path) => ({
+    path,
+    code: 'unrecognized_keys',
+    message: `Unrecognized key: "${String(path.at(-1))}"`,
+  }));
 }
 
 function fail(

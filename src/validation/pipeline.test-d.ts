@@ -100,7 +100,8 @@ describe('pipeline types', () => {
       expectTypeOf(result.status).toEqualTypeOf<'valid' | 'flagged'>();
     } else {
       expectTypeOf(result.error).toEqualTypeOf<FlowproofError>();
-      expectTypeOf(result.status).toEqualTypeOf<'dead-lettered'>();
+      expectTypeOf(result.status).toEqualTypeOf<'rejected' | 'dead-lettered'>();
+      expectTypeOf(result.stage).toEqualTypeOf<string>();
     }
   });
 
@@ -154,5 +155,23 @@ describe('helper types', () => {
   it('validateExternalResponse returns the schema output', async () => {
     const charge = await validateExternalResponse('stripe', z.object({ id: z.string() }), {});
     expectTypeOf(charge).toEqualTypeOf<{ id: string }>();
+  });
+});
+
+describe('outcomes and unknown keys', () => {
+  it('narrows a result by status, and takes unknownKeys only where it applies', () => {
+    const built = pipeline('p')
+      .validate('parse', Request, { boundary: 'gateway', unknownKeys: 'reject' })
+      .build();
+    const result = built.runSync({});
+    if (result.status === 'rejected') {
+      expectTypeOf(result.stage).toEqualTypeOf<string>();
+      expectTypeOf(result.error).toEqualTypeOf<FlowproofError>();
+    }
+    if (result.ok) expectTypeOf(result.value.userId).toEqualTypeOf<string>();
+    // @ts-expect-error: unknownKeys is 'strip' or 'reject'
+    pipeline('p').validate('parse', Request, { unknownKeys: 'keep' });
+    // @ts-expect-error: a transform strips nothing, so it has no unknown-keys policy
+    pipeline('p').transform('t', (v) => v, { unknownKeys: 'strip' });
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { failure, syncFailure } from '../../test/support/failures.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import { type DeadLetter, pipeline } from './index.js';
 import { CreateOrderRequest, orderPipeline, validRequest } from './order-pipeline.fixture.js';
+import { rejection, syncRejection } from './rejection.fixture.js';
 
 describe('pipeline builder', () => {
   it('names the offending option', () => {
@@ -106,7 +106,7 @@ describe('running the order-creation chain', () => {
   });
 
   it('rejects with a typed error naming pipeline, stage, boundary and every issue', async () => {
-    const error = await failure(
+    const error = await rejection(
       orderPipeline().run({
         ...validRequest,
         items: [{ sku: 'x', qty: 0 }],
@@ -130,7 +130,7 @@ describe('running the order-creation chain', () => {
   });
 
   it('turns a VALIDATION_FAILED thrown by a stage into a rejection at that stage', async () => {
-    const error = await failure(
+    const error = await rejection(
       orderPipeline().run({ ...validRequest, items: [{ sku: 'SKU-999', qty: 1 }] }),
     );
     expect(error).toMatchObject({
@@ -152,7 +152,7 @@ describe('running the order-creation chain', () => {
         throw boom;
       })
       .build();
-    const error = await failure(built.run({ a: 1 }));
+    const error = await rejection(built.run({ a: 1 }));
     expect(error).toMatchObject({
       code: 'PIPELINE_STAGE_FAILED',
       details: { pipeline: 'p', stage: 'lookup', boundary: 'service' },
@@ -166,7 +166,7 @@ describe('running the order-creation chain', () => {
         throw inner;
       })
       .build();
-    expect(syncFailure(() => sync.runSync(1))).toMatchObject({
+    expect(syncRejection(() => sync.runSync(1))).toMatchObject({
       code: 'PIPELINE_STAGE_FAILED',
       details: { stage: 't', causeCode: 'BACKEND_TIMEOUT' },
       cause: inner,
@@ -176,7 +176,7 @@ describe('running the order-creation chain', () => {
         throw 'a string';
       })
       .build();
-    expect(syncFailure(() => weird.runSync(1))).toMatchObject({ code: 'PIPELINE_STAGE_FAILED' });
+    expect(syncRejection(() => weird.runSync(1))).toMatchObject({ code: 'PIPELINE_STAGE_FAILED' });
   });
 
   it('wraps thrown values that cannot even be turned into a string', () => {
@@ -185,7 +185,7 @@ describe('running the order-creation chain', () => {
         throw { toString: 0 };
       })
       .build();
-    expect(syncFailure(() => built.runSync(1))).toMatchObject({
+    expect(syncRejection(() => built.runSync(1))).toMatchObject({
       code: 'PIPELINE_STAGE_FAILED',
       message: expect.stringContaining('a thrown value (an object)'),
     });
@@ -197,7 +197,7 @@ describe('running the order-creation chain', () => {
         throw new FlowproofError('VALIDATION_FAILED', 'bad', { details: { issues: [1] } });
       })
       .build();
-    expect(syncFailure(() => built.runSync(1))).toMatchObject({ code: 'PIPELINE_STAGE_FAILED' });
+    expect(syncRejection(() => built.runSync(1))).toMatchObject({ code: 'PIPELINE_STAGE_FAILED' });
   });
 
   it('wraps a getter that throws while the field-loss check reads the input', () => {
@@ -209,7 +209,7 @@ describe('running the order-creation chain', () => {
     const built = pipeline<typeof input>('p')
       .transform('copy', () => ({ other: 1 }))
       .build();
-    expect(syncFailure(() => built.runSync(input))).toMatchObject({
+    expect(syncRejection(() => built.runSync(input))).toMatchObject({
       code: 'PIPELINE_STAGE_FAILED',
       details: { stage: 'copy', during: 'field-loss check' },
     });
@@ -296,7 +296,7 @@ describe('error policies', () => {
         },
       })
       .build();
-    expect(syncFailure(() => broken.runSync('nope'))).toMatchObject({
+    expect(syncRejection(() => broken.runSync('nope'))).toMatchObject({
       code: 'PIPELINE_STAGE_FAILED',
       details: { stage: 'parse', during: 'fallback' },
     });
@@ -331,7 +331,7 @@ describe('error policies', () => {
     })
       .validate('n', z.number(), { onError: 'dead-letter' })
       .build();
-    const error = await failure(failing.run('x'));
+    const error = await rejection(failing.run('x'));
     expect(error).toMatchObject({
       code: 'PIPELINE_DEAD_LETTER_FAILED',
       details: { stage: 'n', originalCode: 'PIPELINE_REJECTED' },
@@ -352,30 +352,98 @@ describe('error policies', () => {
     const rejecting = pipeline('p', { deadLetter: async () => Promise.reject(sinkError) })
       .validate('n', z.number(), { onError: 'dead-letter' })
       .build();
-    expect(await failure(rejecting.run('x'))).toMatchObject({
+    expect(await rejection(rejecting.run('x'))).toMatchObject({
       code: 'PIPELINE_DEAD_LETTER_FAILED',
     });
   });
 });
 
 describe('field-loss detection', () => {
-  it('catches a zod object silently stripping an unknown key, by default', () => {
+  it('rejects keys a zod object strips at a trusted boundary, naming each with its path', () => {
     const built = pipeline('p')
       .validate('parse', z.object({ amount: z.number() }))
       .build();
-    const error = syncFailure(() => built.runSync({ amount: 10, metadata: { orderId: '1' } }));
+    const error = syncRejection(() => built.runSync({ amount: 10, metadata: { orderId: '1' } }));
     expect(error).toMatchObject({
-      code: 'PIPELINE_FIELD_LOST',
-      details: { pipeline: 'p', stage: 'parse', boundary: 'service', fields: ['metadata'] },
+      code: 'PIPELINE_REJECTED',
+      details: {
+        pipeline: 'p',
+        stage: 'parse',
+        boundary: 'service',
+        issues: [{ path: ['metadata'], code: 'unrecognized_keys' }],
+      },
     });
     expect(error.message).toContain('"metadata"');
+  });
+
+  it("strips a client's extra field at an untrusted boundary: a new client never fails the run", () => {
+    const Request = z.object({ amount: z.number(), shipping: z.object({ city: z.string() }) });
+    for (const boundary of ['client', 'gateway', 'external']) {
+      const built = pipeline('p').validate('parse', Request, { boundary }).build();
+      const sent = { amount: 1, clientVersion: '2', shipping: { city: 'Oslo', floor: 3 } };
+      expect(built.runSync(sent), boundary).toEqual({
+        ok: true,
+        status: 'valid',
+        value: { amount: 1, shipping: { city: 'Oslo' } },
+        flags: [],
+      });
+    }
+    // The policy is an option: strict at the gateway, lenient inside.
+    const strict = pipeline('p')
+      .validate('parse', Request, { boundary: 'gateway', unknownKeys: 'reject' })
+      .build();
+    expect(
+      syncRejection(() =>
+        strict.runSync({ amount: 1, clientVersion: '2', shipping: { city: 'x' } }),
+      ).details.issues,
+    ).toEqual([
+      { path: ['clientVersion'], code: 'unrecognized_keys', message: expect.any(String) },
+    ]);
+    const lenient = pipeline('p').validate('parse', Request, { unknownKeys: 'strip' }).build();
+    expect(lenient.runSync({ amount: 1, extra: true, shipping: { city: 'x' } }).ok).toBe(true);
+  });
+
+  it('reports a field the schema declares and still loses as a lost field, at any boundary', () => {
+    const built = pipeline('p')
+      .validate(
+        'parse',
+        z.object({ amount: z.number(), note: z.string() }).transform(({ amount }) => ({ amount })),
+        { boundary: 'gateway' },
+      )
+      .build();
+    expect(syncRejection(() => built.runSync({ amount: 1, note: 'x' }))).toMatchObject({
+      code: 'PIPELINE_FIELD_LOST',
+      details: { fields: ['note'] },
+    });
+    const forgotten = pipeline('p')
+      .validate(
+        'parse',
+        z.object({ amount: z.number() }).transform(() => undefined),
+        {
+          boundary: 'gateway',
+        },
+      )
+      .build();
+    expect(syncRejection(() => forgotten.runSync({ amount: 1 })).details.fields).toEqual([
+      'amount',
+    ]);
+  });
+
+  it('refuses an unknown key policy that is not strip or reject, and on into stages', () => {
+    const start = pipeline('p');
+    expect(() => start.validate('v', z.object({}), { unknownKeys: 'keep' as never })).toThrow(
+      /options\.unknownKeys of stage "v" must be 'strip' or 'reject'/,
+    );
+    expect(() =>
+      start.validate('v', z.object({}), { into: 'x', unknownKeys: 'strip' } as never),
+    ).toThrow(/unknown option stage "v" options\.unknownKeys/);
   });
 
   it("catches the reference's payment mapper that forgets metadata", () => {
     const built = pipeline<{ amount: number; currency: string; metadata: object }>('payments')
       .transform('to payment row', (data) => ({ amount: data.amount, currency: data.currency }))
       .build();
-    const error = syncFailure(() =>
+    const error = syncRejection(() =>
       built.runSync({ amount: 10.99, currency: 'USD', metadata: { order_id: '123' } }),
     );
     expect(error.details.fields).toEqual(['metadata']);
@@ -391,13 +459,27 @@ describe('field-loss detection', () => {
         }),
       )
       .build();
-    const error = syncFailure(() =>
-      built.runSync({
-        meta: { source: 'web', campaign: 'spring' },
-        items: [{ sku: 'a' }, { sku: 'b', note: 'gift' }, { sku: 'c', note: 'x' }],
-      }),
-    );
-    expect(error.details.fields).toEqual(['meta.campaign', 'items.*.note']);
+    const input = {
+      meta: { source: 'web', campaign: 'spring' },
+      items: [{ sku: 'a' }, { sku: 'b', note: 'gift' }, { sku: 'c', note: 'x' }],
+    };
+    expect(
+      syncRejection(() => built.runSync(input)).details.issues as { path: unknown }[],
+    ).toMatchObject([
+      { path: ['meta', 'campaign'] },
+      { path: ['items', 1, 'note'] },
+      { path: ['items', 2, 'note'] },
+    ]);
+    const mapper = pipeline<typeof input>('p')
+      .transform('map', (v) => ({
+        meta: { source: v.meta.source },
+        items: v.items.map((item) => ({ sku: item.sku })),
+      }))
+      .build();
+    expect(syncRejection(() => mapper.runSync(input)).details.fields).toEqual([
+      'meta.campaign',
+      'items.*.note',
+    ]);
   });
 
   it('lets a stage declare what it drops, or opt out', () => {
@@ -422,15 +504,18 @@ describe('field-loss detection', () => {
     const built = pipeline<{ a?: number | undefined; b?: number }>('p')
       .transform('t', (v) => ({ ...v, a: undefined }))
       .build();
-    expect(syncFailure(() => built.runSync({ a: 1 })).details.fields).toEqual(['a']);
+    expect(syncRejection(() => built.runSync({ a: 1 })).details.fields).toEqual(['a']);
     expect(built.runSync({ a: undefined, b: 2 }).ok).toBe(true);
   });
 
-  it('ignores non-object values and values passed through by reference', () => {
+  it('ignores values without fields and values passed through by reference', () => {
     const built = pipeline<unknown>('p')
       .transform('to string', (v) => String(v))
       .build();
-    expect(built.runSync({ a: 1 })).toMatchObject({ value: '[object Object]' });
+    expect(built.runSync(5)).toMatchObject({ value: '5' });
+    expect(built.runSync({})).toMatchObject({ value: '[object Object]' });
+    // An object whose fields become a string has lost them.
+    expect(syncRejection(() => built.runSync({ a: 1 })).details.fields).toEqual(['a']);
     const nested = { deep: { a: 1 } };
     const passthrough = pipeline<typeof nested>('p')
       .transform('add', (v) => ({ ...v, extra: true }))
@@ -439,9 +524,9 @@ describe('field-loss detection', () => {
   });
 
   it('applies the stage error policy to a field loss', () => {
-    const built = pipeline('p')
-      .validate('parse', z.object({ a: z.number() }), {
-        onError: { fallback: ({ value }) => value as { a: number } },
+    const built = pipeline<{ a: number; b: number }>('p')
+      .transform('map', ({ a }) => ({ a }), {
+        onError: { fallback: ({ value }) => value },
       })
       .build();
     const result = built.runSync({ a: 1, b: 2 });
@@ -463,7 +548,9 @@ describe('validating one part of the value (at, into)', () => {
       value: { user: 'not re-parsed', lines: [{ sku: 'a', price: 5 }] },
     });
     if (result.ok) expect(result.value.lines[0]?.price).toBe(5);
-    const error = syncFailure(() => built.runSync({ user: 'u', lines: [{ sku: 'a', price: 0 }] }));
+    const error = syncRejection(() =>
+      built.runSync({ user: 'u', lines: [{ sku: 'a', price: 0 }] }),
+    );
     expect(error.details).toMatchObject({
       stage: 'check lines',
       issues: [{ path: ['lines', 0, 'price'], code: 'too_small' }],
@@ -471,16 +558,16 @@ describe('validating one part of the value (at, into)', () => {
     expect(input.lines[0]).toEqual({ sku: 'a', price: 5 });
   });
 
-  it('at: a key the schema strips inside the field is a lost field, with its full path', () => {
+  it('at: a key the schema strips inside the field is an unknown key, with its full path', () => {
     const built = pipeline<{ lines: unknown[] }>('p')
       .validate('check lines', z.array(Priced), { at: 'lines' })
       .build();
-    const error = syncFailure(() =>
+    const error = syncRejection(() =>
       built.runSync({ lines: [{ sku: 'a', price: 5, note: 'gift wrap' }] }),
     );
     expect(error).toMatchObject({
-      code: 'PIPELINE_FIELD_LOST',
-      details: { fields: ['lines.*.note'] },
+      code: 'PIPELINE_REJECTED',
+      details: { issues: [{ path: ['lines', 0, 'note'], code: 'unrecognized_keys' }] },
     });
   });
 
@@ -509,7 +596,7 @@ describe('validating one part of the value (at, into)', () => {
     const built = pipeline('p')
       .validate('check', z.number(), { into: 'n' as never })
       .build();
-    expect(syncFailure(() => built.runSync(3))).toMatchObject({
+    expect(syncRejection(() => built.runSync(3))).toMatchObject({
       code: 'PIPELINE_REJECTED',
       details: { issues: [{ path: [], code: 'invalid_type' }] },
     });
@@ -653,5 +740,84 @@ describe('self-description', () => {
 
   it('the request schema accepts what the docs say', () => {
     expect(CreateOrderRequest.safeParse(validRequest).success).toBe(true);
+  });
+});
+
+describe('one way to learn the outcome: every run resolves to a result', () => {
+  const Line = z.object({ sku: z.string(), qty: z.int().positive() });
+
+  it('a rejection is a result naming the stage, with earlier fallbacks, from run and runSync', async () => {
+    const built = pipeline('p')
+      .transform('default qty', (v: unknown) => v, {
+        onError: { fallback: () => ({ sku: 'x', qty: 0 }) },
+      })
+      .transform(
+        'explode',
+        (): unknown => {
+          throw new Error('boom');
+        },
+        { onError: { fallback: ({ value }) => value } },
+      )
+      .validate('check', Line)
+      .build();
+    const sync = built.runSync({ sku: 'a', qty: 0 });
+    expect(sync).toMatchObject({
+      ok: false,
+      status: 'rejected',
+      stage: 'check',
+      error: { code: 'PIPELINE_REJECTED', details: { stage: 'check' } },
+      flags: [{ stage: 'explode', error: { code: 'PIPELINE_STAGE_FAILED' } }],
+    });
+    expect(await built.run({ sku: 'a', qty: 0 })).toEqual(sync);
+  });
+
+  it('a failing dead-letter sink is a rejected result too, synchronous or not', async () => {
+    for (const deadLetter of [
+      () => {
+        throw new Error('queue down');
+      },
+      async () => {
+        throw new Error('queue down');
+      },
+    ]) {
+      const built = pipeline('p', { deadLetter })
+        .validate('check', Line, { onError: 'dead-letter' })
+        .build();
+      expect(await built.run({ sku: 'a', qty: 0 })).toMatchObject({
+        ok: false,
+        status: 'rejected',
+        stage: 'check',
+        error: {
+          code: 'PIPELINE_DEAD_LETTER_FAILED',
+          details: { originalCode: 'PIPELINE_REJECTED' },
+        },
+      });
+    }
+  });
+
+  it('batches and streams report the same result per item as run()', async () => {
+    const built = pipeline('p').validate('check', Line).build();
+    const items = [
+      { sku: 'a', qty: 1 },
+      { sku: 'b', qty: 0 },
+    ];
+    const report = await built.runBatch(items, { keep: 'all' });
+    expect(report.outcomes).toEqual([
+      { index: 0, input: items[0], ...(await built.run(items[0])) },
+      { index: 1, input: items[1], ...(await built.run(items[1])) },
+    ]);
+    const streamed = [];
+    for await (const outcome of built.stream(items)) streamed.push(outcome);
+    expect(streamed.sort((a, b) => a.index - b.index)).toEqual(report.outcomes);
+  });
+
+  it('still throws programmer mistakes and aborts', async () => {
+    const asyncStage = pipeline('p')
+      .enrich('e', async (v: unknown) => v)
+      .build();
+    expect(() => asyncStage.runSync(1)).toThrow(TypeError);
+    const controller = new AbortController();
+    controller.abort(new Error('stop'));
+    await expect(asyncStage.run(1, { signal: controller.signal })).rejects.toThrow('stop');
   });
 });

@@ -4,7 +4,12 @@
  * compile time.
  */
 import { assertLogger, type Logger, silentLogger } from '../core/logger.js';
-import { assertFunction, assertNonEmptyString, assertOptionsObject } from '../core/options.js';
+import {
+  assertFunction,
+  assertKnownKeys,
+  assertNonEmptyString,
+  assertOptionsObject,
+} from '../core/options.js';
 import {
   type InferSchemaOutput,
   isStandardSchema,
@@ -21,8 +26,10 @@ import {
   isThenable,
   type PipelineResult,
   PipelineRunner,
+  schemaValidator,
 } from './pipeline-runner.js';
 import {
+  BATCH_OPTIONS,
   type BatchOptions,
   type BatchOutcome,
   type BatchReport,
@@ -31,6 +38,7 @@ import {
   collectBatchReport,
   streamBatch,
 } from './run-batch.js';
+import { type JsonSchema, toJsonSchema } from './schema-fields.js';
 import type {
   DeadLetterSink,
   StageContext,
@@ -39,8 +47,10 @@ import type {
   StageFailure,
   StageKind,
   StageOptions,
+  UnknownKeysPolicy,
   ValidateAtOptions,
   ValidateIntoOptions,
+  ValidateOptions,
   WithField,
 } from './stage.js';
 
@@ -111,8 +121,9 @@ export interface PipelineBuilder<In, Out> {
   /**
    * Adds a stage that validates the value with any Standard Schema (zod, valibot, arktype…) and
    * continues with the schema's output. Issues fail the stage with `PIPELINE_REJECTED`, listing
-   * each issue's path, code and message. Keys the schema strips (a zod object drops unknown keys)
-   * fail it with `PIPELINE_FIELD_LOST` unless declared in `drops` or `allowFieldLoss` is set.
+   * each issue's path, code and message. Keys of the input the schema does not declare and strips
+   * (a zod object drops unknown keys) are stripped silently or rejected, per `unknownKeys`; a
+   * field the schema declares and still leaves out fails it with `PIPELINE_FIELD_LOST`.
    *
    * @throws TypeError when the name is empty or taken, the schema is not a Standard Schema, or an
    * option is invalid.
@@ -120,7 +131,7 @@ export interface PipelineBuilder<In, Out> {
   validate<S extends StandardSchemaV1>(
     name: string,
     schema: S,
-    options?: StageOptions<Out, NoInfer<InferSchemaOutput<S>>>,
+    options?: ValidateOptions<Out, NoInfer<InferSchemaOutput<S>>>,
   ): PipelineBuilder<In, InferSchemaOutput<S>>;
   /**
    * Adds a stage that reshapes the value. `fn` should return a new value rather than mutate its
@@ -172,27 +183,30 @@ export interface Pipeline<In, Out> {
    * Runs the stages on `input`, which is never mutated. Synchronous stages run without awaiting;
    * the first asynchronous stage makes the rest asynchronous.
    *
-   * @returns the output (`valid`, or `flagged` when a stage fell back), or `dead-lettered`.
-   * @throws FlowproofError (as a rejection) `PIPELINE_REJECTED`, `PIPELINE_STAGE_FAILED` or
-   * `PIPELINE_FIELD_LOST` from a stage whose policy is `reject`; `PIPELINE_DEAD_LETTER_FAILED`
-   * when the dead-letter sink throws. Rejects with `signal.reason` when aborted.
+   * @returns every outcome as a {@link PipelineResult}: `valid`, `flagged` (a stage fell back),
+   * `dead-lettered`, or `rejected` with the stage's `FlowproofError` (`PIPELINE_REJECTED`,
+   * `PIPELINE_STAGE_FAILED`, `PIPELINE_FIELD_LOST`, or `PIPELINE_DEAD_LETTER_FAILED` when the
+   * dead-letter sink throws). A record's failure is never thrown.
+   * @throws TypeError when an option is invalid. Rejects with `signal.reason` when aborted.
    */
   run(input: In, options?: RunOptions): Promise<PipelineResult<Out>>;
   /**
    * Runs an all-synchronous pipeline without any promise: the fastest path for CPU-only
    * validation and mapping.
    *
-   * @throws FlowproofError like {@link Pipeline.run}; TypeError when a stage, a fallback or the
-   * dead-letter sink returns a promise.
+   * @returns the same {@link PipelineResult} as {@link Pipeline.run}.
+   * @throws TypeError when a stage, a fallback or the dead-letter sink returns a promise.
    */
   runSync(input: In): PipelineResult<Out>;
   /**
    * Runs the pipeline over an iterable or async iterable with bounded concurrency, yielding each
    * item's outcome as it completes (`index` gives its position in the source). Items are pulled
    * from the source only as slots free up, and no more than `concurrency` outcomes are held, so
-   * memory stays bounded whatever the source's length. Rejections are outcomes, not exceptions.
+   * memory stays bounded whatever the source's length. Each outcome is what `run()` returns for
+   * the item, with its `index` and `input`.
    *
-   * @throws the signal's reason when aborted; whatever the source throws.
+   * @throws TypeError when an option is invalid; the signal's reason when aborted; whatever the
+   * source throws.
    */
   stream(
     source: Iterable<In> | AsyncIterable<In>,
@@ -202,7 +216,8 @@ export interface Pipeline<In, Out> {
    * Runs the pipeline over a batch and returns counts per outcome, plus the outcomes that need
    * attention (or all of them, per `keep`).
    *
-   * @throws the signal's reason when aborted; whatever the source throws.
+   * @throws TypeError when an option is invalid; the signal's reason when aborted; whatever the
+   * source throws.
    */
   runBatch(
     source: Iterable<In> | AsyncIterable<In>,
@@ -255,6 +270,7 @@ interface BuilderConfig {
  *
  * const result = await createOrder.run(requestBody);
  * if (result.ok) await saveOrder(result.value);
+ * else if (result.status === 'rejected') throw result.error; // or answer 400 / 500 by its code
  * ```
  */
 export function pipeline<In = unknown>(
@@ -263,6 +279,7 @@ export function pipeline<In = unknown>(
 ): PipelineBuilder<In, In> {
   assertNonEmptyString(name, 'name');
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['logger', 'onStage', 'deadLetter'], 'options');
   const logger = options.logger ?? silentLogger;
   assertLogger(logger, 'options.logger');
   if (options.onStage !== undefined) assertFunction(options.onStage, 'options.onStage');
@@ -290,7 +307,10 @@ class Builder {
   validate(
     name: string,
     schema: StandardSchemaV1,
-    options?: StageOptions<unknown, unknown> & { readonly at?: string; readonly into?: string },
+    options?: ValidateOptions<unknown, unknown> & {
+      readonly at?: string;
+      readonly into?: string;
+    },
   ): Builder {
     if (!isStandardSchema(schema)) {
       throw new TypeError(
@@ -304,17 +324,19 @@ class Builder {
     if (options?.at !== undefined && options.into !== undefined) {
       throw new TypeError(`stage "${name}": options.at and options.into cannot be combined`);
     }
-    return this.#add('validate', name, options, schema, undefined);
+    // `into` strips nothing from the value, so unknown keys have no policy there.
+    const known = options?.into === undefined ? VALIDATE_OPTIONS : VALIDATE_INTO_OPTIONS;
+    return this.#add('validate', name, options, schema, undefined, known);
   }
 
   transform(name: string, fn: AnyFn, options?: StageOptions<unknown, unknown>): Builder {
     assertFunction(fn, `fn of stage "${String(name)}"`);
-    return this.#add('transform', name, options, undefined, fn);
+    return this.#add('transform', name, options, undefined, fn, STAGE_OPTIONS);
   }
 
   enrich(name: string, fn: AnyFn, options?: StageOptions<unknown, unknown>): Builder {
     assertFunction(fn, `fn of stage "${String(name)}"`);
-    return this.#add('enrich', name, options, undefined, fn);
+    return this.#add('enrich', name, options, undefined, fn, STAGE_OPTIONS);
   }
 
   build(): Pipeline<unknown, unknown> {
@@ -328,6 +350,7 @@ class Builder {
         `options.deadLetter is required: stage "${deadLettering.name}" of pipeline "${name}" dead-letters failures`,
       );
     }
+    checkDrops(this.#stages);
     const stages = this.#stages.map((spec, index) => compileStage(name, spec, index));
     return new BuiltPipeline(new PipelineRunner({ name, stages, logger, onStage, deadLetter }));
   }
@@ -338,6 +361,7 @@ class Builder {
     options: StageOptions<unknown, unknown> | undefined,
     schema: StandardSchemaV1 | undefined,
     fn: AnyFn | undefined,
+    known: readonly string[],
   ): Builder {
     assertNonEmptyString(name, 'stage name');
     if (this.#stages.some((stage) => stage.name === name)) {
@@ -346,20 +370,42 @@ class Builder {
       );
     }
     // Only a missing argument defaults: `null` is refused, as pipeline() refuses it.
-    const checked = checkStageOptions(options === undefined ? {} : options, name);
+    const checked = checkStageOptions(options === undefined ? {} : options, name, known);
     const boundary = checked.boundary ?? this.#stages.at(-1)?.boundary ?? 'service';
     const spec: StageSpec = Object.freeze({ kind, name, boundary, schema, fn, options: checked });
     return new Builder(this.#config, [...this.#stages, spec]);
   }
 }
 
+/** The option keys every stage takes. */
+const STAGE_OPTIONS: readonly string[] = [
+  'boundary',
+  'onError',
+  'drops',
+  'adds',
+  'allowFieldLoss',
+  'description',
+  'docs',
+];
+const VALIDATE_INTO_OPTIONS: readonly string[] = [...STAGE_OPTIONS, 'into'];
+const VALIDATE_OPTIONS: readonly string[] = [...STAGE_OPTIONS, 'unknownKeys', 'at'];
+
+/** The boundaries where data comes from outside: unknown keys are stripped there by default. */
+const UNTRUSTED_BOUNDARIES: ReadonlySet<string> = new Set(['client', 'gateway', 'external']);
+
 function checkStageOptions(
-  options: StageOptions<unknown, unknown>,
+  options: ValidateOptions<unknown, unknown>,
   stage: string,
-): StageOptions<unknown, unknown> {
+  known: readonly string[],
+): ValidateOptions<unknown, unknown> {
   const at = (option: string) => `options.${option} of stage "${stage}"`;
   assertOptionsObject(options, `options of stage "${stage}"`);
+  assertKnownKeys(options, known, `stage "${stage}" options`);
   if (options.boundary !== undefined) assertNonEmptyString(options.boundary, at('boundary'));
+  const unknownKeys: UnknownKeysPolicy | undefined = options.unknownKeys;
+  if (unknownKeys !== undefined && unknownKeys !== 'strip' && unknownKeys !== 'reject') {
+    throw new TypeError(`${at('unknownKeys')} must be 'strip' or 'reject'`);
+  }
   const policy = options.onError;
   if (
     policy !== undefined &&
@@ -411,6 +457,75 @@ function checkDocs(docs: StageDocs, at: (option: string) => string): StageDocs {
 }
 
 /**
+ * Refuses a `drops` path that the stage's input cannot have: when the stage before it is a
+ * validate stage whose schema's output is a closed object (a zod `z.object`) that does not declare
+ * the path. After a transform or an enrichment the input's shape is not known (they may add any
+ * field), so their successors' `drops` are taken as declared.
+ */
+function checkDrops(stages: readonly StageSpec[]): void {
+  let shape: (() => JsonSchema | undefined) | undefined;
+  for (const spec of stages) {
+    const drops = spec.options.drops ?? [];
+    const json = drops.length > 0 && shape !== undefined ? shape() : undefined;
+    for (const path of json === undefined ? [] : drops) {
+      if (cannotHave(json as JsonSchema, path.split('.'))) {
+        throw new TypeError(
+          `options.drops of stage "${spec.name}" names "${path}", which its input cannot have: the schema of the stage before it does not declare it`,
+        );
+      }
+    }
+    shape = nextShape(spec, shape);
+  }
+}
+
+/** The JSON Schema of what `spec` outputs, computed once and only when asked; undefined: unknown. */
+function nextShape(
+  spec: StageSpec,
+  before: (() => JsonSchema | undefined) | undefined,
+): (() => JsonSchema | undefined) | undefined {
+  if (spec.kind !== 'validate') return undefined;
+  const { at, into } = spec.options as { at?: string; into?: string };
+  const field = at ?? into;
+  if (field !== undefined && before === undefined) return undefined;
+  let memo: { json: JsonSchema | undefined } | undefined;
+  return () => {
+    if (memo) return memo.json;
+    const own = toJsonSchema(spec.schema, 'output');
+    if (field === undefined) {
+      memo = { json: own };
+    } else {
+      const base = before?.();
+      const properties = base?.properties;
+      memo = {
+        json:
+          typeof properties === 'object' && properties !== null
+            ? { ...base, properties: { ...properties, [field]: own ?? {} } }
+            : undefined,
+      };
+    }
+    return memo.json;
+  };
+}
+
+/** True when `json` describes closed objects along `segments` and one of them lacks the key. */
+function cannotHave(json: JsonSchema, segments: readonly string[]): boolean {
+  let node: JsonSchema = json;
+  for (const segment of segments) {
+    if (segment === '*') {
+      const items = node.items;
+      if (node.type !== 'array' || typeof items !== 'object' || items === null) return false;
+      node = items as JsonSchema;
+      continue;
+    }
+    const properties = node.properties;
+    if (typeof properties !== 'object' || properties === null) return false;
+    if (!Object.hasOwn(properties, segment)) return node.additionalProperties === false;
+    node = (properties as Record<string, JsonSchema>)[segment] as JsonSchema;
+  }
+  return false;
+}
+
+/**
  * Checks an `at` or `into` field name. `__proto__` is refused: writing it on the stage's copy of
  * the value would set the copy's prototype instead of a field. `constructor` and `prototype` are
  * accepted: assigning either on a plain object creates an ordinary own field.
@@ -424,6 +539,7 @@ function assertFieldName(value: unknown, name: string): asserts value is string 
 
 function compileStage(pipelineName: string, spec: StageSpec, index: number): CompiledStage {
   const { options } = spec;
+  const into = (options as { into?: string }).into;
   const policy = options.onError ?? 'reject';
   let fallback: ((failure: StageFailure<unknown>) => unknown) | undefined;
   if (typeof policy === 'object') {
@@ -440,8 +556,15 @@ function compileStage(pipelineName: string, spec: StageSpec, index: number): Com
     kind: spec.kind,
     boundary: spec.boundary,
     schema: spec.schema,
+    validator: spec.schema === undefined ? undefined : schemaValidator(spec.schema),
+    unknownKeys:
+      spec.kind !== 'validate' || into !== undefined
+        ? undefined
+        : ((options as ValidateOptions<unknown, unknown>).unknownKeys ??
+          (UNTRUSTED_BOUNDARIES.has(spec.boundary) ? 'strip' : 'reject')),
+    declared: {},
     at: (options as { at?: string }).at,
-    into: (options as { into?: string }).into,
+    into,
     fn: spec.fn,
     policy: typeof policy === 'object' ? 'fallback' : policy,
     fallback,
@@ -494,7 +617,7 @@ class BuiltPipeline implements Pipeline<unknown, unknown> {
     source: Iterable<unknown> | AsyncIterable<unknown>,
     options: BatchOptions = {},
   ): AsyncIterableIterator<BatchOutcome<unknown, unknown>> {
-    const checked = checkBatchOptions(source, options);
+    const checked = checkBatchOptions(source, options, BATCH_OPTIONS);
     return streamBatch(this.#runner, source, checked);
   }
 
@@ -527,6 +650,7 @@ class BuiltPipeline implements Pipeline<unknown, unknown> {
 function checkRunOptions(options: RunOptions | undefined): AbortSignal | undefined {
   if (options === undefined) return undefined;
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['signal'], 'options');
   const { signal } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError('options.signal must be an AbortSignal');

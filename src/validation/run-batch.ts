@@ -2,14 +2,8 @@
  * Batch and stream processing: a pipeline over an (async) iterable with bounded concurrency and
  * bounded memory, one outcome per item instead of one failure for the whole batch.
  */
-import { type FlowproofError, isFlowproofError } from '../core/errors.js';
-import { assertInteger, assertOptionsObject } from '../core/options.js';
-import {
-  isThenable,
-  type PipelineDeadLettered,
-  type PipelineRunner,
-  type PipelineSuccess,
-} from './pipeline-runner.js';
+import { assertInteger, assertKnownKeys, assertOptionsObject } from '../core/options.js';
+import { isThenable, type PipelineResult, type PipelineRunner } from './pipeline-runner.js';
 
 /** Options of `stream()` and `runBatch()`. */
 export interface BatchOptions {
@@ -36,16 +30,6 @@ export interface BatchReportOptions extends BatchOptions {
   readonly keep?: 'problems' | 'all' | 'none';
 }
 
-/** An item a stage with the `reject` policy turned down, as reported by a batch. */
-export interface PipelineRejected {
-  /** False: there is no value. */
-  readonly ok: false;
-  /** Always `rejected`. */
-  readonly status: 'rejected';
-  /** `PIPELINE_REJECTED`, `PIPELINE_STAGE_FAILED`, `PIPELINE_FIELD_LOST` or `PIPELINE_DEAD_LETTER_FAILED`. */
-  readonly error: FlowproofError;
-}
-
 /** Where an outcome came from in the batch. */
 export interface BatchItem<In> {
   /** Position of the item in the source, from 0. */
@@ -54,9 +38,8 @@ export interface BatchItem<In> {
   readonly input: In;
 }
 
-/** The outcome of one batch item. */
-export type BatchOutcome<In, Out> = BatchItem<In> &
-  (PipelineSuccess<Out> | PipelineDeadLettered | PipelineRejected);
+/** The outcome of one batch item: what `run()` returns for it, with its place in the source. */
+export type BatchOutcome<In, Out> = BatchItem<In> & PipelineResult<Out>;
 
 /** What `runBatch()` returns. */
 export interface BatchReport<In, Out> {
@@ -74,6 +57,10 @@ export interface BatchReport<In, Out> {
   readonly outcomes: readonly BatchOutcome<In, Out>[];
 }
 
+/** @internal The option keys of `stream()`. */
+export const BATCH_OPTIONS: readonly string[] = ['concurrency', 'signal'];
+const BATCH_REPORT_OPTIONS: readonly string[] = [...BATCH_OPTIONS, 'keep'];
+
 /** @internal */
 export interface CheckedBatchOptions {
   readonly concurrency: number;
@@ -81,10 +68,13 @@ export interface CheckedBatchOptions {
   readonly keep: 'problems' | 'all' | 'none';
 }
 
-/** @internal Checks the source and options of a batch. */
+/**
+ * @internal Checks the source and options of a batch; `keep` is an option of `runBatch()` only.
+ */
 export function checkBatchOptions(
   source: unknown,
   options: BatchReportOptions,
+  known: readonly string[] = BATCH_REPORT_OPTIONS,
 ): CheckedBatchOptions {
   // Iterable, but a batch of characters is surely a mistake (a file's contents, not its lines).
   if (typeof source === 'string') {
@@ -98,6 +88,7 @@ export function checkBatchOptions(
     throw new TypeError('source must be an iterable or an async iterable');
   }
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, known, 'options');
   const concurrency = options.concurrency ?? 8;
   assertInteger(concurrency, 'options.concurrency', 1, 100_000);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
@@ -249,25 +240,10 @@ function runItem(
   index: number,
   signal: AbortSignal | undefined,
 ): BatchOutcome<unknown, unknown> | PromiseLike<BatchOutcome<unknown, unknown>> {
-  let result: ReturnType<PipelineRunner['execute']>;
-  try {
-    result = runner.execute(input, signal, false);
-  } catch (error) {
-    return rejected(index, input, error);
-  }
-  if (isThenable(result)) {
-    return result.then(
-      (value) => ({ index, input, ...value }),
-      (error: unknown) => rejected(index, input, error),
-    );
-  }
+  // Stage failures are results; what the runner throws (an abort) ends the batch.
+  const result = runner.execute(input, signal, false);
+  if (isThenable(result)) return result.then((value) => ({ index, input, ...value }));
   return { index, input, ...result };
-}
-
-function rejected(index: number, input: unknown, error: unknown): BatchOutcome<unknown, unknown> {
-  // Stage failures are always FlowproofErrors; anything else (an abort) ends the batch.
-  if (!isFlowproofError(error)) throw error;
-  return { index, input, ok: false, status: 'rejected', error };
 }
 
 /** @internal Consumes a stream into a report. */

@@ -59,25 +59,26 @@ export interface FieldFacts {
 }
 
 /**
- * The JSON Schema of `schema`'s input, or undefined when it cannot be derived. Accepts a zod
- * schema, anything implementing Standard JSON Schema, or a JSON Schema object.
+ * The JSON Schema of `schema`'s input (or, with `io: 'output'`, of what it produces), or undefined
+ * when it cannot be derived. Accepts a zod schema, anything implementing Standard JSON Schema, or a
+ * JSON Schema object.
  */
-export function toJsonSchema(schema: unknown): JsonSchema | undefined {
+export function toJsonSchema(
+  schema: unknown,
+  io: 'input' | 'output' = 'input',
+): JsonSchema | undefined {
   if (typeof schema !== 'object' || schema === null) return undefined;
   try {
     if ('_zod' in schema) {
-      return z.toJSONSchema(schema as z.ZodType, {
-        io: 'input',
-        unrepresentable: 'any',
-      }) as JsonSchema;
+      return z.toJSONSchema(schema as z.ZodType, { io, unrepresentable: 'any' }) as JsonSchema;
     }
-    const standard = (schema as { '~standard'?: { jsonSchema?: { input?: unknown } } })[
-      '~standard'
-    ];
+    const standard = (
+      schema as { '~standard'?: { jsonSchema?: { input?: unknown; output?: unknown } } }
+    )['~standard'];
     if (standard) {
-      const input = standard.jsonSchema?.input;
-      if (typeof input !== 'function') return undefined;
-      return input({ target: 'draft-2020-12' }) as JsonSchema;
+      const convert = standard.jsonSchema?.[io];
+      if (typeof convert !== 'function') return undefined;
+      return convert({ target: 'draft-2020-12' }) as JsonSchema;
     }
   } catch {
     // The validator cannot describe this schema (a custom type, a cycle): treat it as opaque.

@@ -3,7 +3,7 @@
  * date-time helper lives in the core and is re-exported by `flowproof/validation`.)
  */
 import { z } from 'zod';
-import { assertInteger, assertOptionsObject } from '../core/options.js';
+import { assertInteger, assertKnownKeys, assertOptionsObject } from '../core/options.js';
 
 const INT32_MAX = 2_147_483_647;
 
@@ -52,6 +52,7 @@ export type MoneySchema = z.ZodObject<MoneyShape>;
  */
 export function money(options: MoneyOptions = {}): MoneySchema {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['min', 'max', 'currencies'], 'options');
   const min = options.min ?? 0;
   const max = options.max ?? Number.MAX_SAFE_INTEGER;
   assertInteger(min, 'options.min');
@@ -104,6 +105,7 @@ export interface PositiveQuantityOptions {
  */
 export function positiveQuantity(options: PositiveQuantityOptions = {}) {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['max'], 'options');
   const max = options.max ?? INT32_MAX;
   assertInteger(max, 'options.max', 1);
   return bounded(z.int({ error: 'Expected a whole number' }), 1, max);
@@ -156,6 +158,7 @@ export function nonEmptyArray<T extends z.ZodType>(
 ): NonEmptyArraySchema<T> {
   if (!(element instanceof z.ZodType)) throw new TypeError('element must be a zod schema');
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['max'], 'options');
   const schema = z.array(element).min(1, 'Expected at least one item');
   if (options.max !== undefined) assertInteger(options.max, 'options.max', 1);
   // zod types `.min(1)` as a plain array; the tuple type states what the check guarantees.

@@ -53,7 +53,7 @@ export interface StageFailure<In> {
  * What a stage does when it fails (its schema reports issues, its function throws, or it loses a
  * field):
  *
- * - `'reject'`: the run fails with the stage's error (in a batch the item is reported `rejected`).
+ * - `'reject'`: the run ends with a `rejected` result carrying the stage's error (in a batch too).
  * - `{ fallback }`: the run continues with the fallback value (or the value the fallback function
  *   returns) and the record is flagged for review, like the reference's "tax calculation fails:
  *   use the default rate, flag for review". A fallback value is used as is, not copied; use a
@@ -102,7 +102,9 @@ export interface StageOptions<In, Out> {
   /**
    * Fields the stage removes on purpose, as dotted paths (`password`, `metadata.source`, and `*`
    * for array elements: `items.*.note`). Any other field of the input that is missing from the
-   * output fails the stage with `PIPELINE_FIELD_LOST`.
+   * output fails the stage with `PIPELINE_FIELD_LOST`. When the stage's input comes straight from
+   * a validate stage whose schema lists its fields, a path the input cannot have is refused by
+   * `build()`.
    * @default []
    */
   readonly drops?: readonly string[];
@@ -127,6 +129,31 @@ export interface StageOptions<In, Out> {
    * @default undefined
    */
   readonly docs?: StageDocs;
+}
+
+/**
+ * What a validate stage does with keys of its input that its schema does not declare and strips
+ * (a zod `z.object` drops unknown keys): a client's extra field is the input's business, never a
+ * lost field of yours.
+ *
+ * - `'strip'`: they are left out of the output, silently. The default at the untrusted boundaries
+ *   (`client`, `gateway`, `external`), so a forward-compatible client or provider that sends a new
+ *   field keeps working.
+ * - `'reject'`: the stage fails with `PIPELINE_REJECTED`, one `unrecognized_keys` issue per key
+ *   (its path ends with the key). The default at `service`, `database` and your own boundaries,
+ *   where data comes from your own code and a key the schema does not know means a mismatch.
+ *
+ * To keep unknown keys, let the schema pass them through (`z.looseObject`, `.passthrough()`).
+ */
+export type UnknownKeysPolicy = 'strip' | 'reject';
+
+/** Options of a validate stage that validates the whole value. */
+export interface ValidateOptions<In, Out> extends StageOptions<In, Out> {
+  /**
+   * What to do with keys of the input that the schema strips; see {@link UnknownKeysPolicy}.
+   * @default 'strip' at the `client`, `gateway` and `external` boundaries; 'reject' elsewhere
+   */
+  readonly unknownKeys?: UnknownKeysPolicy;
 }
 
 /** Why a record was flagged for review: a stage fell back to its default. */
@@ -157,7 +184,7 @@ export interface DeadLetter {
 
 /**
  * Receives records dead-lettered by a stage whose policy is `'dead-letter'` (a queue, a table, a
- * file). A returned promise is awaited; if the sink throws, the run fails with
+ * file). A returned promise is awaited; if the sink throws, the run ends `rejected` with
  * `PIPELINE_DEAD_LETTER_FAILED`, so a record is never silently lost.
  */
 export type DeadLetterSink = (letter: DeadLetter) => void | Promise<void>;
@@ -206,7 +233,7 @@ export type WithField<Base, K extends PropertyKey, V> = {
  * boundary, passes through as it is. Use it where one part of the data crosses a boundary: the
  * catalog's prices after an enrichment, a third party's answer.
  */
-export interface ValidateAtOptions<In, K extends string, Out> extends StageOptions<In, Out> {
+export interface ValidateAtOptions<In, K extends string, Out> extends ValidateOptions<In, Out> {
   /** The top-level field to validate; the schema's output replaces it. */
   readonly at: K;
 }

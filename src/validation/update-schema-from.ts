@@ -3,7 +3,7 @@
  * the update schema is derived from the create schema, so a rule added to one is a rule of both.
  */
 import { z } from 'zod';
-import { assertOptionsObject } from '../core/options.js';
+import { assertKnownKeys, assertOptionsObject } from '../core/options.js';
 
 /** Options of {@link updateSchemaFrom}. */
 export interface UpdateSchemaOptions<K extends string> {
@@ -74,6 +74,7 @@ export function updateSchemaFrom<
     );
   }
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['omit'], 'options');
   const omit = new Set<string>(options.omit ?? []);
   for (const key of omit) {
     if (!Object.hasOwn(create.shape, key)) {

@@ -159,7 +159,9 @@ describe('validateExternalResponse', () => {
         { boundary: 'external' },
       )
       .build();
-    const error = await built.run({ orderId: 'o1' }).catch((e) => e);
+    const result = await built.run({ orderId: 'o1' });
+    if (result.status !== 'rejected') throw new Error('expected a rejection');
+    const { error } = result;
     expect(error).toMatchObject({
       code: 'PIPELINE_STAGE_FAILED',
       details: {

@@ -3,7 +3,12 @@
  * party's payload is checked against a schema before any field of it is read.
  */
 import { FlowproofError, type FlowproofErrorOptions, registerErrorClass } from '../core/errors.js';
-import { assertFunction, assertNonEmptyString, assertOptionsObject } from '../core/options.js';
+import {
+  assertFunction,
+  assertKnownKeys,
+  assertNonEmptyString,
+  assertOptionsObject,
+} from '../core/options.js';
 import {
   type InferSchemaOutput,
   isStandardSchema,
@@ -100,6 +105,7 @@ export async function validateExternalResponse<S extends StandardSchemaV1>(
     throw new TypeError('schema must implement Standard Schema v1 (zod, valibot, arktype…)');
   }
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['redact'], 'options');
   if (options.redact !== undefined) assertFunction(options.redact, 'options.redact');
   let result: SchemaValidation<InferSchemaOutput<S>>;
   let thrown: { readonly error: unknown } | undefined;
