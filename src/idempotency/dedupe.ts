@@ -3,7 +3,7 @@
  * stores as {@link createIdempotency}.
  */
 import type { Logger } from '../core/logger.js';
-import { assertFunction, assertOptionsObject } from '../core/options.js';
+import { assertFunction, assertKnownKeys, assertOptionsObject } from '../core/options.js';
 import { checkOperation, createIdempotencyWithSpanName, type RunContext } from './idempotency.js';
 import type { IdempotencyStore } from './idempotency-store.js';
 
@@ -84,6 +84,7 @@ export interface Dedupe {
  */
 export function createDedupe(options: DedupeOptions): Dedupe {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['store', 'consumer', 'leaseMs', 'retentionMs', 'logger'], 'options');
   const consumer = options.consumer ?? 'dedupe';
   // Checked here so the message names this option, not the operation it becomes.
   checkOperation(consumer, 'options.consumer');

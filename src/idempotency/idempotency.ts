@@ -7,7 +7,12 @@ import { sleep } from '../core/async.js';
 import { type FlowContext, getContext } from '../core/context.js';
 import { describeValue, FlowproofError, isFlowproofError } from '../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
-import { assertFunction, assertInteger, assertOptionsObject } from '../core/options.js';
+import {
+  assertFunction,
+  assertInteger,
+  assertKnownKeys,
+  assertOptionsObject,
+} from '../core/options.js';
 import {
   isStandardSchema,
   parseWithSchema,
@@ -24,7 +29,7 @@ import {
   assertScope,
   contextScope,
   type IdempotencyScope,
-  scopedKey,
+  joinKey,
 } from './scope.js';
 
 /** Turns results into text for the store and back. */
@@ -371,8 +376,37 @@ export function createIdempotencyWithSpanName(
   return new IdempotencyImpl(checkOptions(options, spanName));
 }
 
+/** The keys of {@link IdempotencyOptions}, to refuse misspelled ones. */
+const OPTION_KEYS: readonly string[] = [
+  'store',
+  'operation',
+  'leaseMs',
+  'retentionMs',
+  'heartbeat',
+  'fingerprint',
+  'scope',
+  'onError',
+  'serializer',
+  'resultSchema',
+  'onUnavailable',
+  'onOutcomeUnknown',
+  'wait',
+  'cache',
+  'logger',
+];
+/** The keys of {@link RunOptions}. */
+const RUN_OPTION_KEYS: readonly string[] = [
+  'operation',
+  'scope',
+  'onOutcomeUnknown',
+  'wait',
+  'resultSchema',
+];
+const TRANSACTION_OPTION_KEYS: readonly string[] = [...RUN_OPTION_KEYS, 'join'];
+
 function checkOptions(options: IdempotencyOptions, spanName: string): Config {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, OPTION_KEYS, 'options');
   const { store } = options;
   for (const method of [
     'claim',
@@ -396,6 +430,7 @@ function checkOptions(options: IdempotencyOptions, spanName: string): Config {
   if (heartbeat === true) heartbeatMs = Math.max(1, Math.floor(leaseMs / 3));
   else if (heartbeat !== false) {
     assertOptionsObject(heartbeat, 'options.heartbeat');
+    assertKnownKeys(heartbeat, ['intervalMs'], 'options.heartbeat');
     assertInteger(heartbeat.intervalMs, 'options.heartbeat.intervalMs', 1, leaseMs - 1);
     heartbeatMs = heartbeat.intervalMs;
   }
@@ -406,8 +441,8 @@ function checkOptions(options: IdempotencyOptions, spanName: string): Config {
   if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
     throw new TypeError('options.serializer must have serialize() and deserialize() methods');
   }
-  if (options.resultSchema !== undefined && !isStandardSchema(options.resultSchema)) {
-    throw new TypeError('options.resultSchema must be a Standard Schema (zod, valibot…)');
+  if (options.resultSchema !== undefined) {
+    checkResultSchema(options.resultSchema, 'options.resultSchema');
   }
   const onUnavailable = options.onUnavailable ?? 'fail-closed';
   if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open') {
@@ -421,6 +456,7 @@ function checkOptions(options: IdempotencyOptions, spanName: string): Config {
   let cache: ResultCache | undefined;
   if (options.cache !== undefined) {
     assertOptionsObject(options.cache, 'options.cache');
+    assertKnownKeys(options.cache, ['maxEntries', 'ttlMs'], 'options.cache');
     assertInteger(options.cache.maxEntries, 'options.cache.maxEntries', 1, 10_000_000);
     const ttlMs = options.cache.ttlMs ?? retentionMs;
     assertInteger(ttlMs, 'options.cache.ttlMs', 1, retentionMs);
@@ -460,6 +496,13 @@ export function checkOperation(operation: unknown, name: string): asserts operat
   }
 }
 
+function checkResultSchema(schema: unknown, name: string): StandardSchemaV1 {
+  if (!isStandardSchema(schema)) {
+    throw new TypeError(`${name} must be a Standard Schema (zod, valibot…)`);
+  }
+  return schema;
+}
+
 function checkOutcomeUnknown(value: unknown, name: string): 'throw' | 'rerun' {
   const checked = value ?? 'throw';
   if (checked !== 'throw' && checked !== 'rerun') {
@@ -470,6 +513,7 @@ function checkOutcomeUnknown(value: unknown, name: string): 'throw' | 'rerun' {
 
 function checkWait(wait: WaitOptions, name: string): Required<WaitOptions> {
   assertOptionsObject(wait, name);
+  assertKnownKeys(wait, ['timeoutMs', 'intervalMs'], name);
   assertInteger(wait.timeoutMs, `${name}.timeoutMs`, 0, 3_600_000);
   const intervalMs = wait.intervalMs ?? 50;
   assertInteger(intervalMs, `${name}.intervalMs`, 1, 60_000);
@@ -528,7 +572,7 @@ class IdempotencyImpl implements Idempotency {
     let call: Call;
     try {
       assertFunction(fn, 'fn');
-      call = this.#prepare(key, request, options, undefined);
+      call = this.#prepare(key, request, options, RUN_OPTION_KEYS);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -541,7 +585,7 @@ class IdempotencyImpl implements Idempotency {
   }
 
   async begin(key: string, request: unknown, options: RunOptions = {}): Promise<BeginResult> {
-    const call = this.#prepare(key, request, options, undefined);
+    const call = this.#prepare(key, request, options, RUN_OPTION_KEYS);
     return this.#begin(call, this.#config.store, true);
   }
 
@@ -555,7 +599,12 @@ class IdempotencyImpl implements Idempotency {
     let base: IdempotencyStore<Tx>;
     try {
       assertFunction(fn, 'fn');
-      call = this.#prepare(key, request, options, undefined);
+      call = this.#prepare(key, request, options, TRANSACTION_OPTION_KEYS);
+      if (options.join !== undefined && typeof options.join?.claim !== 'function') {
+        throw new TypeError(
+          `options.join must be an IdempotencyStore bound to a transaction, got ${describeValue(options.join)}`,
+        );
+      }
       base = (options.join ?? this.#config.store) as IdempotencyStore<Tx>;
       if (typeof base.transaction !== 'function') {
         throw new FlowproofError(
@@ -578,6 +627,7 @@ class IdempotencyImpl implements Idempotency {
 
   async cleanup(options: CleanupOptions = {}): Promise<number> {
     assertOptionsObject(options, 'options');
+    assertKnownKeys(options, ['batchSize', 'maxBatches'], 'options');
     const batchSize = options.batchSize ?? 500;
     assertInteger(batchSize, 'options.batchSize', 1, 100_000);
     const maxBatches = options.maxBatches ?? 100;
@@ -635,8 +685,9 @@ class IdempotencyImpl implements Idempotency {
     return outcome.value;
   }
 
-  #prepare(key: string, request: unknown, options: RunOptions, span: SpanHandle | undefined): Call {
+  #prepare(key: string, request: unknown, options: RunOptions, knownKeys: readonly string[]): Call {
     assertOptionsObject(options, 'options');
+    assertKnownKeys(options, knownKeys, 'options');
     const operation = options.operation ?? this.#config.operation;
     if (operation === undefined) {
       throw new TypeError('options.operation is required (here or in createIdempotency)');
@@ -655,7 +706,7 @@ class IdempotencyImpl implements Idempotency {
     const parts = this.#config.fingerprint ? this.#config.fingerprint(request) : request;
     return {
       clientKey: key,
-      key: scopedKey(operation, key, scope),
+      key: joinKey(operation, key, scope),
       operation,
       request: parts === undefined ? 'null' : canonicalJson(parts),
       onOutcomeUnknown:
@@ -668,8 +719,11 @@ class IdempotencyImpl implements Idempotency {
           : options.wait === false
             ? undefined
             : checkWait(options.wait, 'options.wait'),
-      resultSchema: options.resultSchema ?? this.#config.resultSchema,
-      span,
+      resultSchema:
+        options.resultSchema === undefined
+          ? this.#config.resultSchema
+          : checkResultSchema(options.resultSchema, 'options.resultSchema'),
+      span: undefined,
     };
   }
 
@@ -1029,6 +1083,9 @@ class OwnedClaim implements IdempotencyClaim {
       const payload = ERROR + JSON.stringify(encodeError(error));
       stored = await this.#store.complete(this.key, this.token, payload, config.retentionMs);
     } catch (storeError) {
+      // Inside a transaction the failure must reach it, so it rolls back with the claim instead
+      // of committing a record left in progress.
+      if (!this.#live) throw storeError;
       emit(
         config,
         this.#call,

@@ -79,6 +79,8 @@ export function contextScope(): IdempotencyScope {
  * Builds the stored key from its parts. Unambiguous: parts are separated by `|`, and `|` and `%`
  * inside a part are percent-encoded, so no two different scopes give the same key.
  *
+ * @throws TypeError naming `operation`, `key` or `scope` (and its part at fault) when one is not
+ * a string (a scope: an object whose `tenant` and `principal` are strings or absent).
  * @example
  * ```ts
  * scopedKey('orders.create', 'key-1', { tenant: 'acme', principal: 'user_42' });
@@ -86,6 +88,22 @@ export function contextScope(): IdempotencyScope {
  * ```
  */
 export function scopedKey(operation: string, key: string, scope: IdempotencyScope = {}): string {
+  if (typeof operation !== 'string') {
+    throw new TypeError(`operation must be a string, got ${describeValue(operation)}`);
+  }
+  if (typeof key !== 'string') {
+    throw new TypeError(`key must be a string, got ${describeValue(key)}`);
+  }
+  assertScope(scope, 'scope');
+  return joinKey(operation, key, scope);
+}
+
+/**
+ * {@link scopedKey} for parts already checked (the runner's hot path).
+ *
+ * @internal
+ */
+export function joinKey(operation: string, key: string, scope: IdempotencyScope): string {
   return `v1|${escapePart(operation)}|${escapePart(scope.tenant ?? '')}|${escapePart(scope.principal ?? '')}|${escapePart(key)}`;
 }
 

@@ -3,6 +3,8 @@
  * replay or a problem) and an `onSend` hook stores the response before it is sent. No dependency
  * on Fastify itself: the instance is typed structurally.
  */
+import { describeValue } from '../../core/errors.js';
+import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import type { HttpBeginResult, HttpIdempotency, HttpResponseData } from './http-idempotency.js';
 
 /** The slice of a Fastify request the plugin reads. */
@@ -72,7 +74,12 @@ export const fastifyIdempotency = Object.assign(
     fastify: FastifyInstanceLike,
     options: FastifyIdempotencyOptions,
   ): Promise<void> {
-    const http = options?.http;
+    if (typeof (fastify as Partial<FastifyInstanceLike> | undefined)?.addHook !== 'function') {
+      throw new TypeError(`fastify must be a Fastify instance, got ${describeValue(fastify)}`);
+    }
+    assertOptionsObject(options, 'options');
+    assertKnownKeys(options, ['http'], 'options');
+    const { http } = options;
     if (typeof http?.begin !== 'function') {
       throw new TypeError('options.http must be made by createHttpIdempotency()');
     }

@@ -3,7 +3,7 @@
  * Workers, Hono, Next.js route handlers…) over {@link HttpIdempotency}.
  */
 import { describeValue } from '../../core/errors.js';
-import { assertOptionsObject } from '../../core/options.js';
+import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import {
   bodyForFingerprint,
   checkMaxBodyBytes,
@@ -54,8 +54,12 @@ export function withFetchIdempotency(
     throw new TypeError(`handler must be a function, got ${describeValue(handler)}`);
   }
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['maxBodyBytes'], 'options');
   const maxBodyBytes = checkMaxBodyBytes(options.maxBodyBytes, 'options.maxBodyBytes');
   return async (request) => {
+    if (!(request instanceof Request)) {
+      throw new TypeError(`request must be a fetch Request, got ${describeValue(request)}`);
+    }
     const url = new URL(request.url);
     const headers: Record<string, string> = {};
     request.headers.forEach((value, name) => {

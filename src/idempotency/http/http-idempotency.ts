@@ -6,7 +6,7 @@
  */
 import { describeValue, isFlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
-import { assertFunction, assertOptionsObject } from '../../core/options.js';
+import { assertFunction, assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import { IdempotencyInProgressError } from '../errors.js';
 import { sha256Hex } from '../fingerprint.js';
 import type { Idempotency } from '../idempotency.js';
@@ -146,6 +146,19 @@ export interface HttpIdempotency {
   ): Promise<HttpResponseData>;
 }
 
+const HTTP_OPTION_KEYS: readonly string[] = [
+  'idempotency',
+  'methods',
+  'required',
+  'operation',
+  'scope',
+  'fingerprint',
+  'replayHeaders',
+  'storeResponse',
+  'strictKeyFormat',
+  'logger',
+];
+
 /** Header names, lowercase. */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 const REPLAYED_HEADER = 'idempotent-replayed';
@@ -178,6 +191,7 @@ const PROBLEM_TYPE = 'urn:flowproof:problem:';
  */
 export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdempotency {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, HTTP_OPTION_KEYS, 'options');
   const { idempotency } = options;
   if (typeof idempotency?.begin !== 'function') {
     throw new TypeError('options.idempotency must be made by createIdempotency()');
@@ -480,6 +494,11 @@ function headerValue(headers: HttpRequestData['headers'], name: string): string 
   }
   if (found === undefined) return undefined;
   if (typeof found === 'string') return found;
+  if (!Array.isArray(found) || !found.every((item) => typeof item === 'string')) {
+    throw new TypeError(
+      `request.headers['${name}'] must be a string or an array of strings, got ${describeValue(found)}`,
+    );
+  }
   // A repeated header is ambiguous: treat it as malformed (a string parse of "a, b" fails).
   return found.length === 1 ? found[0] : found.join(', ');
 }

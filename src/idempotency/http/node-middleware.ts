@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeValue } from '../../core/errors.js';
-import { assertOptionsObject } from '../../core/options.js';
+import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import {
   bodyForFingerprint,
   checkMaxBodyBytes,
@@ -72,6 +72,7 @@ export function createNodeIdempotencyMiddleware(
     throw new TypeError('http must be made by createHttpIdempotency()');
   }
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['readBody', 'maxBodyBytes'], 'options');
   if (options.readBody !== undefined && typeof options.readBody !== 'boolean') {
     throw new TypeError(
       `options.readBody must be a boolean, got ${describeValue(options.readBody)}`,
