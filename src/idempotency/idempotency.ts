@@ -30,6 +30,8 @@ import {
   contextScope,
   type IdempotencyScope,
   joinKey,
+  unscopedWarned,
+  warnUnscoped,
 } from './scope.js';
 
 /** Turns results into text for the store and back. */
@@ -699,6 +701,11 @@ class IdempotencyImpl implements Idempotency {
       scope = this.#config.scope(getContext());
       // The default reads the flow context, whose tenant and actor id are checked when it is set.
       if (this.#config.scope !== contextScope) assertScope(scope, 'options.scope()');
+      else if (scope.tenant === undefined && scope.principal === undefined && !unscopedWarned()) {
+        warnUnscoped(
+          `flowproof: idempotency keys of operation ${operation} are not scoped (no scope option, and no tenant or actor in the flow context), so callers sending the same key and request share one record. Run inside runWithContext({ tenant, actor }), pass scope: { tenant, principal }, or scope: () => ({}) if every caller is the same client.`,
+        );
+      }
     } else {
       assertScope(options.scope, 'options.scope');
       scope = options.scope;

@@ -64,6 +64,31 @@ export function assertScope(value: unknown, name: string): asserts value is Idem
   }
 }
 
+// Without a scope, two tenants or users sending the same key (and request) share one record: the
+// second gets the first one's result. Said once per process (by run() or the HTTP layer,
+// whichever meets it first), loudly, since the default logger is silent.
+let warnedUnscoped = false;
+
+/**
+ * True once the unscoped-keys warning was emitted in this process.
+ *
+ * @internal
+ */
+export function unscopedWarned(): boolean {
+  return warnedUnscoped;
+}
+
+/**
+ * Emits the `FLOWPROOF_UNSCOPED_IDEMPOTENCY` process warning, once per process.
+ *
+ * @internal
+ */
+export function warnUnscoped(message: string): void {
+  if (warnedUnscoped) return;
+  warnedUnscoped = true;
+  process.emitWarning(message, { code: 'FLOWPROOF_UNSCOPED_IDEMPOTENCY' });
+}
+
 /**
  * The scope of the current flow context: its tenant and its actor's id.
  *

@@ -10,7 +10,13 @@ import { assertFunction, assertKnownKeys, assertOptionsObject } from '../../core
 import { IdempotencyInProgressError } from '../errors.js';
 import { sha256Hex } from '../fingerprint.js';
 import type { Idempotency } from '../idempotency.js';
-import { assertScope, contextScope, type IdempotencyScope } from '../scope.js';
+import {
+  assertScope,
+  contextScope,
+  type IdempotencyScope,
+  unscopedWarned,
+  warnUnscoped,
+} from '../scope.js';
 
 /** The request facts the HTTP layer needs; the framework handlers fill them in. */
 export interface HttpRequestData {
@@ -267,7 +273,7 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
     const scope = scopeOf?.(request);
     // Checked here, not left to the core: its message would name run()'s option, not this one.
     if (scope !== undefined) assertScope(scope, 'options.scope()');
-    else if (!warnedUnscoped) warnIfUnscoped();
+    else if (!unscopedWarned()) warnIfUnscoped();
     let begun: Awaited<ReturnType<Idempotency['begin']>>;
     try {
       begun = await idempotency.begin(key, fingerprintOf(request), {
@@ -353,15 +359,12 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
 }
 
 // Without a scope, two accounts sending the same key and body share one record: the second gets
-// the first one's response. Said once per process, loudly, since the default logger is silent.
-let warnedUnscoped = false;
+// the first one's response.
 function warnIfUnscoped(): void {
   const { tenant, principal } = contextScope();
   if (tenant !== undefined || principal !== undefined) return;
-  warnedUnscoped = true;
-  process.emitWarning(
+  warnUnscoped(
     'flowproof: Idempotency-Key records are not scoped by account (no options.scope, and no tenant or actor in the flow context), so callers sending the same key and body share one record. Pass scope: (request) => ({ principal: accountId }), or scope: () => ({}) if every caller is the same client.',
-    { code: 'FLOWPROOF_UNSCOPED_IDEMPOTENCY' },
   );
 }
 
