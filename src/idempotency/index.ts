@@ -50,9 +50,13 @@ export {
   type IdempotencyClaim,
   type IdempotencyOptions,
   jsonSerializer,
+  type ReplayedResult,
   type ResultSerializer,
   type RunContext,
+  type RunInTransactionOptions,
   type RunOptions,
+  type RunOptionsWithSchema,
+  type StoreTransaction,
   type WaitOptions,
 } from './idempotency.js';
 // The store port, for adapter authors.
@@ -64,6 +68,8 @@ export type {
   IdempotencyStore,
   ReclaimReason,
 } from './idempotency-store.js';
+// Results as JSON: what run() returns with the default serializer.
+export type { Jsonify, JsonPrimitive, JsonValue } from './json-result.js';
 export { type IdempotencyScope, scopedKey } from './scope.js';
 // Locks with fencing tokens.
 export {
