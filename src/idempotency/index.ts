@@ -26,10 +26,12 @@ export { type FetchIdempotencyOptions, withFetchIdempotency } from './http/fetch
 // HTTP (IETF Idempotency-Key): the framework-agnostic core and one handler per framework.
 export {
   createHttpIdempotency,
+  defaultStoreResponse,
   type HttpBeginResult,
   type HttpIdempotency,
   type HttpIdempotencyOptions,
   type HttpRequestData,
+  type HttpRequestInput,
   type HttpResponseData,
   IDEMPOTENCY_KEY_HEADER,
   parseIdempotencyKey,

@@ -2,7 +2,7 @@
  * Idempotency for fetch-API servers (`(Request) => Promise<Response>`: Deno, Bun, Cloudflare
  * Workers, Hono, Next.js route handlers…) over {@link HttpIdempotency}.
  */
-import { describeValue } from '../../core/errors.js';
+import { describeValue, FlowproofError, isFlowproofError } from '../../core/errors.js';
 import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import {
   bodyForFingerprint,
@@ -43,7 +43,7 @@ export interface FetchIdempotencyOptions {
  * ```
  */
 export function withFetchIdempotency(
-  http: HttpIdempotency,
+  http: HttpIdempotency<Request>,
   handler: (request: Request) => Promise<Response>,
   options: FetchIdempotencyOptions = {},
 ): (request: Request) => Promise<Response> {
@@ -65,11 +65,12 @@ export function withFetchIdempotency(
     request.headers.forEach((value, name) => {
       headers[name] = value;
     });
-    const data: { -readonly [K in keyof HttpRequestData]: HttpRequestData[K] } = {
+    const data: { -readonly [K in keyof HttpRequestData<Request>]: HttpRequestData<Request>[K] } = {
       method: request.method,
       url: url.pathname + url.search,
       headers,
       body: undefined,
+      raw: request,
     };
     if (request.body !== null && http.covers(data)) {
       const bytes = await readAtMost(request, maxBodyBytes);
@@ -83,8 +84,12 @@ export function withFetchIdempotency(
     let body: Uint8Array;
     try {
       produced = await handler(request);
-      if (typeof produced?.arrayBuffer !== 'function') {
-        throw new TypeError(`handler must return a Response, got ${describeValue(produced)}`);
+      if (!(produced instanceof Response)) {
+        throw new FlowproofError(
+          'IDEMPOTENCY_RESPONSE_INVALID',
+          `The handler must return a Response, got ${describeValue(produced)}; nothing was stored and the key was released`,
+          { details: { problem: `expected a Response, got ${describeValue(produced)}` } },
+        );
       }
       body = new Uint8Array(await produced.arrayBuffer());
     } catch (error) {
@@ -99,7 +104,9 @@ export function withFetchIdempotency(
     let final: HttpResponseData;
     try {
       final = await begun.finish(response);
-    } catch {
+    } catch (error) {
+      // A response that is none (Response.error(), status 0) was not stored; the key is released.
+      if (isFlowproofError(error, 'IDEMPOTENCY_RESPONSE_INVALID')) throw error;
       // finish() returns the handler's response when the store fails; should the core reject
       // anyway, the side effect happened, so the client still gets that response.
       final = response;

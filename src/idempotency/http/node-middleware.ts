@@ -4,7 +4,7 @@
  * are sent without calling `next`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { describeValue } from '../../core/errors.js';
+import { describeValue, isFlowproofError } from '../../core/errors.js';
 import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import {
   bodyForFingerprint,
@@ -65,7 +65,7 @@ export type NodeMiddleware = (
  * ```
  */
 export function createNodeIdempotencyMiddleware(
-  http: HttpIdempotency,
+  http: HttpIdempotency<NodeRequest>,
   options: NodeIdempotencyMiddlewareOptions = {},
 ): NodeMiddleware {
   if (typeof http?.begin !== 'function' || typeof http.covers !== 'function') {
@@ -82,11 +82,12 @@ export function createNodeIdempotencyMiddleware(
   const maxBodyBytes = checkMaxBodyBytes(options.maxBodyBytes, 'options.maxBodyBytes');
   return (req, res, next) => {
     const run = async () => {
-      const request: HttpRequestData = {
+      const request: HttpRequestData<NodeRequest> = {
         method: req.method ?? 'GET',
         url: req.originalUrl ?? req.url ?? '/',
         headers: req.headers,
         body: req.body,
+        raw: req,
       };
       // Only a covered request's body is fingerprinted: any other stream stays unread for the
       // handler (an upload, a proxy), and no unbounded body is buffered on its behalf.
@@ -239,7 +240,12 @@ function capture(
         else replace(res, internalErrorProblem());
       }
     };
-    finish(response).then(deliver, () => {
+    finish(response).then(deliver, (error: unknown) => {
+      // A response that is none (a status of 0…) was not stored and its key released: answer 500.
+      if (isFlowproofError(error, 'IDEMPOTENCY_RESPONSE_INVALID')) {
+        deliver(internalErrorProblem());
+        return;
+      }
       // finish() returns the handler's response when the store fails; should the core reject
       // anyway, the side effect happened, so the client still gets its response.
       deliver(response);
