@@ -345,7 +345,11 @@ export interface Idempotency<Tx = unknown, CustomSerializer extends boolean = fa
     fn: (context: RunContext) => unknown,
     options: RunOptionsWithSchema<S>,
   ): Promise<InferSchemaOutput<S>>;
-  /** {@inheritDoc Idempotency.(run:1)} */
+  /**
+   * Runs `fn` at most once per scoped key and returns its result as every replay gets it: the
+   * JSON form ({@link Jsonify}) with the default serializer, what a custom serializer decodes.
+   * Throws as the overload with a `resultSchema` does.
+   */
   run<R>(
     key: string,
     request: unknown,

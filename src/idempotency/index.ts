@@ -71,7 +71,7 @@ export type {
   ReclaimReason,
 } from './idempotency-store.js';
 // Results as JSON: what run() returns with the default serializer.
-export type { Jsonify, JsonPrimitive, JsonValue } from './json-result.js';
+export type { HasToJson, Jsonify, JsonPrimitive, JsonValue } from './json-result.js';
 export { type IdempotencyScope, scopedKey } from './scope.js';
 // Locks with fencing tokens.
 export {

@@ -31,7 +31,7 @@ export type Jsonify<T> = T extends JsonPrimitive | undefined
   : // Already JSON data (and so not walked: recursive JSON types stay cheap).
     T extends JsonValue
     ? T
-    : T extends { toJSON(...args: never[]): infer J }
+    : T extends HasToJson<infer J>
       ? Jsonify<J>
       : T extends
             | bigint
@@ -44,13 +44,17 @@ export type Jsonify<T> = T extends JsonPrimitive | undefined
             | Promise<unknown>
         ? never
         : T extends readonly unknown[]
-          ? { -readonly [K in keyof T]: JsonifyItem<T[K]> }
+          ? // An item may not be undefined (refused: JSON would turn it into null).
+            { -readonly [K in keyof T]: Jsonify<Exclude<T[K], undefined>> }
           : T extends object
             ? { -readonly [K in keyof T as K extends string ? K : never]: Jsonify<T[K]> }
             : never;
 
-/** An array item: `undefined` is refused there (JSON would turn it into `null`). */
-type JsonifyItem<T> = Jsonify<Exclude<T, undefined>>;
+/** A value with its own JSON form (a `Date`): `JSON.stringify` encodes what `toJSON()` returns. */
+export interface HasToJson<J> {
+  /** The value's JSON form; `key` is the member or index it is encoded under. */
+  toJSON(key?: string): J;
+}
 
 /** Deeper values are refused: they are circular, or would overflow the stack of a JSON parser. */
 const MAX_DEPTH = 1000;
