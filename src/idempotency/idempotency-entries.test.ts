@@ -156,6 +156,21 @@ describe('odd arguments are TypeErrors naming them', () => {
     const handler = withFetchIdempotency(http, async () => new Response('ok'));
     await expect(handler({} as never)).rejects.toThrow(/^request must be a fetch Request/);
     await expect(handler(undefined as never)).rejects.toThrow(/^request must be a fetch Request/);
+    // A Request of another class (a polyfill) is taken by its shape; a relative URL is not one.
+    const relative = { url: '/orders', method: 'POST', headers: new Headers(), clone: () => null };
+    await expect(handler(relative as never)).rejects.toThrow(
+      new TypeError('request.url must be an absolute URL'),
+    );
+  });
+
+  it("a claim's fail() checks its outcome", async () => {
+    const idempotency = createIdempotency({ store: await memoryStore(), operation: 'op' });
+    const begun = await idempotency.begin('k', 1, { scope: {} });
+    if (begun.type !== 'claimed') throw new Error('expected a claim');
+    await expect(begun.claim.fail(new Error('x'), 'keep' as never)).rejects.toThrow(
+      /^outcome must be 'store' or 'release'/,
+    );
+    await begun.claim.release();
   });
 
   it('no public entry lets an engine error escape, whatever it is given', async () => {

@@ -1181,6 +1181,9 @@ class OwnedClaim implements IdempotencyClaim {
   }
 
   async fail(error: unknown, outcome?: ErrorOutcome): Promise<void> {
+    if (outcome !== undefined && outcome !== 'store' && outcome !== 'release') {
+      throw new TypeError(`outcome must be 'store' or 'release', got ${describeValue(outcome)}`);
+    }
     this.#stop();
     const config = this.#config;
     if ((outcome ?? config.onError(error)) === 'release') {

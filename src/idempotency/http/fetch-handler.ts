@@ -57,10 +57,22 @@ export function withFetchIdempotency(
   assertKnownKeys(options, ['maxBodyBytes'], 'options');
   const maxBodyBytes = checkMaxBodyBytes(options.maxBodyBytes, 'options.maxBodyBytes');
   return async (request) => {
-    if (!(request instanceof Request)) {
+    // Checked by shape, not instanceof: runtimes and polyfills each have their own Request class.
+    const candidate = request as Partial<Request> | null | undefined;
+    if (
+      typeof candidate?.url !== 'string' ||
+      typeof candidate.method !== 'string' ||
+      typeof candidate.clone !== 'function' ||
+      typeof candidate.headers?.forEach !== 'function'
+    ) {
       throw new TypeError(`request must be a fetch Request, got ${describeValue(request)}`);
     }
-    const url = new URL(request.url);
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      throw new TypeError('request.url must be an absolute URL');
+    }
     const headers: Record<string, string> = {};
     request.headers.forEach((value, name) => {
       headers[name] = value;
@@ -84,7 +96,11 @@ export function withFetchIdempotency(
     let body: Uint8Array;
     try {
       produced = await handler(request);
-      if (!(produced instanceof Response)) {
+      if (
+        typeof (produced as Partial<Response> | undefined)?.arrayBuffer !== 'function' ||
+        typeof produced.status !== 'number' ||
+        typeof produced.headers?.forEach !== 'function'
+      ) {
         throw new FlowproofError(
           'IDEMPOTENCY_RESPONSE_INVALID',
           `The handler must return a Response, got ${describeValue(produced)}; nothing was stored and the key was released`,
