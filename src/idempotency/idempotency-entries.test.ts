@@ -56,7 +56,7 @@ function isDeliberate(error: unknown): boolean {
   if (isFlowproofError(error)) return true;
   return (
     error instanceof TypeError &&
-    /^(unknown options? |options|request|http|handler|fastify|fn|key|operation|scope|resource|value|strict|messageId|\$)/.test(
+    /^(unknown options? |options|request|req|res|next|http|handler|fastify|fn|key|operation|scope|resource|value|strict|messageId|\$)/.test(
       error.message,
     )
   );
@@ -178,6 +178,7 @@ describe('odd arguments are TypeErrors naming them', () => {
     const idempotency = createIdempotency({ store, operation: 'op' });
     const http = createHttpIdempotency({ idempotency, scope: () => ({}) });
     const fetchHandler = withFetchIdempotency(http, async () => new Response('ok'));
+    const nodeMiddleware = createNodeIdempotencyMiddleware(http);
     const locks = createLock({ store });
     const inbox = createDedupe({ store });
     const entries: [string, (a: unknown, b: unknown) => unknown][] = [
@@ -206,6 +207,15 @@ describe('odd arguments are TypeErrors naming them', () => {
       ],
       ['withFetchIdempotency', (a, b) => withFetchIdempotency(a as never, b as never)],
       ['fetch handler', (a) => fetchHandler(a as never)],
+      [
+        'node middleware',
+        (a, b) =>
+          new Promise((resolve, reject) => {
+            nodeMiddleware(a as never, b as never, (error?: unknown) =>
+              error === undefined ? resolve(undefined) : reject(error),
+            );
+          }),
+      ],
       ['fastifyIdempotency', (a, b) => fastifyIdempotency(a as never, b as never)],
     ];
     const odd = fc.oneof(

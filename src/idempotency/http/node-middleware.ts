@@ -81,6 +81,15 @@ export function createNodeIdempotencyMiddleware(
   const readBody = options.readBody ?? true;
   const maxBodyBytes = checkMaxBodyBytes(options.maxBodyBytes, 'options.maxBodyBytes');
   return (req, res, next) => {
+    if (typeof next !== 'function') {
+      throw new TypeError(`next must be a function, got ${describeValue(next)}`);
+    }
+    if (typeof req?.headers !== 'object' || req.headers === null || typeof req.on !== 'function') {
+      return next(new TypeError(`req must be a node:http request, got ${describeValue(req)}`));
+    }
+    if (typeof res?.setHeader !== 'function' || typeof res.end !== 'function') {
+      return next(new TypeError(`res must be a node:http response, got ${describeValue(res)}`));
+    }
     const run = async () => {
       const request: HttpRequestData<NodeRequest> = {
         method: req.method ?? 'GET',
