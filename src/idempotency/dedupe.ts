@@ -3,9 +3,10 @@
  * stores as {@link createIdempotency}.
  */
 import type { Logger } from '../core/logger.js';
-import { assertFunction, assertOptionsObject } from '../core/options.js';
+import { assertFunction, assertKnownKeys, assertOptionsObject } from '../core/options.js';
 import { checkOperation, createIdempotencyWithSpanName, type RunContext } from './idempotency.js';
 import type { IdempotencyStore } from './idempotency-store.js';
+import type { Jsonify } from './json-result.js';
 
 /** Options of {@link createDedupe}. */
 export interface DedupeOptions {
@@ -60,13 +61,14 @@ export interface Dedupe {
    * @throws FlowproofError `IDEMPOTENCY_IN_PROGRESS` when another consumer is handling the same id
    * right now (nack and let the queue redeliver), `IDEMPOTENCY_KEY_INVALID` for an empty or
    * over-long id, `IDEMPOTENCY_UNAVAILABLE`; whatever `handler` throws.
-   * @throws TypeError naming `options.serializer` when the handler's result has no JSON encoding
-   * (the id is released).
+   * @throws FlowproofError `IDEMPOTENCY_RESULT_UNENCODABLE` when the handler's result is not JSON
+   * data (the id is released). The value returned, first time and duplicates alike, is the
+   * result's JSON round trip (a `Date` is its ISO string).
    */
   dedupe<R>(
     messageId: string,
     handler: (context: RunContext) => Promise<R> | R,
-  ): Promise<DedupeResult<R>>;
+  ): Promise<DedupeResult<Jsonify<R>>>;
 }
 
 /**
@@ -84,6 +86,7 @@ export interface Dedupe {
  */
 export function createDedupe(options: DedupeOptions): Dedupe {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['store', 'consumer', 'leaseMs', 'retentionMs', 'logger'], 'options');
   const consumer = options.consumer ?? 'dedupe';
   // Checked here so the message names this option, not the operation it becomes.
   checkOperation(consumer, 'options.consumer');
@@ -105,7 +108,7 @@ export function createDedupe(options: DedupeOptions): Dedupe {
     async dedupe<R>(
       messageId: string,
       handler: (context: RunContext) => Promise<R> | R,
-    ): Promise<DedupeResult<R>> {
+    ): Promise<DedupeResult<Jsonify<R>>> {
       assertFunction(handler, 'handler');
       // run() gives dedupe its outcome policy (release on error, the result returned when the
       // store fails to record it) and its span; whether the handler ran tells a duplicate.

@@ -155,7 +155,7 @@ describe('store failure on completion', () => {
 });
 
 describe('results the serializer cannot encode', () => {
-  it('rejects with a TypeError naming options.serializer and releases the key', async () => {
+  it('rejects with IDEMPOTENCY_RESULT_UNENCODABLE and releases the key', async () => {
     const { store } = await memoryStore();
     const idempotency = createIdempotency({ store, operation: 'op' });
     let runs = 0;
@@ -165,8 +165,8 @@ describe('results the serializer cannot encode', () => {
         return { id: 1n };
       })
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TypeError);
-    expect((error as Error).message).toMatch(/options\.serializer/);
+    expect(isFlowproofError(error, 'IDEMPOTENCY_RESULT_UNENCODABLE')).toBe(true);
+    expect((error as FlowproofError).details).toEqual({ operation: 'op', path: '$.id' });
     expect((error as Error).cause).toBeInstanceOf(TypeError);
     expect((await store.get('v1|op|||k'))?.status).toBe('released');
     expect(await idempotency.run('k', 1, async () => 'retried')).toBe('retried');
@@ -181,7 +181,10 @@ describe('results the serializer cannot encode', () => {
         await markSideEffectStarted();
         return { id: 1n };
       }),
-    ).rejects.toThrow(/options\.serializer.*IDEMPOTENCY_OUTCOME_UNKNOWN/);
+    ).rejects.toMatchObject({
+      code: 'IDEMPOTENCY_RESULT_UNENCODABLE',
+      message: expect.stringMatching(/left to its lease.*IDEMPOTENCY_OUTCOME_UNKNOWN/),
+    });
     expect((await store.get('v1|op|||k'))?.status).toBe('in_progress');
     clock.advance(30_001);
     await expect(idempotency.run('k', 1, async () => 'again')).rejects.toMatchObject({
@@ -192,9 +195,9 @@ describe('results the serializer cannot encode', () => {
   it('dedupe() releases the message id so a redelivery runs the handler again', async () => {
     const { store } = await memoryStore();
     const inbox = createDedupe({ store, consumer: 'billing' });
-    await expect(inbox.dedupe('m3', async () => ({ id: 10n }))).rejects.toThrow(
-      /options\.serializer/,
-    );
+    await expect(inbox.dedupe('m3', async () => ({ id: 10n }))).rejects.toMatchObject({
+      code: 'IDEMPOTENCY_RESULT_UNENCODABLE',
+    });
     expect(await inbox.dedupe('m3', async () => 'redelivered')).toEqual({
       duplicate: false,
       value: 'redelivered',

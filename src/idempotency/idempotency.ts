@@ -7,8 +7,14 @@ import { sleep } from '../core/async.js';
 import { type FlowContext, getContext } from '../core/context.js';
 import { describeValue, FlowproofError, isFlowproofError } from '../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
-import { assertFunction, assertInteger, assertOptionsObject } from '../core/options.js';
 import {
+  assertFunction,
+  assertInteger,
+  assertKnownKeys,
+  assertOptionsObject,
+} from '../core/options.js';
+import {
+  type InferSchemaOutput,
   isStandardSchema,
   parseWithSchema,
   type StandardSchemaV1,
@@ -18,13 +24,16 @@ import { ERROR_CODE_ATTRIBUTE, isTracingEnabled, withSpan } from '../core/tracin
 import { IdempotencyInProgressError } from './errors.js';
 import { canonicalJson, sha256Hex } from './fingerprint.js';
 import type { ClaimResult, IdempotencyRecord, IdempotencyStore } from './idempotency-store.js';
+import { encodeJsonResult, type Jsonify, NotJsonResult } from './json-result.js';
 import { ResultCache } from './result-cache.js';
 import {
   assertClientKey,
   assertScope,
   contextScope,
   type IdempotencyScope,
-  scopedKey,
+  joinKey,
+  unscopedWarned,
+  warnUnscoped,
 } from './scope.js';
 
 /** Turns results into text for the store and back. */
@@ -35,13 +44,14 @@ export interface ResultSerializer {
   deserialize(text: string): unknown;
 }
 
-/** The default serializer: `JSON.stringify` / `JSON.parse`. */
+/**
+ * The default serializer: `JSON.stringify` / `JSON.parse`, refusing a value the round trip would
+ * not give back as it is (a `Map`, a class instance, a `bigint`, `undefined` in an array, `NaN`,
+ * a function, a cycle). A value with `toJSON()` (a `Date`) is taken in its JSON form, and
+ * `undefined` object members are dropped, on the first call as on replays.
+ */
 export const jsonSerializer: ResultSerializer = Object.freeze({
-  serialize: (value: unknown) => {
-    const text = JSON.stringify(value);
-    if (text === undefined) throw new TypeError('the result has no JSON encoding');
-    return text;
-  },
+  serialize: encodeJsonResult,
   deserialize: (text: string) => JSON.parse(text) as unknown,
 });
 
@@ -59,10 +69,21 @@ export interface WaitOptions {
   readonly intervalMs?: number;
 }
 
-/** Options of {@link createIdempotency}. */
-export interface IdempotencyOptions {
+/**
+ * What a store's `transaction` hands its callback: the backend bound to the transaction (e.g.
+ * `PostgresBackend`, with `query`), which `runInTransaction` passes to `fn` as `tx`.
+ */
+export type StoreTransaction<S> = S extends IdempotencyStore<infer Tx> ? Tx : never;
+
+/**
+ * Options of {@link createIdempotency}.
+ *
+ * @typeParam S - the store's type; its transaction type ({@link StoreTransaction}) types the `tx`
+ * of `runInTransaction`.
+ */
+export interface IdempotencyOptions<S extends IdempotencyStore<unknown> = IdempotencyStore> {
   /** Where records live: `createPostgresIdempotencyStore({ backend })`… */
-  readonly store: IdempotencyStore;
+  readonly store: S;
   /**
    * Operation name used when `run()` is not given one. Keys are scoped by operation: the same
    * client key on two operations means two records.
@@ -108,12 +129,19 @@ export interface IdempotencyOptions {
    */
   readonly onError?: (error: unknown) => ErrorOutcome;
   /**
-   * Encodes results for the store.
-   * @default {@link jsonSerializer}
+   * Encodes results for the store and decodes them back. The first call returns what the
+   * serializer decodes from its own encoding, exactly as replays do, so a serializer that revives
+   * richer values (`Map`, `Date`, class instances) gives them to both. With one, `run()` is typed
+   * as returning `fn`'s type; with the default, its JSON form ({@link Jsonify}).
+   * @default {@link jsonSerializer} (refuses results JSON would alter)
    */
   readonly serializer?: ResultSerializer;
   /**
-   * Validates stored results when they are read back (a replay); a failure is `VALIDATION_FAILED`.
+   * Validates results as replays will see them, on the first call as on replays (after the
+   * serializer); the schema's output is returned, so it may revive values (`z.coerce.date()`).
+   * A first result it refuses is not stored (`VALIDATION_FAILED`, the key released); a stored
+   * result it refuses on a replay is `VALIDATION_FAILED` too. For a typed result, pass the schema
+   * per call (`run(…, { resultSchema })`).
    * @default undefined (no validation beyond the serializer's)
    */
   readonly resultSchema?: StandardSchemaV1;
@@ -167,9 +195,35 @@ export interface RunOptions {
   readonly onOutcomeUnknown?: 'throw' | 'rerun';
   /** Overrides `wait` for this call; `false` turns it off. */
   readonly wait?: WaitOptions | false;
-  /** Validates the replayed result; overrides `resultSchema`. */
+  /**
+   * Validates the result as replays see it, on the first call and on replays, and returns the
+   * schema's output (so `run()` is typed by it); overrides the `resultSchema` option.
+   */
   readonly resultSchema?: StandardSchemaV1;
 }
+
+/** {@link RunOptions} with a `resultSchema`: `run()` then resolves to the schema's output. */
+export interface RunOptionsWithSchema<S extends StandardSchemaV1> extends RunOptions {
+  /** Validates (and may revive) the result on the first call and on replays. */
+  readonly resultSchema: S;
+}
+
+/** Options of {@link Idempotency.runInTransaction}. */
+export interface RunInTransactionOptions<JoinTx> extends RunOptions {
+  /**
+   * A store bound to a transaction the application opened
+   * (`store.withBackend(backend.withTransactionClient(client))`); the commit is the application's.
+   */
+  readonly join?: IdempotencyStore<JoinTx>;
+}
+
+/**
+ * What `run()` resolves to for a result of type `R`: its JSON form ({@link Jsonify}) with the
+ * default serializer, `R` itself with a custom serializer (which must revive it).
+ */
+export type ReplayedResult<R, CustomSerializer extends boolean> = CustomSerializer extends true
+  ? R
+  : Jsonify<R>;
 
 /** What `fn` receives. */
 export interface RunContext {
@@ -256,46 +310,71 @@ export interface CleanupOptions {
   readonly maxBatches?: number;
 }
 
-/** The idempotency runner returned by {@link createIdempotency}. */
-export interface Idempotency {
+/**
+ * The idempotency runner returned by {@link createIdempotency}.
+ *
+ * @typeParam Tx - the store's transaction type, handed to `runInTransaction`'s callback.
+ * @typeParam CustomSerializer - true when a `serializer` was given: results are then typed as
+ * `fn` returns them, else as their JSON form.
+ */
+export interface Idempotency<Tx = unknown, CustomSerializer extends boolean = false> {
   /**
    * Runs `fn` at most once per scoped key (operation + tenant/principal + `key`) and returns its
-   * result; duplicates get the stored result (or the stored error, rethrown).
+   * result; duplicates get the stored result (or the stored error, rethrown). The first call
+   * returns the result as replays get it: its JSON round trip by default (a `Date` becomes its
+   * ISO string, on both paths), what the serializer decodes, or the `resultSchema`'s output.
    *
    * @throws FlowproofError `IDEMPOTENCY_KEY_INVALID`, `IDEMPOTENCY_KEY_REUSED` (same key, different
    * request), `IDEMPOTENCY_IN_PROGRESS` ({@link IdempotencyInProgressError}),
-   * `IDEMPOTENCY_OUTCOME_UNKNOWN`, `IDEMPOTENCY_STALE_OWNER`, `IDEMPOTENCY_UNAVAILABLE`; whatever
-   * `fn` throws. A store failure after `fn` succeeded is not thrown: the result is returned and the
-   * failure logged at error level.
+   * `IDEMPOTENCY_OUTCOME_UNKNOWN`, `IDEMPOTENCY_STALE_OWNER`, `IDEMPOTENCY_UNAVAILABLE`,
+   * `IDEMPOTENCY_RESULT_UNENCODABLE` (the result cannot be stored for replay; the key is
+   * released), `VALIDATION_FAILED` (the `resultSchema` refused it); whatever `fn` throws. A store
+   * failure after `fn` succeeded is not thrown: the result is returned and the failure logged.
    * @throws TypeError naming the option at fault (e.g. `options.scope.tenant`), or
-   * `options.serializer` when the result cannot be encoded.
+   * `options.serializer` when it does not return a string.
+   * @example
+   * ```ts
+   * const order = await idempotency.run(key, input, () => createOrder(input), {
+   *   resultSchema: z.object({ id: z.string(), createdAt: z.coerce.date() }),
+   * }); // order.createdAt is a Date, on the first call and on every replay
+   * ```
+   */
+  run<S extends StandardSchemaV1>(
+    key: string,
+    request: unknown,
+    fn: (context: RunContext) => unknown,
+    options: RunOptionsWithSchema<S>,
+  ): Promise<InferSchemaOutput<S>>;
+  /**
+   * Runs `fn` at most once per scoped key and returns its result as every replay gets it: the
+   * JSON form ({@link Jsonify}) with the default serializer, what a custom serializer decodes.
+   * Throws as the overload with a `resultSchema` does.
    */
   run<R>(
     key: string,
     request: unknown,
     fn: (context: RunContext) => Promise<R> | R,
     options?: RunOptions,
-  ): Promise<R>;
+  ): Promise<ReplayedResult<R, CustomSerializer>>;
   /**
    * Runs claim, `fn` and completion in one transaction of the store's backend (SQL backends): a
-   * database-only side effect done through `tx` happens exactly once. Concurrent duplicates wait
-   * for the transaction to end. `fn`'s writes are rolled back when it throws; a stored error
-   * (`onError` → `store`) is committed without them. With `join`, the store is one bound to a
-   * transaction the application opened, and commit is the application's.
+   * database-only side effect done through `tx` happens exactly once. `tx` is the backend bound to
+   * the transaction, typed by the store (PostgreSQL: `PostgresBackend`, with `query`). Concurrent
+   * duplicates wait for the transaction to end. `fn`'s writes are rolled back when it throws; a
+   * stored error (`onError` → `store`) is committed without them. With `join`, the store is one
+   * bound to a transaction the application opened, and commit is the application's. Returns what
+   * `run` would.
    *
    * @throws FlowproofError `TRANSACTION_UNSUPPORTED` when the store has no transactions, or (memory
    * and SQLite) when called inside a transaction of the same store; like `run`, except that a store
-   * failure on completion is thrown (the transaction rolls back).
+   * failure on completion (or on storing an error) is thrown (the transaction rolls back).
    */
-  runInTransaction<R, Tx = unknown>(
+  runInTransaction<R, JoinTx = Tx>(
     key: string,
     request: unknown,
-    fn: (tx: Tx, context: RunContext) => Promise<R>,
-    options?: RunOptions & {
-      /** A store bound to the application's open transaction. */
-      readonly join?: IdempotencyStore<Tx>;
-    },
-  ): Promise<R>;
+    fn: (tx: JoinTx, context: RunContext) => Promise<R>,
+    options?: RunInTransactionOptions<JoinTx>,
+  ): Promise<ReplayedResult<R, CustomSerializer>>;
   /**
    * The two-phase form of `run`, for frameworks whose hooks split the work (Fastify's preHandler
    * and onSend): replays, throws, or hands back a claim to finish.
@@ -354,8 +433,19 @@ const MISS = Symbol('miss');
  * });
  * ```
  */
-export function createIdempotency(options: IdempotencyOptions): Idempotency {
-  return new IdempotencyImpl(checkOptions(options, 'flowproof.idempotency.run'));
+export function createIdempotency<S extends IdempotencyStore<unknown>>(
+  options: IdempotencyOptions<S> & { readonly serializer: ResultSerializer },
+): Idempotency<StoreTransaction<S>, true>;
+export function createIdempotency<S extends IdempotencyStore<unknown>>(
+  options: IdempotencyOptions<S>,
+): Idempotency<StoreTransaction<S>>;
+export function createIdempotency<S extends IdempotencyStore<unknown>>(
+  options: IdempotencyOptions<S>,
+): Idempotency<StoreTransaction<S>, boolean> {
+  return new IdempotencyImpl(checkOptions(options, 'flowproof.idempotency.run')) as Idempotency<
+    StoreTransaction<S>,
+    boolean
+  >;
 }
 
 /**
@@ -368,11 +458,43 @@ export function createIdempotencyWithSpanName(
   options: IdempotencyOptions,
   spanName: string,
 ): Idempotency {
-  return new IdempotencyImpl(checkOptions(options, spanName));
+  return new IdempotencyImpl(checkOptions(options, spanName)) as Idempotency;
 }
 
-function checkOptions(options: IdempotencyOptions, spanName: string): Config {
+/** The keys of {@link IdempotencyOptions}, to refuse misspelled ones. */
+const OPTION_KEYS: readonly string[] = [
+  'store',
+  'operation',
+  'leaseMs',
+  'retentionMs',
+  'heartbeat',
+  'fingerprint',
+  'scope',
+  'onError',
+  'serializer',
+  'resultSchema',
+  'onUnavailable',
+  'onOutcomeUnknown',
+  'wait',
+  'cache',
+  'logger',
+];
+/** The keys of {@link RunOptions}. */
+const RUN_OPTION_KEYS: readonly string[] = [
+  'operation',
+  'scope',
+  'onOutcomeUnknown',
+  'wait',
+  'resultSchema',
+];
+const TRANSACTION_OPTION_KEYS: readonly string[] = [...RUN_OPTION_KEYS, 'join'];
+
+function checkOptions(
+  options: IdempotencyOptions<IdempotencyStore<unknown>>,
+  spanName: string,
+): Config {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, OPTION_KEYS, 'options');
   const { store } = options;
   for (const method of [
     'claim',
@@ -396,6 +518,7 @@ function checkOptions(options: IdempotencyOptions, spanName: string): Config {
   if (heartbeat === true) heartbeatMs = Math.max(1, Math.floor(leaseMs / 3));
   else if (heartbeat !== false) {
     assertOptionsObject(heartbeat, 'options.heartbeat');
+    assertKnownKeys(heartbeat, ['intervalMs'], 'options.heartbeat');
     assertInteger(heartbeat.intervalMs, 'options.heartbeat.intervalMs', 1, leaseMs - 1);
     heartbeatMs = heartbeat.intervalMs;
   }
@@ -406,8 +529,8 @@ function checkOptions(options: IdempotencyOptions, spanName: string): Config {
   if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
     throw new TypeError('options.serializer must have serialize() and deserialize() methods');
   }
-  if (options.resultSchema !== undefined && !isStandardSchema(options.resultSchema)) {
-    throw new TypeError('options.resultSchema must be a Standard Schema (zod, valibot…)');
+  if (options.resultSchema !== undefined) {
+    checkResultSchema(options.resultSchema, 'options.resultSchema');
   }
   const onUnavailable = options.onUnavailable ?? 'fail-closed';
   if (onUnavailable !== 'fail-closed' && onUnavailable !== 'fail-open') {
@@ -421,6 +544,7 @@ function checkOptions(options: IdempotencyOptions, spanName: string): Config {
   let cache: ResultCache | undefined;
   if (options.cache !== undefined) {
     assertOptionsObject(options.cache, 'options.cache');
+    assertKnownKeys(options.cache, ['maxEntries', 'ttlMs'], 'options.cache');
     assertInteger(options.cache.maxEntries, 'options.cache.maxEntries', 1, 10_000_000);
     const ttlMs = options.cache.ttlMs ?? retentionMs;
     assertInteger(ttlMs, 'options.cache.ttlMs', 1, retentionMs);
@@ -460,6 +584,13 @@ export function checkOperation(operation: unknown, name: string): asserts operat
   }
 }
 
+function checkResultSchema(schema: unknown, name: string): StandardSchemaV1 {
+  if (!isStandardSchema(schema)) {
+    throw new TypeError(`${name} must be a Standard Schema (zod, valibot…)`);
+  }
+  return schema;
+}
+
 function checkOutcomeUnknown(value: unknown, name: string): 'throw' | 'rerun' {
   const checked = value ?? 'throw';
   if (checked !== 'throw' && checked !== 'rerun') {
@@ -470,6 +601,7 @@ function checkOutcomeUnknown(value: unknown, name: string): 'throw' | 'rerun' {
 
 function checkWait(wait: WaitOptions, name: string): Required<WaitOptions> {
   assertOptionsObject(wait, name);
+  assertKnownKeys(wait, ['timeoutMs', 'intervalMs'], name);
   assertInteger(wait.timeoutMs, `${name}.timeoutMs`, 0, 3_600_000);
   const intervalMs = wait.intervalMs ?? 50;
   assertInteger(intervalMs, `${name}.intervalMs`, 1, 60_000);
@@ -496,6 +628,9 @@ export function isUnavailable(error: unknown): boolean {
   );
 }
 
+/** {@link BeginResult}, with the claim this process holds. */
+type Begun = Exclude<BeginResult, { type: 'claimed' }> | { type: 'claimed'; claim: OwnedClaim };
+
 /** Everything one call resolves before touching the store. */
 interface Call {
   readonly clientKey: string;
@@ -511,7 +646,8 @@ interface Call {
   readonly span: SpanHandle | undefined;
 }
 
-class IdempotencyImpl implements Idempotency {
+/** The runner; typed for callers through {@link Idempotency} (its results are `unknown` here). */
+class IdempotencyImpl {
   readonly #config: Config;
 
   constructor(config: Config) {
@@ -523,12 +659,12 @@ class IdempotencyImpl implements Idempotency {
     request: unknown,
     fn: (context: RunContext) => Promise<R> | R,
     options: RunOptions = {},
-  ): Promise<R> {
+  ): Promise<unknown> {
     // Not an async function: a duplicate served from the cache then costs one promise, not three.
     let call: Call;
     try {
       assertFunction(fn, 'fn');
-      call = this.#prepare(key, request, options, undefined);
+      call = this.#prepare(key, request, options, RUN_OPTION_KEYS);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -541,7 +677,7 @@ class IdempotencyImpl implements Idempotency {
   }
 
   async begin(key: string, request: unknown, options: RunOptions = {}): Promise<BeginResult> {
-    const call = this.#prepare(key, request, options, undefined);
+    const call = this.#prepare(key, request, options, RUN_OPTION_KEYS);
     return this.#begin(call, this.#config.store, true);
   }
 
@@ -549,13 +685,18 @@ class IdempotencyImpl implements Idempotency {
     key: string,
     request: unknown,
     fn: (tx: Tx, context: RunContext) => Promise<R>,
-    options: RunOptions & { readonly join?: IdempotencyStore<Tx> } = {},
-  ): Promise<R> {
+    options: RunInTransactionOptions<Tx> = {},
+  ): Promise<unknown> {
     let call: Call;
     let base: IdempotencyStore<Tx>;
     try {
       assertFunction(fn, 'fn');
-      call = this.#prepare(key, request, options, undefined);
+      call = this.#prepare(key, request, options, TRANSACTION_OPTION_KEYS);
+      if (options.join !== undefined && typeof options.join?.claim !== 'function') {
+        throw new TypeError(
+          `options.join must be an IdempotencyStore bound to a transaction, got ${describeValue(options.join)}`,
+        );
+      }
       base = (options.join ?? this.#config.store) as IdempotencyStore<Tx>;
       if (typeof base.transaction !== 'function') {
         throw new FlowproofError(
@@ -578,6 +719,7 @@ class IdempotencyImpl implements Idempotency {
 
   async cleanup(options: CleanupOptions = {}): Promise<number> {
     assertOptionsObject(options, 'options');
+    assertKnownKeys(options, ['batchSize', 'maxBatches'], 'options');
     const batchSize = options.batchSize ?? 500;
     assertInteger(batchSize, 'options.batchSize', 1, 100_000);
     const maxBatches = options.maxBatches ?? 100;
@@ -604,10 +746,10 @@ class IdempotencyImpl implements Idempotency {
     base: IdempotencyStore<Tx>,
     join: IdempotencyStore<Tx> | undefined,
     fn: (tx: Tx, context: RunContext) => Promise<R>,
-  ): Promise<R> {
-    const inTransaction = async (txStore: IdempotencyStore<Tx>): Promise<Outcome<R>> => {
+  ): Promise<unknown> {
+    const inTransaction = async (txStore: IdempotencyStore<Tx>): Promise<Outcome> => {
       const begun = await this.#begin(call, txStore, false);
-      if (begun.type === 'replay') return { value: begun.value as R };
+      if (begun.type === 'replay') return { value: begun.value };
       if (begun.type === 'unprotected') {
         throw new FlowproofError('IDEMPOTENCY_UNAVAILABLE', 'The idempotency store is unavailable');
       }
@@ -623,8 +765,7 @@ class IdempotencyImpl implements Idempotency {
         await failKeepingError(claim, error, 'store');
         return { error };
       }
-      await claim.complete(value);
-      return { value };
+      return { value: await claim.settle(value) };
     };
     const outcome = join
       ? await inTransaction(join)
@@ -635,8 +776,9 @@ class IdempotencyImpl implements Idempotency {
     return outcome.value;
   }
 
-  #prepare(key: string, request: unknown, options: RunOptions, span: SpanHandle | undefined): Call {
+  #prepare(key: string, request: unknown, options: RunOptions, knownKeys: readonly string[]): Call {
     assertOptionsObject(options, 'options');
+    assertKnownKeys(options, knownKeys, 'options');
     const operation = options.operation ?? this.#config.operation;
     if (operation === undefined) {
       throw new TypeError('options.operation is required (here or in createIdempotency)');
@@ -648,6 +790,11 @@ class IdempotencyImpl implements Idempotency {
       scope = this.#config.scope(getContext());
       // The default reads the flow context, whose tenant and actor id are checked when it is set.
       if (this.#config.scope !== contextScope) assertScope(scope, 'options.scope()');
+      else if (scope.tenant === undefined && scope.principal === undefined && !unscopedWarned()) {
+        warnUnscoped(
+          `flowproof: idempotency keys of operation ${operation} are not scoped (no scope option, and no tenant or actor in the flow context), so callers sending the same key and request share one record. Run inside runWithContext({ tenant, actor }), pass scope: { tenant, principal }, or scope: () => ({}) if every caller is the same client.`,
+        );
+      }
     } else {
       assertScope(options.scope, 'options.scope');
       scope = options.scope;
@@ -655,7 +802,7 @@ class IdempotencyImpl implements Idempotency {
     const parts = this.#config.fingerprint ? this.#config.fingerprint(request) : request;
     return {
       clientKey: key,
-      key: scopedKey(operation, key, scope),
+      key: joinKey(operation, key, scope),
       operation,
       request: parts === undefined ? 'null' : canonicalJson(parts),
       onOutcomeUnknown:
@@ -668,23 +815,29 @@ class IdempotencyImpl implements Idempotency {
           : options.wait === false
             ? undefined
             : checkWait(options.wait, 'options.wait'),
-      resultSchema: options.resultSchema ?? this.#config.resultSchema,
-      span,
+      resultSchema:
+        options.resultSchema === undefined
+          ? this.#config.resultSchema
+          : checkResultSchema(options.resultSchema, 'options.resultSchema'),
+      span: undefined,
     };
   }
 
-  async #run<R>(call: Call, fn: (context: RunContext) => Promise<R> | R): Promise<R> {
+  async #run<R>(call: Call, fn: (context: RunContext) => Promise<R> | R): Promise<unknown> {
     const cached = this.#fromCache(call);
-    if (cached !== MISS) return cached as R;
+    if (cached !== MISS) return cached;
     const begun = await this.#begin(call, this.#config.store, true);
-    if (begun.type === 'replay') return begun.value as R;
+    if (begun.type === 'replay') return begun.value;
     if (begun.type === 'unprotected') {
-      return fn({
+      const value = await fn({
         key: call.key,
         token: 0,
         signal: new AbortController().signal,
         markSideEffectStarted: async () => {},
       });
+      // Nothing is stored, but the caller gets what a protected run would have returned.
+      const left = 'nothing was stored (the store is unavailable and onUnavailable is fail-open)';
+      return (await encodeResult(this.#config, call, value, left)).replayed;
     }
     const { claim } = begun;
     let value: R;
@@ -694,12 +847,11 @@ class IdempotencyImpl implements Idempotency {
       await failKeepingError(claim, error, undefined);
       throw error;
     }
-    // A store failure here is logged, not thrown: fn's work is done (see OwnedClaim.complete).
-    await claim.complete(value);
-    return value;
+    // A store failure here is logged, not thrown: fn's work is done (see OwnedClaim.settle).
+    return claim.settle(value);
   }
 
-  async #begin(call: Call, store: IdempotencyStore, live: boolean): Promise<BeginResult> {
+  async #begin(call: Call, store: IdempotencyStore, live: boolean): Promise<Begun> {
     const cached = this.#fromCache(call);
     if (cached !== MISS) return { type: 'replay', value: await cached };
     const { cache } = this.#config;
@@ -793,7 +945,7 @@ class IdempotencyImpl implements Idempotency {
     store: IdempotencyStore,
     record: IdempotencyRecord,
     live: boolean,
-  ): IdempotencyClaim {
+  ): OwnedClaim {
     return new OwnedClaim(this.#config, call, store, record.token, live);
   }
 
@@ -985,19 +1137,30 @@ class OwnedClaim implements IdempotencyClaim {
   };
 
   async complete(value: unknown): Promise<void> {
+    await this.settle(value);
+  }
+
+  /**
+   * Stores `value` like {@link complete} and returns it as every replay will: decoded from what
+   * was stored, then validated by the call's `resultSchema`. A value that cannot be stored so (the
+   * serializer refuses it, or the schema rejects its stored form) is not stored: the key is
+   * released (left to its lease when the side effect was marked) and the failure thrown.
+   */
+  async settle(value: unknown): Promise<unknown> {
     const config = this.#config;
+    const call = this.#call;
     // Encoded before the claim counts as finished, so an unencodable result still ends it.
     let payload: string;
-    if (value === undefined) payload = UNDEFINED;
-    else {
-      let text: unknown;
-      try {
-        text = config.serializer.serialize(value);
-      } catch (error) {
-        return this.#unencodable(true, error);
-      }
-      if (typeof text !== 'string') return this.#unencodable(false, text);
-      payload = VALUE + text;
+    let replayed: unknown;
+    try {
+      ({ payload, replayed } = await encodeResult(
+        config,
+        call,
+        value,
+        leftAs(this.#sideEffectStarted),
+      ));
+    } catch (error) {
+      return this.#refuse(error);
     }
     this.#stop();
     let stored: boolean;
@@ -1007,17 +1170,20 @@ class OwnedClaim implements IdempotencyClaim {
       // Inside a transaction the failure must reach it, so fn's writes roll back with the claim.
       if (!this.#live) throw error;
       this.#completeFailed(error);
-      return;
+      return replayed;
     }
     if (!stored) throw this.#staleOwner('completion');
     if (this.#live) {
-      const call = this.#call;
       config.cache?.set(this.key, call.request, fingerprintOf(call), payload, config.retentionMs);
     }
-    emit(config, this.#call, 'debug', 'complete', { token: this.token });
+    emit(config, call, 'debug', 'complete', { token: this.token });
+    return replayed;
   }
 
   async fail(error: unknown, outcome?: ErrorOutcome): Promise<void> {
+    if (outcome !== undefined && outcome !== 'store' && outcome !== 'release') {
+      throw new TypeError(`outcome must be 'store' or 'release', got ${describeValue(outcome)}`);
+    }
     this.#stop();
     const config = this.#config;
     if ((outcome ?? config.onError(error)) === 'release') {
@@ -1029,6 +1195,9 @@ class OwnedClaim implements IdempotencyClaim {
       const payload = ERROR + JSON.stringify(encodeError(error));
       stored = await this.#store.complete(this.key, this.token, payload, config.retentionMs);
     } catch (storeError) {
+      // Inside a transaction the failure must reach it, so it rolls back with the claim instead
+      // of committing a record left in progress.
+      if (!this.#live) throw storeError;
       emit(
         config,
         this.#call,
@@ -1074,27 +1243,18 @@ class OwnedClaim implements IdempotencyClaim {
   }
 
   /**
-   * `fn` ran, but the serializer cannot encode its result, so there is nothing to store. As for a
-   * failure of `fn` that `onError` releases, the key is released and a retry runs `fn` again;
-   * storing the error instead would replay a programmer error for the whole retention. But when
-   * `fn` marked its side effect as started, a retry must not silently repeat it: the record is
-   * left to its lease, as after a crash, and duplicates then get `IDEMPOTENCY_OUTCOME_UNKNOWN`.
-   * A `TypeError`, not a code: a result the serializer cannot encode is a programmer error.
+   * `fn` ran, but its result cannot be stored so that a replay gets it back, so nothing is stored.
+   * As for a failure of `fn` that `onError` releases, the key is released and a retry runs `fn`
+   * again; storing the error instead would replay a programmer error for the whole retention. But
+   * when `fn` marked its side effect as started, a retry must not silently repeat it: the record
+   * is left to its lease, as after a crash, and duplicates then get `IDEMPOTENCY_OUTCOME_UNKNOWN`.
    */
-  async #unencodable(threw: boolean, cause: unknown): Promise<never> {
+  async #refuse(error: unknown): Promise<never> {
     this.#stop();
-    const started = this.#sideEffectStarted;
-    if (!started && !(await this.#release('unencodable'))) this.#staleOwner('release');
-    const problem = threw
-      ? 'options.serializer.serialize() threw on the result of fn'
-      : `options.serializer.serialize() must return a string, got ${describeValue(cause)}`;
-    const outcome = started
-      ? 'the side effect was marked started, so the key is left to its lease (then IDEMPOTENCY_OUTCOME_UNKNOWN)'
-      : 'the key was released, so a retry runs fn again';
-    throw new TypeError(
-      `${problem}; the result was not stored and ${outcome}`,
-      threw ? { cause } : undefined,
-    );
+    if (!this.#sideEffectStarted && !(await this.#release('unencodable'))) {
+      this.#staleOwner('release');
+    }
+    throw error;
   }
 
   #renew(): void {
@@ -1165,7 +1325,63 @@ class OwnedClaim implements IdempotencyClaim {
   }
 }
 
-type Outcome<R> = { readonly value: R } | { readonly error: unknown };
+type Outcome = { readonly value: unknown } | { readonly error: unknown };
+
+/** What becomes of the key after a refused result, for messages. */
+function leftAs(sideEffectStarted: boolean): string {
+  return sideEffectStarted
+    ? 'the result was not stored, and since the side effect was marked started the key is left to its lease (then IDEMPOTENCY_OUTCOME_UNKNOWN)'
+    : 'the result was not stored and the key was released, so a retry runs fn again';
+}
+
+/**
+ * Encodes `value` for the store and gives it back as every replay will see it: decoded from that
+ * encoding, then validated by the call's `resultSchema`. `left` says, in messages, what became of
+ * the key.
+ *
+ * @throws FlowproofError `IDEMPOTENCY_RESULT_UNENCODABLE` (the serializer refused the value) or
+ * `VALIDATION_FAILED` (the schema refused its stored form); TypeError naming `options.serializer`
+ * when it does not return a string.
+ */
+async function encodeResult(
+  config: Config,
+  call: Call,
+  value: unknown,
+  left: string,
+): Promise<{ payload: string; replayed: unknown }> {
+  let payload = UNDEFINED;
+  let replayed: unknown;
+  if (value !== undefined) {
+    let text: unknown;
+    try {
+      text = config.serializer.serialize(value);
+      if (typeof text === 'string') replayed = config.serializer.deserialize(text);
+    } catch (error) {
+      throw unencodable(call, error, left);
+    }
+    if (typeof text !== 'string') {
+      throw new TypeError(
+        `options.serializer.serialize() must return a string, got ${describeValue(text)}; ${left}`,
+      );
+    }
+    payload = VALUE + text;
+  }
+  if (call.resultSchema) {
+    replayed = await parseWithSchema(call.resultSchema, replayed, 'idempotent result');
+  }
+  return { payload, replayed };
+}
+
+/** `IDEMPOTENCY_RESULT_UNENCODABLE` for a result the serializer refused (`cause`). */
+function unencodable(call: Call, cause: unknown, left: string): FlowproofError {
+  const path = cause instanceof NotJsonResult ? cause.path : undefined;
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new FlowproofError(
+    'IDEMPOTENCY_RESULT_UNENCODABLE',
+    `The result of fn cannot be stored for replay (${why}); ${left}`,
+    { cause, details: { operation: call.operation, ...(path === undefined ? {} : { path }) } },
+  );
+}
 
 const MESSAGES: Record<string, string> = {
   claim: 'Claimed an idempotency key',

@@ -26,10 +26,12 @@ export { type FetchIdempotencyOptions, withFetchIdempotency } from './http/fetch
 // HTTP (IETF Idempotency-Key): the framework-agnostic core and one handler per framework.
 export {
   createHttpIdempotency,
+  defaultStoreResponse,
   type HttpBeginResult,
   type HttpIdempotency,
   type HttpIdempotencyOptions,
   type HttpRequestData,
+  type HttpRequestInput,
   type HttpResponseData,
   IDEMPOTENCY_KEY_HEADER,
   parseIdempotencyKey,
@@ -50,9 +52,13 @@ export {
   type IdempotencyClaim,
   type IdempotencyOptions,
   jsonSerializer,
+  type ReplayedResult,
   type ResultSerializer,
   type RunContext,
+  type RunInTransactionOptions,
   type RunOptions,
+  type RunOptionsWithSchema,
+  type StoreTransaction,
   type WaitOptions,
 } from './idempotency.js';
 // The store port, for adapter authors.
@@ -64,6 +70,8 @@ export type {
   IdempotencyStore,
   ReclaimReason,
 } from './idempotency-store.js';
+// Results as JSON: what run() returns with the default serializer.
+export type { HasToJson, Jsonify, JsonPrimitive, JsonValue } from './json-result.js';
 export { type IdempotencyScope, scopedKey } from './scope.js';
 // Locks with fencing tokens.
 export {

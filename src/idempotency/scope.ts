@@ -4,6 +4,7 @@
  */
 import { getContext } from '../core/context.js';
 import { describeValue, FlowproofError } from '../core/errors.js';
+import { processSingleton } from '../core/process-singleton.js';
 
 /** Who a key belongs to. Both parts are optional; give what identifies the caller. */
 export interface IdempotencyScope {
@@ -64,6 +65,32 @@ export function assertScope(value: unknown, name: string): asserts value is Idem
   }
 }
 
+// Without a scope, two tenants or users sending the same key (and request) share one record: the
+// second gets the first one's result. Said once per process (by run() or the HTTP layer,
+// whichever meets it first), loudly, since the default logger is silent. Once per process, not
+// per copy of flowproof: the ESM and CommonJS builds share the flag.
+const unscopedWarning = processSingleton('idempotency.unscoped-warning', 1, () => ({ said: false }));
+
+/**
+ * True once the unscoped-keys warning was emitted in this process.
+ *
+ * @internal
+ */
+export function unscopedWarned(): boolean {
+  return unscopedWarning.said;
+}
+
+/**
+ * Emits the `FLOWPROOF_UNSCOPED_IDEMPOTENCY` process warning, once per process.
+ *
+ * @internal
+ */
+export function warnUnscoped(message: string): void {
+  if (unscopedWarning.said) return;
+  unscopedWarning.said = true;
+  process.emitWarning(message, { code: 'FLOWPROOF_UNSCOPED_IDEMPOTENCY' });
+}
+
 /**
  * The scope of the current flow context: its tenant and its actor's id.
  *
@@ -79,6 +106,8 @@ export function contextScope(): IdempotencyScope {
  * Builds the stored key from its parts. Unambiguous: parts are separated by `|`, and `|` and `%`
  * inside a part are percent-encoded, so no two different scopes give the same key.
  *
+ * @throws TypeError naming `operation`, `key` or `scope` (and its part at fault) when one is not
+ * a string (a scope: an object whose `tenant` and `principal` are strings or absent).
  * @example
  * ```ts
  * scopedKey('orders.create', 'key-1', { tenant: 'acme', principal: 'user_42' });
@@ -86,6 +115,22 @@ export function contextScope(): IdempotencyScope {
  * ```
  */
 export function scopedKey(operation: string, key: string, scope: IdempotencyScope = {}): string {
+  if (typeof operation !== 'string') {
+    throw new TypeError(`operation must be a string, got ${describeValue(operation)}`);
+  }
+  if (typeof key !== 'string') {
+    throw new TypeError(`key must be a string, got ${describeValue(key)}`);
+  }
+  assertScope(scope, 'scope');
+  return joinKey(operation, key, scope);
+}
+
+/**
+ * {@link scopedKey} for parts already checked (the runner's hot path).
+ *
+ * @internal
+ */
+export function joinKey(operation: string, key: string, scope: IdempotencyScope): string {
   return `v1|${escapePart(operation)}|${escapePart(scope.tenant ?? '')}|${escapePart(scope.principal ?? '')}|${escapePart(key)}`;
 }
 

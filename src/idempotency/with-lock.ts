@@ -7,11 +7,16 @@ import { performance } from 'node:perf_hooks';
 import { sleep } from '../core/async.js';
 import { FlowproofError } from '../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
-import { assertInteger, assertNonEmptyString, assertOptionsObject } from '../core/options.js';
+import {
+  assertInteger,
+  assertKnownKeys,
+  assertNonEmptyString,
+  assertOptionsObject,
+} from '../core/options.js';
 import { LockNotAcquiredError } from './errors.js';
 import { isUnavailable } from './idempotency.js';
 import type { ClaimResult, IdempotencyStore } from './idempotency-store.js';
-import { scopedKey } from './scope.js';
+import { joinKey } from './scope.js';
 
 /** Options of {@link createLock}. */
 export interface LockOptions {
@@ -98,6 +103,11 @@ export interface Lock {
  */
 export function createLock(options: LockOptions): Lock {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(
+    options,
+    ['store', 'leaseMs', 'retentionMs', 'waitMs', 'pollMs', 'logger'],
+    'options',
+  );
   const { store } = options;
   if (typeof store?.claim !== 'function' || typeof store.release !== 'function') {
     throw new TypeError('options.store must be an IdempotencyStore');
@@ -125,9 +135,10 @@ export function createLock(options: LockOptions): Lock {
       }
       if (typeof fn !== 'function') throw new TypeError('fn must be a function');
       assertOptionsObject(callOptions, 'options');
+      assertKnownKeys(callOptions, ['waitMs'], 'options');
       const waitMs = callOptions.waitMs ?? defaultWaitMs;
       assertInteger(waitMs, 'options.waitMs', 0, 3_600_000);
-      const key = scopedKey('flowproof.lock', resource);
+      const key = joinKey('flowproof.lock', resource, {});
       const deadline = performance.now() + waitMs;
       for (;;) {
         let claimed: ClaimResult;

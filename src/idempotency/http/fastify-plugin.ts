@@ -3,6 +3,8 @@
  * replay or a problem) and an `onSend` hook stores the response before it is sent. No dependency
  * on Fastify itself: the instance is typed structurally.
  */
+import { describeValue, isFlowproofError } from '../../core/errors.js';
+import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import type { HttpBeginResult, HttpIdempotency, HttpResponseData } from './http-idempotency.js';
 
 /** The slice of a Fastify request the plugin reads. */
@@ -41,8 +43,11 @@ export interface FastifyInstanceLike {
 
 /** Options of {@link fastifyIdempotency}. */
 export interface FastifyIdempotencyOptions {
-  /** The HTTP layer made by {@link createHttpIdempotency}. */
-  readonly http: HttpIdempotency;
+  /**
+   * The HTTP layer made by {@link createHttpIdempotency}; its callbacks get Fastify's `request`
+   * as `raw` (declare it: `createHttpIdempotency<FastifyRequest>(…)`).
+   */
+  readonly http: HttpIdempotency<FastifyRequestLike>;
 }
 
 type Proceed = Extract<HttpBeginResult, { type: 'proceed' }>;
@@ -72,7 +77,12 @@ export const fastifyIdempotency = Object.assign(
     fastify: FastifyInstanceLike,
     options: FastifyIdempotencyOptions,
   ): Promise<void> {
-    const http = options?.http;
+    if (typeof (fastify as Partial<FastifyInstanceLike> | undefined)?.addHook !== 'function') {
+      throw new TypeError(`fastify must be a Fastify instance, got ${describeValue(fastify)}`);
+    }
+    assertOptionsObject(options, 'options');
+    assertKnownKeys(options, ['http'], 'options');
+    const { http } = options;
     if (typeof http?.begin !== 'function') {
       throw new TypeError('options.http must be made by createHttpIdempotency()');
     }
@@ -82,6 +92,7 @@ export const fastifyIdempotency = Object.assign(
         url: request.url,
         headers: request.headers,
         body: request.body,
+        raw: request,
       });
       if (begun.type === 'respond') {
         reply.code(begun.response.status);
@@ -117,7 +128,9 @@ export const fastifyIdempotency = Object.assign(
       let final: HttpResponseData;
       try {
         final = await claim.finish(response);
-      } catch {
+      } catch (error) {
+        // Not a response to store (the key was released): Fastify answers its error handler's 500.
+        if (isFlowproofError(error, 'IDEMPOTENCY_RESPONSE_INVALID')) throw error;
         // finish() returns the handler's response when the store fails; should the core reject
         // anyway, the side effect happened, so the client still gets that response, not a 500.
         return payload;

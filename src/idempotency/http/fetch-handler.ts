@@ -2,8 +2,8 @@
  * Idempotency for fetch-API servers (`(Request) => Promise<Response>`: Deno, Bun, Cloudflare
  * Workers, Hono, Next.js route handlers…) over {@link HttpIdempotency}.
  */
-import { describeValue } from '../../core/errors.js';
-import { assertOptionsObject } from '../../core/options.js';
+import { describeValue, FlowproofError, isFlowproofError } from '../../core/errors.js';
+import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import {
   bodyForFingerprint,
   checkMaxBodyBytes,
@@ -43,7 +43,7 @@ export interface FetchIdempotencyOptions {
  * ```
  */
 export function withFetchIdempotency(
-  http: HttpIdempotency,
+  http: HttpIdempotency<Request>,
   handler: (request: Request) => Promise<Response>,
   options: FetchIdempotencyOptions = {},
 ): (request: Request) => Promise<Response> {
@@ -54,18 +54,35 @@ export function withFetchIdempotency(
     throw new TypeError(`handler must be a function, got ${describeValue(handler)}`);
   }
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['maxBodyBytes'], 'options');
   const maxBodyBytes = checkMaxBodyBytes(options.maxBodyBytes, 'options.maxBodyBytes');
   return async (request) => {
-    const url = new URL(request.url);
+    // Checked by shape, not instanceof: runtimes and polyfills each have their own Request class.
+    const candidate = request as Partial<Request> | null | undefined;
+    if (
+      typeof candidate?.url !== 'string' ||
+      typeof candidate.method !== 'string' ||
+      typeof candidate.clone !== 'function' ||
+      typeof candidate.headers?.forEach !== 'function'
+    ) {
+      throw new TypeError(`request must be a fetch Request, got ${describeValue(request)}`);
+    }
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      throw new TypeError('request.url must be an absolute URL');
+    }
     const headers: Record<string, string> = {};
     request.headers.forEach((value, name) => {
       headers[name] = value;
     });
-    const data: { -readonly [K in keyof HttpRequestData]: HttpRequestData[K] } = {
+    const data: { -readonly [K in keyof HttpRequestData<Request>]: HttpRequestData<Request>[K] } = {
       method: request.method,
       url: url.pathname + url.search,
       headers,
       body: undefined,
+      raw: request,
     };
     if (request.body !== null && http.covers(data)) {
       const bytes = await readAtMost(request, maxBodyBytes);
@@ -79,8 +96,16 @@ export function withFetchIdempotency(
     let body: Uint8Array;
     try {
       produced = await handler(request);
-      if (typeof produced?.arrayBuffer !== 'function') {
-        throw new TypeError(`handler must return a Response, got ${describeValue(produced)}`);
+      if (
+        typeof (produced as Partial<Response> | undefined)?.arrayBuffer !== 'function' ||
+        typeof produced.status !== 'number' ||
+        typeof produced.headers?.forEach !== 'function'
+      ) {
+        throw new FlowproofError(
+          'IDEMPOTENCY_RESPONSE_INVALID',
+          `The handler must return a Response, got ${describeValue(produced)}; nothing was stored and the key was released`,
+          { details: { problem: `expected a Response, got ${describeValue(produced)}` } },
+        );
       }
       body = new Uint8Array(await produced.arrayBuffer());
     } catch (error) {
@@ -95,7 +120,9 @@ export function withFetchIdempotency(
     let final: HttpResponseData;
     try {
       final = await begun.finish(response);
-    } catch {
+    } catch (error) {
+      // A response that is none (Response.error(), status 0) was not stored; the key is released.
+      if (isFlowproofError(error, 'IDEMPOTENCY_RESPONSE_INVALID')) throw error;
       // finish() returns the handler's response when the store fails; should the core reject
       // anyway, the side effect happened, so the client still gets that response.
       final = response;

@@ -4,17 +4,26 @@
  * responses are stored and replayed with `Idempotent-Replayed: true`, and the failure cases are
  * `application/problem+json` responses (400, 409 + `Retry-After`, 422, 503).
  */
-import { describeValue, isFlowproofError } from '../../core/errors.js';
+import { describeValue, FlowproofError, isFlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
-import { assertFunction, assertOptionsObject } from '../../core/options.js';
-import { processSingleton } from '../../core/process-singleton.js';
+import { assertFunction, assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import { IdempotencyInProgressError } from '../errors.js';
 import { sha256Hex } from '../fingerprint.js';
 import type { Idempotency } from '../idempotency.js';
-import { assertScope, contextScope, type IdempotencyScope } from '../scope.js';
+import {
+  assertScope,
+  contextScope,
+  type IdempotencyScope,
+  unscopedWarned,
+  warnUnscoped,
+} from '../scope.js';
 
-/** The request facts the HTTP layer needs; the framework handlers fill them in. */
-export interface HttpRequestData {
+/**
+ * The request facts the HTTP layer needs; the framework handlers fill them in.
+ *
+ * @typeParam Raw - the framework's own request, as `raw`.
+ */
+export interface HttpRequestData<Raw = unknown> {
   /** Request method, e.g. `POST`. */
   readonly method: string;
   /** Path and query, e.g. `/orders?draft=1`. */
@@ -23,6 +32,23 @@ export interface HttpRequestData {
   readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
   /** The parsed body (an object for JSON), raw text or bytes; `undefined` when there is none. */
   readonly body: unknown;
+  /**
+   * The framework's own request, as the adapter received it: Express/node:http `req` (with what
+   * earlier middleware set, such as `req.user`), Fastify `request`, fetch `Request`. Declare its
+   * type with `createHttpIdempotency<YourRequest>(…)` to read it in `scope`, `operation` and
+   * `fingerprint`. `undefined` when `handle`/`begin` are called without one.
+   */
+  readonly raw: Raw;
+}
+
+/**
+ * What {@link HttpIdempotency.begin} and {@link HttpIdempotency.handle} take: an
+ * {@link HttpRequestData} whose `raw` may be left out (the adapters always pass it; leave it out
+ * only when no callback reads it).
+ */
+export interface HttpRequestInput<Raw = unknown> extends Omit<HttpRequestData<Raw>, 'raw'> {
+  /** The framework's own request; see {@link HttpRequestData.raw}. */
+  readonly raw?: Raw;
 }
 
 /** A response as the HTTP layer stores and replays it. */
@@ -35,10 +61,14 @@ export interface HttpResponseData {
   readonly body: string | Uint8Array;
 }
 
-/** Options of {@link createHttpIdempotency}. */
-export interface HttpIdempotencyOptions {
+/**
+ * Options of {@link createHttpIdempotency}.
+ *
+ * @typeParam Raw - the framework's request type, seen as `request.raw` by the callbacks.
+ */
+export interface HttpIdempotencyOptions<Raw = unknown> {
   /** The runner (its store, lease, retention, cache, `onUnavailable`… apply). */
-  readonly idempotency: Idempotency;
+  readonly idempotency: Idempotency<unknown, boolean>;
   /**
    * Methods the layer applies to; others pass through untouched.
    * @default ['POST', 'PATCH']
@@ -46,7 +76,9 @@ export interface HttpIdempotencyOptions {
   readonly methods?: readonly string[];
   /**
    * Answer 400 when a covered request has no `Idempotency-Key`; when false such requests pass
-   * through unprotected.
+   * through unprotected. With the default, mount the layer only on the routes that take a key
+   * (not app-wide, or `POST /login` without one is answered 400), or set `false` and let the
+   * client decide.
    * @default true
    */
   readonly required?: boolean;
@@ -54,31 +86,35 @@ export interface HttpIdempotencyOptions {
    * Operation name of a request: keys are scoped by it.
    * @default method and path without the query, e.g. `POST /orders`
    */
-  readonly operation?: (request: HttpRequestData) => string;
+  readonly operation?: (request: HttpRequestData<Raw>) => string;
   /**
-   * Who the key belongs to (e.g. the authenticated account). Keys are never shared across scopes.
-   * Return `undefined` for the default, or an object whose `tenant` and `principal` are strings
+   * Who the key belongs to (e.g. the authenticated account, `request.raw.user` with Express).
+   * Keys are never shared across scopes. Return `undefined` for the default, or an object whose `tenant` and `principal` are strings
    * (or `undefined`): convert numeric ids with `String(id)`. Anything else is a `TypeError`
    * naming `options.scope`, thrown by `handle`/`begin`. When neither this option nor the flow
    * context scopes a request, the first such request of the process emits a warning
    * (`FLOWPROOF_UNSCOPED_IDEMPOTENCY`); `scope: () => ({})` says every caller is one client.
    * @default the flow context's tenant and actor id
    */
-  readonly scope?: (request: HttpRequestData) => IdempotencyScope | undefined;
+  readonly scope?: (request: HttpRequestData<Raw>) => IdempotencyScope | undefined;
   /**
    * The request parts fingerprinted: a reused key with a different fingerprint is answered 422.
    * @default method, path with query, and body
    */
-  readonly fingerprint?: (request: HttpRequestData) => unknown;
+  readonly fingerprint?: (request: HttpRequestData<Raw>) => unknown;
   /**
    * Response headers stored and replayed, lowercase. `authorization`, `cookie` and `set-cookie`
    * are never stored, even when listed.
-   * @default ['content-type', 'content-language', 'location', 'etag', 'last-modified', 'cache-control']
+   * @default ['content-type', 'content-encoding', 'content-language', 'content-disposition',
+   * 'content-location', 'location', 'retry-after', 'link', 'vary', 'etag', 'last-modified',
+   * 'cache-control', 'expires']
    */
   readonly replayHeaders?: readonly string[];
   /**
    * Which responses are stored and replayed; the others release the key, so a retry runs again.
-   * @default status below 500
+   * Compose with the default: `(status) => defaultStoreResponse(status) && status !== 404`.
+   * @default {@link defaultStoreResponse}: 2xx, 3xx and 4xx, except the transient 401, 403, 408,
+   * 409, 423, 425 and 429
    */
   readonly storeResponse?: (status: number) => boolean;
   /**
@@ -117,8 +153,12 @@ export type HttpBeginResult =
       abort(): Promise<void>;
     };
 
-/** The HTTP idempotency layer made by {@link createHttpIdempotency}. */
-export interface HttpIdempotency {
+/**
+ * The HTTP idempotency layer made by {@link createHttpIdempotency}.
+ *
+ * @typeParam Raw - the framework's request type, passed as `raw`.
+ */
+export interface HttpIdempotency<Raw = unknown> {
   /**
    * Whether `begin` would claim a key for a request with this method and these headers: the method
    * is covered and an `Idempotency-Key` header is present. Only then is the body fingerprinted,
@@ -134,18 +174,34 @@ export interface HttpIdempotency {
    * @throws TypeError naming `request` or the option at fault (e.g. `options.scope` returned a
    * malformed scope).
    */
-  begin(request: HttpRequestData): Promise<HttpBeginResult>;
+  begin(request: HttpRequestInput<Raw>): Promise<HttpBeginResult>;
   /**
    * Runs `handler` under idempotency and returns the response to send (fresh or replayed). A
    * response that could not be stored is still returned (and logged).
    *
+   * @throws FlowproofError `IDEMPOTENCY_RESPONSE_INVALID` when `handler` resolves to something
+   * other than a response with an integer status from 100 to 599, string headers and a string or
+   * byte body (nothing is stored, the key is released).
    * @throws TypeError like `begin`, or when `handler` is not a function; whatever `handler` throws.
    */
   handle(
-    request: HttpRequestData,
+    request: HttpRequestInput<Raw>,
     handler: () => Promise<HttpResponseData>,
   ): Promise<HttpResponseData>;
 }
+
+const HTTP_OPTION_KEYS: readonly string[] = [
+  'idempotency',
+  'methods',
+  'required',
+  'operation',
+  'scope',
+  'fingerprint',
+  'replayHeaders',
+  'storeResponse',
+  'strictKeyFormat',
+  'logger',
+];
 
 /** Header names, lowercase. */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
@@ -153,12 +209,38 @@ const REPLAYED_HEADER = 'idempotent-replayed';
 const NEVER_STORED = new Set(['authorization', 'cookie', 'set-cookie', 'proxy-authorization']);
 const DEFAULT_REPLAY_HEADERS = [
   'content-type',
+  'content-encoding',
   'content-language',
+  'content-disposition',
+  'content-location',
   'location',
+  'retry-after',
+  'link',
+  'vary',
   'etag',
   'last-modified',
   'cache-control',
+  'expires',
 ];
+/**
+ * Refusals that say "not now" rather than "done": the operation did not run, and the same request
+ * may succeed later (credentials fixed, a lock or rate limit lifted).
+ */
+const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([401, 403, 408, 409, 423, 425, 429]);
+
+/**
+ * The default of `storeResponse`: a response is stored once the operation really ran, so 2xx,
+ * 3xx and 4xx are, except the transient refusals 401, 403, 408, 409, 423, 425 and 429; 1xx and 5xx
+ * never are (the key is released and a retry runs the handler again).
+ *
+ * @example
+ * ```ts
+ * createHttpIdempotency({ idempotency, storeResponse: (s) => defaultStoreResponse(s) && s !== 404 });
+ * ```
+ */
+export function defaultStoreResponse(status: number): boolean {
+  return status >= 200 && status < 500 && !TRANSIENT_STATUSES.has(status);
+}
 const PROBLEM_TYPE = 'urn:flowproof:problem:';
 
 /**
@@ -177,8 +259,11 @@ const PROBLEM_TYPE = 'urn:flowproof:problem:';
  * const response = await http.handle(request, () => createOrder(request));
  * ```
  */
-export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdempotency {
+export function createHttpIdempotency<Raw = unknown>(
+  options: HttpIdempotencyOptions<Raw>,
+): HttpIdempotency<Raw> {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, HTTP_OPTION_KEYS, 'options');
   const { idempotency } = options;
   if (typeof idempotency?.begin !== 'function') {
     throw new TypeError('options.idempotency must be made by createIdempotency()');
@@ -214,7 +299,7 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
   const strict = options.strictKeyFormat ?? false;
   const operationOf = options.operation ?? defaultOperation;
   const fingerprintOf = options.fingerprint ?? defaultFingerprint;
-  const storeResponse = options.storeResponse ?? ((status: number) => status < 500);
+  const storeResponse = options.storeResponse ?? defaultStoreResponse;
   const scopeOf = options.scope;
 
   const covers = (request: Pick<HttpRequestData, 'method' | 'headers'>): boolean => {
@@ -225,8 +310,10 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
     );
   };
 
-  const begin = async (request: HttpRequestData): Promise<HttpBeginResult> => {
-    assertRequest(request, true);
+  const begin = async (input: HttpRequestInput<Raw>): Promise<HttpBeginResult> => {
+    assertRequest(input, true);
+    // `raw` is left out when the caller has no framework request (then Raw is unknown).
+    const request = input as HttpRequestData<Raw>;
     if (!methods.has(request.method.toUpperCase())) return { type: 'pass' };
     const raw = headerValue(request.headers, IDEMPOTENCY_KEY_HEADER);
     if (raw === undefined) {
@@ -254,7 +341,7 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
     const scope = scopeOf?.(request);
     // Checked here, not left to the core: its message would name run()'s option, not this one.
     if (scope !== undefined) assertScope(scope, 'options.scope()');
-    else if (!unscopedWarning.said) warnIfUnscoped();
+    else if (!unscopedWarned()) warnIfUnscoped();
     let begun: Awaited<ReturnType<Idempotency['begin']>>;
     try {
       begun = await idempotency.begin(key, fingerprintOf(request), {
@@ -281,6 +368,15 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
     return {
       type: 'proceed',
       async finish(response) {
+        const problem = invalidResponse(response);
+        if (problem !== undefined) {
+          await release();
+          throw new FlowproofError(
+            'IDEMPOTENCY_RESPONSE_INVALID',
+            `The handler's response cannot be sent or stored: ${problem}; nothing was stored and the key was released`,
+            { details: { problem } },
+          );
+        }
         let store: boolean;
         try {
           store = storeResponse(response.status);
@@ -340,18 +436,12 @@ export function createHttpIdempotency(options: HttpIdempotencyOptions): HttpIdem
 }
 
 // Without a scope, two accounts sending the same key and body share one record: the second gets
-// the first one's response. Said once per process, loudly, since the default logger is silent.
-// Once per process, not per copy of flowproof (the ESM and CommonJS builds share the flag).
-const unscopedWarning = processSingleton('idempotency.unscoped-warning', 1, () => ({
-  said: false,
-}));
+// the first one's response.
 function warnIfUnscoped(): void {
   const { tenant, principal } = contextScope();
   if (tenant !== undefined || principal !== undefined) return;
-  unscopedWarning.said = true;
-  process.emitWarning(
+  warnUnscoped(
     'flowproof: Idempotency-Key records are not scoped by account (no options.scope, and no tenant or actor in the flow context), so callers sending the same key and body share one record. Pass scope: (request) => ({ principal: accountId }), or scope: () => ({}) if every caller is the same client.',
-    { code: 'FLOWPROOF_UNSCOPED_IDEMPOTENCY' },
   );
 }
 
@@ -370,6 +460,29 @@ function stringList(value: unknown, name: string, what: string): string[] {
     throw new TypeError(`${name} must be an array of ${what}, got ${describeValue(value)}`);
   }
   return [...value];
+}
+
+/** What is wrong with a handler's response, or `undefined` when it is one. */
+function invalidResponse(response: unknown): string | undefined {
+  if (typeof response !== 'object' || response === null) {
+    return `expected { status, headers, body }, got ${describeValue(response)}`;
+  }
+  const { status, headers, body } = response as Partial<HttpResponseData>;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
+    return `status must be an integer from 100 to 599, got ${typeof status === 'number' ? status : describeValue(status)}`;
+  }
+  if (typeof headers !== 'object' || headers === null) {
+    return `headers must be an object, got ${describeValue(headers)}`;
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') {
+      return `header ${name} must be a string, got ${describeValue(value)}`;
+    }
+  }
+  if (typeof body !== 'string' && !(body instanceof Uint8Array)) {
+    return `body must be a string or bytes, got ${describeValue(body)}`;
+  }
+  return undefined;
 }
 
 function assertRequest(request: unknown, full: boolean): asserts request is HttpRequestData {
@@ -484,6 +597,11 @@ function headerValue(headers: HttpRequestData['headers'], name: string): string 
   }
   if (found === undefined) return undefined;
   if (typeof found === 'string') return found;
+  if (!Array.isArray(found) || !found.every((item) => typeof item === 'string')) {
+    throw new TypeError(
+      `request.headers['${name}'] must be a string or an array of strings, got ${describeValue(found)}`,
+    );
+  }
   // A repeated header is ambiguous: treat it as malformed (a string parse of "a, b" fails).
   return found.length === 1 ? found[0] : found.join(', ');
 }

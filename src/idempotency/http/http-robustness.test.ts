@@ -3,11 +3,12 @@
  * bodies the layer does not cover, binary bodies, null-body statuses, cookies, key syntax and
  * option checks.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterTest, listen } from '../../../test/support/http-servers.js';
 import { recordingLogger } from '../../../test/support/logger.js';
 import { overrideStore } from '../../../test/support/stores.js';
 import { createMemoryBackend } from '../../adapters/memory/memory-backend.js';
@@ -25,23 +26,6 @@ import {
   parseIdempotencyKey,
 } from './http-idempotency.js';
 import { createNodeIdempotencyMiddleware, type NodeRequest } from './node-middleware.js';
-
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(
-    () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(resolve);
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 async function memoryStore(): Promise<IdempotencyStore> {
   const store = createMemoryIdempotencyStore({ backend: createMemoryBackend() });
@@ -513,7 +497,7 @@ describe('Fastify problems', () => {
     await app.register(fastifyIdempotency, { http: await layer() });
     app.post('/orders', async () => ({ ok: true }));
     await app.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => app.close());
+    closeAfterTest(() => app.close());
     const { port } = app.server.address() as AddressInfo;
     const response = await fetch(`http://127.0.0.1:${port}/orders`, {
       method: 'POST',

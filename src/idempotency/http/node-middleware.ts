@@ -4,8 +4,8 @@
  * are sent without calling `next`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { describeValue } from '../../core/errors.js';
-import { assertOptionsObject } from '../../core/options.js';
+import { describeValue, isFlowproofError } from '../../core/errors.js';
+import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import {
   bodyForFingerprint,
   checkMaxBodyBytes,
@@ -65,13 +65,14 @@ export type NodeMiddleware = (
  * ```
  */
 export function createNodeIdempotencyMiddleware(
-  http: HttpIdempotency,
+  http: HttpIdempotency<NodeRequest>,
   options: NodeIdempotencyMiddlewareOptions = {},
 ): NodeMiddleware {
   if (typeof http?.begin !== 'function' || typeof http.covers !== 'function') {
     throw new TypeError('http must be made by createHttpIdempotency()');
   }
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['readBody', 'maxBodyBytes'], 'options');
   if (options.readBody !== undefined && typeof options.readBody !== 'boolean') {
     throw new TypeError(
       `options.readBody must be a boolean, got ${describeValue(options.readBody)}`,
@@ -80,12 +81,22 @@ export function createNodeIdempotencyMiddleware(
   const readBody = options.readBody ?? true;
   const maxBodyBytes = checkMaxBodyBytes(options.maxBodyBytes, 'options.maxBodyBytes');
   return (req, res, next) => {
+    if (typeof next !== 'function') {
+      throw new TypeError(`next must be a function, got ${describeValue(next)}`);
+    }
+    if (typeof req?.headers !== 'object' || req.headers === null || typeof req.on !== 'function') {
+      return next(new TypeError(`req must be a node:http request, got ${describeValue(req)}`));
+    }
+    if (typeof res?.setHeader !== 'function' || typeof res.end !== 'function') {
+      return next(new TypeError(`res must be a node:http response, got ${describeValue(res)}`));
+    }
     const run = async () => {
-      const request: HttpRequestData = {
+      const request: HttpRequestData<NodeRequest> = {
         method: req.method ?? 'GET',
         url: req.originalUrl ?? req.url ?? '/',
         headers: req.headers,
         body: req.body,
+        raw: req,
       };
       // Only a covered request's body is fingerprinted: any other stream stays unread for the
       // handler (an upload, a proxy), and no unbounded body is buffered on its behalf.
@@ -238,7 +249,12 @@ function capture(
         else replace(res, internalErrorProblem());
       }
     };
-    finish(response).then(deliver, () => {
+    finish(response).then(deliver, (error: unknown) => {
+      // A response that is none (a status of 0…) was not stored and its key released: answer 500.
+      if (isFlowproofError(error, 'IDEMPOTENCY_RESPONSE_INVALID')) {
+        deliver(internalErrorProblem());
+        return;
+      }
       // finish() returns the handler's response when the store fails; should the core reject
       // anyway, the side effect happened, so the client still gets its response.
       deliver(response);
