@@ -14,7 +14,12 @@ import {
   isFlowproofError,
 } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
-import { assertFunction, assertInteger, assertOptionsObject } from '../../core/options.js';
+import {
+  assertFunction,
+  assertInteger,
+  assertKnownKeys,
+  assertOptionsObject,
+} from '../../core/options.js';
 import { type ValidationIssue, validateWithSchema } from '../../core/standard-schema.js';
 import { withSpan } from '../../core/tracing.js';
 import {
@@ -61,7 +66,9 @@ export interface ApplyOptions {
   /**
    * The `stateVersion` the caller decided on (e.g. the version shown in a form, or sent as an
    * `If-Match` header). When the stored entity has another, the event is refused with
-   * `VERSION_CONFLICT` without being evaluated.
+   * `VERSION_CONFLICT` without being evaluated; `details.actualVersion` is the stored version (larger
+   * than `expectedVersion`: another writer moved the entity on; smaller: `expectedVersion` was
+   * never written).
    * @default the version read by this call
    */
   readonly expectedVersion?: number;
@@ -168,7 +175,9 @@ export interface Entities<S extends string, ES extends EventSchemas, D, Fx exten
    * and the data `assign` returns must be JSON data, as in {@link Entities.create}; an event
    * declared without a schema takes no payload.
    *
-   * @throws FlowproofError `VERSION_CONFLICT` (another writer won), `STATE_TRANSITION_DENIED`,
+   * @throws FlowproofError `VERSION_CONFLICT` (another writer won, or `expectedVersion` is not
+   * the stored version; details: `expectedVersion`, and `actualVersion` when this call read it),
+   * `STATE_TRANSITION_DENIED`,
    * `VALIDATION_FAILED` (payload, or data that is not JSON data), `ENTITY_NOT_FOUND`,
    * `MACHINE_VERSION_MISMATCH`.
    * @throws TypeError when the store clock gives no valid `Date`.
@@ -272,6 +281,7 @@ export function createEntities<S extends string, ES extends EventSchemas, D, Fx 
   options: EntitiesOptions<S, ES, D, Fx>,
 ): Entities<S, ES, D, Fx> {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['machine', 'store', 'logger'], 'options');
   const internals = machineInternals(options.machine);
   assertStore(options.store, 'options.store');
   const logger = options.logger ?? silentLogger;
@@ -303,13 +313,20 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
     new FlowproofError(code, `Entity "${id}" of machine "${machineId}" ${what}`, {
       details: { machineId, entityId: id, ...details },
     });
-  const conflict = (id: string, expectedVersion: number, foundVersion?: number) => {
+  /**
+   * `VERSION_CONFLICT` for entity `id` written at `actualVersion` (when this call read it) while
+   * the caller expected `expectedVersion`. Versions only grow, so an expected version ahead of the
+   * stored one was never written: a mistaken or invented version, not another writer.
+   */
+  const conflict = (id: string, expectedVersion: number, actualVersion?: number) => {
     debug({ machineId, entityId: id, expectedVersion }, 'version conflict');
     return entityError(
       'VERSION_CONFLICT',
       id,
-      `was changed by another writer since version ${expectedVersion}: read it again and decide again`,
-      foundVersion === undefined ? { expectedVersion } : { expectedVersion, foundVersion },
+      actualVersion !== undefined && expectedVersion > actualVersion
+        ? `is at version ${actualVersion}: expectedVersion ${expectedVersion} is ahead of it, a version it never had`
+        : `was changed by another writer since version ${expectedVersion}: read it again and decide again`,
+      actualVersion === undefined ? { expectedVersion } : { expectedVersion, actualVersion },
     );
   };
 
@@ -517,6 +534,7 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
   ): Promise<ApplyResult<S, D, Fx> | undefined> {
     assertEntityId(id);
     assertOptionsObject(options, 'options');
+    assertKnownKeys(options, ['attempts', 'backoffMs', 'maxBackoffMs', 'signal'], 'options');
     const attempts = options.attempts ?? 5;
     assertInteger(attempts, 'options.attempts', 1, 1000);
     const backoffMs = options.backoffMs ?? 10;
@@ -604,6 +622,7 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
     async apply(id, event, options = {}) {
       assertEntityId(id);
       assertOptionsObject(options, 'options');
+      assertKnownKeys(options, ['expectedVersion'], 'options');
       const expected = options.expectedVersion;
       if (expected !== undefined) assertInteger(expected, 'options.expectedVersion', 1);
       const received = await validateEvent(event);
@@ -619,6 +638,7 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
     async history(id, options = {}) {
       assertEntityId(id);
       assertOptionsObject(options, 'options');
+      assertKnownKeys(options, ['cursor', 'limit'], 'options');
       const limit = options.limit ?? 100;
       assertInteger(limit, 'options.limit', 1, 1000);
       const cursor = options.cursor;

@@ -7,7 +7,7 @@
  */
 import { isFlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
-import { assertInteger, assertOptionsObject } from '../../core/options.js';
+import { assertInteger, assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import type { EventSchemas } from '../define-machine.js';
 import { type Entities, storeNow, timerFirerOf } from './create-entities.js';
 
@@ -88,7 +88,7 @@ export async function sweepTimers<S extends string, ES extends EventSchemas, D, 
   entities: Entities<S, ES, D, Fx>,
   options: SweepOptions = {},
 ): Promise<SweepResult> {
-  const { limit, logger } = sweepOptions(options);
+  const { limit, logger } = sweepOptions(options, SWEEP_KEYS);
   const fire = timerFirerOf(entities);
   const machineId = entities.machine.id;
   const now = await storeNow(entities.store);
@@ -131,7 +131,7 @@ export function startTimerSweeper<S extends string, ES extends EventSchemas, D, 
   entities: Entities<S, ES, D, Fx>,
   options: TimerSweeperOptions = {},
 ): TimerSweeper {
-  const { limit, logger } = sweepOptions(options);
+  const { limit, logger } = sweepOptions(options, [...SWEEP_KEYS, 'intervalMs', 'signal']);
   const intervalMs = options.intervalMs ?? 1000;
   assertInteger(intervalMs, 'options.intervalMs', 1, 86_400_000);
   timerFirerOf(entities);
@@ -178,9 +178,16 @@ export function startTimerSweeper<S extends string, ES extends EventSchemas, D, 
   return { sweep, stop, [Symbol.asyncDispose]: stop };
 }
 
-/** The checked options every sweep takes. */
-function sweepOptions(options: SweepOptions): { limit: number; logger: Logger } {
+/** The options of {@link sweepTimers}; {@link startTimerSweeper} takes two more. */
+const SWEEP_KEYS = ['limit', 'logger'];
+
+/** The checked options every sweep takes; any key outside `known` is refused. */
+function sweepOptions(
+  options: SweepOptions,
+  known: readonly string[],
+): { limit: number; logger: Logger } {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, known, 'options');
   const limit = options.limit ?? 100;
   assertInteger(limit, 'options.limit', 1, 10_000);
   const logger = options.logger ?? silentLogger;
