@@ -9,6 +9,7 @@ import { describeValue } from '../core/errors.js';
 import {
   assertFunction,
   assertInteger,
+  assertKnownKeys,
   assertNonEmptyString,
   assertOptionsObject,
 } from '../core/options.js';
@@ -22,6 +23,7 @@ import {
   assertSnapshot,
   compileTransition,
   type TransitionFunction,
+  validateSync,
   versionMismatch,
 } from './transition.js';
 
@@ -217,7 +219,10 @@ export interface MachineConfig<S extends string, ES extends EventSchemas, D, Fx 
   readonly events: ES;
   /**
    * Transitions allowed from every non-terminal state that does not handle the event itself,
-   * e.g. `{ user_cancelled: 'cancelled' }`.
+   * e.g. `{ user_cancelled: 'cancelled' }`. A state's own `on.<event>` replaces the `anyState`
+   * transition for that event, even when every guard of its own refuses (then the event is
+   * denied); to fall back, repeat the target as the state's last, unguarded alternative. An
+   * `anyState` event every non-terminal state handles itself would never fire: it is refused.
    * @default {}
    */
   readonly anyState?: TransitionsConfig<S, ES, D, Fx>;
@@ -228,7 +233,8 @@ export interface MachineConfig<S extends string, ES extends EventSchemas, D, Fx 
    */
   readonly effects?: readonly Fx[];
   /**
-   * Validates an entity's data when it is created; its output type is the data type.
+   * Validates an entity's data when it is created (`initialSnapshot()`, the entities'
+   * `create()`); its output type is the data type.
    * @default no data (`undefined`)
    */
   readonly data?: StandardSchemaV1<unknown, D>;
@@ -268,8 +274,11 @@ export interface Machine<
   /** Every event name, in definition order. */
   readonly events: readonly EventName<ES>[];
   /**
-   * A new snapshot in the initial state at `stateVersion` 1. Does not validate `data`; entity
-   * stores do.
+   * A new snapshot in the initial state at `stateVersion` 1. `data` is validated with the
+   * machine's data schema, whose output the snapshot holds (as {@link MachineConfig.data} says).
+   *
+   * @throws FlowproofError `VALIDATION_FAILED` (`details.issues`) when the schema refuses `data`.
+   * @throws TypeError when the data schema is asynchronous (the entities' `create()` awaits it).
    */
   initialSnapshot(...data: undefined extends D ? [data?: D] : [data: D]): Snapshot<S, D>;
   /**
@@ -397,7 +406,11 @@ export function defineMachine<
   D = undefined,
   Fx extends string = string,
 >(config: MachineConfig<S, ES, D, Fx>): Machine<S, ES, D, Fx> {
-  assertOptionsObject(config, 'config');
+  assertOptions(
+    config,
+    'config',
+    'id version initial states events anyState effects data migrations description',
+  );
   const id = assertName(config.id, 'config.id');
   const version = config.version ?? 1;
   assertInteger(version, 'config.version', 1, 1_000_000);
@@ -427,7 +440,7 @@ export function defineMachine<
   const entryEffects = new Map<string, readonly string[]>();
   for (const [name, state] of stateEntries) {
     assertName(name, `config.states key "${name}"`);
-    assertOptionsObject(state, `config.states.${name}`);
+    assertOptions(state, `config.states.${name}`, 'terminal on entry after description');
     entryEffects.set(name, checkedEffects(state.entry, `config.states.${name}.entry`));
   }
   const assertState = (value: unknown, name: string): string => {
@@ -450,7 +463,7 @@ export function defineMachine<
     check(list.length > 0, `${where} must not be an empty array`);
     return list.map((item, index) => {
       const at = Array.isArray(spec) ? `${where}[${index}]` : where;
-      assertOptionsObject(item, at);
+      assertOptions(item, at, 'target guard assign effects description');
       const target = assertState(item.target, `${at}.target`);
       const guard = item.guard as CompiledTransition['guard'];
       if (guard !== undefined) assertFunction(guard, `${at}.guard`);
@@ -483,6 +496,8 @@ export function defineMachine<
     return own;
   };
   const anyState = handlers(config.anyState, 'config.anyState');
+  // The anyState events some state takes; the others would never fire.
+  const reachable = new Set<string>();
 
   const states: Record<string, CompiledState> = Object.create(null);
   const terminalStates: S[] = [];
@@ -505,11 +520,12 @@ export function defineMachine<
       if (own !== undefined) on[event] = compileSpec(own, `${where}.on.${event}`, name, false);
       else if (!terminal && anyState[event] !== undefined) {
         on[event] = compileSpec(anyState[event], `config.anyState.${event}`, name, true);
+        reachable.add(event);
       }
     }
     const after = state.after;
     if (after !== undefined) {
-      assertOptionsObject(after, `${where}.after`);
+      assertOptions(after, `${where}.after`, 'delayMs event');
       assertInteger(after.delayMs, `${where}.after.delayMs`, 0, MAX_DELAY_MS);
       const event: unknown = after.event;
       const handled = typeof event === 'string' ? on[event] : undefined;
@@ -537,7 +553,16 @@ export function defineMachine<
     };
   }
 
+  for (const event in anyState) {
+    // A state's own transitions for an event replace anyState's, guarded or not.
+    check(
+      reachable.has(event),
+      `config.anyState.${event} never fires: every non-terminal state has its own on.${event}`,
+    );
+  }
+
   const migrations = compileMigrations(config.migrations, version, entryEffects);
+  const dataSchema = config.data;
   const machine: Machine<S, ES, D, Fx> = Object.freeze({
     id,
     version,
@@ -550,7 +575,11 @@ export function defineMachine<
       version,
       state: config.initial,
       stateVersion: 1,
-      data: args[0] as D,
+      data: (dataSchema
+        ? validateSync(dataSchema, args[0], `The data of machine "${id}"`, 'create', {
+            machineId: id,
+          })
+        : args[0]) as D,
     }),
     transition: compileTransition(id, version, states, schemas, true) as unknown as Machine<
       S,
@@ -566,7 +595,7 @@ export function defineMachine<
   internals.set(machine, {
     states,
     schemas,
-    dataSchema: config.data,
+    dataSchema,
     description: config.description,
     decide: compileTransition(id, version, states, schemas, false),
   });
@@ -579,6 +608,19 @@ export function defineMachine<
  */
 function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new TypeError(message);
+}
+
+/**
+ * Throws a `TypeError` naming `name` unless `value` is an object whose keys are all in `known`
+ * (space-separated, which keeps the pure entry small).
+ */
+function assertOptions(
+  value: unknown,
+  name: string,
+  known: string,
+): asserts value is Record<string, unknown> {
+  assertOptionsObject(value, name);
+  assertKnownKeys(value, known.split(' '), name);
 }
 
 function assertName(value: unknown, name: string): string {
@@ -619,7 +661,7 @@ function compileMigrations(
   check(Array.isArray(value), 'config.migrations must be an array');
   value.forEach((step: unknown, index: number) => {
     const where = `config.migrations[${index}]`;
-    assertOptionsObject(step, where);
+    assertOptions(step, where, 'from states data');
     assertInteger(step.from, `${where}.from`, 1, version - 1);
     check(!steps.has(step.from), `${where}.from: version ${step.from} is migrated twice`);
     if (step.states !== undefined) {

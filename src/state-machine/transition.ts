@@ -104,27 +104,24 @@ export function compileTransition(
     }
     let received = event as ReceivedEvent<EventSchemas>;
     const schema = validate && schemas[type];
-    // Declared with null, validating: a payload would reach guards, assign and history unchecked.
-    const result: SchemaValidation<unknown> | Promise<SchemaValidation<unknown>> | false = schema
-      ? validateWithSchema(schema, event.payload)
-      : validate &&
-        event.payload !== undefined && {
-          ok: false,
-          issues: [{ path: [], code: 'invalid_type', message: 'the event takes no payload' }],
-        };
-    if (result instanceof Promise) {
-      throw new TypeError(
-        `The schema of event "${type}" is asynchronous: only the entities' apply() can await it`,
-      );
-    }
-    if (result) {
+    if (schema) {
       received = {
         type,
-        payload: validOutput(result, `The payload of event "${type}"`, {
+        payload: validateSync(schema, event.payload, `The payload of event "${type}"`, 'apply', {
           machineId: id,
           event: type,
         }),
       } as ReceivedEvent<EventSchemas>;
+    } else if (validate && event.payload !== undefined) {
+      // Declared with null: a payload would reach guards, assign and history unchecked.
+      validOutput(
+        {
+          ok: false,
+          issues: [{ path: [], code: 'invalid_type', message: 'the event takes no payload' }],
+        },
+        `The payload of event "${type}"`,
+        { machineId: id, event: type },
+      );
     }
     let chosen = alternatives[0];
     if (chosen !== undefined && chosen.guard !== undefined) {
@@ -199,6 +196,27 @@ export function assertEvent(event: unknown): asserts event is AnyEvent {
   if (typeof event !== 'object' || typeof (event as AnyEvent | null)?.type !== 'string') {
     throw new TypeError('event must be an object with a string type');
   }
+}
+
+/**
+ * @internal The output of the synchronous `schema` for `value`, or `VALIDATION_FAILED` for `what`
+ * (as {@link validOutput}). An asynchronous schema is a `TypeError`: only the entities' `awaitedBy`
+ * method can await it.
+ */
+export function validateSync(
+  schema: StandardSchemaV1,
+  value: unknown,
+  what: string,
+  awaitedBy: string,
+  details: Readonly<Record<string, unknown>>,
+): unknown {
+  const result = validateWithSchema(schema, value);
+  if (result instanceof Promise) {
+    throw new TypeError(
+      `${what} has an asynchronous schema: only the entities' ${awaitedBy}() can await it`,
+    );
+  }
+  return validOutput(result, what, details);
 }
 
 /**

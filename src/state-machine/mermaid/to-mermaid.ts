@@ -3,7 +3,7 @@
  * `stateDiagram-v2` (GitHub, GitLab and most doc tools draw it), generated from the definition so
  * the diagram cannot drift from the code.
  */
-import { assertOptionsObject } from '../../core/options.js';
+import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import type { EventSchemas, Machine } from '../define-machine.js';
 import { describe } from '../describe.js';
 
@@ -26,7 +26,8 @@ export interface MermaidOptions {
  * transition labelled with its event (guards in brackets, deadlines as `after …`, effects after a
  * slash), and terminal states into `[*]`.
  *
- * @throws TypeError when `machine` was not created by `defineMachine` or an option is invalid.
+ * @throws TypeError when `machine` was not created by `defineMachine`, or an option is invalid or
+ * unknown.
  * @example
  * ```ts
  * writeFileSync('docs/order.mmd', toMermaid(order, { direction: 'LR' }));
@@ -37,6 +38,7 @@ export function toMermaid<S extends string, ES extends EventSchemas, D, Fx exten
   options: MermaidOptions = {},
 ): string {
   assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['direction', 'effects'], 'options');
   const { direction = 'TB', effects = true } = options;
   if (direction !== 'TB' && direction !== 'LR') {
     throw new TypeError(`options.direction must be 'TB' or 'LR', got ${String(direction)}`);
