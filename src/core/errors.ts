@@ -115,10 +115,16 @@ export function isFlowproofError<C extends FlowproofErrorCode>(
   );
 }
 
-/** Describes a value for an error message without dumping it (it may hold personal data). */
+/**
+ * Describes a value for an error message without dumping it (it may hold personal data). Never
+ * throws: an object that cannot be inspected (a revoked proxy) is `an object`.
+ */
 export function describeValue(value: unknown): string {
+  if (typeof value !== 'object') return typeof value;
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof Date) return 'a Date';
-  return typeof value === 'object' ? 'an object' : `${typeof value}`;
+  try {
+    if (Array.isArray(value)) return 'an array';
+    if (value instanceof Date) return 'a Date';
+  } catch {}
+  return 'an object';
 }

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe as describeBlock, expect, it } from 'vitest';
 import { z } from 'zod';
+import { expectNoEngineError, oddValue } from '../../test/support/odd-values.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import type { StandardSchemaV1 } from '../core/standard-schema.js';
 import { defineMachine } from './define-machine.js';
@@ -273,5 +274,78 @@ describeBlock('misspelled options', () => {
       migrations: [{ from: 1, states: { old: 'a' }, data: (d) => d }],
     });
     expect(describe(machine).transitions).toHaveLength(5);
+  });
+});
+
+describeBlock('odd arguments to every public entry of the pure machine', () => {
+  const machine = defineMachine({
+    id: 'odd',
+    initial: 'a',
+    data: z.object({ n: z.number() }).optional(),
+    events: { go: z.object({ x: z.string() }), back: null },
+    states: { a: { on: { go: 'b' } }, b: { on: { back: 'a' } } },
+    migrations: [],
+  });
+  const good = machine.initialSnapshot();
+
+  it('are TypeErrors naming the argument or FlowproofErrors (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(oddValue, async (make) => {
+        await expectNoEngineError('config', () => defineMachine(make() as never));
+        await expectNoEngineError('config', () =>
+          defineMachine({ id: 'm', initial: 'a', events: make(), states: { a: {} } } as never),
+        );
+        await expectNoEngineError('config', () =>
+          defineMachine({ id: 'm', initial: 'a', events: {}, states: { a: make() } } as never),
+        );
+        await expectNoEngineError('config', () =>
+          defineMachine({
+            id: 'm',
+            initial: 'a',
+            events: { go: null },
+            states: { a: { on: { go: make() } } },
+          } as never),
+        );
+        await expectNoEngineError('config', () =>
+          defineMachine({
+            id: 'm',
+            initial: 'a',
+            events: { go: null },
+            states: { a: { on: { go: { target: make(), guard: make() } } } },
+          } as never),
+        );
+        await expectNoEngineError('config', () =>
+          defineMachine({
+            id: 'm',
+            initial: 'a',
+            version: 2,
+            events: {},
+            states: { a: { entry: make() } },
+            migrations: [make()],
+          } as never),
+        );
+        await expectNoEngineError('data', () => machine.initialSnapshot(make() as never));
+        await expectNoEngineError('snapshot', () =>
+          machine.transition(make() as never, { type: 'go', payload: { x: '1' } }),
+        );
+        await expectNoEngineError('snapshot', () =>
+          machine.transition({ ...good, data: make() } as never, {
+            type: 'go',
+            payload: { x: '1' },
+          }),
+        );
+        await expectNoEngineError('event', () => machine.transition(good, make() as never));
+        await expectNoEngineError('event', () =>
+          machine.transition(good, { type: 'go', payload: make() } as never),
+        );
+        await expectNoEngineError('snapshot', () => machine.migrateSnapshot(make() as never));
+        await expectNoEngineError('state', () => machine.allowedEvents(make() as never));
+        await expectNoEngineError('state', () => machine.isTerminal(make() as never));
+        await expectNoEngineError('machine', () => describe(make() as never));
+        await expectNoEngineError('machine', () => toMermaid(make() as never));
+        await expectNoEngineError('options', () => toMermaid(machine, make() as never));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -5,6 +5,7 @@
  * events and snapshots are built here too, so that entities report them in the same words.
  */
 import { describeValue, FlowproofError } from '../core/errors.js';
+import { assertKnownKeys } from '../core/options.js';
 import {
   type SchemaValidation,
   type StandardSchemaV1,
@@ -64,12 +65,15 @@ export function compileTransition(
   schemas: Readonly<Record<string, StandardSchemaV1 | null>>,
   validate: boolean,
 ): TransitionFunction {
-  return (snapshot, event) => {
+  return (input, event) => {
+    // Each field is read once, so a getter or proxy cannot change it between checks, and a value
+    // that cannot be read at all (a revoked proxy) is a TypeError naming it.
+    const snapshot = readSnapshot(input);
     // The comparisons the hot path makes anyway; the full shape check runs only when one fails, so
     // a malformed value is a TypeError and a well-formed foreign snapshot a version mismatch.
-    const stateVersion = snapshot?.stateVersion;
+    const stateVersion = snapshot.stateVersion;
     if (
-      snapshot?.machineId !== id ||
+      snapshot.machineId !== id ||
       snapshot.version !== version ||
       typeof snapshot.state !== 'string' ||
       !(Number.isSafeInteger(stateVersion) && stateVersion > 0)
@@ -81,18 +85,11 @@ export function compileTransition(
     }
     const node = states[snapshot.state];
     if (node === undefined) {
-      throw versionMismatch(
-        id,
-        version,
-        snapshot,
-        `state "${String(snapshot.state)}" does not exist`,
-        {
-          state: snapshot.state,
-        },
-      );
+      throw versionMismatch(id, version, snapshot, `state "${snapshot.state}" does not exist`, {
+        state: snapshot.state,
+      });
     }
-    assertEvent(event);
-    const type = event.type;
+    const { type, payload } = readEvent(event);
     const alternatives = node.on[type];
     if (alternatives === undefined) {
       throw denied(
@@ -102,17 +99,17 @@ export function compileTransition(
         !(type in schemas) ? 'unknown-event' : node.terminal ? 'terminal' : 'not-handled',
       );
     }
-    let received = event as ReceivedEvent<EventSchemas>;
+    let received = { type, payload } as ReceivedEvent<EventSchemas>;
     const schema = validate && schemas[type];
     if (schema) {
       received = {
         type,
-        payload: validateSync(schema, event.payload, `The payload of event "${type}"`, 'apply', {
+        payload: validateSync(schema, payload, `The payload of event "${type}"`, 'apply', {
           machineId: id,
           event: type,
         }),
       } as ReceivedEvent<EventSchemas>;
-    } else if (validate && event.payload !== undefined) {
+    } else if (validate && payload !== undefined) {
       // Declared with null: a payload would reach guards, assign and history unchecked.
       validOutput(
         {
@@ -191,11 +188,63 @@ function misbehaved(what: string, must: string, node: CompiledState, event: stri
   return new TypeError(`The ${what} of event "${event}" in state "${node.name}" must ${must}`);
 }
 
-/** @internal Throws a `TypeError` unless `event` is an object with a string `type`. */
-export function assertEvent(event: unknown): asserts event is AnyEvent {
-  if (typeof event !== 'object' || typeof (event as AnyEvent | null)?.type !== 'string') {
+/**
+ * @internal A plain copy of `snapshot`'s fields, each read once (a getter cannot answer
+ * differently later), or a `TypeError` naming `snapshot` when it cannot be read. Its shape is
+ * left to {@link assertSnapshot}.
+ */
+export function readSnapshot(input: unknown): Snapshot<string, unknown> {
+  return readable('snapshot', () => {
+    const { machineId, version, state, stateVersion, data } = Object(input);
+    return { machineId, version, state, stateVersion, data };
+  });
+}
+
+/**
+ * @internal `event`'s `type` and `payload`, each read once, or a `TypeError` naming `event` unless
+ * it is an object with a string `type` that can be read.
+ */
+export function readEvent(event: unknown): AnyEvent {
+  const read = readable('event', () => {
+    const { type, payload } = Object(event);
+    return { type, payload };
+  });
+  if (typeof event !== 'object' || typeof read.type !== 'string') {
     throw new TypeError('event must be an object with a string type');
   }
+  return read;
+}
+
+/**
+ * @internal What `read` returns, or a `TypeError` naming `name` with what it threw as `cause`
+ * when the value cannot be read (a revoked proxy, a getter or proxy trap that throws).
+ */
+export function readable<T>(name: string, read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    throw new TypeError(`${name} cannot be read`, { cause });
+  }
+}
+
+/**
+ * @internal A null-prototype copy of the own enumerable properties of the object `value`, each
+ * read once. Throws a `TypeError` naming `name` when it is not a (non-array) object, cannot be
+ * read, or has a key outside `known` (space-separated names, which keeps the pure entry small).
+ */
+export function readObject(value: unknown, name: string, known?: string): Record<string, unknown> {
+  const keys = readable(
+    name,
+    () =>
+      typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value),
+  );
+  if (!keys) throw new TypeError(`${name} must be an object, got ${describeValue(value)}`);
+  const copy: Record<string, unknown> = Object.create(null);
+  for (const key of keys) {
+    copy[key] = readable(`${name}.${key}`, () => (value as Record<string, unknown>)[key]);
+  }
+  if (known) assertKnownKeys(copy, known.split(' '), name);
+  return copy;
 }
 
 /**
@@ -210,8 +259,10 @@ export function validateSync(
   awaitedBy: string,
   details: Readonly<Record<string, unknown>>,
 ): unknown {
-  const result = validateWithSchema(schema, value);
+  const result = readable(what, () => validateWithSchema(schema, value));
   if (result instanceof Promise) {
+    // Not awaited: a rejection (zod rejects values it cannot read) must not go unhandled.
+    result.catch(() => {});
     throw new TypeError(
       `${what} has an asynchronous schema: only the entities' ${awaitedBy}() can await it`,
     );
@@ -227,12 +278,13 @@ export function validOutput(
   result: SchemaValidation<unknown>,
   what: string,
   details: Readonly<Record<string, unknown>>,
+  cause?: unknown,
 ): unknown {
   if (!result.ok) {
     throw new FlowproofError(
       'VALIDATION_FAILED',
       `${what} is invalid: ${summariseIssues(result.issues)}`,
-      { details: { ...details, issues: result.issues } },
+      { details: { ...details, issues: result.issues }, cause },
     );
   }
   return result.value;

@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { expectNoEngineError, oddValue } from '../../../test/support/odd-values.js';
 import { createMemoryBackend } from '../../adapters/memory/memory-backend.js';
 import { createMemoryEntityStore } from '../../adapters/memory/memory-entity-store.js';
 import { createManualClock } from '../../core/clock.js';
@@ -189,5 +190,53 @@ describe('misspelled options', () => {
       signal: new AbortController().signal,
     });
     await sweeper.stop();
+  });
+});
+
+describe('odd arguments to every public entry of the entities', () => {
+  it('are TypeErrors naming the argument or FlowproofErrors (property)', async () => {
+    const entities = await tickets();
+    await entities.create('t1', { title: 'a' });
+    await fc.assert(
+      fc.asyncProperty(oddValue, async (make) => {
+        await expectNoEngineError('options', () => createEntities(make() as never));
+        await expectNoEngineError('options', () =>
+          createEntities({ machine: ticket, store: make() } as never),
+        );
+        await expectNoEngineError('id', () => entities.create(make() as never, { title: 'a' }));
+        await expectNoEngineError('data', () => entities.create('t2', make() as never));
+        await expectNoEngineError('data', () =>
+          entities.create('t3', { title: 'a', extra: make() } as never),
+        );
+        await expectNoEngineError('id', () => entities.get(make() as never));
+        await expectNoEngineError('id', () => entities.load(make() as never));
+        await expectNoEngineError('event', () => entities.apply('t1', make() as never));
+        await expectNoEngineError('payload', () =>
+          entities.apply('t1', { type: 'assign', payload: make() } as never),
+        );
+        await expectNoEngineError('options', () =>
+          entities.apply('t1', { type: 'reopen' }, make() as never),
+        );
+        await expectNoEngineError('options', () =>
+          entities.applyWithRetry('t1', { type: 'reopen' }, make() as never),
+        );
+        await expectNoEngineError('options', () =>
+          entities.applyWithRetry('t1', { type: 'reopen' }, { signal: make() } as never),
+        );
+        await expectNoEngineError('event', () =>
+          entities.applyWithRetry('t1', () => make() as never),
+        );
+        await expectNoEngineError('options', () => entities.history('t1', make() as never));
+        await expectNoEngineError('id', () => entities.rebuild(make() as never));
+        await expectNoEngineError('id', () => entities.upgrade(make() as never));
+        await expectNoEngineError('store', () => entities.withStore(make() as never));
+        await expectNoEngineError('entities', () => sweepTimers(make() as never));
+        await expectNoEngineError('options', () => sweepTimers(entities, make() as never));
+        await expectNoEngineError('options', async () => {
+          await startTimerSweeper(entities, make() as never).stop();
+        });
+      }),
+      { numRuns: 200 },
+    );
   });
 });

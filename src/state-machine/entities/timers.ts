@@ -7,9 +7,10 @@
  */
 import { isFlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
-import { assertInteger, assertKnownKeys, assertOptionsObject } from '../../core/options.js';
+import { assertInteger } from '../../core/options.js';
 import type { EventSchemas } from '../define-machine.js';
-import { type Entities, storeNow, timerFirerOf } from './create-entities.js';
+import { readObject } from '../transition.js';
+import { assertSignal, type Entities, storeNow, timerFirerOf } from './create-entities.js';
 
 /** Options of {@link sweepTimers}. */
 export interface SweepOptions {
@@ -129,9 +130,10 @@ export async function sweepTimers<S extends string, ES extends EventSchemas, D, 
  */
 export function startTimerSweeper<S extends string, ES extends EventSchemas, D, Fx extends string>(
   entities: Entities<S, ES, D, Fx>,
-  options: TimerSweeperOptions = {},
+  input: TimerSweeperOptions = {},
 ): TimerSweeper {
-  const { limit, logger } = sweepOptions(options, [...SWEEP_KEYS, 'intervalMs', 'signal']);
+  const { limit, logger, options } = sweepOptions(input, `${SWEEP_KEYS} intervalMs signal`);
+  assertSignal(options.signal);
   const intervalMs = options.intervalMs ?? 1000;
   assertInteger(intervalMs, 'options.intervalMs', 1, 86_400_000);
   timerFirerOf(entities);
@@ -179,18 +181,20 @@ export function startTimerSweeper<S extends string, ES extends EventSchemas, D, 
 }
 
 /** The options of {@link sweepTimers}; {@link startTimerSweeper} takes two more. */
-const SWEEP_KEYS = ['limit', 'logger'];
+const SWEEP_KEYS = 'limit logger';
 
-/** The checked options every sweep takes; any key outside `known` is refused. */
+/**
+ * The checked options every sweep takes, and a copy of all of them; any key outside `known`
+ * (space-separated) is refused.
+ */
 function sweepOptions(
-  options: SweepOptions,
-  known: readonly string[],
-): { limit: number; logger: Logger } {
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, known, 'options');
+  input: TimerSweeperOptions,
+  known: string,
+): { limit: number; logger: Logger; options: TimerSweeperOptions } {
+  const options = readObject(input, 'options', known) as TimerSweeperOptions;
   const limit = options.limit ?? 100;
   assertInteger(limit, 'options.limit', 1, 10_000);
   const logger = options.logger ?? silentLogger;
   assertLogger(logger, 'options.logger');
-  return { limit, logger };
+  return { limit, logger, options };
 }
