@@ -6,7 +6,7 @@
  * {@link Machine.transition} does a few property reads per call.
  */
 import { describeValue } from '../core/errors.js';
-import { assertFunction, assertInteger, assertNonEmptyString } from '../core/options.js';
+import { assertFunction, assertInteger } from '../core/options.js';
 import {
   type InferSchemaInput,
   type InferSchemaOutput,
@@ -494,7 +494,7 @@ export function defineMachine<
     if (on === undefined) return Object.create(null);
     const own = readObject(on, where);
     for (const event in own) {
-      check(event in schemas, `${where}.${event} handles an event not declared in config.events`);
+      check(event in schemas, `${where}.${event} is not declared in config.events`);
     }
     return own;
   };
@@ -538,17 +538,10 @@ export function defineMachine<
       assertInteger(after.delayMs, `${where}.after.delayMs`, 0, MAX_DELAY_MS);
       const event: unknown = after.event;
       const handled = typeof event === 'string' ? on[event] : undefined;
+      // Firing must always succeed: no payload to give, no guard to refuse.
       check(
-        handled,
-        `${where}.after.event must be an event the state handles, got ${shown(event)}`,
-      );
-      check(
-        schemas[event as string] === null,
-        `${where}.after.event "${event}" must be declared without payload schema (null)`,
-      );
-      check(
-        handled.at(-1)?.guard === undefined,
-        `${where}.after.event "${event}" must have an unguarded (last) transition`,
+        handled && schemas[event as string] === null && !handled.at(-1)?.guard,
+        `${where}.after.event must be an event the state handles, declared without payload schema (null) and with an unguarded (last) transition, got ${shown(event)}`,
       );
     }
     states[name] = {
@@ -680,10 +673,10 @@ function compileMigrations(
     const states =
       step.states === undefined ? Object.create(null) : readObject(step.states, `${where}.states`);
     for (const [from, to] of Object.entries(states)) {
-      assertNonEmptyString(to, `${where}.states.${from}`);
+      const target = assertName(to, `${where}.states.${from}`);
       check(
-        step.from < version - 1 || stateNames.has(to),
-        `${where}.states.${from} must name a state of version ${version}, got ${to}`,
+        step.from < version - 1 || stateNames.has(target),
+        `${where}.states.${from} must name a state of version ${version}, got ${target}`,
       );
     }
     if (step.data !== undefined) assertFunction(step.data, `${where}.data`);

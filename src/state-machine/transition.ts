@@ -325,7 +325,7 @@ export function versionMismatch(
 ): FlowproofError {
   return new FlowproofError(
     'MACHINE_VERSION_MISMATCH',
-    `A snapshot of machine "${String(snapshot.machineId)}" version ${String(snapshot.version)} does not fit version ${version} of machine "${machineId}": ${why}`,
+    `A snapshot of machine "${snapshot.machineId}" version ${snapshot.version} does not fit version ${version} of machine "${machineId}": ${why}`,
     { details: { machineId, expected: version, found: snapshot.version, ...details } },
   );
 }
