@@ -442,7 +442,7 @@ export function defineMachine<
       readObject(state, where, 'terminal on entry after description') as StateConfig<S, ES, D, Fx>,
     ] as const;
   });
-  check(stateEntries.length > 0, 'config.states must define at least one state');
+  check(stateEntries.length > 0, 'config.states must not be empty');
   // State name → its entry effects; its keys are the machine's states.
   const entryEffects = new Map<string, readonly string[]>();
   for (const [name, state] of stateEntries) {
@@ -541,7 +541,7 @@ export function defineMachine<
       // Firing must always succeed: no payload to give, no guard to refuse.
       check(
         handled && schemas[event as string] === null && !handled.at(-1)?.guard,
-        `${where}.after.event must be an event the state handles, declared without payload schema (null) and with an unguarded (last) transition, got ${shown(event)}`,
+        `${where}.after.event must be an event the state handles, without payload schema (null), by an unguarded (last) transition, got ${shown(event)}`,
       );
     }
     states[name] = {

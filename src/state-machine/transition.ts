@@ -69,16 +69,9 @@ export function compileTransition(
     // Each field is read once, so a getter or proxy cannot change it between checks, and a value
     // that cannot be read at all (a revoked proxy) is a TypeError naming it.
     const snapshot = readSnapshot(input);
-    // The comparisons the hot path makes anyway; the full shape check runs only when one fails, so
-    // a malformed value is a TypeError and a well-formed foreign snapshot a version mismatch.
-    const stateVersion = snapshot.stateVersion;
-    if (
-      snapshot.machineId !== id ||
-      snapshot.version !== version ||
-      typeof snapshot.state !== 'string' ||
-      !(Number.isSafeInteger(stateVersion) && stateVersion > 0)
-    ) {
-      assertSnapshot(snapshot);
+    // A malformed value is a TypeError; a well-formed foreign snapshot a version mismatch.
+    assertSnapshot(snapshot);
+    if (snapshot.machineId !== id || snapshot.version !== version) {
       throw versionMismatch(id, version, snapshot, 'migrate it first', {
         foundMachineId: snapshot.machineId,
       });
@@ -194,10 +187,13 @@ function misbehaved(what: string, must: string, node: CompiledState, event: stri
  * left to {@link assertSnapshot}.
  */
 export function readSnapshot(input: unknown): Snapshot<string, unknown> {
-  return readable('snapshot', () => {
+  // No closure (unlike readable()): this runs on every transition.
+  try {
     const { machineId, version, state, stateVersion, data } = Object(input);
     return { machineId, version, state, stateVersion, data };
-  });
+  } catch (cause) {
+    throw unreadable('snapshot', cause);
+  }
 }
 
 /**
@@ -205,10 +201,13 @@ export function readSnapshot(input: unknown): Snapshot<string, unknown> {
  * it is an object with a string `type` that can be read.
  */
 export function readEvent(event: unknown): AnyEvent {
-  const read = readable('event', () => {
+  let read: AnyEvent;
+  try {
     const { type, payload } = Object(event);
-    return { type, payload };
-  });
+    read = { type, payload };
+  } catch (cause) {
+    throw unreadable('event', cause);
+  }
   if (typeof event !== 'object' || typeof read.type !== 'string') {
     throw new TypeError('event must be an object with a string type');
   }
@@ -223,8 +222,13 @@ export function readable<T>(name: string, read: () => T): T {
   try {
     return read();
   } catch (cause) {
-    throw new TypeError(`${name} cannot be read`, { cause });
+    throw unreadable(name, cause);
   }
+}
+
+/** A `TypeError` saying that `name` cannot be read, with what reading it threw as `cause`. */
+function unreadable(name: string, cause: unknown): TypeError {
+  return new TypeError(`${name} cannot be read`, { cause });
 }
 
 /**
