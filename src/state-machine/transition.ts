@@ -82,7 +82,8 @@ export function compileTransition(
         state: snapshot.state,
       });
     }
-    const { type, payload } = readEvent(event);
+    const read = readEvent(event);
+    const { type, payload } = read;
     const alternatives = node.on[type];
     if (alternatives === undefined) {
       throw denied(
@@ -92,7 +93,7 @@ export function compileTransition(
         !(type in schemas) ? 'unknown-event' : node.terminal ? 'terminal' : 'not-handled',
       );
     }
-    let received = { type, payload } as ReceivedEvent<EventSchemas>;
+    let received = read as ReceivedEvent<EventSchemas>;
     const schema = validate && schemas[type];
     if (schema) {
       received = {
