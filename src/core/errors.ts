@@ -128,6 +128,21 @@ export interface FlowproofErrorDetailsMap {
   };
   /** The backend was used after `close()`. */
   BACKEND_CLOSED: BackendErrorDetails;
+  /** A stored record cannot be decoded: it was written or changed outside flowproof. */
+  STORE_DATA_CORRUPT: {
+    /** The backend kind, e.g. `sqlite`. */
+    readonly backend: string;
+    /** The store's component, e.g. `state-machine` or `idempotency`. */
+    readonly component: string;
+    /** The record's id (an entity id, an idempotency key). */
+    readonly id: string;
+    /** The column or part of the record that could not be decoded. */
+    readonly field: string;
+    /** The entity's machine, for state-machine records. */
+    readonly machineId?: string;
+    /** The history row's state version, for history records. */
+    readonly stateVersion?: number;
+  };
   /** The store's schema is older than the code. */
   SCHEMA_OUTDATED: BackendErrorDetails & {
     /** The component whose schema is outdated. */
@@ -242,6 +257,18 @@ export interface FlowproofErrorDetailsMap {
     /** This call's fencing token, which the store refused. */
     readonly token?: number;
   };
+  /** A result cannot be stored for replay (it does not survive the JSON round trip, or the serializer refused it). */
+  IDEMPOTENCY_RESULT_UNENCODABLE: {
+    /** The operation the key belongs to. */
+    readonly operation?: string;
+    /** Where in the result the value JSON cannot hold sits, e.g. `$.createdAt`. */
+    readonly path?: string;
+  };
+  /** An HTTP handler produced something that cannot be sent or stored as a response. */
+  IDEMPOTENCY_RESPONSE_INVALID: {
+    /** What is wrong with it, e.g. `status 0 is not an integer from 100 to 599`. */
+    readonly problem: string;
+  };
   /** The idempotency store could not be reached. */
   IDEMPOTENCY_UNAVAILABLE: {
     /** The operation the key belongs to (`run`). */
@@ -275,8 +302,8 @@ export interface FlowproofErrorDetailsMap {
   VERSION_CONFLICT: EntityDetails & {
     /** The version the write expected. */
     readonly expectedVersion: number;
-    /** The version found, when known. */
-    readonly foundVersion?: number;
+    /** The stored version, when this call read it (larger than `expectedVersion`: the caller was ahead). */
+    readonly actualVersion?: number;
   };
   /** A snapshot belongs to another machine or version. */
   MACHINE_VERSION_MISMATCH: {
@@ -560,15 +587,16 @@ function toJsonSafe(value: unknown, ancestors: Set<object>, depth: number): unkn
   }
 }
 
-/** Describes a value for an error message without dumping it (it may hold personal data). */
+/**
+ * Describes a value for an error message without dumping it (it may hold personal data). Never
+ * throws: an object that cannot be inspected (a revoked proxy) is `an object`.
+ */
 export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
   if (typeof value !== 'object') return typeof value;
+  if (value === null) return 'null';
   try {
     if (Array.isArray(value)) return 'an array';
     if (value instanceof Date) return 'a Date';
-  } catch {
-    return 'an unreadable object (a revoked proxy?)';
-  }
+  } catch {}
   return 'an object';
 }

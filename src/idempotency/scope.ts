@@ -69,7 +69,9 @@ export function assertScope(value: unknown, name: string): asserts value is Idem
 // second gets the first one's result. Said once per process (by run() or the HTTP layer,
 // whichever meets it first), loudly, since the default logger is silent. Once per process, not
 // per copy of flowproof: the ESM and CommonJS builds share the flag.
-const unscopedWarning = processSingleton('idempotency.unscoped-warning', 1, () => ({ said: false }));
+const unscopedWarning = processSingleton('idempotency.unscoped-warning', 1, () => ({
+  said: false,
+}));
 
 /**
  * True once the unscoped-keys warning was emitted in this process.

@@ -6,12 +6,7 @@
  * {@link Machine.transition} does a few property reads per call.
  */
 import { describeValue } from '../core/errors.js';
-import {
-  assertFunction,
-  assertInteger,
-  assertNonEmptyString,
-  assertOptionsObject,
-} from '../core/options.js';
+import { assertFunction, assertInteger } from '../core/options.js';
 import { processSingleton } from '../core/process-singleton.js';
 import {
   type InferSchemaInput,
@@ -22,7 +17,11 @@ import {
 import {
   assertSnapshot,
   compileTransition,
+  readable,
+  readObject,
+  readSnapshot,
   type TransitionFunction,
+  validateSync,
   versionMismatch,
 } from './transition.js';
 
@@ -218,7 +217,10 @@ export interface MachineConfig<S extends string, ES extends EventSchemas, D, Fx 
   readonly events: ES;
   /**
    * Transitions allowed from every non-terminal state that does not handle the event itself,
-   * e.g. `{ user_cancelled: 'cancelled' }`.
+   * e.g. `{ user_cancelled: 'cancelled' }`. A state's own `on.<event>` replaces the `anyState`
+   * transition for that event, even when every guard of its own refuses (then the event is
+   * denied); to fall back, repeat the target as the state's last, unguarded alternative. An
+   * `anyState` event every non-terminal state handles itself would never fire: it is refused.
    * @default {}
    */
   readonly anyState?: TransitionsConfig<S, ES, D, Fx>;
@@ -229,7 +231,8 @@ export interface MachineConfig<S extends string, ES extends EventSchemas, D, Fx 
    */
   readonly effects?: readonly Fx[];
   /**
-   * Validates an entity's data when it is created; its output type is the data type.
+   * Validates an entity's data when it is created (`initialSnapshot()`, the entities'
+   * `create()`); its output type is the data type.
    * @default no data (`undefined`)
    */
   readonly data?: StandardSchemaV1<unknown, D>;
@@ -269,8 +272,11 @@ export interface Machine<
   /** Every event name, in definition order. */
   readonly events: readonly EventName<ES>[];
   /**
-   * A new snapshot in the initial state at `stateVersion` 1. Does not validate `data`; entity
-   * stores do.
+   * A new snapshot in the initial state at `stateVersion` 1. `data` is validated with the
+   * machine's data schema, whose output the snapshot holds (as {@link MachineConfig.data} says).
+   *
+   * @throws FlowproofError `VALIDATION_FAILED` (`details.issues`) when the schema refuses `data`.
+   * @throws TypeError when the data schema is asynchronous (the entities' `create()` awaits it).
    */
   initialSnapshot(...data: undefined extends D ? [data?: D] : [data: D]): Snapshot<S, D>;
   /**
@@ -349,12 +355,13 @@ const EMPTY: readonly string[] = Object.freeze([]);
  */
 const MAX_DELAY_MS = 100 * 365 * 86_400_000;
 
-/** @internal The compiled tables of `machine`. */
+/** @internal The compiled tables of `machine`; a `TypeError` naming `name` when it has none. */
 export function machineInternals<S extends string, ES extends EventSchemas, D, Fx extends string>(
   machine: Machine<S, ES, D, Fx>,
+  name = 'machine',
 ): MachineInternals {
   const found = internals.get(machine);
-  check(found, 'machine must be created by defineMachine()');
+  check(found, `${name} must be created by defineMachine()`);
   return found;
 }
 
@@ -403,17 +410,23 @@ export function defineMachine<
   ES extends EventSchemas,
   D = undefined,
   Fx extends string = string,
->(config: MachineConfig<S, ES, D, Fx>): Machine<S, ES, D, Fx> {
-  assertOptionsObject(config, 'config');
+>(input: MachineConfig<S, ES, D, Fx>): Machine<S, ES, D, Fx> {
+  // Read once into plain copies: a getter cannot answer differently later, and the definition
+  // cannot be changed after it was checked.
+  const config = readObject(
+    input,
+    'config',
+    'id version initial states events anyState effects data migrations description',
+  ) as unknown as MachineConfig<S, ES, D, Fx>;
   const id = assertName(config.id, 'config.id');
   const version = config.version ?? 1;
   assertInteger(version, 'config.version', 1, 1_000_000);
-  assertOptionsObject(config.events, 'config.events');
-  assertOptionsObject(config.states, 'config.states');
+  const events = readObject(config.events, 'config.events');
+  const stateConfigs = readObject(config.states, 'config.states');
   if (config.data !== undefined) assertSchema(config.data, 'config.data', '');
 
   const schemas: Record<string, StandardSchemaV1 | null> = Object.create(null);
-  for (const [name, schema] of Object.entries(config.events)) {
+  for (const [name, schema] of Object.entries(events) as [string, StandardSchemaV1 | null][]) {
     assertName(name, `config.events key "${name}"`);
     if (schema !== null) assertSchema(schema, `config.events.${name}`, ' or null (no payload)');
     schemas[name] = schema;
@@ -428,19 +441,24 @@ export function defineMachine<
     check(!unknown, `${name}: effect "${unknown}" is not listed in config.effects`);
     return list;
   };
-  const stateEntries = Object.entries(config.states as Record<string, StateConfig<S, ES, D, Fx>>);
-  check(stateEntries.length > 0, 'config.states must define at least one state');
+  const stateEntries = Object.entries(stateConfigs).map(([name, state]) => {
+    assertName(name, `config.states key "${name}"`);
+    const where = `config.states.${name}`;
+    return [
+      name,
+      readObject(state, where, 'terminal on entry after description') as StateConfig<S, ES, D, Fx>,
+    ] as const;
+  });
+  check(stateEntries.length > 0, 'config.states must not be empty');
   // State name → its entry effects; its keys are the machine's states.
   const entryEffects = new Map<string, readonly string[]>();
   for (const [name, state] of stateEntries) {
-    assertName(name, `config.states key "${name}"`);
-    assertOptionsObject(state, `config.states.${name}`);
     entryEffects.set(name, checkedEffects(state.entry, `config.states.${name}.entry`));
   }
   const assertState = (value: unknown, name: string): string => {
     check(
       entryEffects.has(value as string),
-      `${name} must be one of the states, got ${String(value)}`,
+      `${name} must be one of the states, got ${shown(value)}`,
     );
     return value as string;
   };
@@ -452,12 +470,12 @@ export function defineMachine<
     source: string,
     fromAnyState: boolean,
   ): readonly CompiledTransition[] => {
-    const list: unknown[] =
-      typeof spec === 'string' ? [{ target: spec }] : Array.isArray(spec) ? spec : [spec];
+    const array = typeof spec === 'string' ? undefined : readArray(spec, where);
+    const list: unknown[] = typeof spec === 'string' ? [{ target: spec }] : (array ?? [spec]);
     check(list.length > 0, `${where} must not be an empty array`);
-    return list.map((item, index) => {
-      const at = Array.isArray(spec) ? `${where}[${index}]` : where;
-      assertOptionsObject(item, at);
+    return list.map((value, index) => {
+      const at = array ? `${where}[${index}]` : where;
+      const item = readObject(value, at, 'target guard assign effects description');
       const target = assertState(item.target, `${at}.target`);
       const guard = item.guard as CompiledTransition['guard'];
       if (guard !== undefined) assertFunction(guard, `${at}.guard`);
@@ -468,7 +486,7 @@ export function defineMachine<
       return {
         target,
         guard,
-        guardName: guard && (guard.name || 'guard'),
+        guardName: guard && (readable(`${at}.guard`, () => guard.name) || 'guard'),
         assign: item.assign as CompiledTransition['assign'],
         effects:
           entry.length === 0 ? own : own.length === 0 ? entry : Object.freeze([...own, ...entry]),
@@ -480,16 +498,16 @@ export function defineMachine<
   // Copied into a null-prototype object so that events named `constructor`, `toString`… read
   // only what the user declared, never Object.prototype's functions.
   const handlers = (on: unknown, where: string): Record<string, unknown> => {
-    const own: Record<string, unknown> = Object.create(null);
-    if (on === undefined) return own;
-    assertOptionsObject(on, where);
-    for (const event of Object.keys(on)) {
-      check(event in schemas, `${where}.${event} handles an event not declared in config.events`);
-      own[event] = (on as Record<string, unknown>)[event];
+    if (on === undefined) return Object.create(null);
+    const own = readObject(on, where);
+    for (const event in own) {
+      check(event in schemas, `${where}.${event} is not declared in config.events`);
     }
     return own;
   };
   const anyState = handlers(config.anyState, 'config.anyState');
+  // The anyState events some state takes; the others would never fire.
+  const reachable = new Set<string>();
 
   const states: Record<string, CompiledState> = Object.create(null);
   const terminalStates: S[] = [];
@@ -512,25 +530,25 @@ export function defineMachine<
       if (own !== undefined) on[event] = compileSpec(own, `${where}.on.${event}`, name, false);
       else if (!terminal && anyState[event] !== undefined) {
         on[event] = compileSpec(anyState[event], `config.anyState.${event}`, name, true);
+        reachable.add(event);
       }
     }
-    const after = state.after;
+    const after =
+      state.after === undefined
+        ? undefined
+        : (readObject(
+            state.after,
+            `${where}.after`,
+            'delayMs event',
+          ) as unknown as StateTimerConfig<ES>);
     if (after !== undefined) {
-      assertOptionsObject(after, `${where}.after`);
       assertInteger(after.delayMs, `${where}.after.delayMs`, 0, MAX_DELAY_MS);
       const event: unknown = after.event;
       const handled = typeof event === 'string' ? on[event] : undefined;
+      // Firing must always succeed: no payload to give, no guard to refuse.
       check(
-        handled,
-        `${where}.after.event must be an event the state handles, got ${String(event)}`,
-      );
-      check(
-        schemas[event as string] === null,
-        `${where}.after.event "${event}" must be declared without payload schema (null)`,
-      );
-      check(
-        handled.at(-1)?.guard === undefined,
-        `${where}.after.event "${event}" must have an unguarded (last) transition`,
+        handled && schemas[event as string] === null && !handled.at(-1)?.guard,
+        `${where}.after.event must be an event the state handles, without payload schema (null), by an unguarded (last) transition, got ${shown(event)}`,
       );
     }
     states[name] = {
@@ -538,13 +556,23 @@ export function defineMachine<
       terminal,
       on,
       allowed: Object.freeze(Object.keys(on)),
-      timer: after && { delayMs: after.delayMs, event: after.event },
+      // Frozen: describe() hands it out as it is.
+      timer: after && Object.freeze({ delayMs: after.delayMs, event: after.event }),
       entry: entryEffects.get(name) ?? EMPTY,
       description: optionalString(state.description),
     };
   }
 
+  for (const event in anyState) {
+    // A state's own transitions for an event replace anyState's, guarded or not.
+    check(
+      reachable.has(event),
+      `config.anyState.${event} never fires: every non-terminal state has its own on.${event}`,
+    );
+  }
+
   const migrations = compileMigrations(config.migrations, version, entryEffects);
+  const dataSchema = config.data;
   const machine: Machine<S, ES, D, Fx> = Object.freeze({
     id,
     version,
@@ -557,7 +585,11 @@ export function defineMachine<
       version,
       state: config.initial,
       stateVersion: 1,
-      data: args[0] as D,
+      data: (dataSchema
+        ? validateSync(dataSchema, args[0], `The data of machine "${id}"`, 'create', {
+            machineId: id,
+          })
+        : args[0]) as D,
     }),
     transition: compileTransition(id, version, states, schemas, true) as unknown as Machine<
       S,
@@ -565,15 +597,17 @@ export function defineMachine<
       D,
       Fx
     >['transition'],
-    allowedEvents: (state: S) => (states[state]?.allowed ?? EMPTY) as readonly EventName<ES>[],
-    isTerminal: (state: S) => states[state]?.terminal === true,
+    // Not a string (a symbol, a revoked proxy…): no state, rather than an error converting it.
+    allowedEvents: (state: S) =>
+      ((typeof state === 'string' && states[state]?.allowed) || EMPTY) as readonly EventName<ES>[],
+    isTerminal: (state: S) => typeof state === 'string' && states[state]?.terminal === true,
     migrateSnapshot: (snapshot: Snapshot<string, unknown>) =>
       migrateSnapshot(id, version, entryEffects, migrations, snapshot) as Snapshot<S, D>,
   });
   internals.set(machine, {
     states,
     schemas,
-    dataSchema: config.data,
+    dataSchema,
     description: config.description,
     decide: compileTransition(id, version, states, schemas, false),
   });
@@ -588,6 +622,16 @@ function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new TypeError(message);
 }
 
+/** `value` for a message: a string as it is, anything else as {@link describeValue} puts it. */
+function shown(value: unknown): string {
+  return typeof value === 'string' ? value : describeValue(value);
+}
+
+/** A copy of `value` when it is an array (reading it may throw: a TypeError naming `name`). */
+function readArray(value: unknown, name: string): unknown[] | undefined {
+  return readable(name, () => (Array.isArray(value) ? [...value] : undefined));
+}
+
 function assertName(value: unknown, name: string): string {
   check(
     typeof value === 'string' && NAME.test(value),
@@ -598,7 +642,7 @@ function assertName(value: unknown, name: string): string {
 
 function assertSchema(value: unknown, name: string, orElse: string): void {
   check(
-    isStandardSchema(value),
+    readable(name, () => isStandardSchema(value)),
     `${name} must be a Standard Schema${orElse}, got ${describeValue(value)}`,
   );
 }
@@ -609,11 +653,13 @@ function optionalString(value: unknown): string | undefined {
 
 function effectList(value: unknown, name: string): readonly string[] {
   if (value === undefined) return EMPTY;
+  // Not an array: refused below, like a list holding something other than a name.
+  const list = readArray(value, name) ?? [0];
   check(
-    Array.isArray(value) && value.every((effect) => typeof effect === 'string' && effect !== ''),
+    list.every((effect) => typeof effect === 'string' && effect !== ''),
     `${name} must be an array of effect names`,
   );
-  return value.length === 0 ? EMPTY : Object.freeze([...value]);
+  return list.length === 0 ? EMPTY : Object.freeze(list as string[]);
 }
 
 function compileMigrations(
@@ -623,26 +669,28 @@ function compileMigrations(
 ): ReadonlyMap<number, SnapshotMigration> {
   const steps = new Map<number, SnapshotMigration>();
   if (value === undefined) return steps;
-  check(Array.isArray(value), 'config.migrations must be an array');
-  value.forEach((step: unknown, index: number) => {
+  const list = readArray(value, 'config.migrations');
+  check(list, 'config.migrations must be an array');
+  list.forEach((value: unknown, index: number) => {
     const where = `config.migrations[${index}]`;
-    assertOptionsObject(step, where);
+    const step = readObject(value, where, 'from states data');
     assertInteger(step.from, `${where}.from`, 1, version - 1);
     check(!steps.has(step.from), `${where}.from: version ${step.from} is migrated twice`);
-    if (step.states !== undefined) {
-      assertOptionsObject(step.states, `${where}.states`);
-      for (const [from, to] of Object.entries(step.states)) {
-        assertNonEmptyString(to, `${where}.states.${from}`);
-        check(
-          step.from < version - 1 || stateNames.has(to),
-          `${where}.states.${from} must name a state of version ${version}, got ${to}`,
-        );
-      }
+    // A null-prototype copy: an unmapped state named `constructor` must not map to a function.
+    const states =
+      step.states === undefined ? Object.create(null) : readObject(step.states, `${where}.states`);
+    for (const [from, to] of Object.entries(states)) {
+      const target = assertName(to, `${where}.states.${from}`);
+      check(
+        step.from < version - 1 || stateNames.has(target),
+        `${where}.states.${from} must name a state of version ${version}, got ${target}`,
+      );
     }
     if (step.data !== undefined) assertFunction(step.data, `${where}.data`);
-    // A null-prototype copy: an unmapped state named `constructor` must not map to a function.
-    const states: Record<string, string> = Object.assign(Object.create(null), step.states);
-    steps.set(step.from, { ...(step as unknown as SnapshotMigration), states });
+    steps.set(step.from, {
+      ...(step as unknown as SnapshotMigration),
+      states,
+    } as SnapshotMigration);
   });
   return steps;
 }
@@ -652,9 +700,10 @@ function migrateSnapshot(
   version: number,
   stateNames: ReadonlyMap<string, unknown>,
   migrations: ReadonlyMap<number, SnapshotMigration>,
-  snapshot: Snapshot<string, unknown>,
+  input: Snapshot<string, unknown>,
 ): Snapshot<string, unknown> {
   // Before any comparison: a missing or non-numeric version would otherwise skip every migration.
+  const snapshot = readSnapshot(input);
   assertSnapshot(snapshot);
   const mismatch = (why: string, details?: Record<string, unknown>) =>
     versionMismatch(id, version, snapshot, why, details);
@@ -677,7 +726,7 @@ function migrateSnapshot(
     throw mismatch(`state "${state}" does not exist and no migration maps it`, { state });
   }
   if (state === snapshot.state && data === snapshot.data && snapshot.version === version) {
-    return snapshot;
+    return input;
   }
   return { machineId: id, version, state, stateVersion: snapshot.stateVersion, data };
 }

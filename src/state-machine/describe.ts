@@ -95,7 +95,7 @@ export function describe<S extends string, ES extends EventSchemas, D, Fx extend
       initial: name === machine.initial,
       terminal: state.terminal,
       entry: state.entry,
-      timer: state.timer ? { delayMs: state.timer.delayMs, event: state.timer.event } : null,
+      timer: state.timer ?? null,
       description: state.description ?? null,
     });
     for (const event of state.allowed) {

@@ -5,6 +5,7 @@
  * events and snapshots are built here too, so that entities report them in the same words.
  */
 import { describeValue, FlowproofError } from '../core/errors.js';
+import { assertKnownKeys } from '../core/options.js';
 import {
   type SchemaValidation,
   type StandardSchemaV1,
@@ -64,35 +65,25 @@ export function compileTransition(
   schemas: Readonly<Record<string, StandardSchemaV1 | null>>,
   validate: boolean,
 ): TransitionFunction {
-  return (snapshot, event) => {
-    // The comparisons the hot path makes anyway; the full shape check runs only when one fails, so
-    // a malformed value is a TypeError and a well-formed foreign snapshot a version mismatch.
-    const stateVersion = snapshot?.stateVersion;
-    if (
-      snapshot?.machineId !== id ||
-      snapshot.version !== version ||
-      typeof snapshot.state !== 'string' ||
-      !(Number.isSafeInteger(stateVersion) && stateVersion > 0)
-    ) {
-      assertSnapshot(snapshot);
+  return (input, event) => {
+    // Each field is read once, so a getter or proxy cannot change it between checks, and a value
+    // that cannot be read at all (a revoked proxy) is a TypeError naming it.
+    const snapshot = readSnapshot(input);
+    // A malformed value is a TypeError; a well-formed foreign snapshot a version mismatch.
+    assertSnapshot(snapshot);
+    if (snapshot.machineId !== id || snapshot.version !== version) {
       throw versionMismatch(id, version, snapshot, 'migrate it first', {
         foundMachineId: snapshot.machineId,
       });
     }
     const node = states[snapshot.state];
     if (node === undefined) {
-      throw versionMismatch(
-        id,
-        version,
-        snapshot,
-        `state "${String(snapshot.state)}" does not exist`,
-        {
-          state: snapshot.state,
-        },
-      );
+      throw versionMismatch(id, version, snapshot, `state "${snapshot.state}" does not exist`, {
+        state: snapshot.state,
+      });
     }
-    assertEvent(event);
-    const type = event.type;
+    const read = readEvent(event);
+    const { type, payload } = read;
     const alternatives = node.on[type];
     if (alternatives === undefined) {
       throw denied(
@@ -102,29 +93,26 @@ export function compileTransition(
         !(type in schemas) ? 'unknown-event' : node.terminal ? 'terminal' : 'not-handled',
       );
     }
-    let received = event as ReceivedEvent<EventSchemas>;
+    let received = read as ReceivedEvent<EventSchemas>;
     const schema = validate && schemas[type];
-    // Declared with null, validating: a payload would reach guards, assign and history unchecked.
-    const result: SchemaValidation<unknown> | Promise<SchemaValidation<unknown>> | false = schema
-      ? validateWithSchema(schema, event.payload)
-      : validate &&
-        event.payload !== undefined && {
-          ok: false,
-          issues: [{ path: [], code: 'invalid_type', message: 'the event takes no payload' }],
-        };
-    if (result instanceof Promise) {
-      throw new TypeError(
-        `The schema of event "${type}" is asynchronous: only the entities' apply() can await it`,
-      );
-    }
-    if (result) {
+    if (schema) {
       received = {
         type,
-        payload: validOutput(result, `The payload of event "${type}"`, {
+        payload: validateSync(schema, payload, `The payload of event "${type}"`, 'apply', {
           machineId: id,
           event: type,
         }),
       } as ReceivedEvent<EventSchemas>;
+    } else if (validate && payload !== undefined) {
+      // Declared with null: a payload would reach guards, assign and history unchecked.
+      validOutput(
+        {
+          ok: false,
+          issues: [{ path: [], code: 'invalid_type', message: 'the event takes no payload' }],
+        },
+        `The payload of event "${type}"`,
+        { machineId: id, event: type },
+      );
     }
     let chosen = alternatives[0];
     if (chosen !== undefined && chosen.guard !== undefined) {
@@ -194,11 +182,97 @@ function misbehaved(what: string, must: string, node: CompiledState, event: stri
   return new TypeError(`The ${what} of event "${event}" in state "${node.name}" must ${must}`);
 }
 
-/** @internal Throws a `TypeError` unless `event` is an object with a string `type`. */
-export function assertEvent(event: unknown): asserts event is AnyEvent {
-  if (typeof event !== 'object' || typeof (event as AnyEvent | null)?.type !== 'string') {
+/**
+ * @internal A plain copy of `snapshot`'s fields, each read once (a getter cannot answer
+ * differently later), or a `TypeError` naming `snapshot` when it cannot be read. Its shape is
+ * left to {@link assertSnapshot}.
+ */
+export function readSnapshot(input: unknown): Snapshot<string, unknown> {
+  // No closure (unlike readable()): this runs on every transition.
+  try {
+    const { machineId, version, state, stateVersion, data } = Object(input);
+    return { machineId, version, state, stateVersion, data };
+  } catch (cause) {
+    throw unreadable('snapshot', cause);
+  }
+}
+
+/**
+ * @internal `event`'s `type` and `payload`, each read once, or a `TypeError` naming `event` unless
+ * it is an object with a string `type` that can be read.
+ */
+export function readEvent(event: unknown): AnyEvent {
+  let read: AnyEvent;
+  try {
+    const { type, payload } = Object(event);
+    read = { type, payload };
+  } catch (cause) {
+    throw unreadable('event', cause);
+  }
+  if (typeof event !== 'object' || typeof read.type !== 'string') {
     throw new TypeError('event must be an object with a string type');
   }
+  return read;
+}
+
+/**
+ * @internal What `read` returns, or a `TypeError` naming `name` with what it threw as `cause`
+ * when the value cannot be read (a revoked proxy, a getter or proxy trap that throws).
+ */
+export function readable<T>(name: string, read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    throw unreadable(name, cause);
+  }
+}
+
+/** A `TypeError` saying that `name` cannot be read, with what reading it threw as `cause`. */
+function unreadable(name: string, cause: unknown): TypeError {
+  return new TypeError(`${name} cannot be read`, { cause });
+}
+
+/**
+ * @internal A null-prototype copy of the own enumerable properties of the object `value`, each
+ * read once. Throws a `TypeError` naming `name` when it is not a (non-array) object, cannot be
+ * read, or has a key outside `known` (space-separated names, which keeps the pure entry small).
+ */
+export function readObject(value: unknown, name: string, known?: string): Record<string, unknown> {
+  const keys = readable(
+    name,
+    () =>
+      typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value),
+  );
+  if (!keys) throw new TypeError(`${name} must be an object, got ${describeValue(value)}`);
+  const copy: Record<string, unknown> = Object.create(null);
+  for (const key of keys) {
+    copy[key] = readable(`${name}.${key}`, () => (value as Record<string, unknown>)[key]);
+  }
+  if (known) assertKnownKeys(copy, known.split(' '), name);
+  return copy;
+}
+
+/**
+ * @internal The output of the synchronous `schema` for `value`, or `VALIDATION_FAILED` for `what`
+ * (as {@link validOutput}). An asynchronous schema is a `TypeError`: only the entities' `awaitedBy`
+ * method can await it.
+ */
+export function validateSync(
+  schema: StandardSchemaV1,
+  value: unknown,
+  what: string,
+  awaitedBy: string,
+  details: Readonly<Record<string, unknown>>,
+): unknown {
+  const result = readable(what, () => validateWithSchema(schema, value));
+  if (result instanceof Promise) {
+    // Not awaited: a rejection (zod rejects values it cannot read) must not go unhandled.
+    result.catch(() => {});
+    throw new TypeError(
+      `${what} has an asynchronous schema: only the entities' ${awaitedBy}() can await it`,
+    );
+  }
+  return validOutput(result, what, details);
 }
 
 /**
@@ -209,12 +283,13 @@ export function validOutput(
   result: SchemaValidation<unknown>,
   what: string,
   details: Readonly<Record<string, unknown>>,
+  cause?: unknown,
 ): unknown {
   if (!result.ok) {
     throw new FlowproofError(
       'VALIDATION_FAILED',
       `${what} is invalid: ${summariseIssues(result.issues)}`,
-      { details: { ...details, issues: result.issues } },
+      { details: { ...details, issues: result.issues }, cause },
     );
   }
   return result.value;
@@ -255,7 +330,7 @@ export function versionMismatch(
 ): FlowproofError {
   return new FlowproofError(
     'MACHINE_VERSION_MISMATCH',
-    `A snapshot of machine "${String(snapshot.machineId)}" version ${String(snapshot.version)} does not fit version ${version} of machine "${machineId}": ${why}`,
+    `A snapshot of machine "${snapshot.machineId}" version ${snapshot.version} does not fit version ${version} of machine "${machineId}": ${why}`,
     { details: { machineId, expected: version, found: snapshot.version, ...details } },
   );
 }

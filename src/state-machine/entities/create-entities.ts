@@ -14,9 +14,14 @@ import {
   isFlowproofError,
 } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
-import { assertFunction, assertInteger, assertOptionsObject } from '../../core/options.js';
+import { assertFunction, assertInteger } from '../../core/options.js';
 import { processSingleton } from '../../core/process-singleton.js';
-import { type ValidationIssue, validateWithSchema } from '../../core/standard-schema.js';
+import {
+  type SchemaValidation,
+  type StandardSchemaV1,
+  type ValidationIssue,
+  validateWithSchema,
+} from '../../core/standard-schema.js';
 import { withSpan } from '../../core/tracing.js';
 import {
   type EventSchemas,
@@ -26,7 +31,7 @@ import {
   machineInternals,
   type Snapshot,
 } from '../define-machine.js';
-import { type AnyEvent, assertEvent, validOutput } from '../transition.js';
+import { type AnyEvent, readable, readEvent, readObject, validOutput } from '../transition.js';
 import type {
   DueTimer,
   EntityStore,
@@ -62,7 +67,9 @@ export interface ApplyOptions {
   /**
    * The `stateVersion` the caller decided on (e.g. the version shown in a form, or sent as an
    * `If-Match` header). When the stored entity has another, the event is refused with
-   * `VERSION_CONFLICT` without being evaluated.
+   * `VERSION_CONFLICT` without being evaluated; `details.actualVersion` is the stored version (larger
+   * than `expectedVersion`: another writer moved the entity on; smaller: `expectedVersion` was
+   * never written).
    * @default the version read by this call
    */
   readonly expectedVersion?: number;
@@ -169,7 +176,9 @@ export interface Entities<S extends string, ES extends EventSchemas, D, Fx exten
    * and the data `assign` returns must be JSON data, as in {@link Entities.create}; an event
    * declared without a schema takes no payload.
    *
-   * @throws FlowproofError `VERSION_CONFLICT` (another writer won), `STATE_TRANSITION_DENIED`,
+   * @throws FlowproofError `VERSION_CONFLICT` (another writer won, or `expectedVersion` is not
+   * the stored version; details: `expectedVersion`, and `actualVersion` when this call read it),
+   * `STATE_TRANSITION_DENIED`,
    * `VALIDATION_FAILED` (payload, or data that is not JSON data), `ENTITY_NOT_FOUND`,
    * `MACHINE_VERSION_MISMATCH`.
    * @throws TypeError when the store clock gives no valid `Date`.
@@ -277,12 +286,20 @@ export function timerFirerOf(entities: object): TimerFirer {
 export function createEntities<S extends string, ES extends EventSchemas, D, Fx extends string>(
   options: EntitiesOptions<S, ES, D, Fx>,
 ): Entities<S, ES, D, Fx> {
-  assertOptionsObject(options, 'options');
-  const internals = machineInternals(options.machine);
-  assertStore(options.store, 'options.store');
-  const logger = options.logger ?? silentLogger;
+  const {
+    machine,
+    store,
+    logger = silentLogger,
+  } = readObject(options, 'options', 'machine store logger') as unknown as EntitiesOptions<
+    S,
+    ES,
+    D,
+    Fx
+  >;
+  const internals = machineInternals(machine, 'options.machine');
+  assertStore(store, 'options.store');
   assertLogger(logger, 'options.logger');
-  return entitiesOn(options.machine, internals, options.store, logger);
+  return entitiesOn(machine, internals, store, logger);
 }
 
 /**
@@ -309,13 +326,20 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
     new FlowproofError(code, `Entity "${id}" of machine "${machineId}" ${what}`, {
       details: { machineId, entityId: id, ...details },
     });
-  const conflict = (id: string, expectedVersion: number, foundVersion?: number) => {
+  /**
+   * `VERSION_CONFLICT` for entity `id` written at `actualVersion` (when this call read it) while
+   * the caller expected `expectedVersion`. Versions only grow, so an expected version ahead of the
+   * stored one was never written: a mistaken or invented version, not another writer.
+   */
+  const conflict = (id: string, expectedVersion: number, actualVersion?: number) => {
     debug({ machineId, entityId: id, expectedVersion }, 'version conflict');
     return entityError(
       'VERSION_CONFLICT',
       id,
-      `was changed by another writer since version ${expectedVersion}: read it again and decide again`,
-      foundVersion === undefined ? { expectedVersion } : { expectedVersion, foundVersion },
+      actualVersion !== undefined && expectedVersion > actualVersion
+        ? `is at version ${actualVersion}: expectedVersion ${expectedVersion} is ahead of it, a version it never had`
+        : `was changed by another writer since version ${expectedVersion}: read it again and decide again`,
+      actualVersion === undefined ? { expectedVersion } : { expectedVersion, actualVersion },
     );
   };
 
@@ -352,16 +376,16 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
    * event declared without a schema takes none. Unknown events are left to decide().
    */
   const validateEvent = async (event: unknown): Promise<AnyEvent> => {
-    assertEvent(event);
-    const { type } = event;
+    const received = readEvent(event);
+    const { type, payload } = received;
     const schema = internals.schemas[type];
     // Declared with null: a payload would reach guards, assign and the history unchecked.
-    if (schema === undefined || (schema === null && event.payload === undefined)) return event;
+    if (schema === undefined || (schema === null && payload === undefined)) return received;
     const what = () => [`The payload of event "${type}"`, { machineId, event: type }] as const;
     if (schema === null) {
       invalid({ path: [], code: 'invalid_type', message: 'the event takes no payload' }, what);
     }
-    const result = await validateWithSchema(schema, event.payload);
+    const result = await validated(schema, payload, what()[0]);
     return { type, payload: jsonData(validOutput(result, ...what()), what) };
   };
 
@@ -519,10 +543,15 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
   async function applyWithRetry(
     id: string,
     eventOrDecide: MachineEvent<ES> | Decider<S, ES, D>,
-    options: RetryOptions = {},
+    input: RetryOptions = {},
   ): Promise<ApplyResult<S, D, Fx> | undefined> {
     assertEntityId(id);
-    assertOptionsObject(options, 'options');
+    const options = readObject(
+      input,
+      'options',
+      'attempts backoffMs maxBackoffMs signal',
+    ) as RetryOptions;
+    assertSignal(options.signal);
     const attempts = options.attempts ?? 5;
     assertInteger(attempts, 'options.attempts', 1, 1000);
     const backoffMs = options.backoffMs ?? 10;
@@ -542,7 +571,11 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
         const stored = await loadStored(id);
         let received = fixed;
         if (decide) {
-          const event = await decide(view(stored));
+          const returned = decide(view(stored));
+          // Awaiting any other value reads its `then`, which a revoked proxy answers by throwing.
+          const event = readable('event', () => returned instanceof Promise)
+            ? await returned
+            : returned;
           if (event === undefined) return undefined;
           received = await validateEvent(event);
         }
@@ -572,11 +605,8 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
       let data: unknown = args[0];
       const schema = internals.dataSchema;
       if (schema) {
-        data = validOutput(
-          await validateWithSchema(schema, data),
-          `The data of entity "${id}" of machine "${machineId}"`,
-          { machineId, entityId: id },
-        );
+        const what = `The data of entity "${id}" of machine "${machineId}"`;
+        data = validOutput(await validated(schema, data, what), what, { machineId, entityId: id });
       }
       data = storableData(data, id);
       return withSpan(
@@ -609,8 +639,7 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
 
     async apply(id, event, options = {}) {
       assertEntityId(id);
-      assertOptionsObject(options, 'options');
-      const expected = options.expectedVersion;
+      const expected = readObject(options, 'options', 'expectedVersion').expectedVersion;
       if (expected !== undefined) assertInteger(expected, 'options.expectedVersion', 1);
       const received = await validateEvent(event);
       const stored = await loadStored(id);
@@ -622,9 +651,9 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
 
     applyWithRetry: applyWithRetry as Entities<S, ES, D, Fx>['applyWithRetry'],
 
-    async history(id, options = {}) {
+    async history(id, input = {}) {
       assertEntityId(id);
-      assertOptionsObject(options, 'options');
+      const options = readObject(input, 'options', 'cursor limit') as HistoryOptions;
       const limit = options.limit ?? 100;
       assertInteger(limit, 'options.limit', 1, 1000);
       const cursor = options.cursor;
@@ -724,6 +753,22 @@ function entitiesOn<S extends string, ES extends EventSchemas, D, Fx extends str
   return entities;
 }
 
+/**
+ * `schema`'s verdict on `value` (awaited), or a `TypeError` naming `what` when the schema threw
+ * instead of answering (it could not read the value: a revoked proxy, a getter that throws).
+ */
+async function validated(
+  schema: StandardSchemaV1,
+  value: unknown,
+  what: string,
+): Promise<SchemaValidation<unknown>> {
+  try {
+    return await validateWithSchema(schema, value);
+  } catch (cause) {
+    throw new TypeError(`${what} cannot be read`, { cause });
+  }
+}
+
 /** The snapshot part of a stored entity. */
 function snapshotOf(stored: StoredEntity): Snapshot<string, unknown> {
   return {
@@ -758,9 +803,26 @@ function assertEntityId(id: unknown): asserts id is string {
 }
 
 function assertStore(store: unknown, name: string): asserts store is EntityStore {
-  assertOptionsObject(store, name);
+  // Not copied: a store's methods may live on its prototype.
+  if (typeof store !== 'object' || store === null) {
+    throw new TypeError(`${name} must be an object, got ${describeValue(store)}`);
+  }
   for (const method of ['load', 'insert', 'compareAndSet', 'listHistory', 'dueTimers', 'now']) {
-    assertFunction((store as Record<string, unknown>)[method], `${name}.${method}`);
+    const where = `${name}.${method}`;
+    assertFunction(
+      readable(where, () => (store as Record<string, unknown>)[method]),
+      where,
+    );
+  }
+}
+
+/**
+ * @internal Throws a `TypeError` naming `options.signal` unless it is undefined or an
+ * `AbortSignal`.
+ */
+export function assertSignal(signal: unknown): asserts signal is AbortSignal | undefined {
+  if (signal !== undefined && !readable('options.signal', () => signal instanceof AbortSignal)) {
+    throw new TypeError(`options.signal must be an AbortSignal, got ${describeValue(signal)}`);
   }
 }
 
@@ -812,21 +874,28 @@ class NotJsonData {
  */
 function jsonData(value: unknown, what: () => Described): unknown {
   if (value === undefined) return undefined;
+  // Where the walk is; when reading a value throws (a revoked proxy, a getter), it is there.
+  const path: (string | number)[] = [];
   try {
-    return toJsonData(value, [], 0);
+    return toJsonData(value, path, 0);
   } catch (error) {
-    if (!(error instanceof NotJsonData)) throw error;
-    return invalid({ path: error.path, code: 'not_json', message: error.message }, what);
+    if (error instanceof NotJsonData) {
+      return invalid({ path: error.path, code: 'not_json', message: error.message }, what);
+    }
+    return invalid({ path, code: 'not_json', message: 'the value cannot be read' }, what, error);
   }
 }
 
 /** What a value is (`The data of entity …`) and the details its `VALIDATION_FAILED` carries. */
 type Described = readonly [what: string, details: Readonly<Record<string, unknown>>];
 
-/** `VALIDATION_FAILED` for `issue` in the value `what` describes (built only on failure). */
-function invalid(issue: ValidationIssue, what: () => Described): never {
+/**
+ * `VALIDATION_FAILED` for `issue` in the value `what` describes (built only on failure), with
+ * `cause` when reading the value threw.
+ */
+function invalid(issue: ValidationIssue, what: () => Described, cause?: unknown): never {
   // validOutput throws for a failed result, in the words of every VALIDATION_FAILED of the module.
-  return validOutput({ ok: false, issues: [issue] }, ...what()) as never;
+  return validOutput({ ok: false, issues: [issue] }, ...what(), cause) as never;
 }
 
 /** {@link jsonData}'s walk; `path` is the position of `value`, shared and restored. */

@@ -7,9 +7,10 @@
  */
 import { isFlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
-import { assertInteger, assertOptionsObject } from '../../core/options.js';
+import { assertInteger } from '../../core/options.js';
 import type { EventSchemas } from '../define-machine.js';
-import { type Entities, storeNow, timerFirerOf } from './create-entities.js';
+import { readObject } from '../transition.js';
+import { assertSignal, type Entities, storeNow, timerFirerOf } from './create-entities.js';
 
 /** Options of {@link sweepTimers}. */
 export interface SweepOptions {
@@ -88,7 +89,7 @@ export async function sweepTimers<S extends string, ES extends EventSchemas, D, 
   entities: Entities<S, ES, D, Fx>,
   options: SweepOptions = {},
 ): Promise<SweepResult> {
-  const { limit, logger } = sweepOptions(options);
+  const { limit, logger } = sweepOptions(options, SWEEP_KEYS);
   const fire = timerFirerOf(entities);
   const machineId = entities.machine.id;
   const now = await storeNow(entities.store);
@@ -129,9 +130,10 @@ export async function sweepTimers<S extends string, ES extends EventSchemas, D, 
  */
 export function startTimerSweeper<S extends string, ES extends EventSchemas, D, Fx extends string>(
   entities: Entities<S, ES, D, Fx>,
-  options: TimerSweeperOptions = {},
+  input: TimerSweeperOptions = {},
 ): TimerSweeper {
-  const { limit, logger } = sweepOptions(options);
+  const { limit, logger, options } = sweepOptions(input, `${SWEEP_KEYS} intervalMs signal`);
+  assertSignal(options.signal);
   const intervalMs = options.intervalMs ?? 1000;
   assertInteger(intervalMs, 'options.intervalMs', 1, 86_400_000);
   timerFirerOf(entities);
@@ -178,12 +180,21 @@ export function startTimerSweeper<S extends string, ES extends EventSchemas, D, 
   return { sweep, stop, [Symbol.asyncDispose]: stop };
 }
 
-/** The checked options every sweep takes. */
-function sweepOptions(options: SweepOptions): { limit: number; logger: Logger } {
-  assertOptionsObject(options, 'options');
+/** The options of {@link sweepTimers}; {@link startTimerSweeper} takes two more. */
+const SWEEP_KEYS = 'limit logger';
+
+/**
+ * The checked options every sweep takes, and a copy of all of them; any key outside `known`
+ * (space-separated) is refused.
+ */
+function sweepOptions(
+  input: TimerSweeperOptions,
+  known: string,
+): { limit: number; logger: Logger; options: TimerSweeperOptions } {
+  const options = readObject(input, 'options', known) as TimerSweeperOptions;
   const limit = options.limit ?? 100;
   assertInteger(limit, 'options.limit', 1, 10_000);
   const logger = options.logger ?? silentLogger;
   assertLogger(logger, 'options.logger');
-  return { limit, logger };
+  return { limit, logger, options };
 }

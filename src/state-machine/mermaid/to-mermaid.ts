@@ -3,9 +3,11 @@
  * `stateDiagram-v2` (GitHub, GitLab and most doc tools draw it), generated from the definition so
  * the diagram cannot drift from the code.
  */
-import { assertOptionsObject } from '../../core/options.js';
+
+import { describeValue } from '../../core/errors.js';
 import type { EventSchemas, Machine } from '../define-machine.js';
 import { describe } from '../describe.js';
+import { readObject } from '../transition.js';
 
 /** Options of {@link toMermaid}. */
 export interface MermaidOptions {
@@ -26,7 +28,8 @@ export interface MermaidOptions {
  * transition labelled with its event (guards in brackets, deadlines as `after …`, effects after a
  * slash), and terminal states into `[*]`.
  *
- * @throws TypeError when `machine` was not created by `defineMachine` or an option is invalid.
+ * @throws TypeError when `machine` was not created by `defineMachine`, or an option is invalid or
+ * unknown.
  * @example
  * ```ts
  * writeFileSync('docs/order.mmd', toMermaid(order, { direction: 'LR' }));
@@ -36,10 +39,15 @@ export function toMermaid<S extends string, ES extends EventSchemas, D, Fx exten
   machine: Machine<S, ES, D, Fx>,
   options: MermaidOptions = {},
 ): string {
-  assertOptionsObject(options, 'options');
-  const { direction = 'TB', effects = true } = options;
+  const { direction = 'TB', effects = true } = readObject(
+    options,
+    'options',
+    'direction effects',
+  ) as MermaidOptions;
   if (direction !== 'TB' && direction !== 'LR') {
-    throw new TypeError(`options.direction must be 'TB' or 'LR', got ${String(direction)}`);
+    throw new TypeError(
+      `options.direction must be 'TB' or 'LR', got ${typeof direction === 'string' ? direction : describeValue(direction)}`,
+    );
   }
   const { initial, states, transitions } = describe(machine);
   // State name → its Mermaid id (names Mermaid cannot take get s<index>) and its deadline.
