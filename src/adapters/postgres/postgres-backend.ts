@@ -655,11 +655,12 @@ class PostgresBackendImpl implements PostgresBackend {
     params: readonly unknown[],
     retryable: boolean,
   ): Promise<PostgresQueryResult> {
-    const turn = this.#queued(runner, () => this.#send(runner, sql, params, retryable));
+    let turn: Turn<PostgresQueryResult> | undefined;
     try {
+      turn = this.#queued(runner, () => this.#send(runner, sql, params, retryable));
       return await withTimeout(turn.result, this.#config.timeoutMs, 'PostgreSQL statement');
     } catch (error) {
-      if (error instanceof FlowproofError && error.code === 'BACKEND_TIMEOUT') {
+      if (turn && error instanceof FlowproofError && error.code === 'BACKEND_TIMEOUT') {
         if (turn.started) turn.holdNextUntil(this.#cancel(runner));
         else turn.abandon();
       }
