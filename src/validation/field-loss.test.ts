@@ -157,7 +157,12 @@ describe('findLostFields: an own __proto__ key', () => {
     );
     type Shape =
       | { readonly kind: 'leaf'; readonly value: string | number | boolean | null }
-      | { readonly kind: 'array'; readonly items: readonly Shape[]; readonly keep: number }
+      | {
+          readonly kind: 'array';
+          readonly items: readonly Shape[];
+          readonly keep: number;
+          readonly reverse: boolean;
+        }
       | { readonly kind: 'object'; readonly entries: readonly (readonly [string, Fate, Shape])[] };
     const { shape } = fc.letrec<{ shape: Shape }>((tie) => ({
       shape: fc.oneof(
@@ -175,6 +180,7 @@ describe('findLostFields: an own __proto__ key', () => {
           kind: fc.constant('array' as const),
           items: fc.array(tie('shape'), { maxLength: 3 }),
           keep: fc.nat(3),
+          reverse: fc.boolean(),
         }),
         fc.record({
           kind: fc.constant('object' as const),
@@ -196,7 +202,8 @@ describe('findLostFields: an own __proto__ key', () => {
       if (s.kind === 'leaf') return input;
       if (s.kind === 'array') {
         const items = input as unknown[];
-        return items.slice(0, s.keep).map((item, i) => derive(s.items[i] as Shape, item));
+        const kept = items.slice(0, s.keep).map((item, i) => derive(s.items[i] as Shape, item));
+        return s.reverse ? kept.reverse() : kept;
       }
       const source = input as Record<string, unknown>;
       const entries: [string, unknown][] = [];

@@ -437,6 +437,16 @@ describe('field-loss detection', () => {
     expect(() =>
       start.validate('v', z.object({}), { into: 'x', unknownKeys: 'strip' } as never),
     ).toThrow(/unknown option stage "v" options\.unknownKeys/);
+    // allowFieldLoss compares nothing, so it could only strip: a policy beside it is a mistake.
+    expect(() =>
+      start.validate('v', z.object({}), { allowFieldLoss: true, unknownKeys: 'reject' }),
+    ).toThrow(/options\.unknownKeys of stage "v" cannot be combined with allowFieldLoss: true/);
+    expect(
+      start
+        .validate('v', z.object({ a: z.number() }), { allowFieldLoss: true })
+        .build()
+        .describe().stages[0]?.unknownKeys,
+    ).toBe('strip');
   });
 
   it("catches the reference's payment mapper that forgets metadata", () => {

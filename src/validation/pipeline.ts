@@ -406,6 +406,10 @@ function checkStageOptions(
   if (unknownKeys !== undefined && unknownKeys !== 'strip' && unknownKeys !== 'reject') {
     throw new TypeError(`${at('unknownKeys')} must be 'strip' or 'reject'`);
   }
+  if (unknownKeys !== undefined && options.allowFieldLoss === true) {
+    // With the check off nothing is compared, so unknown keys could only be stripped.
+    throw new TypeError(`${at('unknownKeys')} cannot be combined with allowFieldLoss: true`);
+  }
   const policy = options.onError;
   if (
     policy !== undefined &&
@@ -560,8 +564,10 @@ function compileStage(pipelineName: string, spec: StageSpec, index: number): Com
     unknownKeys:
       spec.kind !== 'validate' || into !== undefined
         ? undefined
-        : ((options as ValidateOptions<unknown, unknown>).unknownKeys ??
-          (UNTRUSTED_BOUNDARIES.has(spec.boundary) ? 'strip' : 'reject')),
+        : options.allowFieldLoss === true
+          ? 'strip'
+          : ((options as ValidateOptions<unknown, unknown>).unknownKeys ??
+            (UNTRUSTED_BOUNDARIES.has(spec.boundary) ? 'strip' : 'reject')),
     declared: {},
     at: (options as { at?: string }).at,
     into,

@@ -151,6 +151,7 @@ export type UnknownKeysPolicy = 'strip' | 'reject';
 export interface ValidateOptions<In, Out> extends StageOptions<In, Out> {
   /**
    * What to do with keys of the input that the schema strips; see {@link UnknownKeysPolicy}.
+   * Cannot be combined with `allowFieldLoss: true`, which compares nothing (keys are stripped).
    * @default 'strip' at the `client`, `gateway` and `external` boundaries; 'reject' elsewhere
    */
   readonly unknownKeys?: UnknownKeysPolicy;
