@@ -1,15 +1,19 @@
+import express from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import type { MemoryIdempotencyStore } from '../adapters/memory/memory-idempotency-store.js';
 import type { PostgresBackend } from '../adapters/postgres/postgres-backend.js';
 import type { PostgresIdempotencyStore } from '../adapters/postgres/postgres-idempotency-store.js';
 import type { Dedupe, DedupeResult } from './dedupe.js';
+import { createHttpIdempotency, type HttpIdempotency } from './http/http-idempotency.js';
+import { createNodeIdempotencyMiddleware, type NodeRequest } from './http/node-middleware.js';
 import { createIdempotency } from './idempotency.js';
 import type { Jsonify } from './json-result.js';
 
 declare const postgresStore: PostgresIdempotencyStore;
 declare const memoryStore: MemoryIdempotencyStore;
 declare const inbox: Dedupe;
+declare const http: HttpIdempotency;
 
 describe('run() is typed as what comes back', () => {
   it('the JSON form by default: a Date is a string, first call and replays alike', () => {
@@ -55,6 +59,27 @@ describe('runInTransaction types tx by the store', () => {
       expectTypeOf(tx).toEqualTypeOf<PostgresBackend>();
       const [row] = await tx.query<{ id: string }>('SELECT 1 AS id');
       return row;
+    });
+  });
+});
+
+describe('HTTP adapters keep the framework typing', () => {
+  it("a route's Express handler after the middleware keeps req.body as Express types it", () => {
+    const app = express();
+    app.post('/orders', createNodeIdempotencyMiddleware(http), (req, res) => {
+      expectTypeOf(req.body).toBeAny();
+      res.end();
+    });
+  });
+
+  it('scope reads the declared framework request', () => {
+    type Authed = NodeRequest & { user?: { id: string } };
+    createHttpIdempotency<Authed>({
+      idempotency: createIdempotency({ store: memoryStore }),
+      scope: ({ raw }) => {
+        expectTypeOf(raw.user).toEqualTypeOf<{ id: string } | undefined>();
+        return { principal: raw.user?.id };
+      },
     });
   });
 });

@@ -255,15 +255,19 @@ export interface IdempotencyClaim extends RunContext {
    * lease ends, then a duplicate runs again, or gets `IDEMPOTENCY_OUTCOME_UNKNOWN` when the side
    * effect was marked. Inside `runInTransaction` it is thrown, so the transaction rolls back.
    *
-   * @throws FlowproofError `IDEMPOTENCY_STALE_OWNER` when the lease was lost.
-   * @throws TypeError naming `options.serializer` when `value` cannot be encoded; the key is then
-   * released, or left to its lease when the side effect was marked.
+   * @throws FlowproofError `IDEMPOTENCY_STALE_OWNER` when the lease was lost;
+   * `IDEMPOTENCY_RESULT_UNENCODABLE` when the serializer refuses `value`, or `VALIDATION_FAILED`
+   * when the `resultSchema` refuses its stored form: nothing is stored, and the key is released
+   * (left to its lease when the side effect was marked).
+   * @throws TypeError naming `options.serializer` when it does not return a string.
    */
   complete(value: unknown): Promise<void>;
   /**
    * Ends the claim after a failure: stores `error` for replay or releases the key, as `onError`
-   * (or `outcome`) decides. Never throws a store failure (it is logged).
+   * (or `outcome`) decides. A store failure is logged, not thrown, except inside
+   * `runInTransaction`, where it is thrown so the transaction rolls back.
    *
+   * @throws TypeError when `outcome` is neither `store` nor `release`.
    * @throws FlowproofError `IDEMPOTENCY_STALE_OWNER` when the lease was lost (the key was
    * re-claimed), so nothing was stored or released.
    */

@@ -43,9 +43,12 @@ export type NodeRequest = IncomingMessage & {
   originalUrl?: string;
 };
 
-/** Express-style middleware. */
-export type NodeMiddleware = (
-  req: NodeRequest,
+/**
+ * Express-style middleware. Generic in the request, so mounting it before a route's handler
+ * (`app.post('/orders', middleware, handler)`) leaves the handler's `req` typed by Express.
+ */
+export type NodeMiddleware = <Req extends NodeRequest>(
+  req: Req,
   res: ServerResponse,
   next: (error?: unknown) => void,
 ) => void;
