@@ -287,7 +287,9 @@ export interface Machine<
    * `reason`), `VALIDATION_FAILED` for an invalid payload (or any payload on an event declared
    * `null`), `MACHINE_VERSION_MISMATCH` for a snapshot of another machine or version.
    * @throws TypeError when `snapshot` is malformed (see {@link Machine.migrateSnapshot}), `event`
-   * has no string `type`, a guard returns a non-boolean or an `assign` returns a Promise.
+   * has no string `type`, either cannot be read (a revoked proxy, a getter that throws: the error
+   * names it, with what reading threw as `cause`), a guard returns a non-boolean or an `assign`
+   * returns a Promise. Errors your guards and `assign` throw themselves pass through unchanged.
    */
   transition(snapshot: Snapshot<S, D>, event: MachineEvent<ES>): TransitionResult<S, D, Fx>;
   /** The events `state` handles (before guards), in definition order; empty for terminal states. */
@@ -370,7 +372,8 @@ export function machineInternals<S extends string, ES extends EventSchemas, D, F
  * here, once; a mistake throws a `TypeError` naming the offending option.
  *
  * @throws TypeError naming the option when the definition is invalid (unknown target, terminal
- * state with transitions, timer event that can be refused…).
+ * state with transitions, timer event that can be refused, misspelled option, `anyState` event
+ * that never fires…) or cannot be read (a revoked proxy, a getter that throws).
  * @example
  * ```ts
  * const order = defineMachine({

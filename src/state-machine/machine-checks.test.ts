@@ -277,6 +277,22 @@ describeBlock('misspelled options', () => {
   });
 });
 
+describeBlock('the definition', () => {
+  it('is read once: changing the config object afterwards changes nothing', () => {
+    const config = {
+      id: 'm',
+      initial: 'a' as 'a' | 'b',
+      events: { go: null },
+      states: { a: { on: { go: 'b' as 'a' | 'b' } }, b: {} },
+    };
+    const machine = defineMachine(config);
+    config.initial = 'b';
+    config.states.a.on.go = 'a';
+    expect(machine.initialSnapshot().state).toBe('a');
+    expect(machine.transition(machine.initialSnapshot(), { type: 'go' }).snapshot.state).toBe('b');
+  });
+});
+
 describeBlock('odd arguments to every public entry of the pure machine', () => {
   const machine = defineMachine({
     id: 'odd',

@@ -181,7 +181,8 @@ export interface Entities<S extends string, ES extends EventSchemas, D, Fx exten
    * `STATE_TRANSITION_DENIED`,
    * `VALIDATION_FAILED` (payload, or data that is not JSON data), `ENTITY_NOT_FOUND`,
    * `MACHINE_VERSION_MISMATCH`.
-   * @throws TypeError when the store clock gives no valid `Date`.
+   * @throws TypeError when the store clock gives no valid `Date`, an option is invalid or unknown,
+   * or `event` cannot be read (a revoked proxy, a getter that throws).
    */
   apply(
     id: string,
@@ -268,7 +269,8 @@ export function timerFirerOf(entities: object): TimerFirer {
 /**
  * Puts a machine's entities on a store.
  *
- * @throws TypeError naming the option when an option is invalid.
+ * @throws TypeError naming the option when an option is invalid, unknown (misspelled) or cannot
+ * be read.
  * @example
  * ```ts
  * const store = createSqliteEntityStore({ backend });

@@ -77,7 +77,7 @@ export interface TimerSweeper {
  * machine version wrote fires the migrated state's timer event (at the same due time), written
  * with the migration in one compare-and-set.
  *
- * @throws TypeError naming the option when an option is invalid, or when the store clock gives no
+ * @throws TypeError naming the option when an option is invalid or unknown (misspelled), or when the store clock gives no
  * valid `Date`; FlowproofError backend codes when the store cannot be read (failures of single
  * timers are reported in `failed`).
  * @example
@@ -121,7 +121,7 @@ export async function sweepTimers<S extends string, ES extends EventSchemas, D, 
  * process (or several: they never fire a timer twice). A sweep that throws (store unavailable) is
  * logged and retried at the next interval.
  *
- * @throws TypeError naming the option when an option is invalid.
+ * @throws TypeError naming the option when an option is invalid or unknown (misspelled).
  * @example
  * ```ts
  * await using sweeper = startTimerSweeper(orders, { intervalMs: 5_000, logger });
