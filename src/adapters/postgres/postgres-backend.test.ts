@@ -77,7 +77,8 @@ describe('PGlite', () => {
     });
     await backend.close();
     expect(db.closed).toBe(true);
-  });
+    // PGlite boots a WebAssembly PostgreSQL: seconds alone, more on a busy machine.
+  }, 90_000);
 });
 
 describeWithPostgres('PostgreSQL server', (url) => {

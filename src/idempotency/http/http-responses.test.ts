@@ -225,7 +225,10 @@ describe('scope from the framework request', () => {
       (req as FastifyAuthed).user = { id: String(req.headers['x-user']) };
     });
     await app.register(fastifyIdempotency, { http });
-    app.post('/orders', async (_request, reply) => reply.code(201).send({ runs: (runs += 1) }));
+    app.post('/orders', async (_request, reply) => {
+      runs += 1;
+      return reply.code(201).send({ runs });
+    });
     const response = (user: string) =>
       app.inject({
         method: 'POST',
