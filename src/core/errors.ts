@@ -392,7 +392,14 @@ export class FlowproofError extends Error {
    */
   readonly details: Readonly<Record<string, unknown>>;
 
+  /**
+   * @param code - the stable code, one of {@link FlowproofErrorCode}.
+   * @param message - a sentence for humans; never personal data or secrets.
+   * @throws TypeError when `code` is not a non-empty string, `message` not a string or `options`
+   * not an object.
+   */
   constructor(code: FlowproofErrorCode, message: string, options: FlowproofErrorOptions = {}) {
+    checkErrorArguments(code, message, options);
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FlowproofError';
     this.code = code;
@@ -411,6 +418,21 @@ export class FlowproofError extends Error {
   /** A JSON-safe view for logs and problem responses; the cause is left out. */
   toJSON(): FlowproofErrorJson {
     return { name: this.name, code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** Throws a `TypeError` naming the argument of {@link FlowproofError} that is malformed. */
+function checkErrorArguments(code: unknown, message: unknown, options: unknown): void {
+  if (typeof code !== 'string' || code === '') {
+    throw new TypeError(
+      `code must be an error code such as 'VALIDATION_FAILED', got ${typeof code === 'string' ? '""' : describeValue(code)}`,
+    );
+  }
+  if (typeof message !== 'string') {
+    throw new TypeError(`message must be a string, got ${describeValue(message)}`);
+  }
+  if (typeof options !== 'object' || options === null || describeValue(options) !== 'an object') {
+    throw new TypeError(`options must be an object, got ${describeValue(options)}`);
   }
 }
 
