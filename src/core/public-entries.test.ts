@@ -95,8 +95,6 @@ const entries: Record<string, (a: unknown, b: unknown) => unknown> = {
   serializeContext: (a) => serializeContext(a as never),
   FlowproofError: (a, b) =>
     JSON.stringify(new FlowproofError('BACKEND_ERROR', 'x', { details: { a, b } })),
-  'new FlowproofError': (a, b) => new FlowproofError(a as never, b as never),
-  'new FlowproofError(options)': (a) => new FlowproofError('BACKEND_ERROR', 'x', a as never),
   isFlowproofError: (a, b) => isFlowproofError(a, b as never),
   isId: (a) => isId(a),
   configureOpenTelemetry: (a) => {

@@ -9,7 +9,7 @@ import {
   type SchemaValidation,
   type StandardSchemaV1,
   summariseIssues,
-  validateWithSchema,
+  validateChecked,
 } from '../core/standard-schema.js';
 import type {
   CompiledState,
@@ -106,7 +106,7 @@ export function compileTransition(
     const schema = validate && schemas[type];
     // Declared with null, validating: a payload would reach guards, assign and history unchecked.
     const result: SchemaValidation<unknown> | Promise<SchemaValidation<unknown>> | false = schema
-      ? validateWithSchema(schema, event.payload)
+      ? validateChecked(schema, event.payload)
       : validate &&
         event.payload !== undefined && {
           ok: false,
