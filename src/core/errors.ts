@@ -345,22 +345,14 @@ export interface EntityDetails {
 
 /**
  * The `details` of a {@link FlowproofError} of code `C`: the code's shape from
- * {@link FlowproofErrorDetailsMap}, or, for the union of all codes, any JSON-safe record.
+ * {@link FlowproofErrorDetailsMap}, or, for the union of all codes, any JSON-safe record. Indexing
+ * the map by every code keeps it exhaustive: a code added to {@link FlowproofErrorCode} without
+ * its details fails the typecheck here (and errors.test-d.ts fails on details without a code).
  */
 export type FlowproofErrorDetails<C extends FlowproofErrorCode = FlowproofErrorCode> =
   FlowproofErrorCode extends C
     ? Readonly<Record<string, unknown>>
     : Readonly<Record<string, unknown>> & FlowproofErrorDetailsMap[C];
-
-/**
- * Compile-time check that {@link FlowproofErrorDetailsMap} has exactly one entry per code: adding
- * a code to {@link FlowproofErrorCode} without its details (or the reverse) fails the typecheck.
- */
-type ExactKeys<A, B> = [Exclude<keyof A, B>, Exclude<B, keyof A>] extends [never, never]
-  ? true
-  : { readonly missingOrExtra: [Exclude<keyof A, B>, Exclude<B, keyof A>] };
-const detailsMapIsExhaustive: ExactKeys<FlowproofErrorDetailsMap, FlowproofErrorCode> = true;
-void detailsMapIsExhaustive;
 
 /** Options accepted by {@link FlowproofError}. */
 export interface FlowproofErrorOptions {
@@ -369,8 +361,8 @@ export interface FlowproofErrorOptions {
   /**
    * Structured facts about the failure (never secrets or personal data). Copied into a JSON-safe
    * form: a `bigint` becomes its decimal string, a `Date` its ISO string, a non-finite number
-   * `null`; `undefined`, functions and symbols are left out; cycles and unreadable values are
-   * replaced by a marker string.
+   * `null`; `undefined`, functions and symbols are left out; an object met a second time (a
+   * cycle) becomes `'[Circular]'`; details that cannot be read become `{ unreadable: true }`.
    */
   readonly details?: Readonly<Record<string, unknown>>;
 }
@@ -422,6 +414,10 @@ export class FlowproofError extends Error {
    */
   readonly details: Readonly<Record<string, unknown>>;
 
+  /**
+   * @param code - the stable code, one of {@link FlowproofErrorCode}.
+   * @param message - a sentence for humans; never personal data or secrets.
+   */
   constructor(code: FlowproofErrorCode, message: string, options: FlowproofErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FlowproofError';
@@ -451,26 +447,19 @@ export class FlowproofError extends Error {
 function isInstanceAcrossCopies(errorClass: object, value: unknown): boolean {
   if (Function.prototype[Symbol.hasInstance].call(errorClass, value)) return true;
   // A subclass of the application's own has no name of its own: only its own instances match.
-  if (!Object.hasOwn(errorClass, ERROR_CLASS)) return false;
-  const name = (errorClass as Record<typeof ERROR_CLASS, unknown>)[ERROR_CLASS];
+  const name = Object.hasOwn(errorClass, ERROR_CLASS) ? (errorClass as Named)[ERROR_CLASS] : '';
   try {
-    let prototype =
-      typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
-    for (; prototype !== null; prototype = Object.getPrototypeOf(prototype)) {
-      const owner = Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value;
-      if (
-        typeof owner === 'function' &&
-        Object.hasOwn(owner, ERROR_CLASS) &&
-        owner[ERROR_CLASS] === name
-      ) {
-        return true;
-      }
+    let prototype = Object(value) === value ? Object.getPrototypeOf(value) : null;
+    for (; name && prototype; prototype = Object.getPrototypeOf(prototype)) {
+      const owner = Object.hasOwn(prototype, 'constructor') && prototype.constructor;
+      if (Object.hasOwn(owner, ERROR_CLASS) && owner[ERROR_CLASS] === name) return true;
     }
   } catch {
     // A revoked proxy or a hostile getPrototypeOf trap: not a flowproof error.
   }
   return false;
 }
+type Named = Record<typeof ERROR_CLASS, string>;
 
 /**
  * Gives `errorClass` the name by which other copies of flowproof recognise it, for `instanceof`
@@ -520,71 +509,34 @@ export function isFlowproofError<C extends FlowproofErrorCode>(
   }
 }
 
-/** Longest chain of nested objects kept in error details; deeper values are replaced. */
-const MAX_DETAILS_DEPTH = 16;
-
 /**
  * Copies `details` into a frozen, JSON-safe object, so `JSON.stringify(error)` never throws and
  * logs the same facts the code saw. Nothing is refused (an error made while reporting another
  * must not hide it); values JSON cannot hold are converted: a `bigint` becomes its decimal string,
  * a `Date` its ISO string (`null` when invalid), a non-finite number `null`; `undefined`,
- * functions and symbols are left out (`null` in arrays); a repeated reference (a cycle) becomes
- * `'[Circular]'`, a value nested deeper than 16 levels `'[Too deep]'`, and an object that cannot
- * be read (a revoked proxy, a throwing getter) `'[Unreadable]'`.
+ * functions and symbols are left out (`null` in arrays); an object met a second time (a cycle, or
+ * the same object twice) becomes `'[Circular]'`. Details that cannot be copied at all (a revoked
+ * proxy, a getter that throws, nesting deeper than the stack) become `{ unreadable: true }`.
  */
 function jsonSafeDetails(details: unknown): Readonly<Record<string, unknown>> {
-  if (details === undefined || details === null) return Object.freeze({});
-  const safe = toJsonSafe(details, new Set(), 0);
-  return Object.freeze(
-    typeof safe === 'object' && safe !== null && !Array.isArray(safe) ? safe : { value: safe },
-  ) as Readonly<Record<string, unknown>>;
-}
-
-function toJsonSafe(value: unknown, ancestors: Set<object>, depth: number): unknown {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value;
-    case 'number':
-      return Number.isFinite(value) ? value : null;
-    case 'bigint':
-      return value.toString();
-    case 'undefined':
-    case 'function':
-    case 'symbol':
-      return undefined;
-  }
-  if (value === null) return null;
-  const object = value as object;
-  if (ancestors.has(object)) return '[Circular]';
-  if (depth >= MAX_DETAILS_DEPTH) return '[Too deep]';
+  const seen = new WeakSet<object>();
+  let copy: unknown;
   try {
-    if (object instanceof Date) {
-      return Number.isNaN(object.getTime()) ? null : object.toISOString();
-    }
-    ancestors.add(object);
-    if (Array.isArray(object)) {
-      return object.map((item) => toJsonSafe(item, ancestors, depth + 1) ?? null);
-    }
-    const copy: Record<string, unknown> = {};
-    for (const key of Object.keys(object)) {
-      const item = toJsonSafe((object as Record<string, unknown>)[key], ancestors, depth + 1);
-      // defineProperty, not assignment: a `__proto__` key is data here, not the prototype.
-      if (item !== undefined) {
-        Object.defineProperty(copy, key, {
-          value: item,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      }
-    }
-    return copy;
+    copy = JSON.parse(
+      JSON.stringify(details ?? {}, (_key, value: unknown) => {
+        if (typeof value === 'bigint') return String(value);
+        if (typeof value !== 'object' || value === null) return value;
+        if (seen.has(value)) return '[Circular]';
+        seen.add(value);
+        return value;
+      }),
+    );
   } catch {
-    return '[Unreadable]';
-  } finally {
-    ancestors.delete(object);
+    copy = { unreadable: true };
   }
+  return Object.freeze(
+    typeof copy === 'object' && copy !== null && !Array.isArray(copy) ? copy : { value: copy },
+  ) as Readonly<Record<string, unknown>>;
 }
 
 /**

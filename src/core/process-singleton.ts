@@ -22,10 +22,7 @@
  */
 export function processSingleton<T>(name: string, version: number, create: () => T): T {
   const key = Symbol.for(`flowproof.${name}@${version}`);
-  const registry = globalThis as unknown as Record<symbol, T | undefined>;
-  if (!Object.hasOwn(registry, key)) {
-    // Neither enumerable (it stays out of globalThis listings) nor writable: no copy replaces it.
-    Object.defineProperty(registry, key, { value: create() });
-  }
-  return registry[key] as T;
+  // Neither enumerable (it stays out of globalThis listings) nor writable: no copy replaces it.
+  if (!Object.hasOwn(globalThis, key)) Object.defineProperty(globalThis, key, { value: create() });
+  return (globalThis as Record<symbol, T>)[key] as T;
 }

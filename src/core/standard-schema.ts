@@ -148,6 +148,19 @@ export function validateWithSchema<S extends StandardSchemaV1>(
   value: unknown,
 ): SchemaValidation<InferSchemaOutput<S>> | Promise<SchemaValidation<InferSchemaOutput<S>>> {
   assertStandardSchema(schema);
+  return validateChecked(schema, value);
+}
+
+/**
+ * {@link validateWithSchema} for a schema already known to be a Standard Schema (checked when a
+ * machine or pipeline was defined), without the check and the messages it would bundle.
+ *
+ * @internal
+ */
+export function validateChecked<S extends StandardSchemaV1>(
+  schema: S,
+  value: unknown,
+): SchemaValidation<InferSchemaOutput<S>> | Promise<SchemaValidation<InferSchemaOutput<S>>> {
   const result = schema['~standard'].validate(value);
   if (result instanceof Promise) return result.then(normaliseResult);
   return normaliseResult(result);

@@ -10,7 +10,7 @@ import {
   type SchemaValidation,
   type StandardSchemaV1,
   summariseIssues,
-  validateWithSchema,
+  validateChecked,
 } from '../core/standard-schema.js';
 import type {
   CompiledState,
@@ -264,7 +264,7 @@ export function validateSync(
   awaitedBy: string,
   details: Readonly<Record<string, unknown>>,
 ): unknown {
-  const result = readable(what, () => validateWithSchema(schema, value));
+  const result = readable(what, () => validateChecked(schema, value));
   if (result instanceof Promise) {
     // Not awaited: a rejection (zod rejects values it cannot read) must not go unhandled.
     result.catch(() => {});
