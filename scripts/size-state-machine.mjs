@@ -19,7 +19,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = JSON.stringify(join(root, 'src/state-machine/index.ts'));
 const entities = JSON.stringify(join(root, 'src/state-machine/entities/index.ts'));
 const mermaid = JSON.stringify(join(root, 'src/state-machine/mermaid/index.ts'));
-const GOAL_BYTES = 4 * 1024;
+// 4 KB until every entry refused misspelled options, unreadable arguments and dead `anyState`
+// transitions, and errors became JSON-safe and one class across the ESM and CommonJS builds: those
+// cost 0.75 KB gzipped in this entry, so the budget is 5 KB (XState's entry: 14.6 KB).
+const GOAL_BYTES = 5 * 1024;
 
 /** Bundles `contents` (an ES module importing the library) and returns its sizes in bytes. */
 async function measure(contents) {
