@@ -4,23 +4,10 @@
  *
  * @internal
  */
-import { FlowproofError } from '../core/errors.js';
+import { FlowproofError, type FlowproofErrorDetailsMap } from '../core/errors.js';
 
 /** Where an undecodable value was read: which store, which record, which field. */
-export interface StoredValueLocation {
-  /** The backend kind, e.g. `sqlite`. */
-  readonly backend: string;
-  /** The store's component, e.g. `state-machine` or `idempotency`. */
-  readonly component: string;
-  /** The record's id (an entity id, an idempotency key). */
-  readonly id: string;
-  /** The column or part of the record that could not be decoded. */
-  readonly field: string;
-  /** The entity's machine, for state-machine records. */
-  readonly machineId?: string;
-  /** The history row's state version, for history records. */
-  readonly stateVersion?: number;
-}
+export type StoredValueLocation = FlowproofErrorDetailsMap['STORE_DATA_CORRUPT'];
 
 /**
  * `STORE_DATA_CORRUPT` for a stored value that cannot be decoded: written or changed outside
