@@ -9,7 +9,7 @@ import {
   createMemoryEntityStore,
   createMemoryIdempotencyStore,
 } from './memory/index.js';
-import { createPostgresBackend } from './postgres/index.js';
+import { createPostgresBackend, createPostgresIdempotencyStore } from './postgres/index.js';
 import { createRedisBackend, createRedisIdempotencyStore } from './redis/index.js';
 import {
   createSqliteBackend,
@@ -118,6 +118,48 @@ describe('stored data a store cannot decode is STORE_DATA_CORRUPT, naming the re
       } finally {
         await client.quit();
       }
+    });
+  });
+});
+
+describe('a claim statement that returns no row', () => {
+  // Should never happen with a healthy engine; if it does, the caller gets a typed backend error,
+  // not a bare Error.
+  const request = {
+    key: 'k',
+    fingerprint: 'f',
+    leaseMs: 1000,
+    retentionMs: 1000,
+    reclaimStarted: false,
+  };
+
+  it('is BACKEND_ERROR on PostgreSQL', async () => {
+    const store = createPostgresIdempotencyStore({
+      backend: createPostgresBackend({ client: { query: async () => ({ rows: [] }) } }),
+    });
+    await expect(store.claim(request)).rejects.toMatchObject({
+      name: 'FlowproofError',
+      code: 'BACKEND_ERROR',
+      details: { backend: 'postgres', reason: 'claim-returned-no-row' },
+    });
+  });
+
+  it('is BACKEND_ERROR on SQLite', async () => {
+    const backend = createSqliteBackend({ database: new Database(':memory:') });
+    const store = createSqliteIdempotencyStore({ backend });
+    await store.migrate();
+    // The real backend, but every statement answers with no rows.
+    const noRow = new Proxy(backend, {
+      get: (target, property) => {
+        if (property === 'query') return async () => [];
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await expect(store.withBackend(noRow).claim(request)).rejects.toMatchObject({
+      name: 'FlowproofError',
+      code: 'BACKEND_ERROR',
+      details: { backend: 'sqlite', reason: 'claim-returned-no-row' },
     });
   });
 });

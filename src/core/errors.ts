@@ -125,6 +125,8 @@ export interface FlowproofErrorDetailsMap {
     readonly sqliteCode?: string;
     /** Redis: the error reply, e.g. `WRONGTYPE`. */
     readonly redisCode?: string;
+    /** `claim-returned-no-row`: an idempotency claim statement answered with no row. */
+    readonly reason?: string;
   };
   /** The backend was used after `close()`. */
   BACKEND_CLOSED: BackendErrorDetails;

@@ -2,6 +2,7 @@ import type { MigrationSet } from '../../core/storage-backend.js';
 import type { IdempotencyStore, ReclaimReason } from '../../idempotency/idempotency-store.js';
 import {
   IDEMPOTENCY_COLUMNS as COLUMNS,
+  claimReturnedNoRow,
   createSqlIdempotencyStore,
   type IdempotencyDialect,
   type IdempotencyRow,
@@ -125,7 +126,7 @@ const postgresIdempotencyDialect: IdempotencyDialect<
       }
       // The conflicting row was committed by a concurrent claim after this statement's snapshot:
       // the ON CONFLICT saw it, the fallback SELECT did not. The next statement sees it.
-      if (attempt >= CLAIM_ATTEMPTS) throw new Error('the claim statement kept returning no row');
+      if (attempt >= CLAIM_ATTEMPTS) throw claimReturnedNoRow('postgres');
     }
   },
   bind: {

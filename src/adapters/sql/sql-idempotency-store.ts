@@ -1,3 +1,4 @@
+import { FlowproofError } from '../../core/errors.js';
 import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
 import type {
@@ -165,6 +166,19 @@ export class SqlIdempotencyStore<B extends SqlBackend, S extends IdempotencyStat
 }
 
 /** The record a statement returned. */
+/**
+ * The claim statement answered with no row, which a healthy engine never does (PostgreSQL: not
+ * even after retrying the snapshot race). Typed, so callers see a backend failure, not a bare
+ * `Error`.
+ */
+export function claimReturnedNoRow(backend: 'postgres' | 'sqlite'): FlowproofError {
+  return new FlowproofError(
+    'BACKEND_ERROR',
+    `The ${backend === 'postgres' ? 'PostgreSQL' : 'SQLite'} idempotency claim returned no row`,
+    { details: { backend, reason: 'claim-returned-no-row' } },
+  );
+}
+
 export function toIdempotencyRecord(row: IdempotencyRow): IdempotencyRecord {
   return {
     key: row.key,

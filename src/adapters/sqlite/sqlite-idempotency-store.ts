@@ -3,6 +3,7 @@ import type { MigrationSet } from '../../core/storage-backend.js';
 import type { IdempotencyStore, ReclaimReason } from '../../idempotency/idempotency-store.js';
 import {
   IDEMPOTENCY_COLUMNS as COLUMNS,
+  claimReturnedNoRow,
   createSqlIdempotencyStore,
   type IdempotencyDialect,
   type IdempotencyRow,
@@ -119,7 +120,7 @@ const sqliteIdempotencyDialect: IdempotencyDialect<SqliteBackend, ReturnType<typ
         owner,
       },
     ]);
-    if (!row) throw new Error('the claim statement returned no row');
+    if (!row) throw claimReturnedNoRow('sqlite');
     const record = toIdempotencyRecord(row);
     if (row.owner !== owner) return { claimed: false, record };
     return {
