@@ -192,3 +192,26 @@ describe.each(stores)('first call and replays are equal (%s)', (_, open) => {
     });
   });
 });
+
+describe('a stored result changed outside flowproof', () => {
+  // A server-side fault: STORE_DATA_CORRUPT naming the record, never VALIDATION_FAILED (which
+  // applications answer with 400, blaming the client).
+  it.each([
+    ['not JSON', "'v{not json'"],
+    ['not in the stored format', "'?'"],
+    ['a malformed stored error', "'e[1,2'"],
+  ])('is STORE_DATA_CORRUPT when the result is %s', async (_, corrupted) => {
+    const database = new Database(':memory:');
+    const store = createSqliteIdempotencyStore({ backend: createSqliteBackend({ database }) });
+    await store.migrate();
+    const idempotency = createIdempotency({ store, operation: 'orders.create', scope: () => ({}) });
+    await idempotency.run('key-1', { n: 1 }, () => ({ id: 'o-1' }));
+    database.prepare(`UPDATE flowproof_idempotency_keys SET result = ${corrupted}`).run();
+    const replay = idempotency.run('key-1', { n: 1 }, () => ({ id: 'o-2' }));
+    await expect(replay).rejects.toMatchObject({
+      name: 'FlowproofError',
+      code: 'STORE_DATA_CORRUPT',
+      details: { backend: 'sqlite', component: 'idempotency', field: expect.any(String) },
+    });
+  });
+});

@@ -973,24 +973,36 @@ class IdempotencyImpl {
   #decode(payload: string, call: Call): unknown {
     const kind = payload[0];
     if (kind === UNDEFINED) return undefined;
-    if (kind === ERROR) throw decodeError(payload.slice(1));
-    if (kind !== VALUE) {
-      throw new FlowproofError('VALIDATION_FAILED', 'A stored idempotent result is malformed', {
-        details: { operation: call.operation },
-      });
-    }
+    if (kind === ERROR) throw decodeError(payload.slice(1), () => this.#corrupt(call, 'error'));
+    if (kind !== VALUE) throw this.#corrupt(call, 'result');
     let value: unknown;
     try {
       value = this.#config.serializer.deserialize(payload.slice(1));
     } catch (error) {
-      throw new FlowproofError(
-        'VALIDATION_FAILED',
-        'A stored idempotent result could not be deserialized',
-        { cause: error, details: { operation: call.operation } },
-      );
+      throw this.#corrupt(call, 'result', error);
     }
     if (!call.resultSchema) return value;
     return parseWithSchema(call.resultSchema, value, 'stored idempotent result');
+  }
+
+  /**
+   * The stored record cannot be decoded: it was written or changed outside flowproof (or by a
+   * serializer that no longer reads what it wrote). A server-side fault, never the client's.
+   */
+  #corrupt(call: Call, field: 'result' | 'error', cause?: unknown): FlowproofError {
+    return new FlowproofError(
+      'STORE_DATA_CORRUPT',
+      `The idempotency store holds a ${field} for a key of operation ${call.operation} that cannot be decoded; it was written or changed outside flowproof: repair or delete the record`,
+      {
+        ...(cause === undefined ? {} : { cause }),
+        details: {
+          backend: this.#config.store.kind,
+          component: 'idempotency',
+          id: call.key,
+          field,
+        },
+      },
+    );
   }
 
   #mismatch(call: Call): never {
@@ -1420,14 +1432,15 @@ function encodeError(error: unknown): StoredError {
   return { name: 'Error', message: String(error) };
 }
 
-function decodeError(text: string): Error {
+function decodeError(text: string, corrupt: () => FlowproofError): Error {
   let stored: StoredError;
   try {
     stored = JSON.parse(text) as StoredError;
-  } catch (cause) {
-    return new FlowproofError('VALIDATION_FAILED', 'A stored idempotent error is malformed', {
-      cause,
-    });
+  } catch {
+    throw corrupt();
+  }
+  if (typeof stored !== 'object' || stored === null || typeof stored.message !== 'string') {
+    throw corrupt();
   }
   if (stored.name === 'FlowproofError' && typeof stored.code === 'string') {
     return new FlowproofError(stored.code as FlowproofError['code'], stored.message, {
