@@ -28,6 +28,10 @@ describe('every public entry refuses unknown option keys, naming them', () => {
     expect(() => start.validate('v', stage, { at: 'a', leasMs: 1 } as never)).toThrow(misspelled);
     expect(() => start.validate('v', stage, { into: 'a', leasMs: 1 } as never)).toThrow(misspelled);
     expect(() => start.transform('t', (v) => v, { leasMs: 1 } as never)).toThrow(misspelled);
+    // Inside `docs` too: a misspelled section would silently vanish from toMarkdown().
+    expect(() =>
+      start.transform('t', (v) => v, { docs: { inptu: 'typo' } } as never).build(),
+    ).toThrow(/unknown option stage "t" options\.docs\.inptu/);
     expect(() => start.enrich('e', (v) => v, { leasMs: 1 } as never)).toThrow(misspelled);
     // `unknownKeys` is an option of validate stages only.
     expect(() => start.transform('t', (v) => v, { unknownKeys: 'strip' } as never)).toThrow(

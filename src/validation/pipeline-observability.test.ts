@@ -129,6 +129,9 @@ describe('onStage hook', () => {
       .build();
     expect(silent.runSync(1)).toMatchObject({ value: 2 });
     expect(warning).toHaveBeenCalledWith(expect.stringContaining('oops'));
+    // Once per pipeline, not once per record: a batch would otherwise warn for every record.
+    for (let n = 0; n < 5; n += 1) expect(silent.runSync(n)).toMatchObject({ value: n + 1 });
+    expect(warning).toHaveBeenCalledTimes(1);
     warning.mockRestore();
   });
 });

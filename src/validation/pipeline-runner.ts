@@ -193,6 +193,8 @@ export class PipelineRunner {
   readonly name: string;
   readonly stages: readonly CompiledStage[];
   readonly #logger: Logger;
+  /** The process warning about a throwing `onStage` hook is given once per pipeline. */
+  #hookWarned = false;
   readonly #onStage: ((event: StageEvent) => void) | undefined;
   readonly #deadLetter: DeadLetterSink | undefined;
   readonly #observed: boolean;
@@ -346,7 +348,8 @@ export class PipelineRunner {
         { pipeline: this.name, stage: stage.name, error: message },
         'pipeline onStage hook threw',
       );
-      if (!logged) {
+      if (!logged && !this.#hookWarned) {
+        this.#hookWarned = true;
         process.emitWarning(`The onStage hook of pipeline "${this.name}" threw: ${message}`);
       }
     }

@@ -434,7 +434,7 @@ function checkStageOptions(
   if (options.description !== undefined && typeof options.description !== 'string') {
     throw new TypeError(`${at('description')} must be a string`);
   }
-  const docs = options.docs === undefined ? undefined : checkDocs(options.docs, at);
+  const docs = options.docs === undefined ? undefined : checkDocs(options.docs, stage, at);
   return Object.freeze({
     ...options,
     ...(drops === undefined ? {} : { drops }),
@@ -446,8 +446,9 @@ function checkStageOptions(
 const DOC_SECTIONS = ['input', 'transformation', 'output', 'validation', 'errorHandling'] as const;
 
 /** Checks and copies `docs`, so a bad section fails here rather than in `toMarkdown()`. */
-function checkDocs(docs: StageDocs, at: (option: string) => string): StageDocs {
+function checkDocs(docs: StageDocs, stage: string, at: (option: string) => string): StageDocs {
   assertOptionsObject(docs, at('docs'));
+  assertKnownKeys(docs, DOC_SECTIONS, `stage "${stage}" options.docs`);
   const copy: Record<string, unknown> = { ...docs };
   for (const section of DOC_SECTIONS) {
     const text: unknown = docs[section];
