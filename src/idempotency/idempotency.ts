@@ -14,8 +14,8 @@ import {
   assertOptionsObject,
 } from '../core/options.js';
 import {
+  assertStandardSchema,
   type InferSchemaOutput,
-  isStandardSchema,
   parseWithSchema,
   type StandardSchemaV1,
 } from '../core/standard-schema.js';
@@ -589,9 +589,7 @@ export function checkOperation(operation: unknown, name: string): asserts operat
 }
 
 function checkResultSchema(schema: unknown, name: string): StandardSchemaV1 {
-  if (!isStandardSchema(schema)) {
-    throw new TypeError(`${name} must be a Standard Schema (zod, valibot…)`);
-  }
+  assertStandardSchema(schema, name);
   return schema;
 }
 

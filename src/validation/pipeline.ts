@@ -11,8 +11,8 @@ import {
   assertOptionsObject,
 } from '../core/options.js';
 import {
+  assertStandardSchema,
   type InferSchemaOutput,
-  isStandardSchema,
   type StandardSchemaV1,
 } from '../core/standard-schema.js';
 import {
@@ -312,11 +312,7 @@ class Builder {
       readonly into?: string;
     },
   ): Builder {
-    if (!isStandardSchema(schema)) {
-      throw new TypeError(
-        `schema of stage "${String(name)}" must implement Standard Schema v1 (zod, valibot, arktype…)`,
-      );
-    }
+    assertStandardSchema(schema, `schema of stage "${String(name)}"`);
     if (options?.at !== undefined) assertFieldName(options.at, `options.at of stage "${name}"`);
     if (options?.into !== undefined) {
       assertFieldName(options.into, `options.into of stage "${name}"`);

@@ -10,8 +10,8 @@ import {
   assertOptionsObject,
 } from '../core/options.js';
 import {
+  assertStandardSchema,
   type InferSchemaOutput,
-  isStandardSchema,
   type SchemaValidation,
   type StandardSchemaV1,
   summariseIssues,
@@ -101,9 +101,7 @@ export async function validateExternalResponse<S extends StandardSchemaV1>(
   options: ExternalResponseOptions = {},
 ): Promise<InferSchemaOutput<S>> {
   assertNonEmptyString(source, 'source');
-  if (!isStandardSchema(schema)) {
-    throw new TypeError('schema must implement Standard Schema v1 (zod, valibot, arktype…)');
-  }
+  assertStandardSchema(schema, 'schema');
   assertOptionsObject(options, 'options');
   assertKnownKeys(options, ['redact'], 'options');
   if (options.redact !== undefined) assertFunction(options.redact, 'options.redact');
