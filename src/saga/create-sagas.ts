@@ -372,7 +372,7 @@ class SagaEngine implements Sagas, SagaRunHost {
       { event: 'saga.started', sagaId: id, saga: d.name },
       'saga started',
     );
-    this.#launch(d, result.saga, result.lease ?? { owner: this.#runnerId, token: 1 }, false);
+    this.#launch(d, result.saga, result.lease ?? { owner: this.#runnerId, token: 1 }, 'created');
     return { id, created: true };
   }
 
@@ -576,10 +576,10 @@ class SagaEngine implements Sagas, SagaRunHost {
     definition: AnyDefinition,
     saga: StoredSaga,
     lease: ClaimedSaga['lease'],
-    redrive: boolean,
+    how: 'created' | 'claimed' | 'redriven',
   ) {
-    const run = new SagaRun(this, definition, saga, lease);
-    if (redrive) run.prepareRedrive();
+    const run = new SagaRun(this, definition, saga, lease, how === 'created');
+    if (how === 'redriven') run.prepareRedrive();
     const done = run.drive().finally(() => {
       if (this.#running.get(saga.id)?.run === run) this.#running.delete(saga.id);
       // A free slot: look for more work now rather than at the next poll.
@@ -612,7 +612,7 @@ class SagaEngine implements Sagas, SagaRunHost {
       { event: 'saga.redriven', sagaId: claimed.saga.id, saga: claimed.saga.name },
       'saga redriven',
     );
-    this.#launch(definition, claimed.saga, claimed.lease, true);
+    this.#launch(definition, claimed.saga, claimed.lease, 'redriven');
   }
 
   async #claim(ids?: readonly string[]): Promise<number> {
@@ -634,7 +634,7 @@ class SagaEngine implements Sagas, SagaRunHost {
         { event: 'saga.resumed', sagaId: saga.id, saga: saga.name },
         'saga resumed',
       );
-      this.#launch(definition, saga, lease, false);
+      this.#launch(definition, saga, lease, 'claimed');
     }
     return claimed.length;
   }

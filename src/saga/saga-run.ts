@@ -109,12 +109,17 @@ export class SagaRun {
   /** Steps (or the compensation) in flight, for the release rule of long waits. */
   #inFlight = 0;
 
+  /** True when this runner created the saga: its open intents are its own, not a dead runner's. */
+  readonly #created: boolean;
+
   constructor(
     host: SagaRunHost,
     definition: SagaDefinition<unknown, Record<string, unknown>>,
     stored: StoredSaga,
     lease: SagaLease,
+    created = false,
   ) {
+    this.#created = created;
     this.id = stored.id;
     this.#host = host;
     this.#definition = definition;
@@ -138,7 +143,7 @@ export class SagaRun {
     this.#heartbeat = setInterval(() => void this.#renewLease(), interval);
     this.#heartbeat.unref?.();
     try {
-      this.#recover();
+      if (!this.#created) this.#recover();
       if (!(await this.#checkDefinition())) return;
       if (this.#status === 'running') await this.#forward();
       if (this.#status === 'compensating') await this.#backward();
@@ -278,6 +283,9 @@ export class SagaRun {
         const { step, error } = failure;
         const record: SagaFailureRecord = { ...errorRecord(error), step: step.name, phase: 'run' };
         if (step.options.onFailure === 'dead-letter' && !isSagaTimeout(error)) {
+          const failed = this.#record(step)!;
+          failed.status = 'failed';
+          delete failed.retryAt;
           return this.#deadLetter(record, 'failed');
         }
         return this.#startCompensation(record, step);
@@ -512,6 +520,8 @@ export class SagaRun {
       } catch (error) {
         if (isStop(error)) throw error;
         if (this.#lost.signal.aborted) throw new LeaseLost();
+        compensation.status = 'failed';
+        delete compensation.retryAt;
         return this.#deadLetter(
           { ...errorRecord(error), step: step.name, phase: 'compensate' },
           'compensation_failed',
