@@ -352,8 +352,7 @@ function sagaToMermaid(
   steps: readonly SagaStepDefinition[],
 ): string {
   const lines = ['flowchart TD', `  %% saga ${name} v${version}`, '  start((start))'];
-  const groups: SagaStepDefinition[][] = [];
-  for (const step of steps) (groups[step.group] ??= []).push(step);
+  const groups = groupSteps(steps);
   let previous = ['start'];
   for (const group of groups) {
     for (const step of group) {
@@ -376,4 +375,15 @@ function sagaToMermaid(
   if (undo.length > 0)
     lines.push(`  c${undo[undo.length - 1]!.index} -.-> compensated((compensated))`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The steps by group, in order: each inner array runs at once. */
+export function groupSteps(steps: readonly SagaStepDefinition[]): SagaStepDefinition[][] {
+  const groups: SagaStepDefinition[][] = [];
+  for (const step of steps) {
+    const group = groups[step.group];
+    if (group) group.push(step);
+    else groups[step.group] = [step];
+  }
+  return groups;
 }

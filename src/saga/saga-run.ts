@@ -13,11 +13,12 @@ import { type Logger, logEvent } from '../core/logger.js';
 import { parseWithSchema } from '../core/standard-schema.js';
 import { isTracingEnabled, withSpan } from '../core/tracing.js';
 import { encodeJsonResult } from '../idempotency/json-result.js';
-import type {
-  SagaDefinition,
-  SagaStepDefinition,
-  SagaTransaction,
-  StepOutcome,
+import {
+  groupSteps,
+  type SagaDefinition,
+  type SagaStepDefinition,
+  type SagaTransaction,
+  type StepOutcome,
 } from './define-saga.js';
 import {
   DEFAULT_COMPENSATION_RETRY,
@@ -877,12 +878,6 @@ function outcomeOf(record: StepRecord): StepOutcome | undefined {
   return record.attempts.some((a) => a.outcome === 'unknown' || a.endedAt === undefined)
     ? 'unknown'
     : 'failed';
-}
-
-function groupSteps(steps: readonly SagaStepDefinition[]): SagaStepDefinition[][] {
-  const groups: SagaStepDefinition[][] = [];
-  for (const step of steps) (groups[step.group] ??= []).push(step);
-  return groups;
 }
 
 function lastError(target: StepRecord | CompensationRecord): FlowproofError | Error {
