@@ -29,7 +29,9 @@ export interface MemorySagaStoreOptions {
 }
 
 /** The {@link SagaStore} over a {@link MemoryBackend}. */
-export interface MemorySagaStore extends SagaStore {
+export interface MemorySagaStore
+  extends Omit<SagaStore, 'saveInTransaction'>,
+    Required<Pick<SagaStore, 'saveInTransaction'>> {
   /** Always `memory`. */
   readonly kind: 'memory';
   /** The backend. */
@@ -41,15 +43,6 @@ export interface MemorySagaStore extends SagaStore {
    * @throws TypeError when `backend` is not a memory backend.
    */
   withBackend(backend: MemoryBackend): MemorySagaStore;
-  /**
-   * Runs `work` and the fenced save of its outcome in one transaction of the backend: both
-   * commit, or neither does (a lost lease rolls `work` back and answers `{ saved: false }`).
-   */
-  saveInTransaction<T>(
-    work: (backend: StorageBackend) => Promise<T>,
-    update: (value: T) => SagaUpdate,
-    lease: SagaLease,
-  ): Promise<{ readonly saved: boolean; readonly value?: T }>;
 }
 
 const SAGAS = 'saga_runs';
