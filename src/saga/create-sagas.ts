@@ -150,6 +150,7 @@ export interface Sagas {
    * @throws `SAGA_NOT_FOUND`, `SAGA_NOT_DEAD_LETTERED` (by id).
    */
   redrive(id: string): Promise<StartedSaga>;
+  /** Redrives up to `options.limit` dead-lettered sagas (of `options.name`); see the other overload. */
   redrive(options?: RedriveOptions): Promise<RedriveReport>;
   /** Deletes finished sagas older than `olderThanMs`, up to `limit`; returns how many. */
   purge(options: { readonly olderThanMs: number; readonly limit?: number }): Promise<number>;
