@@ -12,7 +12,6 @@ import { FlowproofError } from '../core/errors.js';
 import { type Logger, logEvent } from '../core/logger.js';
 import { parseWithSchema } from '../core/standard-schema.js';
 import { isTracingEnabled, withSpan } from '../core/tracing.js';
-import { encodeJsonResult } from '../idempotency/json-result.js';
 import {
   groupSteps,
   type SagaDefinition,
@@ -36,6 +35,7 @@ import {
   type SagaFailureRecord,
   type SagaLog,
   type StepRecord,
+  toLogValue,
 } from './saga-log.js';
 import type { SagaLease, SagaStatus, SagaStore, SagaUpdate, StoredSaga } from './saga-store.js';
 
@@ -723,7 +723,7 @@ export class SagaRun {
     }
     if (value === undefined) return null;
     try {
-      return JSON.parse(encodeJsonResult(value));
+      return toLogValue(value);
     } catch (error) {
       throw new NonRetryableError(
         new FlowproofError(
