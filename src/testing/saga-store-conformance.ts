@@ -24,7 +24,7 @@ import type {
 } from '../saga/saga-store.js';
 import { type CrossProcessTarget, uniqueNamespace } from './backend-conformance.js';
 import { runInProcesses } from './multi-process.js';
-import { type ConformanceTestApi, importTarget, skipTitle } from './test-api.js';
+import { type ConformanceTestApi, caseRunner, importTarget } from './test-api.js';
 
 /** Optional behaviour the suite tests only where the store has it. */
 export interface SagaStoreCapabilities {
@@ -104,35 +104,13 @@ export function describeSagaStoreConformance<S extends SagaStore>(
   const transactions = options.capabilities?.transactions ?? false;
   const requiresMigrate = options.capabilities?.requiresMigrate ?? true;
   const bind = options.bind?.bind(options);
-  const opened: S[] = [];
+  const { opened, it, itIf } = caseRunner<S>(test, name);
   const open = async (namespace = uniqueNamespace('saga')) => {
     const store = await factory(namespace);
     opened.push(store);
     await store.migrate();
     return store;
   };
-  const closeAll = async () => {
-    await Promise.all(opened.splice(0).map((s) => s.close().catch(() => {})));
-  };
-  const it = (title: string, fn: () => Promise<void>, timeout?: number) =>
-    test.it(
-      title,
-      async () => {
-        try {
-          await fn();
-        } finally {
-          await closeAll();
-        }
-      },
-      timeout,
-    );
-  const itIf = (
-    enabled: boolean,
-    reason: string,
-    title: string,
-    fn: () => Promise<void>,
-    timeout?: number,
-  ) => (enabled ? it(title, fn, timeout) : test.it.skip(skipTitle(title, name, reason), () => {}));
   const processes = crossProcess?.processes ?? 4;
 
   test.describe(`SagaStore conformance: ${name}`, () => {
