@@ -14,6 +14,7 @@ import {
   type SagaUpdate,
   type StoredSaga,
 } from '../../saga/saga-store.js';
+import { saveWithWork } from '../saga-save-in-transaction.js';
 import { assertPurgeStatuses, assertSagaStatus, sagaLogJson } from '../saga-store-input.js';
 import type { MemoryBackend } from './memory-backend.js';
 
@@ -97,9 +98,6 @@ export function createMemorySagaStore(options: MemorySagaStoreOptions): MemorySa
   );
   return new MemorySagaStoreImpl(backend, ownsBackend, { migrated: false });
 }
-
-/** Thrown inside `saveInTransaction` to roll the transaction back when the lease was lost. */
-const LEASE_LOST = Symbol('lease lost');
 
 class MemorySagaStoreImpl implements MemorySagaStore {
   readonly kind = 'memory' as const;
@@ -273,16 +271,9 @@ class MemorySagaStoreImpl implements MemorySagaStore {
     lease: SagaLease,
   ): Promise<{ readonly saved: boolean; readonly value?: T }> {
     await this.#assertMigrated();
-    try {
-      return await this.backend.transaction(async (tx) => {
-        const value = await work(tx);
-        if (!(await this.withBackend(tx).save(update(value), lease))) throw LEASE_LOST;
-        return { saved: true, value };
-      });
-    } catch (error) {
-      if (error === LEASE_LOST) return { saved: false };
-      throw error;
-    }
+    return saveWithWork(this.backend, work, (tx, value) =>
+      this.withBackend(tx).save(update(value), lease),
+    );
   }
 
   async close(): Promise<void> {

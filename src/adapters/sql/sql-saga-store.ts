@@ -15,6 +15,7 @@ import {
   type SagaUpdate,
   type StoredSaga,
 } from '../../saga/saga-store.js';
+import { saveWithWork } from '../saga-save-in-transaction.js';
 import { assertPurgeStatuses, assertSagaStatus, sagaLogJson } from '../saga-store-input.js';
 import { parseStoredJson } from '../store-data-corrupt.js';
 import type { SqlBackend, SqlDialect } from './sql-dialect.js';
@@ -64,9 +65,6 @@ export function createSqlSagaStore<B extends SqlBackend>(
   );
   return new SqlSagaStore(dialect, backend, ownsBackend);
 }
-
-/** Thrown inside `saveInTransaction` to roll the transaction back when the lease was lost. */
-const LEASE_LOST = Symbol('lease lost');
 
 /**
  * The saga store over any {@link SqlBackend}. Every operation is one statement (one round trip);
@@ -157,7 +155,20 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
   }
 
   async save(update: SagaUpdate, lease: SagaLease): Promise<boolean> {
-    return (await this.#fencedSave(this.backend, update, lease)) > 0;
+    assertSagaStatus(update.status, 'update.status');
+    const log = sagaLogJson(update.log, 'update.log');
+    const { sql, names } =
+      update.lease === 'release' ? this.#sql.saveRelease : this.#sql.saveExtend;
+    const values = {
+      id: update.id,
+      owner: lease.owner,
+      token: lease.token,
+      status: update.status,
+      log,
+      wakeInMs: update.wakeInMs,
+      extendMs: update.lease === 'release' ? 0 : update.lease.extendMs,
+    };
+    return (await this.backend.execute(sql, bind(names, values))) > 0;
   }
 
   async heartbeat(id: string, lease: SagaLease, leaseMs: number): Promise<boolean> {
@@ -197,37 +208,13 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
     update: (value: T) => SagaUpdate,
     lease: SagaLease,
   ): Promise<{ readonly saved: boolean; readonly value?: T }> {
-    try {
-      return await this.backend.transaction(async (tx) => {
-        const value = await work(tx);
-        if ((await this.#fencedSave(tx, update(value), lease)) === 0) throw LEASE_LOST;
-        return { saved: true, value };
-      });
-    } catch (error) {
-      if (error === LEASE_LOST) return { saved: false };
-      throw error;
-    }
+    return saveWithWork(this.backend, work, (tx, value) =>
+      this.withBackend(tx).save(update(value), lease),
+    );
   }
 
   async close(): Promise<void> {
     if (this.#ownsBackend) await this.backend.close();
-  }
-
-  #fencedSave(backend: B, update: SagaUpdate, lease: SagaLease): Promise<number> {
-    assertSagaStatus(update.status, 'update.status');
-    const log = sagaLogJson(update.log, 'update.log');
-    const release = update.lease === 'release';
-    const { sql, names } = release ? this.#sql.saveRelease : this.#sql.saveExtend;
-    const values = {
-      id: update.id,
-      owner: lease.owner,
-      token: lease.token,
-      status: update.status,
-      log,
-      wakeInMs: update.wakeInMs,
-      extendMs: update.lease === 'release' ? 0 : update.lease.extendMs,
-    };
-    return backend.execute(sql, bind(names, values));
   }
 
   #query(statement: Statement, values: Readonly<Record<string, unknown>>): Promise<SagaRow[]> {
