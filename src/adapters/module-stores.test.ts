@@ -251,37 +251,47 @@ describe('SQL saga stores: one statement (one round trip) per operation', () => 
     PGlite: () => createPostgresBackend({ client: new PGlite() }),
   };
 
-  it.each(Object.entries(engines))('%s', async (_, open) => {
-    const raw = open();
-    const { backend, calls } = counted(raw);
-    const store =
-      raw.kind === 'sqlite'
-        ? createSqliteSagaStore({ backend: backend as typeof raw & { kind: 'sqlite' } })
-        : createPostgresSagaStore({ backend: backend as typeof raw & { kind: 'postgres' } });
-    await store.migrate();
-    const trips = async (run: () => Promise<unknown>) => {
-      const before = calls();
-      await run();
-      return calls() - before;
-    };
-    const saga = { id: 's', name: 'n', version: 1, status: 'running', log: { a: 1 } } as const;
-    const request = { owner: 'r', leaseMs: 60_000, limit: 5, statuses: ['running'] } as const;
-    const update = { id: 's', status: 'running', log: {}, wakeInMs: 0, lease: 'release' } as const;
-    const purge = { statuses: ['completed'], finishedBeforeMs: 0, limit: 5 } as const;
-    expect(await trips(() => store.create(saga))).toBe(1);
-    // Only when the id is taken: the second reads the saga that holds it.
-    expect(await trips(() => store.create(saga))).toBe(2);
-    expect(await trips(() => store.create({ ...saga, id: 'l' }, { owner: 'r', leaseMs: 1 }))).toBe(
-      1,
-    );
-    expect(await trips(() => store.claim({ ...request, names: ['n'], ids: ['s'] }))).toBe(1);
-    expect(await trips(() => store.heartbeat('s', { owner: 'r', token: 1 }, 1000))).toBe(1);
-    expect(await trips(() => store.save(update, { owner: 'r', token: 1 }))).toBe(1);
-    expect(await trips(() => store.get('s'))).toBe(1);
-    expect(await trips(() => store.list({ statuses: ['running'], name: 'n', limit: 5 }))).toBe(1);
-    expect(await trips(() => store.purge(purge))).toBe(1);
-    expect(await trips(() => store.now())).toBe(1);
-    await store.close();
-    await raw.close();
-  });
+  it.each(Object.entries(engines))(
+    '%s',
+    async (_, open) => {
+      const raw = open();
+      const { backend, calls } = counted(raw);
+      const store =
+        raw.kind === 'sqlite'
+          ? createSqliteSagaStore({ backend: backend as typeof raw & { kind: 'sqlite' } })
+          : createPostgresSagaStore({ backend: backend as typeof raw & { kind: 'postgres' } });
+      await store.migrate();
+      const trips = async (run: () => Promise<unknown>) => {
+        const before = calls();
+        await run();
+        return calls() - before;
+      };
+      const saga = { id: 's', name: 'n', version: 1, status: 'running', log: { a: 1 } } as const;
+      const request = { owner: 'r', leaseMs: 60_000, limit: 5, statuses: ['running'] } as const;
+      const update = {
+        id: 's',
+        status: 'running',
+        log: {},
+        wakeInMs: 0,
+        lease: 'release',
+      } as const;
+      const purge = { statuses: ['completed'], finishedBeforeMs: 0, limit: 5 } as const;
+      expect(await trips(() => store.create(saga))).toBe(1);
+      // Only when the id is taken: the second reads the saga that holds it.
+      expect(await trips(() => store.create(saga))).toBe(2);
+      expect(
+        await trips(() => store.create({ ...saga, id: 'l' }, { owner: 'r', leaseMs: 1 })),
+      ).toBe(1);
+      expect(await trips(() => store.claim({ ...request, names: ['n'], ids: ['s'] }))).toBe(1);
+      expect(await trips(() => store.heartbeat('s', { owner: 'r', token: 1 }, 1000))).toBe(1);
+      expect(await trips(() => store.save(update, { owner: 'r', token: 1 }))).toBe(1);
+      expect(await trips(() => store.get('s'))).toBe(1);
+      expect(await trips(() => store.list({ statuses: ['running'], name: 'n', limit: 5 }))).toBe(1);
+      expect(await trips(() => store.purge(purge))).toBe(1);
+      expect(await trips(() => store.now())).toBe(1);
+      await store.close();
+      await raw.close();
+    },
+    120_000,
+  );
 });

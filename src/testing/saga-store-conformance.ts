@@ -595,6 +595,66 @@ export function describeSagaStoreConformance<S extends SagaStore>(
       assert.equal(await store.save(updateOf('kept', { log: { ok: 2 } }), claimed.lease), true);
     });
 
+    it('refuses bad arguments with a TypeError naming them, writing nothing', async () => {
+      const store = await open();
+      await store.create(newSaga('ok'));
+      const [claimed] = await store.claim(claimOf('r'));
+      assert.ok(claimed);
+      const before = await store.get('ok');
+      const lease = claimed.lease;
+      const calls: Record<string, [RegExp, () => Promise<unknown>]> = {
+        'create: empty id': [/saga\.id/, () => store.create(newSaga(''))],
+        'create: unknown status': [
+          /saga\.status/,
+          () => store.create(newSaga('n', { status: 'done' as SagaStatus })),
+        ],
+        'create: negative leaseMs': [
+          /lease\.leaseMs/,
+          () => store.create(newSaga('n'), { owner: 'r', leaseMs: -1 }),
+        ],
+        'claim: fractional limit': [
+          /request\.limit/,
+          () => store.claim({ ...claimOf('r'), limit: 1.5 }),
+        ],
+        'claim: NaN leaseMs': [
+          /request\.leaseMs/,
+          () => store.claim({ ...claimOf('r'), leaseMs: Number.NaN }),
+        ],
+        'claim: misspelled key': [
+          /request\.leasMs/,
+          () => store.claim({ ...claimOf('r'), leasMs: 1 } as ClaimRequest),
+        ],
+        'save: unknown status': [
+          /update\.status/,
+          () => store.save(updateOf('ok', { status: 'bogus' as SagaStatus }), lease),
+        ],
+        'save: NaN wakeInMs': [
+          /update\.wakeInMs/,
+          () => store.save(updateOf('ok', { wakeInMs: Number.NaN }), lease),
+        ],
+        'save: negative extendMs': [
+          /update\.lease\.extendMs/,
+          () => store.save(updateOf('ok', { lease: { extendMs: -5 } }), lease),
+        ],
+        'heartbeat: NaN leaseMs': [/leaseMs/, () => store.heartbeat('ok', lease, Number.NaN)],
+        'list: negative limit': [/query\.limit/, () => store.list({ limit: -1 })],
+        'purge: fractional limit': [
+          /request\.limit/,
+          () => store.purge({ statuses: ['completed'], finishedBeforeMs: 0, limit: 0.5 }),
+        ],
+      };
+      for (const [call, [names, run]] of Object.entries(calls)) {
+        await assert.rejects(run(), (error: unknown) => {
+          assert.ok(error instanceof TypeError, `${call}: ${String(error)}`);
+          assert.match(error.message, names, call);
+          return true;
+        });
+      }
+      assert.equal(await store.get('n'), undefined);
+      assert.deepEqual(await store.get('ok'), before);
+      assert.equal(await store.save(updateOf('ok'), lease), true, 'the lease was lost');
+    });
+
     itIf(
       transactions,
       'the store has no transactions',

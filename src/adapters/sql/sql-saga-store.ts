@@ -16,7 +16,14 @@ import {
   type StoredSaga,
 } from '../../saga/saga-store.js';
 import { saveWithWork } from '../saga-save-in-transaction.js';
-import { assertPurgeStatuses, assertSagaStatus, sagaLogJson } from '../saga-store-input.js';
+import {
+  checkClaim,
+  checkHeartbeat,
+  checkList,
+  checkNewSaga,
+  checkPurge,
+  checkUpdate,
+} from '../saga-store-input.js';
 import { parseStoredJson } from '../store-data-corrupt.js';
 import type { SqlBackend, SqlDialect } from './sql-dialect.js';
 
@@ -108,13 +115,13 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
     saga: NewSaga,
     lease?: { readonly owner: string; readonly leaseMs: number },
   ): Promise<CreateSagaResult> {
-    assertSagaStatus(saga.status, 'saga.status');
+    const log = checkNewSaga(saga, lease);
     const values = {
       id: saga.id,
       name: saga.name,
       version: saga.version,
       status: saga.status,
-      log: sagaLogJson(saga.log, 'saga.log'),
+      log,
       owner: lease?.owner,
       leaseMs: lease?.leaseMs,
     };
@@ -134,6 +141,7 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
   }
 
   async claim(request: ClaimRequest): Promise<readonly ClaimedSaga[]> {
+    checkClaim(request);
     const { owner, leaseMs, limit, statuses, names, ids } = request;
     // Only active statuses asked (the runner's case): the statement naming them uses the partial
     // index of due active sagas.
@@ -155,8 +163,7 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
   }
 
   async save(update: SagaUpdate, lease: SagaLease): Promise<boolean> {
-    assertSagaStatus(update.status, 'update.status');
-    const log = sagaLogJson(update.log, 'update.log');
+    const log = checkUpdate(update, lease);
     const { sql, names } =
       update.lease === 'release' ? this.#sql.saveRelease : this.#sql.saveExtend;
     const values = {
@@ -172,6 +179,7 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
   }
 
   async heartbeat(id: string, lease: SagaLease, leaseMs: number): Promise<boolean> {
+    checkHeartbeat(id, lease, leaseMs);
     const { sql, names } = this.#sql.heartbeat;
     const values = { id, owner: lease.owner, token: lease.token, leaseMs };
     return (await this.backend.execute(sql, bind(names, values))) > 0;
@@ -183,6 +191,7 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
   }
 
   async list(query: SagaListQuery): Promise<readonly StoredSaga[]> {
+    checkList(query);
     const rows = await this.#query(this.#sql.list, {
       statuses: this.#dialect.listParam(query.statuses),
       name: query.name ?? null,
@@ -193,7 +202,7 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
   }
 
   async purge(request: SagaPurgeRequest): Promise<number> {
-    assertPurgeStatuses(request.statuses, 'request.statuses');
+    checkPurge(request);
     const { sql, names } = this.#sql.purge;
     const values = {
       statuses: this.#dialect.listParam(request.statuses),
