@@ -202,6 +202,13 @@ describe('a claim statement that returns no row', () => {
   });
 });
 
+/** One PGlite for the saga-store tests (starting one is slow); each test uses its own schema. */
+let pglite: PGlite | undefined;
+function sharedPGlite(): PGlite {
+  pglite ??= new PGlite();
+  return pglite;
+}
+
 describe('saga stores keep any JSON log exactly', () => {
   const stores = {
     memory: () => createMemorySagaStore({ backend: createMemoryBackend() }),
@@ -209,22 +216,35 @@ describe('saga stores keep any JSON log exactly', () => {
       createSqliteSagaStore({
         backend: createSqliteBackend({ database: new Database(':memory:') }),
       }),
-  };
-  it.each(Object.entries(stores))('%s', async (_, open) => {
-    const store = open();
-    await store.migrate();
-    let n = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.jsonValue(), async (log) => {
-        n += 1;
-        const id = `s-${n}`;
-        await store.create({ id, name: 'p', version: 1, status: 'running', log });
-        // JSON has one zero: -0 is kept as 0.
-        expect((await store.get(id))?.log).toEqual(JSON.parse(JSON.stringify(log)));
+    PGlite: () =>
+      createPostgresSagaStore({
+        backend: createPostgresBackend({ client: sharedPGlite(), schema: uniqueNamespace('saga') }),
       }),
-      { numRuns: 200 },
-    );
-  });
+  };
+  it.each(Object.entries(stores))(
+    '%s',
+    async (_, open) => {
+      const store = open();
+      await store.migrate();
+      let n = 0;
+      await fc.assert(
+        // NUL is refused in every store (PostgreSQL's jsonb cannot hold it).
+        fc.asyncProperty(
+          fc.jsonValue().filter((v) => !JSON.stringify(v).includes('\\u0000')),
+          async (log) => {
+            n += 1;
+            const id = `s-${n}`;
+            await store.create({ id, name: 'p', version: 1, status: 'running', log });
+            // JSON has one zero: -0 is kept as 0.
+            expect((await store.get(id))?.log).toEqual(JSON.parse(JSON.stringify(log)));
+          },
+        ),
+        { numRuns: 200 },
+      );
+      await store.close();
+    },
+    120_000,
+  );
 });
 
 describe('SQL saga stores: one statement (one round trip) per operation', () => {
@@ -248,7 +268,8 @@ describe('SQL saga stores: one statement (one round trip) per operation', () => 
   }
   const engines = {
     SQLite: () => createSqliteBackend({ database: new Database(':memory:') }),
-    PGlite: () => createPostgresBackend({ client: new PGlite() }),
+    PGlite: () =>
+      createPostgresBackend({ client: sharedPGlite(), schema: uniqueNamespace('saga') }),
   };
 
   it.each(Object.entries(engines))(

@@ -113,7 +113,8 @@ function assertStatuses(statuses: readonly SagaStatus[], name: string): void {
  * The saga log as JSON text. The log must be JSON data (plain objects, arrays, finite numbers,
  * strings, booleans, `null`): what `JSON.stringify` would drop or change silently (`undefined`,
  * `NaN`, `Infinity`, functions, class instances such as `Date`) is refused, as is what it cannot
- * encode at all (`BigInt`, cycles).
+ * encode at all (`BigInt`, cycles). The NUL character (U+0000) is refused in strings and keys:
+ * PostgreSQL's `jsonb` cannot hold it, and a log must be storable by every store alike.
  *
  * @throws TypeError naming `name` and the first value that is not JSON data.
  */
@@ -123,6 +124,9 @@ function sagaLogJson(log: unknown, name: string): string {
       // `this[key]` is the value before a `toJSON()` (Date) turned it into a string.
       const raw = key === '' ? log : (this as Record<string, unknown>)[key];
       const at = key === '' ? name : `${name} (at key ${JSON.stringify(key)})`;
+      if (key.includes('\u0000') || (typeof raw === 'string' && raw.includes('\u0000'))) {
+        throw new TypeError(`${at} must not contain the NUL character (U+0000)`);
+      }
       if (isJsonData(raw)) return value;
       throw new TypeError(`${at} must be JSON data; got ${describeNonJson(raw)}`);
     });

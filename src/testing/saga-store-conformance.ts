@@ -576,6 +576,8 @@ export function describeSagaStoreConformance<S extends SagaStore>(
         'a Date': { at: new Date(0) },
         'a BigInt': { n: 1n },
         'a function': { f: () => 1 },
+        'a NUL character': { s: 'a\u0000b' },
+        'a NUL character in a key': { 'a\u0000b': 1 },
       };
       await store.create(newSaga('kept', { log: { ok: true } }));
       const [claimed] = await store.claim(claimOf('r'));
