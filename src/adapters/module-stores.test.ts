@@ -316,3 +316,25 @@ describe('SQL saga stores: one statement (one round trip) per operation', () => 
     120_000,
   );
 });
+
+describe('SQL saga store create() that can neither insert nor read the saga', () => {
+  it('fails with BACKEND_ERROR after a few attempts instead of looping', async () => {
+    const real = createSqliteBackend({ database: new Database(':memory:') });
+    await createSqliteSagaStore({ backend: real }).migrate();
+    // As a snapshot older than the saga holding the id sees it: the insert conflicts, the read
+    // finds nothing.
+    const blind = new Proxy(real, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target);
+        if (key === 'query') return async () => [];
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const store = createSqliteSagaStore({ backend: blind });
+    const saga = { id: 's', name: 'n', version: 1, status: 'running', log: {} } as const;
+    await expect(store.create(saga)).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      details: { backend: 'sqlite', reason: 'create-found-no-saga', id: 's' },
+    });
+  });
+});

@@ -1,3 +1,4 @@
+import { FlowproofError } from '../../core/errors.js';
 import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 import {
@@ -26,6 +27,9 @@ import {
 } from '../saga-store-input.js';
 import { parseStoredJson } from '../store-data-corrupt.js';
 import type { SqlBackend, SqlDialect } from './sql-dialect.js';
+
+/** How often `create` tries to insert, or else read, a saga before giving up. */
+const CREATE_ATTEMPTS = 3;
 
 /** The saga store's table (before the backend's prefix and schema). */
 export const SAGA_RUNS_TABLE = 'saga_runs';
@@ -127,7 +131,7 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
     };
     const insert = lease ? this.#sql.createLeased : this.#sql.create;
     // The saga that holds the id can be purged between the two statements: insert again then.
-    for (;;) {
+    for (let attempt = 1; ; attempt += 1) {
       const [row] = await this.#query(insert, values);
       if (row !== undefined) {
         const stored = this.#toSaga(row);
@@ -137,6 +141,9 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
       }
       const existing = await this.get(saga.id);
       if (existing !== undefined) return { created: false, saga: existing };
+      // Neither inserted nor found: a snapshot older than the saga holding the id (a
+      // repeatable-read transaction of the caller's) never sees it.
+      if (attempt === CREATE_ATTEMPTS) throw createFoundNoSaga(this.kind, saga.id);
     }
   }
 
@@ -244,6 +251,15 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
       finishedAt: row.finished_at === null ? null : Number(row.finished_at),
     };
   }
+}
+
+/** `create` found the id taken but could not read the saga holding it. */
+function createFoundNoSaga(backend: string, id: string): FlowproofError {
+  return new FlowproofError(
+    'BACKEND_ERROR',
+    `Saga ${id} could neither be inserted nor read: another transaction holds the id, and this one cannot see it (a repeatable-read or serializable transaction started before it was created)`,
+    { details: { backend, reason: 'create-found-no-saga', id } },
+  );
 }
 
 /** A saga row as the statements return it (bigint columns may arrive as strings). */
