@@ -406,6 +406,13 @@ export class SagaRun {
       };
       const run = step.options.run as (context: unknown) => unknown;
       if (!step.options.transactional) {
+        Object.defineProperty(context, 'transaction', {
+          get() {
+            throw new TypeError(
+              `step ${step.name} read context.transaction, which only transactional steps have (transactional: true)`,
+            );
+          },
+        });
         const output = await this.#checkOutput(
           step,
           await this.#call(step, 'run', () => run(context)),
