@@ -1,0 +1,63 @@
+import { afterEach, expect, it } from 'vitest';
+import {
+  describeEachSagaStore,
+  type RecordingSagaStore,
+  statementKind,
+} from '../../test/support/saga-engines.js';
+import { createSagas, defineSaga, type Sagas } from './index.js';
+
+describeEachSagaStore('saga storage round trips', (kind) => {
+  let sagas: Sagas | undefined;
+  let opened: RecordingSagaStore | undefined;
+  afterEach(async () => {
+    await sagas?.close();
+    await opened?.store.close();
+    sagas = undefined;
+  });
+
+  const sequential = (n: number) => {
+    let saga = defineSaga({ name: `seq${n}` }) as ReturnType<typeof defineSaga>;
+    for (let i = 0; i < n; i += 1) saga = saga.step(`s${i}`, { run: () => ({ i }) }) as never;
+    return saga;
+  };
+
+  it.each([1, 2, 3, 5])(
+    'a %i-step saga costs N+1 writes (the INSERT included) and no read',
+    async (n) => {
+      opened = await kind.open();
+      const saga = sequential(n);
+      sagas = createSagas({ store: opened.store, sagas: [saga] });
+      const state = await sagas.run(saga, { n }, { id: `seq-${n}` });
+      expect(state.status).toBe('completed');
+      // create, one save per step (its result and the next step's intent), then wait()'s one get.
+      expect(opened.calls).toEqual(['create', ...Array(n).fill('save'), 'get']);
+      if (kind.name !== 'memory') {
+        expect(opened.statements.map(statementKind)).toEqual([
+          'insert',
+          ...Array(n).fill('save'),
+          'read',
+        ]);
+      }
+    },
+  );
+
+  it.each([2, 3, 4])('a parallel group of %i branches costs one write per branch', async (k) => {
+    opened = await kind.open();
+    const branches = Object.fromEntries(
+      Array.from({ length: k }, (_, i) => [`b${i}`, { run: () => i }]),
+    );
+    const saga = defineSaga({ name: `par${k}` })
+      .step('first', { run: () => 'first' })
+      .parallel(branches)
+      .step('last', { run: () => 'last' });
+    sagas = createSagas({ store: opened.store, sagas: [saga] });
+    const state = await sagas.run(saga, {}, { id: `par-${k}` });
+    expect(state.status).toBe('completed');
+    // INSERT, first (opens the group's k intents), k branches (the last opens 'last'), last.
+    expect(opened.calls).toEqual(['create', 'save', ...Array(k).fill('save'), 'save', 'get']);
+    if (kind.name !== 'memory') {
+      expect(opened.statements.filter((s) => statementKind(s) === 'save')).toHaveLength(k + 2);
+      expect(opened.statements.filter((s) => statementKind(s) === 'claim')).toHaveLength(0);
+    }
+  });
+});
