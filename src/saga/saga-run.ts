@@ -292,8 +292,11 @@ export class SagaRun {
         return this.#startCompensation(record, step);
       }
     }
-    this.#status = 'completed';
-    await this.#persist({ release: true });
+    // The last step's write recorded the completion; a saga resumed past its last step has not.
+    if (this.#status !== 'completed') {
+      this.#status = 'completed';
+      await this.#persist({ release: true });
+    }
     this.#event('info', 'saga.completed', {}, 'saga completed');
   }
 
@@ -359,7 +362,9 @@ export class SagaRun {
               // The last of the group: the same write records the next group's intents.
               if (remaining === 0) {
                 const next = groups[step.group + 1];
-                if (next && !this.#deadlinePassed() && !this.#host.closing) this.#openIntents(next);
+                // The last group: the same write records the saga's completion.
+                if (!next) this.#status = 'completed';
+                else if (!this.#deadlinePassed() && !this.#host.closing) this.#openIntents(next);
               }
             });
           } catch (error) {
@@ -735,7 +740,11 @@ export class SagaRun {
       status: this.#status,
       log: structuredClone(this.#log),
       wakeInMs: options.wakeInMs ?? 0,
-      lease: options.release ? 'release' : { extendMs: this.#host.leaseMs },
+      // A saga that is no longer active is released by the write that says so.
+      lease:
+        options.release || !ACTIVE.includes(this.#status)
+          ? 'release'
+          : { extendMs: this.#host.leaseMs },
     };
   }
 
