@@ -1,35 +1,19 @@
 import fc from 'fast-check';
 import { AbortError } from 'p-retry';
 import { afterEach, describe, expect, it } from 'vitest';
-import { describeEachSagaStore, type RecordingSagaStore } from '../../test/support/saga-engines.js';
-import { createSagas, defineSaga, NonRetryableError, type Sagas } from './index.js';
+import {
+  describeEachSagaStore,
+  eventually,
+  SAGA_STORE_KINDS,
+  sagaTestBed,
+} from '../../test/support/saga-engines.js';
+import { defineSaga, NonRetryableError } from './index.js';
 import { DEFAULT_STEP_RETRY, resolveRetryPolicy, retryDelay } from './retry-policy.js';
 
-const engines: Sagas[] = [];
-const stores: RecordingSagaStore[] = [];
-afterEach(async () => {
-  await Promise.all(engines.splice(0).map((e) => e.close({ timeoutMs: 0 })));
-  await Promise.all(stores.splice(0).map((s) => s.store.close()));
-});
-
-function engine(options: Parameters<typeof createSagas>[0]): Sagas {
-  const sagas = createSagas(options);
-  engines.push(sagas);
-  return sagas;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns a value (not undefined), or fails after `ms`. */
-async function until<T>(check: () => Promise<T | undefined>, ms = 5_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
+const bed = sagaTestBed();
+afterEach(() => bed.cleanup());
+const engine = bed.engine;
+const until = eventually;
 
 /** A saga whose step fails `failures` times, recording when each attempt started. */
 function flaky(failures: number, retry: object) {
@@ -46,11 +30,7 @@ function flaky(failures: number, retry: object) {
 }
 
 describeEachSagaStore('durable retries', (kind) => {
-  const open = async () => {
-    const opened = await kind.open();
-    stores.push(opened);
-    return opened.store;
-  };
+  const open = async () => (await bed.store(kind)).store;
 
   it('a held retry wait survives the engine being abandoned: another engine resumes it, not early', async () => {
     const store = await open();
@@ -132,11 +112,7 @@ describeEachSagaStore('durable retries', (kind) => {
 
 describe('retry policy', () => {
   it('backoff grows by factor and is capped by maxTimeout (engine timeline)', async () => {
-    const { createMemoryBackend, createMemorySagaStore } = await import(
-      '../adapters/memory/index.js'
-    );
-    const store = createMemorySagaStore({ backend: createMemoryBackend() });
-    await store.migrate();
+    const { store } = await bed.store(SAGA_STORE_KINDS[0]!);
     const { saga, starts } = flaky(4, {
       retries: 4,
       minTimeout: 40,
@@ -180,11 +156,7 @@ describe('retry policy', () => {
   });
 
   const failingWith = async (error: () => unknown, retry: object = {}) => {
-    const { createMemoryBackend, createMemorySagaStore } = await import(
-      '../adapters/memory/index.js'
-    );
-    const store = createMemorySagaStore({ backend: createMemoryBackend() });
-    await store.migrate();
+    const { store } = await bed.store(SAGA_STORE_KINDS[0]!);
     let attempts = 0;
     const saga = defineSaga({ name: 'stops' }).step('s', {
       run: () => {

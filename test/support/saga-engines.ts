@@ -12,7 +12,12 @@ import {
   createPostgresSagaStore,
 } from '../../src/adapters/postgres/index.js';
 import { createSqliteBackend, createSqliteSagaStore } from '../../src/adapters/sqlite/index.js';
-import type { SagaStore } from '../../src/saga/index.js';
+import {
+  createSagas,
+  type SagaStore,
+  type Sagas,
+  type SagasOptions,
+} from '../../src/saga/index.js';
 import { uniqueNamespace } from '../../src/testing/index.js';
 import { postgresUrl } from './services.js';
 
@@ -159,5 +164,41 @@ export function describeEachSagaStore(
     else
       describe.skip(`${title} (${kind.name}; skipped: PostgreSQL server not available)`, () =>
         fn(kind));
+  }
+}
+
+/**
+ * Engines and stores a test file opened, closed after each test: `engine()` opens one,
+ * `cleanup()` (in `afterEach`) closes them, then the stores.
+ */
+export function sagaTestBed() {
+  const engines: Sagas[] = [];
+  const stores: RecordingSagaStore[] = [];
+  return {
+    engine(options: SagasOptions): Sagas {
+      const sagas = createSagas(options);
+      engines.push(sagas);
+      return sagas;
+    },
+    async store(kind: SagaStoreKind): Promise<RecordingSagaStore> {
+      const opened = await kind.open();
+      stores.push(opened);
+      return opened;
+    },
+    async cleanup(): Promise<void> {
+      await Promise.all(engines.splice(0).map((e) => e.close({ timeoutMs: 0 })));
+      await Promise.all(stores.splice(0).map((s) => s.store.close()));
+    },
+  };
+}
+
+/** Polls `check` until it returns something other than `undefined`; fails after `ms`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, ms = 5_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
