@@ -428,7 +428,10 @@ export class SagaRun {
             try {
               const transaction = backend as unknown as SagaTransaction;
               const raw = await this.#call(step, 'run', () => run({ ...context, transaction }));
-              return await this.#checkOutput(step, raw);
+              const output = await this.#checkOutput(step, raw);
+              // The attempt already ended (timed out, lost, abandoned): roll its write back.
+              attemptSignal.throwIfAborted();
+              return output;
             } catch (error) {
               thrown = { error };
               throw error;
