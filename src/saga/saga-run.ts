@@ -596,6 +596,13 @@ export class SagaRun {
             if (isOpen(open) && !isStop(error)) {
               const unknown = isTimeout(error) || signal.aborted;
               close(open, Date.now(), unknown ? 'unknown' : 'failed', errorRecord(error));
+              // Logged here: p-retry skips onFailedAttempt for an AbortError (NonRetryableError).
+              this.#event(
+                'warn',
+                phase === 'run' ? 'saga.step_failed' : 'saga.compensation_failed',
+                { step: step.name, attempt: number, error: errorRecord(error) },
+                phase === 'run' ? 'saga step attempt failed' : 'saga compensation attempt failed',
+              );
             }
             throw error;
           }
@@ -611,12 +618,6 @@ export class SagaRun {
           onFailedAttempt: async ({ error, retriesLeft }) => {
             if (isStop(error)) throw error;
             if (this.#lost.signal.aborted) throw new LeaseLost();
-            this.#event(
-              'warn',
-              phase === 'run' ? 'saga.step_failed' : 'saga.compensation_failed',
-              { step: step.name, attempt: target.attempts.length, error: errorRecord(error) },
-              phase === 'run' ? 'saga step attempt failed' : 'saga compensation attempt failed',
-            );
             if (retriesLeft <= 0 || !isRetryable(policy, error) || signal.aborted) return;
             target.status = 'waiting';
             target.retryAt = Date.now() + retryDelay(policy, spent());
