@@ -96,11 +96,16 @@ describeEachSagaStore('the flow context inside steps', (kind) => {
     );
     while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
     await first.close({ timeoutMs: 0 });
-    const second = bed.engine({ store, sagas: [saga], pollIntervalMs: 20 });
+    const logger = recordingLogger();
+    const second = bed.engine({ store, sagas: [saga], pollIntervalMs: 20, logger });
     second.startRunner();
     const state = await second.wait('c1', { timeoutMs: 10_000 });
     expect(state.status).toBe('compensated');
     expect(seen.map(([where]) => where)).toEqual(['a', 'b', 'b', 'undo a']);
+    // The resuming engine's events about the saga carry the saga's correlation id too.
+    const events = logger.lines.filter((line) => line.fields.sagaId === 'c1');
+    expect(events.map((line) => line.fields.event)).toContain('saga.compensated');
+    for (const line of events) expect(line.fields.correlationId).toBe('corr-42');
     for (const [where, context] of seen) {
       expect(context, where).toMatchObject({
         correlationId: 'corr-42',
