@@ -19,7 +19,7 @@ import { parseWithSchema } from '../core/standard-schema.js';
 import { encodeJsonResult } from '../idempotency/json-result.js';
 import type { NoSteps, SagaDefinition } from './define-saga.js';
 import { type SagaLog, type SagaState, toSagaState } from './saga-log.js';
-import { SagaRun, type SagaRunHost } from './saga-run.js';
+import { inSagaContext, SagaRun, type SagaRunHost } from './saga-run.js';
 import {
   ACTIVE_SAGA_STATUSES,
   type ClaimedSaga,
@@ -606,11 +606,13 @@ class SagaEngine implements Sagas, SagaRunHost {
         .catch(() => {});
       return;
     }
-    logEvent(
-      this.logger,
-      'info',
-      { event: 'saga.redriven', sagaId: claimed.saga.id, saga: claimed.saga.name },
-      'saga redriven',
+    inSagaContext(claimed.saga, () =>
+      logEvent(
+        this.logger,
+        'info',
+        { event: 'saga.redriven', sagaId: claimed.saga.id, saga: claimed.saga.name },
+        'saga redriven',
+      ),
     );
     this.#launch(definition, claimed.saga, claimed.lease, 'redriven');
   }
@@ -628,11 +630,13 @@ class SagaEngine implements Sagas, SagaRunHost {
     });
     for (const { saga, lease } of claimed) {
       const definition = this.#definitionFor(saga)!;
-      logEvent(
-        this.logger,
-        'info',
-        { event: 'saga.resumed', sagaId: saga.id, saga: saga.name },
-        'saga resumed',
+      inSagaContext(saga, () =>
+        logEvent(
+          this.logger,
+          'info',
+          { event: 'saga.resumed', sagaId: saga.id, saga: saga.name },
+          'saga resumed',
+        ),
       );
       this.#launch(definition, saga, lease, 'claimed');
     }

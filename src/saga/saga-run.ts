@@ -94,6 +94,12 @@ const ACTIVE: readonly SagaStatus[] = ['running', 'compensating'];
 const isOpen = (attempt: AttemptRecord | undefined) =>
   attempt !== undefined && attempt.endedAt === undefined;
 
+/** Runs `fn` in the flow context `saga` was started in (as it is when it had none). */
+export function inSagaContext<T>(saga: StoredSaga, fn: () => T): T {
+  const context = (saga.log as SagaLog).context;
+  return context ? runWithContext(restoreContext(context, { trustIdentity: true }), fn) : fn();
+}
+
 /** A claimed saga and the definition it runs under. */
 export class SagaRun {
   readonly id: string;
@@ -139,7 +145,12 @@ export class SagaRun {
    * Drives the saga until it finishes, is released, or is lost. Never rejects: a store failure
    * ends the run (the lease runs out and a runner resumes the saga from its last write).
    */
-  async drive(): Promise<void> {
+  drive(): Promise<void> {
+    // Steps, compensations and events see the saga's flow context, whichever engine runs it.
+    return inSagaContext(this.#stored, () => this.#drive());
+  }
+
+  async #drive(): Promise<void> {
     const interval = Math.max(50, Math.floor(this.#host.leaseMs / 3));
     this.#heartbeat = setInterval(() => void this.#renewLease(), interval);
     this.#heartbeat.unref?.();
@@ -707,10 +718,7 @@ export class SagaRun {
             invoke,
           )
       : invoke;
-    const context = this.#log.context;
-    return context
-      ? runWithContext(restoreContext(context, { trustIdentity: true }), traced)
-      : traced();
+    return traced();
   }
 
   async #checkOutput(step: SagaStepDefinition, raw: unknown): Promise<unknown> {
