@@ -382,6 +382,8 @@ class SagaEngine implements Sagas, SagaRunHost {
     options: StartOptions & { readonly timeoutMs?: number } = {},
   ): Promise<SagaState<S>> {
     assertOptionsObject(options, 'options');
+    // Checked before anything is started: a bad wait option must not leave a saga behind.
+    if (options.timeoutMs !== undefined) assertInteger(options.timeoutMs, 'options.timeoutMs', 0);
     const { timeoutMs, ...startOptions } = options;
     const { id } = await this.start(definition, input, startOptions);
     const waitOptions = timeoutMs === undefined ? {} : { timeoutMs };
