@@ -97,6 +97,23 @@ describeEachSagaStore('saga status, history and purge', (kind) => {
     expect(await sagas.get('none')).toBeUndefined();
   });
 
+  it('a runner purges finished sagas past retainFinishedMs, and keeps the rest', async () => {
+    const s = await store();
+    const first = bed.engine({ store: s, sagas: [ok, dead] });
+    await first.run(ok, 1, { id: 'done' });
+    await first.run(dead, {}, { id: 'dlq' });
+    await sleep(50);
+    const runner = bed.engine({
+      store: s,
+      sagas: [ok, dead],
+      retainFinishedMs: 20,
+      pollIntervalMs: 20,
+    });
+    runner.startRunner();
+    await eventually(async () => ((await s.get('done')) === undefined ? true : undefined));
+    expect((await s.get('dlq'))?.status).toBe('failed');
+  });
+
   it('purges only finished sagas older than the cut-off, in batches', async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => {

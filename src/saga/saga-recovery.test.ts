@@ -134,6 +134,23 @@ describeEachSagaStore('crash recovery, shutdown and lost leases', (kind) => {
     expect((await first.get('l'))!.steps[0]!.status).toBe('running');
   });
 
+  it('a step longer than the lease keeps its saga: heartbeats renew the lease, no other runner takes it', async () => {
+    const s = await store();
+    let runs = 0;
+    const saga = defineSaga({ name: 'long' }).step('s', {
+      run: async () => {
+        runs += 1;
+        await sleep(600);
+      },
+    });
+    const first = bed.engine({ store: s, sagas: [saga], leaseMs: 150 });
+    const other = bed.engine({ store: s, sagas: [saga], leaseMs: 150, pollIntervalMs: 20 });
+    other.startRunner();
+    await first.start(saga, {}, { id: 'h' });
+    expect((await first.wait('h', { timeoutMs: 5_000 })).status).toBe('completed');
+    expect(runs).toBe(1);
+  });
+
   it('wait() gives up after timeoutMs with SAGA_WAIT_TIMEOUT, and SAGA_NOT_FOUND for an unknown id', async () => {
     const s = await store();
     const saga = defineSaga({ name: 'slow' }).step('s', { run: ({ signal }) => hang(signal) });
