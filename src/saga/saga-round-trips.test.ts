@@ -1,4 +1,5 @@
 import { afterEach, expect, it } from 'vitest';
+import { recordingLogger } from '../../test/support/logger.js';
 import {
   describeEachSagaStore,
   type RecordingSagaStore,
@@ -40,6 +41,25 @@ describeEachSagaStore('saga storage round trips', (kind) => {
       }
     },
   );
+
+  it('a first group in parallel has its intents in the INSERT: k branches cost k writes after it', async () => {
+    opened = await kind.open();
+    const saga = defineSaga({ name: 'fanout' }).parallel({
+      a: { run: () => 'a' },
+      b: { run: () => 'b' },
+      c: { run: () => 'c' },
+    });
+    const logger = recordingLogger();
+    sagas = createSagas({ store: opened.store, sagas: [saga], logger });
+    const state = await sagas.run(saga, {}, { id: 'fan' });
+    expect(state.output).toEqual({ a: 'a', b: 'b', c: 'c' });
+    expect(opened.calls).toEqual(['create', 'save', 'save', 'save', 'get']);
+    // Branches finishing together: no write of the run is refused, and it ends as completed.
+    expect(logger.lines.map((line) => line.fields.event)).toEqual([
+      'saga.started',
+      'saga.completed',
+    ]);
+  });
 
   it.each([2, 3, 4])('a parallel group of %i branches costs one write per branch', async (k) => {
     opened = await kind.open();

@@ -98,4 +98,27 @@ describe('saga timeouts', () => {
     expect(state.failure).toMatchObject({ code: 'SAGA_TIMEOUT' });
     expect(ran).toBe(false);
   });
+
+  it.each([
+    ['held in memory', 60_000],
+    ['released to the store', 50],
+  ])("the saga's time limit also ends a retry wait %s", async (_, holdLimitMs) => {
+    let attempts = 0;
+    const saga = defineSaga({ name: 't', timeoutMs: 200 }).step('flaky', {
+      retry: { retries: 3, minTimeout: 800, randomize: false },
+      run: () => {
+        attempts += 1;
+        throw new Error('down');
+      },
+      compensate: () => {},
+    });
+    const started = Date.now();
+    const sagas = bed.engine({ store: await memory(), sagas: [saga], holdLimitMs });
+    const state = await sagas.run(saga, {});
+    expect(state.status).toBe('compensated');
+    expect(state.failure).toMatchObject({ code: 'SAGA_TIMEOUT' });
+    expect(attempts).toBe(1);
+    // At the deadline or at the latest when the wait ends, never a full retry later.
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
 });
