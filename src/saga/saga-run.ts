@@ -113,6 +113,8 @@ export class SagaRun {
   readonly #lost = new AbortController();
   #writes: Promise<unknown> = Promise.resolve();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Set once a write of a finished (or dead-lettered) saga was issued: nothing follows it. */
+  #finalWrite = false;
   /** Steps (or the compensation) in flight, for the release rule of long waits. */
   #inFlight = 0;
 
@@ -370,13 +372,13 @@ export class SagaRun {
           try {
             await this.#runStep(step, signal, () => {
               remaining -= 1;
-              // The last of the group: the same write records the next group's intents.
-              if (remaining === 0) {
-                const next = groups[step.group + 1];
-                // The last group: the same write records the saga's completion.
-                if (!next) this.#status = 'completed';
-                else if (!this.#deadlinePassed() && !this.#host.closing) this.#openIntents(next);
-              }
+              if (remaining > 0) return false;
+              // The last of the group: the same write records the next group's intents, or,
+              // after the last group, the saga's completion.
+              const next = groups[step.group + 1];
+              if (!next) return true;
+              if (!this.#deadlinePassed() && !this.#host.closing) this.#openIntents(next);
+              return false;
             });
           } catch (error) {
             if (isStop(error)) throw error;
@@ -393,16 +395,22 @@ export class SagaRun {
     return failure;
   }
 
-  async #runStep(step: SagaStepDefinition, signal: AbortSignal, onDone: () => void): Promise<void> {
+  async #runStep(
+    step: SagaStepDefinition,
+    signal: AbortSignal,
+    onDone: () => boolean,
+  ): Promise<void> {
     const record = this.#record(step)!;
     const policy = resolveRetryPolicy(step.options.retry, DEFAULT_STEP_RETRY);
     const key = stepIdempotencyKey(this.#stored.name, this.id, step.name, 'run');
+    /** True when this step's completion completes the saga: its write says so. */
+    let finishes = false;
     const complete = (output: unknown) => {
       close(record.attempts.at(-1)!, Date.now(), 'completed');
       record.status = 'completed';
       record.output = output;
       delete record.retryAt;
-      onDone();
+      finishes = onDone();
     };
     let written = false;
     await this.#withRetries(record, policy, signal, 'run', step, async (attempt, attemptSignal) => {
@@ -450,6 +458,7 @@ export class SagaRun {
           },
           (output) => {
             complete(output);
+            if (finishes) this.#status = 'completed';
             return this.#update({});
           },
           this.#lease,
@@ -461,7 +470,10 @@ export class SagaRun {
       if (!saved.saved) this.#loseLease();
       written = true;
     });
-    if (!written) await this.#persist();
+    if (!written) {
+      if (finishes) this.#status = 'completed';
+      await this.#persist();
+    }
   }
 
   // ---- backward -----------------------------------------------------------------------------
@@ -747,6 +759,7 @@ export class SagaRun {
   // ---- writes -------------------------------------------------------------------------------
 
   #update(options: { release?: boolean; wakeInMs?: number }): SagaUpdate {
+    if (!ACTIVE.includes(this.#status)) this.#finalWrite = true;
     return {
       id: this.id,
       status: this.#status,
@@ -763,6 +776,8 @@ export class SagaRun {
   /** One fenced write of the whole log; refused means lost. Writes go out one at a time, in order. */
   #persist(options: { release?: boolean; wakeInMs?: number } = {}): Promise<void> {
     if (this.#lost.signal.aborted) return Promise.reject(new LeaseLost());
+    // The final write (it released the saga) already holds everything a sibling would write.
+    if (this.#finalWrite) return this.#writes.then(() => {});
     const update = this.#update(options);
     return this.#serialWrite(async () => {
       if (!(await this.#host.store.save(update, this.#lease))) this.#loseLease();
