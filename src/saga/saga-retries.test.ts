@@ -110,6 +110,38 @@ describeEachSagaStore('durable retries', (kind) => {
   });
 });
 
+describe('retry waits in a parallel group', () => {
+  it('a long wait begun while a sibling still runs holds the saga (the sibling keeps its lease)', async () => {
+    const { store } = await bed.store(SAGA_STORE_KINDS[0]!);
+    const runs: string[] = [];
+    let released = false;
+    const saga = defineSaga({ name: 'fan' }).parallel({
+      slow: {
+        run: async () => {
+          runs.push('slow');
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          // The sibling is waiting by now, but the saga is still held by this runner.
+          released = (await store.heartbeat('f', { owner: 'A', token: 1 }, 30_000)) === false;
+          return 'slow';
+        },
+      },
+      flaky: {
+        retry: { retries: 1, minTimeout: 600, randomize: false },
+        run: () => {
+          runs.push('flaky');
+          if (runs.filter((r) => r === 'flaky').length === 1) throw new Error('down');
+          return 'flaky';
+        },
+      },
+    });
+    const sagas = engine({ store, sagas: [saga], runnerId: 'A', holdLimitMs: 100 });
+    const state = await sagas.run(saga, {}, { id: 'f' });
+    expect(state.status).toBe('completed');
+    expect(released).toBe(false);
+    expect(runs).toEqual(['slow', 'flaky', 'flaky']);
+  });
+});
+
 describe('retry policy', () => {
   it('backoff grows by factor and is capped by maxTimeout (engine timeline)', async () => {
     const { store } = await bed.store(SAGA_STORE_KINDS[0]!);
