@@ -42,6 +42,22 @@ describeEachSagaStore('saga storage round trips', (kind) => {
     },
   );
 
+  it('a retry costs two writes (its wait, then its intent) and still no read', async () => {
+    opened = await kind.open();
+    let attempts = 0;
+    const saga = defineSaga({ name: 'retry' }).step('s', {
+      retry: { retries: 2, minTimeout: 5, maxTimeout: 5 },
+      run: () => {
+        attempts += 1;
+        if (attempts < 3) throw new Error('flaky');
+        return 'ok';
+      },
+    });
+    sagas = createSagas({ store: opened.store, sagas: [saga] });
+    expect((await sagas.run(saga, {}, { id: 'r' })).status).toBe('completed');
+    expect(opened.calls).toEqual(['create', 'save', 'save', 'save', 'save', 'save', 'get']);
+  });
+
   it('a first group in parallel has its intents in the INSERT: k branches cost k writes after it', async () => {
     opened = await kind.open();
     const saga = defineSaga({ name: 'fanout' }).parallel({
