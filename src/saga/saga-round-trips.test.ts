@@ -5,7 +5,7 @@ import {
   type RecordingSagaStore,
   statementKind,
 } from '../../test/support/saga-engines.js';
-import { createSagas, defineSaga, type Sagas } from './index.js';
+import { createSagas, defineSaga, NonRetryableError, type Sagas } from './index.js';
 
 describeEachSagaStore('saga storage round trips', (kind) => {
   let sagas: Sagas | undefined;
@@ -55,6 +55,23 @@ describeEachSagaStore('saga storage round trips', (kind) => {
     });
     sagas = createSagas({ store: opened.store, sagas: [saga] });
     expect((await sagas.run(saga, {}, { id: 'r' })).status).toBe('completed');
+    expect(opened.calls).toEqual(['create', 'save', 'save', 'save', 'save', 'save', 'get']);
+  });
+
+  it('compensating costs one write for the failure, then one per compensation (the last also ends the saga)', async () => {
+    opened = await kind.open();
+    const saga = defineSaga({ name: 'undo' })
+      .step('a', { run: () => 'a', compensate: () => {} })
+      .step('b', { run: () => 'b', compensate: () => {} })
+      .step('c', {
+        run: () => {
+          throw new NonRetryableError('declined');
+        },
+      });
+    sagas = createSagas({ store: opened.store, sagas: [saga] });
+    expect((await sagas.run(saga, {}, { id: 'u' })).status).toBe('compensated');
+    // create; a, b (each with the next intent); the failure with b's undo intent; undo b (with
+    // a's undo intent); undo a, which also records 'compensated'.
     expect(opened.calls).toEqual(['create', 'save', 'save', 'save', 'save', 'save', 'get']);
   });
 
