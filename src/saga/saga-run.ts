@@ -565,14 +565,18 @@ export class SagaRun {
       // This write also records the next compensation's intent.
       current = next(plan.indexOf(record) + 1);
       if (current && !this.#host.closing) openCompensation(current.compensation!);
+      // The last compensation: the same write records the saga's end.
+      if (!current) this.#status = 'compensated';
       await this.#persist();
       if (current) {
         await this.#stopIfClosing();
         if (openCompensation(current.compensation!)) await this.#persist();
       }
     }
-    this.#status = 'compensated';
-    await this.#persist({ release: true });
+    if (this.#status !== 'compensated') {
+      this.#status = 'compensated';
+      await this.#persist({ release: true });
+    }
     this.#event('info', 'saga.compensated', {}, 'saga compensated');
   }
 
