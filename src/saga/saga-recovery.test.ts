@@ -151,6 +151,39 @@ describeEachSagaStore('crash recovery, shutdown and lost leases', (kind) => {
     expect(runs).toBe(1);
   });
 
+  it('a changed definition stops a resumed saga with SAGA_DEFINITION_MISMATCH; a redrive under a compatible one finishes it', async () => {
+    const s = await store();
+    const runs: string[] = [];
+    const define = (version: number, hangB: boolean) =>
+      defineSaga({ name: 'deploy' })
+        .step('a', { version, run: () => runs.push(`a v${version}`) })
+        .step('b', {
+          run: ({ signal }) => {
+            runs.push('b');
+            return hangB ? hang(signal) : 'b';
+          },
+        });
+    const v1 = define(1, true);
+    const first = bed.engine({ store: s, sagas: [v1], leaseMs: 100 });
+    await first.start(v1, {}, { id: 'd' });
+    await eventually(async () => (runs.includes('b') ? true : undefined));
+    await first.close({ timeoutMs: 0 });
+    // A deploy changed what step 'a' means (its version) while the saga was in flight.
+    const changed = bed.engine({ store: s, sagas: [define(2, false)], pollIntervalMs: 20 });
+    changed.startRunner();
+    const stopped = await changed.wait('d', { timeoutMs: 5_000 });
+    expect(stopped.status).toBe('failed');
+    expect(stopped.error).toMatchObject({ code: 'SAGA_DEFINITION_MISMATCH', step: 'a' });
+    expect(runs).toEqual(['a v1', 'b']);
+    await changed.close();
+    const fixed = bed.engine({ store: s, sagas: [define(1, false)] });
+    await fixed.redrive('d');
+    const done = await fixed.wait('d', { timeoutMs: 5_000 });
+    expect(done.status).toBe('completed');
+    expect(runs).toEqual(['a v1', 'b', 'b']);
+    expect(done.redrives).toBe(1);
+  });
+
   it('wait() gives up after timeoutMs with SAGA_WAIT_TIMEOUT, and SAGA_NOT_FOUND for an unknown id', async () => {
     const s = await store();
     const saga = defineSaga({ name: 'slow' }).step('s', { run: ({ signal }) => hang(signal) });
