@@ -1,5 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
 import { failure } from '../../test/support/failures.js';
+import { recordingLogger } from '../../test/support/logger.js';
 import { describeEachSagaStore, eventually, sagaTestBed } from '../../test/support/saga-engines.js';
 import { defineSaga, NonRetryableError, type SagaStore } from './index.js';
 
@@ -182,6 +183,33 @@ describeEachSagaStore('crash recovery, shutdown and lost leases', (kind) => {
     expect(done.status).toBe('completed');
     expect(runs).toEqual(['a v1', 'b', 'b']);
     expect(done.redrives).toBe(1);
+  });
+
+  it('a failed write stops the run; once the lease runs out a runner resumes the saga from its last write', async () => {
+    const real = await store();
+    let saves = 0;
+    const s: SagaStore = {
+      ...real,
+      save: (update, lease) => {
+        saves += 1;
+        return saves === 1
+          ? Promise.reject(new Error('connection reset'))
+          : real.save(update, lease);
+      },
+    };
+    const logger = recordingLogger();
+    const runs: number[] = [];
+    const saga = defineSaga({ name: 'outage' })
+      .step('a', { run: ({ attempt }) => runs.push(attempt) })
+      .step('b', { run: () => 'b' });
+    const sagas = bed.engine({ store: s, sagas: [saga], leaseMs: 100, pollIntervalMs: 20, logger });
+    sagas.startRunner();
+    await sagas.start(saga, {}, { id: 'o' });
+    const state = await sagas.wait('o', { timeoutMs: 5_000 });
+    expect(state.status).toBe('completed');
+    expect(runs).toEqual([1, 2]);
+    expect(state.steps[0]!.attempts[0]).toMatchObject({ error: { code: 'SAGA_RUNNER_LOST' } });
+    expect(logger.lines.map((l) => l.fields.event)).toContain('saga.run_interrupted');
   });
 
   it('wait() gives up after timeoutMs with SAGA_WAIT_TIMEOUT, and SAGA_NOT_FOUND for an unknown id', async () => {
