@@ -40,7 +40,7 @@ export interface RecordingSagaStore {
 /** A backend to run engine tests over. */
 export interface SagaStoreKind {
   readonly name: 'memory' | 'sqlite' | 'postgres';
-  /** A fresh migrated store; undefined for postgres when no server is available. */
+  /** A fresh, migrated store on its own database (PostgreSQL: its own schema). */
   readonly open: () => Promise<RecordingSagaStore>;
   /** Whether the backend has a server (postgres) that may be missing. */
   readonly available: boolean;
@@ -136,10 +136,6 @@ export const SAGA_STORE_KINDS: readonly SagaStoreKind[] = [
     },
   },
 ];
-
-/** The kinds whose server is available (memory and SQLite always are). */
-export const availableSagaStoreKinds = (): readonly SagaStoreKind[] =>
-  SAGA_STORE_KINDS.filter((kind) => kind.available);
 
 /** What an SQL statement of the saga store is, from its text. */
 export function statementKind(sql: string): 'insert' | 'claim' | 'save' | 'read' | 'other' {
