@@ -18,7 +18,7 @@ import {
 import { parseWithSchema } from '../core/standard-schema.js';
 import type { NoSteps, SagaDefinition } from './define-saga.js';
 import { type SagaLog, type SagaState, toLogValue, toSagaState } from './saga-log.js';
-import { SagaRun, type SagaRunHost } from './saga-run.js';
+import { inSagaContext, SagaRun, type SagaRunHost } from './saga-run.js';
 import {
   ACTIVE_SAGA_STATUSES,
   type ClaimedSaga,
@@ -390,6 +390,8 @@ class SagaEngine implements Sagas, SagaRunHost {
     options: StartOptions & { readonly timeoutMs?: number } = {},
   ): Promise<SagaState<S>> {
     assertOptionsObject(options, 'options');
+    // Checked before anything is started: a bad wait option must not leave a saga behind.
+    if (options.timeoutMs !== undefined) assertInteger(options.timeoutMs, 'options.timeoutMs', 0);
     const { timeoutMs, ...startOptions } = options;
     const { id } = await this.start(definition, input, startOptions);
     const waitOptions = timeoutMs === undefined ? {} : { timeoutMs };
@@ -614,11 +616,13 @@ class SagaEngine implements Sagas, SagaRunHost {
         .catch(() => {});
       return;
     }
-    logEvent(
-      this.logger,
-      'info',
-      { event: 'saga.redriven', sagaId: claimed.saga.id, saga: claimed.saga.name },
-      'saga redriven',
+    inSagaContext(claimed.saga, () =>
+      logEvent(
+        this.logger,
+        'info',
+        { event: 'saga.redriven', sagaId: claimed.saga.id, saga: claimed.saga.name },
+        'saga redriven',
+      ),
     );
     this.#launch(definition, claimed.saga, claimed.lease, 'redriven');
   }
@@ -637,11 +641,13 @@ class SagaEngine implements Sagas, SagaRunHost {
     if (!ids) this.#backlog = claimed.length === free;
     for (const { saga, lease } of claimed) {
       const definition = this.#definitionFor(saga)!;
-      logEvent(
-        this.logger,
-        'info',
-        { event: 'saga.resumed', sagaId: saga.id, saga: saga.name },
-        'saga resumed',
+      inSagaContext(saga, () =>
+        logEvent(
+          this.logger,
+          'info',
+          { event: 'saga.resumed', sagaId: saga.id, saga: saga.name },
+          'saga resumed',
+        ),
       );
       this.#launch(definition, saga, lease, 'claimed');
     }

@@ -264,14 +264,13 @@ function build(
   const nextGroup = steps.length === 0 ? 0 : steps[steps.length - 1]!.group + 1;
   const add = (entries: readonly (readonly [string, unknown])[], label: string) => {
     const added = entries.map(([stepName, stepOptions], offset) => {
-      const where = label === 'step' ? 'options' : `the options of branch ${stepName}`;
       assertName(stepName, label === 'step' ? 'name' : `branch name ${JSON.stringify(stepName)}`);
       if (steps.some((s) => s.name === stepName)) {
         throw new TypeError(
           `step ${JSON.stringify(stepName)} is already defined in saga ${JSON.stringify(name)}`,
         );
       }
-      const checked = assertStepOptions(stepOptions, where);
+      const checked = assertStepOptions(stepOptions, 'options');
       const index = steps.length + offset;
       return Object.freeze({
         name: stepName,

@@ -94,6 +94,12 @@ const ACTIVE: readonly SagaStatus[] = ['running', 'compensating'];
 const isOpen = (attempt: AttemptRecord | undefined) =>
   attempt !== undefined && attempt.endedAt === undefined;
 
+/** Runs `fn` in the flow context `saga` was started in (as it is when it had none). */
+export function inSagaContext<T>(saga: StoredSaga, fn: () => T): T {
+  const context = (saga.log as SagaLog).context;
+  return context ? runWithContext(restoreContext(context, { trustIdentity: true }), fn) : fn();
+}
+
 /** A claimed saga and the definition it runs under. */
 export class SagaRun {
   readonly id: string;
@@ -110,6 +116,8 @@ export class SagaRun {
   /** Fires when the lease may have ended without a renewal (see `#leaseRenewed`). */
   #expiry: ReturnType<typeof setTimeout> | undefined;
   #leaseValidUntil = 0;
+  /** Set once a write of a finished (or dead-lettered) saga was issued: nothing follows it. */
+  #finalWrite = false;
   /** Steps (or the compensation) in flight, for the release rule of long waits. */
   #inFlight = 0;
 
@@ -142,7 +150,12 @@ export class SagaRun {
    * Drives the saga until it finishes, is released, or is lost. Never rejects: a store failure
    * ends the run (the lease runs out and a runner resumes the saga from its last write).
    */
-  async drive(): Promise<void> {
+  drive(): Promise<void> {
+    // Steps, compensations and events see the saga's flow context, whichever engine runs it.
+    return inSagaContext(this.#stored, () => this.#drive());
+  }
+
+  async #drive(): Promise<void> {
     const interval = Math.max(50, Math.floor(this.#host.leaseMs / 3));
     this.#heartbeat = setInterval(() => void this.#renewLease(), interval);
     this.#heartbeat.unref?.();
@@ -298,8 +311,11 @@ export class SagaRun {
         return this.#startCompensation(record, step);
       }
     }
-    this.#status = 'completed';
-    await this.#persist({ release: true });
+    // The last step's write recorded the completion; a saga resumed past its last step has not.
+    if (this.#status !== 'completed') {
+      this.#status = 'completed';
+      await this.#persist({ release: true });
+    }
     this.#event('info', 'saga.completed', {}, 'saga completed');
   }
 
@@ -362,11 +378,13 @@ export class SagaRun {
           try {
             await this.#runStep(step, signal, () => {
               remaining -= 1;
-              // The last of the group: the same write records the next group's intents.
-              if (remaining === 0) {
-                const next = groups[step.group + 1];
-                if (next && !this.#deadlinePassed() && !this.#host.closing) this.#openIntents(next);
-              }
+              if (remaining > 0) return false;
+              // The last of the group: the same write records the next group's intents, or,
+              // after the last group, the saga's completion.
+              const next = groups[step.group + 1];
+              if (!next) return true;
+              if (!this.#deadlinePassed() && !this.#host.closing) this.#openIntents(next);
+              return false;
             });
           } catch (error) {
             if (isStop(error)) throw error;
@@ -383,16 +401,22 @@ export class SagaRun {
     return failure;
   }
 
-  async #runStep(step: SagaStepDefinition, signal: AbortSignal, onDone: () => void): Promise<void> {
+  async #runStep(
+    step: SagaStepDefinition,
+    signal: AbortSignal,
+    onDone: () => boolean,
+  ): Promise<void> {
     const record = this.#record(step)!;
     const policy = resolveRetryPolicy(step.options.retry, DEFAULT_STEP_RETRY);
     const key = stepIdempotencyKey(this.#stored.name, this.id, step.name, 'run');
+    /** True when this step's completion completes the saga: its write says so. */
+    let finishes = false;
     const complete = (output: unknown) => {
       close(record.attempts.at(-1)!, Date.now(), 'completed');
       record.status = 'completed';
       record.output = output;
       delete record.retryAt;
-      onDone();
+      finishes = onDone();
     };
     let written = false;
     await this.#withRetries(record, policy, signal, 'run', step, async (attempt, attemptSignal) => {
@@ -437,7 +461,10 @@ export class SagaRun {
             try {
               const transaction = backend as unknown as SagaTransaction;
               const raw = await this.#call(step, 'run', () => run({ ...context, transaction }));
-              return await this.#checkOutput(step, raw);
+              const output = await this.#checkOutput(step, raw);
+              // The attempt already ended (timed out, lost, abandoned): roll its write back.
+              attemptSignal.throwIfAborted();
+              return output;
             } catch (error) {
               thrown = { error };
               throw error;
@@ -445,6 +472,7 @@ export class SagaRun {
           },
           (output) => {
             complete(output);
+            if (finishes) this.#status = 'completed';
             return this.#update({});
           },
           this.#lease,
@@ -457,7 +485,10 @@ export class SagaRun {
       this.#leaseRenewed(sent);
       written = true;
     });
-    if (!written) await this.#persist();
+    if (!written) {
+      if (finishes) this.#status = 'completed';
+      await this.#persist();
+    }
   }
 
   // ---- backward -----------------------------------------------------------------------------
@@ -549,14 +580,18 @@ export class SagaRun {
       // This write also records the next compensation's intent.
       current = next(plan.indexOf(record) + 1);
       if (current && !this.#host.closing) openCompensation(current.compensation!);
+      // The last compensation: the same write records the saga's end.
+      if (!current) this.#status = 'compensated';
       await this.#persist();
       if (current) {
         await this.#stopIfClosing();
         if (openCompensation(current.compensation!)) await this.#persist();
       }
     }
-    this.#status = 'compensated';
-    await this.#persist({ release: true });
+    if (this.#status !== 'compensated') {
+      this.#status = 'compensated';
+      await this.#persist({ release: true });
+    }
     this.#event('info', 'saga.compensated', {}, 'saga compensated');
   }
 
@@ -603,6 +638,13 @@ export class SagaRun {
             if (isOpen(open) && !isStop(error)) {
               const unknown = isTimeout(error) || signal.aborted;
               close(open, Date.now(), unknown ? 'unknown' : 'failed', errorRecord(error));
+              // Logged here: p-retry skips onFailedAttempt for an AbortError (NonRetryableError).
+              this.#event(
+                'warn',
+                phase === 'run' ? 'saga.step_failed' : 'saga.compensation_failed',
+                { step: step.name, attempt: number, error: errorRecord(error) },
+                phase === 'run' ? 'saga step attempt failed' : 'saga compensation attempt failed',
+              );
             }
             throw error;
           }
@@ -618,12 +660,6 @@ export class SagaRun {
           onFailedAttempt: async ({ error, retriesLeft }) => {
             if (isStop(error)) throw error;
             if (this.#lost.signal.aborted) throw new LeaseLost();
-            this.#event(
-              'warn',
-              phase === 'run' ? 'saga.step_failed' : 'saga.compensation_failed',
-              { step: step.name, attempt: target.attempts.length, error: errorRecord(error) },
-              phase === 'run' ? 'saga step attempt failed' : 'saga compensation attempt failed',
-            );
             if (retriesLeft <= 0 || !isRetryable(policy, error) || signal.aborted) return;
             target.status = 'waiting';
             target.retryAt = Date.now() + retryDelay(policy, spent());
@@ -713,10 +749,7 @@ export class SagaRun {
             invoke,
           )
       : invoke;
-    const context = this.#log.context;
-    return context
-      ? runWithContext(restoreContext(context, { trustIdentity: true }), traced)
-      : traced();
+    return traced();
   }
 
   async #checkOutput(step: SagaStepDefinition, raw: unknown): Promise<unknown> {
@@ -745,18 +778,25 @@ export class SagaRun {
   // ---- writes -------------------------------------------------------------------------------
 
   #update(options: { release?: boolean; wakeInMs?: number }): SagaUpdate {
+    if (!ACTIVE.includes(this.#status)) this.#finalWrite = true;
     return {
       id: this.id,
       status: this.#status,
       log: structuredClone(this.#log),
       wakeInMs: options.wakeInMs ?? 0,
-      lease: options.release ? 'release' : { extendMs: this.#host.leaseMs },
+      // A saga that is no longer active is released by the write that says so.
+      lease:
+        options.release || !ACTIVE.includes(this.#status)
+          ? 'release'
+          : { extendMs: this.#host.leaseMs },
     };
   }
 
   /** One fenced write of the whole log; refused means lost. Writes go out one at a time, in order. */
   #persist(options: { release?: boolean; wakeInMs?: number } = {}): Promise<void> {
     if (this.#lost.signal.aborted) return Promise.reject(new LeaseLost());
+    // The final write (it released the saga) already holds everything a sibling would write.
+    if (this.#finalWrite) return this.#writes.then(() => {});
     const update = this.#update(options);
     return this.#serialWrite(async () => {
       const sent = performance.now();
