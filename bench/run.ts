@@ -19,6 +19,8 @@ interface Row {
   ratio: number;
   ratioMin: number;
   ratioMax: number;
+  /** The same against the suite's `alsoVs` task, when it names one. */
+  alsoVs?: { task: string; ratio: number; ratioMin: number; ratioMax: number };
 }
 
 const args = process.argv.slice(2);
@@ -62,6 +64,7 @@ async function runSuite(suite: BenchSuite): Promise<Row[]> {
     const roundTime = (suite.time ?? 1000) / ROUNDS;
     const samples = new Map<string, number[]>(suite.tasks.map((task) => [task.name, []]));
     const ratios = new Map<string, number[]>(suite.tasks.map((task) => [task.name, []]));
+    const alsoRatios = new Map<string, number[]>(suite.tasks.map((task) => [task.name, []]));
     for (let round = 0; round < ROUNDS; round += 1) {
       const bench = new Bench({ time: roundTime, warmupTime: round === 0 ? 200 : 50 });
       const ordered = round % 2 === 0 ? suite.tasks : [...suite.tasks].reverse();
@@ -78,13 +81,16 @@ async function runSuite(suite: BenchSuite): Promise<Row[]> {
         ops.set(task.name, (1000 / result.period) * perCall);
       }
       const base = ops.get(suite.baseline) ?? Number.NaN;
+      const other = suite.alsoVs === undefined ? Number.NaN : (ops.get(suite.alsoVs) ?? Number.NaN);
       for (const [name, value] of ops) {
         samples.get(name)?.push(value);
         ratios.get(name)?.push(value / base);
+        alsoRatios.get(name)?.push(value / other);
       }
     }
-    const suiteRows = suite.tasks.map((task) => {
+    const suiteRows = suite.tasks.map((task): Row => {
       const taskRatios = ratios.get(task.name) ?? [];
+      const taskAlso = alsoRatios.get(task.name) ?? [];
       return {
         suite: suite.name,
         task: task.name,
@@ -92,14 +98,31 @@ async function runSuite(suite: BenchSuite): Promise<Row[]> {
         ratio: median(taskRatios),
         ratioMin: Math.min(...taskRatios),
         ratioMax: Math.max(...taskRatios),
+        ...(suite.alsoVs === undefined
+          ? {}
+          : {
+              alsoVs: {
+                task: suite.alsoVs,
+                ratio: median(taskAlso),
+                ratioMin: Math.min(...taskAlso),
+                ratioMax: Math.max(...taskAlso),
+              },
+            }),
       };
     });
+    const range = (low: number, high: number) => `${low.toFixed(2)}–${high.toFixed(2)}×`;
+    const also = suite.alsoVs === undefined ? '' : ` vs ${suite.alsoVs} | range |`;
     console.log(`\n### ${suite.name}\n`);
-    console.log(`| task | ${suite.unit}/s | vs ${suite.baseline} | range over ${ROUNDS} rounds |`);
-    console.log('| --- | ---: | ---: | ---: |');
+    console.log(
+      `| task | ${suite.unit}/s | vs ${suite.baseline} | range over ${ROUNDS} rounds |${also}`,
+    );
+    console.log(`| --- | ---: | ---: | ---: |${also ? ' ---: | ---: |' : ''}`);
     for (const row of suiteRows) {
+      const alsoCells = row.alsoVs
+        ? ` ${row.alsoVs.ratio.toFixed(2)}× | ${range(row.alsoVs.ratioMin, row.alsoVs.ratioMax)} |`
+        : '';
       console.log(
-        `| ${row.task} | ${Math.round(row.opsPerSecond).toLocaleString('en-US')} | ${row.ratio.toFixed(2)}× | ${row.ratioMin.toFixed(2)}–${row.ratioMax.toFixed(2)}× |`,
+        `| ${row.task} | ${Math.round(row.opsPerSecond).toLocaleString('en-US')} | ${row.ratio.toFixed(2)}× | ${range(row.ratioMin, row.ratioMax)} |${alsoCells}`,
       );
     }
     return suiteRows;
