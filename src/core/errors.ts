@@ -46,7 +46,18 @@ export type FlowproofErrorCode =
   | 'VERSION_CONFLICT'
   | 'MACHINE_VERSION_MISMATCH'
   | 'ENTITY_NOT_FOUND'
-  | 'ENTITY_EXISTS';
+  | 'ENTITY_EXISTS'
+  // saga
+  | 'SAGA_ID_CONFLICT'
+  | 'SAGA_NOT_FOUND'
+  | 'SAGA_NOT_DEAD_LETTERED'
+  | 'SAGA_DEFINITION_MISMATCH'
+  | 'SAGA_STEP_TIMEOUT'
+  | 'SAGA_TIMEOUT'
+  | 'SAGA_VALUE_UNENCODABLE'
+  | 'SAGA_RUNNER_LOST'
+  | 'SAGA_WAIT_TIMEOUT'
+  | 'SAGAS_CLOSED';
 
 /** The `{ path, code, message }` form validation issues take in error details. */
 export interface FlowproofErrorIssue {
@@ -325,6 +336,76 @@ export interface FlowproofErrorDetailsMap {
   };
   /** An entity with this id already exists for the machine. */
   ENTITY_EXISTS: EntityDetails;
+  /** A saga id given to `start` names another saga (another definition or another input). */
+  SAGA_ID_CONFLICT: {
+    /** The id. */
+    readonly sagaId: string;
+    /** The name of the saga that holds it. */
+    readonly name: string;
+  };
+  /** No saga has this id. */
+  SAGA_NOT_FOUND: {
+    /** The id. */
+    readonly sagaId: string;
+  };
+  /** `redrive(id)` of a saga that is not in the dead-letter queue. */
+  SAGA_NOT_DEAD_LETTERED: {
+    /** The id. */
+    readonly sagaId: string;
+    /** Its status. */
+    readonly status: string;
+  };
+  /** A recorded step no longer matches the definition (a deploy renamed, moved or changed it). */
+  SAGA_DEFINITION_MISMATCH: {
+    /** The saga. */
+    readonly sagaId: string;
+    /** Its definition's name. */
+    readonly name: string;
+    /** The definition version it was checked against. */
+    readonly version: number;
+    /** The recorded step. */
+    readonly step: string;
+    /** Its recorded position. */
+    readonly index: number;
+    /** What differs. */
+    readonly reason: 'removed' | 'moved' | 'renamed' | 'changed';
+  };
+  /** A step or compensation attempt ran past its `timeoutMs`. */
+  SAGA_STEP_TIMEOUT: {
+    /** The saga. */
+    readonly sagaId: string;
+    /** The step. */
+    readonly step: string;
+    /** The step's run or its compensation. */
+    readonly phase: 'run' | 'compensate';
+    /** The limit. */
+    readonly timeoutMs: number;
+  };
+  /** The saga ran past its own `timeoutMs`. */
+  SAGA_TIMEOUT: {
+    /** The saga. */
+    readonly sagaId: string;
+  };
+  /** A saga input or a step output is not JSON data. */
+  SAGA_VALUE_UNENCODABLE: {
+    /** The saga. */
+    readonly sagaId: string;
+    /** The step whose output it was; absent for the input. */
+    readonly step?: string;
+  };
+  /** Recorded in a step's history: the runner stopped during the attempt (a crash, a kill). */
+  SAGA_RUNNER_LOST: Record<string, never>;
+  /** `wait` (or `run`) gave up before the saga finished. */
+  SAGA_WAIT_TIMEOUT: {
+    /** The saga. */
+    readonly sagaId: string;
+    /** Its status when the wait ended. */
+    readonly status: string;
+    /** The limit. */
+    readonly timeoutMs: number;
+  };
+  /** The saga engine was used after `close()`. */
+  SAGAS_CLOSED: Record<string, never>;
 }
 
 /** Where in a pipeline a `PIPELINE_*` failure happened. */

@@ -1,9 +1,68 @@
 /**
- * Sagas: orchestrated multi-step flows with compensations, retries with backoff, a durable step log and a dead-letter queue.
+ * Sagas: durable orchestrated flows with compensations, retries, a dead-letter queue and crash
+ * recovery, on your own database (memory, SQLite, PostgreSQL).
  *
- * Not implemented yet: this entry is reserved so the package's export map is stable. See the
- * README's module list for status.
+ * Define a saga with {@link defineSaga}, run it with {@link createSagas} over a saga store. Each
+ * step's intent is recorded before its effect runs and its result in the same write as the next
+ * step's intent, fenced by the runner's lease: one storage round trip per step.
  *
  * @module
  */
-export {};
+
+export {
+  createSagas,
+  type ListSagasOptions,
+  type RedriveOptions,
+  type RedriveReport,
+  type SagaPage,
+  type Sagas,
+  type SagasOptions,
+  type StartedSaga,
+  type StartOptions,
+} from './create-sagas.js';
+export {
+  type AnySagaStepOptions,
+  type DefineSagaOptions,
+  defineSaga,
+  type NoSteps,
+  type SagaCompensationContext,
+  type SagaDefinition,
+  type SagaInput,
+  type SagaOutputs,
+  type SagaStepContext,
+  type SagaStepDefinition,
+  type SagaStepOptions,
+  type SagaTransaction,
+  type SagaTransactionalStepContext,
+  type SagaTransactionalStepOptions,
+  type StepFailurePolicy,
+  type StepOutcome,
+} from './define-saga.js';
+export { NonRetryableError, type SagaRetryPolicy } from './retry-policy.js';
+export type {
+  SagaAttempt,
+  SagaCompensationState,
+  SagaErrorRecord,
+  SagaFailureRecord,
+  SagaState,
+  SagaStepState,
+  StepLogStatus,
+} from './saga-log.js';
+export {
+  ACTIVE_SAGA_STATUSES,
+  type ClaimedSaga,
+  type ClaimRequest,
+  type CreateSagaResult,
+  DEAD_LETTER_STATUSES,
+  FINISHED_SAGA_STATUSES,
+  type NewSaga,
+  SAGA_STATUSES,
+  SAGA_STORE_COMPONENT,
+  type SagaLease,
+  type SagaListQuery,
+  type SagaPurgeRequest,
+  type SagaStatus,
+  type SagaStore,
+  type SagaUpdate,
+  type StoredSaga,
+} from './saga-store.js';

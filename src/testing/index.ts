@@ -52,4 +52,11 @@ export {
   type WorkerFunction,
   type WorkerInfo,
 } from './multi-process.js';
+export {
+  describeSagaStoreConformance,
+  type SagaStoreCapabilities,
+  type SagaStoreConformanceOptions,
+  type SagaStoreTarget,
+  sagaStoreConformanceWorker,
+} from './saga-store-conformance.js';
 export type { ConformanceTestApi } from './test-api.js';

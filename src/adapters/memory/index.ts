@@ -21,3 +21,9 @@ export {
   type MemoryIdempotencyStoreOptions,
   memoryIdempotencyMigrations,
 } from './memory-idempotency-store.js';
+export {
+  createMemorySagaStore,
+  type MemorySagaStore,
+  type MemorySagaStoreOptions,
+  memorySagaStoreMigrations,
+} from './memory-saga-store.js';

@@ -33,3 +33,9 @@ export {
   type PostgresIdempotencyStoreOptions,
   postgresIdempotencyMigrations,
 } from './postgres-idempotency-store.js';
+export {
+  createPostgresSagaStore,
+  type PostgresSagaStore,
+  type PostgresSagaStoreOptions,
+  postgresSagaStoreMigrations,
+} from './postgres-saga-store.js';

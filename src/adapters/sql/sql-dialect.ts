@@ -14,7 +14,7 @@ export interface SqlBackend extends StorageBackend {
 }
 
 /** The column types a parameter may need a cast to where the engine cannot infer it. */
-export type SqlParamType = 'jsonb' | 'timestamptz';
+export type SqlParamType = 'jsonb' | 'timestamptz' | 'text';
 
 /**
  * How one SQL engine spells the few things the shared stores' statements leave open. Statements

@@ -26,3 +26,9 @@ export {
   type SqliteIdempotencyStoreOptions,
   sqliteIdempotencyMigrations,
 } from './sqlite-idempotency-store.js';
+export {
+  createSqliteSagaStore,
+  type SqliteSagaStore,
+  type SqliteSagaStoreOptions,
+  sqliteSagaStoreMigrations,
+} from './sqlite-saga-store.js';
