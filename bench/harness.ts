@@ -34,6 +34,11 @@ export interface BenchSuite {
   readonly teardown?: () => Promise<void> | void;
   /** Milliseconds to sample each task. @default 1000 */
   readonly time?: number;
+  /**
+   * Calls of each task per round even when they take longer than the round's time (slow tasks:
+   * a database flow of several round trips). @default 64
+   */
+  readonly minIterations?: number;
 }
 
 /** What a `bench/*.bench.ts` file exports by default. */

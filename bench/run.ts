@@ -66,7 +66,12 @@ async function runSuite(suite: BenchSuite): Promise<Row[]> {
     const ratios = new Map<string, number[]>(suite.tasks.map((task) => [task.name, []]));
     const alsoRatios = new Map<string, number[]>(suite.tasks.map((task) => [task.name, []]));
     for (let round = 0; round < ROUNDS; round += 1) {
-      const bench = new Bench({ time: roundTime, warmupTime: round === 0 ? 200 : 50 });
+      const bench = new Bench({
+        time: roundTime,
+        warmupTime: round === 0 ? 200 : 50,
+        iterations: suite.minIterations ?? 64,
+        warmupIterations: Math.min(16, suite.minIterations ?? 16),
+      });
       const ordered = round % 2 === 0 ? suite.tasks : [...suite.tasks].reverse();
       for (const task of ordered) bench.add(task.name, task.fn);
       await bench.run();
@@ -110,7 +115,7 @@ async function runSuite(suite: BenchSuite): Promise<Row[]> {
             }),
       };
     });
-    const range = (low: number, high: number) => `${low.toFixed(2)}–${high.toFixed(2)}×`;
+    const range = (low: number, high: number) => `${ratioText(low)}–${ratioText(high)}`;
     const also = suite.alsoVs === undefined ? '' : ` vs ${suite.alsoVs} | range |`;
     console.log(`\n### ${suite.name}\n`);
     console.log(
@@ -119,16 +124,21 @@ async function runSuite(suite: BenchSuite): Promise<Row[]> {
     console.log(`| --- | ---: | ---: | ---: |${also ? ' ---: | ---: |' : ''}`);
     for (const row of suiteRows) {
       const alsoCells = row.alsoVs
-        ? ` ${row.alsoVs.ratio.toFixed(2)}× | ${range(row.alsoVs.ratioMin, row.alsoVs.ratioMax)} |`
+        ? ` ${ratioText(row.alsoVs.ratio)}× | ${range(row.alsoVs.ratioMin, row.alsoVs.ratioMax)}× |`
         : '';
       console.log(
-        `| ${row.task} | ${Math.round(row.opsPerSecond).toLocaleString('en-US')} | ${row.ratio.toFixed(2)}× | ${range(row.ratioMin, row.ratioMax)} |${alsoCells}`,
+        `| ${row.task} | ${Math.round(row.opsPerSecond).toLocaleString('en-US')} | ${ratioText(row.ratio)}× | ${range(row.ratioMin, row.ratioMax)}× |${alsoCells}`,
       );
     }
     return suiteRows;
   } finally {
     await suite.teardown?.();
   }
+}
+
+/** Two decimals, or two significant digits below 0.1 (a ratio of 0.0023 is not 0.00). */
+function ratioText(ratio: number): string {
+  return ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2);
 }
 
 function median(values: readonly number[]): number {

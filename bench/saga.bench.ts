@@ -21,7 +21,10 @@ import { join } from 'node:path';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { createSqliteBackend } from '../src/adapters/sqlite/index.js';
+import { createMemoryBackend, createMemorySagaStore } from '../src/adapters/memory/index.js';
+import { createPostgresBackend, createPostgresSagaStore } from '../src/adapters/postgres/index.js';
+import { createSqliteBackend, createSqliteSagaStore } from '../src/adapters/sqlite/index.js';
+import { createSagas, defineSaga, type SagaStore } from '../src/saga/index.js';
 import setupServices from '../test/setup/services.js';
 import { type BenchSuite, type BenchTask, defineSuite } from './harness.js';
 
@@ -31,6 +34,8 @@ const STEPS = 4;
 const IN_FLIGHT = 8;
 /** Milliseconds per suite, over all rounds: round trips vary, so measure for longer. */
 const TIME = 4_000;
+/** Calls per task and round at least: a call of the slowest task takes up to 0.1 s. */
+const MIN_ITERATIONS = 8;
 /** Flows run to count round trips. */
 const COUNTED_RUNS = 20;
 /** Pool size for every PostgreSQL contender. */
@@ -50,6 +55,35 @@ const nextId = () => {
   return `bench-${process.pid}-${counter}`;
 };
 const stepResult = (n: number) => JSON.stringify({ n });
+
+/** The 4 steps as a flowproof saga. */
+const benchSaga = defineSaga({ name: 'bench', version: 1 })
+  .step('a', { run: ({ input }) => stepA((input as { n: number }).n) })
+  .step('b', { run: ({ steps }) => stepB(steps.a.n) })
+  .step('c', { run: ({ steps }) => stepC(steps.b.n) })
+  .step('d', { run: ({ steps }) => stepD(steps.c.n) });
+
+/**
+ * A function that runs the saga to its end over `store` (migrated first) and returns the last
+ * step's result; the engine is closed with the other `closers`.
+ */
+async function sagaRunner(
+  store: SagaStore,
+  closers: (() => Promise<unknown> | unknown)[],
+): Promise<(input: number) => Promise<number>> {
+  await store.migrate();
+  const sagas = createSagas({ store, sagas: [benchSaga] });
+  closers.push(() => sagas.close());
+  const run = async (n: number) => {
+    const state = await sagas.run(benchSaga, { n });
+    if (state.status !== 'completed' || !state.output) {
+      throw new Error(`the bench saga ended ${state.status}`);
+    }
+    return state.output.d.n;
+  };
+  if ((await run(1)) !== expected(1)) throw new Error('the flowproof saga computes otherwise');
+  return run;
+}
 
 function inFlight(fn: () => unknown): () => Promise<unknown> {
   return () => Promise.all(Array.from({ length: IN_FLIGHT }, fn));
@@ -110,7 +144,7 @@ export default async function suites(): Promise<BenchSuite[]> {
   const closers: (() => Promise<unknown> | unknown)[] = [];
   const out: BenchSuite[] = [];
   try {
-    out.push(memorySuite());
+    out.push(await memorySuite(closers));
     out.push(await sqliteSuite(closers));
     let postgresUrl = process.env.FLOWPROOF_BENCH_POSTGRES_URL;
     if (!postgresUrl) {
@@ -147,7 +181,8 @@ async function closeAll(closers: readonly (() => Promise<unknown> | unknown)[]):
   }
 }
 
-function memorySuite(): BenchSuite {
+async function memorySuite(closers: (() => Promise<unknown> | unknown)[]): Promise<BenchSuite> {
+  const saga = await sagaRunner(createMemorySagaStore({ backend: createMemoryBackend() }), closers);
   const plain = async () => {
     const a = await stepA(1);
     const b = await stepB(a.n);
@@ -159,7 +194,10 @@ function memorySuite(): BenchSuite {
     unit: 'steps',
     opsPerCall: STEPS,
     baseline: 'plain awaited calls of the 4 functions',
-    tasks: [{ name: 'plain awaited calls of the 4 functions', fn: plain }],
+    tasks: [
+      { name: 'plain awaited calls of the 4 functions', fn: plain },
+      { name: 'flowproof saga, memory store (sagas.run)', fn: () => saga(1) },
+    ],
   });
 }
 
@@ -196,6 +234,11 @@ async function sqliteSuite(closers: (() => Promise<unknown> | unknown)[]): Promi
     await fn();
     return counting.counted.statements - before;
   };
+  const saga = await sagaRunner(createSqliteSagaStore({ backend }), closers);
+  const countedSaga = await sagaRunner(
+    createSqliteSagaStore({ backend: countingBackend }),
+    closers,
+  );
   const counts = {
     backend: await perStep(countSqlite, async () => {
       const id = nextId();
@@ -203,14 +246,16 @@ async function sqliteSuite(closers: (() => Promise<unknown> | unknown)[]): Promi
         await countingBackend.execute(INSERT, [id, step, stepResult(step)]);
       }
     }),
+    saga: await perStep(countSqlite, () => countedSaga(1)),
   };
   console.log(
-    `\nSQLite statements per step (${COUNTED_RUNS} flows of ${STEPS} steps, one at a time): INSERT through backend.execute ${counts.backend}`,
+    `\nSQLite statements per step (${COUNTED_RUNS} flows of ${STEPS} steps, one at a time): INSERT through backend.execute ${counts.backend}, flowproof saga ${counts.saga}`,
   );
 
   const tasks: BenchTask[] = [
     { name: 'raw INSERT per step (better-sqlite3 prepared statement)', fn: rawInserts },
     { name: 'INSERT per step through flowproof backend.execute', fn: backendInserts },
+    { name: 'flowproof saga, SQLite store (sagas.run)', fn: () => saga(1) },
   ];
   return defineSuite({
     name: `sagas: SQLite (file, WAL) vs one INSERT per step (${STEPS} steps per call)`,
@@ -218,6 +263,7 @@ async function sqliteSuite(closers: (() => Promise<unknown> | unknown)[]): Promi
     opsPerCall: STEPS,
     baseline: 'raw INSERT per step (better-sqlite3 prepared statement)',
     time: TIME,
+    minIterations: MIN_ITERATIONS,
     tasks,
   });
 }
@@ -246,20 +292,24 @@ async function postgresSuites(
     }
   };
 
+  const saga = await sagaRunner(
+    createPostgresSagaStore({ backend: createPostgresBackend({ client: pool, schema }) }),
+    closers,
+  );
+  // Counted before DBOS is launched: its background polling would be counted too.
+  const raw = await perStep(countPgStatements, rawInserts);
+  const sagaCount = await perStep(countPgStatements, () => saga(1));
   const dbos = await launchDbos(url, `${schema}_dbos`, closers);
-
-  const counts = {
-    raw: await perStep(countPgStatements, rawInserts),
-    dbos: await perStep(countPgStatements, () => dbos(1)),
-  };
+  const counts = { raw, saga: sagaCount, dbos: await perStep(countPgStatements, () => dbos(1)) };
   console.log(
-    `\nPostgreSQL statements per step (${COUNTED_RUNS} flows of ${STEPS} steps, one at a time): raw INSERT ${counts.raw}, DBOS ${counts.dbos}`,
+    `\nPostgreSQL statements per step (${COUNTED_RUNS} flows of ${STEPS} steps, one at a time): raw INSERT ${counts.raw}, flowproof saga ${counts.saga}, DBOS ${counts.dbos}`,
   );
 
   const RAW = 'raw INSERT per step (pg.Pool)';
   const DBOS_TASK = `DBOS Transact workflow (${STEPS} runStep)`;
   const sequential: BenchTask[] = [
     { name: RAW, fn: rawInserts },
+    { name: 'flowproof saga, PostgreSQL store (sagas.run)', fn: () => saga(1) },
     { name: DBOS_TASK, fn: () => dbos(1) },
   ];
   return [
@@ -270,6 +320,7 @@ async function postgresSuites(
       baseline: RAW,
       alsoVs: DBOS_TASK,
       time: TIME,
+      minIterations: MIN_ITERATIONS,
       tasks: sequential,
     }),
     defineSuite({
@@ -279,6 +330,7 @@ async function postgresSuites(
       baseline: RAW,
       alsoVs: DBOS_TASK,
       time: TIME,
+      minIterations: MIN_ITERATIONS,
       tasks: sequential.map((task) => ({ name: task.name, fn: inFlight(task.fn) })),
     }),
   ];
