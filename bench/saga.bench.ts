@@ -85,6 +85,54 @@ async function sagaRunner(
   return run;
 }
 
+/** The log after `done` of the 4 steps, shaped like the engine's (the store never reads it). */
+function logAfter(done: number, n: number) {
+  const at = 1_796_188_256_206;
+  const steps = ['a', 'b', 'c', 'd'].slice(0, Math.min(done + 1, STEPS)).map((step, index) =>
+    index < done
+      ? {
+          step,
+          index,
+          hash: 'EIqaMl8Crs7Q4pXh',
+          status: 'completed',
+          attempts: [{ startedAt: at, endedAt: at, outcome: 'completed' }],
+          output: { n: n + index },
+        }
+      : { step, index, hash: 'EIqaMl8Crs7Q4pXh', status: 'running', attempts: [{ startedAt: at }] },
+  );
+  return { format: 1, input: { n }, steps, redrives: 0 };
+}
+
+/**
+ * The saga store alone, without the engine: what a 4-step saga must write at least — the create
+ * (with the first step's intent and the lease) and one fenced save per step (its result with the
+ * next step's intent, the last one with the completion): 5 statements.
+ */
+function storeFloor(store: SagaStore): () => Promise<void> {
+  const logs = Array.from({ length: STEPS + 1 }, (_, done) => logAfter(done, 1));
+  return async () => {
+    const created = await store.create(
+      { id: nextId(), name: 'bench', version: 1, status: 'running', log: logs[0] },
+      { owner: 'bench', leaseMs: 30_000 },
+    );
+    if (!created.created || !created.lease) throw new Error('the saga store did not lease');
+    for (let done = 1; done <= STEPS; done += 1) {
+      const last = done === STEPS;
+      const saved = await store.save(
+        {
+          id: created.saga.id,
+          status: last ? 'completed' : 'running',
+          log: logs[done],
+          wakeInMs: 0,
+          lease: last ? 'release' : { extendMs: 30_000 },
+        },
+        created.lease,
+      );
+      if (!saved) throw new Error('the saga store refused a save');
+    }
+  };
+}
+
 function inFlight(fn: () => unknown): () => Promise<unknown> {
   return () => Promise.all(Array.from({ length: IN_FLIGHT }, fn));
 }
@@ -234,7 +282,9 @@ async function sqliteSuite(closers: (() => Promise<unknown> | unknown)[]): Promi
     await fn();
     return counting.counted.statements - before;
   };
-  const saga = await sagaRunner(createSqliteSagaStore({ backend }), closers);
+  const store = createSqliteSagaStore({ backend });
+  const saga = await sagaRunner(store, closers);
+  const floor = storeFloor(store);
   const countedSaga = await sagaRunner(
     createSqliteSagaStore({ backend: countingBackend }),
     closers,
@@ -247,15 +297,20 @@ async function sqliteSuite(closers: (() => Promise<unknown> | unknown)[]): Promi
       }
     }),
     saga: await perStep(countSqlite, () => countedSaga(1)),
+    floor: await perStep(
+      countSqlite,
+      storeFloor(createSqliteSagaStore({ backend: countingBackend })),
+    ),
   };
   console.log(
-    `\nSQLite statements per step (${COUNTED_RUNS} flows of ${STEPS} steps, one at a time): INSERT through backend.execute ${counts.backend}, flowproof saga ${counts.saga}`,
+    `\nSQLite statements per step (${COUNTED_RUNS} flows of ${STEPS} steps, one at a time): INSERT through backend.execute ${counts.backend}, flowproof saga ${counts.saga}, saga store alone ${counts.floor}`,
   );
 
   const tasks: BenchTask[] = [
     { name: 'raw INSERT per step (better-sqlite3 prepared statement)', fn: rawInserts },
     { name: 'INSERT per step through flowproof backend.execute', fn: backendInserts },
     { name: 'flowproof saga, SQLite store (sagas.run)', fn: () => saga(1) },
+    { name: 'SQLite saga store alone: create + 4 fenced saves', fn: floor },
   ];
   return defineSuite({
     name: `sagas: SQLite (file, WAL) vs one INSERT per step (${STEPS} steps per call)`,
@@ -292,17 +347,24 @@ async function postgresSuites(
     }
   };
 
-  const saga = await sagaRunner(
-    createPostgresSagaStore({ backend: createPostgresBackend({ client: pool, schema }) }),
-    closers,
-  );
+  const store = createPostgresSagaStore({
+    backend: createPostgresBackend({ client: pool, schema }),
+  });
+  const saga = await sagaRunner(store, closers);
+  const floor = storeFloor(store);
   // Counted before DBOS is launched: its background polling would be counted too.
   const raw = await perStep(countPgStatements, rawInserts);
   const sagaCount = await perStep(countPgStatements, () => saga(1));
+  const floorCount = await perStep(countPgStatements, floor);
   const dbos = await launchDbos(url, `${schema}_dbos`, closers);
-  const counts = { raw, saga: sagaCount, dbos: await perStep(countPgStatements, () => dbos(1)) };
+  const counts = {
+    raw,
+    saga: sagaCount,
+    floor: floorCount,
+    dbos: await perStep(countPgStatements, () => dbos(1)),
+  };
   console.log(
-    `\nPostgreSQL statements per step (${COUNTED_RUNS} flows of ${STEPS} steps, one at a time): raw INSERT ${counts.raw}, flowproof saga ${counts.saga}, DBOS ${counts.dbos}`,
+    `\nPostgreSQL statements per step (${COUNTED_RUNS} flows of ${STEPS} steps, one at a time): raw INSERT ${counts.raw}, flowproof saga ${counts.saga}, saga store alone ${counts.floor}, DBOS ${counts.dbos}`,
   );
 
   const RAW = 'raw INSERT per step (pg.Pool)';
@@ -310,6 +372,7 @@ async function postgresSuites(
   const sequential: BenchTask[] = [
     { name: RAW, fn: rawInserts },
     { name: 'flowproof saga, PostgreSQL store (sagas.run)', fn: () => saga(1) },
+    { name: 'PostgreSQL saga store alone: create + 4 fenced saves', fn: floor },
     { name: DBOS_TASK, fn: () => dbos(1) },
   ];
   return [
