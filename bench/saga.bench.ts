@@ -33,11 +33,13 @@ const STEPS = 4;
 /** Flows in flight in the concurrent suites. */
 const IN_FLIGHT = 8;
 /** Milliseconds per suite, over all rounds: round trips vary, so measure for longer. */
-const TIME = 4_000;
+const TIME = 3_000;
 /** Calls per task and round at least: a call of the slowest task takes up to 0.1 s. */
 const MIN_ITERATIONS = 8;
 /** Flows run to count round trips. */
 const COUNTED_RUNS = 20;
+/** Flows run to measure CPU time per step. */
+const CPU_RUNS = 100;
 /** Pool size for every PostgreSQL contender. */
 const POOL_SIZE = 10;
 
@@ -177,6 +179,22 @@ function countingSqlite(database: Database.Database) {
   return { connection, counted };
 }
 
+/**
+ * CPU time this process spends per step (user + system, in µs) over `CPU_RUNS` flows one after
+ * the other, each contender in turn; prints them. Unlike throughput, it hardly moves with other
+ * load on the machine. A database server's own CPU is not in it.
+ */
+async function printCpuPerStep(label: string, tasks: readonly BenchTask[]): Promise<void> {
+  console.log(`\n${label}: CPU µs per step in this process (${CPU_RUNS} flows one at a time)`);
+  for (const task of tasks) {
+    for (let i = 0; i < COUNTED_RUNS; i += 1) await task.fn();
+    const before = process.cpuUsage();
+    for (let i = 0; i < CPU_RUNS; i += 1) await task.fn();
+    const used = process.cpuUsage(before);
+    console.log(`- ${task.name}: ${((used.user + used.system) / (CPU_RUNS * STEPS)).toFixed(1)}`);
+  }
+}
+
 /** Runs `COUNTED_RUNS` flows one after the other; returns statements per step. */
 async function perStep(
   count: (fn: () => Promise<unknown>) => Promise<number>,
@@ -237,15 +255,17 @@ async function memorySuite(closers: (() => Promise<unknown> | unknown)[]): Promi
     const c = await stepC(b.n);
     return (await stepD(c.n)).n;
   };
+  const tasks: BenchTask[] = [
+    { name: 'plain awaited calls of the 4 functions', fn: plain },
+    { name: 'flowproof saga, memory store (sagas.run)', fn: () => saga(1) },
+  ];
+  await printCpuPerStep('Memory', tasks);
   return defineSuite({
     name: `sagas: memory store vs plain awaited calls (${STEPS} steps per call)`,
     unit: 'steps',
     opsPerCall: STEPS,
     baseline: 'plain awaited calls of the 4 functions',
-    tasks: [
-      { name: 'plain awaited calls of the 4 functions', fn: plain },
-      { name: 'flowproof saga, memory store (sagas.run)', fn: () => saga(1) },
-    ],
+    tasks,
   });
 }
 
@@ -312,6 +332,7 @@ async function sqliteSuite(closers: (() => Promise<unknown> | unknown)[]): Promi
     { name: 'flowproof saga, SQLite store (sagas.run)', fn: () => saga(1) },
     { name: 'SQLite saga store alone: create + 4 fenced saves', fn: floor },
   ];
+  await printCpuPerStep('SQLite', tasks);
   return defineSuite({
     name: `sagas: SQLite (file, WAL) vs one INSERT per step (${STEPS} steps per call)`,
     unit: 'steps',
@@ -375,6 +396,7 @@ async function postgresSuites(
     { name: 'PostgreSQL saga store alone: create + 4 fenced saves', fn: floor },
     { name: DBOS_TASK, fn: () => dbos(1) },
   ];
+  await printCpuPerStep('PostgreSQL', sequential);
   return [
     defineSuite({
       name: `sagas: PostgreSQL, one flow at a time (${STEPS} steps per call)`,
