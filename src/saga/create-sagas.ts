@@ -150,6 +150,7 @@ export interface Sagas {
    * @throws `SAGA_NOT_FOUND`, `SAGA_NOT_DEAD_LETTERED` (by id).
    */
   redrive(id: string): Promise<StartedSaga>;
+  /** Redrives up to `options.limit` dead-lettered sagas (of `options.name`); see the other overload. */
   redrive(options?: RedriveOptions): Promise<RedriveReport>;
   /** Deletes finished sagas older than `olderThanMs`, up to `limit`; returns how many. */
   purge(options: { readonly olderThanMs: number; readonly limit?: number }): Promise<number>;
@@ -283,6 +284,8 @@ class SagaEngine implements Sagas, SagaRunHost {
   #poller: ReturnType<typeof setTimeout> | undefined;
   #polling = false;
   #lastPurge = 0;
+  /** The last poll filled every free slot: more sagas may be waiting. */
+  #backlog = false;
 
   constructor(
     store: SagaStore,
@@ -582,8 +585,8 @@ class SagaEngine implements Sagas, SagaRunHost {
     if (how === 'redriven') run.prepareRedrive();
     const done = run.drive().finally(() => {
       if (this.#running.get(saga.id)?.run === run) this.#running.delete(saga.id);
-      // A free slot: look for more work now rather than at the next poll.
-      if (this.#polling && !this.closing) this.#schedulePoll(0);
+      // A free slot while work was left over at the last poll: look for it now.
+      if (this.#polling && !this.closing && this.#backlog) this.#schedulePoll(0);
     });
     this.#running.set(saga.id, { run, done });
   }
@@ -626,6 +629,7 @@ class SagaEngine implements Sagas, SagaRunHost {
       names: this.#names,
       ...(ids ? { ids } : {}),
     });
+    if (!ids) this.#backlog = claimed.length === free;
     for (const { saga, lease } of claimed) {
       const definition = this.#definitionFor(saga)!;
       logEvent(

@@ -55,9 +55,12 @@ export {
   type CreateSagaResult,
   DEAD_LETTER_STATUSES,
   FINISHED_SAGA_STATUSES,
+  type LeaseExtension,
   type NewSaga,
   SAGA_STATUSES,
   SAGA_STORE_COMPONENT,
+  type SagaExisted,
+  type SagaInserted,
   type SagaLease,
   type SagaListQuery,
   type SagaPurgeRequest,
@@ -65,4 +68,5 @@ export {
   type SagaStore,
   type SagaUpdate,
   type StoredSaga,
+  type TransactionalSave,
 } from './saga-store.js';

@@ -107,6 +107,9 @@ export class SagaRun {
   readonly #lost = new AbortController();
   #writes: Promise<unknown> = Promise.resolve();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Fires when the lease may have ended without a renewal (see `#leaseRenewed`). */
+  #expiry: ReturnType<typeof setTimeout> | undefined;
+  #leaseValidUntil = 0;
   /** Steps (or the compensation) in flight, for the release rule of long waits. */
   #inFlight = 0;
 
@@ -143,6 +146,8 @@ export class SagaRun {
     const interval = Math.max(50, Math.floor(this.#host.leaseMs / 3));
     this.#heartbeat = setInterval(() => void this.#renewLease(), interval);
     this.#heartbeat.unref?.();
+    // The lease was taken (or extended by the claim) just before this run was created.
+    this.#leaseRenewed(performance.now());
     try {
       if (!this.#created) this.#recover();
       if (!(await this.#checkDefinition())) return;
@@ -166,6 +171,7 @@ export class SagaRun {
       }
     } finally {
       clearInterval(this.#heartbeat);
+      clearTimeout(this.#expiry);
     }
   }
 
@@ -417,6 +423,7 @@ export class SagaRun {
         );
       }
       let thrown: { error: unknown } | undefined;
+      const sent = performance.now();
       const saved = await this.#serialWrite(() =>
         store.saveInTransaction!(
           async (backend) => {
@@ -440,6 +447,7 @@ export class SagaRun {
         throw thrown ? thrown.error : error;
       });
       if (!saved.saved) this.#loseLease();
+      this.#leaseRenewed(sent);
       written = true;
     });
     if (!written) await this.#persist();
@@ -744,8 +752,29 @@ export class SagaRun {
     if (this.#lost.signal.aborted) return Promise.reject(new LeaseLost());
     const update = this.#update(options);
     return this.#serialWrite(async () => {
+      const sent = performance.now();
       if (!(await this.#host.store.save(update, this.#lease))) this.#loseLease();
+      if (update.lease !== 'release') this.#leaseRenewed(sent);
     });
+  }
+
+  /**
+   * The lease holds at least `leaseMs` from when its last renewal was sent. Steps are stopped a
+   * little before that ends unless renewed meanwhile, so that a runner cut off from the store
+   * (a partition, a long pause) has stopped before another can claim the saga: the same step never
+   * runs in two runners at once.
+   */
+  #leaseRenewed(sentAt: number): void {
+    const validUntil = sentAt + this.#host.leaseMs;
+    if (validUntil <= this.#leaseValidUntil) return;
+    this.#leaseValidUntil = validUntil;
+    clearTimeout(this.#expiry);
+    const margin = Math.min(1_000, Math.floor(this.#host.leaseMs / 10));
+    this.#expiry = setTimeout(
+      () => this.#lost.abort(new LeaseLost()),
+      Math.max(0, validUntil - margin - performance.now()),
+    );
+    this.#expiry.unref?.();
   }
 
   /** Runs `write` after the writes before it; a store error becomes {@link StoreFailed}. */
@@ -770,8 +799,10 @@ export class SagaRun {
   async #renewLease(): Promise<void> {
     if (this.#lost.signal.aborted) return;
     try {
+      const sent = performance.now();
       const held = await this.#host.store.heartbeat(this.id, this.#lease, this.#host.leaseMs);
       if (!held) this.#lost.abort(new LeaseLost());
+      else this.#leaseRenewed(sent);
     } catch (error) {
       // The next beat (or write) tries again; the lease covers a few missed beats.
       this.#event(

@@ -119,11 +119,39 @@ export interface NewSaga {
 }
 
 /** The outcome of {@link SagaStore.create}. */
-export type CreateSagaResult =
-  /** The saga was inserted; `lease` when it was leased at creation. */
-  | { readonly created: true; readonly saga: StoredSaga; readonly lease?: SagaLease }
-  /** A saga with this id exists; it is returned as stored, untouched. */
-  | { readonly created: false; readonly saga: StoredSaga };
+export type CreateSagaResult = SagaInserted | SagaExisted;
+
+/** {@link SagaStore.create} inserted the saga. */
+export interface SagaInserted {
+  /** Always `true`. */
+  readonly created: true;
+  /** The saga as stored. */
+  readonly saga: StoredSaga;
+  /** The lease, when it was leased at creation. */
+  readonly lease?: SagaLease;
+}
+
+/** {@link SagaStore.create} found a saga with this id; it is returned as stored, untouched. */
+export interface SagaExisted {
+  /** Always `false`. */
+  readonly created: false;
+  /** The saga that holds the id. */
+  readonly saga: StoredSaga;
+}
+
+/** What {@link SagaStore.saveInTransaction} answers. */
+export interface TransactionalSave<T> {
+  /** Whether the lease still held: `false` means nothing was committed. */
+  readonly saved: boolean;
+  /** What `work` returned, when saved. */
+  readonly value?: T;
+}
+
+/** The lease part of a {@link SagaUpdate} that keeps the lease. */
+export interface LeaseExtension {
+  /** The lease now ends this many milliseconds after the store's `now`. */
+  readonly extendMs: number;
+}
 
 /** What a runner asks {@link SagaStore.claim} for. */
 export interface ClaimRequest {
@@ -155,7 +183,7 @@ export interface SagaUpdate {
    * `{ extendMs }`: the lease is kept and now ends `extendMs` after the store's `now`;
    * `'release'`: the lease ends with this write (another runner may claim the saga once due).
    */
-  readonly lease: { readonly extendMs: number } | 'release';
+  readonly lease: LeaseExtension | 'release';
 }
 
 /** What {@link SagaStore.list} returns. */
@@ -229,7 +257,7 @@ export interface SagaStore {
     work: (backend: StorageBackend) => Promise<T>,
     update: (value: T) => SagaUpdate,
     lease: SagaLease,
-  ): Promise<{ readonly saved: boolean; readonly value?: T }>;
+  ): Promise<TransactionalSave<T>>;
   /** Closes what the store opened itself. */
   close(): Promise<void>;
 }
