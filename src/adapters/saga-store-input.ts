@@ -4,22 +4,129 @@
  *
  * @internal
  */
-import { ACTIVE_SAGA_STATUSES, SAGA_STATUSES, type SagaStatus } from '../saga/saga-store.js';
+import { assertInteger, assertKnownKeys, assertNonEmptyString } from '../core/options.js';
+import {
+  ACTIVE_SAGA_STATUSES,
+  type ClaimRequest,
+  type NewSaga,
+  SAGA_STATUSES,
+  type SagaLease,
+  type SagaListQuery,
+  type SagaPurgeRequest,
+  type SagaStatus,
+  type SagaUpdate,
+} from '../saga/saga-store.js';
+
+/** Longest delay or lease a store takes: about 100 years. */
+const MAX_MS = 100 * 365 * 24 * 3_600_000;
+
+/**
+ * Checks a new saga (and the lease it is created with) and returns its log as JSON text.
+ *
+ * @throws TypeError naming the first bad field.
+ */
+export function checkNewSaga(
+  saga: NewSaga,
+  lease: { readonly owner: string; readonly leaseMs: number } | undefined,
+): string {
+  assertNonEmptyString(saga?.id, 'saga.id');
+  assertNonEmptyString(saga.name, 'saga.name');
+  assertInteger(saga.version, 'saga.version', 0);
+  assertSagaStatus(saga.status, 'saga.status');
+  if (lease !== undefined) {
+    assertNonEmptyString(lease?.owner, 'lease.owner');
+    assertInteger(lease.leaseMs, 'lease.leaseMs', 0, MAX_MS);
+  }
+  return sagaLogJson(saga.log, 'saga.log');
+}
+
+/** @throws TypeError naming the first bad field of a claim request. */
+export function checkClaim(request: ClaimRequest): void {
+  assertKnownKeys(request, ['owner', 'leaseMs', 'limit', 'statuses', 'names', 'ids'], 'request');
+  assertNonEmptyString(request.owner, 'request.owner');
+  assertInteger(request.leaseMs, 'request.leaseMs', 0, MAX_MS);
+  assertInteger(request.limit, 'request.limit', 0);
+  assertStatuses(request.statuses, 'request.statuses');
+  if (request.names !== undefined) assertStrings(request.names, 'request.names');
+  if (request.ids !== undefined) assertStrings(request.ids, 'request.ids');
+}
+
+/**
+ * Checks a fenced write and returns its log as JSON text.
+ *
+ * @throws TypeError naming the first bad field.
+ */
+export function checkUpdate(update: SagaUpdate, lease: SagaLease): string {
+  assertNonEmptyString(update?.id, 'update.id');
+  assertSagaStatus(update.status, 'update.status');
+  assertInteger(update.wakeInMs, 'update.wakeInMs', 0, MAX_MS);
+  if (update.lease !== 'release') {
+    assertInteger(update.lease?.extendMs, 'update.lease.extendMs', 0, MAX_MS);
+  }
+  assertLease(lease);
+  return sagaLogJson(update.log, 'update.log');
+}
+
+/** @throws TypeError naming the first bad field of a heartbeat. */
+export function checkHeartbeat(id: string, lease: SagaLease, leaseMs: number): void {
+  assertNonEmptyString(id, 'id');
+  assertLease(lease);
+  assertInteger(leaseMs, 'leaseMs', 0, MAX_MS);
+}
+
+/** @throws TypeError naming the first bad field of a list query. */
+export function checkList(query: SagaListQuery): void {
+  assertKnownKeys(query, ['statuses', 'name', 'afterId', 'limit'], 'query');
+  if (query.statuses !== undefined) assertStatuses(query.statuses, 'query.statuses');
+  if (query.name !== undefined) assertNonEmptyString(query.name, 'query.name');
+  if (query.afterId !== undefined && typeof query.afterId !== 'string') {
+    throw new TypeError('query.afterId must be a string');
+  }
+  assertInteger(query.limit, 'query.limit', 0);
+}
+
+/** @throws TypeError naming the first bad field; active statuses are refused. */
+export function checkPurge(request: SagaPurgeRequest): void {
+  assertKnownKeys(request, ['statuses', 'finishedBeforeMs', 'limit'], 'request');
+  assertPurgeStatuses(request.statuses, 'request.statuses');
+  assertInteger(request.finishedBeforeMs, 'request.finishedBeforeMs', 0);
+  assertInteger(request.limit, 'request.limit', 0);
+}
+
+function assertLease(lease: SagaLease): void {
+  assertNonEmptyString(lease?.owner, 'lease.owner');
+  assertInteger(lease.token, 'lease.token', 0);
+}
+
+function assertStrings(values: readonly string[], name: string): void {
+  if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) {
+    throw new TypeError(`${name} must be an array of strings`);
+  }
+}
+
+function assertStatuses(statuses: readonly SagaStatus[], name: string): void {
+  if (!Array.isArray(statuses)) throw new TypeError(`${name} must be an array of saga statuses`);
+  for (const status of statuses) assertSagaStatus(status, name);
+}
 
 /**
  * The saga log as JSON text. The log must be JSON data (plain objects, arrays, finite numbers,
  * strings, booleans, `null`): what `JSON.stringify` would drop or change silently (`undefined`,
  * `NaN`, `Infinity`, functions, class instances such as `Date`) is refused, as is what it cannot
- * encode at all (`BigInt`, cycles).
+ * encode at all (`BigInt`, cycles). The NUL character (U+0000) is refused in strings and keys:
+ * PostgreSQL's `jsonb` cannot hold it, and a log must be storable by every store alike.
  *
  * @throws TypeError naming `name` and the first value that is not JSON data.
  */
-export function sagaLogJson(log: unknown, name: string): string {
+function sagaLogJson(log: unknown, name: string): string {
   try {
     return JSON.stringify(log, function check(this: unknown, key: string, value: unknown) {
       // `this[key]` is the value before a `toJSON()` (Date) turned it into a string.
       const raw = key === '' ? log : (this as Record<string, unknown>)[key];
       const at = key === '' ? name : `${name} (at key ${JSON.stringify(key)})`;
+      if (key.includes('\u0000') || (typeof raw === 'string' && raw.includes('\u0000'))) {
+        throw new TypeError(`${at} must not contain the NUL character (U+0000)`);
+      }
       if (isJsonData(raw)) return value;
       throw new TypeError(`${at} must be JSON data; got ${describeNonJson(raw)}`);
     });
@@ -56,7 +163,7 @@ function describeNonJson(value: unknown): string {
 }
 
 /** @throws TypeError naming `name` when `status` is not a {@link SagaStatus}. */
-export function assertSagaStatus(status: unknown, name: string): asserts status is SagaStatus {
+function assertSagaStatus(status: unknown, name: string): asserts status is SagaStatus {
   if (!SAGA_STATUSES.includes(status as SagaStatus)) {
     throw new TypeError(
       `${name} must be one of ${SAGA_STATUSES.join(', ')}; got ${String(status)}`,
@@ -65,9 +172,9 @@ export function assertSagaStatus(status: unknown, name: string): asserts status 
 }
 
 /** @throws TypeError naming `name` when a status is unknown or active (purge never deletes those). */
-export function assertPurgeStatuses(statuses: readonly SagaStatus[], name: string): void {
+function assertPurgeStatuses(statuses: readonly SagaStatus[], name: string): void {
+  assertStatuses(statuses, name);
   for (const status of statuses) {
-    assertSagaStatus(status, name);
     if (ACTIVE_SAGA_STATUSES.includes(status)) {
       throw new TypeError(
         `${name} must not include an active status (${status}): purge deletes finished sagas only`,

@@ -16,9 +16,8 @@ import {
   assertOptionsObject,
 } from '../core/options.js';
 import { parseWithSchema } from '../core/standard-schema.js';
-import { encodeJsonResult } from '../idempotency/json-result.js';
 import type { NoSteps, SagaDefinition } from './define-saga.js';
-import { type SagaLog, type SagaState, toSagaState } from './saga-log.js';
+import { type SagaLog, type SagaState, toLogValue, toSagaState } from './saga-log.js';
 import { SagaRun, type SagaRunHost } from './saga-run.js';
 import {
   ACTIVE_SAGA_STATUSES,
@@ -104,6 +103,12 @@ export interface RedriveOptions {
   readonly limit?: number;
 }
 
+/** A saga {@link Sagas.redrive} runs again (in this process; `wait(id)` for its outcome). */
+export interface RedrivenSaga {
+  /** The saga's id. */
+  readonly id: string;
+}
+
 /** The outcome of a batch redrive. */
 export interface RedriveReport {
   /** Sagas now running again. */
@@ -149,7 +154,7 @@ export interface Sagas {
    *
    * @throws `SAGA_NOT_FOUND`, `SAGA_NOT_DEAD_LETTERED` (by id).
    */
-  redrive(id: string): Promise<StartedSaga>;
+  redrive(id: string): Promise<RedrivenSaga>;
   /** Redrives up to `options.limit` dead-lettered sagas (of `options.name`); see the other overload. */
   redrive(options?: RedriveOptions): Promise<RedriveReport>;
   /** Deletes finished sagas older than `olderThanMs`, up to `limit`; returns how many. */
@@ -326,7 +331,7 @@ class SagaEngine implements Sagas, SagaRunHost {
       : input;
     let json: unknown;
     try {
-      json = JSON.parse(encodeJsonResult(validated));
+      json = toLogValue(validated);
     } catch (error) {
       throw new FlowproofError(
         'SAGA_VALUE_UNENCODABLE',
@@ -456,9 +461,9 @@ class SagaEngine implements Sagas, SagaRunHost {
     return this.#page(DEAD_LETTER_STATUSES, options);
   }
 
-  redrive(id: string): Promise<StartedSaga>;
+  redrive(id: string): Promise<RedrivenSaga>;
   redrive(options?: RedriveOptions): Promise<RedriveReport>;
-  async redrive(target: string | RedriveOptions = {}): Promise<StartedSaga | RedriveReport> {
+  async redrive(target: string | RedriveOptions = {}): Promise<RedrivenSaga | RedriveReport> {
     this.#assertOpen();
     if (typeof target === 'string') {
       assertSagaId(target, 'id');
@@ -483,7 +488,7 @@ class SagaEngine implements Sagas, SagaRunHost {
         );
       }
       this.#redriveClaimed(claimed);
-      return { id: target, created: false };
+      return { id: target };
     }
     assertOptionsObject(target, 'options');
     assertKnownKeys(target, ['name', 'limit'], 'options');

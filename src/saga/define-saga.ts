@@ -46,6 +46,11 @@ export interface SagaStepContext<Input, Steps> {
   readonly attempt: number;
   /** Aborted when the step times out, the saga times out, or the runner loses the saga. */
   readonly signal: AbortSignal;
+  /**
+   * Transactional steps only (`transactional: true`): the transaction that also records the
+   * step's result. Reading it in another step throws a `TypeError`.
+   */
+  readonly transaction: SagaTransaction;
 }
 
 /** The transaction a transactional step writes through: the step log is recorded in it too. */
@@ -54,12 +59,6 @@ export interface SagaTransaction {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
   /** Runs one statement and returns the number of rows it changed. */
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
-}
-
-/** What a transactional step's `run` receives. */
-export interface SagaTransactionalStepContext<Input, Steps> extends SagaStepContext<Input, Steps> {
-  /** The transaction that also records the step's result: write only through it. */
-  readonly transaction: SagaTransaction;
 }
 
 /** What a compensation receives. */
@@ -94,7 +93,19 @@ export type StepFailurePolicy =
    */
   | 'dead-letter';
 
-interface StepOptionsBase<Input, Steps, Output> {
+/**
+ * A step: its effect (`run`), how to undo it, how to retry it. Each step sees the saga's input and
+ * the outputs of the steps before it.
+ */
+export interface SagaStepOptions<Input, Steps, Output> {
+  /** The step's effect. Receives the saga's input, the outputs before it and its idempotency key. */
+  readonly run: (context: SagaStepContext<Input, Steps>) => Output | Promise<Output>;
+  /**
+   * For a step whose only effect is a database write: `run` writes through
+   * `context.transaction`, the same transaction that records its result, so it takes effect
+   * exactly once (SQLite and PostgreSQL stores). @default false
+   */
+  readonly transactional?: boolean;
   /**
    * Undoes the step. Runs when a later step (or this one) fails for good; must be idempotent (use
    * `idempotencyKey`). A step without one is skipped during compensation.
@@ -120,32 +131,6 @@ interface StepOptionsBase<Input, Steps, Output> {
   readonly version?: number;
 }
 
-/** A step that calls out (a payment provider, another service). */
-export interface SagaStepOptions<Input, Steps, Output>
-  extends StepOptionsBase<Input, Steps, Output> {
-  /** The step's effect. Receives the saga's input, the outputs before it and its idempotency key. */
-  readonly run: (context: SagaStepContext<Input, Steps>) => Output | Promise<Output>;
-  /** Only for database steps, see {@link SagaTransactionalStepOptions}. */
-  readonly transactional?: false;
-}
-
-/**
- * A step whose only effect is a database write, run in the same transaction as the record of its
- * result: it takes effect exactly once (SQLite and PostgreSQL stores).
- */
-export interface SagaTransactionalStepOptions<Input, Steps, Output>
-  extends StepOptionsBase<Input, Steps, Output> {
-  /** Writes through `context.transaction` only. */
-  readonly run: (context: SagaTransactionalStepContext<Input, Steps>) => Output | Promise<Output>;
-  /** Run in the step log's transaction. */
-  readonly transactional: true;
-}
-
-/** Either kind of step. */
-export type AnySagaStepOptions<Input, Steps, Output> =
-  | SagaStepOptions<Input, Steps, Output>
-  | SagaTransactionalStepOptions<Input, Steps, Output>;
-
 /** One step as the runtime sees it. */
 export interface SagaStepDefinition {
   /** Its name, unique in the saga. */
@@ -157,7 +142,7 @@ export interface SagaStepDefinition {
   /** A hash of what identifies it (name, position, group, version): compared after deploys. */
   readonly hash: string;
   /** The options given. */
-  readonly options: AnySagaStepOptions<unknown, Record<string, unknown>, unknown>;
+  readonly options: SagaStepOptions<unknown, Record<string, unknown>, unknown>;
 }
 
 /** Options of {@link defineSaga}. */
@@ -194,18 +179,35 @@ export interface SagaDefinition<Input = unknown, Steps = NoSteps> {
   /** Appends a step; its context sees the outputs of every step before it. */
   step<const N extends string, O>(
     name: N extends keyof Steps ? never : N,
-    options: AnySagaStepOptions<Input, Steps, O>,
+    options: SagaStepOptions<Input, Steps, O>,
   ): SagaDefinition<Input, Steps & { readonly [K in N]: Jsonify<O> }>;
-  /** Appends steps that run at the same time; each sees the outputs of the steps before the group. */
-  parallel<O extends Record<string, unknown>>(
-    branches: {
-      readonly [K in keyof O]: AnySagaStepOptions<Input, Steps, O[K]>;
-    },
-  ): SagaDefinition<Input, Steps & { readonly [K in keyof O]: Jsonify<O[K]> }>;
+  /**
+   * Appends steps that run at the same time, added with `group.step()`; each sees the outputs of
+   * the steps before the group (not its siblings').
+   *
+   * @example
+   * ```ts
+   * saga.parallel((group) => group.step('reserveInventory', { run: reserve }).step('bookCourier', { run: book }))
+   * ```
+   */
+  parallel<Added>(
+    branches: (group: ParallelGroup<Input, Steps>) => ParallelGroup<Input, Steps, Added>,
+  ): SagaDefinition<Input, Steps & Added>;
   /** The saga as a Mermaid flowchart: steps in order, parallel groups side by side, compensations dashed. */
   toMermaid(): string;
   /** @internal Phantom: the outputs' type. */
   readonly __steps?: Steps;
+}
+
+/** The steps of a parallel group, added one by one like a saga's. */
+export interface ParallelGroup<Input, Steps, Added = NoSteps> {
+  /** Adds a step to the group; it sees the outputs of the steps before the group. */
+  step<const N extends string, O>(
+    name: N extends keyof Steps | keyof Added ? never : N,
+    options: SagaStepOptions<Input, Steps, O>,
+  ): ParallelGroup<Input, Steps, Added & { readonly [K in N]: Jsonify<O> }>;
+  /** @internal The steps added, in order. */
+  readonly __branches: readonly (readonly [string, unknown])[];
 }
 
 /** The input type of a saga definition. */
@@ -262,7 +264,7 @@ function build(
   const nextGroup = steps.length === 0 ? 0 : steps[steps.length - 1]!.group + 1;
   const add = (entries: readonly (readonly [string, unknown])[], label: string) => {
     const added = entries.map(([stepName, stepOptions], offset) => {
-      const where = entries.length === 1 && label === 'step' ? 'options' : `branches.${stepName}`;
+      const where = label === 'step' ? 'options' : `the options of branch ${stepName}`;
       assertName(stepName, label === 'step' ? 'name' : `branch name ${JSON.stringify(stepName)}`);
       if (steps.some((s) => s.name === stepName)) {
         throw new TypeError(
@@ -288,13 +290,33 @@ function build(
     timeoutMs,
     steps,
     step: (stepName: string, stepOptions: unknown) => add([[stepName, stepOptions]], 'step'),
-    parallel: (branches: Record<string, unknown>) => {
-      assertOptionsObject(branches, 'branches');
-      const entries = Object.entries(branches);
-      if (entries.length === 0) throw new TypeError('branches must name at least one step');
+    parallel: (
+      branches: (group: ParallelGroup<unknown, unknown>) => ParallelGroup<unknown, unknown>,
+    ) => {
+      assertFunction(branches, 'branches');
+      const group = branches(parallelGroup([]));
+      const entries = (group as { __branches?: unknown } | undefined)?.__branches;
+      if (!Array.isArray(entries)) {
+        throw new TypeError('branches must return the group it was given, with its steps added');
+      }
+      if (entries.length === 0) throw new TypeError('branches must add at least one step');
       return add(entries, 'parallel');
     },
     toMermaid: () => sagaToMermaid(name, version, steps),
+  }) as never;
+}
+
+function parallelGroup(
+  branches: readonly (readonly [string, unknown])[],
+): ParallelGroup<unknown, unknown> {
+  return Object.freeze({
+    __branches: branches,
+    step: (name: string, options: unknown) => {
+      if (branches.some(([existing]) => existing === name)) {
+        throw new TypeError(`step ${JSON.stringify(name)} is already in this parallel group`);
+      }
+      return parallelGroup(Object.freeze([...branches, [name, options] as const]));
+    },
   }) as never;
 }
 
@@ -309,10 +331,10 @@ function assertName(value: unknown, name: string): asserts value is string {
 function assertStepOptions(
   value: unknown,
   name: string,
-): AnySagaStepOptions<unknown, Record<string, unknown>, unknown> {
+): SagaStepOptions<unknown, Record<string, unknown>, unknown> {
   assertOptionsObject(value, name);
   assertKnownKeys(value, STEP_OPTION_KEYS, name);
-  const options = value as unknown as AnySagaStepOptions<unknown, Record<string, unknown>, unknown>;
+  const options = value as unknown as SagaStepOptions<unknown, Record<string, unknown>, unknown>;
   assertFunction(options.run, `${name}.run`);
   if (options.compensate !== undefined) assertFunction(options.compensate, `${name}.compensate`);
   if (options.retry !== undefined) assertRetryPolicy(options.retry, `${name}.retry`);

@@ -12,6 +12,7 @@
 export {
   createSagas,
   type ListSagasOptions,
+  type RedrivenSaga,
   type RedriveOptions,
   type RedriveReport,
   type SagaPage,
@@ -21,10 +22,10 @@ export {
   type StartOptions,
 } from './create-sagas.js';
 export {
-  type AnySagaStepOptions,
   type DefineSagaOptions,
   defineSaga,
   type NoSteps,
+  type ParallelGroup,
   type SagaCompensationContext,
   type SagaDefinition,
   type SagaInput,
@@ -33,8 +34,6 @@ export {
   type SagaStepDefinition,
   type SagaStepOptions,
   type SagaTransaction,
-  type SagaTransactionalStepContext,
-  type SagaTransactionalStepOptions,
   type StepFailurePolicy,
   type StepOutcome,
 } from './define-saga.js';

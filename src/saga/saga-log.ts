@@ -4,6 +4,7 @@
  * that decide anything (due, lease) are the store's.
  */
 import { FlowproofError } from '../core/errors.js';
+import { encodeJsonResult } from '../idempotency/json-result.js';
 import type { StepOutcome } from './define-saga.js';
 import type { SagaStatus, StoredSaga } from './saga-store.js';
 
@@ -250,4 +251,18 @@ export function toSagaState(stored: StoredSaga): SagaState {
     updatedAt: iso(stored.updatedAt),
     finishedAt: stored.finishedAt === null ? null : iso(stored.finishedAt),
   };
+}
+
+/**
+ * `value` as the log keeps it: its JSON round trip. Refuses (with a `TypeError` saying where) what
+ * JSON would change and the NUL character, which PostgreSQL's `jsonb` cannot hold.
+ */
+export function toLogValue(value: unknown): unknown {
+  const text = encodeJsonResult(value);
+  if (text.includes('\\u0000')) {
+    throw new TypeError(
+      'it contains the NUL character (U+0000), which the saga stores cannot keep',
+    );
+  }
+  return JSON.parse(text);
 }

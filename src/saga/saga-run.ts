@@ -12,7 +12,6 @@ import { FlowproofError } from '../core/errors.js';
 import { type Logger, logEvent } from '../core/logger.js';
 import { parseWithSchema } from '../core/standard-schema.js';
 import { isTracingEnabled, withSpan } from '../core/tracing.js';
-import { encodeJsonResult } from '../idempotency/json-result.js';
 import {
   groupSteps,
   type SagaDefinition,
@@ -36,6 +35,7 @@ import {
   type SagaFailureRecord,
   type SagaLog,
   type StepRecord,
+  toLogValue,
 } from './saga-log.js';
 import type { SagaLease, SagaStatus, SagaStore, SagaUpdate, StoredSaga } from './saga-store.js';
 
@@ -406,6 +406,13 @@ export class SagaRun {
       };
       const run = step.options.run as (context: unknown) => unknown;
       if (!step.options.transactional) {
+        Object.defineProperty(context, 'transaction', {
+          get() {
+            throw new TypeError(
+              `step ${step.name} read context.transaction, which only transactional steps have (transactional: true)`,
+            );
+          },
+        });
         const output = await this.#checkOutput(
           step,
           await this.#call(step, 'run', () => run(context)),
@@ -723,7 +730,7 @@ export class SagaRun {
     }
     if (value === undefined) return null;
     try {
-      return JSON.parse(encodeJsonResult(value));
+      return toLogValue(value);
     } catch (error) {
       throw new NonRetryableError(
         new FlowproofError(

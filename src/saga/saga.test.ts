@@ -20,10 +20,11 @@ describe('saga smoke', () => {
           return { n: 1 };
         },
       })
-      .parallel({
-        b: { run: ({ steps }) => ({ m: steps.a.n + 1 }) },
-        c: { run: () => 'c' },
-      })
+      .parallel((group) =>
+        group
+          .step('b', { run: ({ steps }) => ({ m: steps.a.n + 1 }) })
+          .step('c', { run: () => 'c' }),
+      )
       .step('d', { run: ({ steps }) => steps.b.m + steps.a.n });
     const sagas = createSagas({ store, sagas: [saga] });
     const state = await sagas.run(saga, { x: 1 }, { id: 'o1' });
@@ -45,20 +46,11 @@ describe('saga smoke', () => {
           undo.push(`a:${outcome}`);
         },
       })
-      .parallel({
-        b: {
-          run: () => 2,
-          compensate: ({ outcome }) => {
-            undo.push(`b:${outcome}`);
-          },
-        },
-        c: {
-          run: () => 3,
-          compensate: ({ outcome }) => {
-            undo.push(`c:${outcome}`);
-          },
-        },
-      })
+      .parallel((group) =>
+        group
+          .step('b', { run: () => 2, compensate: ({ outcome }) => void undo.push(`b:${outcome}`) })
+          .step('c', { run: () => 3, compensate: ({ outcome }) => void undo.push(`c:${outcome}`) }),
+      )
       .step('d', {
         run: () => {
           throw new NonRetryableError('declined');

@@ -24,7 +24,7 @@ import {
   uniqueNamespace,
 } from './backend-conformance.js';
 import { runInProcesses } from './multi-process.js';
-import { type ConformanceTestApi, importTarget, skipTitle } from './test-api.js';
+import { type ConformanceTestApi, caseRunner, importTarget } from './test-api.js';
 
 /** Optional behaviour the suite tests only where the store has it. */
 export interface EntityStoreCapabilities {
@@ -95,35 +95,13 @@ export function describeEntityStoreConformance<S extends EntityStore>(
   const { test, name, factory, crossProcess } = options;
   const persistent = options.capabilities?.persistent ?? true;
   const transaction = options.transaction?.bind(options);
-  const opened: S[] = [];
+  const { opened, it, itIf } = caseRunner<S>(test, name);
   const open = async (namespace = uniqueNamespace('sm')) => {
     const store = await factory(namespace);
     opened.push(store);
     await store.migrate();
     return store;
   };
-  const closeAll = async () => {
-    await Promise.all(opened.splice(0).map((s) => s.close().catch(() => {})));
-  };
-  const it = (title: string, fn: () => Promise<void>, timeout?: number) =>
-    test.it(
-      title,
-      async () => {
-        try {
-          await fn();
-        } finally {
-          await closeAll();
-        }
-      },
-      timeout,
-    );
-  const itIf = (
-    enabled: boolean,
-    reason: string,
-    title: string,
-    fn: () => Promise<void>,
-    timeout?: number,
-  ) => (enabled ? it(title, fn, timeout) : test.it.skip(skipTitle(title, name, reason), () => {}));
   const processes = crossProcess?.processes ?? 4;
 
   test.describe(`EntityStore conformance: ${name}`, () => {

@@ -20,7 +20,7 @@ import {
   uniqueNamespace,
 } from './backend-conformance.js';
 import { type ProcessResult, runInProcesses, startProcesses } from './multi-process.js';
-import { type ConformanceTestApi, importTarget, skipTitle } from './test-api.js';
+import { type ConformanceTestApi, caseRunner, importTarget } from './test-api.js';
 
 /** Hooks the suite passes to a factory. */
 export interface IdempotencyStoreHooks {
@@ -193,32 +193,13 @@ export function describeIdempotencyStoreConformance(
   const requiresMigrate = options.capabilities?.requiresMigrate ?? true;
   const trials = options.trials ?? 250;
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const opened: IdempotencyStore[] = [];
+  const { opened, it, itIf } = caseRunner<IdempotencyStore>(test, name);
   const open = async (namespace = uniqueNamespace(), hooks?: IdempotencyStoreHooks) => {
     const store = await factory(namespace, hooks);
     opened.push(store);
     await store.migrate();
     return store;
   };
-  const it = (title: string, fn: () => Promise<void>, timeout?: number) =>
-    test.it(
-      title,
-      async () => {
-        try {
-          await fn();
-        } finally {
-          await Promise.all(opened.splice(0).map((s) => s.close().catch(() => {})));
-        }
-      },
-      timeout,
-    );
-  const itIf = (
-    enabled: boolean,
-    reason: string,
-    title: string,
-    fn: () => Promise<void>,
-    timeout?: number,
-  ) => (enabled ? it(title, fn, timeout) : test.it.skip(skipTitle(title, name, reason), () => {}));
 
   test.describe(`IdempotencyStore conformance: ${name}`, () => {
     it('factory() gives isolated instances', async () => {

@@ -24,7 +24,7 @@ import type {
 } from '../saga/saga-store.js';
 import { type CrossProcessTarget, uniqueNamespace } from './backend-conformance.js';
 import { runInProcesses } from './multi-process.js';
-import { type ConformanceTestApi, importTarget, skipTitle } from './test-api.js';
+import { type ConformanceTestApi, caseRunner, importTarget } from './test-api.js';
 
 /** Optional behaviour the suite tests only where the store has it. */
 export interface SagaStoreCapabilities {
@@ -104,35 +104,13 @@ export function describeSagaStoreConformance<S extends SagaStore>(
   const transactions = options.capabilities?.transactions ?? false;
   const requiresMigrate = options.capabilities?.requiresMigrate ?? true;
   const bind = options.bind?.bind(options);
-  const opened: S[] = [];
+  const { opened, it, itIf } = caseRunner<S>(test, name);
   const open = async (namespace = uniqueNamespace('saga')) => {
     const store = await factory(namespace);
     opened.push(store);
     await store.migrate();
     return store;
   };
-  const closeAll = async () => {
-    await Promise.all(opened.splice(0).map((s) => s.close().catch(() => {})));
-  };
-  const it = (title: string, fn: () => Promise<void>, timeout?: number) =>
-    test.it(
-      title,
-      async () => {
-        try {
-          await fn();
-        } finally {
-          await closeAll();
-        }
-      },
-      timeout,
-    );
-  const itIf = (
-    enabled: boolean,
-    reason: string,
-    title: string,
-    fn: () => Promise<void>,
-    timeout?: number,
-  ) => (enabled ? it(title, fn, timeout) : test.it.skip(skipTitle(title, name, reason), () => {}));
   const processes = crossProcess?.processes ?? 4;
 
   test.describe(`SagaStore conformance: ${name}`, () => {
@@ -598,6 +576,8 @@ export function describeSagaStoreConformance<S extends SagaStore>(
         'a Date': { at: new Date(0) },
         'a BigInt': { n: 1n },
         'a function': { f: () => 1 },
+        'a NUL character': { s: 'a\u0000b' },
+        'a NUL character in a key': { 'a\u0000b': 1 },
       };
       await store.create(newSaga('kept', { log: { ok: true } }));
       const [claimed] = await store.claim(claimOf('r'));
@@ -615,6 +595,66 @@ export function describeSagaStoreConformance<S extends SagaStore>(
       }
       // The lease still holds: the refused writes did not touch it.
       assert.equal(await store.save(updateOf('kept', { log: { ok: 2 } }), claimed.lease), true);
+    });
+
+    it('refuses bad arguments with a TypeError naming them, writing nothing', async () => {
+      const store = await open();
+      await store.create(newSaga('ok'));
+      const [claimed] = await store.claim(claimOf('r'));
+      assert.ok(claimed);
+      const before = await store.get('ok');
+      const lease = claimed.lease;
+      const calls: Record<string, [RegExp, () => Promise<unknown>]> = {
+        'create: empty id': [/saga\.id/, () => store.create(newSaga(''))],
+        'create: unknown status': [
+          /saga\.status/,
+          () => store.create(newSaga('n', { status: 'done' as SagaStatus })),
+        ],
+        'create: negative leaseMs': [
+          /lease\.leaseMs/,
+          () => store.create(newSaga('n'), { owner: 'r', leaseMs: -1 }),
+        ],
+        'claim: fractional limit': [
+          /request\.limit/,
+          () => store.claim({ ...claimOf('r'), limit: 1.5 }),
+        ],
+        'claim: NaN leaseMs': [
+          /request\.leaseMs/,
+          () => store.claim({ ...claimOf('r'), leaseMs: Number.NaN }),
+        ],
+        'claim: misspelled key': [
+          /request\.leasMs/,
+          () => store.claim({ ...claimOf('r'), leasMs: 1 } as ClaimRequest),
+        ],
+        'save: unknown status': [
+          /update\.status/,
+          () => store.save(updateOf('ok', { status: 'bogus' as SagaStatus }), lease),
+        ],
+        'save: NaN wakeInMs': [
+          /update\.wakeInMs/,
+          () => store.save(updateOf('ok', { wakeInMs: Number.NaN }), lease),
+        ],
+        'save: negative extendMs': [
+          /update\.lease\.extendMs/,
+          () => store.save(updateOf('ok', { lease: { extendMs: -5 } }), lease),
+        ],
+        'heartbeat: NaN leaseMs': [/leaseMs/, () => store.heartbeat('ok', lease, Number.NaN)],
+        'list: negative limit': [/query\.limit/, () => store.list({ limit: -1 })],
+        'purge: fractional limit': [
+          /request\.limit/,
+          () => store.purge({ statuses: ['completed'], finishedBeforeMs: 0, limit: 0.5 }),
+        ],
+      };
+      for (const [call, [names, run]] of Object.entries(calls)) {
+        await assert.rejects(run(), (error: unknown) => {
+          assert.ok(error instanceof TypeError, `${call}: ${String(error)}`);
+          assert.match(error.message, names, call);
+          return true;
+        });
+      }
+      assert.equal(await store.get('n'), undefined);
+      assert.deepEqual(await store.get('ok'), before);
+      assert.equal(await store.save(updateOf('ok'), lease), true, 'the lease was lost');
     });
 
     itIf(

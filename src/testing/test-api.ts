@@ -36,3 +36,52 @@ export async function importTarget<T extends { readonly factory: unknown }>(
   }
   return target;
 }
+
+/** What {@link caseRunner} gives a suite. */
+export interface CaseRunner<S extends { close(): Promise<void> }> {
+  /** Stores the running test opened; each is closed when the test ends. */
+  readonly opened: S[];
+  /** Declares a test that closes the stores it opened, however it ends. */
+  it(title: string, fn: () => Promise<void>, timeout?: number): unknown;
+  /** {@link CaseRunner.it} when `enabled`, otherwise a skipped test naming `reason`. */
+  itIf(
+    enabled: boolean,
+    reason: string,
+    title: string,
+    fn: () => Promise<void>,
+    timeout?: number,
+  ): unknown;
+}
+
+/**
+ * The test declarations every store suite uses: tests that close what they opened, and tests
+ * skipped with their reason where the target lacks a capability.
+ *
+ * @internal
+ */
+export function caseRunner<S extends { close(): Promise<void> }>(
+  test: ConformanceTestApi,
+  name: string,
+): CaseRunner<S> {
+  const opened: S[] = [];
+  const it = (title: string, fn: () => Promise<void>, timeout?: number) =>
+    test.it(
+      title,
+      async () => {
+        try {
+          await fn();
+        } finally {
+          await Promise.all(opened.splice(0).map((s) => s.close().catch(() => {})));
+        }
+      },
+      timeout,
+    );
+  const itIf = (
+    enabled: boolean,
+    reason: string,
+    title: string,
+    fn: () => Promise<void>,
+    timeout?: number,
+  ) => (enabled ? it(title, fn, timeout) : test.it.skip(skipTitle(title, name, reason), () => {}));
+  return { opened, it, itIf };
+}

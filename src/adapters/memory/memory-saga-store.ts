@@ -14,7 +14,15 @@ import {
   type SagaUpdate,
   type StoredSaga,
 } from '../../saga/saga-store.js';
-import { assertPurgeStatuses, assertSagaStatus, sagaLogJson } from '../saga-store-input.js';
+import { saveWithWork } from '../saga-save-in-transaction.js';
+import {
+  checkClaim,
+  checkHeartbeat,
+  checkList,
+  checkNewSaga,
+  checkPurge,
+  checkUpdate,
+} from '../saga-store-input.js';
 import type { MemoryBackend } from './memory-backend.js';
 
 /** Options of {@link createMemorySagaStore}. */
@@ -98,9 +106,6 @@ export function createMemorySagaStore(options: MemorySagaStoreOptions): MemorySa
   return new MemorySagaStoreImpl(backend, ownsBackend, { migrated: false });
 }
 
-/** Thrown inside `saveInTransaction` to roll the transaction back when the lease was lost. */
-const LEASE_LOST = Symbol('lease lost');
-
 class MemorySagaStoreImpl implements MemorySagaStore {
   readonly kind = 'memory' as const;
   readonly backend: MemoryBackend;
@@ -133,9 +138,8 @@ class MemorySagaStoreImpl implements MemorySagaStore {
     lease?: { readonly owner: string; readonly leaseMs: number },
   ): Promise<CreateSagaResult> {
     await this.#assertMigrated();
-    assertSagaStatus(saga.status, 'saga.status');
-    // Serialised before the lock: a log JSON cannot hold fails here, writing nothing.
-    const logJson = sagaLogJson(saga.log, 'saga.log');
+    // Checked and serialised before the lock: a bad saga fails here, writing nothing.
+    const logJson = checkNewSaga(saga, lease);
     return this.backend.exclusive(() => {
       const sagas = this.#sagas();
       const existing = sagas.get(saga.id);
@@ -164,6 +168,7 @@ class MemorySagaStoreImpl implements MemorySagaStore {
 
   async claim(request: ClaimRequest): Promise<readonly ClaimedSaga[]> {
     await this.#assertMigrated();
+    checkClaim(request);
     const { owner, leaseMs, limit, statuses, names, ids } = request;
     return this.backend.exclusive(() => {
       const now = this.#now();
@@ -195,8 +200,7 @@ class MemorySagaStoreImpl implements MemorySagaStore {
 
   async save(update: SagaUpdate, lease: SagaLease): Promise<boolean> {
     await this.#assertMigrated();
-    assertSagaStatus(update.status, 'update.status');
-    const logJson = sagaLogJson(update.log, 'update.log');
+    const logJson = checkUpdate(update, lease);
     return this.backend.exclusive(() => {
       const row = this.#held(update.id, lease);
       if (row === undefined) return false;
@@ -218,6 +222,7 @@ class MemorySagaStoreImpl implements MemorySagaStore {
 
   async heartbeat(id: string, lease: SagaLease, leaseMs: number): Promise<boolean> {
     await this.#assertMigrated();
+    checkHeartbeat(id, lease, leaseMs);
     return this.backend.exclusive(() => {
       const row = this.#held(id, lease);
       if (row === undefined) return false;
@@ -234,6 +239,7 @@ class MemorySagaStoreImpl implements MemorySagaStore {
 
   async list(query: SagaListQuery): Promise<readonly StoredSaga[]> {
     await this.#assertMigrated();
+    checkList(query);
     const { statuses, name, afterId, limit } = query;
     const rows = [...this.#sagas().values()].filter(
       (row) =>
@@ -247,7 +253,7 @@ class MemorySagaStoreImpl implements MemorySagaStore {
 
   async purge(request: SagaPurgeRequest): Promise<number> {
     await this.#assertMigrated();
-    assertPurgeStatuses(request.statuses, 'request.statuses');
+    checkPurge(request);
     return this.backend.exclusive(() => {
       const cutoff = this.#now() - request.finishedBeforeMs;
       const sagas = this.#sagas();
@@ -273,16 +279,9 @@ class MemorySagaStoreImpl implements MemorySagaStore {
     lease: SagaLease,
   ): Promise<{ readonly saved: boolean; readonly value?: T }> {
     await this.#assertMigrated();
-    try {
-      return await this.backend.transaction(async (tx) => {
-        const value = await work(tx);
-        if (!(await this.withBackend(tx).save(update(value), lease))) throw LEASE_LOST;
-        return { saved: true, value };
-      });
-    } catch (error) {
-      if (error === LEASE_LOST) return { saved: false };
-      throw error;
-    }
+    return saveWithWork(this.backend, work, (tx, value) =>
+      this.withBackend(tx).save(update(value), lease),
+    );
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
+import { FlowproofError } from '../../core/errors.js';
 import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 import {
@@ -15,9 +16,20 @@ import {
   type SagaUpdate,
   type StoredSaga,
 } from '../../saga/saga-store.js';
-import { assertPurgeStatuses, assertSagaStatus, sagaLogJson } from '../saga-store-input.js';
+import { saveWithWork } from '../saga-save-in-transaction.js';
+import {
+  checkClaim,
+  checkHeartbeat,
+  checkList,
+  checkNewSaga,
+  checkPurge,
+  checkUpdate,
+} from '../saga-store-input.js';
 import { parseStoredJson } from '../store-data-corrupt.js';
 import type { SqlBackend, SqlDialect } from './sql-dialect.js';
+
+/** How often `create` tries to insert, or else read, a saga before giving up. */
+const CREATE_ATTEMPTS = 3;
 
 /** The saga store's table (before the backend's prefix and schema). */
 export const SAGA_RUNS_TABLE = 'saga_runs';
@@ -65,9 +77,6 @@ export function createSqlSagaStore<B extends SqlBackend>(
   return new SqlSagaStore(dialect, backend, ownsBackend);
 }
 
-/** Thrown inside `saveInTransaction` to roll the transaction back when the lease was lost. */
-const LEASE_LOST = Symbol('lease lost');
-
 /**
  * The saga store over any {@link SqlBackend}. Every operation is one statement (one round trip);
  * `create` reads the existing saga with a second one only when the id was taken.
@@ -110,19 +119,19 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
     saga: NewSaga,
     lease?: { readonly owner: string; readonly leaseMs: number },
   ): Promise<CreateSagaResult> {
-    assertSagaStatus(saga.status, 'saga.status');
+    const log = checkNewSaga(saga, lease);
     const values = {
       id: saga.id,
       name: saga.name,
       version: saga.version,
       status: saga.status,
-      log: sagaLogJson(saga.log, 'saga.log'),
+      log,
       owner: lease?.owner,
       leaseMs: lease?.leaseMs,
     };
     const insert = lease ? this.#sql.createLeased : this.#sql.create;
     // The saga that holds the id can be purged between the two statements: insert again then.
-    for (;;) {
+    for (let attempt = 1; ; attempt += 1) {
       const [row] = await this.#query(insert, values);
       if (row !== undefined) {
         const stored = this.#toSaga(row);
@@ -132,10 +141,14 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
       }
       const existing = await this.get(saga.id);
       if (existing !== undefined) return { created: false, saga: existing };
+      // Neither inserted nor found: a snapshot older than the saga holding the id (a
+      // repeatable-read transaction of the caller's) never sees it.
+      if (attempt === CREATE_ATTEMPTS) throw createFoundNoSaga(this.kind, saga.id);
     }
   }
 
   async claim(request: ClaimRequest): Promise<readonly ClaimedSaga[]> {
+    checkClaim(request);
     const { owner, leaseMs, limit, statuses, names, ids } = request;
     // Only active statuses asked (the runner's case): the statement naming them uses the partial
     // index of due active sagas.
@@ -157,10 +170,23 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
   }
 
   async save(update: SagaUpdate, lease: SagaLease): Promise<boolean> {
-    return (await this.#fencedSave(this.backend, update, lease)) > 0;
+    const log = checkUpdate(update, lease);
+    const { sql, names } =
+      update.lease === 'release' ? this.#sql.saveRelease : this.#sql.saveExtend;
+    const values = {
+      id: update.id,
+      owner: lease.owner,
+      token: lease.token,
+      status: update.status,
+      log,
+      wakeInMs: update.wakeInMs,
+      extendMs: update.lease === 'release' ? 0 : update.lease.extendMs,
+    };
+    return (await this.backend.execute(sql, bind(names, values))) > 0;
   }
 
   async heartbeat(id: string, lease: SagaLease, leaseMs: number): Promise<boolean> {
+    checkHeartbeat(id, lease, leaseMs);
     const { sql, names } = this.#sql.heartbeat;
     const values = { id, owner: lease.owner, token: lease.token, leaseMs };
     return (await this.backend.execute(sql, bind(names, values))) > 0;
@@ -172,6 +198,7 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
   }
 
   async list(query: SagaListQuery): Promise<readonly StoredSaga[]> {
+    checkList(query);
     const rows = await this.#query(this.#sql.list, {
       statuses: this.#dialect.listParam(query.statuses),
       name: query.name ?? null,
@@ -182,7 +209,7 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
   }
 
   async purge(request: SagaPurgeRequest): Promise<number> {
-    assertPurgeStatuses(request.statuses, 'request.statuses');
+    checkPurge(request);
     const { sql, names } = this.#sql.purge;
     const values = {
       statuses: this.#dialect.listParam(request.statuses),
@@ -197,37 +224,13 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
     update: (value: T) => SagaUpdate,
     lease: SagaLease,
   ): Promise<{ readonly saved: boolean; readonly value?: T }> {
-    try {
-      return await this.backend.transaction(async (tx) => {
-        const value = await work(tx);
-        if ((await this.#fencedSave(tx, update(value), lease)) === 0) throw LEASE_LOST;
-        return { saved: true, value };
-      });
-    } catch (error) {
-      if (error === LEASE_LOST) return { saved: false };
-      throw error;
-    }
+    return saveWithWork(this.backend, work, (tx, value) =>
+      this.withBackend(tx).save(update(value), lease),
+    );
   }
 
   async close(): Promise<void> {
     if (this.#ownsBackend) await this.backend.close();
-  }
-
-  #fencedSave(backend: B, update: SagaUpdate, lease: SagaLease): Promise<number> {
-    assertSagaStatus(update.status, 'update.status');
-    const log = sagaLogJson(update.log, 'update.log');
-    const release = update.lease === 'release';
-    const { sql, names } = release ? this.#sql.saveRelease : this.#sql.saveExtend;
-    const values = {
-      id: update.id,
-      owner: lease.owner,
-      token: lease.token,
-      status: update.status,
-      log,
-      wakeInMs: update.wakeInMs,
-      extendMs: update.lease === 'release' ? 0 : update.lease.extendMs,
-    };
-    return backend.execute(sql, bind(names, values));
   }
 
   #query(statement: Statement, values: Readonly<Record<string, unknown>>): Promise<SagaRow[]> {
@@ -248,6 +251,15 @@ export class SqlSagaStore<B extends SqlBackend> implements SagaStore {
       finishedAt: row.finished_at === null ? null : Number(row.finished_at),
     };
   }
+}
+
+/** `create` found the id taken but could not read the saga holding it. */
+function createFoundNoSaga(backend: string, id: string): FlowproofError {
+  return new FlowproofError(
+    'BACKEND_ERROR',
+    `Saga ${id} could neither be inserted nor read: another transaction holds the id, and this one cannot see it (a repeatable-read or serializable transaction started before it was created)`,
+    { details: { backend, reason: 'create-found-no-saga', id } },
+  );
 }
 
 /** A saga row as the statements return it (bigint columns may arrive as strings). */
