@@ -28,7 +28,7 @@ import { createMemoryBackend, createMemorySagaStore } from '../src/adapters/memo
 import { createPostgresBackend, createPostgresSagaStore } from '../src/adapters/postgres/index.js';
 import { createSqliteBackend, createSqliteSagaStore } from '../src/adapters/sqlite/index.js';
 import { createSagas, defineSaga, type SagaStore } from '../src/saga/index.js';
-import setupServices from '../test/setup/services.js';
+import { benchServices } from './bench-services.js';
 import { type BenchSuite, type BenchTask, defineSuite } from './harness.js';
 
 /** Steps of every flow measured here. */
@@ -215,12 +215,8 @@ export default async function suites(): Promise<BenchSuite[]> {
   try {
     out.push(await memorySuite(closers));
     out.push(await sqliteSuite(closers));
-    let postgresUrl = process.env.FLOWPROOF_BENCH_POSTGRES_URL;
-    if (!postgresUrl) {
-      const stopServices = await setupServices({ provide: () => {} } as never);
-      closers.push(stopServices);
-      postgresUrl = process.env.FLOWPROOF_TEST_POSTGRES_URL;
-    }
+    const { postgresUrl, stop } = await benchServices();
+    closers.push(stop);
     if (postgresUrl) out.push(...(await postgresSuites(postgresUrl, closers)));
     else console.log('\n(skipped the PostgreSQL saga benchmarks: no PostgreSQL binaries)');
   } catch (error) {
