@@ -21,6 +21,11 @@ export interface BenchSuite {
   readonly opsPerCall?: number;
   /** Name of the task the ratios are relative to. */
   readonly baseline: string;
+  /**
+   * A second task to compare every task to (a competitor when the baseline is a raw primitive):
+   * its per-round ratios get a column of their own.
+   */
+  readonly alsoVs?: string;
   /** The tasks, baseline included. */
   readonly tasks: readonly BenchTask[];
   /** Runs once before the suite. */
@@ -29,6 +34,11 @@ export interface BenchSuite {
   readonly teardown?: () => Promise<void> | void;
   /** Milliseconds to sample each task. @default 1000 */
   readonly time?: number;
+  /**
+   * Calls of each task per round even when they take longer than the round's time (slow tasks:
+   * a database flow of several round trips). @default 64
+   */
+  readonly minIterations?: number;
 }
 
 /** What a `bench/*.bench.ts` file exports by default. */
@@ -36,10 +46,13 @@ export type BenchModule = readonly BenchSuite[] | (() => Promise<readonly BenchS
 
 /** Identity helper for type inference. */
 export function defineSuite(suite: BenchSuite): BenchSuite {
-  if (!suite.tasks.some((task) => task.name === suite.baseline)) {
-    throw new TypeError(
-      `suite "${suite.name}": baseline "${suite.baseline}" is not one of its tasks`,
-    );
+  for (const [option, name] of [
+    ['baseline', suite.baseline],
+    ['alsoVs', suite.alsoVs],
+  ] as const) {
+    if (name !== undefined && !suite.tasks.some((task) => task.name === name)) {
+      throw new TypeError(`suite "${suite.name}": ${option} "${name}" is not one of its tasks`);
+    }
   }
   return suite;
 }

@@ -20,7 +20,7 @@ import {
 } from '../src/adapters/postgres/index.js';
 import { createRedisBackend, createRedisIdempotencyStore } from '../src/adapters/redis/index.js';
 import { createIdempotency, type IdempotencyStore } from '../src/idempotency/index.js';
-import setupServices from '../test/setup/services.js';
+import { benchServices } from './bench-services.js';
 import { type BenchSuite, defineSuite } from './harness.js';
 
 const CONCURRENCY = 64;
@@ -34,14 +34,7 @@ const nextKey = () => {
 };
 
 export default async function suites(): Promise<BenchSuite[]> {
-  let teardown: (() => Promise<void>) | undefined;
-  let redisUrl = process.env.FLOWPROOF_BENCH_REDIS_URL;
-  let postgresUrl = process.env.FLOWPROOF_BENCH_POSTGRES_URL;
-  if (!redisUrl || !postgresUrl) {
-    teardown = await setupServices({ provide: () => {} } as never);
-    redisUrl ||= process.env.FLOWPROOF_TEST_REDIS_URL;
-    postgresUrl ||= process.env.FLOWPROOF_TEST_POSTGRES_URL;
-  }
+  const { redisUrl, postgresUrl, stop } = await benchServices();
   const out: BenchSuite[] = [];
   const closers: (() => Promise<unknown>)[] = [];
   if (redisUrl) out.push(...(await redisSuites(redisUrl, closers)));
@@ -56,10 +49,10 @@ export default async function suites(): Promise<BenchSuite[]> {
       teardown: async () => {
         await last.teardown?.();
         await Promise.allSettled(closers.map((close) => close()));
-        await teardown?.();
+        await stop();
       },
     };
-  } else await teardown?.();
+  } else await stop();
   return out;
 }
 

@@ -19,6 +19,8 @@ interface Row {
   ratio: number;
   ratioMin: number;
   ratioMax: number;
+  /** The same against the suite's `alsoVs` task, when it names one. */
+  alsoVs?: { task: string; ratio: number; ratioMin: number; ratioMax: number };
 }
 
 const args = process.argv.slice(2);
@@ -62,8 +64,14 @@ async function runSuite(suite: BenchSuite): Promise<Row[]> {
     const roundTime = (suite.time ?? 1000) / ROUNDS;
     const samples = new Map<string, number[]>(suite.tasks.map((task) => [task.name, []]));
     const ratios = new Map<string, number[]>(suite.tasks.map((task) => [task.name, []]));
+    const alsoRatios = new Map<string, number[]>(suite.tasks.map((task) => [task.name, []]));
     for (let round = 0; round < ROUNDS; round += 1) {
-      const bench = new Bench({ time: roundTime, warmupTime: round === 0 ? 200 : 50 });
+      const bench = new Bench({
+        time: roundTime,
+        warmupTime: round === 0 ? 200 : 50,
+        iterations: suite.minIterations ?? 64,
+        warmupIterations: Math.min(16, suite.minIterations ?? 16),
+      });
       const ordered = round % 2 === 0 ? suite.tasks : [...suite.tasks].reverse();
       for (const task of ordered) bench.add(task.name, task.fn);
       await bench.run();
@@ -78,13 +86,16 @@ async function runSuite(suite: BenchSuite): Promise<Row[]> {
         ops.set(task.name, (1000 / result.period) * perCall);
       }
       const base = ops.get(suite.baseline) ?? Number.NaN;
+      const other = suite.alsoVs === undefined ? Number.NaN : (ops.get(suite.alsoVs) ?? Number.NaN);
       for (const [name, value] of ops) {
         samples.get(name)?.push(value);
         ratios.get(name)?.push(value / base);
+        alsoRatios.get(name)?.push(value / other);
       }
     }
-    const suiteRows = suite.tasks.map((task) => {
+    const suiteRows = suite.tasks.map((task): Row => {
       const taskRatios = ratios.get(task.name) ?? [];
+      const taskAlso = alsoRatios.get(task.name) ?? [];
       return {
         suite: suite.name,
         task: task.name,
@@ -92,20 +103,42 @@ async function runSuite(suite: BenchSuite): Promise<Row[]> {
         ratio: median(taskRatios),
         ratioMin: Math.min(...taskRatios),
         ratioMax: Math.max(...taskRatios),
+        ...(suite.alsoVs === undefined
+          ? {}
+          : {
+              alsoVs: {
+                task: suite.alsoVs,
+                ratio: median(taskAlso),
+                ratioMin: Math.min(...taskAlso),
+                ratioMax: Math.max(...taskAlso),
+              },
+            }),
       };
     });
+    const range = (low: number, high: number) => `${ratioText(low)}–${ratioText(high)}`;
+    const also = suite.alsoVs === undefined ? '' : ` vs ${suite.alsoVs} | range |`;
     console.log(`\n### ${suite.name}\n`);
-    console.log(`| task | ${suite.unit}/s | vs ${suite.baseline} | range over ${ROUNDS} rounds |`);
-    console.log('| --- | ---: | ---: | ---: |');
+    console.log(
+      `| task | ${suite.unit}/s | vs ${suite.baseline} | range over ${ROUNDS} rounds |${also}`,
+    );
+    console.log(`| --- | ---: | ---: | ---: |${also ? ' ---: | ---: |' : ''}`);
     for (const row of suiteRows) {
+      const alsoCells = row.alsoVs
+        ? ` ${ratioText(row.alsoVs.ratio)}× | ${range(row.alsoVs.ratioMin, row.alsoVs.ratioMax)}× |`
+        : '';
       console.log(
-        `| ${row.task} | ${Math.round(row.opsPerSecond).toLocaleString('en-US')} | ${row.ratio.toFixed(2)}× | ${row.ratioMin.toFixed(2)}–${row.ratioMax.toFixed(2)}× |`,
+        `| ${row.task} | ${Math.round(row.opsPerSecond).toLocaleString('en-US')} | ${ratioText(row.ratio)}× | ${range(row.ratioMin, row.ratioMax)}× |${alsoCells}`,
       );
     }
     return suiteRows;
   } finally {
     await suite.teardown?.();
   }
+}
+
+/** Two decimals, or two significant digits below 0.1 (a ratio of 0.0023 is not 0.00). */
+function ratioText(ratio: number): string {
+  return ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2);
 }
 
 function median(values: readonly number[]): number {

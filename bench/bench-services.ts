@@ -1,0 +1,45 @@
+/**
+ * The servers a benchmark suite talks to: those named by `FLOWPROOF_BENCH_POSTGRES_URL` /
+ * `FLOWPROOF_BENCH_REDIS_URL`, otherwise throwaway ones started with the test suite's global setup
+ * (a URL is `undefined` when its binaries are missing).
+ */
+import setupServices from '../test/setup/services.js';
+
+/** What {@link benchServices} gives a suite. */
+export interface BenchServices {
+  /** The PostgreSQL server, if there is one. */
+  readonly postgresUrl: string | undefined;
+  /** The Redis server, if there is one. */
+  readonly redisUrl: string | undefined;
+  /** Stops the servers that were started for the suite (none when both URLs were given). */
+  readonly stop: () => Promise<void>;
+}
+
+const TEST_URL_VARIABLES = ['FLOWPROOF_TEST_POSTGRES_URL', 'FLOWPROOF_TEST_REDIS_URL'] as const;
+
+/**
+ * Finds or starts the servers. The test setup announces the servers it started in
+ * `FLOWPROOF_TEST_*_URL`, and takes such a variable, when set, as a server to use instead of
+ * starting one: the variables are put back as they were at once, so that a later suite of the same
+ * run starts servers of its own rather than reaching for stopped ones.
+ */
+export async function benchServices(): Promise<BenchServices> {
+  const postgresUrl = process.env.FLOWPROOF_BENCH_POSTGRES_URL || undefined;
+  const redisUrl = process.env.FLOWPROOF_BENCH_REDIS_URL || undefined;
+  if (postgresUrl && redisUrl) return { postgresUrl, redisUrl, stop: async () => {} };
+  const saved = TEST_URL_VARIABLES.map((name) => [name, process.env[name]] as const);
+  const stop = await setupServices({ provide: () => {} } as never);
+  const started = {
+    postgresUrl: process.env.FLOWPROOF_TEST_POSTGRES_URL || undefined,
+    redisUrl: process.env.FLOWPROOF_TEST_REDIS_URL || undefined,
+  };
+  for (const [name, value] of saved) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  return {
+    postgresUrl: postgresUrl ?? started.postgresUrl,
+    redisUrl: redisUrl ?? started.redisUrl,
+    stop,
+  };
+}
