@@ -77,11 +77,14 @@ describeEachSagaStore('saga storage round trips', (kind) => {
 
   it('a first group in parallel has its intents in the INSERT: k branches cost k writes after it', async () => {
     opened = await kind.open();
+    // Branches finishing apart: each result is its own write (ones finishing together may share).
+    const after = (ms: number, value: string) => () =>
+      new Promise<string>((resolve) => setTimeout(() => resolve(value), ms));
     const saga = defineSaga({ name: 'fanout' }).parallel((group) =>
       group
-        .step('a', { run: () => 'a' })
-        .step('b', { run: () => 'b' })
-        .step('c', { run: () => 'c' }),
+        .step('a', { run: after(5, 'a') })
+        .step('b', { run: after(40, 'b') })
+        .step('c', { run: after(80, 'c') }),
     );
     const logger = recordingLogger();
     sagas = createSagas({ store: opened.store, sagas: [saga], logger });

@@ -473,7 +473,9 @@ export class SagaRun {
           (output) => {
             complete(output);
             if (finishes) this.#status = 'completed';
-            return this.#update({});
+            const update = this.#update({});
+            if (!ACTIVE.includes(update.status)) this.#finalWrite = true;
+            return update;
           },
           this.#lease,
         ),
@@ -778,11 +780,12 @@ export class SagaRun {
   // ---- writes -------------------------------------------------------------------------------
 
   #update(options: { release?: boolean; wakeInMs?: number }): SagaUpdate {
-    if (!ACTIVE.includes(this.#status)) this.#finalWrite = true;
     return {
       id: this.id,
       status: this.#status,
-      log: structuredClone(this.#log),
+      // Not a copy: stores encode the log when the write goes out, and the runner's copy then
+      // holds this state or a later one, each a state the saga really was in.
+      log: this.#log,
       wakeInMs: options.wakeInMs ?? 0,
       // A saga that is no longer active is released by the write that says so.
       lease:
@@ -797,8 +800,11 @@ export class SagaRun {
     if (this.#lost.signal.aborted) return Promise.reject(new LeaseLost());
     // The final write (it released the saga) already holds everything a sibling would write.
     if (this.#finalWrite) return this.#writes.then(() => {});
-    const update = this.#update(options);
     return this.#serialWrite(async () => {
+      // An earlier write, built when it went out, may already have recorded the end.
+      if (this.#finalWrite) return;
+      const update = this.#update(options);
+      if (!ACTIVE.includes(update.status)) this.#finalWrite = true;
       const sent = performance.now();
       if (!(await this.#host.store.save(update, this.#lease))) this.#loseLease();
       if (update.lease !== 'release') this.#leaseRenewed(sent);

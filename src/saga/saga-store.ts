@@ -177,7 +177,11 @@ export interface SagaUpdate {
   readonly status: SagaStatus;
   /** Its new log, replacing the stored one. */
   readonly log: unknown;
-  /** The saga is due again this many milliseconds after the store's `now` (0: now). */
+  /**
+   * With `lease: 'release'`: the saga is due again this many milliseconds after the store's `now`
+   * (0: at once). With a kept lease the due time is left as it is (a saga is claimable only once
+   * its lease ends anyway), so a step's write changes no indexed column.
+   */
   readonly wakeInMs: number;
   /**
    * `{ extendMs }`: the lease is kept and now ends `extendMs` after the store's `now`;

@@ -210,7 +210,7 @@ class MemorySagaStoreImpl implements MemorySagaStore {
         ...row,
         status: update.status,
         logJson,
-        wakeAt: now + update.wakeInMs,
+        wakeAt: release ? now + update.wakeInMs : row.wakeAt,
         updatedAt: now,
         finishedAt: ACTIVE_SAGA_STATUSES.includes(update.status) ? null : now,
         leaseOwner: release ? null : row.leaseOwner,

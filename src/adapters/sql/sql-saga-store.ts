@@ -344,7 +344,12 @@ function statements<B extends SqlBackend>(dialect: SagaSqlDialect<B>, table: str
     statement(
       ($) => `${clock}
       UPDATE ${table}
-         SET status = ${$('status')}, log = ${$('log', 'jsonb')}, wake_at = ${now} + ${$('wakeInMs')},
+         SET status = ${$('status')}, log = ${$('log', 'jsonb')},
+             ${
+               // A runner that keeps the saga leaves its due time alone: no indexed column changes
+               // on a step's write, so PostgreSQL can update the row in place (a HOT update).
+               release ? `wake_at = ${now} + ${$('wakeInMs')},` : ''
+             }
              updated_at = ${now}, finished_at = ${finishedAt($('status', 'text'))},
              ${release ? 'lease_owner = NULL, lease_until = 0' : `lease_until = ${now} + ${$('extendMs')}`}
        WHERE id = ${$('id')} AND lease_owner = ${$('owner')} AND lease_token = ${$('token')}`,
