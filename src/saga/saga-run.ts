@@ -625,7 +625,9 @@ export class SagaRun {
   /** A written wait: held in memory when short, or released to be resumed when due. */
   async #waitForRetry(target: StepRecord | CompensationRecord, signal: AbortSignal): Promise<void> {
     const delay = Math.max(0, (target.retryAt ?? 0) - Date.now());
-    if (delay >= this.#host.holdLimitMs && this.#inFlight === 1) {
+    // A wait that is already due is never released again (with a hold limit of 0 it would be
+    // released, resumed and released forever).
+    if (delay > 0 && delay >= this.#host.holdLimitMs && this.#inFlight === 1) {
       await this.#persist({ release: true, wakeInMs: delay });
       this.#host.wakeLater(this.id, delay);
       this.#event(
