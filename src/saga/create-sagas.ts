@@ -372,7 +372,13 @@ class SagaEngine implements Sagas, SagaRunHost {
       { event: 'saga.started', sagaId: id, saga: d.name },
       'saga started',
     );
-    this.#launch(d, result.saga, result.lease ?? { owner: this.#runnerId, token: 1 }, 'created');
+    this.#launch(
+      d,
+      result.saga,
+      result.lease ?? { owner: this.#runnerId, token: 1 },
+      'created',
+      now,
+    );
     return { id, created: true };
   }
 
@@ -459,6 +465,7 @@ class SagaEngine implements Sagas, SagaRunHost {
     this.#assertOpen();
     if (typeof target === 'string') {
       assertSagaId(target, 'id');
+      const asked = Date.now();
       const [claimed] = await this.store.claim({
         owner: this.#runnerId,
         leaseMs: this.leaseMs,
@@ -479,7 +486,7 @@ class SagaEngine implements Sagas, SagaRunHost {
           { details: { sagaId: target, status: stored.status } },
         );
       }
-      this.#redriveClaimed(claimed);
+      this.#redriveClaimed(claimed, asked);
       return { id: target, created: false };
     }
     assertOptionsObject(target, 'options');
@@ -492,6 +499,7 @@ class SagaEngine implements Sagas, SagaRunHost {
         ? this.#names
         : [target.name].filter((n) => this.#definitions.has(n));
     if (names.length === 0) return { redriven: [] };
+    const asked = Date.now();
     const claimed = await this.store.claim({
       owner: this.#runnerId,
       leaseMs: this.leaseMs,
@@ -499,7 +507,7 @@ class SagaEngine implements Sagas, SagaRunHost {
       names,
       statuses: DEAD_LETTER_STATUSES,
     });
-    for (const saga of claimed) this.#redriveClaimed(saga);
+    for (const saga of claimed) this.#redriveClaimed(saga, asked);
     return { redriven: claimed.map((c) => c.saga.id) };
   }
 
@@ -577,8 +585,10 @@ class SagaEngine implements Sagas, SagaRunHost {
     saga: StoredSaga,
     lease: ClaimedSaga['lease'],
     how: 'created' | 'claimed' | 'redriven',
+    /** When the request that leased it was sent (the lease runs from no earlier). */
+    leasedAt: number,
   ) {
-    const run = new SagaRun(this, definition, saga, lease, how === 'created');
+    const run = new SagaRun(this, definition, saga, lease, how === 'created', leasedAt);
     if (how === 'redriven') run.prepareRedrive();
     const done = run.drive().finally(() => {
       if (this.#running.get(saga.id)?.run === run) this.#running.delete(saga.id);
@@ -588,7 +598,7 @@ class SagaEngine implements Sagas, SagaRunHost {
     this.#running.set(saga.id, { run, done });
   }
 
-  #redriveClaimed(claimed: ClaimedSaga): void {
+  #redriveClaimed(claimed: ClaimedSaga, leasedAt: number): void {
     const definition = this.#definitionFor(claimed.saga);
     if (!definition) {
       // Not ours to run: hand it back at once.
@@ -612,12 +622,13 @@ class SagaEngine implements Sagas, SagaRunHost {
       { event: 'saga.redriven', sagaId: claimed.saga.id, saga: claimed.saga.name },
       'saga redriven',
     );
-    this.#launch(definition, claimed.saga, claimed.lease, 'redriven');
+    this.#launch(definition, claimed.saga, claimed.lease, 'redriven', leasedAt);
   }
 
   async #claim(ids?: readonly string[]): Promise<number> {
     const free = this.#concurrency - this.#running.size;
     if (free <= 0 || this.closing) return 0;
+    const asked = Date.now();
     const claimed = await this.store.claim({
       owner: this.#runnerId,
       leaseMs: this.leaseMs,
@@ -634,7 +645,7 @@ class SagaEngine implements Sagas, SagaRunHost {
         { event: 'saga.resumed', sagaId: saga.id, saga: saga.name },
         'saga resumed',
       );
-      this.#launch(definition, saga, lease, 'claimed');
+      this.#launch(definition, saga, lease, 'claimed', asked);
     }
     return claimed.length;
   }

@@ -112,6 +112,11 @@ export class SagaRun {
 
   /** True when this runner created the saga: its open intents are its own, not a dead runner's. */
   readonly #created: boolean;
+  /**
+   * Until when (this host's clock) the lease surely holds: when the last claim, write or beat
+   * that extended it was sent, plus the lease. A starved runner can pass it without noticing.
+   */
+  #leaseUntil: number;
 
   constructor(
     host: SagaRunHost,
@@ -119,8 +124,10 @@ export class SagaRun {
     stored: StoredSaga,
     lease: SagaLease,
     created = false,
+    leasedAt = Date.now(),
   ) {
     this.#created = created;
+    this.#leaseUntil = leasedAt + host.leaseMs;
     this.id = stored.id;
     this.#host = host;
     this.#definition = definition;
@@ -579,6 +586,7 @@ export class SagaRun {
             await this.#persist();
           }
           const number = target.attempts.length;
+          await this.#assertLeaseHeld();
           try {
             await this.#timed(step, phase, signal, (attemptSignal) =>
               attempt(number, attemptSignal),
@@ -746,7 +754,9 @@ export class SagaRun {
     if (this.#lost.signal.aborted) return Promise.reject(new LeaseLost());
     const update = this.#update(options);
     return this.#serialWrite(async () => {
+      const sentAt = Date.now();
       if (!(await this.#host.store.save(update, this.#lease))) this.#loseLease();
+      if (!options.release) this.#leaseUntil = sentAt + this.#host.leaseMs;
     });
   }
 
@@ -764,6 +774,24 @@ export class SagaRun {
     return result;
   }
 
+  /**
+   * Before an effect runs: when the lease may be about to lapse (a beat was missed: the runner
+   * was starved, or the store slow), it is renewed first; refused means another runner may be
+   * running the step already, so this one stops instead of running it alongside.
+   */
+  async #assertLeaseHeld(): Promise<void> {
+    if (Date.now() < this.#leaseUntil - this.#host.leaseMs / 3) return;
+    const sentAt = Date.now();
+    let held: boolean;
+    try {
+      held = await this.#host.store.heartbeat(this.id, this.#lease, this.#host.leaseMs);
+    } catch (error) {
+      throw new StoreFailed(error);
+    }
+    if (!held) this.#loseLease();
+    this.#leaseUntil = sentAt + this.#host.leaseMs;
+  }
+
   #loseLease(): never {
     this.#lost.abort(new LeaseLost());
     throw new LeaseLost();
@@ -772,8 +800,10 @@ export class SagaRun {
   async #renewLease(): Promise<void> {
     if (this.#lost.signal.aborted) return;
     try {
+      const sentAt = Date.now();
       const held = await this.#host.store.heartbeat(this.id, this.#lease, this.#host.leaseMs);
       if (!held) this.#lost.abort(new LeaseLost());
+      else this.#leaseUntil = Math.max(this.#leaseUntil, sentAt + this.#host.leaseMs);
     } catch (error) {
       // The next beat (or write) tries again; the lease covers a few missed beats.
       this.#event(

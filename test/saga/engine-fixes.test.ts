@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryBackend, createMemorySagaStore } from '../../src/adapters/memory/index.js';
 import { createSagas, defineSaga } from '../../src/saga/index.js';
+import type { SagaStore } from '../../src/saga/saga-store.js';
 
 async function memoryStore() {
   const store = createMemorySagaStore({ backend: createMemoryBackend() });
@@ -36,6 +37,54 @@ describe('saga engine under the chaos tests', () => {
       expect(state.steps[0]!.attempts.map((a) => a.outcome)).toEqual(['failed', 'completed']);
     } finally {
       await sagas.close();
+    }
+  });
+
+  it('does not call a step once its lease may have lapsed: a starved runner stops, the new owner runs it alone', async () => {
+    const store = await memoryStore();
+    // Runner A's start reaches the store, but A only hears back after its lease ran out (a
+    // starved process, a slow network): by then runner B has taken the saga over.
+    const slow = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === 'create') {
+          return async (...args: Parameters<SagaStore['create']>) => {
+            const result = await target.create(...args);
+            await new Promise((resolve) => setTimeout(resolve, 400));
+            return result;
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const calls: string[] = [];
+    const saga = (runner: string) =>
+      defineSaga({ name: 'starved', version: 1 }).step('a', {
+        run: async () => {
+          calls.push(runner);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return runner;
+        },
+      });
+    const definitionA = saga('A');
+    const a = createSagas({ store: slow, sagas: [definitionA], leaseMs: 150, runnerId: 'A' });
+    const b = createSagas({
+      store,
+      sagas: [saga('B')],
+      leaseMs: 150,
+      pollIntervalMs: 20,
+      runnerId: 'B',
+    });
+    b.startRunner();
+    try {
+      const { id } = await a.start(definitionA, {}, { id: 'starved-1' });
+      const state = await b.wait(id, { timeoutMs: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(state.status).toBe('completed');
+      expect(calls).toEqual(['B']);
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });
