@@ -859,6 +859,9 @@ function openSibling(connection: PostgresQueryable): SiblingClient | undefined {
     const sibling = new (Client as new (config: unknown) => Partial<SiblingClient>)(
       connectionParameters,
     );
+    // Its socket errors (the server restarting, pg_terminate_backend) are 'error' events, which
+    // crash the process when nobody listens; its connect or query fails and reports them instead.
+    (sibling as ErrorEmitter).on?.('error', ignoreError);
     return typeof sibling.connect === 'function' &&
       typeof sibling.end === 'function' &&
       typeof sibling.query === 'function'
