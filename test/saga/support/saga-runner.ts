@@ -71,12 +71,6 @@ export async function sagaRunner(args: RunnerArgs, worker: WorkerInfo): Promise<
   pool.on('error', () => {
     poolErrors += 1;
   });
-  // A connection terminated in the very tick it was handed out (its ready message and the
-  // server's FATAL in one read) emits 'error' before anyone could listen: without a listener of
-  // its own from the start, that crashes the process. Its query fails and reports the error.
-  pool.on('connect', (client) => {
-    client.on('error', () => {});
-  });
   const backend = createPostgresBackend({
     client: pool,
     schema: args.schema,
