@@ -38,9 +38,10 @@ const POLL_MS = 100;
  */
 const CHAOS_LEASE_MS = 3_000;
 
-const describeChaos = findPostgresBin()
-  ? describe
-  : describe.skip.bind(describe, '(skipped: no PostgreSQL binaries for a private server)');
+const describeChaos = (name: string, fn: () => void) =>
+  findPostgresBin()
+    ? describe(name, fn)
+    : describe.skip(`${name} (skipped: no PostgreSQL binaries for a private server)`, fn);
 
 describeChaos('saga chaos on PostgreSQL (private server)', () => {
   let server: PrivatePostgres;
