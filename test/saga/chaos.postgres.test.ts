@@ -164,7 +164,12 @@ describeChaos('saga chaos on PostgreSQL (private server)', () => {
       const outcome = await scenario(
         'crash',
         plan,
-        [0, 1, 2].map((r) => ({ leaseMs: LEASE_MS, ...(r === 0 ? { start: plan } : {}) })),
+        // Each survivor has room for every saga: the measure is failover, not the concurrency cap.
+        [0, 1, 2].map((r) => ({
+          leaseMs: LEASE_MS,
+          concurrency: plan.length,
+          ...(r === 0 ? { start: plan } : {}),
+        })),
         async ({ runners, killed }) => {
           const runner = runners[0]!;
           victim = 'chaos-crash-0';
