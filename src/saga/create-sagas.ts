@@ -356,6 +356,7 @@ class SagaEngine implements Sagas, SagaRunHost {
       ...(getContext() ? { context: serializeContext() } : {}),
       ...(d.timeoutMs !== undefined ? { deadlineAt: now + d.timeoutMs } : {}),
     };
+    const asked = performance.now();
     const result = await this.store.create(
       { id, name: d.name, version: d.version, status: 'running', log },
       { owner: this.#runnerId, leaseMs: this.leaseMs },
@@ -380,7 +381,13 @@ class SagaEngine implements Sagas, SagaRunHost {
       { event: 'saga.started', sagaId: id, saga: d.name },
       'saga started',
     );
-    this.#launch(d, result.saga, result.lease ?? { owner: this.#runnerId, token: 1 }, 'created');
+    this.#launch(
+      d,
+      result.saga,
+      result.lease ?? { owner: this.#runnerId, token: 1 },
+      'created',
+      asked,
+    );
     return { id, created: true };
   }
 
@@ -469,6 +476,7 @@ class SagaEngine implements Sagas, SagaRunHost {
     this.#assertOpen();
     if (typeof target === 'string') {
       assertSagaId(target, 'id');
+      const asked = performance.now();
       const [claimed] = await this.store.claim({
         owner: this.#runnerId,
         leaseMs: this.leaseMs,
@@ -489,7 +497,7 @@ class SagaEngine implements Sagas, SagaRunHost {
           { details: { sagaId: target, status: stored.status } },
         );
       }
-      this.#redriveClaimed(claimed);
+      this.#redriveClaimed(claimed, asked);
       return { id: target };
     }
     assertOptionsObject(target, 'options');
@@ -502,6 +510,7 @@ class SagaEngine implements Sagas, SagaRunHost {
         ? this.#names
         : [target.name].filter((n) => this.#definitions.has(n));
     if (names.length === 0) return { redriven: [] };
+    const asked = performance.now();
     const claimed = await this.store.claim({
       owner: this.#runnerId,
       leaseMs: this.leaseMs,
@@ -509,7 +518,7 @@ class SagaEngine implements Sagas, SagaRunHost {
       names,
       statuses: DEAD_LETTER_STATUSES,
     });
-    for (const saga of claimed) this.#redriveClaimed(saga);
+    for (const saga of claimed) this.#redriveClaimed(saga, asked);
     return { redriven: claimed.map((c) => c.saga.id) };
   }
 
@@ -587,8 +596,10 @@ class SagaEngine implements Sagas, SagaRunHost {
     saga: StoredSaga,
     lease: ClaimedSaga['lease'],
     how: 'created' | 'claimed' | 'redriven',
+    /** When the request that leased it was sent (the lease runs from no earlier). */
+    leasedAt: number,
   ) {
-    const run = new SagaRun(this, definition, saga, lease, how === 'created');
+    const run = new SagaRun(this, definition, saga, lease, how === 'created', leasedAt);
     if (how === 'redriven') run.prepareRedrive();
     const done = run.drive().finally(() => {
       if (this.#running.get(saga.id)?.run === run) this.#running.delete(saga.id);
@@ -598,7 +609,7 @@ class SagaEngine implements Sagas, SagaRunHost {
     this.#running.set(saga.id, { run, done });
   }
 
-  #redriveClaimed(claimed: ClaimedSaga): void {
+  #redriveClaimed(claimed: ClaimedSaga, leasedAt: number): void {
     const definition = this.#definitionFor(claimed.saga);
     if (!definition) {
       // Not ours to run: hand it back at once.
@@ -624,12 +635,13 @@ class SagaEngine implements Sagas, SagaRunHost {
         'saga redriven',
       ),
     );
-    this.#launch(definition, claimed.saga, claimed.lease, 'redriven');
+    this.#launch(definition, claimed.saga, claimed.lease, 'redriven', leasedAt);
   }
 
   async #claim(ids?: readonly string[]): Promise<number> {
     const free = this.#concurrency - this.#running.size;
     if (free <= 0 || this.closing) return 0;
+    const asked = performance.now();
     const claimed = await this.store.claim({
       owner: this.#runnerId,
       leaseMs: this.leaseMs,
@@ -649,7 +661,7 @@ class SagaEngine implements Sagas, SagaRunHost {
           'saga resumed',
         ),
       );
-      this.#launch(definition, saga, lease, 'claimed');
+      this.#launch(definition, saga, lease, 'claimed', asked);
     }
     return claimed.length;
   }

@@ -123,6 +123,8 @@ export class SagaRun {
 
   /** True when this runner created the saga: its open intents are its own, not a dead runner's. */
   readonly #created: boolean;
+  /** When the request that leased the saga was sent (`performance.now()`): the lease runs from no earlier. */
+  readonly #leasedAt: number;
 
   constructor(
     host: SagaRunHost,
@@ -130,8 +132,10 @@ export class SagaRun {
     stored: StoredSaga,
     lease: SagaLease,
     created = false,
+    leasedAt = performance.now(),
   ) {
     this.#created = created;
+    this.#leasedAt = leasedAt;
     this.id = stored.id;
     this.#host = host;
     this.#definition = definition;
@@ -159,8 +163,7 @@ export class SagaRun {
     const interval = Math.max(50, Math.floor(this.#host.leaseMs / 3));
     this.#heartbeat = setInterval(() => void this.#renewLease(), interval);
     this.#heartbeat.unref?.();
-    // The lease was taken (or extended by the claim) just before this run was created.
-    this.#leaseRenewed(performance.now());
+    this.#leaseRenewed(this.#leasedAt);
     try {
       if (!this.#created) this.#recover();
       if (!(await this.#checkDefinition())) return;
@@ -631,6 +634,7 @@ export class SagaRun {
             await this.#persist();
           }
           const number = target.attempts.length;
+          await this.#assertLeaseHeld();
           try {
             await this.#timed(step, phase, signal, (attemptSignal) =>
               attempt(number, attemptSignal),
@@ -678,7 +682,9 @@ export class SagaRun {
   /** A written wait: held in memory when short, or released to be resumed when due. */
   async #waitForRetry(target: StepRecord | CompensationRecord, signal: AbortSignal): Promise<void> {
     const delay = Math.max(0, (target.retryAt ?? 0) - Date.now());
-    if (delay >= this.#host.holdLimitMs && this.#inFlight === 1) {
+    // A wait that is already due is never released again (with a hold limit of 0 it would be
+    // released, resumed and released forever).
+    if (delay > 0 && delay >= this.#host.holdLimitMs && this.#inFlight === 1) {
       await this.#persist({ release: true, wakeInMs: delay });
       this.#host.wakeLater(this.id, delay);
       this.#event(
@@ -842,6 +848,24 @@ export class SagaRun {
     });
     this.#writes = result.catch(() => {});
     return result;
+  }
+
+  /**
+   * Before an effect runs: when the lease may be about to lapse (a beat was missed: the runner
+   * was starved, or the store slow), it is renewed first; refused means another runner may be
+   * running the step already, so this one stops instead of running it alongside.
+   */
+  async #assertLeaseHeld(): Promise<void> {
+    if (performance.now() < this.#leaseValidUntil - this.#host.leaseMs / 3) return;
+    const sent = performance.now();
+    let held: boolean;
+    try {
+      held = await this.#host.store.heartbeat(this.id, this.#lease, this.#host.leaseMs);
+    } catch (error) {
+      throw new StoreFailed(error);
+    }
+    if (!held) this.#loseLease();
+    this.#leaseRenewed(sent);
   }
 
   #loseLease(): never {

@@ -146,7 +146,8 @@ function warn(name: string, error: unknown, required: boolean): string {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-function findPostgresBin(): string | undefined {
+/** The directory holding `initdb` and `postgres` (PATH, then the newest /usr/lib/postgresql/<v>/bin). */
+export function findPostgresBin(): string | undefined {
   const hasBoth = (dir: string) =>
     isExecutable(join(dir, 'initdb')) && isExecutable(join(dir, 'postgres'));
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -267,7 +268,8 @@ async function startPostgres(): Promise<string> {
   return `${baseUrl}/${TEST_DATABASE}`;
 }
 
-function postgresUser(): { uid: number; gid: number } {
+/** The `postgres` user's ids, to run the server as when this process is root. */
+export function postgresUser(): { uid: number; gid: number } {
   const id = (flag: string) =>
     Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
   try {
@@ -384,7 +386,7 @@ function isTraversableByOthers(dir: string): boolean {
 }
 
 /** Binds port 0 on loopback, reads the port the kernel picked and releases it. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -202,10 +202,28 @@ export function createPostgresBackend(options: PostgresBackendOptions): Postgres
     ownsClient: options.ownsClient ?? false,
     preparedStatements: options.preparedStatements ?? (!isPGlite(client) && hasConnect(client)),
   });
+  if (config.kind === 'pool') guardNewConnections(client);
   return new PostgresBackendImpl(config, client, undefined, {
     closed: false,
     plainClientLock: createMutex(),
   });
+}
+
+const guardedPools = new WeakSet<object>();
+
+/**
+ * A pool's new connections listen for 'error' from the moment they connect. pg-pool hands a new
+ * connection out in the tick its ready message is read; when the server's FATAL arrives in the
+ * same read (pg_terminate_backend, a shutdown, right after connecting), the 'error' event comes
+ * before the caller can listen and would crash the process. Its query fails and reports it.
+ */
+function guardNewConnections(pool: object): void {
+  if (guardedPools.has(pool)) return;
+  guardedPools.add(pool);
+  (pool as { on?(event: 'connect', listener: (connection: ErrorEmitter) => void): unknown }).on?.(
+    'connect',
+    (connection) => connection.on?.('error', ignoreError),
+  );
 }
 
 interface SharedState {
@@ -859,6 +877,9 @@ function openSibling(connection: PostgresQueryable): SiblingClient | undefined {
     const sibling = new (Client as new (config: unknown) => Partial<SiblingClient>)(
       connectionParameters,
     );
+    // Its socket errors (the server restarting, pg_terminate_backend) are 'error' events, which
+    // crash the process when nobody listens; its connect or query fails and reports them instead.
+    (sibling as ErrorEmitter).on?.('error', ignoreError);
     return typeof sibling.connect === 'function' &&
       typeof sibling.end === 'function' &&
       typeof sibling.query === 'function'
