@@ -74,7 +74,7 @@ function step(name: string) {
 /** The saga definition (name `chaos-order`). */
 export const chaosSaga = defineSaga({ name: 'chaos-order', version: 1 })
   .step('reserve', step('reserve'))
-  .parallel({ charge: step('charge'), notify: step('notify') })
+  .parallel((group) => group.step('charge', step('charge')).step('notify', step('notify')))
   .step('ship', step('ship'));
 
 /** The steps in definition order, for the checks. */
