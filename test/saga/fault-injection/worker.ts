@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { createSagas } from '../../../src/saga/index.js';
 import { type ChaosTarget, openChaosStore } from './chaos-store.js';
-import { killingStore } from './killing-store.js';
+import { observedStore } from './observed-store.js';
 import { cyclePlan, type EventKind, type KillPlan } from './plan.js';
 import { sagaDefinition } from './saga-definitions.js';
 
@@ -66,7 +66,9 @@ export async function chaosWorker(args: ChaosWorkerArgs): Promise<ChaosWorkerRes
       event(kind, when, where),
   };
   const definitions = plan.sagas.map((saga) => sagaDefinition(saga, hooks));
-  const store = killingStore(opened.store, (kind, when, saga) => event(kind, when, { saga }));
+  const store = observedStore(opened.store, (write) => {
+    for (const kind of write.kinds) event(kind, write.when, { saga: write.saga });
+  });
   const sagas = createSagas({
     store,
     sagas: definitions as never,
