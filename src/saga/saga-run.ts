@@ -109,6 +109,8 @@ export class SagaRun {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Steps (or the compensation) in flight, for the release rule of long waits. */
   #inFlight = 0;
+  /** The first write that failed: the run stops there. */
+  #storeFailed: StoreFailed | undefined;
 
   /** True when this runner created the saga: its open intents are its own, not a dead runner's. */
   readonly #created: boolean;
@@ -739,23 +741,32 @@ export class SagaRun {
     };
   }
 
-  /** One fenced write of the whole log; refused means lost. Writes go out one at a time, in order. */
+  /**
+   * One fenced write of the whole log; refused means lost. Writes go out one at a time, in order,
+   * each with the log as it is when it goes out: a write queued behind a step's transaction must
+   * not take back what that transaction recorded.
+   */
   #persist(options: { release?: boolean; wakeInMs?: number } = {}): Promise<void> {
     if (this.#lost.signal.aborted) return Promise.reject(new LeaseLost());
-    const update = this.#update(options);
     return this.#serialWrite(async () => {
-      if (!(await this.#host.store.save(update, this.#lease))) this.#loseLease();
+      if (!(await this.#host.store.save(this.#update(options), this.#lease))) this.#loseLease();
     });
   }
 
-  /** Runs `write` after the writes before it; a store error becomes {@link StoreFailed}. */
+  /**
+   * Runs `write` after the writes before it; a store error becomes {@link StoreFailed}, and no
+   * write follows it (the copy in memory may hold what the failed write did not commit).
+   */
   #serialWrite<T>(write: () => Promise<T>): Promise<T> {
     const result = this.#writes.then(async () => {
       if (this.#lost.signal.aborted) throw new LeaseLost();
+      if (this.#storeFailed) throw this.#storeFailed;
       try {
         return await write();
       } catch (error) {
-        throw isStop(error) ? error : new StoreFailed(error);
+        if (isStop(error)) throw error;
+        this.#storeFailed = new StoreFailed(error);
+        throw this.#storeFailed;
       }
     });
     this.#writes = result.catch(() => {});
