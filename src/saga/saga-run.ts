@@ -432,16 +432,23 @@ export class SagaRun {
             }
           },
           (output) => {
+            // The attempt was given up (a timeout, a failed sibling): it must not commit now.
+            if (attemptSignal.aborted) {
+              thrown = { error: attemptSignal.reason };
+              throw thrown.error;
+            }
             complete(output);
             return this.#update({});
           },
           this.#lease,
-        ),
-      ).catch((error: unknown) => {
-        // The step's own error (its transaction rolled back) fails the attempt, not the run.
-        throw thrown ? thrown.error : error;
-      });
-      if (!saved.saved) this.#loseLease();
+        ).catch((error: unknown) => {
+          // The step's own error (its transaction rolled back) fails the attempt, not the run.
+          if (thrown) return undefined;
+          throw error;
+        }),
+      );
+      if (thrown) throw thrown.error;
+      if (!saved!.saved) this.#loseLease();
       written = true;
     });
     if (!written) await this.#persist();

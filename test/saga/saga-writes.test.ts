@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createSqliteBackend, createSqliteSagaStore } from '../../src/adapters/sqlite/index.js';
-import { createSagas, defineSaga } from '../../src/saga/index.js';
+import { createSagas, defineSaga, NonRetryableError } from '../../src/saga/index.js';
 import type { SagaLog } from '../../src/saga/saga-log.js';
 import { observedStore } from './fault-injection/observed-store.js';
 
@@ -117,6 +117,68 @@ describe('saga writes beside an open step transaction', () => {
     const stored = await inner.get('r2');
     expect(stepStatus(stored!.log as SagaLog, 'tx')).not.toBe('completed');
     await sagas.close({ timeoutMs: 0 });
+    await inner.close();
+  });
+});
+
+describe('transactional steps', () => {
+  it("a step's own error inside its transaction fails the attempt, and the retry runs at once", async () => {
+    const inner = await sqliteStore();
+    let calls = 0;
+    const saga = defineSaga({ name: 'flaky' }).step('tx', {
+      transactional: true,
+      retry: { retries: 1, minTimeout: 1, maxTimeout: 1 },
+      run: async ({ transaction, idempotencyKey }) => {
+        calls += 1;
+        await transaction.execute('INSERT INTO rows (key) VALUES (?)', [idempotencyKey]);
+        if (calls === 1) throw new Error('constraint violated');
+        return 'ok';
+      },
+    });
+    const sagas = createSagas({ store: inner, sagas: [saga], leaseMs: 60_000 });
+    const state = await sagas.run(saga, {}, { id: 't1', timeoutMs: 5_000 });
+    expect(state.status).toBe('completed');
+    expect(calls).toBe(2);
+    expect(await inner.backend.query('SELECT key FROM rows')).toEqual([{ key: 'flaky/t1/tx' }]);
+    await sagas.close();
+    await inner.close();
+  });
+
+  it('a transaction still open when its group gives the attempt up rolls back, so nothing is left to undo', async () => {
+    const inner = await sqliteStore();
+    const undone: string[] = [];
+    const saga = defineSaga({ name: 'abandoned' }).parallel({
+      tx: {
+        transactional: true,
+        retry: { retries: 0 },
+        // Ignores its signal: writes a little after its sibling has failed the group.
+        run: async ({ transaction, idempotencyKey, signal }) => {
+          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          await transaction.execute('INSERT INTO rows (key) VALUES (?)', [idempotencyKey]);
+          return 'written';
+        },
+        compensate: () => {
+          undone.push('tx');
+        },
+      },
+      declined: {
+        run: async () => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          throw new NonRetryableError('declined');
+        },
+      },
+    });
+    const sagas = createSagas({ store: inner, sagas: [saga], leaseMs: 60_000 });
+    const state = await sagas.run(saga, {}, { id: 'a1', timeoutMs: 5_000 });
+    expect(state.status).toBe('compensated');
+    const rows = await inner.backend.query('SELECT key FROM rows');
+    // Either the transaction committed and was undone, or it rolled back and needs no undo.
+    expect({ rows: rows.length, undone }).toEqual(
+      rows.length === 0 ? { rows: 0, undone: [] } : { rows: 1, undone: ['tx'] },
+    );
+    expect(state.steps.find((s) => s.step === 'tx')?.status).not.toBe('completed');
+    await sagas.close();
     await inner.close();
   });
 });

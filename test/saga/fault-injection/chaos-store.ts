@@ -51,6 +51,8 @@ export function openChaosStore(target: ChaosTarget): ChaosStore {
     p = () => '?';
   } else {
     const client = new pg.Pool({ connectionString: target.url, max: 6 });
+    // An idle connection dropped by the server (at the end of a run) is not the run's failure.
+    client.on('error', () => {});
     const postgres = createPostgresBackend({ client, schema: target.schema, ownsClient: true });
     backend = postgres;
     store = createPostgresSagaStore({ backend: postgres, ownsBackend: true });

@@ -252,6 +252,16 @@ async function checkCycle(
   return { states, violations };
 }
 
+/** A step's record in a violation's message: its status, attempts and compensation. */
+function describeRecord(record: SagaState['steps'][number] | undefined): string {
+  if (!record) return 'no record';
+  const attempts = record.attempts.map((a) => a.outcome ?? 'open').join(',');
+  const compensation = record.compensation
+    ? `, compensation ${record.compensation.status} [${record.compensation.attempts.map((a) => a.outcome ?? 'open').join(',')}]`
+    : ', no compensation';
+  return `step ${record.status} [${attempts}]${compensation}`;
+}
+
 /** The invariants of one saga; each broken one is a message. */
 export function checkSaga(
   saga: SagaPlan,
@@ -325,7 +335,9 @@ export function checkSaga(
     if (status === 'compensated' && step.compensate) {
       const owesUndo = started && !(step.transactional && committed === 0);
       if (owesUndo && !undone)
-        problems.push(`${at}: saga compensated, step started but not undone`);
+        problems.push(
+          `${at}: saga compensated, step started but not undone (${describeRecord(record)}, effect committed ${committed} times)`,
+        );
       if (record?.compensation && record.compensation.status !== 'completed') {
         problems.push(`${at}: saga compensated, compensation ${record.compensation.status}`);
       }
