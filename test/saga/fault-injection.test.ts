@@ -12,8 +12,8 @@ import { describeWithPostgres } from '../support/services.js';
 import { type ChaosReport, formatReport, runChaos } from './fault-injection/harness.js';
 import { KILL_POINTS } from './fault-injection/plan.js';
 
-const CYCLES = 14;
-const BATCH = 15;
+const CYCLES = 10;
+const BATCH = 20;
 const FIRST_SEED = Number(process.env.FLOWPROOF_SAGA_FAULTS_SEED ?? 1);
 const seeds = Array.from({ length: CYCLES }, (_, i) => FIRST_SEED + i);
 const TIMEOUT_MS = 240_000;

@@ -92,7 +92,10 @@ export interface CycleOptions {
   readonly transactional: boolean;
 }
 
-/** Sagas of each batch built so that compensations (writes and undo calls) certainly happen. */
+/**
+ * Sagas of each batch built so that compensations (writes and undo calls) certainly happen: their
+ * first step completes, a later one is declined, and no undo of theirs is down.
+ */
 export const COMPENSATING_SAGAS = 3;
 /** Time limit of steps whose first call hangs. */
 export const HANG_TIMEOUT_MS = 150;
@@ -199,7 +202,7 @@ function sagaPlan(
         ? { mode: 'ok', failures: 0 }
         : undoRoll < 0.15
           ? { mode: 'flaky', failures: between(random, 1, compensationRetries) }
-          : undoRoll < 0.2
+          : undoRoll < 0.2 && !options.compensating
             ? { mode: 'down', failures: 0 }
             : { mode: 'ok', failures: 0 };
     return {
