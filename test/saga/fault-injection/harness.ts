@@ -176,14 +176,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const found = await checkCycle(plan, opened, service);
       for (const state of found.states) statuses[state] = (statuses[state] ?? 0) + 1;
       violations.push(...found.violations);
+      const outcome =
+        found.violations.length === 0 ? 'ok' : `${found.violations.length} VIOLATIONS`;
       options.log?.(
-        `seed ${seed}: ${plan.sagas.length} sagas, killed at ${hits
-          .map((h) =>
-            h ? `${h.point} #${h.n} (${h.saga}${h.step ? `/${h.step}` : ''})` : 'nothing',
-          )
-          .join(
-            ', then ',
-          )}; ${found.violations.length === 0 ? 'ok' : `${found.violations.length} VIOLATIONS`} (${timings.join(', ')})`,
+        `seed ${seed}: ${plan.sagas.length} sagas, killed at ${hits.map(describeHit).join(', then ')}; ${outcome} (${timings.join(', ')})`,
       );
     }
   } finally {
@@ -219,6 +215,10 @@ export function formatReport(report: ChaosReport): string {
     lines.push(`  VIOLATION (replay: --seed ${v.seed}) ${v.saga}: ${v.message}`);
   }
   return lines.join('\n');
+}
+
+function describeHit(hit: KillHit | undefined): string {
+  return hit ? `${hit.point} #${hit.n} (${hit.saga}${hit.step ? `/${hit.step}` : ''})` : 'nothing';
 }
 
 function requirePostgres(url: string | undefined): string {
