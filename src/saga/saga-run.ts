@@ -120,6 +120,8 @@ export class SagaRun {
   #finalWrite = false;
   /** Steps (or the compensation) in flight, for the release rule of long waits. */
   #inFlight = 0;
+  /** The first write that failed: the run stops there. */
+  #storeFailed: StoreFailed | undefined;
 
   /** True when this runner created the saga: its open intents are its own, not a dead runner's. */
   readonly #created: boolean;
@@ -474,6 +476,11 @@ export class SagaRun {
             }
           },
           (output) => {
+            // The attempt was given up (a timeout, a failed sibling): it must not commit now.
+            if (attemptSignal.aborted) {
+              thrown = { error: attemptSignal.reason };
+              throw thrown.error;
+            }
             complete(output);
             if (finishes) this.#status = 'completed';
             const update = this.#update({});
@@ -481,12 +488,14 @@ export class SagaRun {
             return update;
           },
           this.#lease,
-        ),
-      ).catch((error: unknown) => {
-        // The step's own error (its transaction rolled back) fails the attempt, not the run.
-        throw thrown ? thrown.error : error;
-      });
-      if (!saved.saved) this.#loseLease();
+        ).catch((error: unknown) => {
+          // The step's own error (its transaction rolled back) fails the attempt, not the run.
+          if (thrown) return undefined;
+          throw error;
+        }),
+      );
+      if (thrown) throw thrown.error;
+      if (!saved!.saved) this.#loseLease();
       this.#leaseRenewed(sent);
       written = true;
     });
@@ -801,7 +810,11 @@ export class SagaRun {
     };
   }
 
-  /** One fenced write of the whole log; refused means lost. Writes go out one at a time, in order. */
+  /**
+   * One fenced write of the whole log; refused means lost. Writes go out one at a time, in order,
+   * each with the log as it is when it goes out: a write queued behind a step's transaction must
+   * not take back what that transaction recorded.
+   */
   #persist(options: { release?: boolean; wakeInMs?: number } = {}): Promise<void> {
     if (this.#lost.signal.aborted) return Promise.reject(new LeaseLost());
     // The final write (it released the saga) already holds everything a sibling would write.
@@ -836,14 +849,20 @@ export class SagaRun {
     this.#expiry.unref?.();
   }
 
-  /** Runs `write` after the writes before it; a store error becomes {@link StoreFailed}. */
+  /**
+   * Runs `write` after the writes before it; a store error becomes {@link StoreFailed}, and no
+   * write follows it (the copy in memory may hold what the failed write did not commit).
+   */
   #serialWrite<T>(write: () => Promise<T>): Promise<T> {
     const result = this.#writes.then(async () => {
       if (this.#lost.signal.aborted) throw new LeaseLost();
+      if (this.#storeFailed) throw this.#storeFailed;
       try {
         return await write();
       } catch (error) {
-        throw isStop(error) ? error : new StoreFailed(error);
+        if (isStop(error)) throw error;
+        this.#storeFailed = new StoreFailed(error);
+        throw this.#storeFailed;
       }
     });
     this.#writes = result.catch(() => {});

@@ -20,6 +20,7 @@ import {
   uniqueNamespace,
 } from './backend-conformance.js';
 import { type ProcessResult, runInProcesses, startProcesses } from './multi-process.js';
+import { seededRandom } from './seeded-random.js';
 import { type ConformanceTestApi, caseRunner, importTarget } from './test-api.js';
 
 /** Hooks the suite passes to a factory. */
@@ -107,18 +108,6 @@ const claimOf = (key: string, overrides: Partial<ClaimRequest> = {}): ClaimReque
   ...overrides,
 });
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A small, fast, seedable PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** What one concurrent caller saw. */
 type Seen = { readonly executed: boolean; readonly value?: string; readonly code?: string };
@@ -529,7 +518,7 @@ export function describeIdempotencyStoreConformance(
 
     it(`${trials} randomized trials of concurrent duplicates (seed ${seed})`, async () => {
       const store = await open();
-      const next = random(seed);
+      const next = seededRandom(seed);
       const batch = 10;
       for (let start = 0; start < trials; start += batch) {
         await Promise.all(
@@ -787,7 +776,7 @@ export async function idempotencyConformanceWorker(
       const mine = Math.floor(n / args.processes) + (worker.index < n % args.processes ? 1 : 0);
       races[String(n)] = await race(store, `race-${n}`, mine, `p${worker.index}`, { workMs: 40 });
     }
-    const next = random(args.seed + 7_919 * worker.index);
+    const next = seededRandom(args.seed + 7_919 * worker.index);
     const trials: Record<string, Seen[]> = {};
     for (let batch = 0; batch < 5; batch += 1) {
       await Promise.all(
