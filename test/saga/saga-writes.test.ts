@@ -93,7 +93,7 @@ describe('saga writes beside an open step transaction', () => {
       ...observed,
       save: async (...args: Parameters<typeof observed.save>) => {
         const saved = await observed.save(...args);
-        if (saved) written.push(args[0].log as SagaLog);
+        if (saved) written.push(structuredClone(args[0].log) as SagaLog);
         return saved;
       },
       // The transaction's work runs and the step is recorded, then the commit fails.

@@ -79,12 +79,14 @@ export function observedStore(
       return claimed;
     },
     async save(update, lease) {
-      const kinds = writeKinds(logs.get(update.id), update.log as SagaLog);
-      around(kinds, 'before', update.id, update.log as SagaLog);
-      const saved = await store.save(update, lease);
+      // The engine hands over its live log (stores encode it at once): keep this write's state.
+      const log = structuredClone(update.log) as SagaLog;
+      const kinds = writeKinds(logs.get(update.id), log);
+      around(kinds, 'before', update.id, log);
+      const saved = await store.save({ ...update, log }, lease);
       if (saved) {
-        logs.set(update.id, update.log as SagaLog);
-        around(kinds, 'after', update.id, update.log as SagaLog);
+        logs.set(update.id, log);
+        around(kinds, 'after', update.id, log);
       }
       return saved;
     },
@@ -105,10 +107,10 @@ export function observedStore(
         (value) => {
           const next = update(value);
           id = next.id;
-          log = next.log as SagaLog;
+          log = structuredClone(next.log) as SagaLog;
           kinds = writeKinds(logs.get(id), log);
           around(kinds, 'before', id, log);
-          return next;
+          return { ...next, log };
         },
         lease,
       );
