@@ -363,8 +363,11 @@ export class SagaRun {
     pending: readonly SagaStepDefinition[],
     groups: readonly (readonly SagaStepDefinition[])[],
   ): Promise<{ step: SagaStepDefinition; error: unknown } | undefined> {
+    // One signal for the group's steps: a lost lease, a failed sibling or the saga's deadline.
+    // (A listener rather than AbortSignal.any, which costs far more on this path.)
     const group = new AbortController();
-    const signals = [this.#lost.signal, group.signal];
+    const onLost = () => group.abort(this.#lost.signal.reason);
+    this.#lost.signal.addEventListener('abort', onLost, { once: true });
     const deadline = this.#log.deadlineAt;
     let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
     if (deadline !== undefined) {
@@ -376,7 +379,7 @@ export class SagaRun {
     }
     let remaining = pending.length;
     let failure: { step: SagaStepDefinition; error: unknown } | undefined;
-    const signal = AbortSignal.any(signals);
+    const signal = group.signal;
     try {
       await Promise.all(
         pending.map(async (step) => {
@@ -402,6 +405,7 @@ export class SagaRun {
       );
     } finally {
       clearTimeout(deadlineTimer);
+      this.#lost.signal.removeEventListener('abort', onLost);
     }
     return failure;
   }
@@ -717,6 +721,7 @@ export class SagaRun {
     fn: (signal: AbortSignal) => Promise<void>,
   ): Promise<void> {
     const timeoutMs = step.options.timeoutMs;
+    if (timeoutMs === undefined) return raceAbort(fn(signal), signal);
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     // A step that ignores its signal is not waited for: the attempt ends when the signal aborts.
@@ -967,6 +972,27 @@ export class SagaRun {
   /** Whether the run ended with the saga still active (released or lost). */
   get active(): boolean {
     return ACTIVE.includes(this.#status);
+  }
+}
+
+/**
+ * `work`, or the signal's reason as soon as it aborts: a step that ignores its signal is not
+ * waited for.
+ */
+async function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    throw signal.reason;
+  }
+  let onAbort!: () => void;
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, stopped]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
 
