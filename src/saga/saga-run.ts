@@ -299,7 +299,7 @@ export class SagaRun {
     for (const group of groups) {
       const pending = group.filter((step) => this.#record(step)?.status !== 'completed');
       if (pending.length === 0) continue;
-      if (this.#deadlinePassed()) return this.#startCompensation(sagaTimeout(this), undefined);
+      if (this.#deadlinePassed()) return this.#startCompensation(sagaTimeout(this));
       await this.#stopIfClosing();
       // Intents not written yet (first group after a claim, a redriven step) are written now.
       if (this.#openIntents(pending)) await this.#persist();
@@ -313,7 +313,7 @@ export class SagaRun {
           delete failed.retryAt;
           return this.#deadLetter(record, 'failed');
         }
-        return this.#startCompensation(record, step);
+        return this.#startCompensation(record);
       }
     }
     // The last step's write recorded the completion; a saga resumed past its last step has not.
@@ -512,10 +512,7 @@ export class SagaRun {
   // ---- backward -----------------------------------------------------------------------------
 
   /** Plans the compensations (reverse start order) and writes the first one's intent. */
-  async #startCompensation(
-    failure: SagaFailureRecord,
-    _failed: SagaStepDefinition | undefined,
-  ): Promise<void> {
+  async #startCompensation(failure: SagaFailureRecord): Promise<void> {
     this.#status = 'compensating';
     this.#log.failure = failure;
     for (const record of this.#log.steps) {
