@@ -26,7 +26,8 @@ export const entries = {
 export default defineConfig({
   entry: entries,
   format: ['esm', 'cjs'],
-  dts: true,
+  // p-retry is bundled (see noExternal): its types are inlined too, as it is not installed for users.
+  dts: { resolve: ['p-retry'] },
   sourcemap: true,
   clean: true,
   // Shared code goes into chunks so `instanceof FlowproofError` holds across subpaths.

@@ -5,6 +5,9 @@
  *   exports  package.json `exports` and the tsup `entries` in tsup.config.ts agree, and the
  *            condition objects have the expected shape (types first)
  *   dist     every file that package.json points at exists in dist/
+ *   dtsImports  the type declarations import only what a user has: node builtins, flowproof's own
+ *            files, dependencies and peer dependencies (a bundled devDependency's types must be
+ *            inlined, or a user's tsc fails to resolve them)
  *   publint  `publint --strict`, failing on any message, suggestions included
  *   attw     `attw --pack . --profile strict` (are the types wrong? node10 resolution included)
  *   typesVersions  one `typesVersions` entry per subpath export, for node10 resolution
@@ -23,6 +26,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -184,6 +188,43 @@ function checkDist() {
   if (missing.length === 0) pass(`dist: all ${files.size} files that package.json names exist`);
   else
     fail(`dist: ${missing.length} files that package.json names are missing`, missing.join('\n'));
+}
+
+function checkDtsImports() {
+  const allowed = new Set([
+    pkg.name,
+    ...Object.keys(pkg.dependencies ?? {}),
+    ...Object.keys(pkg.peerDependencies ?? {}),
+  ]);
+  const declarations = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (/\.d\.c?ts$/.test(entry.name)) declarations.push(path);
+    }
+  };
+  walk(join(root, 'dist'));
+  const specifier = /(?:from\s+|import\s*\(\s*)['"]([^'"]+)['"]/g;
+  const foreign = [];
+  for (const file of declarations) {
+    // Examples in TSDoc comments import things too: only code counts.
+    const code = readFileSync(file, 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/^\s*\/\/.*$/gm, '');
+    for (const [, name] of code.matchAll(specifier)) {
+      if (name.startsWith('.') || name.startsWith('node:')) continue;
+      const pkgName = name.startsWith('@')
+        ? name.split('/').slice(0, 2).join('/')
+        : name.split('/')[0];
+      if (!allowed.has(pkgName)) foreign.push(`${file.slice(root.length + 1)}: ${name}`);
+    }
+  }
+  if (foreign.length === 0) {
+    pass(`dtsImports: ${declarations.length} declaration files import only dependencies and peers`);
+  } else {
+    fail('dtsImports: declarations import packages a user does not install', foreign.join('\n'));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,6 +472,7 @@ function report(label, result) {
 const checks = {
   exports: checkExports,
   dist: checkDist,
+  dtsImports: checkDtsImports,
   publint: checkPublint,
   attw: checkAttw,
   typesVersions: checkTypesVersions,
