@@ -191,6 +191,8 @@ const STORE_METHODS = [
   'purge',
 ] as const;
 const MAX_ID_LENGTH = 200;
+/** The longest delay a Node.js timer keeps (longer ones fire at once). */
+const MAX_TIMER_MS = 2_147_483_647;
 const DAY_MS = 86_400_000;
 const PURGE_BATCH = 500;
 const PURGE_EVERY_MS = 60_000;
@@ -236,7 +238,11 @@ export function createSagas(options: SagasOptions): Sagas {
     if (versions.has(d.version)) {
       throw new TypeError(`options.sagas has ${d.name} version ${d.version} twice`);
     }
-    if (d.steps.some((s) => s.options.transactional) && store.saveInTransaction === undefined) {
+    // A transactional step writes SQL in the store's transaction: the memory store has no SQL.
+    if (
+      d.steps.some((s) => s.options.transactional) &&
+      (store.saveInTransaction === undefined || store.kind === 'memory')
+    ) {
       throw new TypeError(
         `options.sagas[${i}] (${d.name}) has transactional steps, which need a store with transactions (SQLite or PostgreSQL)`,
       );
@@ -397,8 +403,10 @@ class SagaEngine implements Sagas, SagaRunHost {
     options: StartOptions & { readonly timeoutMs?: number } = {},
   ): Promise<SagaState<S>> {
     assertOptionsObject(options, 'options');
+    assertKnownKeys(options, ['id', 'timeoutMs'], 'options');
     // Checked before anything is started: a bad wait option must not leave a saga behind.
-    if (options.timeoutMs !== undefined) assertInteger(options.timeoutMs, 'options.timeoutMs', 0);
+    if (options.timeoutMs !== undefined)
+      assertInteger(options.timeoutMs, 'options.timeoutMs', 0, MAX_TIMER_MS);
     const { timeoutMs, ...startOptions } = options;
     const { id } = await this.start(definition, input, startOptions);
     const waitOptions = timeoutMs === undefined ? {} : { timeoutMs };
@@ -409,8 +417,24 @@ class SagaEngine implements Sagas, SagaRunHost {
     assertSagaId(id, 'id');
     assertOptionsObject(options, 'options');
     assertKnownKeys(options, ['timeoutMs'], 'options');
-    if (options.timeoutMs !== undefined) assertInteger(options.timeoutMs, 'options.timeoutMs', 0);
+    if (options.timeoutMs !== undefined)
+      assertInteger(options.timeoutMs, 'options.timeoutMs', 0, MAX_TIMER_MS);
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    // The engine's own timers do not hold the process open; a caller waiting for a saga does
+    // (a script awaiting run() would otherwise exit while the saga waits for a retry).
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    try {
+      return await this.#waitUntilFinished(id, deadline, options.timeoutMs);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  async #waitUntilFinished(
+    id: string,
+    deadline: number,
+    timeoutMs: number | undefined,
+  ): Promise<SagaState> {
     let pause = 20;
     for (;;) {
       const local = this.#running.get(id);
@@ -428,8 +452,8 @@ class SagaEngine implements Sagas, SagaRunHost {
       if (Date.now() >= deadline) {
         throw new FlowproofError(
           'SAGA_WAIT_TIMEOUT',
-          `saga ${JSON.stringify(id)} is still ${stored.status} after ${options.timeoutMs} ms`,
-          { details: { sagaId: id, status: stored.status, timeoutMs: options.timeoutMs! } },
+          `saga ${JSON.stringify(id)} is still ${stored.status} after ${timeoutMs} ms`,
+          { details: { sagaId: id, status: stored.status, timeoutMs: timeoutMs! } },
         );
       }
       if (!this.#running.has(id)) {
@@ -546,7 +570,7 @@ class SagaEngine implements Sagas, SagaRunHost {
     assertOptionsObject(options, 'options');
     assertKnownKeys(options, ['timeoutMs'], 'options');
     const timeoutMs = options.timeoutMs ?? this.leaseMs;
-    assertInteger(timeoutMs, 'options.timeoutMs', 0);
+    assertInteger(timeoutMs, 'options.timeoutMs', 0, MAX_TIMER_MS);
     this.closing = true;
     this.#polling = false;
     clearTimeout(this.#poller);

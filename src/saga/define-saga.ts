@@ -227,6 +227,17 @@ const STEP_OPTION_KEYS = [
   'version',
   'transactional',
 ] as const;
+/** The longest delay a Node.js timer keeps (longer ones fire at once). */
+const MAX_TIMER_MS = 2_147_483_647;
+/** Names that would collide with what every object has, in the outputs record. */
+const RESERVED_NAMES = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+  'hasOwnProperty',
+  'toString',
+  'valueOf',
+]);
 /** Names stay short and plain: they appear in keys, logs, diagrams and SQL rows. */
 const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 
@@ -250,7 +261,8 @@ export function defineSaga<S extends StandardSchemaV1 | undefined = undefined>(
   const version = options.version ?? 1;
   assertInteger(version, 'options.version', 1);
   if (options.input !== undefined) assertStandardSchema(options.input, 'options.input');
-  if (options.timeoutMs !== undefined) assertInteger(options.timeoutMs, 'options.timeoutMs', 1);
+  if (options.timeoutMs !== undefined)
+    assertInteger(options.timeoutMs, 'options.timeoutMs', 1, MAX_TIMER_MS);
   return build(options.name, version, options.input, options.timeoutMs, []) as never;
 }
 
@@ -320,9 +332,9 @@ function parallelGroup(
 }
 
 function assertName(value: unknown, name: string): asserts value is string {
-  if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
+  if (typeof value !== 'string' || !NAME_PATTERN.test(value) || RESERVED_NAMES.has(value)) {
     throw new TypeError(
-      `${name} must be 1 to 64 letters, digits, '_', '.' or '-' starting with a letter or '_', got ${JSON.stringify(value)}`,
+      `${name} must be 1 to 64 letters, digits, '_', '.' or '-' starting with a letter or '_', and not a name every object has (__proto__, constructor…), got ${JSON.stringify(value)}`,
     );
   }
 }
@@ -340,7 +352,8 @@ function assertStepOptions(
   if (options.compensationRetry !== undefined) {
     assertRetryPolicy(options.compensationRetry, `${name}.compensationRetry`);
   }
-  if (options.timeoutMs !== undefined) assertInteger(options.timeoutMs, `${name}.timeoutMs`, 1);
+  if (options.timeoutMs !== undefined)
+    assertInteger(options.timeoutMs, `${name}.timeoutMs`, 1, MAX_TIMER_MS);
   if (options.output !== undefined) assertStandardSchema(options.output, `${name}.output`);
   if (
     options.onFailure !== undefined &&

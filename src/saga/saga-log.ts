@@ -16,6 +16,8 @@ export interface SagaErrorRecord {
   readonly message: string;
   /** A FlowproofError's code, or the `code` property of other errors when it is a string. */
   readonly code?: string;
+  /** A FlowproofError's details (what docs/errors.md lists for its code). */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 /** Why a saga stopped, compensated, or sits in the dead-letter queue. */
@@ -183,9 +185,14 @@ export function errorRecord(error: unknown): SagaErrorRecord {
     const inner = (error as { originalError?: unknown }).originalError;
     // p-retry's AbortError wraps the error that stopped the retries: record that one.
     if (error.name === 'AbortError' && inner instanceof Error) return errorRecord(inner);
+    // A FlowproofError's details are JSON data by design: kept, so `reason` and the like survive.
+    const details =
+      error instanceof FlowproofError && Object.keys(error.details ?? {}).length > 0
+        ? { details: error.details as Readonly<Record<string, unknown>> }
+        : {};
     return code === undefined
       ? { name: error.name, message: error.message }
-      : { name: error.name, message: error.message, code };
+      : { name: error.name, message: error.message, code, ...details };
   }
   return { name: typeof error, message: String(error) };
 }

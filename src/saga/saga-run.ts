@@ -423,7 +423,9 @@ export class SagaRun {
     const complete = (output: unknown) => {
       close(record.attempts.at(-1)!, Date.now(), 'completed');
       record.status = 'completed';
-      record.output = output;
+      // No output is no key: the log holds JSON data only.
+      if (output === undefined) delete record.output;
+      else record.output = output;
       delete record.retryAt;
       finishes = onDone();
     };
@@ -780,7 +782,8 @@ export class SagaRun {
         throw new NonRetryableError(error as Error);
       }
     }
-    if (value === undefined) return null;
+    // Nothing returned: no output (what later steps see as `undefined`, as typed).
+    if (value === undefined) return undefined;
     try {
       return toLogValue(value);
     } catch (error) {
