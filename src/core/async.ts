@@ -119,6 +119,9 @@ export function reentrantUseError(backend: string, label: string): FlowproofErro
   );
 }
 
+/** The longest delay a Node.js timer keeps: a longer one fires at once (with a warning). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Resolves after `ms` milliseconds, or rejects with the signal's reason when it aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

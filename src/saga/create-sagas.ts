@@ -5,6 +5,7 @@
  * redrives the dead-letter queue and purges finished sagas.
  */
 import { hostname } from 'node:os';
+import { MAX_TIMER_MS } from '../core/async.js';
 import { getContext, serializeContext } from '../core/context.js';
 import { FlowproofError } from '../core/errors.js';
 import { createId } from '../core/ids.js';
@@ -16,6 +17,7 @@ import {
   assertOptionsObject,
 } from '../core/options.js';
 import { parseWithSchema } from '../core/standard-schema.js';
+import { canonicalJson } from '../idempotency/fingerprint.js';
 import type { NoSteps, SagaDefinition } from './define-saga.js';
 import { type SagaLog, type SagaState, toLogValue, toSagaState } from './saga-log.js';
 import { inSagaContext, SagaRun, type SagaRunHost } from './saga-run.js';
@@ -191,8 +193,6 @@ const STORE_METHODS = [
   'purge',
 ] as const;
 const MAX_ID_LENGTH = 200;
-/** The longest delay a Node.js timer keeps (longer ones fire at once). */
-const MAX_TIMER_MS = 2_147_483_647;
 const DAY_MS = 86_400_000;
 const PURGE_BATCH = 500;
 const PURGE_EVERY_MS = 60_000;
@@ -770,19 +770,6 @@ function decodeCursor(cursor: string): string {
   if (encodeCursor(id) !== cursor)
     throw new TypeError('options.cursor is not a cursor this list returned');
   return id;
-}
-
-/** JSON with object keys sorted, so inputs compare equal whatever order a store keeps keys in. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) =>
-            a < b ? -1 : a > b ? 1 : 0,
-          ),
-        )
-      : v,
-  );
 }
 
 function delay(ms: number): Promise<void> {

@@ -5,6 +5,7 @@
  * job.
  */
 import { createHash } from 'node:crypto';
+import { MAX_TIMER_MS } from '../core/async.js';
 import {
   assertFunction,
   assertInteger,
@@ -227,8 +228,6 @@ const STEP_OPTION_KEYS = [
   'version',
   'transactional',
 ] as const;
-/** The longest delay a Node.js timer keeps (longer ones fire at once). */
-const MAX_TIMER_MS = 2_147_483_647;
 /** Names that would collide with what every object has, in the outputs record. */
 const RESERVED_NAMES = new Set([
   '__proto__',

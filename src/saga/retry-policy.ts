@@ -5,6 +5,7 @@
  * forgets a waiting retry nor retries early.
  */
 import { AbortError } from 'p-retry';
+import { MAX_TIMER_MS } from '../core/async.js';
 import {
   assertFunction,
   assertInteger,
@@ -42,7 +43,6 @@ export interface ResolvedRetryPolicy {
 }
 
 const KEYS = ['retries', 'factor', 'minTimeout', 'maxTimeout', 'randomize', 'shouldRetry'] as const;
-const MAX_WAIT_MS = 2_147_483_647;
 
 /** Steps: a few retries, as an external call that fails four times running is not flaky. */
 export const DEFAULT_STEP_RETRY: ResolvedRetryPolicy = Object.freeze({
@@ -76,10 +76,10 @@ export function assertRetryPolicy(value: unknown, name: string): asserts value i
   const policy = value as SagaRetryPolicy;
   if (policy.retries !== undefined) assertInteger(policy.retries, `${name}.retries`, 0, 1000);
   if (policy.minTimeout !== undefined) {
-    assertInteger(policy.minTimeout, `${name}.minTimeout`, 0, MAX_WAIT_MS);
+    assertInteger(policy.minTimeout, `${name}.minTimeout`, 0, MAX_TIMER_MS);
   }
   if (policy.maxTimeout !== undefined) {
-    assertInteger(policy.maxTimeout, `${name}.maxTimeout`, 0, MAX_WAIT_MS);
+    assertInteger(policy.maxTimeout, `${name}.maxTimeout`, 0, MAX_TIMER_MS);
   }
   if (
     policy.factor !== undefined &&
@@ -91,7 +91,7 @@ export function assertRetryPolicy(value: unknown, name: string): asserts value i
     throw new TypeError(`${name}.randomize must be a boolean`);
   }
   if (policy.shouldRetry !== undefined) assertFunction(policy.shouldRetry, `${name}.shouldRetry`);
-  if ((policy.minTimeout ?? 0) > (policy.maxTimeout ?? MAX_WAIT_MS)) {
+  if ((policy.minTimeout ?? 0) > (policy.maxTimeout ?? MAX_TIMER_MS)) {
     throw new TypeError(`${name}.minTimeout must not exceed ${name}.maxTimeout`);
   }
 }

@@ -6,7 +6,7 @@
 import { FlowproofError } from '../core/errors.js';
 import { encodeJsonResult } from '../idempotency/json-result.js';
 import type { StepOutcome } from './define-saga.js';
-import type { SagaStatus, StoredSaga } from './saga-store.js';
+import { DEAD_LETTER_STATUSES, type SagaStatus, type StoredSaga } from './saga-store.js';
 
 /** An error as recorded: enough to tell what happened, nothing that cannot be JSON. */
 export interface SagaErrorRecord {
@@ -245,7 +245,7 @@ export function toSagaState(stored: StoredSaga): SagaState {
     name: stored.name,
     version: stored.version,
     status: stored.status,
-    deadLettered: stored.status === 'failed' || stored.status === 'compensation_failed',
+    deadLettered: DEAD_LETTER_STATUSES.includes(stored.status),
     input: log.input,
     ...(stored.status === 'completed'
       ? { output: Object.fromEntries(log.steps.map((s) => [s.step, s.output])) }

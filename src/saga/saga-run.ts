@@ -37,7 +37,14 @@ import {
   type StepRecord,
   toLogValue,
 } from './saga-log.js';
-import type { SagaLease, SagaStatus, SagaStore, SagaUpdate, StoredSaga } from './saga-store.js';
+import {
+  ACTIVE_SAGA_STATUSES,
+  type SagaLease,
+  type SagaStatus,
+  type SagaStore,
+  type SagaUpdate,
+  type StoredSaga,
+} from './saga-store.js';
 
 /** What a run needs from the engine that owns it. */
 export interface SagaRunHost {
@@ -90,7 +97,6 @@ export function stepIdempotencyKey(
   return phase === 'run' ? `${name}/${sagaId}/${step}` : `${name}/${sagaId}/${step}/compensate`;
 }
 
-const ACTIVE: readonly SagaStatus[] = ['running', 'compensating'];
 const isOpen = (attempt: AttemptRecord | undefined) =>
   attempt !== undefined && attempt.endedAt === undefined;
 
@@ -490,7 +496,7 @@ export class SagaRun {
             complete(output);
             if (finishes) this.#status = 'completed';
             const update = this.#update({});
-            if (!ACTIVE.includes(update.status)) this.#finalWrite = true;
+            if (!ACTIVE_SAGA_STATUSES.includes(update.status)) this.#finalWrite = true;
             return update;
           },
           this.#lease,
@@ -809,7 +815,7 @@ export class SagaRun {
       wakeInMs: options.wakeInMs ?? 0,
       // A saga that is no longer active is released by the write that says so.
       lease:
-        options.release || !ACTIVE.includes(this.#status)
+        options.release || !ACTIVE_SAGA_STATUSES.includes(this.#status)
           ? 'release'
           : { extendMs: this.#host.leaseMs },
     };
@@ -828,7 +834,7 @@ export class SagaRun {
       // An earlier write, built when it went out, may already have recorded the end.
       if (this.#finalWrite) return;
       const update = this.#update(options);
-      if (!ACTIVE.includes(update.status)) this.#finalWrite = true;
+      if (!ACTIVE_SAGA_STATUSES.includes(update.status)) this.#finalWrite = true;
       const sent = performance.now();
       if (!(await this.#host.store.save(update, this.#lease))) this.#loseLease();
       if (update.lease !== 'release') this.#leaseRenewed(sent);
@@ -962,16 +968,6 @@ export class SagaRun {
       { event, sagaId: this.id, saga: this.#stored.name, ...fields },
       message,
     );
-  }
-
-  /** The status the run ended with (for the engine's bookkeeping). */
-  get status(): SagaStatus {
-    return this.#status;
-  }
-
-  /** Whether the run ended with the saga still active (released or lost). */
-  get active(): boolean {
-    return ACTIVE.includes(this.#status);
   }
 }
 
