@@ -12,6 +12,7 @@ export const entries = {
   'state-machine/entities/index': 'src/state-machine/entities/index.ts',
   'state-machine/mermaid/index': 'src/state-machine/mermaid/index.ts',
   'saga/index': 'src/saga/index.ts',
+  'outbox/index': 'src/outbox/index.ts',
   'audit/index': 'src/audit/index.ts',
   'lineage/index': 'src/lineage/index.ts',
   'privacy/index': 'src/privacy/index.ts',

@@ -57,7 +57,17 @@ export type FlowproofErrorCode =
   | 'SAGA_VALUE_UNENCODABLE'
   | 'SAGA_RUNNER_LOST'
   | 'SAGA_WAIT_TIMEOUT'
-  | 'SAGAS_CLOSED';
+  | 'SAGAS_CLOSED'
+  // outbox
+  | 'OUTBOX_MESSAGE_EXISTS'
+  | 'OUTBOX_MESSAGE_NOT_FOUND'
+  | 'OUTBOX_NOT_DEAD_LETTERED'
+  | 'OUTBOX_PAYLOAD_UNENCODABLE'
+  | 'OUTBOX_PUBLISH_FAILED'
+  | 'OUTBOX_RELAY_CLOSED'
+  | 'MESSAGE_MALFORMED'
+  | 'MESSAGE_DELIVERY_LIMIT'
+  | 'CONSUMER_CLOSED';
 
 /** The `{ path, code, message }` form validation issues take in error details. */
 export interface FlowproofErrorIssue {
@@ -406,6 +416,53 @@ export interface FlowproofErrorDetailsMap {
   };
   /** The saga engine was used after `close()`. */
   SAGAS_CLOSED: Record<string, never>;
+  /** `enqueue` with an id the outbox already holds. */
+  OUTBOX_MESSAGE_EXISTS: {
+    /** The message id. */
+    readonly messageId: string;
+  };
+  /** No message has this id (never enqueued, or purged). */
+  OUTBOX_MESSAGE_NOT_FOUND: {
+    /** The message id. */
+    readonly messageId: string;
+  };
+  /** `redrive(id)` of a message that is not in the dead-letter list. */
+  OUTBOX_NOT_DEAD_LETTERED: {
+    /** The message id. */
+    readonly messageId: string;
+    /** Where it is. */
+    readonly status: string;
+  };
+  /** A payload (after its topic's schema) is not JSON data. */
+  OUTBOX_PAYLOAD_UNENCODABLE: {
+    /** The topic. */
+    readonly topic: string;
+    /** Where in the payload, e.g. `$.items[0].price`. */
+    readonly path: string;
+  };
+  /** Recorded on a message: the publisher did not acknowledge it, and did not say why. */
+  OUTBOX_PUBLISH_FAILED: {
+    /** The message id. */
+    readonly messageId: string;
+  };
+  /** The relay was used after `close()`. */
+  OUTBOX_RELAY_CLOSED: Record<string, never>;
+  /** A delivered message is not a flowproof message (fields missing or not decodable). */
+  MESSAGE_MALFORMED: {
+    /** The broker's id of the delivery (a stream entry id). */
+    readonly deliveryId: string;
+    /** What is wrong. */
+    readonly reason: string;
+  };
+  /** Recorded on a dead letter: the message was delivered this many times without success. */
+  MESSAGE_DELIVERY_LIMIT: {
+    /** The message id. */
+    readonly messageId: string;
+    /** Deliveries so far. */
+    readonly deliveries: number;
+  };
+  /** A consumer was used after `close()`. */
+  CONSUMER_CLOSED: Record<string, never>;
 }
 
 /** Where in a pipeline a `PIPELINE_*` failure happened. */

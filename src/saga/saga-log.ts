@@ -3,22 +3,14 @@
  * shown to users (`SagaState`). Times in the log are the runner's clock, for the timeline; times
  * that decide anything (due, lease) are the store's.
  */
-import { FlowproofError } from '../core/errors.js';
+import type { ErrorRecord } from '../core/error-record.js';
 import { encodeJsonResult } from '../idempotency/json-result.js';
+
 import type { StepOutcome } from './define-saga.js';
 import { DEAD_LETTER_STATUSES, type SagaStatus, type StoredSaga } from './saga-store.js';
 
-/** An error as recorded: enough to tell what happened, nothing that cannot be JSON. */
-export interface SagaErrorRecord {
-  /** The error's name (`TypeError`, `FlowproofError`, your class's name). */
-  readonly name: string;
-  /** Its message. */
-  readonly message: string;
-  /** A FlowproofError's code, or the `code` property of other errors when it is a string. */
-  readonly code?: string;
-  /** A FlowproofError's details (what docs/errors.md lists for its code). */
-  readonly details?: Readonly<Record<string, unknown>>;
-}
+/** An error as recorded in a saga's log: enough to tell what happened, nothing that cannot be JSON. */
+export type SagaErrorRecord = ErrorRecord;
 
 /** Why a saga stopped, compensated, or sits in the dead-letter queue. */
 export interface SagaFailureRecord extends SagaErrorRecord {
@@ -171,30 +163,6 @@ export interface SagaState<Outputs = Record<string, unknown>> {
   readonly updatedAt: string;
   /** When it finished (completed, compensated or dead-lettered); `null` while active. */
   readonly finishedAt: string | null;
-}
-
-/** `error` as recorded in the log. */
-export function errorRecord(error: unknown): SagaErrorRecord {
-  if (error instanceof Error) {
-    const code =
-      error instanceof FlowproofError
-        ? error.code
-        : typeof (error as { code?: unknown }).code === 'string'
-          ? (error as unknown as { code: string }).code
-          : undefined;
-    const inner = (error as { originalError?: unknown }).originalError;
-    // p-retry's AbortError wraps the error that stopped the retries: record that one.
-    if (error.name === 'AbortError' && inner instanceof Error) return errorRecord(inner);
-    // A FlowproofError's details are JSON data by design: kept, so `reason` and the like survive.
-    const details =
-      error instanceof FlowproofError && Object.keys(error.details ?? {}).length > 0
-        ? { details: error.details as Readonly<Record<string, unknown>> }
-        : {};
-    return code === undefined
-      ? { name: error.name, message: error.message }
-      : { name: error.name, message: error.message, code, ...details };
-  }
-  return { name: typeof error, message: String(error) };
 }
 
 /** The log of `stored`, as the module wrote it. */

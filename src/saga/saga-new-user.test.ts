@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createMemoryBackend, createMemorySagaStore } from '../adapters/memory/index.js';
+import { errorRecord } from '../core/error-record.js';
 import { FlowproofError } from '../core/errors.js';
 import { createSagas, defineSaga } from './index.js';
-import { errorRecord } from './saga-log.js';
 
 async function memoryStore() {
   const store = createMemorySagaStore({ backend: createMemoryBackend() });

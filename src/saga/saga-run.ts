@@ -5,9 +5,11 @@
  * held: the runner's copy of the log is the truth until a write is refused, which means another
  * runner took the saga over and this one stops at once.
  */
+
 import pRetry from 'p-retry';
 import { sleep } from '../core/async.js';
 import { restoreContext, runWithContext } from '../core/context.js';
+import { errorRecord } from '../core/error-record.js';
 import { FlowproofError } from '../core/errors.js';
 import { type Logger, logEvent } from '../core/logger.js';
 import { parseWithSchema } from '../core/standard-schema.js';
@@ -31,7 +33,6 @@ import {
 import {
   type AttemptRecord,
   type CompensationRecord,
-  errorRecord,
   type SagaFailureRecord,
   type SagaLog,
   type StepRecord,
