@@ -1,0 +1,26 @@
+/**
+ * The publisher port: how the relay hands messages to a broker. Any broker fits; flowproof ships
+ * Redis Streams (`createRedisStreamsPublisher` in `flowproof/adapters/redis`) and an in-process
+ * publisher for monoliths and tests (`createInProcessPublisher`).
+ */
+import type { StoredOutboxMessage } from './outbox-store.js';
+
+/** A message as the relay hands it to a publisher. */
+export type OutboxMessage = StoredOutboxMessage;
+
+/**
+ * Publishes relayed messages to a broker.
+ *
+ * The contract a publisher keeps:
+ * - `messages` come in position order; publish them in that order;
+ * - return the ids of the messages the broker **acknowledged** (stored durably). A message not
+ *   returned is retried later with backoff; throwing counts as acknowledging none;
+ * - never publish a message after one **with the same key** that failed in the same call: leave it
+ *   unacknowledged, so messages leave in order per key;
+ * - a message may be handed over again after a crash or a timeout (delivery is at least once): a
+ *   publisher that can recognise the message id (an idempotent write) should do so.
+ */
+export interface OutboxPublisher {
+  /** Publishes `messages`; resolves with the acknowledged ids. */
+  publish(messages: readonly OutboxMessage[]): Promise<readonly string[]>;
+}
