@@ -12,13 +12,13 @@ import {
   assertKnownKeys,
   assertOptionsObject,
 } from '../core/options.js';
+import { assertRetryPolicy, type RetryPolicy as SagaRetryPolicy } from '../core/retry-policy.js';
 import {
   assertStandardSchema,
   type InferSchemaOutput,
   type StandardSchemaV1,
 } from '../core/standard-schema.js';
 import type { Jsonify } from '../idempotency/json-result.js';
-import { assertRetryPolicy, type SagaRetryPolicy } from './retry-policy.js';
 
 /** What a step did, as its compensation is told. */
 export type StepOutcome =

@@ -9,6 +9,7 @@
  * @module
  */
 
+export { NonRetryableError, type RetryPolicy as SagaRetryPolicy } from '../core/retry-policy.js';
 export {
   createSagas,
   type ListSagasOptions,
@@ -37,7 +38,6 @@ export {
   type StepFailurePolicy,
   type StepOutcome,
 } from './define-saga.js';
-export { NonRetryableError, type SagaRetryPolicy } from './retry-policy.js';
 export type {
   SagaAttempt,
   SagaCompensationState,

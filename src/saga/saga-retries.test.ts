@@ -7,8 +7,8 @@ import {
   SAGA_STORE_KINDS,
   sagaTestBed,
 } from '../../test/support/saga-engines.js';
+import { DEFAULT_STEP_RETRY, resolveRetryPolicy, retryDelay } from '../core/retry-policy.js';
 import { defineSaga, NonRetryableError } from './index.js';
-import { DEFAULT_STEP_RETRY, resolveRetryPolicy, retryDelay } from './retry-policy.js';
 
 const bed = sagaTestBed();
 afterEach(() => bed.cleanup());

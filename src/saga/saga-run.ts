@@ -12,6 +12,15 @@ import { restoreContext, runWithContext } from '../core/context.js';
 import { errorRecord } from '../core/error-record.js';
 import { FlowproofError } from '../core/errors.js';
 import { type Logger, logEvent } from '../core/logger.js';
+import {
+  DEFAULT_COMPENSATION_RETRY,
+  DEFAULT_STEP_RETRY,
+  isRetryable,
+  NonRetryableError,
+  type ResolvedRetryPolicy,
+  resolveRetryPolicy,
+  retryDelay,
+} from '../core/retry-policy.js';
 import { parseWithSchema } from '../core/standard-schema.js';
 import { isTracingEnabled, withSpan } from '../core/tracing.js';
 import {
@@ -21,15 +30,6 @@ import {
   type SagaTransaction,
   type StepOutcome,
 } from './define-saga.js';
-import {
-  DEFAULT_COMPENSATION_RETRY,
-  DEFAULT_STEP_RETRY,
-  isRetryable,
-  NonRetryableError,
-  type ResolvedRetryPolicy,
-  resolveRetryPolicy,
-  retryDelay,
-} from './retry-policy.js';
 import {
   type AttemptRecord,
   type CompensationRecord,

@@ -1,20 +1,16 @@
 /**
- * Retry policies of steps and compensations. The options are p-retry's, and p-retry runs the
- * attempts (its budget, its `AbortError`, its `shouldRetry`); the wait between attempts is not
- * p-retry's timer but the saga's own, recorded in the step log first, so that a restart neither
- * forgets a waiting retry nor retries early.
+ * Retry policies, shared by saga steps and compensations and the outbox relay. The options are
+ * p-retry's names and meanings. Sagas let p-retry run the attempts (its budget, its `AbortError`,
+ * its `shouldRetry`) but wait between them with their own timer, recorded in the step log first, so
+ * a restart neither forgets a waiting retry nor retries early; the outbox relay records each
+ * message's next attempt time in its store.
  */
 import { AbortError } from 'p-retry';
-import { MAX_TIMER_MS } from '../core/async.js';
-import {
-  assertFunction,
-  assertInteger,
-  assertKnownKeys,
-  assertOptionsObject,
-} from '../core/options.js';
+import { MAX_TIMER_MS } from './async.js';
+import { assertFunction, assertInteger, assertKnownKeys, assertOptionsObject } from './options.js';
 
-/** How a step (or a compensation) is retried. The names and meanings are p-retry's. */
-export interface SagaRetryPolicy {
+/** How a failed operation is retried. The names and meanings are p-retry's. */
+export interface RetryPolicy {
   /** Retries after the first attempt (so `retries + 1` attempts at most). */
   readonly retries?: number;
   /** The backoff's growth per retry. @default 2 */
@@ -69,11 +65,11 @@ export class NonRetryableError extends AbortError {
   }
 }
 
-/** Throws `TypeError` naming the option unless `value` is a valid {@link SagaRetryPolicy}. */
-export function assertRetryPolicy(value: unknown, name: string): asserts value is SagaRetryPolicy {
+/** Throws `TypeError` naming the option unless `value` is a valid {@link RetryPolicy}. */
+export function assertRetryPolicy(value: unknown, name: string): asserts value is RetryPolicy {
   assertOptionsObject(value, name);
   assertKnownKeys(value, KEYS, name);
-  const policy = value as SagaRetryPolicy;
+  const policy = value as RetryPolicy;
   if (policy.retries !== undefined) assertInteger(policy.retries, `${name}.retries`, 0, 1000);
   if (policy.minTimeout !== undefined) {
     assertInteger(policy.minTimeout, `${name}.minTimeout`, 0, MAX_TIMER_MS);
@@ -98,7 +94,7 @@ export function assertRetryPolicy(value: unknown, name: string): asserts value i
 
 /** `policy` over `defaults`. */
 export function resolveRetryPolicy(
-  policy: SagaRetryPolicy | undefined,
+  policy: RetryPolicy | undefined,
   defaults: ResolvedRetryPolicy,
 ): ResolvedRetryPolicy {
   if (policy === undefined) return defaults;
