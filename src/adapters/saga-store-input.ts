@@ -16,9 +16,7 @@ import {
   type SagaStatus,
   type SagaUpdate,
 } from '../saga/saga-store.js';
-
-/** Longest delay or lease a store takes: about 100 years. */
-const MAX_MS = 100 * 365 * 24 * 3_600_000;
+import { assertStrings, jsonDataText, MAX_MS } from './json-data-text.js';
 
 /**
  * Checks a new saga (and the lease it is created with) and returns its log as JSON text.
@@ -37,7 +35,7 @@ export function checkNewSaga(
     assertNonEmptyString(lease?.owner, 'lease.owner');
     assertInteger(lease.leaseMs, 'lease.leaseMs', 0, MAX_MS);
   }
-  return sagaLogJson(saga.log, 'saga.log');
+  return jsonDataText(saga.log, 'saga.log');
 }
 
 /** @throws TypeError naming the first bad field of a claim request. */
@@ -64,7 +62,7 @@ export function checkUpdate(update: SagaUpdate, lease: SagaLease): string {
     assertInteger(update.lease?.extendMs, 'update.lease.extendMs', 0, MAX_MS);
   }
   assertLease(lease);
-  return sagaLogJson(update.log, 'update.log');
+  return jsonDataText(update.log, 'update.log');
 }
 
 /** @throws TypeError naming the first bad field of a heartbeat. */
@@ -98,68 +96,9 @@ function assertLease(lease: SagaLease): void {
   assertInteger(lease.token, 'lease.token', 0);
 }
 
-function assertStrings(values: readonly string[], name: string): void {
-  if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) {
-    throw new TypeError(`${name} must be an array of strings`);
-  }
-}
-
 function assertStatuses(statuses: readonly SagaStatus[], name: string): void {
   if (!Array.isArray(statuses)) throw new TypeError(`${name} must be an array of saga statuses`);
   for (const status of statuses) assertSagaStatus(status, name);
-}
-
-/**
- * The saga log as JSON text. The log must be JSON data (plain objects, arrays, finite numbers,
- * strings, booleans, `null`): what `JSON.stringify` would drop or change silently (`undefined`,
- * `NaN`, `Infinity`, functions, class instances such as `Date`) is refused, as is what it cannot
- * encode at all (`BigInt`, cycles). The NUL character (U+0000) is refused in strings and keys:
- * PostgreSQL's `jsonb` cannot hold it, and a log must be storable by every store alike.
- *
- * @throws TypeError naming `name` and the first value that is not JSON data.
- */
-function sagaLogJson(log: unknown, name: string): string {
-  try {
-    return JSON.stringify(log, function check(this: unknown, key: string, value: unknown) {
-      // `this[key]` is the value before a `toJSON()` (Date) turned it into a string.
-      const raw = key === '' ? log : (this as Record<string, unknown>)[key];
-      const at = key === '' ? name : `${name} (at key ${JSON.stringify(key)})`;
-      if (key.includes('\u0000') || (typeof raw === 'string' && raw.includes('\u0000'))) {
-        throw new TypeError(`${at} must not contain the NUL character (U+0000)`);
-      }
-      if (isJsonData(raw)) return value;
-      throw new TypeError(`${at} must be JSON data; got ${describeNonJson(raw)}`);
-    });
-  } catch (error) {
-    if (error instanceof TypeError && error.message.startsWith(name)) throw error;
-    // The engine's own refusal (BigInt, a cycle), worded as ours.
-    throw new TypeError(`${name} must be JSON data (${(error as Error).message})`);
-  }
-}
-
-function isJsonData(value: unknown): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(value);
-    case 'object': {
-      if (value === null || Array.isArray(value)) return true;
-      const proto = Object.getPrototypeOf(value);
-      return proto === Object.prototype || proto === null;
-    }
-    default:
-      return false;
-  }
-}
-
-function describeNonJson(value: unknown): string {
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'object' && value !== null) {
-    return `an instance of ${(value as object).constructor?.name ?? 'a class'}`;
-  }
-  return typeof value;
 }
 
 /** @throws TypeError naming `name` when `status` is not a {@link SagaStatus}. */

@@ -22,6 +22,12 @@ export {
   memoryIdempotencyMigrations,
 } from './memory-idempotency-store.js';
 export {
+  createMemoryOutboxStore,
+  type MemoryOutboxStore,
+  type MemoryOutboxStoreOptions,
+  memoryOutboxStoreMigrations,
+} from './memory-outbox-store.js';
+export {
   createMemorySagaStore,
   type MemorySagaStore,
   type MemorySagaStoreOptions,
