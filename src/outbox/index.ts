@@ -7,6 +7,22 @@
  * @module
  */
 
+// The producer side and the operator's view.
+export {
+  createOutbox,
+  type EnqueuedMessage,
+  type EnqueueOptions,
+  type Outbox,
+  type OutboxDraft,
+  type OutboxMessageState,
+  type OutboxNotifier,
+  type OutboxOptions,
+  type OutboxPage,
+  type OutboxPurgeOptions,
+  type OutboxStats,
+  type OutboxTopics,
+} from './outbox.js';
+export type { OutboxFlows, OutboxServiceFlow } from './outbox-mermaid.js';
 // The store port, for adapter authors.
 export {
   type NewOutboxMessage,
@@ -24,3 +40,12 @@ export {
   type OutboxTopicCounts,
   type StoredOutboxMessage,
 } from './outbox-store.js';
+export type { OutboxMessage, OutboxPublisher } from './publisher.js';
+// The relay.
+export {
+  createOutboxRelay,
+  type OutboxRelay,
+  type OutboxRelayOptions,
+  type OutboxWakeUp,
+  type RelayBatchResult,
+} from './relay.js';

@@ -404,7 +404,7 @@ class OutboxImpl<T extends OutboxTopics, Tx> implements Outbox<T, Tx> {
     const { topic } = draft;
     if (typeof topic !== 'string' || !Object.hasOwn(this.#schemas, topic)) {
       throw new TypeError(
-        `topic ${describeValue(topic)} is not one of this outbox's topics (${Object.keys(this.#schemas).join(', ')})`,
+        `topic ${typeof topic === 'string' ? JSON.stringify(topic) : describeValue(topic)} is not one of this outbox's topics (${Object.keys(this.#schemas).join(', ')})`,
       );
     }
     const id = draft.id ?? createId();
