@@ -34,6 +34,12 @@ export {
   postgresIdempotencyMigrations,
 } from './postgres-idempotency-store.js';
 export {
+  createPostgresOutboxNotifier,
+  type PostgresListenConnection,
+  type PostgresOutboxNotifier,
+  type PostgresOutboxNotifierOptions,
+} from './postgres-outbox-notifier.js';
+export {
   createPostgresSagaStore,
   type PostgresSagaStore,
   type PostgresSagaStoreOptions,
