@@ -34,6 +34,12 @@ export {
   postgresIdempotencyMigrations,
 } from './postgres-idempotency-store.js';
 export {
+  createPostgresOutboxStore,
+  type PostgresOutboxStore,
+  type PostgresOutboxStoreOptions,
+  postgresOutboxStoreMigrations,
+} from './postgres-outbox-store.js';
+export {
   createPostgresSagaStore,
   type PostgresSagaStore,
   type PostgresSagaStoreOptions,
