@@ -53,6 +53,13 @@ export {
   type WorkerInfo,
 } from './multi-process.js';
 export {
+  describeOutboxStoreConformance,
+  type OutboxStoreCapabilities,
+  type OutboxStoreConformanceOptions,
+  type OutboxStoreTarget,
+  outboxStoreConformanceWorker,
+} from './outbox-store-conformance.js';
+export {
   describeSagaStoreConformance,
   type SagaStoreCapabilities,
   type SagaStoreConformanceOptions,

@@ -40,6 +40,12 @@ export {
   type PostgresOutboxNotifierOptions,
 } from './postgres-outbox-notifier.js';
 export {
+  createPostgresOutboxStore,
+  type PostgresOutboxStore,
+  type PostgresOutboxStoreOptions,
+  postgresOutboxStoreMigrations,
+} from './postgres-outbox-store.js';
+export {
   createPostgresSagaStore,
   type PostgresSagaStore,
   type PostgresSagaStoreOptions,

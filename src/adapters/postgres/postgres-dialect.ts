@@ -15,3 +15,6 @@ export const postgresDialect: SqlDialect<PostgresBackend> = {
   // `timestamptz` arrives as a `Date` (pg, PGlite) or, with custom type parsers, as text.
   isoTime: (value) => (value instanceof Date ? value : new Date(value)).toISOString(),
 };
+
+/** The server's clock in epoch milliseconds; clock_timestamp(), as now() is frozen per transaction. */
+export const POSTGRES_NOW_MS = 'floor(extract(epoch from clock_timestamp()) * 1000)::bigint';

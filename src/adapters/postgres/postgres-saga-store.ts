@@ -7,7 +7,7 @@ import {
   type SagaSqlDialect,
 } from '../sql/sql-saga-store.js';
 import type { PostgresBackend } from './postgres-backend.js';
-import { postgresDialect } from './postgres-dialect.js';
+import { POSTGRES_NOW_MS, postgresDialect } from './postgres-dialect.js';
 
 /** Options of {@link createPostgresSagaStore}. */
 export interface PostgresSagaStoreOptions {
@@ -37,9 +37,6 @@ export interface PostgresSagaStore
    */
   withBackend(backend: PostgresBackend): PostgresSagaStore;
 }
-
-/** The server's clock in epoch milliseconds; clock_timestamp(), as now() is frozen per transaction. */
-const NOW = 'floor(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
 /**
  * The schema of the PostgreSQL saga store (component `saga`), applied by
@@ -113,7 +110,7 @@ export function createPostgresSagaStore(options: PostgresSagaStoreOptions): Post
 const postgresSagaDialect: SagaSqlDialect<PostgresBackend> = {
   sql: postgresDialect,
   migrations: postgresSagaStoreMigrations,
-  now: NOW,
+  now: POSTGRES_NOW_MS,
   listPlaceholder: (n) => `$${n}::text[]`,
   inList: (column, placeholder) => `${column} = ANY(${placeholder})`,
   listParam: (values) => (values === undefined ? null : [...values]),

@@ -27,6 +27,12 @@ export {
   sqliteIdempotencyMigrations,
 } from './sqlite-idempotency-store.js';
 export {
+  createSqliteOutboxStore,
+  type SqliteOutboxStore,
+  type SqliteOutboxStoreOptions,
+  sqliteOutboxStoreMigrations,
+} from './sqlite-outbox-store.js';
+export {
   createSqliteSagaStore,
   type SqliteSagaStore,
   type SqliteSagaStoreOptions,

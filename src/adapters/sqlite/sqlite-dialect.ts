@@ -14,3 +14,6 @@ export const sqliteDialect: SqlDialect<SqliteBackend> = {
   // Times are written as UTC ISO-8601 text and come back as written.
   isoTime: (value) => value as string,
 };
+
+/** SQLite's clock in epoch milliseconds; 'now' is stable within one statement. */
+export const SQLITE_NOW_MS = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)";

@@ -7,7 +7,7 @@ import {
   type SagaSqlDialect,
 } from '../sql/sql-saga-store.js';
 import type { SqliteBackend } from './sqlite-backend.js';
-import { sqliteDialect } from './sqlite-dialect.js';
+import { SQLITE_NOW_MS, sqliteDialect } from './sqlite-dialect.js';
 
 /** Options of {@link createSqliteSagaStore}. */
 export interface SqliteSagaStoreOptions {
@@ -37,9 +37,6 @@ export interface SqliteSagaStore
    */
   withBackend(backend: SqliteBackend): SqliteSagaStore;
 }
-
-/** SQLite's clock in epoch milliseconds; 'now' is stable within one statement. */
-const NOW = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)";
 
 /**
  * The schema of the SQLite saga store (component `saga`), applied by
@@ -113,7 +110,7 @@ export function createSqliteSagaStore(options: SqliteSagaStoreOptions): SqliteSa
 const sqliteSagaDialect: SagaSqlDialect<SqliteBackend> = {
   sql: sqliteDialect,
   migrations: sqliteSagaStoreMigrations,
-  now: NOW,
+  now: SQLITE_NOW_MS,
   listPlaceholder: () => '?',
   inList: (column, placeholder) => `${column} IN (SELECT value FROM json_each(${placeholder}))`,
   listParam: (values) => (values === undefined ? null : JSON.stringify(values)),
