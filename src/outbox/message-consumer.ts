@@ -5,7 +5,7 @@
  * Streams consumer, the in-process publisher) decode a delivery into a {@link ReceivedMessage} and
  * call {@link MessageConsumer.handle}.
  */
-import { getContext, type FlowContext, restoreContext, runWithContext } from '../core/context.js';
+import { type FlowContext, getContext, restoreContext, runWithContext } from '../core/context.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
 import { assertFunction, assertKnownKeys, assertOptionsObject } from '../core/options.js';

@@ -3,7 +3,7 @@
  * idempotently so a message handed over again (after a relay crash or timeout) is not appended
  * twice.
  */
-import { FlowproofError } from '../../core/errors.js';
+import type { FlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
 import {
   assertFunction,
