@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { recordingLogger } from '../../test/support/logger.js';
 import { useTestTracing } from '../../test/support/opentelemetry.js';
+import { outboxMessage } from '../../test/support/outbox-messages.js';
 import { describeWithPostgres } from '../../test/support/services.js';
 import { createMemoryBackend, createMemoryIdempotencyStore } from '../adapters/memory/index.js';
 import {
@@ -27,7 +28,6 @@ import {
   NonRetryableError,
   type ReceivedMessage,
 } from './index.js';
-import type { OutboxMessage } from './publisher.js';
 
 const { exporter } = useTestTracing();
 
@@ -44,23 +44,6 @@ function received(overrides: Partial<ReceivedMessage> = {}): ReceivedMessage {
     headers: {},
     createdAt: Date.now(),
     deliveries: 1,
-    ...overrides,
-  };
-}
-
-function outboxMessage(overrides: Partial<OutboxMessage> = {}): OutboxMessage {
-  return {
-    id: createId(),
-    topic: 'order.created',
-    key: 'ORD-1',
-    payload: { orderId: 'ORD-1', total: 10 },
-    headers: {},
-    status: 'pending',
-    attempts: 0,
-    availableAt: 0,
-    lastError: null,
-    createdAt: 1_700_000_000_000,
-    finishedAt: null,
     ...overrides,
   };
 }
