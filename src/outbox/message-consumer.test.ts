@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { recordingLogger } from '../../test/support/logger.js';
 import { useTestTracing } from '../../test/support/opentelemetry.js';
-import { outboxMessage } from '../../test/support/outbox-messages.js';
+import { outboxMessage, receivedMessage as received } from '../../test/support/outbox-messages.js';
 import { describeWithPostgres } from '../../test/support/services.js';
 import { createMemoryBackend, createMemoryIdempotencyStore } from '../adapters/memory/index.js';
 import {
@@ -26,7 +26,6 @@ import {
   createMessageConsumer,
   isPermanentFailure,
   NonRetryableError,
-  type ReceivedMessage,
 } from './index.js';
 
 const { exporter } = useTestTracing();
@@ -34,19 +33,6 @@ const { exporter } = useTestTracing();
 const topics = {
   'order.created': z.object({ orderId: z.string(), total: z.number() }),
 };
-
-function received(overrides: Partial<ReceivedMessage> = {}): ReceivedMessage {
-  return {
-    id: createId(),
-    topic: 'order.created',
-    key: 'ORD-1',
-    payload: { orderId: 'ORD-1', total: 10 },
-    headers: {},
-    createdAt: Date.now(),
-    deliveries: 1,
-    ...overrides,
-  };
-}
 
 async function memoryDedupe() {
   const store = createMemoryIdempotencyStore({ backend: createMemoryBackend() });

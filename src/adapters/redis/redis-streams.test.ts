@@ -26,6 +26,7 @@ import {
   createRedisStreamsConsumer,
   createRedisStreamsPublisher,
   defaultStreamKey,
+  type RedisStreamsConsumer,
   type RedisStreamsConsumerOptions,
 } from './index.js';
 
@@ -93,13 +94,13 @@ describe('Redis Streams option checks', () => {
 
 describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
   let redis: Redis;
-  const created: Array<{ close(): Promise<void> }> = [];
+  const created: RedisStreamsConsumer[] = [];
 
   beforeAll(() => {
     redis = new Redis(redisUrl);
   });
   afterAll(async () => {
-    await Promise.all(created.map((c) => c.close({ timeoutMs: 1000 } as never)));
+    await Promise.all(created.map((c) => c.close({ timeoutMs: 1000 })));
     await redis.quit();
   });
 
@@ -115,6 +116,11 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
     const consumer = createRedisStreamsConsumer({ client: redis, blockMs: 0, ...options });
     created.push(consumer);
     return consumer;
+  }
+
+  /** How many entries of `stream` the `billing` group has delivered and not acknowledged. */
+  async function pendingCount(stream: string): Promise<number> {
+    return ((await redis.xpending(stream, 'billing')) as [number])[0];
   }
 
   async function redisDedupe() {
@@ -214,20 +220,20 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
     it('acks an entry only after its handler succeeded', async () => {
       const streamKey = streams();
       const stream = streamKey('order.created');
-      const pendingWhileHandling: unknown[] = [];
+      const pendingWhileHandling: number[] = [];
       const consumer = createMessageConsumer({
         name: 'billing',
         handlers: {
           'order.created': async () => {
-            pendingWhileHandling.push(await redis.xpending(stream, 'billing'));
+            pendingWhileHandling.push(await pendingCount(stream));
           },
         },
       });
       await createRedisStreamsPublisher({ client: redis, streamKey }).publish([outboxMessage()]);
       const round = await transport({ consumer, streamKey }).runOnce();
       expect(round).toEqual({ handled: 1, duplicates: 0, failed: 0, deadLettered: 0, claimed: 0 });
-      expect((pendingWhileHandling[0] as unknown[])[0]).toBe(1);
-      expect(((await redis.xpending(stream, 'billing')) as unknown[])[0]).toBe(0);
+      expect(pendingWhileHandling).toEqual([1]);
+      expect(await pendingCount(stream)).toBe(0);
     });
 
     it('leaves a failed entry pending, delivers it again after claimIdleMs, then acks', async () => {
@@ -246,11 +252,11 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       await createRedisStreamsPublisher({ client: redis, streamKey }).publish([outboxMessage()]);
       const reader = transport({ consumer, streamKey, claimIdleMs: 30 });
       expect(await reader.runOnce()).toMatchObject({ handled: 0, failed: 1 });
-      expect(((await redis.xpending(stream, 'billing')) as unknown[])[0]).toBe(1);
+      expect(await pendingCount(stream)).toBe(1);
       await sleep(40);
       expect(await reader.runOnce()).toMatchObject({ handled: 1, claimed: 1 });
       expect(deliveries).toEqual([1, 2]);
-      expect(((await redis.xpending(stream, 'billing')) as unknown[])[0]).toBe(0);
+      expect(await pendingCount(stream)).toBe(0);
     });
 
     it('applies a redelivered message once through the inbox', async () => {
@@ -311,7 +317,7 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       await sleep(60);
       expect(await survivor.runOnce()).toMatchObject({ handled: 1, claimed: 1 });
       expect(seen.map((m) => [m.id, m.deliveries])).toEqual([[message.id, 2]]);
-      expect(((await redis.xpending(stream, 'billing')) as unknown[])[0]).toBe(0);
+      expect(await pendingCount(stream)).toBe(0);
     });
 
     it('moves a poison message to the dead-letter stream after maxDeliveries, with the error', async () => {
@@ -353,7 +359,7 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
         name: 'Error',
         message: 'always fails',
       });
-      expect(((await redis.xpending(stream, 'billing')) as unknown[])[0]).toBe(0);
+      expect(await pendingCount(stream)).toBe(0);
       expect(logger.lines.at(-1)?.fields).toMatchObject({
         event: 'outbox.consume.dead_lettered',
         messageId: message.id,
@@ -542,7 +548,7 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       release();
       await closing;
       expect(finished).toBe(true);
-      expect(((await redis.xpending(stream, 'billing')) as unknown[])[0]).toBe(0);
+      expect(await pendingCount(stream)).toBe(0);
       await expect(reader.runOnce()).rejects.toMatchObject({ code: 'CONSUMER_CLOSED' });
       expect(() => reader.start()).toThrow(expect.objectContaining({ code: 'CONSUMER_CLOSED' }));
     });
