@@ -7,6 +7,25 @@
  * @module
  */
 
+// Consumers.
+export { NonRetryableError } from '../core/retry-policy.js';
+export {
+  createInProcessPublisher,
+  type InProcessPublisherOptions,
+} from './in-process-publisher.js';
+export {
+  createMessageConsumer,
+  type HandleOutcome,
+  isPermanentFailure,
+  type MessageConsumer,
+  type MessageConsumerOptions,
+  type MessageHandler,
+  type MessageHandlerContext,
+  type MessageHandlers,
+  type MessageInbox,
+  type MessageTopics,
+  type ReceivedMessage,
+} from './message-consumer.js';
 // The producer side and the operator's view.
 export {
   createOutbox,

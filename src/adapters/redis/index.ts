@@ -18,3 +18,15 @@ export {
   type RedisIdempotencyStoreOptions,
   redisIdempotencyMigrations,
 } from './redis-idempotency-store.js';
+export {
+  createRedisStreamsConsumer,
+  type RedisStreamsCloseOptions,
+  type RedisStreamsConsumer,
+  type RedisStreamsConsumerOptions,
+  type RedisStreamsRoundResult,
+} from './redis-streams-consumer.js';
+export {
+  createRedisStreamsPublisher,
+  defaultStreamKey,
+  type RedisStreamsPublisherOptions,
+} from './redis-streams-publisher.js';
