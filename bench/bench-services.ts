@@ -43,3 +43,16 @@ export async function benchServices(): Promise<BenchServices> {
     stop,
   };
 }
+
+/** Closes in reverse order (clients before the servers they talk to), each at best effort. */
+export async function closeAll(
+  closers: readonly (() => Promise<unknown> | unknown)[],
+): Promise<void> {
+  for (const close of [...closers].reverse()) {
+    try {
+      await close();
+    } catch {
+      // Closing is best effort: the process exits after the run.
+    }
+  }
+}

@@ -28,8 +28,9 @@ import { createMemoryBackend, createMemorySagaStore } from '../src/adapters/memo
 import { createPostgresBackend, createPostgresSagaStore } from '../src/adapters/postgres/index.js';
 import { createSqliteBackend, createSqliteSagaStore } from '../src/adapters/sqlite/index.js';
 import { createSagas, defineSaga, type SagaStore } from '../src/saga/index.js';
-import { benchServices } from './bench-services.js';
+import { benchServices, closeAll } from './bench-services.js';
 import { type BenchSuite, type BenchTask, defineSuite } from './harness.js';
+import { countingSqlite, countPgStatements } from './statement-counters.js';
 
 /** Steps of every flow measured here. */
 const STEPS = 4;
@@ -142,46 +143,6 @@ function inFlight(fn: () => unknown): () => Promise<unknown> {
   return () => Promise.all(Array.from({ length: IN_FLIGHT }, fn));
 }
 
-/** Runs `fn` and returns how many statements `pg` clients sent meanwhile. */
-async function countPgStatements(fn: () => Promise<unknown>): Promise<number> {
-  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-  const query = proto.query;
-  let statements = 0;
-  proto.query = function (this: unknown, ...args: unknown[]) {
-    statements += 1;
-    return query.apply(this, args);
-  };
-  try {
-    await fn();
-  } finally {
-    proto.query = query;
-  }
-  return statements;
-}
-
-/** A better-sqlite3 connection that counts the statements run through it. */
-function countingSqlite(database: Database.Database) {
-  const counted = { statements: 0 };
-  const count =
-    <A extends unknown[], R>(fn: (...args: A) => R) =>
-    (...args: A): R => {
-      counted.statements += 1;
-      return fn(...args);
-    };
-  const connection = {
-    prepare: (sql: string) => {
-      const statement = database.prepare(sql);
-      return {
-        all: count((...params: unknown[]) => statement.all(...params)),
-        get: count((...params: unknown[]) => statement.get(...params)),
-        run: count((...params: unknown[]) => statement.run(...params)),
-      };
-    },
-    exec: count((sql: string) => database.exec(sql)),
-  };
-  return { connection, counted };
-}
-
 /**
  * CPU time this process spends per step (user + system, in µs) over `CPU_RUNS` flows one after
  * the other, each contender in turn; prints them. Unlike throughput, it hardly moves with other
@@ -233,17 +194,6 @@ export default async function suites(): Promise<BenchSuite[]> {
     },
   };
   return out;
-}
-
-async function closeAll(closers: readonly (() => Promise<unknown> | unknown)[]): Promise<void> {
-  // In reverse: clients before the servers they talk to.
-  for (const close of [...closers].reverse()) {
-    try {
-      await close();
-    } catch {
-      // Closing is best effort: the process exits after the run.
-    }
-  }
 }
 
 async function memorySuite(closers: (() => Promise<unknown> | unknown)[]): Promise<BenchSuite> {
