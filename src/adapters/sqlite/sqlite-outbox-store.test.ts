@@ -1,0 +1,53 @@
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { createSqliteBackend } from './sqlite-backend.js';
+import { createSqliteOutboxStore } from './sqlite-outbox-store.js';
+
+/**
+ * A store over a connection that remembers every statement prepared through it, and SQLite's
+ * plan for the one matching `pattern`.
+ */
+async function storeWithPlans() {
+  const database = new Database(':memory:');
+  const prepared: string[] = [];
+  const connection = {
+    prepare: (sql: string) => {
+      prepared.push(sql);
+      return database.prepare(sql);
+    },
+    exec: (sql: string) => database.exec(sql),
+  };
+  const store = createSqliteOutboxStore({ backend: createSqliteBackend({ database: connection }) });
+  await store.migrate();
+  const plan = (pattern: RegExp) => {
+    const sql = prepared.find((text) => pattern.test(text));
+    if (sql === undefined) throw new Error(`no statement matched ${pattern}`);
+    const params = Array.from(sql.match(/\?/g) ?? [], () => null);
+    return (database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[])
+      .map((row) => row.detail)
+      .join('\n');
+  };
+  return { store, plan };
+}
+
+describe('createSqliteOutboxStore statement plans', () => {
+  it('marks a batch published by looking each claimed id up, not by scanning the id list per pending row', async () => {
+    const { store, plan } = await storeWithPlans();
+    await store.enqueue([
+      { id: 'a', topic: 't', key: null, payload: 1, headers: {} },
+      { id: 'b', topic: 't', key: null, payload: 2, headers: {} },
+    ]);
+    const claimed = await store.claim({ owner: 'o', leaseMs: 30_000, limit: 10 });
+    expect(
+      await store.markPublished(
+        claimed.map((m) => m.id),
+        'o',
+      ),
+    ).toBe(2);
+    const markPublished = plan(/SET status = 'published'/);
+    // The JSON id list is read once into a list, and the table is searched by id: the cost
+    // grows with the batch, not with the batch times the backlog.
+    expect(markPublished).toMatch(/SEARCH \S+ USING INDEX \S+ \((status=\? AND )?id=\?\)/);
+    expect(markPublished).toMatch(/LIST SUBQUERY/);
+  });
+});
