@@ -3,6 +3,10 @@
  * `FLOWPROOF_BENCH_REDIS_URL`, otherwise throwaway ones started with the test suite's global setup
  * (a URL is `undefined` when its binaries are missing).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import setupServices from '../test/setup/services.js';
 
 /** What {@link benchServices} gives a suite. */
@@ -55,4 +59,22 @@ export async function closeAll(
       // Closing is best effort: the process exits after the run.
     }
   }
+}
+
+/**
+ * A SQLite database in a file of a fresh temporary directory, in WAL mode with
+ * `synchronous = NORMAL`, the usual setting for an application database: commits survive a crash
+ * of the process, and no fsync waits on each one. Closed and deleted by `closers`.
+ */
+export function openSqliteFile(
+  closers: (() => Promise<unknown> | unknown)[],
+  prefix: string,
+): Database.Database {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  closers.push(() => rmSync(dir, { recursive: true, force: true }));
+  const database = new Database(join(dir, 'bench.db'));
+  closers.push(() => database.close());
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  return database;
 }

@@ -56,3 +56,28 @@ export function defineSuite(suite: BenchSuite): BenchSuite {
   }
   return suite;
 }
+
+/**
+ * A task running `count` calls of `fn` at once. An `async` function, as every task should be:
+ * tinybench calls a plain function once, unawaited, to find out whether it returns a promise, and
+ * that stray call would run in the middle of another task's (a transaction on a shared
+ * connection, say).
+ */
+export function inFlight(count: number, fn: () => unknown): () => Promise<unknown> {
+  return async () => Promise.all(Array.from({ length: count }, fn));
+}
+
+/** The median of `values` (NaN when empty). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** Two decimals, or two significant digits below 0.1 (a ratio of 0.0023 is not 0.00). */
+export function ratioText(ratio: number): string {
+  return ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2);
+}

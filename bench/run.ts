@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { arch, cpus, platform } from 'node:os';
 import { Bench } from 'tinybench';
-import type { BenchModule, BenchSuite } from './harness.js';
+import { type BenchModule, type BenchSuite, median, ratioText } from './harness.js';
 
 interface Row {
   suite: string;
@@ -134,18 +134,4 @@ async function runSuite(suite: BenchSuite): Promise<Row[]> {
   } finally {
     await suite.teardown?.();
   }
-}
-
-/** Two decimals, or two significant digits below 0.1 (a ratio of 0.0023 is not 0.00). */
-function ratioText(ratio: number): string {
-  return ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted.length % 2
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }

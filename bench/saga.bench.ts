@@ -18,19 +18,15 @@
  * test suite's global setup (the PostgreSQL suites are skipped, with the reason printed, when the
  * binaries are missing).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createMemoryBackend, createMemorySagaStore } from '../src/adapters/memory/index.js';
 import { createPostgresBackend, createPostgresSagaStore } from '../src/adapters/postgres/index.js';
 import { createSqliteBackend, createSqliteSagaStore } from '../src/adapters/sqlite/index.js';
 import { createSagas, defineSaga, type SagaStore } from '../src/saga/index.js';
-import { benchServices, closeAll } from './bench-services.js';
-import { type BenchSuite, type BenchTask, defineSuite } from './harness.js';
-import { countingSqlite, countPgStatements } from './statement-counters.js';
+import { benchServices, closeAll, openSqliteFile } from './bench-services.js';
+import { type BenchSuite, type BenchTask, defineSuite, inFlight } from './harness.js';
+import { countingSqlite, countPgStatements, statementsPerOperation } from './statement-counters.js';
 
 /** Steps of every flow measured here. */
 const STEPS = 4;
@@ -139,10 +135,6 @@ function storeFloor(store: SagaStore): () => Promise<void> {
   };
 }
 
-function inFlight(fn: () => unknown): () => Promise<unknown> {
-  return () => Promise.all(Array.from({ length: IN_FLIGHT }, fn));
-}
-
 /**
  * CPU time this process spends per step (user + system, in µs) over `CPU_RUNS` flows one after
  * the other, each contender in turn; prints them. Unlike throughput, it hardly moves with other
@@ -159,16 +151,11 @@ async function printCpuPerStep(label: string, tasks: readonly BenchTask[]): Prom
   }
 }
 
-/** Runs `COUNTED_RUNS` flows one after the other; returns statements per step. */
-async function perStep(
+/** Statements per step over `COUNTED_RUNS` flows one after the other. */
+const perStep = (
   count: (fn: () => Promise<unknown>) => Promise<number>,
   flow: () => Promise<unknown>,
-): Promise<number> {
-  const statements = await count(async () => {
-    for (let i = 0; i < COUNTED_RUNS; i += 1) await flow();
-  });
-  return statements / (COUNTED_RUNS * STEPS);
-}
+) => statementsPerOperation(count, flow, COUNTED_RUNS, STEPS);
 
 export default async function suites(): Promise<BenchSuite[]> {
   const closers: (() => Promise<unknown> | unknown)[] = [];
@@ -219,14 +206,7 @@ async function memorySuite(closers: (() => Promise<unknown> | unknown)[]): Promi
 }
 
 async function sqliteSuite(closers: (() => Promise<unknown> | unknown)[]): Promise<BenchSuite> {
-  // A file in WAL mode with synchronous=NORMAL, the usual setting for an application database:
-  // commits survive a crash of the process, and no fsync waits on each one.
-  const dir = mkdtempSync(join(tmpdir(), 'flowproof-saga-bench-'));
-  closers.push(() => rmSync(dir, { recursive: true, force: true }));
-  const database = new Database(join(dir, 'bench.db'));
-  closers.push(() => database.close());
-  database.pragma('journal_mode = WAL');
-  database.pragma('synchronous = NORMAL');
+  const database = openSqliteFile(closers, 'flowproof-saga-bench-');
   database.exec(
     'CREATE TABLE raw_steps (saga_id TEXT NOT NULL, step INTEGER NOT NULL, result TEXT NOT NULL, PRIMARY KEY (saga_id, step))',
   );
@@ -246,11 +226,7 @@ async function sqliteSuite(closers: (() => Promise<unknown> | unknown)[]): Promi
 
   const counting = countingSqlite(database);
   const countingBackend = createSqliteBackend({ database: counting.connection });
-  const countSqlite = async (fn: () => Promise<unknown>) => {
-    const before = counting.counted.statements;
-    await fn();
-    return counting.counted.statements - before;
-  };
+  const countSqlite = counting.countStatements;
   const store = createSqliteSagaStore({ backend });
   const saga = await sagaRunner(store, closers);
   const floor = storeFloor(store);
@@ -365,7 +341,7 @@ async function postgresSuites(
       alsoVs: DBOS_TASK,
       time: TIME,
       minIterations: MIN_ITERATIONS,
-      tasks: sequential.map((task) => ({ name: task.name, fn: inFlight(task.fn) })),
+      tasks: sequential.map((task) => ({ name: task.name, fn: inFlight(IN_FLIGHT, task.fn) })),
     }),
   ];
 }

@@ -43,5 +43,27 @@ export function countingSqlite(database: Database.Database) {
     },
     exec: count((sql: string) => database.exec(sql)),
   };
-  return { connection, counted };
+  /** Runs `fn` and returns how many statements were run through `connection` meanwhile. */
+  const countStatements = async (fn: () => Promise<unknown>): Promise<number> => {
+    const before = counted.statements;
+    await fn();
+    return counted.statements - before;
+  };
+  return { connection, countStatements };
+}
+
+/**
+ * Runs `flow` `runs` times one after the other under `count` (one of the counters above);
+ * returns the statements per operation, a flow being `opsPerFlow` operations.
+ */
+export async function statementsPerOperation(
+  count: (fn: () => Promise<unknown>) => Promise<number>,
+  flow: () => Promise<unknown>,
+  runs: number,
+  opsPerFlow = 1,
+): Promise<number> {
+  const statements = await count(async () => {
+    for (let i = 0; i < runs; i += 1) await flow();
+  });
+  return statements / (runs * opsPerFlow);
 }
