@@ -50,4 +50,23 @@ describe('createSqliteOutboxStore statement plans', () => {
     expect(markPublished).toMatch(/SEARCH \S+ USING INDEX \S+ \((status=\? AND )?id=\?\)/);
     expect(markPublished).toMatch(/LIST SUBQUERY/);
   });
+
+  it('claims by walking the pending rows in position order, not by sorting every pending row', async () => {
+    const { store, plan } = await storeWithPlans();
+    await store.claim({ owner: 'o', leaseMs: 30_000, limit: 10 });
+    const claim = plan(/picked AS MATERIALIZED/);
+    // The pending rows come from the partial index on position, already in order: the scan
+    // stops after `limit` claimable rows however long the backlog is.
+    expect(claim).toMatch(/SCAN c USING INDEX \S+_pending/);
+    expect(claim).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
+  });
+
+  it('pages through dead letters along the (status, id) index', async () => {
+    const { store, plan } = await storeWithPlans();
+    expect(await store.list({ status: 'dead_lettered', limit: 10 })).toEqual([]);
+    expect(await store.list({ status: 'pending', limit: 10 })).toEqual([]);
+    const finished = plan(/ORDER BY id/); // the first list statement: dead letters
+    expect(finished).toMatch(/USING INDEX \S+_status \(status=\?/);
+    expect(finished).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
+  });
 });
