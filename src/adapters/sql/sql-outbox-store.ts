@@ -383,7 +383,11 @@ function statements<B extends SqlBackend>(dialect: OutboxSqlDialect<B>, table: s
   const candidate = (row: string) =>
     `${row}.available_at <= ${now} AND (${row}.lease_owner IS NULL OR ${row}.lease_until <= ${now})${dialect.gate(row)}`;
   const endLease = 'lease_owner = NULL, lease_until = 0';
-  /** The rows of the JSON parameter `rows` whose first element is the row's id. */
+  /**
+   * The rows of the JSON parameter `rows` whose first element is the row's id, joined by id:
+   * PostgreSQL hashes the list, SQLite reads it once and looks each id up in the unique index.
+   * (As `id IN (SELECT …)`, PostgreSQL read the list again for each pending row.)
+   */
   const fenced = (
     set: string,
     values: string,
@@ -452,12 +456,12 @@ function statements<B extends SqlBackend>(dialect: OutboxSqlDialect<B>, table: s
          AND status = 'pending' AND (lease_owner IS NULL OR lease_until <= ${now})
       RETURNING ${columns}`,
     ),
-    // No per-row values: the ids as an `IN` list, which both engines read once and look the
-    // table up from. (As a join, SQLite scans the JSON list again for each pending row.)
-    markPublished: statement(
-      ($) => `${clock}
-      UPDATE ${table} SET status = 'published', finished_at = ${now}, ${endLease}
-       WHERE id IN ${ids('rows', $)} AND lease_owner = ${$('owner')} AND status = 'pending'`,
+    markPublished: statement(($) =>
+      fenced(
+        `status = 'published', finished_at = ${now}, ${endLease}`,
+        `${field(0, 'text')} AS id`,
+        $,
+      ),
     ),
     reschedule: statement(($) =>
       fenced(

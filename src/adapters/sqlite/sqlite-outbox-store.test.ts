@@ -31,7 +31,7 @@ async function storeWithPlans() {
 }
 
 describe('createSqliteOutboxStore statement plans', () => {
-  it('marks a batch published by looking each claimed id up, not by scanning the id list per pending row', async () => {
+  it('marks a batch published by looking each claimed id up, not by reading the id list per pending row', async () => {
     const { store, plan } = await storeWithPlans();
     await store.enqueue([
       { id: 'a', topic: 't', key: null, payload: 1, headers: {} },
@@ -45,10 +45,9 @@ describe('createSqliteOutboxStore statement plans', () => {
       ),
     ).toBe(2);
     const markPublished = plan(/SET status = 'published'/);
-    // The JSON id list is read once into a list, and the table is searched by id: the cost
-    // grows with the batch, not with the batch times the backlog.
-    expect(markPublished).toMatch(/SEARCH \S+ USING INDEX \S+ \((status=\? AND )?id=\?\)/);
-    expect(markPublished).toMatch(/LIST SUBQUERY/);
+    // The JSON id list is read once, and the table searched for each id: the cost grows with
+    // the batch, not with the batch times the backlog.
+    expect(markPublished).toMatch(/SCAN r VIRTUAL TABLE[^\n]*\nSEARCH m USING INDEX \S+ \(id=\?\)/);
   });
 
   it('claims by walking the pending rows in position order, not by sorting every pending row', async () => {
