@@ -166,29 +166,47 @@ export function createRedisStreamsPublisher(
     }
   };
 
+  const streamOf = (message: OutboxMessage): string => {
+    const stream = streamKey(message.topic);
+    if (typeof stream !== 'string' || stream === '') {
+      throw new TypeError(
+        `options.streamKey must return a non-empty string, got ${typeof stream} for topic ${message.topic}`,
+      );
+    }
+    return stream;
+  };
+
   return Object.freeze({
     async publish(messages: readonly OutboxMessage[]): Promise<readonly string[]> {
       if (!Array.isArray(messages)) throw new TypeError('messages must be an array');
-      const byStream = new Map<string, OutboxMessage[]>();
-      for (const message of messages) {
-        const stream = streamKey(message.topic);
-        if (typeof stream !== 'string' || stream === '') {
-          throw new TypeError(
-            `options.streamKey must return a non-empty string, got ${typeof stream} for topic ${message.topic}`,
-          );
+      const acked = new Set<string>();
+      const failures: { stream: string; acked: readonly string[]; error: FlowproofError }[] = [];
+      // Keys with a message not appended: their later messages must not go out in this call.
+      const failedKeys = new Set<string>();
+      for (const segment of segmentsByStream(messages, streamOf)) {
+        const byStream = new Map<string, OutboxMessage[]>();
+        for (const { message, stream } of segment) {
+          if (message.key !== null && failedKeys.has(message.key)) continue;
+          const group = byStream.get(stream);
+          if (group) group.push(message);
+          else byStream.set(stream, [message]);
         }
-        const group = byStream.get(stream);
-        if (group) group.push(message);
-        else byStream.set(stream, [message]);
+        const results = await Promise.all(
+          [...byStream].map(async ([stream, group]) => ({
+            stream,
+            group,
+            ...(await publishStream(stream, group)),
+          })),
+        );
+        for (const result of results) {
+          for (const id of result.acked) acked.add(id);
+          if (result.error === undefined) continue;
+          failures.push({ stream: result.stream, acked: result.acked, error: result.error });
+          for (const message of result.group) {
+            if (message.key !== null && !acked.has(message.id)) failedKeys.add(message.key);
+          }
+        }
       }
-      const results = await Promise.all(
-        [...byStream].map(async ([stream, group]) => ({
-          stream,
-          ...(await publishStream(stream, group)),
-        })),
-      );
-      const acked = new Set(results.flatMap((result) => result.acked));
-      const failures = results.filter((result) => result.error !== undefined);
       if (failures.length > 0 && acked.size === 0) throw failures[0]?.error;
       for (const { stream, error, acked: streamAcked } of failures) {
         logEvent(
@@ -198,8 +216,8 @@ export function createRedisStreamsPublisher(
             event: 'outbox.publish.failed',
             stream,
             acknowledged: streamAcked.length,
-            code: error?.code,
-            ...(error?.details.redisCode === undefined
+            code: error.code,
+            ...(error.details.redisCode === undefined
               ? {}
               : { redisCode: error.details.redisCode }),
           },
@@ -210,4 +228,33 @@ export function createRedisStreamsPublisher(
       return messages.filter((message) => acked.has(message.id)).map((message) => message.id);
     },
   });
+}
+
+/**
+ * Splits `messages` (in position order) into runs in which no key goes to two streams. Streams of
+ * one run are appended to at once; runs go one after the other, so a message whose key has an
+ * earlier message in another stream is appended only once that one was.
+ */
+function segmentsByStream(
+  messages: readonly OutboxMessage[],
+  streamOf: (message: OutboxMessage) => string,
+): { message: OutboxMessage; stream: string }[][] {
+  const segments: { message: OutboxMessage; stream: string }[][] = [];
+  let current: { message: OutboxMessage; stream: string }[] = [];
+  let streamOfKey = new Map<string, string>();
+  for (const message of messages) {
+    const stream = streamOf(message);
+    if (message.key !== null) {
+      const earlier = streamOfKey.get(message.key);
+      if (earlier !== undefined && earlier !== stream) {
+        segments.push(current);
+        current = [];
+        streamOfKey = new Map();
+      }
+      streamOfKey.set(message.key, stream);
+    }
+    current.push({ message, stream });
+  }
+  if (current.length > 0) segments.push(current);
+  return segments;
 }

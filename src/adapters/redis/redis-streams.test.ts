@@ -179,7 +179,7 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       expect(await redis.xlen(streamKey('order.created'))).toBeLessThan(300);
     });
 
-    it('stops a stream at its first error, keeps earlier acks and other streams', async () => {
+    it('stops a stream at its first error, keeps earlier acks and other streams, and appends nothing of a failed key elsewhere', async () => {
       const streamKey = streams();
       const logger = recordingLogger();
       const publisher = createRedisStreamsPublisher({ client: redis, streamKey, logger });
@@ -190,11 +190,18 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       await redis.set(streamKey('order.created'), 'not a stream');
       const second = outboxMessage({ key: 'k1' });
       const third = outboxMessage({ key: 'k2' });
+      // Later messages of k1 in another stream must wait for `second`: order per key.
       const elsewhere = outboxMessage({ topic: 'order.shipped', key: 'k1' });
-      const acked = await publisher.publish([first, second, elsewhere, third]);
-      // `first` was published before (acked again), `second` failed, `third` was not tried.
-      expect(acked).toEqual([first.id, elsewhere.id]);
-      expect(await redis.xlen(streamKey('order.shipped'))).toBe(1);
+      const unrelated = outboxMessage({ topic: 'order.shipped', key: 'k3' });
+      const acked = await publisher.publish([first, second, elsewhere, third, unrelated]);
+      // `first` was published before (acked again), `second` failed, `third` was not tried,
+      // `elsewhere` was held back behind `second`; `unrelated` went.
+      expect(acked).toEqual([first.id, unrelated.id]);
+      const shipped = (await redis.call('XRANGE', streamKey('order.shipped'), '-', '+')) as [
+        string,
+        string[],
+      ][];
+      expect(shipped.map(([, fields]) => fieldsOf(fields).id)).toEqual([unrelated.id]);
       expect(logger.lines[0]?.fields).toMatchObject({
         event: 'outbox.publish.failed',
         stream: streamKey('order.created'),
