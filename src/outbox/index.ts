@@ -24,3 +24,5 @@ export {
   type OutboxTopicCounts,
   type StoredOutboxMessage,
 } from './outbox-store.js';
+// A message's last error, as the stores keep it.
+export type { ErrorRecord } from '../core/error-record.js';
