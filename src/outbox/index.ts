@@ -7,6 +7,8 @@
  * @module
  */
 
+// A message's last error, as the stores keep it.
+export type { ErrorRecord } from '../core/error-record.js';
 // Consumers.
 export { NonRetryableError } from '../core/retry-policy.js';
 export {
