@@ -48,7 +48,8 @@ export interface RedisStreamsConsumerOptions {
    */
   readonly consumerName?: string;
   /**
-   * The stream of a topic; the same function as the publisher's.
+   * The stream of a topic; the same function as the publisher's. On Redis Cluster, put a hash tag
+   * in it (`{outbox:order.created}`) so the stream and its dead-letter stream share a slot.
    * @default `outbox:<topic>`
    */
   readonly streamKey?: (topic: string) => string;
@@ -293,6 +294,8 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
   /** Where XAUTOCLAIM goes on from, per stream (`0-0` after a full pass). */
   readonly #claimCursor = new Map<string, string>();
   #closed = false;
+  /** Aborted by `close()`: cuts short the pause after a failed round. */
+  readonly #stop = new AbortController();
   /** The round in progress (one at a time). */
   #round: Promise<RedisStreamsRoundResult> | undefined;
   #loop: Promise<void> | undefined;
@@ -335,6 +338,7 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
     assertInteger(waitMs, 'options.timeoutMs', 0, 3_600_000);
     if (this.#closed) return;
     this.#closed = true;
+    this.#stop.abort();
     // A blocking read waiting for entries is cut short; a handler in flight is waited for.
     if (this.#reading) this.#readerClient?.disconnect?.();
     const inFlight = Promise.all([this.#loop, this.#round?.catch(() => undefined)]);
@@ -389,7 +393,7 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
           },
           'Reading the Redis streams failed; retrying',
         );
-        await sleep(backoffMs);
+        await sleep(backoffMs, this.#stop.signal).catch(() => undefined);
         backoffMs = Math.min(backoffMs * 2, 5000);
       }
     }
@@ -407,7 +411,7 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
       // Closing: entries not started stay pending, and are taken over after claimIdleMs.
       if (this.#closed) break;
       const outcome = await this.#handleEntry(entry, blockedKeys);
-      counts[outcome] += 1;
+      if (outcome !== 'gone') counts[outcome] += 1;
     }
     return counts;
   }
@@ -415,13 +419,13 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
   async #handleEntry(
     entry: Entry,
     blockedKeys: Set<string>,
-  ): Promise<'handled' | 'duplicates' | 'failed' | 'deadLettered'> {
+  ): Promise<'handled' | 'duplicates' | 'failed' | 'deadLettered' | 'gone'> {
     const { stream, entryId, fields, deliveries } = entry;
     const { maxDeliveries, group } = this.#config;
     if (fields === null) {
       // Deleted from the stream while pending: nothing to handle.
       await this.#redis.command('XACK', stream, group, entryId);
-      return 'handled';
+      return 'gone';
     }
     const decoded = decodeStreamFields(fields);
     if (!decoded.ok) {

@@ -367,6 +367,41 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       });
     });
 
+    it('dead-letters an entry delivered more than maxDeliveries times without running it', async () => {
+      const streamKey = streams();
+      const stream = streamKey('order.created');
+      let ran = false;
+      const consumer = createMessageConsumer({
+        name: 'billing',
+        handlers: {
+          'order.created': () => {
+            ran = true;
+          },
+        },
+      });
+      const survivor = transport({ consumer, streamKey, claimIdleMs: 20, maxDeliveries: 1 });
+      await survivor.runOnce(); // creates the group
+      const message = outboxMessage();
+      await createRedisStreamsPublisher({ client: redis, streamKey }).publish([message]);
+      // Its first consumer died while handling it.
+      await redis.call('XREADGROUP', 'GROUP', 'billing', 'dead', 'STREAMS', stream, '>');
+      await sleep(30);
+      expect(await survivor.runOnce()).toMatchObject({ claimed: 1, deadLettered: 1 });
+      expect(ran).toBe(false);
+      const [entry] = (await redis.call(
+        'XRANGE',
+        `${stream}:dead-letter`,
+        '-',
+        '+',
+      )) as unknown[][];
+      const fields = fieldsOf(entry?.[1]);
+      expect(fields.deliveries).toBe('2');
+      expect(JSON.parse(fields.error as string)).toMatchObject({
+        code: 'MESSAGE_DELIVERY_LIMIT',
+        details: { messageId: message.id, deliveries: 2 },
+      });
+    });
+
     it('dead-letters a permanent failure at once', async () => {
       const streamKey = streams();
       const consumer = createMessageConsumer({
@@ -551,6 +586,37 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       expect(await pendingCount(stream)).toBe(0);
       await expect(reader.runOnce()).rejects.toMatchObject({ code: 'CONSUMER_CLOSED' });
       expect(() => reader.start()).toThrow(expect.objectContaining({ code: 'CONSUMER_CLOSED' }));
+    });
+
+    it('acks an entry deleted from the stream while pending, without handling it', async () => {
+      const streamKey = streams();
+      const stream = streamKey('order.created');
+      const consumer = createMessageConsumer({
+        name: 'billing',
+        handlers: { 'order.created': () => {} },
+      });
+      const reader = transport({ consumer, streamKey, claimIdleMs: 20 });
+      await reader.runOnce();
+      await createRedisStreamsPublisher({ client: redis, streamKey }).publish([outboxMessage()]);
+      const read = (await redis.call(
+        'XREADGROUP',
+        'GROUP',
+        'billing',
+        'dead',
+        'STREAMS',
+        stream,
+        '>',
+      )) as [[string, [[string]]]];
+      await redis.xdel(stream, read[0][1][0][0]);
+      await sleep(30);
+      expect(await reader.runOnce()).toEqual({
+        handled: 0,
+        duplicates: 0,
+        failed: 0,
+        deadLettered: 0,
+        claimed: 0,
+      });
+      expect(await pendingCount(stream)).toBe(0);
     });
 
     it('close() cuts a blocking read short', async () => {
