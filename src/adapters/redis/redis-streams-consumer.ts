@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { sleep } from '../../core/async.js';
+import { createMutex, sleep } from '../../core/async.js';
 import { type ErrorRecord, errorRecord } from '../../core/error-record.js';
 import { FlowproofError, isFlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
@@ -296,8 +296,10 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
   #closed = false;
   /** Aborted by `close()`: cuts short the pause after a failed round. */
   readonly #stop = new AbortController();
-  /** The round in progress (one at a time). */
-  #round: Promise<RedisStreamsRoundResult> | undefined;
+  /** Rounds run one at a time, in call order. */
+  readonly #rounds = createMutex();
+  /** The last round started; `close()` waits for it. */
+  #round: Promise<unknown> = Promise.resolve();
   #loop: Promise<void> | undefined;
   #reading = false;
 
@@ -320,15 +322,12 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
   async runOnce(): Promise<RedisStreamsRoundResult> {
     this.#assertOpen();
     // Rounds never overlap: a second caller waits for the first, then runs its own.
-    while (this.#round) await this.#round.catch(() => undefined);
-    this.#assertOpen();
-    const round = this.#runRound();
-    this.#round = round;
-    try {
-      return await round;
-    } finally {
-      this.#round = undefined;
-    }
+    const round = this.#rounds.run(() => {
+      this.#assertOpen();
+      return this.#runRound();
+    });
+    this.#round = round.catch(() => undefined);
+    return round;
   }
 
   async close(options: RedisStreamsCloseOptions = {}): Promise<void> {
@@ -341,9 +340,15 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
     this.#stop.abort();
     // A blocking read waiting for entries is cut short; a handler in flight is waited for.
     if (this.#reading) this.#readerClient?.disconnect?.();
-    const inFlight = Promise.all([this.#loop, this.#round?.catch(() => undefined)]);
-    const timer = sleep(waitMs).then(() => 'timeout' as const);
-    if ((await Promise.race([inFlight, timer])) === 'timeout') {
+    const inFlight = Promise.all([this.#loop, this.#round]);
+    const stopTimer = new AbortController();
+    const timer = sleep(waitMs, stopTimer.signal).then(
+      () => 'timeout' as const,
+      () => 'done' as const,
+    );
+    const outcome = await Promise.race([inFlight, timer]);
+    stopTimer.abort();
+    if (outcome === 'timeout') {
       logEvent(
         this.#config.logger,
         'warn',
@@ -351,7 +356,8 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
         'The handler in flight did not finish in time; its entry stays pending and is taken over later',
       );
     }
-    if (this.#reader !== undefined && this.#reader !== this.#redis) await this.#reader.close();
+    // Quits the duplicated connection (a reader over the application's client leaves it open).
+    await this.#reader?.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

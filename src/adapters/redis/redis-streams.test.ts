@@ -619,6 +619,33 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       expect(await pendingCount(stream)).toBe(0);
     });
 
+    it('runs concurrent rounds one after the other', async () => {
+      const streamKey = streams();
+      let running = 0;
+      let most = 0;
+      const consumer = createMessageConsumer({
+        name: 'billing',
+        handlers: {
+          'order.created': async () => {
+            running += 1;
+            most = Math.max(most, running);
+            await sleep(10);
+            running -= 1;
+          },
+        },
+      });
+      const reader = transport({ consumer, streamKey, batchSize: 1 });
+      await reader.runOnce();
+      await createRedisStreamsPublisher({ client: redis, streamKey }).publish([
+        outboxMessage({ key: 'a' }),
+        outboxMessage({ key: 'b' }),
+        outboxMessage({ key: 'c' }),
+      ]);
+      const rounds = await Promise.all([reader.runOnce(), reader.runOnce(), reader.runOnce()]);
+      expect(rounds.map((round) => round.handled)).toEqual([1, 1, 1]);
+      expect(most).toBe(1);
+    });
+
     it('close() cuts a blocking read short', async () => {
       const streamKey = streams();
       const consumer = createMessageConsumer({
