@@ -646,6 +646,20 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       expect(most).toBe(1);
     });
 
+    it('close() leaves no timer behind', async () => {
+      const streamKey = streams();
+      const consumer = createMessageConsumer({
+        name: 'billing',
+        handlers: { 'order.created': () => {} },
+      });
+      const reader = transport({ consumer, streamKey });
+      await reader.runOnce();
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+      const before = timers();
+      await reader.close({ timeoutMs: 60_000 });
+      expect(timers()).toBeLessThanOrEqual(before);
+    });
+
     it('close() cuts a blocking read short', async () => {
       const streamKey = streams();
       const consumer = createMessageConsumer({
