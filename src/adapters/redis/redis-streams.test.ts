@@ -190,7 +190,7 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       await redis.set(streamKey('order.created'), 'not a stream');
       const second = outboxMessage({ key: 'k1' });
       const third = outboxMessage({ key: 'k2' });
-      const elsewhere = outboxMessage({ topic: 'order.shipped', key: 'k1' });
+      const elsewhere = outboxMessage({ topic: 'order.shipped', key: 'k3' });
       const acked = await publisher.publish([first, second, elsewhere, third]);
       // `first` was published before (acked again), `second` failed, `third` was not tried.
       expect(acked).toEqual([first.id, elsewhere.id]);
@@ -202,6 +202,30 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
         redisCode: 'WRONGTYPE',
         acknowledged: 1,
       });
+    });
+
+    it('keeps the order of a key across streams: nothing of a key after its failure', async () => {
+      const streamKey = streams();
+      await redis.set(streamKey('order.created'), 'not a stream');
+      const publisher = createRedisStreamsPublisher({ client: redis, streamKey });
+      const failing = outboxMessage({ topic: 'order.created', key: 'k' });
+      const sameKeyElsewhere = outboxMessage({ topic: 'order.shipped', key: 'k' });
+      const otherKey = outboxMessage({ topic: 'order.shipped', key: 'j' });
+      const earlierElsewhere = outboxMessage({ topic: 'order.paid', key: 'k' });
+      const acked = await publisher.publish([
+        earlierElsewhere,
+        failing,
+        sameKeyElsewhere,
+        otherKey,
+      ]);
+      expect(acked).toEqual([earlierElsewhere.id, otherKey.id]);
+      const shipped = (await redis.call(
+        'XRANGE',
+        streamKey('order.shipped'),
+        '-',
+        '+',
+      )) as unknown[][];
+      expect(shipped.map((entry) => fieldsOf(entry[1]).id)).toEqual([otherKey.id]);
     });
 
     it('rejects with a FlowproofError when nothing could be published', async () => {
