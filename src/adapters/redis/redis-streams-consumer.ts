@@ -77,7 +77,9 @@ export interface RedisStreamsConsumerOptions {
   readonly maxDeliveries?: number;
   /**
    * The dead-letter stream of a stream: entries that failed for good, with their original fields
-   * plus `error` (JSON), `deliveries` and `group`.
+   * plus `error` (the JSON error record: the handler's error for a permanent failure,
+   * `MESSAGE_DELIVERY_LIMIT` or `MESSAGE_MALFORMED` otherwise), `deliveries`, `group`, and
+   * `lastError` (the handler's last error) after `maxDeliveries` failures.
    * @default `<stream>:dead-letter`
    */
   readonly deadLetterStreamKey?: (stream: string) => string;
@@ -150,9 +152,10 @@ const OPTION_KEYS = [
 ];
 
 /**
- * Copies an entry to the dead-letter stream with `error`, `deliveries` and `group`, and
- * acknowledges it, if this consumer still holds it (another may have taken it over meanwhile).
- * KEYS: stream, dead-letter stream. ARGV: group, consumer, entry id, error, deliveries.
+ * Copies an entry to the dead-letter stream with `error`, `deliveries`, `group` (and `lastError`
+ * when given), and acknowledges it, if this consumer still holds it (another may have taken it
+ * over meanwhile). KEYS: stream, dead-letter stream. ARGV: group, consumer, entry id, error,
+ * deliveries, [last error].
  * Returns 1 when moved, 0 when not held.
  */
 const DEAD_LETTER_LUA = `
@@ -165,6 +168,10 @@ local command = { 'XADD', KEYS[2], '*' }
 for _, value in ipairs(fields) do table.insert(command, value) end
 for _, value in ipairs({ 'error', ARGV[4], 'deliveries', ARGV[5], 'group', ARGV[1] }) do
   table.insert(command, value)
+end
+if ARGV[6] then
+  table.insert(command, 'lastError')
+  table.insert(command, ARGV[6])
 end
 redis.call(unpack(command))
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
@@ -458,8 +465,17 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
       await this.#redis.command('XACK', stream, group, entryId);
       return outcome === 'handled' ? 'handled' : 'duplicates';
     } catch (error) {
-      if (isPermanentFailure(error) || deliveries >= maxDeliveries) {
+      if (isPermanentFailure(error)) {
         return this.#moveToDeadLetter(entry, errorRecord(error), message.id);
+      }
+      if (deliveries >= maxDeliveries) {
+        const last = errorRecord(error);
+        const limit = new FlowproofError(
+          'MESSAGE_DELIVERY_LIMIT',
+          `Message ${message.id} failed on all ${deliveries} deliveries; last error: ${last.name}: ${last.message}`,
+          { details: { messageId: message.id, deliveries } },
+        );
+        return this.#moveToDeadLetter(entry, errorRecord(limit), message.id, last);
       }
       if (message.key !== null) blockedKeys.add(message.key);
       return 'failed';
@@ -470,12 +486,20 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
     entry: Entry,
     error: ErrorRecord,
     messageId: string | undefined,
+    lastError?: ErrorRecord,
   ): Promise<'deadLettered' | 'failed'> {
     const { group, consumerName, deadLetterOf, logger, consumer } = this.#config;
     const deadLetter = deadLetterOf.get(entry.stream) as string;
     const moved = await this.#deadLetter.run<number>(
       [entry.stream, deadLetter],
-      [group, consumerName, entry.entryId, JSON.stringify(error), String(entry.deliveries)],
+      [
+        group,
+        consumerName,
+        entry.entryId,
+        JSON.stringify(error),
+        String(entry.deliveries),
+        ...(lastError === undefined ? [] : [JSON.stringify(lastError)]),
+      ],
     );
     if (Number(moved) !== 1) return 'failed';
     logEvent(

@@ -380,6 +380,12 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
         group: 'billing',
       });
       expect(JSON.parse(fields.error as string)).toEqual({
+        name: 'FlowproofError',
+        code: 'MESSAGE_DELIVERY_LIMIT',
+        message: `Message ${message.id} failed on all 3 deliveries; last error: Error: always fails`,
+        details: { messageId: message.id, deliveries: 3 },
+      });
+      expect(JSON.parse(fields.lastError as string)).toEqual({
         name: 'Error',
         message: 'always fails',
       });
