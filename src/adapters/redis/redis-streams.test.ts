@@ -29,6 +29,7 @@ import {
   type RedisStreamsConsumer,
   type RedisStreamsConsumerOptions,
 } from './index.js';
+import { decodeStreamFields } from './redis-stream-message.js';
 
 /** Flat `[field, value, …]` as an object (first value of a field wins). */
 function fieldsOf(flat: unknown): Record<string, string> {
@@ -44,6 +45,32 @@ function fieldsOf(flat: unknown): Record<string, string> {
 describe('defaultStreamKey', () => {
   it('is outbox:<topic>', () => {
     expect(defaultStreamKey('order.created')).toBe('outbox:order.created');
+  });
+});
+
+describe('the stream entry encoding', () => {
+  it('decodes any field list into a message or a reason, never throwing', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.string(),
+            fc.constantFrom('id', 'topic', 'payload', 'headers', 'createdAt', 'key'),
+            fc.json(),
+          ),
+        ),
+        (flat) => {
+          const decoded = decodeStreamFields(flat);
+          if (decoded.ok) {
+            expect(typeof decoded.message.id).toBe('string');
+            expect(Number.isSafeInteger(decoded.message.createdAt)).toBe(true);
+          } else {
+            expect(decoded.reason).toMatch(/^the \w+ field/);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 
@@ -615,6 +642,7 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       expect(finished).toBe(true);
       expect(await pendingCount(stream)).toBe(0);
       await expect(reader.runOnce()).rejects.toMatchObject({ code: 'CONSUMER_CLOSED' });
+      await expect(reader.close({ timeoutMS: 1 } as never)).rejects.toThrow(/options\.timeoutMS/);
       expect(() => reader.start()).toThrow(expect.objectContaining({ code: 'CONSUMER_CLOSED' }));
     });
 
