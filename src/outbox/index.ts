@@ -18,6 +18,7 @@ export {
 export {
   createMessageConsumer,
   type HandleOutcome,
+  type InboxTransaction,
   isPermanentFailure,
   type MessageConsumer,
   type MessageConsumerOptions,

@@ -100,7 +100,9 @@ const OPTION_KEYS = ['client', 'streamKey', 'maxLength', 'dedupeWindowMs', 'time
  * Creates an outbox publisher that appends each message to its topic's Redis stream (see
  * `createRedisStreamsConsumer` for the other end). Per stream, one Lua script per call appends
  * the messages in order and stops at the first failure, so a message is never appended after an
- * earlier one of its key failed; calls for different streams are sent together. A message
+ * earlier one of its key failed; calls for different streams are sent together. A key whose
+ * messages go to several streams (topics) is kept in order too: a message is sent once the
+ * earlier ones of its key were acknowledged, at the cost of one more round trip per switch. A message
  * appended before (its id is remembered for `dedupeWindowMs`) is acknowledged without a second
  * entry.
  *
@@ -166,95 +168,83 @@ export function createRedisStreamsPublisher(
     }
   };
 
-  const streamOf = (message: OutboxMessage): string => {
-    const stream = streamKey(message.topic);
-    if (typeof stream !== 'string' || stream === '') {
-      throw new TypeError(
-        `options.streamKey must return a non-empty string, got ${typeof stream} for topic ${message.topic}`,
-      );
-    }
-    return stream;
-  };
-
   return Object.freeze({
     async publish(messages: readonly OutboxMessage[]): Promise<readonly string[]> {
       if (!Array.isArray(messages)) throw new TypeError('messages must be an array');
+      let remaining = messages.map((message) => {
+        const stream = streamKey(message.topic);
+        if (typeof stream !== 'string' || stream === '') {
+          throw new TypeError(
+            `options.streamKey must return a non-empty string, got ${typeof stream} for topic ${message.topic}`,
+          );
+        }
+        return { message, stream };
+      });
       const acked = new Set<string>();
-      const failures: { stream: string; acked: readonly string[]; error: FlowproofError }[] = [];
-      // Keys with a message not appended: their later messages must not go out in this call.
       const failedKeys = new Set<string>();
-      for (const segment of segmentsByStream(messages, streamOf)) {
-        const byStream = new Map<string, OutboxMessage[]>();
-        for (const { message, stream } of segment) {
-          if (message.key !== null && failedKeys.has(message.key)) continue;
-          const group = byStream.get(stream);
-          if (group) group.push(message);
-          else byStream.set(stream, [message]);
+      const failedStreams = new Set<string>();
+      const errors: FlowproofError[] = [];
+      // Usually one wave. A key whose messages go to several streams needs one wave per switch:
+      // a message is sent only once every earlier message of its key was acknowledged.
+      while (remaining.length > 0) {
+        const wave = new Map<string, OutboxMessage[]>();
+        const waiting: typeof remaining = [];
+        const keyStream = new Map<string, string>();
+        const deferredStreams = new Set<string>();
+        for (const item of remaining) {
+          const { key } = item.message;
+          if (failedStreams.has(item.stream) || (key !== null && failedKeys.has(key))) {
+            if (key !== null) failedKeys.add(key);
+            continue;
+          }
+          const owner = key === null ? item.stream : (keyStream.get(key) ?? item.stream);
+          if (key !== null && !keyStream.has(key)) keyStream.set(key, item.stream);
+          if (owner !== item.stream || deferredStreams.has(item.stream)) {
+            // Behind an earlier message of its key in another stream; its stream waits too,
+            // so each stream keeps position order.
+            deferredStreams.add(item.stream);
+            waiting.push(item);
+            continue;
+          }
+          const group = wave.get(item.stream);
+          if (group) group.push(item.message);
+          else wave.set(item.stream, [item.message]);
         }
         const results = await Promise.all(
-          [...byStream].map(async ([stream, group]) => ({
+          [...wave].map(async ([stream, group]) => ({
             stream,
             group,
             ...(await publishStream(stream, group)),
           })),
         );
-        for (const result of results) {
-          for (const id of result.acked) acked.add(id);
-          if (result.error === undefined) continue;
-          failures.push({ stream: result.stream, acked: result.acked, error: result.error });
-          for (const message of result.group) {
+        for (const { stream, group, acked: streamAcked, error } of results) {
+          for (const id of streamAcked) acked.add(id);
+          if (error === undefined) continue;
+          errors.push(error);
+          failedStreams.add(stream);
+          for (const message of group) {
             if (message.key !== null && !acked.has(message.id)) failedKeys.add(message.key);
           }
+          logEvent(
+            logger,
+            'warn',
+            {
+              event: 'outbox.publish.failed',
+              stream,
+              acknowledged: streamAcked.length,
+              code: error.code,
+              ...(error.details.redisCode === undefined
+                ? {}
+                : { redisCode: error.details.redisCode }),
+            },
+            'Appending to a Redis stream failed; the messages left are retried by the relay',
+          );
         }
+        remaining = waiting;
       }
-      if (failures.length > 0 && acked.size === 0) throw failures[0]?.error;
-      for (const { stream, error, acked: streamAcked } of failures) {
-        logEvent(
-          logger,
-          'warn',
-          {
-            event: 'outbox.publish.failed',
-            stream,
-            acknowledged: streamAcked.length,
-            code: error.code,
-            ...(error.details.redisCode === undefined
-              ? {}
-              : { redisCode: error.details.redisCode }),
-          },
-          'Appending to a Redis stream failed; the messages left are retried by the relay',
-        );
-      }
+      if (errors.length > 0 && acked.size === 0) throw errors[0];
       // In the order given, which is position order.
       return messages.filter((message) => acked.has(message.id)).map((message) => message.id);
     },
   });
-}
-
-/**
- * Splits `messages` (in position order) into runs in which no key goes to two streams. Streams of
- * one run are appended to at once; runs go one after the other, so a message whose key has an
- * earlier message in another stream is appended only once that one was.
- */
-function segmentsByStream(
-  messages: readonly OutboxMessage[],
-  streamOf: (message: OutboxMessage) => string,
-): { message: OutboxMessage; stream: string }[][] {
-  const segments: { message: OutboxMessage; stream: string }[][] = [];
-  let current: { message: OutboxMessage; stream: string }[] = [];
-  let streamOfKey = new Map<string, string>();
-  for (const message of messages) {
-    const stream = streamOf(message);
-    if (message.key !== null) {
-      const earlier = streamOfKey.get(message.key);
-      if (earlier !== undefined && earlier !== stream) {
-        segments.push(current);
-        current = [];
-        streamOfKey = new Map();
-      }
-      streamOfKey.set(message.key, stream);
-    }
-    current.push({ message, stream });
-  }
-  if (current.length > 0) segments.push(current);
-  return segments;
 }
