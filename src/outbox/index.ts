@@ -41,6 +41,7 @@ export {
   type OutboxOptions,
   type OutboxPage,
   type OutboxPurgeOptions,
+  type OutboxPurgeResult,
   type OutboxStats,
   type OutboxTopics,
 } from './outbox.js';
