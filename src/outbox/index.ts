@@ -7,7 +7,6 @@
  * @module
  */
 
-// Consumers.
 export { NonRetryableError } from '../saga/retry-policy.js';
 export {
   createInProcessPublisher,
@@ -44,3 +43,7 @@ export {
   type OutboxTopicCounts,
   type StoredOutboxMessage,
 } from './outbox-store.js';
+// Consumers.
+// (The publisher port is exported here for the API docs; drop this line at merge if the port's
+// own export block already has it.)
+export type { OutboxMessage, OutboxPublisher } from './publisher.js';
