@@ -233,6 +233,16 @@ describe('createOutboxRelay', () => {
     await relay.close();
   });
 
+  it('close() of a started relay leaves no timer behind (the process can exit at once)', async () => {
+    const { relay } = await setup({ publisher: scriptedPublisher().publisher });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    relay.start();
+    await sleep(20);
+    await relay.close({ timeoutMs: 60_000 });
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
+
   it('keeps going after a store failure, logging it', async () => {
     const logger = recordingLogger();
     const script = scriptedPublisher();

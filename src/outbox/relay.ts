@@ -317,7 +317,11 @@ class Relay implements OutboxRelay {
     const loop = this.#loop;
     if (loop) {
       // A batch cut short is not lost: its claim runs out and another relay publishes it.
-      await Promise.race([loop, sleep(timeoutMs)]);
+      // The wait's timer is cleared once the loop ends: it must not keep the process alive.
+      const stopWaiting = new AbortController();
+      const waited = sleep(timeoutMs, stopWaiting.signal).catch(() => undefined);
+      await Promise.race([loop, waited]);
+      stopWaiting.abort();
     }
     const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = undefined;
