@@ -375,7 +375,26 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
     if (this.#reader) return this.#reader;
     const { client, timeoutMs, blockMs } = this.#config;
     if (typeof client.duplicate === 'function') {
-      this.#readerClient = client.duplicate();
+      const readerClient = client.duplicate();
+      this.#readerClient = readerClient;
+      // An EventEmitter without an 'error' listener prints "Unhandled error event" (ioredis) or
+      // throws on every failed reconnect. The reads themselves fail and are logged as
+      // `outbox.consume.read_failed`; the connection's own events are only worth a debug line.
+      const { on } = readerClient as { on?: unknown };
+      if (typeof on === 'function') {
+        on.call(readerClient, 'error', (error: unknown) => {
+          logEvent(
+            this.#config.logger,
+            'debug',
+            {
+              event: 'outbox.consume.connection_error',
+              consumer: this.#config.consumer.name,
+              error: errorRecord(error),
+            },
+            'The Redis connection of the blocking reads reported an error',
+          );
+        });
+      }
       this.#reader = createRedisBackend({
         client: this.#readerClient,
         keyPrefix: '',

@@ -763,6 +763,35 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       expect(timers()).toBeLessThanOrEqual(before);
     });
 
+    it('listens for errors on the connection it opens, so a Redis outage is not an unhandled error event', async () => {
+      const opened: Redis[] = [];
+      const client: RedisClientLike = {
+        get status() {
+          return redis.status;
+        },
+        call: (command, ...args) => redis.call(command, ...(args as string[])),
+        duplicate: () => {
+          const connection = redis.duplicate();
+          opened.push(connection);
+          return connection;
+        },
+      };
+      const consumer = createMessageConsumer({
+        name: 'billing',
+        handlers: { 'order.created': () => {} },
+      });
+      const worker = createRedisStreamsConsumer({
+        client,
+        consumer,
+        streamKey: streams(),
+        blockMs: 10,
+      });
+      created.push(worker);
+      await worker.runOnce();
+      expect(opened).toHaveLength(1);
+      expect(opened[0]?.listenerCount('error')).toBeGreaterThan(0);
+    });
+
     it('close() cuts a blocking read short', async () => {
       const streamKey = streams();
       const consumer = createMessageConsumer({
