@@ -28,6 +28,15 @@ describeWithPostgres('PostgreSQL outbox notifier (LISTEN/NOTIFY)', (url) => {
     await pool.end();
   });
 
+  /** Ends the server session listening on `channel`, as a restart or a network cut would. */
+  async function killListenConnection(channel: string): Promise<void> {
+    await backend.execute(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE pid <> pg_backend_pid() AND query = $1`,
+      [`LISTEN ${channel}`],
+    );
+  }
+
   it('wakes a subscriber on notify (and once when it starts listening), not after unsubscribe', async () => {
     const channel = `outbox_test_${Date.now()}`;
     const notifier = createPostgresOutboxNotifier({ backend, connect, channel });
@@ -78,11 +87,7 @@ describeWithPostgres('PostgreSQL outbox notifier (LISTEN/NOTIFY)', (url) => {
     const unsubscribe = await notifier.subscribe(() => {
       wakes += 1;
     });
-    await backend.execute(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND query = $1`,
-      [`LISTEN ${channel}`],
-    );
+    await killListenConnection(channel);
     // Reconnecting wakes the relay once (it may have missed notifications meanwhile).
     await until(() => wakes >= 2);
     expect(wakes).toBeGreaterThanOrEqual(2);
@@ -113,11 +118,7 @@ describeWithPostgres('PostgreSQL outbox notifier (LISTEN/NOTIFY)', (url) => {
     const unsubscribe = await notifier.subscribe(() => {
       wakes += 1;
     });
-    await backend.execute(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND query = $1`,
-      [`LISTEN ${channel}`],
-    );
+    await killListenConnection(channel);
     await until(() => wakes >= 2);
     expect(refusals).toBe(3);
     expect(wakes).toBeGreaterThanOrEqual(2);
