@@ -157,6 +157,24 @@ describe('createOutbox: enqueue', () => {
     );
   });
 
+  it('refuses as transaction a backend outside any transaction (the write would commit alone)', async () => {
+    const { outbox, backend, store } = await setup();
+    const payload = { orderId: 'A', total: 1 };
+    await expect(
+      outbox.enqueue('order.created', payload, { id: 'm-unbound', transaction: backend }),
+    ).rejects.toThrow(/^options\.transaction must be/);
+    await expect(
+      outbox.enqueueMany([{ topic: 'order.created', payload, id: 'm-unbound' }], {
+        transaction: backend,
+      }),
+    ).rejects.toThrow(/^options\.transaction must be/);
+    expect(await store.get('m-unbound')).toBeUndefined();
+    await backend.transaction((tx) =>
+      outbox.enqueue('order.created', payload, { id: 'm-bound', transaction: tx }),
+    );
+    expect((await store.get('m-bound'))?.status).toBe('pending');
+  });
+
   it('a duplicate id is OUTBOX_MESSAGE_EXISTS', async () => {
     const { outbox } = await setup();
     await outbox.enqueue('order.created', { orderId: 'A', total: 1 }, { id: 'same' });

@@ -392,6 +392,16 @@ class OutboxImpl<T extends OutboxTopics, Tx> implements Outbox<T, Tx> {
     })[],
     transaction: Tx | undefined,
   ): Promise<readonly EnqueuedMessage[]> {
+    // A backend outside any transaction would write the message on its own, committed at once
+    // whatever becomes of the caller's work: the one guarantee the outbox gives would be gone.
+    if (
+      transaction !== undefined &&
+      (transaction as { readonly inTransaction?: unknown }).inTransaction === false
+    ) {
+      throw new TypeError(
+        'options.transaction must be a backend bound to a transaction (the one backend.transaction() passes to its callback, withTransactionClient() or joinOpenTransaction()); leave it out to enqueue on its own',
+      );
+    }
     // Checked and encoded before anything is written: a bad message leaves no partial batch.
     const contextHeaders = serializeContext();
     const messages: NewOutboxMessage[] = [];
