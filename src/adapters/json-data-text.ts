@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import { unstorableText } from '../core/options.js';
 
 /** Longest delay or lease a store takes: about 100 years. */
 export const MAX_MS = 100 * 365 * 24 * 3_600_000;
@@ -14,9 +15,6 @@ export function assertStrings(values: readonly string[], name: string): void {
     throw new TypeError(`${name} must be an array of strings`);
   }
 }
-
-/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * A value as JSON text. It must be JSON data (plain objects, arrays, finite numbers,
@@ -34,12 +32,9 @@ export function jsonDataText(value: unknown, name: string): string {
       // `this[key]` is the value before a `toJSON()` (Date) turned it into a string.
       const raw = key === '' ? value : (this as Record<string, unknown>)[key];
       const at = key === '' ? name : `${name} (at key ${JSON.stringify(key)})`;
-      if (key.includes('\u0000') || (typeof raw === 'string' && raw.includes('\u0000'))) {
-        throw new TypeError(`${at} must not contain the NUL character (U+0000)`);
-      }
-      if (LONE_SURROGATE.test(key) || (typeof raw === 'string' && LONE_SURROGATE.test(raw))) {
-        throw new TypeError(`${at} must be well-formed Unicode (it holds a lone surrogate)`);
-      }
+      const problem =
+        unstorableText(key) ?? (typeof raw === 'string' ? unstorableText(raw) : undefined);
+      if (problem !== undefined) throw new TypeError(`${at} ${problem}`);
       if (isJsonData(raw)) return item;
       throw new TypeError(`${at} must be JSON data; got ${describeNonJson(raw)}`);
     });

@@ -108,3 +108,17 @@ export function assertKnownKeys(value: object, known: readonly string[], name: s
     `unknown option${unknown.length > 1 ? 's' : ''} ${listed}; expected one of: ${known.join(', ')}`,
   );
 }
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Why `text` cannot be stored alike by every backend, as the end of a sentence naming it, or
+ * `undefined` when it can: PostgreSQL's `text` and `jsonb` hold neither the NUL character
+ * (U+0000) nor a lone UTF-16 surrogate.
+ */
+export function unstorableText(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
+  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (it holds a lone surrogate)';
+  return undefined;
+}

@@ -99,6 +99,44 @@ describe('createOutbox: enqueue', () => {
     expect(await store.get('m-big')).toBeUndefined();
   });
 
+  it('refuses a payload string or key with a NUL or a lone surrogate (OUTBOX_PAYLOAD_UNENCODABLE) with the path', async () => {
+    const backend = createMemoryBackend();
+    const store = createMemoryOutboxStore({ backend });
+    await store.migrate();
+    const outbox = createOutbox({ store, topics: { raw: z.record(z.string(), z.unknown()) } });
+    const cases: [Record<string, unknown>, string][] = [
+      [{ note: 'a\u0000b' }, '$.note'],
+      [{ lines: ['ok', '\ud800'] }, '$.lines[1]'],
+      [{ nested: { '\udc00': 1 } }, '$.nested'],
+    ];
+    for (const [payload, path] of cases) {
+      const error = await rejection(outbox.enqueue('raw', payload, { id: 'm-text' }));
+      expect(isFlowproofError(error, 'OUTBOX_PAYLOAD_UNENCODABLE')).toBe(true);
+      expect((error as { details: unknown }).details).toEqual({ topic: 'raw', path });
+    }
+    expect(await store.get('m-text')).toBeUndefined();
+  });
+
+  it('refuses a key, id or header with a NUL or a lone surrogate: a TypeError naming it, on every store', async () => {
+    const { outbox, store } = await setup();
+    const payload = { orderId: 'A', total: 1 };
+    for (const bad of ['a\u0000b', '\ud800', 'x\udc00']) {
+      await expect(
+        outbox.enqueue('order.created', payload, { key: bad, id: 'm-k' }),
+      ).rejects.toThrow(/^options\.key must/);
+      await expect(outbox.enqueue('order.created', payload, { id: bad })).rejects.toThrow(
+        /^options\.id must/,
+      );
+      await expect(
+        outbox.enqueue('order.created', payload, { headers: { h: bad }, id: 'm-k' }),
+      ).rejects.toThrow(/^options\.headers\.h must/);
+      await expect(
+        outbox.enqueue('order.created', payload, { headers: { [bad]: 'v' }, id: 'm-k' }),
+      ).rejects.toThrow(/^options\.headers key must/);
+    }
+    expect(await store.get('m-k')).toBeUndefined();
+  });
+
   it('refuses an unknown topic, a bad key, id or header with a TypeError naming it', async () => {
     const { outbox } = await setup();
     const payload = { orderId: 'A', total: 1 };
@@ -117,6 +155,24 @@ describe('createOutbox: enqueue', () => {
     await expect(outbox.enqueue('order.created', payload, { keys: 'x' } as never)).rejects.toThrow(
       /keys/,
     );
+  });
+
+  it('refuses as transaction a backend outside any transaction (the write would commit alone)', async () => {
+    const { outbox, backend, store } = await setup();
+    const payload = { orderId: 'A', total: 1 };
+    await expect(
+      outbox.enqueue('order.created', payload, { id: 'm-unbound', transaction: backend }),
+    ).rejects.toThrow(/^options\.transaction must be/);
+    await expect(
+      outbox.enqueueMany([{ topic: 'order.created', payload, id: 'm-unbound' }], {
+        transaction: backend,
+      }),
+    ).rejects.toThrow(/^options\.transaction must be/);
+    expect(await store.get('m-unbound')).toBeUndefined();
+    await backend.transaction((tx) =>
+      outbox.enqueue('order.created', payload, { id: 'm-bound', transaction: tx }),
+    );
+    expect((await store.get('m-bound'))?.status).toBe('pending');
   });
 
   it('a duplicate id is OUTBOX_MESSAGE_EXISTS', async () => {

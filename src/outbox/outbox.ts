@@ -15,6 +15,7 @@ import {
   assertKnownKeys,
   assertNonEmptyString,
   assertOptionsObject,
+  unstorableText,
 } from '../core/options.js';
 import {
   assertStandardSchema,
@@ -234,6 +235,41 @@ const TOPIC = /^[\w.:/-]{1,200}$/;
 const MAX_ID_LENGTH = 200;
 const MAX_KEY_LENGTH = 500;
 
+/** @throws TypeError naming `name` when `text` holds what no store can keep (NUL, lone surrogate). */
+function assertStorableText(text: string, name: string): void {
+  const problem = unstorableText(text);
+  if (problem !== undefined) throw new TypeError(`${name} ${problem}`);
+}
+
+/**
+ * The first string or object key in JSON data that no store can keep, with the path of the
+ * string, or of the object holding the key.
+ */
+function unstorableTextIn(
+  value: unknown,
+  path: string,
+): { readonly path: string; readonly problem: string } | undefined {
+  if (typeof value === 'string') {
+    const problem = unstorableText(value);
+    return problem === undefined ? undefined : { path, problem };
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = unstorableTextIn(item, `${path}[${index}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const [name, item] of Object.entries(value)) {
+    const problem = unstorableText(name);
+    if (problem !== undefined) return { path, problem: `has a key that ${problem}` };
+    const found = unstorableTextIn(item, `${path}.${name}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /**
  * Creates an outbox over `store` for `topics`.
  *
@@ -356,6 +392,16 @@ class OutboxImpl<T extends OutboxTopics, Tx> implements Outbox<T, Tx> {
     })[],
     transaction: Tx | undefined,
   ): Promise<readonly EnqueuedMessage[]> {
+    // A backend outside any transaction would write the message on its own, committed at once
+    // whatever becomes of the caller's work: the one guarantee the outbox gives would be gone.
+    if (
+      transaction !== undefined &&
+      (transaction as { readonly inTransaction?: unknown }).inTransaction === false
+    ) {
+      throw new TypeError(
+        'options.transaction must be a backend bound to a transaction (the one backend.transaction() passes to its callback, withTransactionClient() or joinOpenTransaction()); leave it out to enqueue on its own',
+      );
+    }
     // Checked and encoded before anything is written: a bad message leaves no partial batch.
     const contextHeaders = serializeContext();
     const messages: NewOutboxMessage[] = [];
@@ -413,6 +459,7 @@ class OutboxImpl<T extends OutboxTopics, Tx> implements Outbox<T, Tx> {
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
       throw new TypeError(`${where}.id must be a string of 1 to ${MAX_ID_LENGTH} characters`);
     }
+    assertStorableText(id, `${where}.id`);
     const key = draft.key ?? null;
     if (
       key !== null &&
@@ -422,15 +469,18 @@ class OutboxImpl<T extends OutboxTopics, Tx> implements Outbox<T, Tx> {
         `${where}.key must be a string of 1 to ${MAX_KEY_LENGTH} characters, or null`,
       );
     }
+    if (key !== null) assertStorableText(key, `${where}.key`);
     const extra = draft.headers ?? {};
     assertOptionsObject(extra, `${where}.headers`);
     for (const [name, value] of Object.entries(extra)) {
       assertNonEmptyString(name, `${where}.headers key`);
+      assertStorableText(name, `${where}.headers key`);
       if (typeof value !== 'string') {
         throw new TypeError(
           `${where}.headers.${name} must be a string, got ${describeValue(value)}`,
         );
       }
+      assertStorableText(value, `${where}.headers.${name}`);
     }
     const schema = this.#schemas[topic] as StandardSchemaV1;
     const parsed: InferSchemaOutput<StandardSchemaV1> = await parseWithSchema(
@@ -448,6 +498,14 @@ class OutboxImpl<T extends OutboxTopics, Tx> implements Outbox<T, Tx> {
         'OUTBOX_PAYLOAD_UNENCODABLE',
         `the payload of ${topic} is not JSON data: ${error.message.replace(/^the result /, 'the value ')}`,
         { details: { topic, path: error.path } },
+      );
+    }
+    const unstorable = unstorableTextIn(payload, '$');
+    if (unstorable !== undefined) {
+      throw new FlowproofError(
+        'OUTBOX_PAYLOAD_UNENCODABLE',
+        `the payload of ${topic} cannot be stored: the text at ${unstorable.path} ${unstorable.problem}`,
+        { details: { topic, path: unstorable.path } },
       );
     }
     const headers: Record<string, string> = { ...contextHeaders, ...extra };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { recordingLogger } from '../../test/support/logger.js';
 import { createMemoryBackend, createMemoryOutboxStore } from '../adapters/memory/index.js';
 import { sleep } from '../core/async.js';
-import { isFlowproofError } from '../core/errors.js';
+import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import { NonRetryableError } from '../core/retry-policy.js';
 import {
   createOutbox,
@@ -230,6 +230,44 @@ describe('createOutboxRelay', () => {
     const closed = await relay.runOnce().catch((error: unknown) => error);
     expect(isFlowproofError(closed, 'OUTBOX_RELAY_CLOSED')).toBe(true);
     expect(() => relay.start()).toThrow(/closed/);
+    await relay.close();
+  });
+
+  it('close() of a started relay leaves no timer behind (the process can exit at once)', async () => {
+    const { relay } = await setup({ publisher: scriptedPublisher().publisher });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    relay.start();
+    await sleep(20);
+    await relay.close({ timeoutMs: 60_000 });
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
+
+  it('subscribes to wake-ups again while subscribing fails (the database not up yet)', async () => {
+    const script = scriptedPublisher();
+    let attempts = 0;
+    let wake: (() => void) | undefined;
+    const { outbox, relay } = await setup({
+      publisher: script.publisher,
+      pollIntervalMs: 60_000,
+      wakeUp: {
+        subscribe: async (listener) => {
+          attempts += 1;
+          if (attempts <= 2) {
+            throw new FlowproofError('BACKEND_UNAVAILABLE', 'connect ECONNREFUSED');
+          }
+          wake = listener;
+          return () => {};
+        },
+      },
+    });
+    relay.start();
+    for (let i = 0; i < 200 && wake === undefined; i += 1) await sleep(10);
+    expect(attempts).toBe(3);
+    await outbox.enqueue('event', { n: 1 });
+    wake?.();
+    for (let i = 0; i < 50 && script.published.length === 0; i += 1) await sleep(10);
+    expect(payloads(script.published)).toEqual([1]);
     await relay.close();
   });
 

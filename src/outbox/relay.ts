@@ -273,6 +273,10 @@ class Relay implements OutboxRelay {
   /** Wakes the loop's wait early (a wake-up, or close). */
   #wake = new AbortController();
   #unsubscribe: (() => void | Promise<void>) | undefined;
+  /** Subscribing to wake-ups, tried again while it fails; `close()` waits for it. */
+  #subscription: Promise<void> | undefined;
+  /** Aborted by `close()`: cuts short the wait before subscribing again. */
+  readonly #closing = new AbortController();
   #lastPurgeAt = 0;
 
   constructor(config: RelayConfig) {
@@ -314,10 +318,15 @@ class Relay implements OutboxRelay {
     if (this.#closed) return;
     this.#closed = true;
     this.#wake.abort();
+    this.#closing.abort();
     const loop = this.#loop;
     if (loop) {
       // A batch cut short is not lost: its claim runs out and another relay publishes it.
-      await Promise.race([loop, sleep(timeoutMs)]);
+      // The wait's timer is cleared once the loop ends: it must not keep the process alive.
+      const stopWaiting = new AbortController();
+      const waited = sleep(timeoutMs, stopWaiting.signal).catch(() => undefined);
+      await Promise.race([Promise.all([loop, this.#subscription]), waited]);
+      stopWaiting.abort();
     }
     const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = undefined;
@@ -343,7 +352,7 @@ class Relay implements OutboxRelay {
 
   async #run(): Promise<void> {
     const { logger, pollIntervalMs, wakeUp } = this.#config;
-    if (wakeUp) await this.#subscribe(wakeUp);
+    if (wakeUp) this.#subscription = this.#subscribe(wakeUp);
     logEvent(
       logger,
       'info',
@@ -387,16 +396,41 @@ class Relay implements OutboxRelay {
     );
   }
 
+  /**
+   * Subscribes to wake-ups. While that fails (the database not reachable yet), the relay polls
+   * and tries again with backoff; a `TypeError` (a wake-up that cannot listen) is not retried.
+   */
   async #subscribe(wakeUp: OutboxWakeUp): Promise<void> {
-    try {
-      this.#unsubscribe = await wakeUp.subscribe(() => this.#wake.abort());
-    } catch (error) {
-      logEvent(
-        this.#config.logger,
-        'warn',
-        { event: 'outbox.relay.subscribe_failed', relayId: this.relayId, err: error },
-        'could not subscribe the outbox relay to wake-ups; polling only',
-      );
+    let retryInMs = MIN_ERROR_BACKOFF_MS;
+    while (!this.#closed) {
+      try {
+        const unsubscribe = await wakeUp.subscribe(() => this.#wake.abort());
+        // Closed meanwhile: nobody will unsubscribe later (its failure is of no consequence).
+        if (this.#closed)
+          await Promise.resolve()
+            .then(unsubscribe)
+            .catch(() => undefined);
+        else this.#unsubscribe = unsubscribe;
+        return;
+      } catch (error) {
+        const retry = !(error instanceof TypeError);
+        logEvent(
+          this.#config.logger,
+          'warn',
+          {
+            event: 'outbox.relay.subscribe_failed',
+            relayId: this.relayId,
+            err: error,
+            ...(retry ? { retryInMs } : {}),
+          },
+          retry
+            ? 'could not subscribe the outbox relay to wake-ups; polling, and trying again'
+            : 'could not subscribe the outbox relay to wake-ups; polling only',
+        );
+        if (!retry) return;
+      }
+      await sleep(retryInMs, this.#closing.signal).catch(() => undefined);
+      retryInMs = Math.min(retryInMs * 2, MAX_ERROR_BACKOFF_MS);
     }
   }
 

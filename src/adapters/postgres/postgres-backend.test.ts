@@ -434,6 +434,20 @@ describeWithPostgres('PostgreSQL server: timeouts, closing and lost statements',
     await expect(backend.query('SELECT 1')).rejects.toMatchObject({ code: 'BACKEND_CLOSED' });
   });
 
+  it('a pool its owner ended is BACKEND_CLOSED (details.reason: client-ended)', async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    const backend = createPostgresBackend({ client: pool });
+    expect(await backend.query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
+    await pool.end();
+    await expect(backend.query('SELECT 1')).rejects.toMatchObject({
+      code: 'BACKEND_CLOSED',
+      details: { backend: 'postgres', reason: 'client-ended' },
+    });
+    await expect(backend.transaction(async () => {})).rejects.toMatchObject({
+      code: 'BACKEND_CLOSED',
+    });
+  });
+
   it('refuses a transaction-bound backend once its transaction ended', async () => {
     const pool = new pg.Pool({ connectionString: url, max: 1 });
     const backend = createPostgresBackend({ client: pool });

@@ -25,6 +25,13 @@ export function toPostgresError(error: unknown, what: string): FlowproofError {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   const text = typeof message === 'string' ? message : String(error);
   const sqlstate = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  if (/Cannot use a pool after calling end on the pool/.test(text)) {
+    // The application ended its pool: nothing will answer again, as after close().
+    return new FlowproofError('BACKEND_CLOSED', `PostgreSQL ${what} failed: the pool was ended`, {
+      cause: error,
+      details: { backend: 'postgres', reason: 'client-ended' },
+    });
+  }
   let flowproofCode: FlowproofErrorCode = 'BACKEND_ERROR';
   if (
     (typeof code === 'string' && UNAVAILABLE_ERRNO.has(code)) ||

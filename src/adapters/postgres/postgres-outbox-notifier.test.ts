@@ -28,6 +28,15 @@ describeWithPostgres('PostgreSQL outbox notifier (LISTEN/NOTIFY)', (url) => {
     await pool.end();
   });
 
+  /** Ends the server session listening on `channel`, as a restart or a network cut would. */
+  async function killListenConnection(channel: string): Promise<void> {
+    await backend.execute(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE pid <> pg_backend_pid() AND query = $1`,
+      [`LISTEN ${channel}`],
+    );
+  }
+
   it('wakes a subscriber on notify (and once when it starts listening), not after unsubscribe', async () => {
     const channel = `outbox_test_${Date.now()}`;
     const notifier = createPostgresOutboxNotifier({ backend, connect, channel });
@@ -78,13 +87,40 @@ describeWithPostgres('PostgreSQL outbox notifier (LISTEN/NOTIFY)', (url) => {
     const unsubscribe = await notifier.subscribe(() => {
       wakes += 1;
     });
-    await backend.execute(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND query = $1`,
-      [`LISTEN ${channel}`],
-    );
+    await killListenConnection(channel);
     // Reconnecting wakes the relay once (it may have missed notifications meanwhile).
     await until(() => wakes >= 2);
+    expect(wakes).toBeGreaterThanOrEqual(2);
+    const before = wakes;
+    await notifier.notify();
+    await until(() => wakes > before);
+    expect(wakes).toBeGreaterThan(before);
+    await unsubscribe();
+  });
+
+  it('keeps trying to listen again while the server is still down', async () => {
+    const channel = `outbox_down_${Date.now()}`;
+    let refusals = 0;
+    const notifier = createPostgresOutboxNotifier({
+      backend,
+      channel,
+      reconnectDelayMs: 20,
+      // After the first connection, the next three attempts find the server down.
+      connect: async () => {
+        if (wakes > 0 && refusals < 3) {
+          refusals += 1;
+          throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        }
+        return connect();
+      },
+    });
+    let wakes = 0;
+    const unsubscribe = await notifier.subscribe(() => {
+      wakes += 1;
+    });
+    await killListenConnection(channel);
+    await until(() => wakes >= 2);
+    expect(refusals).toBe(3);
     expect(wakes).toBeGreaterThanOrEqual(2);
     const before = wakes;
     await notifier.notify();

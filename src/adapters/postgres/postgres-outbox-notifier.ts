@@ -152,7 +152,27 @@ export function createPostgresOutboxNotifier(
           { event: 'outbox.listen_lost', channel, err: error },
           'lost the outbox LISTEN connection; polling until it is back',
         );
-        retry = setTimeout(() => void listen().catch(onLost), reconnectDelayMs);
+        listenLater();
+      };
+      // Tries again until it listens: the server may still be down at the first attempts.
+      let attempts = 0;
+      const listenLater = () => {
+        attempts += 1;
+        const attempt = attempts;
+        retry = setTimeout(() => {
+          listen().catch((error: unknown) => {
+            // Stopped, or the connection's 'error' event already scheduled the next attempt.
+            if (stopped || attempt !== attempts) return;
+            if (connection !== undefined) return onLost(error);
+            logEvent(
+              logger,
+              'warn',
+              { event: 'outbox.listen_failed', channel, err: error },
+              'could not listen for outbox wake-ups again; retrying',
+            );
+            listenLater();
+          });
+        }, reconnectDelayMs);
         retry.unref();
       };
       const detach = (c: PostgresListenConnection) => {

@@ -375,7 +375,26 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
     if (this.#reader) return this.#reader;
     const { client, timeoutMs, blockMs } = this.#config;
     if (typeof client.duplicate === 'function') {
-      this.#readerClient = client.duplicate();
+      const readerClient = client.duplicate();
+      this.#readerClient = readerClient;
+      // An EventEmitter without an 'error' listener prints "Unhandled error event" (ioredis) or
+      // throws on every failed reconnect. The reads themselves fail and are logged as
+      // `outbox.consume.read_failed`; the connection's own events are only worth a debug line.
+      const { on } = readerClient as { on?: unknown };
+      if (typeof on === 'function') {
+        on.call(readerClient, 'error', (error: unknown) => {
+          logEvent(
+            this.#config.logger,
+            'debug',
+            {
+              event: 'outbox.consume.connection_error',
+              consumer: this.#config.consumer.name,
+              error: errorRecord(error),
+            },
+            'The Redis connection of the blocking reads reported an error',
+          );
+        });
+      }
       this.#reader = createRedisBackend({
         client: this.#readerClient,
         keyPrefix: '',
@@ -612,11 +631,7 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
       this.#reading = false;
     }
     const entries: Entry[] = [];
-    if (!Array.isArray(reply)) return entries;
-    for (const item of reply) {
-      if (!Array.isArray(item)) continue;
-      entries.push(...parseEntries(String(item[0]), item[1]));
-    }
+    for (const [stream, raw] of streamReplies(reply)) entries.push(...parseEntries(stream, raw));
     return entries;
   }
 
@@ -637,6 +652,23 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
       throw new FlowproofError('CONSUMER_CLOSED', 'This Redis Streams consumer was closed');
     }
   }
+}
+
+/**
+ * The `[stream, entries]` pairs of an `XREADGROUP` reply. RESP2 answers `[[stream, entries], …]`;
+ * RESP3 answers a map, which clients give as a flat `[stream, entries, …]` (ioredis 6, whose
+ * default protocol is 3), a `Map` or a plain object.
+ */
+function streamReplies(reply: unknown): [string, unknown][] {
+  if (reply instanceof Map) return [...reply].map(([stream, raw]) => [String(stream), raw]);
+  if (!Array.isArray(reply)) {
+    if (reply === null || typeof reply !== 'object') return [];
+    return Object.entries(reply);
+  }
+  if (reply.every(Array.isArray)) return reply.map((item) => [String(item[0]), item[1]]);
+  const pairs: [string, unknown][] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([String(reply[i]), reply[i + 1]]);
+  return pairs;
 }
 
 /** Entries of an `XREADGROUP`/`XAUTOCLAIM` reply: `[[id, [field, value, …] | nil], …]`. */

@@ -29,6 +29,7 @@ import {
   type RedisStreamsConsumer,
   type RedisStreamsConsumerOptions,
 } from './index.js';
+import type { RedisClientLike } from './redis-client.js';
 import { decodeStreamFields } from './redis-stream-message.js';
 
 /** Flat `[field, value, …]` as an object (first value of a field wins). */
@@ -285,6 +286,50 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       expect(round).toEqual({ handled: 1, duplicates: 0, failed: 0, deadLettered: 0, claimed: 0 });
       expect(pendingWhileHandling).toEqual([1]);
       expect(await pendingCount(stream)).toBe(0);
+    });
+
+    it('reads new entries from a RESP3 client (ioredis 6): XREADGROUP answers a flattened map', async () => {
+      // ioredis 6 speaks RESP3 by default: the reply's map { stream: entries } arrives as
+      // [stream, entries, stream, entries…] instead of RESP2's [[stream, entries], …].
+      const resp3 = (client: Redis): RedisClientLike => ({
+        get status() {
+          return client.status;
+        },
+        async call(command, ...args) {
+          const reply = await client.call(command, ...(args as string[]));
+          if (command !== 'XREADGROUP' || !Array.isArray(reply)) return reply;
+          return (reply as [string, unknown][]).flat(1);
+        },
+        duplicate: () => resp3(client.duplicate()),
+        quit: () => client.quit(),
+        disconnect: () => client.disconnect(),
+      });
+      const streamKey = streams();
+      const seen: string[] = [];
+      const consumer = createMessageConsumer({
+        name: 'billing',
+        handlers: {
+          'order.created': (message) => {
+            seen.push(message.id);
+          },
+          'order.paid': (message) => {
+            seen.push(message.id);
+          },
+        },
+      });
+      const first = outboxMessage({ topic: 'order.created' });
+      const second = outboxMessage({ topic: 'order.paid' });
+      await createRedisStreamsPublisher({ client: redis, streamKey }).publish([first, second]);
+      const worker = createRedisStreamsConsumer({
+        client: resp3(redis),
+        consumer,
+        streamKey,
+        blockMs: 10,
+      });
+      created.push(worker);
+      const round = await worker.runOnce();
+      expect(round).toEqual({ handled: 2, duplicates: 0, failed: 0, deadLettered: 0, claimed: 0 });
+      expect(seen.sort()).toEqual([first.id, second.id].sort());
     });
 
     it('leaves a failed entry pending, delivers it again after claimIdleMs, then acks', async () => {
@@ -716,6 +761,35 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       const before = timers();
       await reader.close({ timeoutMs: 60_000 });
       expect(timers()).toBeLessThanOrEqual(before);
+    });
+
+    it('listens for errors on the connection it opens, so a Redis outage is not an unhandled error event', async () => {
+      const opened: Redis[] = [];
+      const client: RedisClientLike = {
+        get status() {
+          return redis.status;
+        },
+        call: (command, ...args) => redis.call(command, ...(args as string[])),
+        duplicate: () => {
+          const connection = redis.duplicate();
+          opened.push(connection);
+          return connection;
+        },
+      };
+      const consumer = createMessageConsumer({
+        name: 'billing',
+        handlers: { 'order.created': () => {} },
+      });
+      const worker = createRedisStreamsConsumer({
+        client,
+        consumer,
+        streamKey: streams(),
+        blockMs: 10,
+      });
+      created.push(worker);
+      await worker.runOnce();
+      expect(opened).toHaveLength(1);
+      expect(opened[0]?.listenerCount('error')).toBeGreaterThan(0);
     });
 
     it('close() cuts a blocking read short', async () => {
