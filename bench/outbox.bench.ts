@@ -34,7 +34,10 @@ import {
   createPostgresOutboxStore,
   type PostgresBackend,
 } from '../src/adapters/postgres/index.js';
-import { createRedisStreamsPublisher } from '../src/adapters/redis/index.js';
+import {
+  createRedisStreamsPublisher,
+  type RedisStreamsPublisher,
+} from '../src/adapters/redis/index.js';
 import {
   createSqliteBackend,
   createSqliteOutboxStore,
@@ -487,7 +490,7 @@ async function fill(target: Target): Promise<void> {
 async function throughput(
   redis: Redis,
   stream: string,
-  publisher: OutboxPublisher,
+  publisher: RedisStreamsPublisher,
   targets: readonly Target[],
 ): Promise<void> {
   let messages: OutboxMessage[] = [];
@@ -659,7 +662,7 @@ async function drainWith(
 async function latencies(
   redis: Redis,
   stream: string,
-  publisher: OutboxPublisher,
+  publisher: RedisStreamsPublisher,
   targets: readonly Target[],
   postgres: { url: string; backend: PostgresBackend; target: Target } | undefined,
 ): Promise<void> {
@@ -715,7 +718,7 @@ async function latency(
   name: string,
   redis: Redis,
   stream: string,
-  inner: OutboxPublisher,
+  inner: RedisStreamsPublisher,
   target: Target,
   wake?: { readonly notifier: OutboxNotifier; readonly wakeUp: OutboxWakeUp },
 ): Promise<LatencyRow> {

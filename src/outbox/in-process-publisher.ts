@@ -3,8 +3,22 @@
  * monolith that wants the outbox's guarantees without a broker, and for tests.
  */
 import { assertKnownKeys, assertOptionsObject } from '../core/options.js';
-import type { MessageConsumer } from './message-consumer.js';
+import { NonRetryableError } from '../core/retry-policy.js';
+import { isPermanentFailure, type MessageConsumer } from './message-consumer.js';
 import type { OutboxMessage, OutboxPublisher } from './publisher.js';
+
+/** The publisher {@link createInProcessPublisher} makes. */
+export interface InProcessPublisher extends OutboxPublisher {
+  /**
+   * Hands each message to its consumers; resolves with the ids all of them handled and, for the
+   * others, the first consumer error (a permanent one wrapped in a `NonRetryableError`, so the
+   * relay dead-letters the message at once).
+   */
+  publish(messages: readonly OutboxMessage[]): Promise<{
+    readonly acknowledged: readonly string[];
+    readonly failed: ReadonlyMap<string, unknown>;
+  }>;
+}
 
 /** Options of {@link createInProcessPublisher}. */
 export interface InProcessPublisherOptions {
@@ -30,7 +44,7 @@ export interface InProcessPublisherOptions {
  * });
  * ```
  */
-export function createInProcessPublisher(options: InProcessPublisherOptions): OutboxPublisher {
+export function createInProcessPublisher(options: InProcessPublisherOptions): InProcessPublisher {
   assertOptionsObject(options, 'options');
   assertKnownKeys(options, ['consumers'], 'options');
   const { consumers } = options;
@@ -50,8 +64,9 @@ export function createInProcessPublisher(options: InProcessPublisherOptions): Ou
     copied.filter((consumer) => consumer.topics.includes(topic));
 
   return Object.freeze({
-    async publish(messages: readonly OutboxMessage[]): Promise<readonly string[]> {
+    async publish(messages: readonly OutboxMessage[]) {
       const acked: string[] = [];
+      const failed = new Map<string, unknown>();
       const failedKeys = new Set<string>();
       for (const message of messages) {
         if (message.key !== null && failedKeys.has(message.key)) continue;
@@ -67,15 +82,23 @@ export function createInProcessPublisher(options: InProcessPublisherOptions): Ou
               createdAt: message.createdAt,
               deliveries: message.attempts + 1,
             });
-          } catch {
-            // The consumer logged it; the relay records the failed attempt and retries.
+          } catch (error) {
+            // The relay records it and retries, or dead-letters at once when retrying cannot help.
+            if (ok) {
+              failed.set(
+                message.id,
+                isPermanentFailure(error) && !(error instanceof NonRetryableError)
+                  ? new NonRetryableError(error as Error)
+                  : error,
+              );
+            }
             ok = false;
           }
         }
         if (ok) acked.push(message.id);
         else if (message.key !== null) failedKeys.add(message.key);
       }
-      return acked;
+      return { acknowledged: acked, failed };
     },
   });
 }

@@ -13,6 +13,7 @@ export type { ErrorRecord } from '../core/error-record.js';
 export { NonRetryableError } from '../core/retry-policy.js';
 export {
   createInProcessPublisher,
+  type InProcessPublisher,
   type InProcessPublisherOptions,
 } from './in-process-publisher.js';
 export {
@@ -63,7 +64,7 @@ export {
   type OutboxTopicCounts,
   type StoredOutboxMessage,
 } from './outbox-store.js';
-export type { OutboxMessage, OutboxPublisher } from './publisher.js';
+export type { OutboxMessage, OutboxPublisher, PublishResult } from './publisher.js';
 // The relay.
 export {
   createOutboxRelay,

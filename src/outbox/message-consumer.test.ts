@@ -261,7 +261,7 @@ describe('createInProcessPublisher', () => {
     });
     const publisher = createInProcessPublisher({ consumers: [make('a'), make('b'), other] });
     const messages = [outboxMessage({ key: 'k1' }), outboxMessage({ key: 'k2' })];
-    expect(await publisher.publish(messages)).toEqual(messages.map((m) => m.id));
+    expect((await publisher.publish(messages)).acknowledged).toEqual(messages.map((m) => m.id));
     expect(seen).toEqual(['a:k1', 'b:k1', 'a:k2', 'b:k2']);
   });
 
@@ -283,8 +283,10 @@ describe('createInProcessPublisher', () => {
     const sameKey = outboxMessage({ key: 'k1' });
     const otherKey = outboxMessage({ key: 'k2' });
     const keyless = outboxMessage({ key: null });
-    const acked = await publisher.publish([failing, sameKey, otherKey, keyless]);
-    expect(acked).toEqual([otherKey.id, keyless.id]);
+    const { acknowledged, failed } = await publisher.publish([failing, sameKey, otherKey, keyless]);
+    expect(acknowledged).toEqual([otherKey.id, keyless.id]);
+    // The failing message's error is reported; the one held back behind it has none.
+    expect([...(failed?.keys() ?? [])]).toEqual([failing.id]);
     expect(handled).toEqual([otherKey.id, keyless.id]);
     expect(deliveries[0]).toBe(3);
   });
@@ -298,8 +300,11 @@ describe('createInProcessPublisher', () => {
     const publisher = createInProcessPublisher({ consumers: [consumer] });
     const message = outboxMessage();
     const unrouted = outboxMessage({ topic: 'nobody.listens' });
-    expect(await publisher.publish([message])).toEqual([message.id]);
-    expect(await publisher.publish([message, unrouted])).toEqual([message.id, unrouted.id]);
+    expect((await publisher.publish([message])).acknowledged).toEqual([message.id]);
+    expect((await publisher.publish([message, unrouted])).acknowledged).toEqual([
+      message.id,
+      unrouted.id,
+    ]);
   });
 
   it('refuses bad options with a TypeError naming the option', () => {

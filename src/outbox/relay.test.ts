@@ -6,6 +6,8 @@ import { sleep } from '../core/async.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import { NonRetryableError } from '../core/retry-policy.js';
 import {
+  createInProcessPublisher,
+  createMessageConsumer,
   createOutbox,
   createOutboxRelay,
   type OutboxMessage,
@@ -161,6 +163,46 @@ describe('createOutboxRelay', () => {
     });
     await picky.outbox.enqueue('event', { n: 1 }, { id: 'm' });
     expect((await picky.relay.runOnce()).deadLettered).toBe(1);
+  });
+
+  it("records each message's own error when the publisher reports it, and dead-letters a NonRetryableError at once", async () => {
+    const publisher: OutboxPublisher = {
+      async publish(messages) {
+        const failed = new Map<string, unknown>();
+        for (const m of messages) {
+          failed.set(
+            m.id,
+            m.id === 'fatal'
+              ? new NonRetryableError('schema rejected by the broker')
+              : new Error(`busy: ${m.id}`),
+          );
+        }
+        return { acknowledged: [], failed };
+      },
+    };
+    const { outbox, relay, store } = await setup({ publisher });
+    await outbox.enqueue('event', { n: 1 }, { id: 'fatal' });
+    await outbox.enqueue('event', { n: 2 }, { id: 'busy' });
+    expect(await relay.runOnce()).toMatchObject({ retried: 1, deadLettered: 1 });
+    expect((await store.get('fatal'))?.lastError?.message).toBe('schema rejected by the broker');
+    expect(await store.get('busy')).toMatchObject({
+      attempts: 1,
+      lastError: { message: 'busy: busy' },
+    });
+  });
+
+  it('through the in-process publisher, a consumer that rejects a payload for good dead-letters it at once, with its error', async () => {
+    const consumer = createMessageConsumer({
+      name: 'strict',
+      topics: { event: z.object({ n: z.number().max(10) }) },
+      handlers: { event: async () => {} },
+    });
+    const { outbox, relay, store } = await setup({
+      publisher: createInProcessPublisher({ consumers: [consumer] }),
+    });
+    await outbox.enqueue('event', { n: 99 }, { id: 'too-big' });
+    expect(await relay.runOnce()).toMatchObject({ deadLettered: 1 });
+    expect((await store.get('too-big'))?.lastError?.code).toBe('VALIDATION_FAILED');
   });
 
   it('counts a publish that throws, or hangs past publishTimeoutMs, as failed for the whole batch', async () => {

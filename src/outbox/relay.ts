@@ -485,17 +485,25 @@ class Relay implements OutboxRelay {
   ): Promise<RelayBatchResult> {
     const { store, publisher, publishTimeoutMs, logger } = this.#config;
     let acked: ReadonlySet<string>;
+    let failed: ReadonlyMap<string, unknown> = new Map();
     let failure: unknown;
     try {
-      const ids = await withTimeout(
+      const result = await withTimeout(
         Promise.resolve().then(() => publisher.publish(claimed)),
         publishTimeoutMs,
         'outbox publish',
       );
+      const ids = Array.isArray(result)
+        ? result
+        : (result as { acknowledged?: unknown })?.acknowledged;
       if (!Array.isArray(ids)) {
-        throw new TypeError(`the publisher's publish() must resolve with an array of ids`);
+        throw new TypeError(
+          `the publisher's publish() must resolve with an array of ids or { acknowledged, failed }`,
+        );
       }
       acked = new Set(ids.filter((id): id is string => typeof id === 'string'));
+      const reported = Array.isArray(result) ? undefined : (result as { failed?: unknown }).failed;
+      if (reported instanceof Map) failed = reported;
     } catch (error) {
       acked = new Set();
       failure = error;
@@ -516,7 +524,7 @@ class Relay implements OutboxRelay {
         'outbox relay published messages after its claim ran out; they may be published twice',
       );
     }
-    const { retries, deadLetters } = this.#failures(claimed, acked, failure);
+    const { retries, deadLetters } = this.#failures(claimed, acked, failed, failure);
     const retried = retries.length > 0 ? await store.reschedule(retries, owner) : 0;
     const deadLettered = deadLetters.length > 0 ? await store.deadLetter(deadLetters, owner) : 0;
     if (retries.length + deadLetters.length > 0) {
@@ -556,6 +564,7 @@ class Relay implements OutboxRelay {
   #failures(
     claimed: readonly StoredOutboxMessage[],
     acked: ReadonlySet<string>,
+    failed: ReadonlyMap<string, unknown>,
     failure: unknown,
   ): { retries: OutboxRetry[]; deadLetters: OutboxDeadLetter[] } {
     const { retry } = this.#config;
@@ -570,6 +579,7 @@ class Relay implements OutboxRelay {
       }
       if (message.key !== null) blockedKeys.add(message.key);
       const error =
+        failed.get(message.id) ??
         failure ??
         new FlowproofError(
           'OUTBOX_PUBLISH_FAILED',

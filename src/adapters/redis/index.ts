@@ -32,5 +32,6 @@ export {
 export {
   createRedisStreamsPublisher,
   defaultStreamKey,
+  type RedisStreamsPublisher,
   type RedisStreamsPublisherOptions,
 } from './redis-streams-publisher.js';

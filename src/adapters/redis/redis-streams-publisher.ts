@@ -19,6 +19,12 @@ import { defaultStreamKey, encodeStreamValues } from './redis-stream-message.js'
 
 export { defaultStreamKey } from './redis-stream-message.js';
 
+/** The publisher {@link createRedisStreamsPublisher} makes: it resolves with the acknowledged ids. */
+export interface RedisStreamsPublisher extends OutboxPublisher {
+  /** Appends `messages` to their streams; resolves with the ids appended now or before. */
+  publish(messages: readonly OutboxMessage[]): Promise<readonly string[]>;
+}
+
 /** Options of {@link createRedisStreamsPublisher}. */
 export interface RedisStreamsPublisherOptions {
   /** An ioredis client (`new Redis(url)`); the application owns it. */
@@ -121,7 +127,7 @@ const OPTION_KEYS = ['client', 'streamKey', 'maxLength', 'dedupeWindowMs', 'time
  */
 export function createRedisStreamsPublisher(
   options: RedisStreamsPublisherOptions,
-): OutboxPublisher {
+): RedisStreamsPublisher {
   assertOptionsObject(options, 'options');
   assertKnownKeys(options, OPTION_KEYS, 'options');
   const streamKey = options.streamKey ?? defaultStreamKey;
