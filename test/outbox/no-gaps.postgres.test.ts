@@ -46,7 +46,7 @@ const WRITERS = 32;
 const PARTITIONS = 8;
 const SEED = Number(process.env.OUTBOX_PROOF_SEED ?? Date.now() % 1_000_000);
 /** Writing, then draining the backlog, then checking. */
-const TIMEOUT_MS = 120_000 + MESSAGES * 3;
+const TIMEOUT_MS = 120_000 + MESSAGES * 10;
 
 describeWithPostgres('outbox: no gaps under concurrency (PostgreSQL, Redis Streams)', (url) => {
   const runId = `pg-${process.pid}-${Date.now().toString(36)}`;
