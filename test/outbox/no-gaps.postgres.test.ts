@@ -95,6 +95,7 @@ describeWithPostgres('outbox: no gaps under concurrency (PostgreSQL, Redis Strea
         layout: 'per-partition',
         consumerName: 'applier',
         claimIdleMs: 30_000,
+        batchSize: 64,
         onCall: () => {
           handlerCalls += 1;
         },

@@ -95,6 +95,7 @@ describeWithRedis('outbox: no gaps with writer processes on one SQLite file', (r
         layout: 'per-partition',
         consumerName: 'applier',
         claimIdleMs: 30_000,
+        batchSize: 64,
         onCall: () => {
           handlerCalls += 1;
         },

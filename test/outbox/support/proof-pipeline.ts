@@ -78,6 +78,12 @@ export interface ConsumerPlan {
   /** This process's name in the consumer group. */
   readonly consumerName: string;
   readonly claimIdleMs: number;
+  /**
+   * Entries read per stream and round. A round handles its entries one by one, and an entry
+   * idle for `claimIdleMs` meanwhile is taken over by another consumer of the group: keep a
+   * round's work well under `claimIdleMs`.
+   */
+  readonly batchSize: number;
   /** Called at each handler invocation, before its write. */
   readonly onCall: (message: { id: string }) => void | Promise<void>;
   /** Wraps the message consumer (the crash worker's kill points). */
@@ -105,7 +111,7 @@ export function startConsumers(plan: ConsumerPlan): RedisStreamsConsumer[] {
       consumer: plan.wrapConsumer ? plan.wrapConsumer(consumer) : consumer,
       consumerName: plan.consumerName,
       streamKey: streamKeyOf(plan.runId),
-      batchSize: 64,
+      batchSize: plan.batchSize,
       blockMs: 200,
       claimIdleMs: plan.claimIdleMs,
       maxDeliveries: 1_000,

@@ -84,6 +84,13 @@ export interface AppliedRow {
   readonly appliedAt: number;
 }
 
+/** An outbox row as the checks read it. */
+export interface OutboxRow {
+  readonly id: string;
+  readonly status: string;
+  readonly finishedAt: number | null;
+}
+
 /** A stream entry, decoded, in stream order. */
 export interface StreamEntry {
   readonly stream: string;
@@ -109,8 +116,8 @@ interface World<B extends PostgresBackend | SqliteBackend, S> {
   applied(): Promise<AppliedRow[]>;
   /** How many distinct messages were applied. */
   appliedCount(): Promise<number>;
-  /** The outbox rows: id, status. */
-  outboxRows(): Promise<{ id: string; status: string }[]>;
+  /** The outbox rows: id, status, when published (store clock, epoch ms). */
+  outboxRows(): Promise<OutboxRow[]>;
   close(): Promise<void>;
 }
 
@@ -154,10 +161,16 @@ function readers(backend: PostgresBackend | SqliteBackend) {
       );
       return Number(row?.n ?? 0);
     },
-    outboxRows: () =>
-      backend.query<{ id: string; status: string }>(
-        `SELECT id, status FROM ${backend.table('outbox_messages')}`,
-      ),
+    async outboxRows(): Promise<OutboxRow[]> {
+      const rows = await backend.query<{ id: string; status: string; finished_at: unknown }>(
+        `SELECT id, status, finished_at FROM ${backend.table('outbox_messages')}`,
+      );
+      return rows.map(({ id, status, finished_at }) => ({
+        id,
+        status,
+        finishedAt: finished_at === null ? null : Number(finished_at),
+      }));
+    },
   };
 }
 

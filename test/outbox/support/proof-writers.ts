@@ -33,6 +33,8 @@ export interface WritersPlan {
   readonly partitions: number;
   /** Seeds each writer's random choices (writer i: seed + i). */
   readonly seed: number;
+  /** Writers go on past their share while this returns true (e.g. until planned kills landed). */
+  readonly keepGoing?: () => boolean;
 }
 
 /** What the writers did. */
@@ -118,8 +120,11 @@ async function runWriters(
       const keys = Array.from({ length: plan.keysPerWriter }, (_, k) => `w${writer}-k${k}`);
       const seqs = new Map(keys.map((key) => [key, 0]));
       let written = 0;
-      while (written < quota) {
-        const n = Math.min(quota - written, 1 + Math.floor(random() * plan.maxPerTransaction));
+      while (written < quota || plan.keepGoing?.()) {
+        const n = Math.min(
+          Math.max(quota - written, 1),
+          1 + Math.floor(random() * plan.maxPerTransaction),
+        );
         const outcome = random() < plan.rollbackRate ? 'rollback' : 'commit';
         const delayMs = Math.floor(random() * (plan.maxDelayMs + 1));
         const messages = Array.from({ length: n }, () => {
