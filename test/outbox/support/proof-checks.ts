@@ -15,8 +15,8 @@ export interface RunEvidence {
   readonly outboxRows: readonly { readonly id: string; readonly status: string }[];
   /** The streams' entries, each stream in its order (`undefined`: no broker in this run). */
   readonly stream?: readonly StreamEntry[];
-  /** The applied rows in commit order. */
-  readonly applied: readonly AppliedRow[];
+  /** The applied rows in commit order (`undefined`: no consumer in this run). */
+  readonly applied?: readonly AppliedRow[];
   /**
    * Whether the apply order per key is checked too (one consumer per partition); with several
    * consumers sharing a partition, or consumers killed mid-message, only the stream order is.
@@ -123,7 +123,7 @@ export function checkRun(evidence: RunEvidence): RunVerdict {
   let applyOutOfOrder = 0;
   const applied = new Set<string>();
   const nextApplied = new Map<string, number>();
-  for (const row of evidence.applied) {
+  for (const row of evidence.applied ?? []) {
     if (rolledBack.has(row.messageId)) {
       rolledBackSeen += 1;
       note(`rolled-back message ${row.messageId} was applied`);
@@ -150,7 +150,7 @@ export function checkRun(evidence: RunEvidence): RunVerdict {
     }
   }
   let lost = 0;
-  for (const id of committedIds.keys()) {
+  for (const id of evidence.applied === undefined ? [] : committedIds.keys()) {
     if (!applied.has(id)) {
       lost += 1;
       note(`committed message ${id} was never applied`);
