@@ -73,7 +73,7 @@ export interface CrashReport {
   readonly processes: number;
   /** Children that ended otherwise than killed at their plan or stopped (should be none). */
   readonly failures: readonly string[];
-  /** Stream entries delivered more than once (redeliveries the inbox stopped). */
+  /** Messages applied on a later delivery than their first (taken over from a dead consumer). */
   readonly redelivered: number;
   readonly transactions: number;
   readonly durationMs: number;
@@ -273,7 +273,7 @@ export async function runCrashes(options: CrashOptions): Promise<CrashReport> {
 export function formatCrashReport(report: CrashReport): string {
   const { verdict } = report;
   return [
-    `outbox crash proof: seed ${report.seed}, ${verdict.committed} messages (${report.transactions} transactions), ${report.kills.length} kills, ${report.processes} relay/consumer processes, ${(report.durationMs / 1000).toFixed(1)} s; lost ${verdict.lost}, unpublished ${verdict.unpublished}, duplicated ${verdict.duplicated}, stream duplicates ${verdict.streamDuplicates}, stream out of order ${verdict.streamOutOfOrder}, rolled back seen ${verdict.rolledBackSeen}; redelivered entries ${report.redelivered}`,
+    `outbox crash proof: seed ${report.seed}, ${verdict.committed} messages (${report.transactions} transactions), ${report.kills.length} kills, ${report.processes} relay/consumer processes, ${(report.durationMs / 1000).toFixed(1)} s; lost ${verdict.lost}, unpublished ${verdict.unpublished}, duplicated ${verdict.duplicated}, stream duplicates ${verdict.streamDuplicates}, stream out of order ${verdict.streamOutOfOrder}, rolled back seen ${verdict.rolledBackSeen}; messages applied on a redelivery ${report.redelivered}`,
     ...report.kills.map(
       (k) =>
         `  killed ${k.process} at ${k.point} #${k.n}: held ${k.held}, taken over in ${k.takeoverMs === null ? '-' : `${k.takeoverMs} ms`}`,
