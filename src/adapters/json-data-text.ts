@@ -15,12 +15,16 @@ export function assertStrings(values: readonly string[], name: string): void {
   }
 }
 
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /**
  * A value as JSON text. It must be JSON data (plain objects, arrays, finite numbers,
  * strings, booleans, `null`): what `JSON.stringify` would drop or change silently (`undefined`,
  * `NaN`, `Infinity`, functions, class instances such as `Date`) is refused, as is what it cannot
- * encode at all (`BigInt`, cycles). The NUL character (U+0000) is refused in strings and keys:
- * PostgreSQL's `jsonb` cannot hold it, and a value must be storable by every store alike.
+ * encode at all (`BigInt`, cycles). The NUL character (U+0000) and lone UTF-16 surrogates are
+ * refused in strings and keys: PostgreSQL's `jsonb` cannot hold them, and a value must be storable
+ * by every store alike.
  *
  * @throws TypeError naming `name` and the first value that is not JSON data.
  */
@@ -32,6 +36,9 @@ export function jsonDataText(value: unknown, name: string): string {
       const at = key === '' ? name : `${name} (at key ${JSON.stringify(key)})`;
       if (key.includes('\u0000') || (typeof raw === 'string' && raw.includes('\u0000'))) {
         throw new TypeError(`${at} must not contain the NUL character (U+0000)`);
+      }
+      if (LONE_SURROGATE.test(key) || (typeof raw === 'string' && LONE_SURROGATE.test(raw))) {
+        throw new TypeError(`${at} must be well-formed Unicode (it holds a lone surrogate)`);
       }
       if (isJsonData(raw)) return item;
       throw new TypeError(`${at} must be JSON data; got ${describeNonJson(raw)}`);

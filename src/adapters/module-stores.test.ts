@@ -10,11 +10,13 @@ import {
   createMemoryBackend,
   createMemoryEntityStore,
   createMemoryIdempotencyStore,
+  createMemoryOutboxStore,
   createMemorySagaStore,
 } from './memory/index.js';
 import {
   createPostgresBackend,
   createPostgresIdempotencyStore,
+  createPostgresOutboxStore,
   createPostgresSagaStore,
 } from './postgres/index.js';
 import { createRedisBackend, createRedisIdempotencyStore } from './redis/index.js';
@@ -22,6 +24,7 @@ import {
   createSqliteBackend,
   createSqliteEntityStore,
   createSqliteIdempotencyStore,
+  createSqliteOutboxStore,
   createSqliteSagaStore,
 } from './sqlite/index.js';
 
@@ -44,6 +47,14 @@ describe('backend and store factories', () => {
         backend: createSqliteBackend({ database: new Database(':memory:') }),
         ...extra,
       }),
+    createMemoryOutboxStore: (extra) => createMemoryOutboxStore({ backend: memory, ...extra }),
+    createSqliteOutboxStore: (extra) =>
+      createSqliteOutboxStore({
+        backend: createSqliteBackend({ database: new Database(':memory:') }),
+        ...extra,
+      }),
+    createPostgresOutboxStore: (extra) =>
+      createPostgresOutboxStore({ backend: createPostgresBackend({ client: pgClient }), ...extra }),
   };
 
   it.each(Object.entries(factories))('%s refuses a misspelled option, naming it', (_, create) => {
@@ -63,6 +74,8 @@ describe('withBackend() of the module stores', () => {
     ['SQLite entity', createSqliteEntityStore({ backend: sqlite }), memory, sqlite],
     ['memory saga', createMemorySagaStore({ backend: memory }), sqlite, memory],
     ['SQLite saga', createSqliteSagaStore({ backend: sqlite }), memory, sqlite],
+    ['memory outbox', createMemoryOutboxStore({ backend: memory }), sqlite, memory],
+    ['SQLite outbox', createSqliteOutboxStore({ backend: sqlite }), memory, sqlite],
   ] as const;
 
   it.each(stores)('%s store refuses a backend of another kind', (_, store, other, own) => {
@@ -124,6 +137,34 @@ describe('stored data a store cannot decode is STORE_DATA_CORRUPT, naming the re
       store.claim({ owner: 'r', leaseMs: 1000, limit: 5, statuses: ['running'] }),
     ).rejects.toMatchObject(corrupt);
     await expect(store.create(saga)).rejects.toMatchObject(corrupt);
+  });
+
+  it('SQLite outbox payloads, headers and last errors', async () => {
+    const backend = createSqliteBackend({ database: new Database(':memory:') });
+    const store = createSqliteOutboxStore({ backend });
+    await store.migrate();
+    await store.enqueue([{ id: 'm-1', topic: 't', key: 'k', payload: {}, headers: {} }]);
+    const table = backend.table('outbox_messages');
+    const corrupt = (field: string) => ({
+      name: 'FlowproofError',
+      code: 'STORE_DATA_CORRUPT',
+      details: { backend: 'sqlite', component: 'outbox', id: 'm-1', field },
+      message: expect.not.stringContaining('{secret'),
+      cause: expect.any(SyntaxError),
+    });
+    for (const field of ['payload', 'headers', 'last_error']) {
+      await backend.execute(
+        `UPDATE ${table} SET payload = '{}', headers = '{}', last_error = NULL`,
+      );
+      await backend.execute(`UPDATE ${table} SET ${field} = '{secret'`);
+      await expect(store.get('m-1')).rejects.toMatchObject(corrupt(field));
+      await expect(store.list({ status: 'pending', limit: 5 })).rejects.toMatchObject(
+        corrupt(field),
+      );
+    }
+    await expect(store.claim({ owner: 'r', leaseMs: 1000, limit: 5 })).rejects.toMatchObject(
+      corrupt('last_error'),
+    );
   });
 
   describeWithRedis('Redis idempotency records', (url) => {
@@ -240,6 +281,61 @@ describe('saga stores keep any JSON log exactly', () => {
           },
         ),
         { numRuns: 200 },
+      );
+      await store.close();
+    },
+    120_000,
+  );
+});
+
+describe('outbox stores keep any JSON payload and any string headers exactly', () => {
+  const stores = {
+    memory: () => createMemoryOutboxStore({ backend: createMemoryBackend() }),
+    SQLite: () =>
+      createSqliteOutboxStore({
+        backend: createSqliteBackend({ database: new Database(':memory:') }),
+      }),
+    PGlite: () =>
+      createPostgresOutboxStore({
+        backend: createPostgresBackend({
+          client: sharedPGlite(),
+          schema: uniqueNamespace('outbox'),
+        }),
+      }),
+  };
+  const noNul = (v: unknown) => !JSON.stringify(v).includes('\\u0000');
+  it.each(Object.entries(stores))(
+    '%s',
+    async (_, open) => {
+      const store = open();
+      await store.migrate();
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              payload: fc.jsonValue().filter(noNul),
+              headers: fc.dictionary(fc.string(), fc.string()).filter(noNul),
+              key: fc.option(fc.string({ minLength: 1 }).filter(noNul)),
+            }),
+            { minLength: 1, maxLength: 4 },
+          ),
+          async (batch) => {
+            const messages = batch.map((m) => {
+              n += 1;
+              return { id: `m-${n}`, topic: 't', ...m };
+            });
+            await store.enqueue(messages);
+            for (const m of messages) {
+              const stored = await store.get(m.id);
+              // JSON has one zero: -0 is kept as 0.
+              expect(stored?.payload).toEqual(JSON.parse(JSON.stringify(m.payload)));
+              expect(stored?.headers).toEqual(m.headers);
+              expect(stored?.key).toBe(m.key);
+            }
+          },
+        ),
+        { numRuns: 100 },
       );
       await store.close();
     },

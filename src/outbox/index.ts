@@ -7,6 +7,8 @@
  * @module
  */
 
+// A message's last error, as the stores keep it.
+export type { ErrorRecord } from '../core/error-record.js';
 // Consumers.
 export { NonRetryableError } from '../core/retry-policy.js';
 export {
@@ -16,6 +18,7 @@ export {
 export {
   createMessageConsumer,
   type HandleOutcome,
+  type InboxTransaction,
   isPermanentFailure,
   type MessageConsumer,
   type MessageConsumerOptions,
@@ -38,6 +41,7 @@ export {
   type OutboxOptions,
   type OutboxPage,
   type OutboxPurgeOptions,
+  type OutboxPurgeResult,
   type OutboxStats,
   type OutboxTopics,
 } from './outbox.js';

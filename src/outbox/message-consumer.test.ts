@@ -347,8 +347,7 @@ describeWithPostgres('a transactional inbox over PostgreSQL', (postgresUrl) => {
       handlers: {
         'order.created': async (message, { transaction }) => {
           runs += 1;
-          const tx = transaction as PostgresBackend;
-          await tx.query(`INSERT INTO ${table} (order_id, total) VALUES ($1, $2)`, [
+          await transaction.query(`INSERT INTO ${table} (order_id, total) VALUES ($1, $2)`, [
             message.payload.orderId,
             message.payload.total,
           ]);

@@ -45,31 +45,38 @@ export interface ReceivedMessage<P = unknown> {
 /** Topic schemas: the same record of Standard Schemas `createOutbox` takes. */
 export type MessageTopics = Readonly<Record<string, StandardSchemaV1>>;
 
-/** What a handler gets besides the message. */
-export interface MessageHandlerContext {
+/**
+ * What a handler gets besides the message.
+ *
+ * @typeParam Tx - the inbox's transaction type (see {@link InboxTransaction}).
+ */
+export interface MessageHandlerContext<Tx = unknown> {
   /** The consumer's name. */
   readonly consumer: string;
   /** The flow context restored from the message (also current inside the handler). */
   readonly flow: FlowContext;
   /**
    * With an `Idempotency` inbox: the store's backend bound to the transaction the inbox record
-   * commits in (for PostgreSQL a `PostgresBackend`: `context.transaction as PostgresBackend`).
-   * Write through it so the handler's writes and the inbox record commit together. `undefined`
-   * with a `Dedupe` inbox or none.
+   * commits in, typed by the store (a `PostgresBackend` over PostgreSQL). Write through it so the
+   * handler's writes and the inbox record commit together. `undefined` with a `Dedupe` inbox or
+   * none.
    */
-  readonly transaction: unknown;
+  readonly transaction: Tx;
 }
 
 /** A handler of one topic's messages. */
-export type MessageHandler<P = unknown> = (
+export type MessageHandler<P = unknown, Tx = unknown> = (
   message: ReceivedMessage<P>,
-  context: MessageHandlerContext,
+  context: MessageHandlerContext<Tx>,
 ) => unknown;
 
 /** The handlers of a consumer, per topic, typed by the topic schemas when given. */
-export type MessageHandlers<Topics extends MessageTopics | undefined> = Topics extends MessageTopics
-  ? { readonly [T in keyof Topics & string]?: MessageHandler<InferSchemaOutput<Topics[T]>> }
-  : Readonly<Record<string, MessageHandler>>;
+export type MessageHandlers<
+  Topics extends MessageTopics | undefined,
+  Tx = unknown,
+> = Topics extends MessageTopics
+  ? { readonly [T in keyof Topics & string]?: MessageHandler<InferSchemaOutput<Topics[T]>, Tx> }
+  : Readonly<Record<string, MessageHandler<unknown, Tx>>>;
 
 /**
  * What records that a message was handled: a `Dedupe` (`createDedupe`: the handler runs at most
@@ -79,15 +86,29 @@ export type MessageHandlers<Topics extends MessageTopics | undefined> = Topics e
  */
 export type MessageInbox = Dedupe | Idempotency<unknown, boolean>;
 
-/** Options of {@link createMessageConsumer}. */
-export interface MessageConsumerOptions<Topics extends MessageTopics | undefined = undefined> {
+/**
+ * The `context.transaction` handlers get with inbox `I`: the store's transaction type for an
+ * `Idempotency`, `undefined` otherwise.
+ */
+export type InboxTransaction<I> = I extends Idempotency<infer Tx, boolean> ? Tx : undefined;
+
+/**
+ * Options of {@link createMessageConsumer}.
+ *
+ * @typeParam Topics - the topic schemas, when given.
+ * @typeParam Inbox - the inbox, when given; it types `context.transaction`.
+ */
+export interface MessageConsumerOptions<
+  Topics extends MessageTopics | undefined = undefined,
+  Inbox extends MessageInbox | undefined = undefined,
+> {
   /**
    * The consumer's name: the inbox de-duplicates per name, and transports use it (the Redis
    * consumer group). 1 to 128 printable ASCII characters without spaces.
    */
   readonly name: string;
   /** A handler per topic the consumer subscribes to. */
-  readonly handlers: MessageHandlers<Topics>;
+  readonly handlers: MessageHandlers<Topics, InboxTransaction<Inbox>>;
   /**
    * Schemas per topic (the record `createOutbox` takes): each payload is validated with its
    * topic's schema before the handler sees it, and handlers are typed by the schemas' output.
@@ -98,7 +119,7 @@ export interface MessageConsumerOptions<Topics extends MessageTopics | undefined
    * Records handled message ids, so a redelivered message is not applied twice.
    * @default undefined (no de-duplication: the handler runs on every delivery)
    */
-  readonly inbox?: MessageInbox;
+  readonly inbox?: Inbox;
   /**
    * A pino-compatible logger (`outbox.consume.handled`, `.duplicate`, `.failed`).
    * @default silent
@@ -163,8 +184,8 @@ const OPTION_KEYS = ['name', 'handlers', 'topics', 'inbox', 'logger'];
  *   inbox: createIdempotency({ store: postgresIdempotencyStore }),
  *   handlers: {
  *     'order.created': async (message, { transaction }) => {
- *       const tx = transaction as PostgresBackend;
- *       await tx.query('INSERT INTO invoices (order_id, total) VALUES ($1, $2)', [
+ *       // transaction: the PostgresBackend bound to the inbox record's transaction
+ *       await transaction.query('INSERT INTO invoices (order_id, total) VALUES ($1, $2)', [
  *         message.payload.orderId,
  *         message.payload.total,
  *       ]);
@@ -173,9 +194,10 @@ const OPTION_KEYS = ['name', 'handlers', 'topics', 'inbox', 'logger'];
  * });
  * ```
  */
-export function createMessageConsumer<Topics extends MessageTopics | undefined = undefined>(
-  options: MessageConsumerOptions<Topics>,
-): MessageConsumer {
+export function createMessageConsumer<
+  Topics extends MessageTopics | undefined = undefined,
+  Inbox extends MessageInbox | undefined = undefined,
+>(options: MessageConsumerOptions<Topics, Inbox>): MessageConsumer {
   assertOptionsObject(options, 'options');
   assertKnownKeys(options, OPTION_KEYS, 'options');
   const { name, inbox } = options;

@@ -55,7 +55,7 @@ export function outboxMermaid(topics: readonly string[], flows: OutboxFlows | un
     assertOptionsObject(flow, where);
     assertKnownKeys(flow, ['publishes', 'consumes'], where);
     lines.push(`  ${node('s', service)}("${service}")`);
-    for (const direction of ['publishes', 'consumes'] as const) {
+    for (const direction of ['consumes', 'publishes'] as const) {
       const list = flow[direction] ?? [];
       if (!Array.isArray(list)) {
         throw new TypeError(

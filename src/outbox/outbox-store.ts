@@ -196,8 +196,14 @@ export interface OutboxStore<Tx = unknown> {
    */
   withBackend(backend: Tx): OutboxStore<Tx>;
   /**
-   * Inserts `messages`, in order, all or none. A message whose id is already stored is
-   * `OUTBOX_MESSAGE_EXISTS` and nothing is inserted.
+   * Inserts `messages`, in order, all or none (one statement on the SQL stores, so even outside a
+   * transaction). A message whose id is already stored, or named twice in the batch, is
+   * `OUTBOX_MESSAGE_EXISTS` (`details.messageId`) and nothing is inserted.
+   *
+   * The store checks every message before writing anything: a payload or header that is not JSON
+   * data (see {@link NewOutboxMessage.payload}; also a NUL character or a lone surrogate in a
+   * string, which PostgreSQL cannot store), an empty id or topic, or an empty key is a `TypeError`
+   * naming the field (`messages[2].payload`), and nothing is inserted.
    */
   enqueue(messages: readonly NewOutboxMessage[]): Promise<void>;
   /**

@@ -30,6 +30,7 @@ import type {
   NewOutboxMessage,
   OutboxMessageStatus,
   OutboxStore,
+  OutboxTopicCounts,
   StoredOutboxMessage,
 } from './outbox-store.js';
 
@@ -138,12 +139,15 @@ export interface OutboxStats {
   /** Messages in the dead-letter list. */
   readonly deadLettered: number;
   /** Per topic: pending, published (not purged yet) and dead-lettered counts. */
-  readonly topics: Readonly<
-    Record<
-      string,
-      { readonly pending: number; readonly published: number; readonly deadLettered: number }
-    >
-  >;
+  readonly topics: Readonly<Record<string, OutboxTopicCounts>>;
+}
+
+/** What {@link Outbox.purge} deleted. */
+export interface OutboxPurgeResult {
+  /** Published messages deleted. */
+  readonly published: number;
+  /** Dead letters deleted. */
+  readonly deadLettered: number;
 }
 
 /** A page of {@link Outbox.deadLetters}. */
@@ -216,9 +220,7 @@ export interface Outbox<T extends OutboxTopics, Tx> {
     readonly limit?: number;
   }): Promise<readonly string[]>;
   /** Deletes old published messages (and dead letters, when asked) in batches; returns counts. */
-  purge(
-    options?: OutboxPurgeOptions,
-  ): Promise<{ readonly published: number; readonly deadLettered: number }>;
+  purge(options?: OutboxPurgeOptions): Promise<OutboxPurgeResult>;
   /** Backlog size, age of the oldest pending message, and per-topic counts. */
   stats(): Promise<OutboxStats>;
   /**
@@ -533,9 +535,7 @@ class OutboxImpl<T extends OutboxTopics, Tx> implements Outbox<T, Tx> {
     return ids;
   }
 
-  async purge(
-    options: OutboxPurgeOptions = {},
-  ): Promise<{ readonly published: number; readonly deadLettered: number }> {
+  async purge(options: OutboxPurgeOptions = {}): Promise<OutboxPurgeResult> {
     assertOptionsObject(options, 'options');
     assertKnownKeys(
       options,

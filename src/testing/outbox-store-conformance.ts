@@ -289,6 +289,8 @@ export function describeOutboxStoreConformance<S extends OutboxStore>(
         ['payload', { payload: cycle }],
         ['payload', { payload: { f: () => 1 } }],
         ['payload', { payload: { s: 'nul\u0000' } }],
+        ['payload', { payload: { s: 'lone surrogate \ud800' } }],
+        ['payload', { payload: { '\udc00': 1 } }],
         ['headers', { headers: { n: 1 } as unknown as Record<string, string> }],
         ['id', { id: '' }],
         ['topic', { topic: '' }],

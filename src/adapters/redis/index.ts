@@ -3,6 +3,10 @@
  * processes or machines. Takes an ioredis client; never imports a driver itself. Redis has no
  * interactive transactions, so module stores make their steps atomic with Lua scripts.
  *
+ * Also the outbox's Redis Streams transport: `createRedisStreamsPublisher` (a relay's publisher,
+ * one stream per topic) and `createRedisStreamsConsumer` (a consumer group feeding a
+ * `createMessageConsumer` from `flowproof/outbox`, with takeover and a dead-letter stream).
+ *
  * @module
  */
 export {

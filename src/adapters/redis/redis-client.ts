@@ -15,7 +15,10 @@ export interface RedisClientLike {
   call(command: string, ...args: RedisArgument[]): Promise<unknown>;
   /** The connection state; `ready` when commands are answered. */
   readonly status: string;
-  /** A new connection with the same options (ioredis' `duplicate()`). Not used by flowproof yet. */
+  /**
+   * A new connection with the same options (ioredis' `duplicate()`). The Redis Streams consumer
+   * opens one for its blocking reads, so they do not hold up the client's other commands.
+   */
   duplicate?(): RedisClientLike;
   /** Closes the connection after pending replies; called by `close()` when the backend owns it. */
   quit?(): Promise<unknown>;

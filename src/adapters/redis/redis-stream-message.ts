@@ -3,7 +3,6 @@
  * consumer: fields `id`, `topic`, `key` (absent when the message has none), `payload` (JSON text),
  * `headers` (JSON text of a string-to-string object) and `createdAt` (epoch ms, decimal).
  *
- * @internal
  */
 import type { ReceivedMessage } from '../../outbox/message-consumer.js';
 import type { OutboxMessage } from '../../outbox/publisher.js';

@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { sleep } from '../../core/async.js';
+import { createMutex, sleep } from '../../core/async.js';
 import { type ErrorRecord, errorRecord } from '../../core/error-record.js';
 import { FlowproofError, isFlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
@@ -48,7 +48,8 @@ export interface RedisStreamsConsumerOptions {
    */
   readonly consumerName?: string;
   /**
-   * The stream of a topic; the same function as the publisher's.
+   * The stream of a topic; the same function as the publisher's. On Redis Cluster, put a hash tag
+   * in it (`{outbox:order.created}`) so the stream and its dead-letter stream share a slot.
    * @default `outbox:<topic>`
    */
   readonly streamKey?: (topic: string) => string;
@@ -76,7 +77,9 @@ export interface RedisStreamsConsumerOptions {
   readonly maxDeliveries?: number;
   /**
    * The dead-letter stream of a stream: entries that failed for good, with their original fields
-   * plus `error` (JSON), `deliveries` and `group`.
+   * plus `error` (the JSON error record: the handler's error for a permanent failure,
+   * `MESSAGE_DELIVERY_LIMIT` or `MESSAGE_MALFORMED` otherwise), `deliveries`, `group`, and
+   * `lastError` (the handler's last error) after `maxDeliveries` failures.
    * @default `<stream>:dead-letter`
    */
   readonly deadLetterStreamKey?: (stream: string) => string;
@@ -149,9 +152,10 @@ const OPTION_KEYS = [
 ];
 
 /**
- * Copies an entry to the dead-letter stream with `error`, `deliveries` and `group`, and
- * acknowledges it, if this consumer still holds it (another may have taken it over meanwhile).
- * KEYS: stream, dead-letter stream. ARGV: group, consumer, entry id, error, deliveries.
+ * Copies an entry to the dead-letter stream with `error`, `deliveries`, `group` (and `lastError`
+ * when given), and acknowledges it, if this consumer still holds it (another may have taken it
+ * over meanwhile). KEYS: stream, dead-letter stream. ARGV: group, consumer, entry id, error,
+ * deliveries, [last error].
  * Returns 1 when moved, 0 when not held.
  */
 const DEAD_LETTER_LUA = `
@@ -164,6 +168,10 @@ local command = { 'XADD', KEYS[2], '*' }
 for _, value in ipairs(fields) do table.insert(command, value) end
 for _, value in ipairs({ 'error', ARGV[4], 'deliveries', ARGV[5], 'group', ARGV[1] }) do
   table.insert(command, value)
+end
+if ARGV[6] then
+  table.insert(command, 'lastError')
+  table.insert(command, ARGV[6])
 end
 redis.call(unpack(command))
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
@@ -293,8 +301,12 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
   /** Where XAUTOCLAIM goes on from, per stream (`0-0` after a full pass). */
   readonly #claimCursor = new Map<string, string>();
   #closed = false;
-  /** The round in progress (one at a time). */
-  #round: Promise<RedisStreamsRoundResult> | undefined;
+  /** Aborted by `close()`: cuts short the pause after a failed round. */
+  readonly #stop = new AbortController();
+  /** Rounds run one at a time, in call order. */
+  readonly #rounds = createMutex();
+  /** The last round started; `close()` waits for it. */
+  #round: Promise<unknown> = Promise.resolve();
   #loop: Promise<void> | undefined;
   #reading = false;
 
@@ -317,15 +329,12 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
   async runOnce(): Promise<RedisStreamsRoundResult> {
     this.#assertOpen();
     // Rounds never overlap: a second caller waits for the first, then runs its own.
-    while (this.#round) await this.#round.catch(() => undefined);
-    this.#assertOpen();
-    const round = this.#runRound();
-    this.#round = round;
-    try {
-      return await round;
-    } finally {
-      this.#round = undefined;
-    }
+    const round = this.#rounds.run(() => {
+      this.#assertOpen();
+      return this.#runRound();
+    });
+    this.#round = round.catch(() => undefined);
+    return round;
   }
 
   async close(options: RedisStreamsCloseOptions = {}): Promise<void> {
@@ -335,11 +344,18 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
     assertInteger(waitMs, 'options.timeoutMs', 0, 3_600_000);
     if (this.#closed) return;
     this.#closed = true;
+    this.#stop.abort();
     // A blocking read waiting for entries is cut short; a handler in flight is waited for.
     if (this.#reading) this.#readerClient?.disconnect?.();
-    const inFlight = Promise.all([this.#loop, this.#round?.catch(() => undefined)]);
-    const timer = sleep(waitMs).then(() => 'timeout' as const);
-    if ((await Promise.race([inFlight, timer])) === 'timeout') {
+    const inFlight = Promise.all([this.#loop, this.#round]);
+    const stopTimer = new AbortController();
+    const timer = sleep(waitMs, stopTimer.signal).then(
+      () => 'timeout' as const,
+      () => 'done' as const,
+    );
+    const outcome = await Promise.race([inFlight, timer]);
+    stopTimer.abort();
+    if (outcome === 'timeout') {
       logEvent(
         this.#config.logger,
         'warn',
@@ -347,7 +363,8 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
         'The handler in flight did not finish in time; its entry stays pending and is taken over later',
       );
     }
-    if (this.#reader !== undefined && this.#reader !== this.#redis) await this.#reader.close();
+    // Quits the duplicated connection (a reader over the application's client leaves it open).
+    await this.#reader?.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -389,7 +406,7 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
           },
           'Reading the Redis streams failed; retrying',
         );
-        await sleep(backoffMs);
+        await sleep(backoffMs, this.#stop.signal).catch(() => undefined);
         backoffMs = Math.min(backoffMs * 2, 5000);
       }
     }
@@ -407,7 +424,7 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
       // Closing: entries not started stay pending, and are taken over after claimIdleMs.
       if (this.#closed) break;
       const outcome = await this.#handleEntry(entry, blockedKeys);
-      counts[outcome] += 1;
+      if (outcome !== 'gone') counts[outcome] += 1;
     }
     return counts;
   }
@@ -415,13 +432,13 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
   async #handleEntry(
     entry: Entry,
     blockedKeys: Set<string>,
-  ): Promise<'handled' | 'duplicates' | 'failed' | 'deadLettered'> {
+  ): Promise<'handled' | 'duplicates' | 'failed' | 'deadLettered' | 'gone'> {
     const { stream, entryId, fields, deliveries } = entry;
     const { maxDeliveries, group } = this.#config;
     if (fields === null) {
       // Deleted from the stream while pending: nothing to handle.
       await this.#redis.command('XACK', stream, group, entryId);
-      return 'handled';
+      return 'gone';
     }
     const decoded = decodeStreamFields(fields);
     if (!decoded.ok) {
@@ -448,8 +465,17 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
       await this.#redis.command('XACK', stream, group, entryId);
       return outcome === 'handled' ? 'handled' : 'duplicates';
     } catch (error) {
-      if (isPermanentFailure(error) || deliveries >= maxDeliveries) {
+      if (isPermanentFailure(error)) {
         return this.#moveToDeadLetter(entry, errorRecord(error), message.id);
+      }
+      if (deliveries >= maxDeliveries) {
+        const last = errorRecord(error);
+        const limit = new FlowproofError(
+          'MESSAGE_DELIVERY_LIMIT',
+          `Message ${message.id} failed on all ${deliveries} deliveries; last error: ${last.name}: ${last.message}`,
+          { details: { messageId: message.id, deliveries } },
+        );
+        return this.#moveToDeadLetter(entry, errorRecord(limit), message.id, last);
       }
       if (message.key !== null) blockedKeys.add(message.key);
       return 'failed';
@@ -460,12 +486,20 @@ class RedisStreamsConsumerImpl implements RedisStreamsConsumer {
     entry: Entry,
     error: ErrorRecord,
     messageId: string | undefined,
+    lastError?: ErrorRecord,
   ): Promise<'deadLettered' | 'failed'> {
     const { group, consumerName, deadLetterOf, logger, consumer } = this.#config;
     const deadLetter = deadLetterOf.get(entry.stream) as string;
     const moved = await this.#deadLetter.run<number>(
       [entry.stream, deadLetter],
-      [group, consumerName, entry.entryId, JSON.stringify(error), String(entry.deliveries)],
+      [
+        group,
+        consumerName,
+        entry.entryId,
+        JSON.stringify(error),
+        String(entry.deliveries),
+        ...(lastError === undefined ? [] : [JSON.stringify(lastError)]),
+      ],
     );
     if (Number(moved) !== 1) return 'failed';
     logEvent(

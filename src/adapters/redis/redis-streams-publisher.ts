@@ -100,7 +100,9 @@ const OPTION_KEYS = ['client', 'streamKey', 'maxLength', 'dedupeWindowMs', 'time
  * Creates an outbox publisher that appends each message to its topic's Redis stream (see
  * `createRedisStreamsConsumer` for the other end). Per stream, one Lua script per call appends
  * the messages in order and stops at the first failure, so a message is never appended after an
- * earlier one of its key failed; calls for different streams are sent together. A message
+ * earlier one of its key failed; calls for different streams are sent together. A key whose
+ * messages go to several streams (topics) is kept in order too: a message is sent once the
+ * earlier ones of its key were acknowledged, at the cost of one more round trip per switch. A message
  * appended before (its id is remembered for `dedupeWindowMs`) is acknowledged without a second
  * entry.
  *
@@ -169,43 +171,78 @@ export function createRedisStreamsPublisher(
   return Object.freeze({
     async publish(messages: readonly OutboxMessage[]): Promise<readonly string[]> {
       if (!Array.isArray(messages)) throw new TypeError('messages must be an array');
-      const byStream = new Map<string, OutboxMessage[]>();
-      for (const message of messages) {
+      let remaining = messages.map((message) => {
         const stream = streamKey(message.topic);
         if (typeof stream !== 'string' || stream === '') {
           throw new TypeError(
             `options.streamKey must return a non-empty string, got ${typeof stream} for topic ${message.topic}`,
           );
         }
-        const group = byStream.get(stream);
-        if (group) group.push(message);
-        else byStream.set(stream, [message]);
-      }
-      const results = await Promise.all(
-        [...byStream].map(async ([stream, group]) => ({
-          stream,
-          ...(await publishStream(stream, group)),
-        })),
-      );
-      const acked = new Set(results.flatMap((result) => result.acked));
-      const failures = results.filter((result) => result.error !== undefined);
-      if (failures.length > 0 && acked.size === 0) throw failures[0]?.error;
-      for (const { stream, error, acked: streamAcked } of failures) {
-        logEvent(
-          logger,
-          'warn',
-          {
-            event: 'outbox.publish.failed',
+        return { message, stream };
+      });
+      const acked = new Set<string>();
+      const failedKeys = new Set<string>();
+      const failedStreams = new Set<string>();
+      const errors: FlowproofError[] = [];
+      // Usually one wave. A key whose messages go to several streams needs one wave per switch:
+      // a message is sent only once every earlier message of its key was acknowledged.
+      while (remaining.length > 0) {
+        const wave = new Map<string, OutboxMessage[]>();
+        const waiting: typeof remaining = [];
+        const keyStream = new Map<string, string>();
+        const deferredStreams = new Set<string>();
+        for (const item of remaining) {
+          const { key } = item.message;
+          if (failedStreams.has(item.stream) || (key !== null && failedKeys.has(key))) {
+            if (key !== null) failedKeys.add(key);
+            continue;
+          }
+          const owner = key === null ? item.stream : (keyStream.get(key) ?? item.stream);
+          if (key !== null && !keyStream.has(key)) keyStream.set(key, item.stream);
+          if (owner !== item.stream || deferredStreams.has(item.stream)) {
+            // Behind an earlier message of its key in another stream; its stream waits too,
+            // so each stream keeps position order.
+            deferredStreams.add(item.stream);
+            waiting.push(item);
+            continue;
+          }
+          const group = wave.get(item.stream);
+          if (group) group.push(item.message);
+          else wave.set(item.stream, [item.message]);
+        }
+        const results = await Promise.all(
+          [...wave].map(async ([stream, group]) => ({
             stream,
-            acknowledged: streamAcked.length,
-            code: error?.code,
-            ...(error?.details.redisCode === undefined
-              ? {}
-              : { redisCode: error.details.redisCode }),
-          },
-          'Appending to a Redis stream failed; the messages left are retried by the relay',
+            group,
+            ...(await publishStream(stream, group)),
+          })),
         );
+        for (const { stream, group, acked: streamAcked, error } of results) {
+          for (const id of streamAcked) acked.add(id);
+          if (error === undefined) continue;
+          errors.push(error);
+          failedStreams.add(stream);
+          for (const message of group) {
+            if (message.key !== null && !acked.has(message.id)) failedKeys.add(message.key);
+          }
+          logEvent(
+            logger,
+            'warn',
+            {
+              event: 'outbox.publish.failed',
+              stream,
+              acknowledged: streamAcked.length,
+              code: error.code,
+              ...(error.details.redisCode === undefined
+                ? {}
+                : { redisCode: error.details.redisCode }),
+            },
+            'Appending to a Redis stream failed; the messages left are retried by the relay',
+          );
+        }
+        remaining = waiting;
       }
+      if (errors.length > 0 && acked.size === 0) throw errors[0];
       // In the order given, which is position order.
       return messages.filter((message) => acked.has(message.id)).map((message) => message.id);
     },

@@ -29,6 +29,7 @@ import {
   type RedisStreamsConsumer,
   type RedisStreamsConsumerOptions,
 } from './index.js';
+import { decodeStreamFields } from './redis-stream-message.js';
 
 /** Flat `[field, value, …]` as an object (first value of a field wins). */
 function fieldsOf(flat: unknown): Record<string, string> {
@@ -44,6 +45,32 @@ function fieldsOf(flat: unknown): Record<string, string> {
 describe('defaultStreamKey', () => {
   it('is outbox:<topic>', () => {
     expect(defaultStreamKey('order.created')).toBe('outbox:order.created');
+  });
+});
+
+describe('the stream entry encoding', () => {
+  it('decodes any field list into a message or a reason, never throwing', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.string(),
+            fc.constantFrom('id', 'topic', 'payload', 'headers', 'createdAt', 'key'),
+            fc.json(),
+          ),
+        ),
+        (flat) => {
+          const decoded = decodeStreamFields(flat);
+          if (decoded.ok) {
+            expect(typeof decoded.message.id).toBe('string');
+            expect(Number.isSafeInteger(decoded.message.createdAt)).toBe(true);
+          } else {
+            expect(decoded.reason).toMatch(/^the \w+ field/);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 
@@ -190,7 +217,7 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       await redis.set(streamKey('order.created'), 'not a stream');
       const second = outboxMessage({ key: 'k1' });
       const third = outboxMessage({ key: 'k2' });
-      const elsewhere = outboxMessage({ topic: 'order.shipped', key: 'k1' });
+      const elsewhere = outboxMessage({ topic: 'order.shipped', key: 'k3' });
       const acked = await publisher.publish([first, second, elsewhere, third]);
       // `first` was published before (acked again), `second` failed, `third` was not tried.
       expect(acked).toEqual([first.id, elsewhere.id]);
@@ -202,6 +229,30 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
         redisCode: 'WRONGTYPE',
         acknowledged: 1,
       });
+    });
+
+    it('keeps the order of a key across streams: nothing of a key after its failure', async () => {
+      const streamKey = streams();
+      await redis.set(streamKey('order.created'), 'not a stream');
+      const publisher = createRedisStreamsPublisher({ client: redis, streamKey });
+      const failing = outboxMessage({ topic: 'order.created', key: 'k' });
+      const sameKeyElsewhere = outboxMessage({ topic: 'order.shipped', key: 'k' });
+      const otherKey = outboxMessage({ topic: 'order.shipped', key: 'j' });
+      const earlierElsewhere = outboxMessage({ topic: 'order.paid', key: 'k' });
+      const acked = await publisher.publish([
+        earlierElsewhere,
+        failing,
+        sameKeyElsewhere,
+        otherKey,
+      ]);
+      expect(acked).toEqual([earlierElsewhere.id, otherKey.id]);
+      const shipped = (await redis.call(
+        'XRANGE',
+        streamKey('order.shipped'),
+        '-',
+        '+',
+      )) as unknown[][];
+      expect(shipped.map((entry) => fieldsOf(entry[1]).id)).toEqual([otherKey.id]);
     });
 
     it('rejects with a FlowproofError when nothing could be published', async () => {
@@ -356,6 +407,12 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
         group: 'billing',
       });
       expect(JSON.parse(fields.error as string)).toEqual({
+        name: 'FlowproofError',
+        code: 'MESSAGE_DELIVERY_LIMIT',
+        message: `Message ${message.id} failed on all 3 deliveries; last error: Error: always fails`,
+        details: { messageId: message.id, deliveries: 3 },
+      });
+      expect(JSON.parse(fields.lastError as string)).toEqual({
         name: 'Error',
         message: 'always fails',
       });
@@ -364,6 +421,41 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
         event: 'outbox.consume.dead_lettered',
         messageId: message.id,
         deliveries: 3,
+      });
+    });
+
+    it('dead-letters an entry delivered more than maxDeliveries times without running it', async () => {
+      const streamKey = streams();
+      const stream = streamKey('order.created');
+      let ran = false;
+      const consumer = createMessageConsumer({
+        name: 'billing',
+        handlers: {
+          'order.created': () => {
+            ran = true;
+          },
+        },
+      });
+      const survivor = transport({ consumer, streamKey, claimIdleMs: 20, maxDeliveries: 1 });
+      await survivor.runOnce(); // creates the group
+      const message = outboxMessage();
+      await createRedisStreamsPublisher({ client: redis, streamKey }).publish([message]);
+      // Its first consumer died while handling it.
+      await redis.call('XREADGROUP', 'GROUP', 'billing', 'dead', 'STREAMS', stream, '>');
+      await sleep(30);
+      expect(await survivor.runOnce()).toMatchObject({ claimed: 1, deadLettered: 1 });
+      expect(ran).toBe(false);
+      const [entry] = (await redis.call(
+        'XRANGE',
+        `${stream}:dead-letter`,
+        '-',
+        '+',
+      )) as unknown[][];
+      const fields = fieldsOf(entry?.[1]);
+      expect(fields.deliveries).toBe('2');
+      expect(JSON.parse(fields.error as string)).toMatchObject({
+        code: 'MESSAGE_DELIVERY_LIMIT',
+        details: { messageId: message.id, deliveries: 2 },
       });
     });
 
@@ -550,7 +642,80 @@ describeWithRedis('Redis Streams publisher and consumer', (redisUrl) => {
       expect(finished).toBe(true);
       expect(await pendingCount(stream)).toBe(0);
       await expect(reader.runOnce()).rejects.toMatchObject({ code: 'CONSUMER_CLOSED' });
+      await expect(reader.close({ timeoutMS: 1 } as never)).rejects.toThrow(/options\.timeoutMS/);
       expect(() => reader.start()).toThrow(expect.objectContaining({ code: 'CONSUMER_CLOSED' }));
+    });
+
+    it('acks an entry deleted from the stream while pending, without handling it', async () => {
+      const streamKey = streams();
+      const stream = streamKey('order.created');
+      const consumer = createMessageConsumer({
+        name: 'billing',
+        handlers: { 'order.created': () => {} },
+      });
+      const reader = transport({ consumer, streamKey, claimIdleMs: 20 });
+      await reader.runOnce();
+      await createRedisStreamsPublisher({ client: redis, streamKey }).publish([outboxMessage()]);
+      const read = (await redis.call(
+        'XREADGROUP',
+        'GROUP',
+        'billing',
+        'dead',
+        'STREAMS',
+        stream,
+        '>',
+      )) as [[string, [[string]]]];
+      await redis.xdel(stream, read[0][1][0][0]);
+      await sleep(30);
+      expect(await reader.runOnce()).toEqual({
+        handled: 0,
+        duplicates: 0,
+        failed: 0,
+        deadLettered: 0,
+        claimed: 0,
+      });
+      expect(await pendingCount(stream)).toBe(0);
+    });
+
+    it('runs concurrent rounds one after the other', async () => {
+      const streamKey = streams();
+      let running = 0;
+      let most = 0;
+      const consumer = createMessageConsumer({
+        name: 'billing',
+        handlers: {
+          'order.created': async () => {
+            running += 1;
+            most = Math.max(most, running);
+            await sleep(10);
+            running -= 1;
+          },
+        },
+      });
+      const reader = transport({ consumer, streamKey, batchSize: 1 });
+      await reader.runOnce();
+      await createRedisStreamsPublisher({ client: redis, streamKey }).publish([
+        outboxMessage({ key: 'a' }),
+        outboxMessage({ key: 'b' }),
+        outboxMessage({ key: 'c' }),
+      ]);
+      const rounds = await Promise.all([reader.runOnce(), reader.runOnce(), reader.runOnce()]);
+      expect(rounds.map((round) => round.handled)).toEqual([1, 1, 1]);
+      expect(most).toBe(1);
+    });
+
+    it('close() leaves no timer behind', async () => {
+      const streamKey = streams();
+      const consumer = createMessageConsumer({
+        name: 'billing',
+        handlers: { 'order.created': () => {} },
+      });
+      const reader = transport({ consumer, streamKey });
+      await reader.runOnce();
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+      const before = timers();
+      await reader.close({ timeoutMs: 60_000 });
+      expect(timers()).toBeLessThanOrEqual(before);
     });
 
     it('close() cuts a blocking read short', async () => {

@@ -327,17 +327,19 @@ function statements<B extends SqlBackend>(dialect: SagaSqlDialect<B>, table: str
     );
   const claim = (onlyActive: boolean) =>
     statement(
-      ($) => `${clock}
-      UPDATE ${table}
-         SET lease_owner = ${$('owner')}, lease_until = ${now} + ${$('leaseMs')},
-             lease_token = lease_token + 1
-       WHERE id IN (
+      // The selection is materialised: inside a plain IN (SELECT … LIMIT n) PostgreSQL may
+      // evaluate it again for rows it rechecks, and lease more than `limit` sagas.
+      ($) => `${clock}, picked AS MATERIALIZED (
          SELECT id FROM ${table}
           WHERE ${onlyActive ? `status IN (${ACTIVE_STATUS_LIST}) AND ` : ''}${inList('status', $('statuses', 'list'))}
             AND wake_at <= ${now} AND lease_until <= ${now}
             AND ${optionalList('name', 'names', $)} AND ${optionalList('id', 'ids', $)}
           ORDER BY wake_at, id
           LIMIT ${$('limit')} ${dialect.claimLock})
+      UPDATE ${table}
+         SET lease_owner = ${$('owner')}, lease_until = ${now} + ${$('leaseMs')},
+             lease_token = lease_token + 1
+       WHERE id IN (SELECT id FROM picked)
       RETURNING ${columns}, lease_token`,
     );
   const save = (release: boolean) =>
@@ -379,13 +381,13 @@ function statements<B extends SqlBackend>(dialect: SagaSqlDialect<B>, table: str
     ),
     // Active sagas never have finished_at; the subquery's rows are checked again once locked.
     purge: statement(
-      ($) => `${clock}
-      DELETE FROM ${table} WHERE id IN (
+      ($) => `${clock}, picked AS MATERIALIZED (
         SELECT id FROM ${table}
          WHERE finished_at IS NOT NULL AND finished_at <= ${now} - ${$('finishedBeforeMs')}
            AND ${inList('status', $('statuses', 'list'))}
          ORDER BY finished_at
          LIMIT ${$('limit')} ${dialect.claimLock})
+      DELETE FROM ${table} WHERE id IN (SELECT id FROM picked)
       AND finished_at IS NOT NULL`,
     ),
   };
