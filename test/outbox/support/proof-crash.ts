@@ -59,7 +59,7 @@ export interface KillRecord extends KillPlan {
   readonly held: number;
   /**
    * How long after the kill the last of them was published (relay) or applied (consumer) by
-   * another process; `null` when it held none.
+   * another process; `null` when it left none unfinished.
    */
   readonly takeoverMs: number | null;
 }
@@ -249,11 +249,13 @@ export async function runCrashes(options: CrashOptions): Promise<CrashReport> {
       seed: options.seed,
       verdict,
       kills: kills.map(({ record, heldIds }) => {
-        const done = heldIds.map((id) =>
-          record.point.startsWith('relay') ? publishedAt.get(id) : appliedAt.get(id),
-        );
-        const last = Math.max(...done.map((t) => t ?? Number.POSITIVE_INFINITY));
-        return { ...record, takeoverMs: heldIds.length === 0 ? null : last - record.at };
+        // Left for others: what was not published (applied) yet when it died. A consumer killed
+        // after its commit held an entry it had applied itself.
+        const done = heldIds
+          .map((id) => (record.point.startsWith('relay') ? publishedAt.get(id) : appliedAt.get(id)))
+          .map((t) => t ?? Number.POSITIVE_INFINITY)
+          .filter((t) => t > record.at);
+        return { ...record, takeoverMs: done.length === 0 ? null : Math.max(...done) - record.at };
       }),
       processes,
       failures,
