@@ -236,7 +236,9 @@ function watch<R>(child: ChildProcess, index: number, onReady: () => void): Proc
     },
   );
   const result = new Promise<ProcessResult<R>>((resolve) => {
-    child.on('exit', (exitCode, signal) => {
+    // 'close', not 'exit': a child's exit can reach the parent before the last message it sent
+    // (its result); 'close' comes once the IPC channel, too, is drained and closed.
+    child.on('close', (exitCode, signal) => {
       resolve(outcome ?? { index, status: 'exited', exitCode, signal });
     });
     child.on('error', () => resolve({ index, status: 'exited', exitCode: null, signal: null }));

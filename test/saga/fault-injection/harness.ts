@@ -15,14 +15,14 @@
  *   effect that was committed; a compensated saga undid every started step that has a
  *   compensation; a completed saga undid nothing.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { build } from 'esbuild';
 import { createSagas, type SagaState } from '../../../src/saga/index.js';
 import { startProcesses } from '../../../src/testing/index.js';
+import { bundleWorker } from '../../support/bundle-worker.js';
 import { type ChaosTarget, openChaosStore } from './chaos-store.js';
 import { type FakeService, startFakeService } from './fake-service.js';
 import {
@@ -79,30 +79,6 @@ export interface ChaosReport {
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const WAIT_MS = 60_000;
 
-/**
- * The worker compiled once into one ES module: a child then starts in a fraction of the time it
- * takes tsx to load the sources. It is written under node_modules/.cache so that the drivers it
- * leaves external (pg, better-sqlite3) resolve from there.
- */
-async function bundleWorker(): Promise<string> {
-  const dir = fileURLToPath(
-    new URL(`../../../node_modules/.cache/flowproof-saga-faults/${process.pid}/`, import.meta.url),
-  );
-  mkdirSync(dir, { recursive: true });
-  const outfile = join(dir, 'worker.mjs');
-  await build({
-    entryPoints: [WORKER],
-    outfile,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  });
-  return outfile;
-}
-
 /** Runs the cycles of `options.seeds` and checks every saga. Never throws on a violation. */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
@@ -120,7 +96,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         };
   const opened = openChaosStore(target);
   const service = await startFakeService();
-  const worker = await bundleWorker();
+  const worker = await bundleWorker(WORKER, 'flowproof-saga-faults');
   const coverage: Record<string, number> = Object.fromEntries(KILL_POINTS.map((p) => [p, 0]));
   const statuses: Record<string, number> = {};
   const violations: Violation[] = [];
