@@ -9,6 +9,7 @@ import {
   createRedisStreamsConsumer,
   createRedisStreamsPublisher,
   type RedisStreamsConsumer,
+  type RedisStreamsPublisher,
 } from '../../../src/adapters/redis/index.js';
 import { createIdempotency } from '../../../src/idempotency/index.js';
 import {
@@ -41,7 +42,7 @@ export interface RelayPlan {
   readonly leaseMs: number;
   readonly batchSize?: number;
   /** Wraps the Redis publisher (the crash worker's kill points). */
-  readonly wrapPublisher?: (publisher: OutboxPublisher) => OutboxPublisher;
+  readonly wrapPublisher?: (publisher: RedisStreamsPublisher) => OutboxPublisher;
 }
 
 /** A started relay to the run's Redis streams. */
