@@ -12,9 +12,8 @@
  * can still appear (a transaction that took an earlier position and has not committed yet): a
  * cursor that moved past it would skip it, and the per-key order would break. On PostgreSQL the
  * store records each row's transaction id and hands out only rows of transactions older than
- * every transaction still running (`pg_snapshot_xmin`), ordered by transaction id and then by
- * position (a transaction can take a smaller position than one that started writing before it);
- * on SQLite one writer at a time commits rows in position order.
+ * every transaction still running (`pg_snapshot_xmin`); on SQLite one writer at a time commits
+ * rows in position order.
  *
  * Every write a relay makes on claimed messages is **fenced**: it names the claim (`owner`) and
  * does nothing for a message that another claim has taken since.
@@ -207,8 +206,7 @@ export interface OutboxStore<Tx = unknown> {
    */
   enqueue(messages: readonly NewOutboxMessage[]): Promise<void>;
   /**
-   * Claims up to `limit` pending messages in position order (PostgreSQL: by inserting
-   * transaction, then position; see the module's notes): due (`availableAt <= now`), not
+   * Claims up to `limit` pending messages in position order: due (`availableAt <= now`), not
    * claimed by a live claim, committed safely (see the module's notes), and with no earlier
    * pending message of the same key that is not claimable too. Concurrent claims never return the
    * same message, nor messages of one key to two claims.

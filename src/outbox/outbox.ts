@@ -71,9 +71,7 @@ export interface OutboxOptions<T extends OutboxTopics, Tx> {
 export interface EnqueueOptions<Tx> {
   /**
    * The ordering key, usually the aggregate's id (`ORD-12345`): messages with one key are
-   * published in the order they were enqueued (on PostgreSQL, messages of transactions that
-   * overlap go in the order the transactions first wrote). Omit it (or `null`) for messages with
-   * no order.
+   * published in the order they were enqueued. Omit it (or `null`) for messages with no order.
    */
   readonly key?: string | null;
   /** Extra string headers; the flow context's headers are added (yours win on a clash). */

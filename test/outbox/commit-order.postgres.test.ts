@@ -1,80 +1,116 @@
 /**
- * The per-key order of messages from overlapping transactions on PostgreSQL is one fixed order,
- * whatever the moment a relay looks. Transaction A writes first (it takes its transaction id),
- * transaction B then enqueues K#1 and A enqueues K#2 (a later position), A commits, B commits
- * later. A relay that claims between the two commits must not hand out K#2 first when a relay
- * claiming after both commits would hand out K#1 first: one of the two orders would be published
- * against the other, depending only on timing.
+ * Order per key when transactions commit out of order on PostgreSQL. Positions are taken at
+ * insert and transaction ids at a transaction's first write, and neither follows commits; the
+ * claim's gate (`pg_snapshot_xmin`) and its per-key check must still publish a key's messages in
+ * the order they were written whenever the writes to the key were serialised, which is what
+ * applications do when they update the aggregate's row in the transaction that enqueues.
+ *
+ * The case that tells the orders apart: transaction B takes its transaction id first (it writes
+ * elsewhere), then waits for the aggregate row that A holds; A enqueues K#1 and commits; B then
+ * enqueues K#2 and commits. A relay must publish K#1 before K#2 whenever it looks: between the
+ * commits, while a transaction that took its id between B's and A's keeps A's committed row behind
+ * the gate and lets B's through, or after both. Ordering by transaction id would put K#2 first.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { PostgresBackend } from '../../src/adapters/postgres/index.js';
-import { createOutbox, type Outbox } from '../../src/outbox/index.js';
-import { describeWithPostgres } from '../support/services.js';
+import { z } from 'zod';
 import {
-  openPostgresWorld,
-  type PostgresWorld,
-  type ProofTopics,
-  proofTopics,
-  topicOf,
-} from './support/proof-world.js';
+  createPostgresBackend,
+  createPostgresOutboxStore,
+  type PostgresBackend,
+  type PostgresOutboxStore,
+} from '../../src/adapters/postgres/index.js';
+import { createOutbox } from '../../src/outbox/index.js';
+import { describeWithPostgres } from '../support/services.js';
 
-describeWithPostgres('outbox on PostgreSQL: the order of overlapping transactions', (url) => {
-  let world: PostgresWorld;
-  let outbox: Outbox<ProofTopics, PostgresBackend>;
-  beforeAll(async () => {
-    world = openPostgresWorld(url, `outbox_commit_order_${process.pid}`, 4);
-    await world.prepare();
-    outbox = createOutbox({ store: world.store, topics: proofTopics(1) });
-  });
-  afterAll(async () => {
-    await world?.drop();
-    await world?.close();
-  });
+describeWithPostgres(
+  'outbox on PostgreSQL: order per key when commits come out of order',
+  (url) => {
+    const schema = `outbox_commit_order_${process.pid}`;
+    let pool: pg.Pool;
+    let backend: PostgresBackend;
+    let store: PostgresOutboxStore;
+    const topics = { event: z.object({ seq: z.number() }) };
 
-  /** Publishes key `key`'s messages as a relay would, claiming once between the two commits or not. */
-  async function scenario(key: string, claimBetweenCommits: boolean): Promise<string[]> {
-    const first = await world.pool.connect();
-    const second = await world.pool.connect();
-    const published: string[] = [];
-    const claimAndPublish = async () => {
-      const owner = `relay-${published.length}-${key}`;
-      const claimed = await world.store.claim({ owner, leaseMs: 10_000, limit: 10 });
-      const ours = claimed.filter((m) => m.key === key);
-      published.push(...ours.map((m) => (m.payload as { seq: number }).seq.toString()));
-      await world.store.markPublished(
-        claimed.map((m) => m.id),
-        owner,
+    beforeAll(async () => {
+      pool = new pg.Pool({ connectionString: url, max: 6 });
+      backend = createPostgresBackend({ client: pool, schema });
+      store = createPostgresOutboxStore({ backend });
+      await store.migrate();
+      await backend.execute(
+        `CREATE TABLE ${backend.table('aggregates')} (id text PRIMARY KEY, version int NOT NULL)`,
       );
-    };
-    const enqueue = (client: typeof first, seq: number) =>
-      outbox.enqueue(
-        topicOf(0),
-        { key, seq, writer: seq, doomed: false },
-        { key, transaction: world.backend.withTransactionClient(client) },
-      );
-    try {
-      await first.query('BEGIN');
-      await first.query(world.insertOrder, [`${key}-a`, 1, 1]);
-      await second.query('BEGIN');
-      await second.query(world.insertOrder, [`${key}-b`, 2, 1]);
-      await enqueue(second, 1);
-      await enqueue(first, 2);
-      await first.query('COMMIT');
-      if (claimBetweenCommits) await claimAndPublish();
-      await second.query('COMMIT');
-      await claimAndPublish();
-      await claimAndPublish();
-    } finally {
-      first.release();
-      second.release();
+      await backend.execute(`CREATE TABLE ${backend.table('notes')} (id text PRIMARY KEY)`);
+    });
+    afterAll(async () => {
+      await backend.execute(`DROP SCHEMA "${schema}" CASCADE`);
+      await backend.close();
+      await pool.end();
+    });
+
+    /** Claims and marks published until nothing is claimable; appends `key`'s sequence numbers. */
+    async function publishAll(label: string, key: string, into: number[]): Promise<void> {
+      for (let round = 0; ; round += 1) {
+        const owner = `${label}-${key}-${round}`;
+        const claimed = await store.claim({ owner, leaseMs: 10_000, limit: 10 });
+        if (claimed.length === 0) return;
+        for (const m of claimed) if (m.key === key) into.push((m.payload as { seq: number }).seq);
+        await store.markPublished(
+          claimed.map((m) => m.id),
+          owner,
+        );
+      }
     }
-    return published;
-  }
 
-  it('is the same whether a relay claims between the commits or after both', async () => {
-    const between = await scenario('K-between', true);
-    const after = await scenario('K-after', false);
-    expect(between).toHaveLength(2);
-    expect(between).toEqual(after);
-  });
-});
+    async function scenario(key: string, lookBetweenCommits: boolean): Promise<number[]> {
+      const outbox = createOutbox({ store, topics });
+      await backend.execute(`INSERT INTO ${backend.table('aggregates')} VALUES ($1, 0)`, [key]);
+      const a = await pool.connect();
+      const b = await pool.connect();
+      const other = await pool.connect();
+      const published: number[] = [];
+      const note = `INSERT INTO ${backend.table('notes')} VALUES ($1)`;
+      const bump = `UPDATE ${backend.table('aggregates')} SET version = version + 1 WHERE id = $1`;
+      try {
+        // Transaction ids in the order B < other < A.
+        await b.query('BEGIN');
+        await b.query(note, [`${key}-b`]);
+        await other.query('BEGIN');
+        await other.query(note, [`${key}-other`]);
+        await a.query('BEGIN');
+        await a.query(bump, [key]); // A holds the aggregate's row…
+        const bWaits = b.query(bump, [key]); // …and B waits for it.
+        await outbox.enqueue(
+          'event',
+          { seq: 1 },
+          { key, transaction: backend.withTransactionClient(a) },
+        );
+        await a.query('COMMIT');
+        await bWaits;
+        await outbox.enqueue(
+          'event',
+          { seq: 2 },
+          { key, transaction: backend.withTransactionClient(b) },
+        );
+        if (lookBetweenCommits) await publishAll('b-open', key, published);
+        await b.query('COMMIT');
+        // Now B's message is through the gate (B's id is below the oldest running one, other's),
+        // and A's is not (A's id is above it): K#2 must still wait for K#1.
+        if (lookBetweenCommits) await publishAll('other-open', key, published);
+        if (lookBetweenCommits) expect(published).toEqual([]);
+        await other.query('COMMIT');
+        await publishAll('after', key, published);
+      } finally {
+        a.release();
+        b.release();
+        other.release();
+      }
+      return published;
+    }
+
+    it('publishes a key in write order, whether a relay looks between the commits or after both', async () => {
+      expect(await scenario('K-between', true)).toEqual([1, 2]);
+      expect(await scenario('K-after', false)).toEqual([1, 2]);
+    });
+  },
+);

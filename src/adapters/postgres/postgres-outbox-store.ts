@@ -88,12 +88,9 @@ export const postgresOutboxStoreMigrations: MigrationSet<PostgresBackend> = {
  * statement. A batch is one multi-row `INSERT`, all or none even outside a transaction.
  *
  * Each row records the transaction that inserted it; a claim hands out only rows of transactions
- * older than every transaction still running (`pg_snapshot_xmin`), in the order of their
- * transactions' ids, then of their positions. A transaction still running therefore holds back
- * the messages of its key written by transactions that took their ids after it (and, while it
- * runs, every message committed after it began); of two overlapping transactions writing one key,
- * the one that wrote first (took its id first) is published first, whichever took the earlier
- * position or committed first. Claims are serialised by a transaction-scoped
+ * older than every transaction still running (`pg_snapshot_xmin`), so a transaction that took an
+ * earlier position and has not committed yet holds back later messages of its key (and, while it
+ * runs, every message committed after it began). Claims are serialised by a transaction-scoped
  * advisory lock derived from the table's name, so two claims never split one key.
  *
  * @throws TypeError naming the option when an option is invalid.
@@ -125,11 +122,6 @@ const postgresOutboxDialect: OutboxSqlDialect<PostgresBackend> = {
       : `(r.value->>${i})::${type === 'json' ? 'jsonb' : 'bigint'}`,
   rowOrder: 'r.ord',
   gate: (row) => ` AND ${row}.tx_id < pg_snapshot_xmin(pg_current_snapshot())`,
-  // Positions are taken at insert, not at commit: a transaction that began writing later can take
-  // a smaller position and commit first. Ordered by transaction first, a row the gate lets through
-  // never has a row of a running (or future) transaction before it.
-  claimOrder: (row) => `${row}.tx_id, ${row}.position`,
-  claimTx: ', tx_id::text AS claim_tx',
   purgeLock: 'FOR UPDATE SKIP LOCKED',
   serialize: (backend, table, claim) =>
     backend.transaction(async (tx) => {

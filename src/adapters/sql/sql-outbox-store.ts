@@ -77,14 +77,6 @@ export interface OutboxSqlDialect<B extends SqlBackend> {
    * transaction can still put a row before (empty where commits follow positions).
    */
   gate(row: string): string;
-  /**
-   * The order claims hand rows out in, as a row-value of columns of `row` (`position` where
-   * commits follow positions). It must never put a row that can still appear before one the gate
-   * lets through.
-   */
-  claimOrder(row: string): string;
-  /** Appended to the claim's RETURNING list: `, <the claim order's leading column> AS claim_tx`. */
-  readonly claimTx: string;
   /** Appended to a purge's row selection (`FOR UPDATE SKIP LOCKED`), or empty. */
   readonly purgeLock: string;
   /**
@@ -180,12 +172,8 @@ export class SqlOutboxStore<B extends SqlBackend> implements OutboxStore<B> {
     const rows = await this.#dialect.serialize(this.backend, this.#sql.table, (backend) =>
       backend.query<MessageRow>(this.#sql.claim.sql, bind(this.#sql.claim.names, request)),
     );
-    // RETURNING keeps no order: the claim order, as selected.
-    rows.sort(
-      (a, b) =>
-        compareIntegers(a.claim_tx ?? 0, b.claim_tx ?? 0) ||
-        Number(a.position) - Number(b.position),
-    );
+    // RETURNING keeps no order: position order, as selected.
+    rows.sort((a, b) => Number(a.position) - Number(b.position));
     return rows.map((row) => this.#toMessage(row));
   }
 
@@ -335,18 +323,9 @@ export function driverCause(error: unknown): { code?: unknown; detail?: unknown 
     : undefined;
 }
 
-/** Compares two integers that may arrive as decimal strings beyond 2^53 (a `xid8`). */
-function compareIntegers(a: number | string, b: number | string): number {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /** A message row as the statements return it (bigint columns may arrive as strings). */
 interface MessageRow {
   position: number | string;
-  /** The claim order's leading column where it has one (PostgreSQL: the inserting transaction). */
-  claim_tx?: number | string;
   id: string;
   topic: string;
   msg_key: string | null;
@@ -467,16 +446,15 @@ function statements<B extends SqlBackend>(dialect: OutboxSqlDialect<B>, table: s
           WHERE c.status = 'pending' AND ${candidate('c')}
             AND (c.msg_key IS NULL OR NOT EXISTS (
               SELECT 1 FROM ${table} AS e
-               WHERE e.status = 'pending' AND e.msg_key = c.msg_key
-                 AND (${dialect.claimOrder('e')}) < (${dialect.claimOrder('c')})
+               WHERE e.status = 'pending' AND e.msg_key = c.msg_key AND e.position < c.position
                  AND NOT (${candidate('e')})))
-          ORDER BY ${dialect.claimOrder('c')}
+          ORDER BY c.position
           LIMIT ${$('limit')}`)}
       UPDATE ${table}
          SET lease_owner = ${$('owner')}, lease_until = ${now} + ${$('leaseMs')}
        WHERE position IN (SELECT position FROM picked)
          AND status = 'pending' AND (lease_owner IS NULL OR lease_until <= ${now})
-      RETURNING ${columns}${dialect.claimTx}`,
+      RETURNING ${columns}`,
     ),
     markPublished: statement(($) =>
       fenced(

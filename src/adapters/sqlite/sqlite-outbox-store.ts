@@ -107,8 +107,6 @@ const sqliteOutboxDialect: OutboxSqlDialect<SqliteBackend> = {
   field: (i) => `json_extract(r.value, '$[${i}]')`,
   rowOrder: 'r.key',
   gate: () => '',
-  claimOrder: (row) => `${row}.position`,
-  claimTx: '',
   purgeLock: '',
   serialize: (backend, _table, claim) => claim(backend),
   duplicateId: (error) => {
