@@ -66,7 +66,9 @@ export interface RedisStreamsConsumerOptions {
   /**
    * An entry delivered and not acknowledged for this long, in milliseconds, is taken over (its
    * consumer died, or its handler failed and it is due again): the retry delay of a failed entry.
-   * Longer than handlers take.
+   * Longer than a round takes: a round handles up to `batchSize` entries per stream one after
+   * the other, and an entry still waiting its turn past this time is taken over by another
+   * consumer (the inbox keeps it applied once, but it is handled out of turn).
    * @default 30000
    */
   readonly claimIdleMs?: number;
