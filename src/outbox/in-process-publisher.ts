@@ -14,10 +14,15 @@ export interface InProcessPublisher extends OutboxPublisher {
    * others, the first consumer error (a permanent one wrapped in a `NonRetryableError`, so the
    * relay dead-letters the message at once).
    */
-  publish(messages: readonly OutboxMessage[]): Promise<{
-    readonly acknowledged: readonly string[];
-    readonly failed: ReadonlyMap<string, unknown>;
-  }>;
+  publish(messages: readonly OutboxMessage[]): Promise<InProcessPublishResult>;
+}
+
+/** What {@link InProcessPublisher.publish} resolves with. */
+export interface InProcessPublishResult {
+  /** The ids every subscribed consumer handled (or had handled). */
+  readonly acknowledged: readonly string[];
+  /** The first consumer error of each message not acknowledged, by id. */
+  readonly failed: ReadonlyMap<string, unknown>;
 }
 
 /** Options of {@link createInProcessPublisher}. */
@@ -64,7 +69,7 @@ export function createInProcessPublisher(options: InProcessPublisherOptions): In
     copied.filter((consumer) => consumer.topics.includes(topic));
 
   return Object.freeze({
-    async publish(messages: readonly OutboxMessage[]) {
+    async publish(messages: readonly OutboxMessage[]): Promise<InProcessPublishResult> {
       const acked: string[] = [];
       const failed = new Map<string, unknown>();
       const failedKeys = new Set<string>();

@@ -15,6 +15,7 @@ export {
   createInProcessPublisher,
   type InProcessPublisher,
   type InProcessPublisherOptions,
+  type InProcessPublishResult,
 } from './in-process-publisher.js';
 export {
   createMessageConsumer,
