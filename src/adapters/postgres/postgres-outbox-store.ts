@@ -121,6 +121,7 @@ const postgresOutboxDialect: OutboxSqlDialect<PostgresBackend> = {
       ? `(r.value->>${i})`
       : `(r.value->>${i})::${type === 'json' ? 'jsonb' : 'bigint'}`,
   rowOrder: 'r.ord',
+  idIn: (column, subquery) => `${column} = ANY(ARRAY${subquery})`,
   gate: (row) => ` AND ${row}.tx_id < pg_snapshot_xmin(pg_current_snapshot())`,
   purgeLock: 'FOR UPDATE SKIP LOCKED',
   serialize: (backend, table, claim) =>

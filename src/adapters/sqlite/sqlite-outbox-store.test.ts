@@ -47,7 +47,8 @@ describe('createSqliteOutboxStore statement plans', () => {
     const markPublished = plan(/SET status = 'published'/);
     // The JSON id list is read once, and the table searched for each id: the cost grows with
     // the batch, not with the batch times the backlog.
-    expect(markPublished).toMatch(/SCAN r VIRTUAL TABLE[^\n]*\nSEARCH m USING INDEX \S+ \(id=\?\)/);
+    expect(markPublished).toMatch(/SEARCH \S+ USING INDEX \S+ \(id=\?\)/);
+    expect(markPublished).not.toMatch(/SCAN \S*flowproof_outbox_messages/);
   });
 
   it('claims by walking the pending rows in position order, not by sorting every pending row', async () => {

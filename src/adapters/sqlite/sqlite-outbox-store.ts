@@ -106,6 +106,7 @@ const sqliteOutboxDialect: OutboxSqlDialect<SqliteBackend> = {
   rows: (placeholder) => `json_each(${placeholder}) AS r`,
   field: (i) => `json_extract(r.value, '$[${i}]')`,
   rowOrder: 'r.key',
+  idIn: (column, subquery) => `${column} IN ${subquery}`,
   gate: () => '',
   purgeLock: '',
   serialize: (backend, _table, claim) => claim(backend),
