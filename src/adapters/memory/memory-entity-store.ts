@@ -1,5 +1,5 @@
 import { assertStoreOptions } from '../../core/options.js';
-import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
+import type { MigrationSet } from '../../core/storage-backend.js';
 import {
   type DueTimer,
   ENTITY_STORE_COMPONENT,
@@ -11,6 +11,11 @@ import {
   type StoredEntity,
 } from '../../state-machine/entities/entity-store.js';
 import type { MemoryBackend } from './memory-backend.js';
+import {
+  assertMemoryBackend,
+  MemoryModuleStore,
+  type MemoryStoreState,
+} from './memory-module-store.js';
 
 /** Options of {@link createMemoryEntityStore}. */
 export interface MemoryEntityStoreOptions {
@@ -39,7 +44,6 @@ export interface MemoryEntityStore extends EntityStore {
 const ENTITIES = 'state_machine_entities';
 const HISTORY = 'state_machine_history';
 const TIMERS = 'state_machine_timers';
-const SCHEMA_VERSION = 1;
 
 /** Values are stored serialised, as a database would, so callers can never alias stored data. */
 interface EntityRow extends Omit<StoredEntity, 'data'> {
@@ -94,35 +98,18 @@ export function createMemoryEntityStore(options: MemoryEntityStoreOptions): Memo
   return new MemoryEntityStoreImpl(backend, ownsBackend, { migrated: false });
 }
 
-class MemoryEntityStoreImpl implements MemoryEntityStore {
-  readonly kind = 'memory' as const;
-  readonly backend: MemoryBackend;
-  readonly #ownsBackend: boolean;
-  readonly #shared: { migrated: boolean };
-
-  constructor(backend: MemoryBackend, ownsBackend: boolean, shared: { migrated: boolean }) {
-    this.backend = backend;
-    this.#ownsBackend = ownsBackend;
-    this.#shared = shared;
+class MemoryEntityStoreImpl extends MemoryModuleStore implements MemoryEntityStore {
+  constructor(backend: MemoryBackend, ownsBackend: boolean, state: MemoryStoreState) {
+    super(backend, ownsBackend, state, memoryEntityStoreMigrations);
   }
 
   withBackend(backend: MemoryBackend): MemoryEntityStore {
-    if (backend?.kind !== 'memory') throw new TypeError('backend must be a memory backend');
-    return new MemoryEntityStoreImpl(backend, false, this.#shared);
-  }
-
-  async migrate(): Promise<MigrationReport> {
-    const report = await this.backend.migrate(memoryEntityStoreMigrations);
-    this.#shared.migrated = true;
-    return report;
-  }
-
-  now(): Promise<Date> {
-    return this.backend.now();
+    assertMemoryBackend(backend);
+    return new MemoryEntityStoreImpl(backend, false, this.state);
   }
 
   async load(machineId: string, id: string): Promise<StoredEntity | undefined> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     const row = this.backend.collection<EntityRow>(ENTITIES).get(key(machineId, id));
     if (row === undefined) return undefined;
     const { dataJson, ...rest } = row;
@@ -130,7 +117,7 @@ class MemoryEntityStoreImpl implements MemoryEntityStore {
   }
 
   async insert({ entity, history }: EntityInsert): Promise<boolean> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     const row = toEntityRow(entity);
     const historyRow = toHistoryRow(history);
     return this.backend.exclusive(() => {
@@ -148,7 +135,7 @@ class MemoryEntityStoreImpl implements MemoryEntityStore {
     migration,
     history,
   }: EntityUpdate): Promise<boolean> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     // Serialised before the lock: a value JSON cannot hold fails here, writing nothing.
     const row = toEntityRow(entity);
     const rows = migration
@@ -168,7 +155,7 @@ class MemoryEntityStoreImpl implements MemoryEntityStore {
   }
 
   async listHistory(query: HistoryQuery): Promise<readonly HistoryRecord[]> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     const rows =
       this.backend
         .collection<readonly HistoryRow[]>(HISTORY)
@@ -184,7 +171,7 @@ class MemoryEntityStoreImpl implements MemoryEntityStore {
   }
 
   async dueTimers(machineId: string, dueBy: Date, limit: number): Promise<readonly DueTimer[]> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     const cutoff = dueBy.toISOString();
     const due: DueTimer[] = [];
     for (const row of this.backend.collection<TimerRow>(TIMERS).values()) {
@@ -196,10 +183,6 @@ class MemoryEntityStoreImpl implements MemoryEntityStore {
       a.timer.at < b.timer.at ? -1 : a.timer.at > b.timer.at ? 1 : a.entityId < b.entityId ? -1 : 1,
     );
     return due.slice(0, limit);
-  }
-
-  async close(): Promise<void> {
-    if (this.#ownsBackend) await this.backend.close();
   }
 
   /** Replaces entries, never mutates them: a rolled-back transaction restores the maps. */
@@ -216,12 +199,6 @@ class MemoryEntityStoreImpl implements MemoryEntityStore {
         timer: row.timer,
       });
     }
-  }
-
-  async #assertMigrated(): Promise<void> {
-    if (this.#shared.migrated) return;
-    await this.backend.assertSchemaVersion(ENTITY_STORE_COMPONENT, SCHEMA_VERSION);
-    this.#shared.migrated = true;
   }
 }
 

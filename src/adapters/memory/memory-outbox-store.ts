@@ -1,6 +1,6 @@
 import type { ErrorRecord } from '../../core/error-record.js';
 import { assertStoreOptions } from '../../core/options.js';
-import type { MigrationReport, MigrationSet } from '../../core/storage-backend.js';
+import type { MigrationSet } from '../../core/storage-backend.js';
 import {
   type NewOutboxMessage,
   OUTBOX_STORE_COMPONENT,
@@ -28,6 +28,11 @@ import {
   messageExists,
 } from '../outbox-store-input.js';
 import type { MemoryBackend } from './memory-backend.js';
+import {
+  assertMemoryBackend,
+  MemoryModuleStore,
+  type MemoryStoreState,
+} from './memory-module-store.js';
 
 /** Options of {@link createMemoryOutboxStore}. */
 export interface MemoryOutboxStoreOptions {
@@ -59,7 +64,6 @@ export interface MemoryOutboxStore extends OutboxStore<MemoryBackend> {
 const MESSAGES = 'outbox_messages';
 /** Holds the last position given, under the key `last`; restored with the messages on rollback. */
 const POSITIONS = 'outbox_positions';
-const SCHEMA_VERSION = 1;
 
 /** A message as kept in the collection: JSON serialised, so callers never alias stored data. */
 interface MessageRow {
@@ -128,35 +132,18 @@ export function createMemoryOutboxStore(options: MemoryOutboxStoreOptions): Memo
   return new MemoryOutboxStoreImpl(backend, ownsBackend, { migrated: false });
 }
 
-class MemoryOutboxStoreImpl implements MemoryOutboxStore {
-  readonly kind = 'memory' as const;
-  readonly backend: MemoryBackend;
-  readonly #ownsBackend: boolean;
-  readonly #shared: { migrated: boolean };
-
-  constructor(backend: MemoryBackend, ownsBackend: boolean, shared: { migrated: boolean }) {
-    this.backend = backend;
-    this.#ownsBackend = ownsBackend;
-    this.#shared = shared;
+class MemoryOutboxStoreImpl extends MemoryModuleStore implements MemoryOutboxStore {
+  constructor(backend: MemoryBackend, ownsBackend: boolean, state: MemoryStoreState) {
+    super(backend, ownsBackend, state, memoryOutboxStoreMigrations);
   }
 
   withBackend(backend: MemoryBackend): MemoryOutboxStore {
-    if (backend?.kind !== 'memory') throw new TypeError('backend must be a memory backend');
-    return new MemoryOutboxStoreImpl(backend, false, this.#shared);
-  }
-
-  async migrate(): Promise<MigrationReport> {
-    const report = await this.backend.migrate(memoryOutboxStoreMigrations);
-    this.#shared.migrated = true;
-    return report;
-  }
-
-  now(): Promise<Date> {
-    return this.backend.now();
+    assertMemoryBackend(backend);
+    return new MemoryOutboxStoreImpl(backend, false, this.state);
   }
 
   async enqueue(messages: readonly NewOutboxMessage[]): Promise<void> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     const encoded = checkNewMessages(messages);
     await this.backend.exclusive(() => {
       const rows = this.#messages();
@@ -185,7 +172,7 @@ class MemoryOutboxStoreImpl implements MemoryOutboxStore {
   }
 
   async claim(request: OutboxClaimRequest): Promise<readonly StoredOutboxMessage[]> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     checkClaim(request);
     const { owner, leaseMs, limit } = request;
     return this.backend.exclusive(() => {
@@ -211,7 +198,7 @@ class MemoryOutboxStoreImpl implements MemoryOutboxStore {
   }
 
   async markPublished(ids: readonly string[], owner: string): Promise<number> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     checkIds(ids, owner);
     return this.#fenced(ids, owner, (row, now) => ({
       ...row,
@@ -223,7 +210,7 @@ class MemoryOutboxStoreImpl implements MemoryOutboxStore {
   }
 
   async reschedule(retries: readonly OutboxRetry[], owner: string): Promise<number> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     const encoded = checkRetries(retries, owner);
     const byId = new Map(encoded.map((retry) => [retry.id, retry]));
     return this.#fenced([...byId.keys()], owner, (row, now) => {
@@ -240,7 +227,7 @@ class MemoryOutboxStoreImpl implements MemoryOutboxStore {
   }
 
   async deadLetter(entries: readonly OutboxDeadLetter[], owner: string): Promise<number> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     const encoded = checkDeadLetters(entries, owner);
     const byId = new Map(encoded.map((entry) => [entry.id, entry.error]));
     return this.#fenced([...byId.keys()], owner, (row, now) => ({
@@ -255,13 +242,13 @@ class MemoryOutboxStoreImpl implements MemoryOutboxStore {
   }
 
   async get(id: string): Promise<StoredOutboxMessage | undefined> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     const row = this.#messages().get(id);
     return row === undefined ? undefined : toMessage(row);
   }
 
   async list(query: OutboxListQuery): Promise<readonly StoredOutboxMessage[]> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     checkList(query);
     const { status, topic, afterId, limit } = query;
     const rows = [...this.#messages().values()].filter(
@@ -275,7 +262,7 @@ class MemoryOutboxStoreImpl implements MemoryOutboxStore {
   }
 
   async redrive(request: OutboxRedriveRequest): Promise<readonly string[]> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     checkRedrive(request);
     const { ids, topic, limit } = request;
     return this.backend.exclusive(() => {
@@ -305,7 +292,7 @@ class MemoryOutboxStoreImpl implements MemoryOutboxStore {
   }
 
   async purge(request: OutboxPurgeRequest): Promise<number> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     checkPurge(request);
     return this.backend.exclusive(() => {
       const cutoff = this.#now() - request.finishedBeforeMs;
@@ -322,7 +309,7 @@ class MemoryOutboxStoreImpl implements MemoryOutboxStore {
   }
 
   async stats(): Promise<OutboxStoreStats> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     const now = this.#now();
     const topics: Record<string, OutboxTopicCounts> = {};
     let oldestPendingAt: number | null = null;
@@ -341,10 +328,6 @@ class MemoryOutboxStoreImpl implements MemoryOutboxStore {
       }
     }
     return { now, oldestPendingAt, topics };
-  }
-
-  async close(): Promise<void> {
-    if (this.#ownsBackend) await this.backend.close();
   }
 
   /** Applies `change` to each of `ids` that `owner` still holds (pending, leased to it). */
@@ -377,12 +360,6 @@ class MemoryOutboxStoreImpl implements MemoryOutboxStore {
 
   #now(): number {
     return this.backend.clock.now().getTime();
-  }
-
-  async #assertMigrated(): Promise<void> {
-    if (this.#shared.migrated) return;
-    await this.backend.assertSchemaVersion(OUTBOX_STORE_COMPONENT, SCHEMA_VERSION);
-    this.#shared.migrated = true;
   }
 }
 

@@ -1,5 +1,5 @@
 import { assertStoreOptions } from '../../core/options.js';
-import type { MigrationReport, MigrationSet, StorageBackend } from '../../core/storage-backend.js';
+import type { MigrationSet, StorageBackend } from '../../core/storage-backend.js';
 import {
   ACTIVE_SAGA_STATUSES,
   type ClaimedSaga,
@@ -24,6 +24,11 @@ import {
   checkUpdate,
 } from '../saga-store-input.js';
 import type { MemoryBackend } from './memory-backend.js';
+import {
+  assertMemoryBackend,
+  MemoryModuleStore,
+  type MemoryStoreState,
+} from './memory-module-store.js';
 
 /** Options of {@link createMemorySagaStore}. */
 export interface MemorySagaStoreOptions {
@@ -54,7 +59,6 @@ export interface MemorySagaStore
 }
 
 const SAGAS = 'saga_runs';
-const SCHEMA_VERSION = 1;
 
 /** A saga as kept in the collection: the log serialised, so callers never alias stored data. */
 interface SagaRow extends Omit<StoredSaga, 'log'> {
@@ -106,38 +110,21 @@ export function createMemorySagaStore(options: MemorySagaStoreOptions): MemorySa
   return new MemorySagaStoreImpl(backend, ownsBackend, { migrated: false });
 }
 
-class MemorySagaStoreImpl implements MemorySagaStore {
-  readonly kind = 'memory' as const;
-  readonly backend: MemoryBackend;
-  readonly #ownsBackend: boolean;
-  readonly #shared: { migrated: boolean };
-
-  constructor(backend: MemoryBackend, ownsBackend: boolean, shared: { migrated: boolean }) {
-    this.backend = backend;
-    this.#ownsBackend = ownsBackend;
-    this.#shared = shared;
+class MemorySagaStoreImpl extends MemoryModuleStore implements MemorySagaStore {
+  constructor(backend: MemoryBackend, ownsBackend: boolean, state: MemoryStoreState) {
+    super(backend, ownsBackend, state, memorySagaStoreMigrations);
   }
 
   withBackend(backend: MemoryBackend): MemorySagaStore {
-    if (backend?.kind !== 'memory') throw new TypeError('backend must be a memory backend');
-    return new MemorySagaStoreImpl(backend, false, this.#shared);
-  }
-
-  async migrate(): Promise<MigrationReport> {
-    const report = await this.backend.migrate(memorySagaStoreMigrations);
-    this.#shared.migrated = true;
-    return report;
-  }
-
-  now(): Promise<Date> {
-    return this.backend.now();
+    assertMemoryBackend(backend);
+    return new MemorySagaStoreImpl(backend, false, this.state);
   }
 
   async create(
     saga: NewSaga,
     lease?: { readonly owner: string; readonly leaseMs: number },
   ): Promise<CreateSagaResult> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     // Checked and serialised before the lock: a bad saga fails here, writing nothing.
     const logJson = checkNewSaga(saga, lease);
     return this.backend.exclusive(() => {
@@ -167,7 +154,7 @@ class MemorySagaStoreImpl implements MemorySagaStore {
   }
 
   async claim(request: ClaimRequest): Promise<readonly ClaimedSaga[]> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     checkClaim(request);
     const { owner, leaseMs, limit, statuses, names, ids } = request;
     return this.backend.exclusive(() => {
@@ -199,7 +186,7 @@ class MemorySagaStoreImpl implements MemorySagaStore {
   }
 
   async save(update: SagaUpdate, lease: SagaLease): Promise<boolean> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     const logJson = checkUpdate(update, lease);
     return this.backend.exclusive(() => {
       const row = this.#held(update.id, lease);
@@ -221,7 +208,7 @@ class MemorySagaStoreImpl implements MemorySagaStore {
   }
 
   async heartbeat(id: string, lease: SagaLease, leaseMs: number): Promise<boolean> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     checkHeartbeat(id, lease, leaseMs);
     return this.backend.exclusive(() => {
       const row = this.#held(id, lease);
@@ -232,13 +219,13 @@ class MemorySagaStoreImpl implements MemorySagaStore {
   }
 
   async get(id: string): Promise<StoredSaga | undefined> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     const row = this.#sagas().get(id);
     return row === undefined ? undefined : toSaga(row);
   }
 
   async list(query: SagaListQuery): Promise<readonly StoredSaga[]> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     checkList(query);
     const { statuses, name, afterId, limit } = query;
     const rows = [...this.#sagas().values()].filter(
@@ -252,7 +239,7 @@ class MemorySagaStoreImpl implements MemorySagaStore {
   }
 
   async purge(request: SagaPurgeRequest): Promise<number> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     checkPurge(request);
     return this.backend.exclusive(() => {
       const cutoff = this.#now() - request.finishedBeforeMs;
@@ -278,14 +265,10 @@ class MemorySagaStoreImpl implements MemorySagaStore {
     update: (value: T) => SagaUpdate,
     lease: SagaLease,
   ): Promise<{ readonly saved: boolean; readonly value?: T }> {
-    await this.#assertMigrated();
+    await this.assertMigrated();
     return saveWithWork(this.backend, work, (tx, value) =>
       this.withBackend(tx).save(update(value), lease),
     );
-  }
-
-  async close(): Promise<void> {
-    if (this.#ownsBackend) await this.backend.close();
   }
 
   #sagas(): Map<string, SagaRow> {
@@ -302,12 +285,6 @@ class MemorySagaStoreImpl implements MemorySagaStore {
 
   #now(): number {
     return this.backend.clock.now().getTime();
-  }
-
-  async #assertMigrated(): Promise<void> {
-    if (this.#shared.migrated) return;
-    await this.backend.assertSchemaVersion(SAGA_STORE_COMPONENT, SCHEMA_VERSION);
-    this.#shared.migrated = true;
   }
 }
 
