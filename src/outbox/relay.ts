@@ -6,7 +6,6 @@
  * harmless). Several relays share the work through claims; messages of one key never go to two
  * relays at once and leave in order.
  */
-import { hostname } from 'node:os';
 import { MAX_TIMER_MS, sleep, withTimeout } from '../core/async.js';
 import { errorRecord } from '../core/error-record.js';
 import { FlowproofError } from '../core/errors.js';
@@ -28,6 +27,7 @@ import {
   retryDelay,
 } from '../core/retry-policy.js';
 import { isTracingEnabled, withSpan } from '../core/tracing.js';
+import { defaultWorkerName } from '../core/worker-name.js';
 import type {
   OutboxDeadLetter,
   OutboxRetry,
@@ -55,7 +55,7 @@ export interface OutboxRelayOptions {
   readonly publisher: OutboxPublisher;
   /**
    * This relay's name in claims and logs.
-   * @default `<host>-<pid>-<random>`
+   * @default `<host>/<pid>/<random>`
    */
   readonly relayId?: string;
   /**
@@ -201,7 +201,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   }
   assertOptionsObject(options.publisher, 'options.publisher');
   assertFunction(options.publisher.publish, 'options.publisher.publish');
-  const relayId = options.relayId ?? `${hostname()}-${process.pid}-${createId().slice(-6)}`;
+  const relayId = options.relayId ?? defaultWorkerName();
   assertNonEmptyString(relayId, 'options.relayId');
   const batchSize = options.batchSize ?? 100;
   assertInteger(batchSize, 'options.batchSize', 1, 10_000);

@@ -4,7 +4,6 @@
  * behind (a crash, a released retry wait) once their lease ends; it shows status and history,
  * redrives the dead-letter queue and purges finished sagas.
  */
-import { hostname } from 'node:os';
 import { MAX_TIMER_MS } from '../core/async.js';
 import { getContext, serializeContext } from '../core/context.js';
 import { FlowproofError } from '../core/errors.js';
@@ -17,6 +16,7 @@ import {
   assertOptionsObject,
 } from '../core/options.js';
 import { parseWithSchema } from '../core/standard-schema.js';
+import { defaultWorkerName } from '../core/worker-name.js';
 import { canonicalJson } from '../idempotency/fingerprint.js';
 import type { NoSteps, SagaDefinition } from './define-saga.js';
 import { type SagaLog, type SagaState, toLogValue, toSagaState } from './saga-log.js';
@@ -252,7 +252,7 @@ export function createSagas(options: SagasOptions): Sagas {
   });
   const logger = options.logger ?? silentLogger;
   assertLogger(logger, 'options.logger');
-  const runnerId = options.runnerId ?? `${hostname()}/${process.pid}/${createId().slice(-8)}`;
+  const runnerId = options.runnerId ?? defaultWorkerName();
   assertNonEmptyString(runnerId, 'options.runnerId');
   const leaseMs = options.leaseMs ?? 30_000;
   assertInteger(leaseMs, 'options.leaseMs', 100, 86_400_000);

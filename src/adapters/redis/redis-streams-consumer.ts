@@ -4,8 +4,6 @@
  * slow consumer left pending, and moves poison entries to a dead-letter stream.
  */
 
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { createMutex, sleep } from '../../core/async.js';
 import { type ErrorRecord, errorRecord } from '../../core/error-record.js';
 import { FlowproofError, isFlowproofError } from '../../core/errors.js';
@@ -17,6 +15,7 @@ import {
   assertNonEmptyString,
   assertOptionsObject,
 } from '../../core/options.js';
+import { defaultWorkerName } from '../../core/worker-name.js';
 import {
   isPermanentFailure,
   type MessageConsumer,
@@ -44,7 +43,7 @@ export interface RedisStreamsConsumerOptions {
   readonly group?: string;
   /**
    * This process's name in the group; unique per process.
-   * @default `<host>-<pid>-<random>`
+   * @default `<host>/<pid>/<random>`
    */
   readonly consumerName?: string;
   /**
@@ -223,8 +222,7 @@ export function createRedisStreamsConsumer(
   }
   const group = options.group ?? consumer.name;
   assertNonEmptyString(group, 'options.group');
-  const consumerName =
-    options.consumerName ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const consumerName = options.consumerName ?? defaultWorkerName();
   assertNonEmptyString(consumerName, 'options.consumerName');
   const streamKey = options.streamKey ?? defaultStreamKey;
   assertFunction(streamKey, 'options.streamKey');
