@@ -82,73 +82,78 @@ export function checkRun(evidence: RunEvidence): RunVerdict {
     }
   }
 
+  /**
+   * Walks one record of what happened per message (stream entries, applied rows): counts
+   * rolled-back and unknown ones, repeats, and, when `checkOrder`, breaks in each key's 1, 2, 3…
+   */
+  const walk = (
+    records: readonly { id: string; key: string; seq: number; doomed?: boolean }[],
+    what: { where: (id: string) => string; twice: string; checkOrder: boolean },
+  ) => {
+    const seen = new Set<string>();
+    const next = new Map<string, number>();
+    let repeated = 0;
+    let outOfOrder = 0;
+    records.forEach((record, index) => {
+      if (rolledBack.has(record.id) || record.doomed) {
+        rolledBackSeen += 1;
+        note(`rolled-back message ${record.id} ${what.where(record.id)}`);
+        return;
+      }
+      if (!committedIds.has(record.id)) {
+        unknown += 1;
+        note(`message ${record.id} ${what.where(record.id)} was committed by no writer`);
+        return;
+      }
+      if (seen.has(record.id)) {
+        repeated += 1;
+        note(`message ${record.id} ${what.twice}`);
+        return;
+      }
+      seen.add(record.id);
+      if (!what.checkOrder) return;
+      const expected = next.get(record.key) ?? 1;
+      if (record.seq !== expected) {
+        outOfOrder += 1;
+        note(`key ${record.key}: seq ${record.seq} at ${index} where ${expected} was due`);
+      }
+      next.set(record.key, record.seq + 1);
+    });
+    return { seen, repeated, outOfOrder };
+  };
+
   let streamDuplicates = 0;
   let streamOutOfOrder = 0;
   if (evidence.stream) {
-    const seen = new Set<string>();
-    const next = new Map<string, number>();
-    for (const entry of evidence.stream) {
-      if (rolledBack.has(entry.id) || entry.doomed) {
-        rolledBackSeen += 1;
-        note(`rolled-back message ${entry.id} reached ${entry.stream}`);
-        continue;
-      }
-      if (!committedIds.has(entry.id)) {
-        unknown += 1;
-        note(`stream entry ${entry.id} was committed by no writer`);
-        continue;
-      }
-      if (seen.has(entry.id)) {
-        streamDuplicates += 1;
-        note(`message ${entry.id} appended twice to ${entry.stream}`);
-        continue;
-      }
-      seen.add(entry.id);
-      const expected = next.get(entry.key) ?? 1;
-      if (entry.seq !== expected) {
-        streamOutOfOrder += 1;
-        note(`key ${entry.key}: seq ${entry.seq} in the stream where ${expected} was due`);
-      }
-      next.set(entry.key, entry.seq + 1);
-    }
+    const streamOf = new Map(evidence.stream.map((entry) => [entry.id, entry.stream]));
+    const walked = walk(evidence.stream, {
+      where: (id) => `reached ${streamOf.get(id)}`,
+      twice: 'appended twice to a stream',
+      checkOrder: true,
+    });
+    streamDuplicates = walked.repeated;
+    streamOutOfOrder = walked.outOfOrder;
     for (const id of committedIds.keys()) {
-      if (!seen.has(id)) {
+      if (!walked.seen.has(id)) {
         unpublished += 1;
         note(`committed message ${id} is in no stream`);
       }
     }
   }
 
-  let duplicated = 0;
-  let applyOutOfOrder = 0;
-  const applied = new Set<string>();
-  const nextApplied = new Map<string, number>();
-  for (const row of evidence.applied ?? []) {
-    if (rolledBack.has(row.messageId)) {
-      rolledBackSeen += 1;
-      note(`rolled-back message ${row.messageId} was applied`);
-      continue;
-    }
-    if (!committedIds.has(row.messageId)) {
-      unknown += 1;
-      note(`applied message ${row.messageId} was committed by no writer`);
-      continue;
-    }
-    if (applied.has(row.messageId)) {
-      duplicated += 1;
-      note(`message ${row.messageId} applied twice`);
-      continue;
-    }
-    applied.add(row.messageId);
-    if (evidence.applyOrder) {
-      const expected = nextApplied.get(row.key) ?? 1;
-      if (row.seq !== expected) {
-        applyOutOfOrder += 1;
-        note(`key ${row.key}: seq ${row.seq} applied where ${expected} was due`);
-      }
-      nextApplied.set(row.key, row.seq + 1);
-    }
-  }
+  const appliedRows = (evidence.applied ?? []).map((row) => ({
+    id: row.messageId,
+    key: row.key,
+    seq: row.seq,
+  }));
+  const walkedApplied = walk(appliedRows, {
+    where: () => 'was applied',
+    twice: 'applied twice',
+    checkOrder: evidence.applyOrder,
+  });
+  const applied = walkedApplied.seen;
+  const duplicated = walkedApplied.repeated;
+  const applyOutOfOrder = walkedApplied.outOfOrder;
   let lost = 0;
   for (const id of evidence.applied === undefined ? [] : committedIds.keys()) {
     if (!applied.has(id)) {
