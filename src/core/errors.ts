@@ -67,7 +67,14 @@ export type FlowproofErrorCode =
   | 'OUTBOX_RELAY_CLOSED'
   | 'MESSAGE_MALFORMED'
   | 'MESSAGE_DELIVERY_LIMIT'
-  | 'CONSUMER_CLOSED';
+  | 'CONSUMER_CLOSED'
+  // audit
+  | 'AUDIT_CHAIN_BROKEN'
+  | 'AUDIT_ARCHIVE_REFUSED'
+  | 'AUDIT_PROTECTOR_FAILED'
+  | 'AUDIT_WITNESS_FAILED'
+  | 'AUDIT_EXPORT_MALFORMED'
+  | 'AUDIT_LOG_CLOSED';
 
 /** The `{ path, code, message }` form validation issues take in error details. */
 export interface FlowproofErrorIssue {
@@ -463,6 +470,47 @@ export interface FlowproofErrorDetailsMap {
   };
   /** A consumer was used after `close()`. */
   CONSUMER_CLOSED: Record<string, never>;
+  /** An audit chain failed verification where it had to pass (before an archival, or on request). */
+  AUDIT_CHAIN_BROKEN: {
+    /** The chain. */
+    readonly chain: string;
+    /** The first bad record's sequence number. */
+    readonly seq: number;
+    /** The kind of break, e.g. `content-changed` (see `AuditBreakKind`). */
+    readonly kind: string;
+  };
+  /** `archive()` refused: no checkpoint at the boundary, beyond the head, or behind the last one. */
+  AUDIT_ARCHIVE_REFUSED: {
+    /** The chain. */
+    readonly chain: string;
+    /** The boundary asked for. */
+    readonly throughSeq: number;
+    /** Why. */
+    readonly reason: string;
+  };
+  /** The application's protector threw on a value of an entry's `changes`; nothing was written. */
+  AUDIT_PROTECTOR_FAILED: {
+    /** The change, e.g. `email`. */
+    readonly field: string;
+  };
+  /** A witness did not take a checkpoint (the checkpoint itself is stored). */
+  AUDIT_WITNESS_FAILED: {
+    /** The witness's name. */
+    readonly witness: string;
+    /** The chain. */
+    readonly chain: string;
+    /** The checkpoint's sequence number. */
+    readonly seq: number;
+  };
+  /** An audit export (NDJSON) is not in the format `exportRange()` writes. */
+  AUDIT_EXPORT_MALFORMED: {
+    /** The line, from 1. */
+    readonly line: number;
+    /** What is wrong with it. */
+    readonly reason: string;
+  };
+  /** The audit log was used after `close()`. */
+  AUDIT_LOG_CLOSED: Record<string, never>;
 }
 
 /** Where in a pipeline a `PIPELINE_*` failure happened. */
