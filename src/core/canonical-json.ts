@@ -60,7 +60,8 @@ function encodeObject(value: object, path: string, seen: object[]): string {
     const members: string[] = [];
     for (const key of Object.keys(record).sort()) {
       const problem = unstorableText(key);
-      if (problem !== undefined) throw new TypeError(`${path} key ${JSON.stringify(key)} ${problem}`);
+      if (problem !== undefined)
+        throw new TypeError(`${path} key ${JSON.stringify(key)} ${problem}`);
       members.push(`${JSON.stringify(key)}:${encode(record[key], memberPath(path, key), seen)}`);
     }
     text = `{${members.join(',')}}`;

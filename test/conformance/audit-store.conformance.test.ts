@@ -2,6 +2,7 @@ import { afterAll, describe, it } from 'vitest';
 import { describeAuditStoreConformance } from '../../src/testing/index.js';
 import { exposeServiceUrlsToChildProcesses } from '../support/services.js';
 import {
+  memoryAuditStoreTarget,
   pgliteAuditStoreTarget,
   postgresAuditStoreTarget,
   sqliteAuditStoreTarget,
@@ -15,6 +16,7 @@ const test = { describe, it };
 const crossProcess = (exportName: string) =>
   crossProcessTarget(new URL('./audit-stores.ts', import.meta.url), exportName);
 
+describeAuditStoreConformance({ ...memoryAuditStoreTarget, test });
 describeAuditStoreConformance({
   ...sqliteAuditStoreTarget,
   test,

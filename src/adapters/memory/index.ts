@@ -5,6 +5,12 @@
  * @module
  */
 export {
+  createMemoryAuditStore,
+  type MemoryAuditStore,
+  type MemoryAuditStoreOptions,
+  memoryAuditStoreMigrations,
+} from './memory-audit-store.js';
+export {
   createMemoryBackend,
   type MemoryBackend,
   type MemoryBackendOptions,

@@ -16,15 +16,14 @@ import type { MigrationReport, MigrationSet } from '../../core/storage-backend.j
 import {
   type AuditStoredLocation,
   archiveRefusal,
-  archiveRefused,
   checkAppends,
   checkArchive,
   checkChain,
   checkChainRead,
   checkCheckpoint,
   checkCheckpointRead,
-  checkMarkVerified,
-  checkQuery,
+  checkStoreQuery,
+  checkVerifiedMark,
   storedAuditAlgorithm,
   storedAuditInteger,
   storedAuditText,
@@ -315,7 +314,7 @@ export class SqlAuditStore<B extends SqlBackend> implements AuditStore<B> {
   }
 
   async query(query: AuditStoreQuery): Promise<readonly AuditRow[]> {
-    checkQuery(query);
+    checkStoreQuery(query);
     if (query.limit === 0) return [];
     const rows = await this.#query<RecordRow>(this.#sql.query(query), {
       ...query,
@@ -350,7 +349,7 @@ export class SqlAuditStore<B extends SqlBackend> implements AuditStore<B> {
   }
 
   async markVerified(chain: string, seq: number, hash: string): Promise<void> {
-    checkMarkVerified(chain, seq, hash);
+    checkVerifiedMark(chain, seq, hash);
     await this.#execute(this.#sql.markVerified, { chain, seq, hash });
   }
 
@@ -377,14 +376,14 @@ export class SqlAuditStore<B extends SqlBackend> implements AuditStore<B> {
       const [covered] = await run<{ one: unknown }>(sql.checkpointAt);
       const where = { backend: this.kind, chain: request.chain, seq: head?.seq };
       const refusal = archiveRefusal(
-        request.throughSeq,
+        request,
         head === undefined ? 0 : storedAuditInteger(head.seq, where, 'seq'),
         head === undefined
           ? 0
           : storedAuditInteger(head.archived_through, where, 'archived_through'),
         covered !== undefined,
       );
-      if (refusal !== undefined) throw archiveRefused(request, refusal);
+      if (refusal !== undefined) throw refusal;
       await tx.execute(sql.setBoundary.sql, bindNamed(sql.setBoundary, { ...request }));
       if (request.limit === 0) return 0;
       return tx.execute(sql.archive.sql, bindNamed(sql.archive, { ...request }));
