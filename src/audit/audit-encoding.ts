@@ -45,7 +45,14 @@ export function auditRecordHash(prevHash: string, body: string): string {
 export function auditBodyPosition(
   body: string,
   prefix: string,
-): { readonly seq: number; readonly recordedAt: number } | undefined {
+):
+  | {
+      /** The sequence number the body states. */
+      readonly seq: number;
+      /** The time the body states. */
+      readonly recordedAt: number;
+    }
+  | undefined {
   if (!body.startsWith(prefix)) return undefined;
   const seqEnd = body.indexOf(',"at":', prefix.length);
   if (seqEnd < 0) return undefined;

@@ -6,6 +6,15 @@
  * @module
  */
 export {
+  type AuditRecordChange,
+  type AuditStoreCapabilities,
+  type AuditStoreConformanceOptions,
+  type AuditStoreTarget,
+  type AuditTamper,
+  auditStoreConformanceWorker,
+  describeAuditStoreConformance,
+} from './audit-store-conformance.js';
+export {
   assertRejectsWithCode,
   type BackendCapabilities,
   type BackendConformanceOptions,

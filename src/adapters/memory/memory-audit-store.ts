@@ -1,5 +1,4 @@
 import { auditRecordBody, auditRecordHash } from '../../audit/audit-encoding.js';
-import { archiveRefused } from '../../audit/audit-errors.js';
 import {
   AUDIT_GENESIS_HASH,
   AUDIT_STORE_COMPONENT,
@@ -16,6 +15,7 @@ import {
 import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationSet } from '../../core/storage-backend.js';
 import {
+  archiveRefusal,
   checkAppends,
   checkArchive,
   checkChain,
@@ -184,12 +184,16 @@ class MemoryAuditStoreImpl extends MemoryModuleStore implements MemoryAuditStore
     checkChainRead(read);
     const records = this.backend.collection<MemoryAuditRecord>(MEMORY_AUDIT_RECORDS);
     const head = this.backend.collection<AuditChainHead>(HEADS).get(read.chain);
-    // Sequence numbers are dense, so a range is read key by key up to the head (or the bound).
-    const last = Math.min(read.throughSeq ?? Number.MAX_SAFE_INTEGER, head?.seq ?? 0);
+    // Sequence numbers are dense, so a range is read key by key up to the head (or the bound),
+    // and past the head as long as records follow: as the SQL stores do, records put there
+    // around the store are returned, for verification to report.
+    const last = read.throughSeq ?? Number.MAX_SAFE_INTEGER;
+    const headSeq = head?.seq ?? 0;
     const rows: AuditRow[] = [];
     for (let seq = read.afterSeq + 1; seq <= last && rows.length < read.limit; seq++) {
       const record = records.get(recordKey(read.chain, seq));
       if (record !== undefined) rows.push(toRow(record));
+      else if (seq > headSeq) break;
     }
     return rows;
   }
@@ -268,20 +272,12 @@ class MemoryAuditStoreImpl extends MemoryModuleStore implements MemoryAuditStore
       const heads = this.backend.collection<AuditChainHead>(HEADS);
       const head = heads.get(request.chain);
       const { chain, throughSeq } = request;
-      if (head === undefined || throughSeq > head.seq) {
-        throw archiveRefused(chain, throughSeq, `the chain's last record is ${head?.seq ?? 0}`);
-      }
-      if (throughSeq < head.archivedThrough) {
-        throw archiveRefused(
-          chain,
-          throughSeq,
-          `records through ${head.archivedThrough} are archived already`,
-        );
-      }
       const covered = [...this.backend.collection<AuditCheckpoint>(CHECKPOINTS).values()].some(
         (c) => c.chain === chain && c.seq === throughSeq,
       );
-      if (!covered) throw archiveRefused(chain, throughSeq, 'no checkpoint covers that record');
+      const refusal = archiveRefusal(request, head?.seq ?? 0, head?.archivedThrough ?? 0, covered);
+      if (refusal !== undefined) throw refusal;
+      if (head === undefined) return 0;
       heads.set(chain, { ...head, archivedThrough: throughSeq });
       const records = this.backend.collection<MemoryAuditRecord>(MEMORY_AUDIT_RECORDS);
       let deleted = 0;
