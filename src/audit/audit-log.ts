@@ -105,7 +105,12 @@ export interface AuditQuery {
   /** Only this actor's records. */
   readonly actorId?: string;
   /** Only records about resources of this type, or this one resource. */
-  readonly resource?: { readonly type: string; readonly id?: string };
+  readonly resource?: {
+    /** The resource type. */
+    readonly type: string;
+    /** One resource of that type. */
+    readonly id?: string;
+  };
   /** Only records of this correlation id (one flow across services). */
   readonly correlationId?: string;
   /** Only records at or after this time. */
@@ -303,8 +308,8 @@ export interface AuditLog<Tx> {
   close(): Promise<void>;
 }
 
-/** The transaction type of a store. */
-type TxOf<S> = S extends AuditStore<infer Tx> ? Tx : never;
+/** The transaction type of a store: what its `withBackend` takes. */
+export type TxOf<S> = S extends AuditStore<infer Tx> ? Tx : never;
 
 const PAGE = 1000;
 const SIDES = ['before', 'after'] as const;
