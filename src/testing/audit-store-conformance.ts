@@ -230,6 +230,16 @@ export function describeAuditStoreConformance<S extends AuditStore>(
       assert.deepEqual(again.applied, []);
     });
 
+    it('a store used before migrate() fails with SCHEMA_OUTDATED and writes nothing', async () => {
+      const namespace = uniqueNamespace('audit');
+      const raw = await factory(namespace);
+      opened.push(raw);
+      await assertRejectsWithCode(raw.append([entry('global', 1)]), 'SCHEMA_OUTDATED');
+      await assertRejectsWithCode(raw.heads(), 'SCHEMA_OUTDATED');
+      const store = await open(namespace);
+      assert.deepEqual(await store.heads(), []);
+    });
+
     it('append() numbers records 1..n per chain, chains independent, bodies and hashes as encoded', async () => {
       const store = await open();
       const before = (await store.now()).getTime();
