@@ -137,7 +137,7 @@ class MemoryAuditStoreImpl extends MemoryModuleStore implements MemoryAuditStore
   }
 
   async append(entries: readonly AuditAppend[]): Promise<readonly AuditRow[]> {
-    await this.assertMigrated();
+    if (!this.state.migrated) await this.assertMigrated();
     checkAppends(entries);
     if (entries.length === 0) return [];
     return this.backend.exclusive(() => {

@@ -73,6 +73,11 @@ export interface AuditColumnTypes {
   member(path: readonly string[]): string;
   /** Appended to the records table's definition (e.g. `WITHOUT ROWID`), or empty. */
   readonly recordsOptions: string;
+  /**
+   * The records table is partitioned by the range of this column: its primary key must then
+   * include it (the chain's head still keeps sequence numbers unique per chain).
+   */
+  readonly partitionBy?: string;
 }
 
 /**
@@ -99,8 +104,8 @@ export function auditTables(
        resource_type ${text} ${member(['resource', 'type'])},
        resource_id ${text} ${member(['resource', 'id'])},
        correlation_id ${text} ${member(['correlationId'])},
-       PRIMARY KEY (chain, seq)
-     ) ${types.recordsOptions}`,
+       PRIMARY KEY (chain, seq${types.partitionBy === undefined ? '' : `, ${types.partitionBy}`})
+     ) ${types.partitionBy === undefined ? '' : `PARTITION BY RANGE (${types.partitionBy}) `}${types.recordsOptions}`,
     `CREATE TABLE ${names.heads} (
        chain ${text} PRIMARY KEY,
        seq ${integer} NOT NULL,
