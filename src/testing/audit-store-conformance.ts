@@ -230,6 +230,16 @@ export function describeAuditStoreConformance<S extends AuditStore>(
       assert.deepEqual(again.applied, []);
     });
 
+    it('a store used before migrate() fails with SCHEMA_OUTDATED and writes nothing', async () => {
+      const namespace = uniqueNamespace('audit');
+      const raw = await factory(namespace);
+      opened.push(raw);
+      await assertRejectsWithCode(raw.append([entry('global', 1)]), 'SCHEMA_OUTDATED');
+      await assertRejectsWithCode(raw.heads(), 'SCHEMA_OUTDATED');
+      const store = await open(namespace);
+      assert.deepEqual(await store.heads(), []);
+    });
+
     it('append() numbers records 1..n per chain, chains independent, bodies and hashes as encoded', async () => {
       const store = await open();
       const before = (await store.now()).getTime();
@@ -596,7 +606,7 @@ export function describeAuditStoreConformance<S extends AuditStore>(
     itIf(
       appendOnly,
       'the target has no appendOnly capability',
-      'the database refuses UPDATE, DELETE (above the archive boundary) and TRUNCATE of records and checkpoints',
+      'the database refuses UPDATE, DELETE (above the archive boundary) and TRUNCATE of records and checkpoints, and moving a head back or its boundary without a checkpoint',
       async () => {
         const store = await open();
         const rows = await store.append(Array.from({ length: 3 }, (_, i) => entry('c', i)));
@@ -614,14 +624,20 @@ export function describeAuditStoreConformance<S extends AuditStore>(
         const raw = store.backend as unknown as RawSql;
         const records = raw.table('audit_records');
         const cps = raw.table('audit_checkpoints');
+        const heads = raw.table('audit_heads');
         const statements = [
+          // Moving the boundary would let records go; moving the head back would fork the chain.
+          `UPDATE ${heads} SET archived_through = 3`,
+          `UPDATE ${heads} SET archived_through = 0`,
+          `UPDATE ${heads} SET seq = 1`,
+          `DELETE FROM ${heads}`,
           `UPDATE ${records} SET hash = prev_hash`,
           `UPDATE ${records} SET recorded_at = recorded_at + 1 WHERE seq = 3`,
           `DELETE FROM ${records} WHERE seq = 2`,
           `DELETE FROM ${records}`,
           `UPDATE ${cps} SET signature = 'forged'`,
           `DELETE FROM ${cps}`,
-          ...(truncate ? [`TRUNCATE ${records}`, `TRUNCATE ${cps}`] : []),
+          ...(truncate ? [`TRUNCATE ${records}`, `TRUNCATE ${cps}`, `TRUNCATE ${heads}`] : []),
         ];
         for (const sql of statements) {
           await assert.rejects(
@@ -634,6 +650,9 @@ export function describeAuditStoreConformance<S extends AuditStore>(
           );
         }
         assert.deepEqual(await readAll(store, 'c'), rows, 'a refused statement changed records');
+        assert.deepEqual(await store.heads('c'), [
+          { chain: 'c', seq: 3, hash: rows[2]?.hash, archivedThrough: 1 },
+        ]);
         assert.deepEqual(
           await store.checkpoints({ chain: 'c', afterSeq: 0, limit: 10 }),
           checkpoints,

@@ -4,6 +4,7 @@ import { exposeServiceUrlsToChildProcesses } from '../support/services.js';
 import {
   memoryAuditStoreTarget,
   pgliteAuditStoreTarget,
+  pglitePartitionedAuditStoreTarget,
   postgresAuditStoreTarget,
   sqliteAuditStoreTarget,
 } from './audit-stores.js';
@@ -23,6 +24,7 @@ describeAuditStoreConformance({
   crossProcess: crossProcess('sqliteAuditStoreTarget'),
 });
 describeAuditStoreConformance({ ...pgliteAuditStoreTarget, test });
+describeAuditStoreConformance({ ...pglitePartitionedAuditStoreTarget, test });
 
 if (process.env.FLOWPROOF_TEST_POSTGRES_URL) {
   describeAuditStoreConformance({

@@ -161,3 +161,14 @@ export const memoryAuditStoreTarget: AuditStoreTarget<MemoryAuditStore> = {
   tamper: memoryTamper,
   capabilities: { transactions: true },
 };
+
+// Records partitioned by month (every record of the run lands in the default partition).
+export const pglitePartitionedAuditStoreTarget: AuditStoreTarget<PostgresAuditStore> = {
+  ...pgliteAuditStoreTarget,
+  name: 'pglite, partitioned by month',
+  factory: async (namespace) =>
+    createPostgresAuditStore({
+      backend: await pgliteTarget.factory(namespace),
+      partitionByMonth: true,
+    }),
+};

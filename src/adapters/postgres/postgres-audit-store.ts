@@ -51,7 +51,8 @@ export interface PostgresAuditStore extends AuditStore<PostgresBackend> {
  * The schema of the PostgreSQL audit store (component `audit`), applied by
  * {@link PostgresAuditStore.migrate}; exported for applications that run migrations with their
  * own tooling. Triggers refuse `UPDATE`, `DELETE` and `TRUNCATE` of records and checkpoints,
- * except the deletion of records up to a chain's archive boundary.
+ * except the deletion of records up to a chain's archive boundary; a chain's head only moves
+ * forward, and its archive boundary only forward to a sequence number a checkpoint covers.
  */
 export const postgresAuditStoreMigrations: MigrationSet<PostgresBackend> = auditMigrations(false);
 
@@ -109,7 +110,31 @@ function auditMigrations(partitioned: boolean): MigrationSet<PostgresBackend> {
              ${raise};
            END $fn$`,
           );
+          // A head moves forward only, and its archive boundary only forward to a checkpoint: a
+          // boundary moved by hand would let records go, a head moved back would fork the chain.
+          const headGuard = b.table('audit_head_forward_only');
+          await b.execute(
+            `CREATE FUNCTION ${headGuard}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+           BEGIN
+             IF NEW.chain = OLD.chain AND NEW.seq >= OLD.seq
+                AND NEW.archived_through > OLD.archived_through AND NEW.archived_through <= NEW.seq
+                AND EXISTS (SELECT 1 FROM ${checkpoints}
+                             WHERE chain = NEW.chain AND seq = NEW.archived_through) THEN
+               RETURN NEW;
+             END IF;
+             ${raise};
+           END $fn$`,
+          );
           const triggers = [
+            // An append moves seq forward and leaves the boundary: the function is not called.
+            `${local('audit_heads_forward_only')} BEFORE UPDATE ON ${heads} FOR EACH ROW
+             WHEN (NEW.archived_through IS DISTINCT FROM OLD.archived_through
+                   OR NEW.seq < OLD.seq OR NEW.chain IS DISTINCT FROM OLD.chain)
+             EXECUTE FUNCTION ${headGuard}()`,
+            `${local('audit_heads_no_delete')} BEFORE DELETE ON ${heads}
+             FOR EACH ROW EXECUTE FUNCTION ${refuse}()`,
+            `${local('audit_heads_no_truncate')} BEFORE TRUNCATE ON ${heads}
+             FOR EACH STATEMENT EXECUTE FUNCTION ${refuse}()`,
             `${local('audit_records_no_update')} BEFORE UPDATE ON ${records}
              FOR EACH ROW EXECUTE FUNCTION ${refuse}()`,
             `${local('audit_records_archived_only')} BEFORE DELETE ON ${records}
