@@ -22,7 +22,9 @@ export const pool = new pg.Pool({
 });
 await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
 await pool.query(`CREATE SCHEMA ${schema}`);
-await pool.query(`CREATE TABLE users (id text PRIMARY KEY, email text NOT NULL, name text NOT NULL)`);
+await pool.query(
+  `CREATE TABLE users (id text PRIMARY KEY, email text NOT NULL, name text NOT NULL)`,
+);
 await pool.query(
   `INSERT INTO users (id, email, name) VALUES ('u-42', 'ada@example.com', 'Ada Lovelace')`,
 );
