@@ -438,7 +438,13 @@ describe('checkpoints, export and archive', () => {
     });
     expect(offline).toMatchObject({ ok: true, records: 10 });
     // A second archival continues from the boundary.
-    const next = await audit.archive({ chain: 'global', throughSeq: 20, sink: async () => {} });
+    const next = await audit.archive({
+      chain: 'global',
+      throughSeq: 20,
+      sink: async (lines) => {
+        for await (const _ of lines);
+      },
+    });
     expect(next).toMatchObject({ afterSeq: 10, throughSeq: 20, records: 10 });
     expect((await audit.verify({ from: 'start' })).ok).toBe(true);
   });

@@ -301,7 +301,8 @@ export interface AuditLog<Tx> {
    * that checkpoint.
    *
    * @throws FlowproofError `AUDIT_CHAIN_BROKEN` when the range does not verify (nothing is
-   * deleted), `AUDIT_ARCHIVE_REFUSED` when the boundary is not inside the chain.
+   * deleted), `AUDIT_ARCHIVE_REFUSED` when the boundary is not inside the chain, or when `sink`
+   * resolves before it has read every line (nothing is deleted).
    */
   archive(options: AuditArchiveOptions): Promise<AuditArchiveReport>;
   /** Stops automatic checkpoints (signing what moved first). Leaves the store open. */
@@ -989,21 +990,35 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     }
     const checkpoint = await this.#sign(chain, target, report.throughHash);
     const anchor = start.seq === 0 ? undefined : await this.#checkpointFull(chain, start.seq);
-    await options.sink(
-      exportLines(
-        {
-          type: 'flowproof.audit.export',
-          version: 1,
-          chain,
-          afterSeq: start.seq,
-          afterHash: start.hash,
-          throughSeq: target,
-        },
-        anchor,
-        this.#rows(chain, start.seq, target),
-        this.#checkpointsThrough(chain, start.seq, target),
-      ),
+    // A sink that resolves before it has read the whole export has not stored it: deleting then
+    // would lose records.
+    let exported = false;
+    const lines = exportLines(
+      {
+        type: 'flowproof.audit.export',
+        version: 1,
+        chain,
+        afterSeq: start.seq,
+        afterHash: start.hash,
+        throughSeq: target,
+      },
+      anchor,
+      this.#rows(chain, start.seq, target),
+      this.#checkpointsThrough(chain, start.seq, target),
     );
+    await options.sink(
+      (async function* () {
+        yield* lines;
+        exported = true;
+      })(),
+    );
+    if (!exported) {
+      throw archiveRefused(
+        chain,
+        target,
+        'the sink resolved before it had read every line of the export; nothing was deleted',
+      );
+    }
     let deleted = 0;
     for (;;) {
       const n = await this.#store.archive({ chain, throughSeq: target, limit: batchSize });

@@ -1,0 +1,72 @@
+/**
+ * What a new user runs into: bad arguments, misbehaving callbacks (protector, signer, sink) and
+ * hand-made inputs, each refused with a TypeError naming the option or a FlowproofError with a
+ * documented code, and nothing half-written.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createMemoryAuditStore, createMemoryBackend } from '../adapters/memory/index.js';
+import { isFlowproofError } from '../core/errors.js';
+import {
+  type AuditEntry,
+  createAuditLog,
+  createEd25519Signer,
+  createEd25519Verifier,
+  createHmacSigner,
+  createHttpWitness,
+  verifyAuditExport,
+} from './index.js';
+
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const signer = createEd25519Signer({ keyId: 'k1', privateKey });
+const base: AuditEntry = { action: 'user.updated', resource: { type: 'user', id: 'u-1' } };
+
+async function setup(options: Omit<Parameters<typeof createAuditLog>[0], 'store'> = {}) {
+  const backend = createMemoryBackend();
+  const store = createMemoryAuditStore({ backend });
+  await store.migrate();
+  const audit = createAuditLog({ store, checkpoints: { signer }, ...options });
+  return { backend, store, audit };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => expect.unreachable('expected a rejection'),
+    (error: unknown) => error,
+  );
+}
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return expect.unreachable('expected a throw');
+}
+
+function expectCode(error: unknown, code: string): void {
+  expect(isFlowproofError(error) ? error.code : error).toBe(code);
+}
+
+describe('archive', () => {
+  it('deletes nothing when the sink resolves without reading every line', async () => {
+    const { audit } = await setup();
+    for (let i = 0; i < 3; i++) await audit.record(base);
+    let read = 0;
+    const error = await rejection(
+      audit.archive({
+        chain: 'global',
+        throughSeq: 2,
+        sink: async (lines) => {
+          for await (const _ of lines) if (++read === 2) break;
+        },
+      }),
+    );
+    expectCode(error, 'AUDIT_ARCHIVE_REFUSED');
+    const verification = await audit.verify({ from: 'start' });
+    expect(verification.ok).toBe(true);
+    expect(verification.chains[0]?.fromSeq).toBe(0);
+    expect((await audit.query()).records.map((r) => r.seq)).toEqual([1, 2, 3]);
+  });
+});
