@@ -3,6 +3,7 @@
  * given one), protects personal data in their changes, signs checkpoints and sends them to
  * witnesses, answers queries, verifies chains, exports and archives ranges.
  */
+import { canonicalJson } from '../core/canonical-json.js';
 import { type FlowContext, getContext } from '../core/context.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import { assertLogger, type Logger, silentLogger } from '../core/logger.js';
@@ -268,7 +269,7 @@ export interface AuditLog<Tx> {
    * store's clock).
    *
    * @throws TypeError naming the field of a malformed entry; FlowproofError
-   * `AUDIT_PROTECTOR_FAILED` when the protector throws, `INVALID_CONTEXT` for a `tenant` chain
+   * `AUDIT_PROTECTOR_FAILED` when the protector throws or returns a value that is not JSON data, `INVALID_CONTEXT` for a `tenant` chain
    * outside a tenant's context, `AUDIT_LOG_CLOSED` after `close()`.
    */
   record(entry: AuditEntry, options?: RecordOptions<Tx>): Promise<AuditRecord>;
@@ -276,7 +277,12 @@ export interface AuditLog<Tx> {
   recordMany(entries: readonly AuditEntry[], options?: RecordOptions<Tx>): Promise<AuditRecord[]>;
   /** Records matching `query`, oldest first, a page at a time. */
   query(query?: AuditQuery): Promise<AuditPage>;
-  /** `record` with its changes read back through the protector. */
+  /**
+   * `record` with its changes read back through the protector.
+   *
+   * @throws FlowproofError `AUDIT_PROTECTOR_FAILED` when the protector throws or returns a value
+   * that is not JSON data (nor `AUDIT_UNREADABLE`).
+   */
   reveal(record: AuditRecord): Promise<RevealedAuditRecord>;
   /**
    * Verifies chains: recomputes every hash, follows every link, checks checkpoints, and reports
@@ -531,12 +537,9 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       stored[field] = out;
       for (const side of SIDES) {
         if (change[side] === undefined) continue;
+        const where = `${name}[${JSON.stringify(field)}].${side}`;
         const fail = (error: unknown) =>
-          new FlowproofError(
-            'AUDIT_PROTECTOR_FAILED',
-            `the protector failed on ${name}[${JSON.stringify(field)}].${side}; nothing was recorded`,
-            { cause: error, details: { field } },
-          );
+          protectorFailed(`the protector failed on ${where}; nothing was recorded`, field, error);
         try {
           const value = protector.protect(change[side], {
             field,
@@ -549,16 +552,16 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
             pending.push(
               value.then(
                 (resolved) => {
-                  out[side] = resolved;
+                  out[side] = protectedValue(resolved, where, fail);
                 },
                 (error) => {
                   throw fail(error);
                 },
               ),
             );
-          } else out[side] = value;
+          } else out[side] = protectedValue(value, where, fail);
         } catch (error) {
-          throw fail(error);
+          throw isFlowproofError(error) ? error : fail(error);
         }
       }
     }
@@ -662,16 +665,24 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       const unreadable: ('before' | 'after')[] = [];
       for (const side of SIDES) {
         if (!(side in change)) continue;
-        let value = protector.reveal(change[side], {
-          field,
-          side,
-          subject: record.subject ?? undefined,
-          resource: record.resource,
-          action: record.action,
-        });
-        if (value instanceof Promise) value = await value;
+        const where = `record.changes[${JSON.stringify(field)}].${side}`;
+        const fail = (error: unknown) =>
+          protectorFailed(`the protector failed to reveal ${where}`, field, error);
+        let value: unknown;
+        try {
+          value = protector.reveal(change[side], {
+            field,
+            side,
+            subject: record.subject ?? undefined,
+            resource: record.resource,
+            action: record.action,
+          });
+          if (value instanceof Promise) value = await value;
+        } catch (error) {
+          throw fail(error);
+        }
         if (value === AUDIT_UNREADABLE) unreadable.push(side);
-        else out[side] = value;
+        else out[side] = protectedValue(value, where, fail);
       }
       if (unreadable.length > 0) out.unreadable = unreadable;
       changes[field] = out;
@@ -1060,6 +1071,21 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       throw new FlowproofError('AUDIT_LOG_CLOSED', 'the audit log was used after close()');
     }
   }
+}
+
+/** `AUDIT_PROTECTOR_FAILED` for `field`, with the protector's own error as `cause`. */
+function protectorFailed(message: string, field: string, cause: unknown): FlowproofError {
+  return new FlowproofError('AUDIT_PROTECTOR_FAILED', message, { cause, details: { field } });
+}
+
+/** `value`, a protector's result, if it is JSON data; otherwise the error `fail` makes. */
+function protectedValue(value: unknown, where: string, fail: (error: unknown) => Error): unknown {
+  try {
+    canonicalJson(value, `the protector's result for ${where}`);
+  } catch (error) {
+    throw fail(error);
+  }
+  return value;
 }
 
 function toRecord(row: AuditRow, content: AuditContent): AuditRecord {

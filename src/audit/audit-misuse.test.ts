@@ -70,3 +70,54 @@ describe('archive', () => {
     expect((await audit.query()).records.map((r) => r.seq)).toEqual([1, 2, 3]);
   });
 });
+
+describe('protector', () => {
+  const changed: AuditEntry = { ...base, subject: 'u-1', changes: { email: { after: 'a@x.io' } } };
+
+  it('reveal: a protector that throws or returns non-JSON is AUDIT_PROTECTOR_FAILED', async () => {
+    const { audit, store } = await setup();
+    const record = await audit.record(changed);
+    const cause = new SyntaxError('Unexpected token');
+    const throwing = createAuditLog({
+      store,
+      protector: {
+        protect: (value) => value,
+        reveal: () => {
+          throw cause;
+        },
+      },
+    });
+    const error = await rejection(throwing.reveal(record));
+    expectCode(error, 'AUDIT_PROTECTOR_FAILED');
+    expect((error as Error).cause).toBe(cause);
+    const rejecting = createAuditLog({
+      store,
+      protector: { protect: (value) => value, reveal: () => Promise.reject(cause) },
+    });
+    expectCode(await rejection(rejecting.reveal(record)), 'AUDIT_PROTECTOR_FAILED');
+    for (const bad of [10n, new Map(), () => 1, Number.NaN]) {
+      const odd = createAuditLog({
+        store,
+        protector: { protect: (value) => value, reveal: () => bad },
+      });
+      expectCode(await rejection(odd.reveal(record)), 'AUDIT_PROTECTOR_FAILED');
+    }
+  });
+
+  it('record: a protector returning non-JSON is AUDIT_PROTECTOR_FAILED and writes nothing', async () => {
+    const { audit, store } = await setup();
+    for (const bad of [10n, undefined, new Date(0), Number.POSITIVE_INFINITY]) {
+      for (const sync of [true, false]) {
+        const odd = createAuditLog({
+          store,
+          protector: {
+            protect: () => (sync ? bad : Promise.resolve(bad)) as never,
+            reveal: (value) => value,
+          },
+        });
+        expectCode(await rejection(odd.record(changed)), 'AUDIT_PROTECTOR_FAILED');
+      }
+    }
+    expect((await audit.query()).records).toEqual([]);
+  });
+});
