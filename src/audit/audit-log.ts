@@ -387,14 +387,11 @@ export function createAuditLog<S extends AuditStore<unknown>>(
       throw new TypeError('options.checkpoints.witnesses must be an array of witnesses');
     }
   }
-  const verifiers = verifierMap(
-    [
-      ...(options.verifiers ?? []),
-      ...(checkpoints?.verifiers ?? []),
-      ...(checkpoints ? [checkpoints.signer] : []),
-    ],
-    'options.verifiers',
-  );
+  const verifiers = new Map([
+    ...verifierMap(options.verifiers, 'options.verifiers'),
+    ...verifierMap(checkpoints?.verifiers, 'options.checkpoints.verifiers'),
+    ...(checkpoints ? [[checkpoints.signer.keyId, checkpoints.signer] as const] : []),
+  ]);
   const logger = options.logger ?? silentLogger;
   assertLogger(logger, 'options.logger');
   return new AuditLogImpl(

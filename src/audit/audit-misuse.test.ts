@@ -121,3 +121,18 @@ describe('protector', () => {
     expect((await audit.query()).records).toEqual([]);
   });
 });
+
+describe('options', () => {
+  it('createAuditLog: verifiers that are not an array is a TypeError naming the option', async () => {
+    const { store } = await setup();
+    for (const verifiers of [5, 'k1', {}, [5]]) {
+      const error = thrown(() => createAuditLog({ store, verifiers: verifiers as never }));
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toMatch(/^options\.verifiers /);
+      const nested = thrown(() =>
+        createAuditLog({ store, checkpoints: { signer, verifiers: verifiers as never } }),
+      );
+      expect((nested as Error).message).toMatch(/^options\.checkpoints\.verifiers /);
+    }
+  });
+});
