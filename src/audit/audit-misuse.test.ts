@@ -136,3 +136,39 @@ describe('options', () => {
     }
   });
 });
+
+describe('signers and witnesses', () => {
+  it('refuse misspelled options with a TypeError naming them', () => {
+    const cases: [string, () => unknown][] = [
+      ['options.keyID', () => createEd25519Signer({ keyId: 'k', privateKey, keyID: 'x' } as never)],
+      ['options.key', () => createEd25519Verifier({ keyId: 'k', publicKey, key: 1 } as never)],
+      [
+        'options.secrets',
+        () => createHmacSigner({ keyId: 'k', secret: 'x'.repeat(32), secrets: 1 } as never),
+      ],
+      ['options', () => createHmacSigner(5 as never)],
+    ];
+    for (const [name, make] of cases) {
+      const error = thrown(make);
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toContain(name);
+    }
+  });
+
+  it('createHttpWitness refuses headers that are not an object of strings', () => {
+    for (const headers of [
+      5,
+      'x',
+      [],
+      { authorization: 5 },
+      { 'bad header': 'x' },
+      { a: 'x\ny' },
+    ]) {
+      const error = thrown(() =>
+        createHttpWitness({ url: 'http://w.example/', headers: headers as never }),
+      );
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toMatch(/^options\.headers/);
+    }
+  });
+});

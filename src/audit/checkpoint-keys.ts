@@ -11,7 +11,7 @@ import {
   timingSafeEqual,
   verify,
 } from 'node:crypto';
-import { assertNonEmptyString } from '../core/options.js';
+import { assertKnownKeys, assertNonEmptyString, assertOptionsObject } from '../core/options.js';
 import type { AuditSignatureAlgorithm } from './audit-store.js';
 
 /** Checks checkpoint signatures of one key. */
@@ -35,7 +35,8 @@ export interface CheckpointSigner extends CheckpointVerifier {
  * `generateKeyPairSync('ed25519')`. Give auditors {@link createEd25519Verifier} with the public
  * key.
  *
- * @throws TypeError when `keyId` is empty or `privateKey` is not an Ed25519 private key.
+ * @throws TypeError when `keyId` is empty, `privateKey` is not an Ed25519 private key, or an
+ * option is unknown.
  */
 export function createEd25519Signer(options: {
   /** The key's id, stored in each checkpoint (rotate by adding a new id). */
@@ -43,7 +44,9 @@ export function createEd25519Signer(options: {
   /** The private key. */
   readonly privateKey: KeyObject | string;
 }): CheckpointSigner {
-  assertNonEmptyString(options?.keyId, 'options.keyId');
+  assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['keyId', 'privateKey'], 'options');
+  assertNonEmptyString(options.keyId, 'options.keyId');
   const privateKey = asKey(options.privateKey, 'private', 'options.privateKey');
   const verifier = createEd25519Verifier({
     keyId: options.keyId,
@@ -59,7 +62,8 @@ export function createEd25519Signer(options: {
 /**
  * An Ed25519 verifier over `publicKey` (a `KeyObject`, or PEM text of an SPKI key).
  *
- * @throws TypeError when `keyId` is empty or `publicKey` is not an Ed25519 public key.
+ * @throws TypeError when `keyId` is empty, `publicKey` is not an Ed25519 public key, or an option
+ * is unknown.
  */
 export function createEd25519Verifier(options: {
   /** The key's id, as checkpoints name it. */
@@ -67,7 +71,9 @@ export function createEd25519Verifier(options: {
   /** The public key. */
   readonly publicKey: KeyObject | string;
 }): CheckpointVerifier {
-  assertNonEmptyString(options?.keyId, 'options.keyId');
+  assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['keyId', 'publicKey'], 'options');
+  assertNonEmptyString(options.keyId, 'options.keyId');
   const publicKey = asKey(options.publicKey, 'public', 'options.publicKey');
   return {
     keyId: options.keyId,
@@ -86,7 +92,8 @@ export function createEd25519Verifier(options: {
  * An HMAC-SHA-256 signer (and verifier) over a shared secret of at least 32 bytes. Whoever can
  * verify can also sign: prefer Ed25519 when checkpoints go to outside witnesses.
  *
- * @throws TypeError when `keyId` is empty or `secret` is shorter than 32 bytes.
+ * @throws TypeError when `keyId` is empty, `secret` is shorter than 32 bytes, or an option is
+ * unknown.
  */
 export function createHmacSigner(options: {
   /** The key's id, stored in each checkpoint. */
@@ -94,7 +101,9 @@ export function createHmacSigner(options: {
   /** The secret. */
   readonly secret: Uint8Array | string;
 }): CheckpointSigner {
-  assertNonEmptyString(options?.keyId, 'options.keyId');
+  assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['keyId', 'secret'], 'options');
+  assertNonEmptyString(options.keyId, 'options.keyId');
   const secret =
     typeof options.secret === 'string' ? Buffer.from(options.secret, 'utf8') : options.secret;
   if (!(secret instanceof Uint8Array) || secret.length < 32) {

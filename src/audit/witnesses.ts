@@ -68,7 +68,8 @@ function parseLine(line: string, n: number): unknown {
  * endpoint, a function writing to object storage with retention). Any status other than 2xx, or
  * no answer within `timeoutMs`, is a failure.
  *
- * @throws TypeError when `options.url` is not an http(s) URL or `timeoutMs` is not positive.
+ * @throws TypeError when `options.url` is not an http(s) URL, `timeoutMs` is not positive, or
+ * `headers` is not an object of valid HTTP header names and values.
  */
 export function createHttpWitness(options: {
   /** Where to POST. */
@@ -97,6 +98,7 @@ export function createHttpWitness(options: {
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new TypeError('options.timeoutMs must be a positive number');
   }
+  if (options.headers !== undefined) checkHeaders(options.headers);
   const headers = { ...options.headers, 'content-type': 'application/json' };
   return {
     name: `http:${url.origin}${url.pathname}`,
@@ -111,4 +113,21 @@ export function createHttpWitness(options: {
       if (!response.ok) throw new Error(`the witness answered ${response.status}`);
     },
   };
+}
+
+/** Refuses `headers` that are not an object of valid HTTP header names and values. */
+function checkHeaders(headers: unknown): void {
+  if (
+    typeof headers !== 'object' ||
+    headers === null ||
+    Array.isArray(headers) ||
+    Object.values(headers).some((value) => typeof value !== 'string')
+  ) {
+    throw new TypeError('options.headers must be an object of header names to string values');
+  }
+  try {
+    new Headers(headers as Record<string, string>);
+  } catch {
+    throw new TypeError('options.headers must hold valid HTTP header names and values');
+  }
 }
