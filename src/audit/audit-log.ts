@@ -3,6 +3,7 @@
  * given one), protects personal data in their changes, signs checkpoints and sends them to
  * witnesses, answers queries, verifies chains, exports and archives ranges.
  */
+import { MAX_TIMER_MS } from '../core/async.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { type FlowContext, getContext } from '../core/context.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
@@ -236,7 +237,7 @@ export interface AuditLogOptions<S extends AuditStore<unknown>> {
     readonly signer: CheckpointSigner;
     /** Sign a chain's head after this many records appended through this log. */
     readonly everyRecords?: number;
-    /** And at least this often (milliseconds) while records come in. */
+    /** And at least this often (milliseconds, at most 2^31 - 1) while records come in. */
     readonly everyMs?: number;
     /** Where each checkpoint is also sent. */
     readonly witnesses?: readonly AuditWitness[];
@@ -377,7 +378,7 @@ export function createAuditLog<S extends AuditStore<unknown>>(
       assertInteger(checkpoints.everyRecords, 'options.checkpoints.everyRecords', 1);
     }
     if (checkpoints.everyMs !== undefined) {
-      assertInteger(checkpoints.everyMs, 'options.checkpoints.everyMs', 1);
+      assertInteger(checkpoints.everyMs, 'options.checkpoints.everyMs', 1, MAX_TIMER_MS);
     }
     const witnesses = checkpoints.witnesses ?? [];
     if (

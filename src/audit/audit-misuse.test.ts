@@ -172,3 +172,18 @@ describe('signers and witnesses', () => {
     }
   });
 });
+
+describe('timers', () => {
+  it('refuses an everyMs no timer can wait (over 2^31 - 1 ms), naming it', async () => {
+    const { store } = await setup();
+    for (const everyMs of [2 ** 31, 2 ** 40]) {
+      const error = thrown(() => createAuditLog({ store, checkpoints: { signer, everyMs } }));
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toMatch(/^options\.checkpoints\.everyMs /);
+    }
+    const longest = createAuditLog({ store, checkpoints: { signer, everyMs: 2 ** 31 - 1 } });
+    await longest.close();
+    const error = thrown(() => createHttpWitness({ url: 'http://w.example/', timeoutMs: 2 ** 31 }));
+    expect((error as Error).message).toMatch(/^options\.timeoutMs /);
+  });
+});

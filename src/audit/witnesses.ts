@@ -4,6 +4,7 @@
  * Pass what a witness kept to `verify({ checkpoints })`.
  */
 import { appendFile, readFile } from 'node:fs/promises';
+import { MAX_TIMER_MS } from '../core/async.js';
 import { FlowproofError } from '../core/errors.js';
 import { assertKnownKeys, assertNonEmptyString, assertOptionsObject } from '../core/options.js';
 import { parseCheckpoint } from './audit-export.js';
@@ -68,7 +69,8 @@ function parseLine(line: string, n: number): unknown {
  * endpoint, a function writing to object storage with retention). Any status other than 2xx, or
  * no answer within `timeoutMs`, is a failure.
  *
- * @throws TypeError when `options.url` is not an http(s) URL, `timeoutMs` is not positive, or
+ * @throws TypeError when `options.url` is not an http(s) URL, `timeoutMs` is not a positive number
+ * of milliseconds a timer can wait (up to 2^31 - 1), or
  * `headers` is not an object of valid HTTP header names and values.
  */
 export function createHttpWitness(options: {
@@ -95,8 +97,8 @@ export function createHttpWitness(options: {
     throw new TypeError('options.url must be an http(s) URL');
   }
   const timeoutMs = options.timeoutMs ?? 5000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('options.timeoutMs must be a positive number');
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
+    throw new TypeError(`options.timeoutMs must be a positive number up to ${MAX_TIMER_MS}`);
   }
   if (options.headers !== undefined) checkHeaders(options.headers);
   const headers = { ...options.headers, 'content-type': 'application/json' };
