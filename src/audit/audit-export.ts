@@ -18,6 +18,7 @@
  * with the key it names, and its `hash` is the hash of record `seq`.
  */
 import { FlowproofError } from '../core/errors.js';
+import { assertKnownKeys, assertOptionsObject } from '../core/options.js';
 import { AUDIT_GENESIS_HASH, type AuditCheckpoint, type AuditRow } from './audit-store.js';
 import {
   type AuditChainReport,
@@ -86,13 +87,27 @@ export interface VerifyAuditExportOptions {
  * skipped.
  *
  * @returns the chain's report: `ok`, or the first break and its kind.
- * @throws FlowproofError `AUDIT_EXPORT_MALFORMED` when a line is not what an export holds.
+ * @throws FlowproofError `AUDIT_EXPORT_MALFORMED` when a line is not what an export holds;
+ * TypeError when `lines` is not iterable or an option is missing, malformed or unknown.
  */
 export async function verifyAuditExport(
   lines: Iterable<string> | AsyncIterable<string>,
   options: VerifyAuditExportOptions,
 ): Promise<AuditChainReport> {
-  const verifiers = verifierMap(options?.verifiers, 'options.verifiers');
+  if (
+    typeof (lines as Partial<Iterable<string>> | null)?.[Symbol.iterator] !== 'function' &&
+    typeof (lines as Partial<AsyncIterable<string>> | null)?.[Symbol.asyncIterator] !== 'function'
+  ) {
+    throw new TypeError('lines must be an iterable or async iterable of export lines');
+  }
+  assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['verifiers'], 'options');
+  if (options.verifiers === undefined) {
+    throw new TypeError(
+      'options.verifiers must be an array of checkpoint verifiers (may be empty)',
+    );
+  }
+  const verifiers = verifierMap(options.verifiers, 'options.verifiers');
   const parsed = numbered(lines)[Symbol.asyncIterator]();
   const first = await parsed.next();
   if (first.done) malformed(1, 'the export is empty');

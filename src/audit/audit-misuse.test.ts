@@ -187,3 +187,25 @@ describe('timers', () => {
     expect((error as Error).message).toMatch(/^options\.timeoutMs /);
   });
 });
+
+describe('verifyAuditExport', () => {
+  it('refuses bad arguments with a TypeError naming them', async () => {
+    const { audit } = await setup();
+    await audit.record(base);
+    const lines: string[] = [];
+    for await (const line of audit.exportRange({ chain: 'global' })) lines.push(line);
+    const verifiers = [createEd25519Verifier({ keyId: 'k1', publicKey })];
+    const cases: [string, Promise<unknown>][] = [
+      ['lines', verifyAuditExport(5 as never, { verifiers })],
+      ['lines', verifyAuditExport(null as never, { verifiers })],
+      ['options', verifyAuditExport(lines, undefined as never)],
+      ['options.verifier', verifyAuditExport(lines, { verifier: verifiers } as never)],
+    ];
+    for (const [name, promise] of cases) {
+      const error = await rejection(promise);
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toContain(name);
+    }
+    expect(await verifyAuditExport(lines, { verifiers })).toMatchObject({ ok: true, records: 1 });
+  });
+});
