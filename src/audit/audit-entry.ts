@@ -2,7 +2,7 @@
  * What an audit entry says — who, what, when, where, why, with what result and which changes —
  * and how it becomes the canonical JSON a record's hash covers.
  */
-import { canonicalJson } from '../core/canonical-json.js';
+import { canonicalJson, MAX_JSON_DEPTH } from '../core/canonical-json.js';
 import type { FlowContext } from '../core/context.js';
 import { describeValue } from '../core/errors.js';
 import { assertKnownKeys, unstorableText } from '../core/options.js';
@@ -356,10 +356,15 @@ export function diffChanges(
   const fields = pathList(options.fields, 'options.fields');
   const ignore = pathList(options.ignore, 'options.ignore') ?? [];
   const changes: Record<string, AuditChange> = {};
-  const walk = (a: unknown, b: unknown, path: string) => {
+  const walk = (a: unknown, b: unknown, path: string, depth: number) => {
     if (path !== '' && ignore.includes(path)) return;
     if (path !== '' && isPlainObject(a) && isPlainObject(b)) {
-      walkObjects(a, b, path);
+      if (depth >= MAX_JSON_DEPTH) {
+        throw new TypeError(
+          `before.${path} must nest at most ${MAX_JSON_DEPTH} levels deep (or it holds a cycle)`,
+        );
+      }
+      walkObjects(a, b, path, depth + 1);
       return;
     }
     if (fields !== undefined && !fields.some((f) => f === path || path.startsWith(`${f}.`))) {
@@ -373,17 +378,22 @@ export function diffChanges(
     if (b !== undefined) change.after = b;
     changes[path] = change;
   };
-  const walkObjects = (a: Record<string, unknown>, b: Record<string, unknown>, path: string) => {
+  const walkObjects = (
+    a: Record<string, unknown>,
+    b: Record<string, unknown>,
+    path: string,
+    depth: number,
+  ) => {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
     for (const key of [...keys].sort()) {
-      walk(a[key], b[key], path === '' ? key : `${path}.${key}`);
+      walk(a[key], b[key], path === '' ? key : `${path}.${key}`, depth);
     }
   };
   const a = before ?? {};
   const b = after ?? {};
   if (!isPlainObject(a)) throw new TypeError('before must be a plain object, null or undefined');
   if (!isPlainObject(b)) throw new TypeError('after must be a plain object, null or undefined');
-  walkObjects(a, b, '');
+  walkObjects(a, b, '', 1);
   return changes;
 }
 

@@ -14,6 +14,7 @@ import {
   createEd25519Verifier,
   createHmacSigner,
   createHttpWitness,
+  diffChanges,
   verifyAuditExport,
 } from './index.js';
 
@@ -207,5 +208,36 @@ describe('verifyAuditExport', () => {
       expect((error as Error).message).toContain(name);
     }
     expect(await verifyAuditExport(lines, { verifiers })).toMatchObject({ ok: true, records: 1 });
+  });
+});
+
+describe('values', () => {
+  function nested(depth: number): Record<string, unknown> {
+    let value: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < depth; i++) value = { a: value };
+    return value;
+  }
+
+  it('refuses values nested too deep with a TypeError naming the field, not a RangeError', async () => {
+    const { audit } = await setup();
+    const deep = nested(100_000);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const cases: [string, () => Promise<unknown>][] = [
+      ['entry.metadata', () => audit.record({ ...base, metadata: deep })],
+      ['entry.changes', () => audit.record({ ...base, changes: { x: { after: deep } } })],
+      ['before', async () => diffChanges(deep, {})],
+      ['before', async () => diffChanges(deep, nested(100_000))],
+      ['before', async () => diffChanges(cycle, cycle)],
+    ];
+    for (const [name, run] of cases) {
+      const error = await rejection(run());
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toMatch(new RegExp(`^${name.replace('.', '\\.')}`));
+    }
+    expect((await audit.query()).records).toEqual([]);
+    // Deep but reasonable values are kept as given.
+    const record = await audit.record({ ...base, metadata: nested(200) });
+    expect(record.metadata).toEqual(nested(200));
   });
 });

@@ -15,7 +15,7 @@ import { unstorableText } from './options.js';
  * Everything else — `undefined` as a value, `NaN`, `Infinity`, `BigInt`, functions, symbols,
  * class instances such as `Date` or `Map`, cycles — is refused rather than silently changed, as
  * are strings or keys holding the NUL character or a lone surrogate (PostgreSQL cannot store
- * them). An object member whose value is `undefined` is refused too: leave the key out.
+ * them), and objects and arrays nested deeper than {@link MAX_JSON_DEPTH} levels. An object member whose value is `undefined` is refused too: leave the key out.
  *
  * @param name - the value's name in error messages, e.g. `entry.changes`.
  * @throws TypeError naming `name` and the path of the first value that is not JSON data.
@@ -47,8 +47,17 @@ function encode(value: unknown, path: Path, seen: object[]): string {
   }
 }
 
+/**
+ * How deep objects and arrays may nest. Deeper values are refused with a `TypeError` naming them,
+ * before the engine's stack runs out (a `RangeError` that would name nothing).
+ */
+export const MAX_JSON_DEPTH = 1000;
+
 function encodeObject(value: object, path: Path, seen: object[]): string {
   if (seen.includes(value)) throw new TypeError(`${path()} must be JSON data; got a cycle`);
+  if (seen.length >= MAX_JSON_DEPTH) {
+    throw new TypeError(`${path()} must nest at most ${MAX_JSON_DEPTH} levels deep`);
+  }
   seen.push(value);
   let text: string;
   if (Array.isArray(value)) {
