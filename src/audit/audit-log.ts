@@ -464,7 +464,7 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     name: string,
   ): Promise<AuditRecord[]> {
     this.#assertOpen();
-    const transaction = this.#transactionOf(options);
+    const store = this.#storeIn(this.#transactionOf(options));
     const context = getContext();
     const contents: AuditContent[] = [];
     const appends: AuditAppend[] = [];
@@ -489,7 +489,6 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       });
     }
     if (appends.length === 0) return [];
-    const store = transaction === undefined ? this.#store : this.#store.withBackend(transaction);
     const rows = await store.append(appends);
     if (this.#checkpoints?.everyRecords !== undefined) {
       for (const append of appends) this.#counted(append.chain);
@@ -516,6 +515,20 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       );
     }
     return transaction;
+  }
+
+  /** The store bound to `transaction`, which must be a backend of the store's kind. */
+  #storeIn(transaction: Tx | undefined): AuditStore<Tx> {
+    if (transaction === undefined) return this.#store;
+    try {
+      return this.#store.withBackend(transaction);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      throw new TypeError(
+        `options.transaction must be a transaction of this audit store's backend: ${error.message}`,
+        { cause: error },
+      );
+    }
   }
 
   /** The changes' stored form: synchronous unless the protector returns promises. */

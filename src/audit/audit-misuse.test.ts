@@ -241,3 +241,15 @@ describe('values', () => {
     expect(record.metadata).toEqual(nested(200));
   });
 });
+
+describe('transaction', () => {
+  it('a transaction of another kind of backend is a TypeError naming options.transaction', async () => {
+    const { audit } = await setup();
+    for (const transaction of [{}, 'tx', { kind: 'sqlite', inTransaction: true }]) {
+      const error = await rejection(audit.record(base, { transaction: transaction as never }));
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toMatch(/^options\.transaction /);
+    }
+    expect((await audit.query()).records).toEqual([]);
+  });
+});
