@@ -298,7 +298,12 @@ export interface AuditLog<Tx> {
    * @throws FlowproofError `AUDIT_CHAIN_BROKEN` with the first break's chain, seq and kind.
    */
   assertVerified(options?: AuditVerifyOptions): Promise<AuditVerification>;
-  /** Signs the head of `chain` (or of every chain that moved) and sends it to the witnesses. */
+  /**
+   * Signs the head of `chain` (or of every chain that moved) and sends it to the witnesses.
+   *
+   * @throws FlowproofError `AUDIT_SIGNER_FAILED` when the signer throws or its signature does not
+   * verify with its own key (nothing is stored).
+   */
   checkpoint(options?: { readonly chain?: string }): Promise<AuditCheckpoint[]>;
   /** The NDJSON lines of a range of one chain with its checkpoints; see `verifyAuditExport`. */
   exportRange(options: AuditExportOptions): AsyncIterable<string>;
@@ -309,7 +314,8 @@ export interface AuditLog<Tx> {
    *
    * @throws FlowproofError `AUDIT_CHAIN_BROKEN` when the range does not verify (nothing is
    * deleted), `AUDIT_ARCHIVE_REFUSED` when the boundary is not inside the chain, or when `sink`
-   * resolves before it has read every line (nothing is deleted).
+   * resolves before it has read every line (nothing is deleted); `AUDIT_SIGNER_FAILED` when the
+   * boundary's checkpoint cannot be signed (nothing is deleted).
    */
   archive(options: AuditArchiveOptions): Promise<AuditArchiveReport>;
   /** Stops automatic checkpoints (signing what moved first). Leaves the store open. */
@@ -875,9 +881,7 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       keyId: config.signer.keyId,
       algorithm: config.signer.algorithm,
     };
-    const signature = Buffer.from(
-      config.signer.sign(Buffer.from(auditCheckpointMessage(statement), 'utf8')),
-    ).toString('base64url');
+    const signature = signCheckpoint(config.signer, statement);
     const checkpoint: AuditCheckpoint = { ...statement, signature };
     await this.#store.addCheckpoint(checkpoint);
     this.#signed.set(chain, Math.max(seq, this.#signed.get(chain) ?? 0));
@@ -1082,6 +1086,42 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       throw new FlowproofError('AUDIT_LOG_CLOSED', 'the audit log was used after close()');
     }
   }
+}
+
+/**
+ * The base64url signature of `statement` by `signer`, checked with the signer's own key: a
+ * signer that throws or signs wrongly fails here with `AUDIT_SIGNER_FAILED`, before a checkpoint
+ * that would later read as tampering is stored.
+ */
+function signCheckpoint(
+  signer: CheckpointSigner,
+  statement: Omit<AuditCheckpoint, 'signature'>,
+): string {
+  const message = Buffer.from(auditCheckpointMessage(statement), 'utf8');
+  const { chain, seq, keyId } = statement;
+  const fail = (reason: string, cause?: unknown) =>
+    new FlowproofError(
+      'AUDIT_SIGNER_FAILED',
+      `the checkpoint signer ${JSON.stringify(keyId)} failed at record ${seq} of chain ${JSON.stringify(chain)}: ${reason}`,
+      { ...(cause === undefined ? {} : { cause }), details: { chain, seq, keyId } },
+    );
+  let signature: unknown;
+  try {
+    signature = signer.sign(message);
+  } catch (error) {
+    throw fail('it threw', error);
+  }
+  if (!(signature instanceof Uint8Array)) {
+    throw fail('it returned no signature bytes (sign() must return a Uint8Array, synchronously)');
+  }
+  let valid = false;
+  try {
+    valid = signer.verify(message, signature);
+  } catch (error) {
+    throw fail('its own verify() threw', error);
+  }
+  if (!valid) throw fail('its own key does not verify the signature');
+  return Buffer.from(signature).toString('base64url');
 }
 
 /** `AUDIT_PROTECTOR_FAILED` for `field`, with the protector's own error as `cause`. */

@@ -253,3 +253,40 @@ describe('transaction', () => {
     expect((await audit.query()).records).toEqual([]);
   });
 });
+
+describe('signer', () => {
+  const failing = (sign: () => unknown) =>
+    ({ keyId: 'hsm', algorithm: 'ed25519', verify: () => false, sign }) as never;
+
+  it('a signer that throws or signs wrongly is AUDIT_SIGNER_FAILED; nothing is stored', async () => {
+    const { store, audit } = await setup();
+    for (let i = 0; i < 3; i++) await audit.record(base);
+    const cause = new Error('HSM unreachable');
+    const signers = [
+      failing(() => {
+        throw cause;
+      }),
+      failing(() => 'c2lnbmF0dXJl'),
+      failing(() => Promise.resolve(new Uint8Array(64))),
+      failing(() => new Uint8Array(64)),
+    ];
+    for (const bad of signers) {
+      const log = createAuditLog({ store, checkpoints: { signer: bad } });
+      const error = await rejection(log.checkpoint());
+      expectCode(error, 'AUDIT_SIGNER_FAILED');
+      const archiving = await rejection(
+        log.archive({
+          chain: 'global',
+          throughSeq: 2,
+          sink: async (lines) => {
+            for await (const _ of lines);
+          },
+        }),
+      );
+      expectCode(archiving, 'AUDIT_SIGNER_FAILED');
+    }
+    expect((await store.checkpoints({ chain: 'global', afterSeq: 0, limit: 10 })).length).toBe(0);
+    const verification = await audit.verify({ from: 'start' });
+    expect(verification.chains[0]).toMatchObject({ ok: true, fromSeq: 0, records: 3 });
+  });
+});

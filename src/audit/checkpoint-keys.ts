@@ -26,7 +26,7 @@ export interface CheckpointVerifier {
 
 /** Signs checkpoints; also checks its own signatures. */
 export interface CheckpointSigner extends CheckpointVerifier {
-  /** The signature over `message`. */
+  /** The signature over `message`, synchronously; `verify` must accept it. */
   sign(message: Uint8Array): Uint8Array;
 }
 

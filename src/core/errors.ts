@@ -74,6 +74,7 @@ export type FlowproofErrorCode =
   | 'AUDIT_PROTECTOR_FAILED'
   | 'AUDIT_WITNESS_FAILED'
   | 'AUDIT_EXPORT_MALFORMED'
+  | 'AUDIT_SIGNER_FAILED'
   | 'AUDIT_LOG_CLOSED';
 
 /** The `{ path, code, message }` form validation issues take in error details. */
@@ -488,7 +489,7 @@ export interface FlowproofErrorDetailsMap {
     /** Why. */
     readonly reason: string;
   };
-  /** The application's protector threw on a value of an entry's `changes`; nothing was written. */
+  /** The application's protector threw, or returned non-JSON, on a value of `changes`. */
   AUDIT_PROTECTOR_FAILED: {
     /** The change, e.g. `email`. */
     readonly field: string;
@@ -508,6 +509,15 @@ export interface FlowproofErrorDetailsMap {
     readonly line: number;
     /** What is wrong with it. */
     readonly reason: string;
+  };
+  /** The checkpoint signer threw, or returned no valid signature; no checkpoint was stored. */
+  AUDIT_SIGNER_FAILED: {
+    /** The chain. */
+    readonly chain: string;
+    /** The record the checkpoint was to cover. */
+    readonly seq: number;
+    /** The signer's key id. */
+    readonly keyId: string;
   };
   /** The audit log was used after `close()`. */
   AUDIT_LOG_CLOSED: Record<string, never>;
