@@ -5,6 +5,7 @@
  */
 import { MAX_TIMER_MS } from '../core/async.js';
 import { canonicalJson } from '../core/canonical-json.js';
+import { parseInstant } from '../core/clock.js';
 import { type FlowContext, getContext } from '../core/context.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import { assertLogger, type Logger, silentLogger } from '../core/logger.js';
@@ -115,9 +116,9 @@ export interface AuditQuery {
   };
   /** Only records of this correlation id (one flow across services). */
   readonly correlationId?: string;
-  /** Only records at or after this time. */
+  /** Only records at or after this time: a `Date`, or ISO 8601 text with its offset (`…Z`). */
   readonly from?: Date | string;
-  /** Only records before this time. */
+  /** Only records before this time: a `Date`, or ISO 8601 text with its offset (`…Z`). */
   readonly to?: Date | string;
   /** The previous page's `cursor`. */
   readonly cursor?: string;
@@ -182,7 +183,7 @@ export interface AuditArchiveOptions {
   readonly chain: string;
   /** Archive records through this sequence number. Give this or `before`. */
   readonly throughSeq?: number;
-  /** Archive records recorded before this time. */
+  /** Archive records recorded before this time: a `Date`, or ISO 8601 text with its offset. */
   readonly before?: Date | string;
   /**
    * Receives the archived range as NDJSON lines (see {@link AuditLog.exportRange}) and resolves
@@ -1187,15 +1188,9 @@ function parseRecord(row: AuditRow): AuditRecord {
   });
 }
 
+/** `value` in epoch milliseconds: a `Date`, or ISO 8601 text with its offset (never local time). */
 function epochMs(value: Date | string, name: string): number {
-  const ms =
-    value instanceof Date
-      ? value.getTime()
-      : typeof value === 'string'
-        ? Date.parse(value)
-        : Number.NaN;
-  if (!Number.isFinite(ms)) throw new TypeError(`${name} must be a Date or an ISO 8601 date-time`);
-  return ms;
+  return parseInstant(value, name).getTime();
 }
 
 function encodeCursor(row: AuditRow): string {

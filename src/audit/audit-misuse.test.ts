@@ -290,3 +290,31 @@ describe('signer', () => {
     expect(verification.chains[0]).toMatchObject({ ok: true, fromSeq: 0, records: 3 });
   });
 });
+
+describe('dates', () => {
+  it('refuses date-times whose instant depends on the host time zone, naming the option', async () => {
+    const { audit } = await setup();
+    await audit.record(base);
+    for (const from of [
+      '2026-01-01T00:00:00',
+      '2026-01-01',
+      'Jan 1 2026',
+      '+099999-01-01T00:00:00Z',
+    ]) {
+      const error = await rejection(audit.query({ from }));
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toMatch(/^query\.from /);
+      const archiving = await rejection(
+        audit.archive({ chain: 'global', before: from, sink: async () => {} }),
+      );
+      expect((archiving as Error).message).toMatch(/^options\.before /);
+    }
+    const to = await rejection(audit.query({ to: new Date(Number.NaN) }));
+    expect((to as Error).message).toMatch(/^query\.to /);
+    const page = await audit.query({
+      from: '2026-01-01T01:00:00+01:00',
+      to: new Date(Date.now() + 60_000),
+    });
+    expect(page.records).toHaveLength(1);
+  });
+});
