@@ -178,20 +178,22 @@ export async function verifyAuditExport(
     checkpoints: stream(checkpoints),
     head: undefined,
     verifiers,
-  }).then(async (report) => {
-    // Records the header promises but the file lacks: cut short.
-    if (report.ok && report.throughSeq < header.throughSeq) {
-      return {
-        ...report,
-        ok: false,
-        break: {
-          kind: 'truncated',
-          seq: report.throughSeq + 1,
-          message: `the export ends at record ${report.throughSeq} but its header says ${header.throughSeq}`,
-        },
-      };
-    }
-    return report;
+  }).then((report) => {
+    if (!report.ok || report.throughSeq === header.throughSeq) return report;
+    // Fewer records than the header promises: cut short. More: the header was edited, or
+    // records were added after the range.
+    const short = report.throughSeq < header.throughSeq;
+    return {
+      ...report,
+      ok: false,
+      break: {
+        kind: short ? 'truncated' : 'inserted',
+        seq: (short ? report.throughSeq : header.throughSeq) + 1,
+        message: short
+          ? `the export ends at record ${report.throughSeq} but its header says ${header.throughSeq}`
+          : `the export holds records through ${report.throughSeq} but its header says ${header.throughSeq}`,
+      },
+    };
   });
 }
 

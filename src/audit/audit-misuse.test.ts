@@ -209,6 +209,19 @@ describe('verifyAuditExport', () => {
     }
     expect(await verifyAuditExport(lines, { verifiers })).toMatchObject({ ok: true, records: 1 });
   });
+
+  it('reports records beyond the range its header declares', async () => {
+    const { audit } = await setup();
+    for (let i = 0; i < 4; i++) await audit.record(base);
+    await audit.checkpoint();
+    const lines: string[] = [];
+    for await (const line of audit.exportRange({ chain: 'global' })) lines.push(line);
+    const verifiers = [createEd25519Verifier({ keyId: 'k1', publicKey })];
+    const header = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    const edited = [JSON.stringify({ ...header, throughSeq: 2 }), ...lines.slice(1)];
+    const report = await verifyAuditExport(edited, { verifiers });
+    expect(report).toMatchObject({ ok: false, break: { kind: 'inserted', seq: 3 } });
+  });
 });
 
 describe('values', () => {
