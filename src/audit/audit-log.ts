@@ -32,7 +32,7 @@ import {
   encodeContent,
 } from './audit-entry.js';
 import { archiveRefused, chainBroken } from './audit-errors.js';
-import { exportLines, verifierMap } from './audit-export.js';
+import { exportLines, parseCheckpoint, verifierMap } from './audit-export.js';
 import { AUDIT_UNREADABLE, type AuditProtector } from './audit-protector.js';
 import {
   AUDIT_GENESIS_HASH,
@@ -148,7 +148,9 @@ export interface AuditVerifyOptions {
   readonly from?: 'last-verified' | 'start';
   /**
    * Checkpoints kept outside the database (what a witness holds): each must verify and match the
-   * chain, so a rewrite of the audit tables, checkpoints included, is caught.
+   * chain, so a rewrite of the audit tables, checkpoints included, is caught — and a chain they
+   * vouch for that the database no longer holds is reported `truncated`.
+   * @throws TypeError naming an entry that is not a checkpoint.
    */
   readonly checkpoints?: readonly AuditCheckpoint[];
 }
@@ -717,12 +719,29 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       throw new TypeError("options.from must be 'last-verified' or 'start'");
     }
     if (options.chain !== undefined) assertNonEmptyString(options.chain, 'options.chain');
-    const witnessed = options.checkpoints ?? [];
-    if (!Array.isArray(witnessed)) {
-      throw new TypeError('options.checkpoints must be an array of checkpoints');
-    }
+    const witnessed = witnessedCheckpoints(options.checkpoints, options.chain);
     const heads = await this.#store.heads(options.chain);
     const chains: AuditChainReport[] = [];
+    // A chain a witness vouches for must still be there: removed whole, it has no head to walk.
+    const vanished = new Map<string, number>();
+    for (const c of witnessed) vanished.set(c.chain, Math.max(c.seq, vanished.get(c.chain) ?? 0));
+    for (const head of heads) vanished.delete(head.chain);
+    for (const [chain, seq] of vanished) {
+      chains.push({
+        chain,
+        ok: false,
+        fromSeq: 0,
+        throughSeq: 0,
+        throughHash: AUDIT_GENESIS_HASH,
+        records: 0,
+        checkpoints: 0,
+        break: {
+          kind: 'truncated',
+          seq: 1,
+          message: `the chain has no records, but a witnessed checkpoint covers record ${seq}`,
+        },
+      });
+    }
     for (const head of heads) {
       const external = witnessed.filter((c) => c.chain === head.chain);
       const report = await this.#verifyChain(head, from, external);
@@ -734,6 +753,9 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
           report.lastCheckpoint.hash,
         );
       }
+    }
+    if (vanished.size > 0) {
+      chains.sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
     }
     return { ok: chains.every((c) => c.ok), chains };
   }
@@ -1123,6 +1145,32 @@ function signCheckpoint(
   }
   if (!valid) throw fail('its own key does not verify the signature');
   return Buffer.from(signature).toString('base64url');
+}
+
+/**
+ * The `checkpoints` option of `verify()`, each checked to be a checkpoint; only those of `chain`
+ * when one is given.
+ */
+function witnessedCheckpoints(
+  checkpoints: readonly AuditCheckpoint[] | undefined,
+  chain: string | undefined,
+): AuditCheckpoint[] {
+  if (checkpoints === undefined) return [];
+  if (!Array.isArray(checkpoints)) {
+    throw new TypeError('options.checkpoints must be an array of checkpoints');
+  }
+  return checkpoints
+    .map((checkpoint, i) => {
+      try {
+        return parseCheckpoint(checkpoint, i + 1);
+      } catch (error) {
+        const reason = isFlowproofError(error, 'AUDIT_EXPORT_MALFORMED')
+          ? error.details.reason
+          : String(error);
+        throw new TypeError(`options.checkpoints[${i}] is not a checkpoint: ${reason}`);
+      }
+    })
+    .filter((c) => chain === undefined || c.chain === chain);
 }
 
 /** `AUDIT_PROTECTOR_FAILED` for `field`, with the protector's own error as `cause`. */

@@ -331,3 +331,49 @@ describe('dates', () => {
     expect(page.records).toHaveLength(1);
   });
 });
+
+describe('verify against witnessed checkpoints', () => {
+  it('refuses entries that are not checkpoints, naming them', async () => {
+    const { audit } = await setup();
+    await audit.record(base);
+    const [checkpoint] = await audit.checkpoint();
+    for (const bad of [{}, null, 5, { ...checkpoint, seq: '1' }]) {
+      const error = await rejection(
+        audit.verify({ from: 'start', checkpoints: [checkpoint, bad] as never }),
+      );
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toMatch(/^options\.checkpoints\[1\] /);
+    }
+  });
+
+  it('reports a chain a witness vouches for that the database no longer holds', async () => {
+    const { backend } = await setup();
+    const tenants = createAuditLog({
+      store: createMemoryAuditStore({ backend }),
+      chain: (entry) => entry.resource.type,
+      checkpoints: { signer },
+    });
+    await tenants.record(base);
+    await tenants.record({ ...base, resource: { type: 'order', id: 'o-1' } });
+    const witnessed = await tenants.checkpoint();
+    expect(witnessed.map((c) => c.chain)).toEqual(['order', 'user']);
+    // Someone removes chain "order" whole: its records, checkpoints and head.
+    const other = createMemoryBackend();
+    const copy = createMemoryAuditStore({ backend: other });
+    await copy.migrate();
+    const survivor = createAuditLog({ store: copy, checkpoints: { signer } });
+    await survivor.record(base);
+    const verification = await survivor.verify({ from: 'start', checkpoints: witnessed });
+    expect(verification.ok).toBe(false);
+    expect(verification.chains.find((c) => c.chain === 'order')).toMatchObject({
+      ok: false,
+      records: 0,
+      break: { kind: 'truncated', seq: 1 },
+    });
+    // Asked about one chain, only that chain's witnessed checkpoints count.
+    expect((await survivor.verify({ chain: 'user', from: 'start', checkpoints: [] })).ok).toBe(
+      true,
+    );
+    expect((await survivor.verify({ chain: 'order', checkpoints: witnessed })).ok).toBe(false);
+  });
+});
