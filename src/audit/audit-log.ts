@@ -672,6 +672,7 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
   }
 
   async reveal(record: AuditRecord): Promise<RevealedAuditRecord> {
+    this.#assertOpen();
     if (typeof record !== 'object' || record === null || typeof record.action !== 'string') {
       throw new TypeError('record must be an audit record (from query() or record())');
     }

@@ -377,3 +377,24 @@ describe('verify against witnessed checkpoints', () => {
     expect((await survivor.verify({ chain: 'order', checkpoints: witnessed })).ok).toBe(false);
   });
 });
+
+describe('close', () => {
+  it('every method of a closed log is AUDIT_LOG_CLOSED, reveal() too', async () => {
+    const { audit } = await setup();
+    const record = await audit.record(base);
+    await audit.close();
+    const calls: (() => Promise<unknown>)[] = [
+      () => audit.record(base),
+      () => audit.recordMany([base]),
+      () => audit.query(),
+      () => audit.reveal(record),
+      () => audit.verify(),
+      () => audit.assertVerified(),
+      () => audit.checkpoint(),
+      async () => audit.exportRange({ chain: 'global' }),
+      () => audit.archive({ chain: 'global', throughSeq: 1, sink: async () => {} }),
+    ];
+    for (const call of calls) expectCode(await rejection(call()), 'AUDIT_LOG_CLOSED');
+    await audit.close();
+  });
+});
