@@ -62,7 +62,13 @@ describeWithPostgres('PostgreSQL audit store partitioned by month', (url) => {
     }
     const { records } = await audit.query({ resource: { type: 'user', id: 'u-7' } });
     expect(records.map((r) => r.seq)).toEqual([8]);
-    const archived = await audit.archive({ chain: 'global', throughSeq: 12, sink: async () => {} });
+    const archived = await audit.archive({
+      chain: 'global',
+      throughSeq: 12,
+      sink: async (lines) => {
+        for await (const _ of lines);
+      },
+    });
     expect(archived.records).toBe(12);
     expect((await audit.verify({ from: 'start' })).chains[0]).toMatchObject({
       ok: true,
@@ -78,5 +84,22 @@ describeWithPostgres('PostgreSQL audit store partitioned by month', (url) => {
     await expect(createPostgresAuditPartitions({ backend, months: 0 })).rejects.toThrow(
       /options\.months/,
     );
+  });
+
+  it('a misspelled store option is refused with the full list of options', () => {
+    expect(() => createPostgresAuditStore({ backend, partitionedByMonth: true } as never)).toThrow(
+      /options\.partitionedByMonth; expected one of: backend, ownsBackend, partitionByMonth/,
+    );
+  });
+
+  it('refuses to partition a records table created without partitionByMonth, naming the cause', async () => {
+    const plain = createPostgresBackend({ client: pool, schema, tablePrefix: 'plain_' });
+    await createPostgresAuditStore({ backend: plain }).migrate();
+    const error = await createPostgresAuditPartitions({ backend: plain, months: 1 }).then(
+      () => expect.unreachable('expected a rejection'),
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toMatch(/^options\.backend.*partitionByMonth/);
   });
 });

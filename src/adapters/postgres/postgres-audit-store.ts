@@ -192,7 +192,9 @@ function partitionTruncateTrigger(b: PostgresBackend, partition: string): string
  * ```
  */
 export function createPostgresAuditStore(options: PostgresAuditStoreOptions): PostgresAuditStore {
-  const { partitionByMonth, ...storeOptions } = options ?? ({} as PostgresAuditStoreOptions);
+  assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['backend', 'ownsBackend', 'partitionByMonth'], 'options');
+  const { partitionByMonth, ...storeOptions } = options;
   if (partitionByMonth !== undefined && typeof partitionByMonth !== 'boolean') {
     throw new TypeError('options.partitionByMonth must be a boolean');
   }
@@ -221,7 +223,8 @@ export interface PostgresAuditPartitionOptions {
  * returns the names it created. Run it ahead of time, e.g. monthly for the next three months: a
  * month's partition cannot be created once the default partition holds rows of that month.
  *
- * @throws TypeError naming the option when an option is invalid.
+ * @throws TypeError naming the option when an option is invalid, or when the records table of
+ * `backend` was created without `partitionByMonth`.
  * @example
  * ```ts
  * await createPostgresAuditPartitions({ backend, months: 3 });
@@ -240,6 +243,16 @@ export async function createPostgresAuditPartitions(
   const from = options.from ?? new Date();
   if (!(from instanceof Date) || Number.isNaN(from.getTime())) {
     throw new TypeError('options.from must be a valid Date');
+  }
+  // A plain records table cannot take partitions; PostgreSQL would only say "is not partitioned".
+  const [records] = await backend.query<{ kind: string | null }>(
+    'SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind',
+    [backend.table(AUDIT_TABLES.records)],
+  );
+  if (records?.kind === 'r') {
+    throw new TypeError(
+      `options.backend's audit records table ${backend.table(AUDIT_TABLES.records)} is not partitioned: its store was created without partitionByMonth: true`,
+    );
   }
   const created: string[] = [];
   for (let i = 0; i < options.months; i++) {
