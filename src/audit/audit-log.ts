@@ -321,7 +321,10 @@ export interface AuditLog<Tx> {
    * boundary's checkpoint cannot be signed (nothing is deleted).
    */
   archive(options: AuditArchiveOptions): Promise<AuditArchiveReport>;
-  /** Stops automatic checkpoints (signing what moved first). Leaves the store open. */
+  /**
+   * Stops automatic checkpoints, first signing the head of each chain this log appended to since
+   * its last checkpoint (whenever a signer is configured). Leaves the store open.
+   */
   close(): Promise<void>;
 }
 
@@ -499,7 +502,7 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     }
     if (appends.length === 0) return [];
     const rows = await store.append(appends);
-    if (this.#checkpoints?.everyRecords !== undefined) {
+    if (this.#checkpoints !== undefined) {
       for (const append of appends) this.#counted(append.chain);
     }
     const records: AuditRecord[] = [];
@@ -607,12 +610,12 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     return chain;
   }
 
+  /** Counts a record appended to `chain` (close() signs what moved), signing every N records. */
   #counted(chain: string): void {
     const every = this.#checkpoints?.everyRecords;
-    if (every === undefined) return;
     const count = (this.#appended.get(chain) ?? 0) + 1;
     this.#appended.set(chain, count);
-    if (count >= every) {
+    if (every !== undefined && count >= every) {
       this.#appended.set(chain, 0);
       this.#scheduleCheckpoint(chain);
     }

@@ -398,3 +398,19 @@ describe('close', () => {
     await audit.close();
   });
 });
+
+describe('close signs what moved', () => {
+  it('whatever automatic checkpoints are configured (everyMs alone, or none)', async () => {
+    for (const automatic of [{ everyMs: 3_600_000 }, {}, { everyRecords: 100 }]) {
+      const { audit, store } = await setup({ checkpoints: { signer, ...automatic } });
+      await audit.record(base);
+      await audit.record(base);
+      await audit.close();
+      const stored = await store.checkpoints({ chain: 'global', afterSeq: 0, limit: 10 });
+      expect(
+        stored.map((c) => c.seq),
+        JSON.stringify(automatic),
+      ).toEqual([2]);
+    }
+  });
+});
