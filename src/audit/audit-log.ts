@@ -1021,7 +1021,9 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
         target,
         target > head.seq
           ? `the chain's last record is ${head.seq}`
-          : `records through ${start.seq} are archived already`,
+          : options.throughSeq === undefined
+            ? `no record after record ${start.seq} was recorded before ${new Date(before ?? 0).toISOString()}`
+            : `records through ${start.seq} are archived already`,
       );
     }
     // Verify the range before anything leaves: a tampered range is never archived.

@@ -414,3 +414,23 @@ describe('close signs what moved', () => {
     }
   });
 });
+
+describe('archive before a date', () => {
+  it('says no record is that old, rather than that records through 0 are archived', async () => {
+    const { audit } = await setup();
+    await audit.record(base);
+    const error = await rejection(
+      audit.archive({
+        chain: 'global',
+        before: new Date(0),
+        sink: async (lines) => {
+          for await (const _ of lines);
+        },
+      }),
+    );
+    expectCode(error, 'AUDIT_ARCHIVE_REFUSED');
+    expect((error as Error).message).toContain(
+      'no record after record 0 was recorded before 1970-01-01T00:00:00.000Z',
+    );
+  });
+});
