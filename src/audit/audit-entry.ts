@@ -344,8 +344,9 @@ export interface DiffChangesOptions {
  * diffChanges({ email: 'a@x.io', name: 'Ada' }, { email: 'b@x.io', name: 'Ada' });
  * // { email: { before: 'a@x.io', after: 'b@x.io' } }
  * ```
- * @throws TypeError when `before` or `after` is not a plain object, or holds a value that is
- * not JSON data.
+ * @throws TypeError when `before` or `after` is not a plain object, holds a value that is not
+ * JSON data, or has a key with a dot that names the same path as a nested member (`'a.b'` and
+ * `{ a: { b } }`).
  */
 export function diffChanges(
   before: Readonly<Record<string, unknown>> | null | undefined,
@@ -356,8 +357,17 @@ export function diffChanges(
   const fields = pathList(options.fields, 'options.fields');
   const ignore = pathList(options.ignore, 'options.ignore') ?? [];
   const changes: Record<string, AuditChange> = {};
+  const paths = new Set<string>();
   const walk = (a: unknown, b: unknown, path: string, depth: number) => {
     if (path !== '' && ignore.includes(path)) return;
+    // A key holding a dot can name the same path as a nested member: one change would hide the
+    // other.
+    if (paths.has(path)) {
+      throw new TypeError(
+        `before/after field path ${JSON.stringify(path)} is both a key and a nested path: rename the key`,
+      );
+    }
+    paths.add(path);
     if (path !== '' && isPlainObject(a) && isPlainObject(b)) {
       if (depth >= MAX_JSON_DEPTH) {
         throw new TypeError(

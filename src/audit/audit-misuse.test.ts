@@ -434,3 +434,25 @@ describe('archive before a date', () => {
     );
   });
 });
+
+describe('diffChanges', () => {
+  it('refuses a dotted key that collides with a nested path instead of losing a change', () => {
+    const cases: [Record<string, unknown>, Record<string, unknown>][] = [
+      [
+        { 'a.b': 1, a: { b: 2 } },
+        { 'a.b': 3, a: { b: 4 } },
+      ],
+      [
+        { 'a.b': 1, a: { b: 2 } },
+        { 'a.b': 1, a: { b: 4 } },
+      ],
+      [{ a: { b: 2 } }, { 'a.b': 1, a: { b: 4 } }],
+    ];
+    for (const [before, after] of cases) {
+      const error = thrown(() => diffChanges(before, after));
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toContain('a.b');
+    }
+    expect(diffChanges({ 'a.b': 1 }, { 'a.b': 2 })).toEqual({ 'a.b': { before: 1, after: 2 } });
+  });
+});
