@@ -83,20 +83,21 @@ export interface VerifyAuditExportOptions {
 
 /**
  * Verifies an export written by `exportRange()` or an archival, without any store: every line of
- * it, as the module's notes describe. Lines may end with or without a line feed; blank lines are
- * skipped.
+ * it, as the module's notes describe. `lines` may be the export's lines (with or without their
+ * line feeds) or its text in chunks cut anywhere, as strings or UTF-8 bytes — a file or object
+ * storage stream as it comes (`createReadStream(path)`). Blank lines are skipped.
  *
  * @returns the chain's report: `ok`, or the first break and its kind.
  * @throws FlowproofError `AUDIT_EXPORT_MALFORMED` when a line is not what an export holds;
  * TypeError when `lines` is not iterable or an option is missing, malformed or unknown.
  */
 export async function verifyAuditExport(
-  lines: Iterable<string> | AsyncIterable<string>,
+  lines: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
   options: VerifyAuditExportOptions,
 ): Promise<AuditChainReport> {
   if (
-    typeof (lines as Partial<Iterable<string>> | null)?.[Symbol.iterator] !== 'function' &&
-    typeof (lines as Partial<AsyncIterable<string>> | null)?.[Symbol.asyncIterator] !== 'function'
+    typeof (lines as Partial<Iterable<unknown>> | null)?.[Symbol.iterator] !== 'function' &&
+    typeof (lines as Partial<AsyncIterable<unknown>> | null)?.[Symbol.asyncIterator] !== 'function'
   ) {
     throw new TypeError('lines must be an iterable or async iterable of export lines');
   }
@@ -216,25 +217,60 @@ export function verifierMap(
   return new Map(verifiers.map((v) => [v.keyId, v]));
 }
 
+/**
+ * The export's lines as JSON objects with their line numbers. The input may be lines (with or
+ * without their line feeds) or chunks cut anywhere, as text or UTF-8 bytes (a file stream): a
+ * piece without a line feed is a whole line when it parses, since no proper prefix of a JSON
+ * object's text does; otherwise it waits for the rest.
+ */
 async function* numbered(
-  lines: Iterable<string> | AsyncIterable<string>,
+  lines: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
 ): AsyncGenerator<{ value: Record<string, unknown>; line: number }> {
   let n = 0;
-  for await (const chunk of lines as AsyncIterable<string>) {
-    for (const text of String(chunk).split('\n')) {
+  let carry = '';
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decode = (chunk: Uint8Array, stream: boolean): string => {
+    try {
+      return decoder.decode(chunk, { stream });
+    } catch {
+      return malformed(n + 1, 'not UTF-8');
+    }
+  };
+  const object = (value: unknown, line: number) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      malformed(line, 'not a JSON object');
+    }
+    return { value: value as Record<string, unknown>, line };
+  };
+  const parsed = (text: string): { value: unknown } | undefined => {
+    try {
+      return { value: JSON.parse(text) };
+    } catch {
+      return undefined;
+    }
+  };
+  for await (const chunk of lines as AsyncIterable<string | Uint8Array>) {
+    const parts = (
+      carry + (chunk instanceof Uint8Array ? decode(chunk, true) : String(chunk))
+    ).split('\n');
+    carry = parts.pop() as string;
+    for (const text of parts) {
       n++;
       if (text.trim() === '') continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch {
-        malformed(n, 'not JSON');
-      }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        malformed(n, 'not a JSON object');
-      }
-      yield { value: value as Record<string, unknown>, line: n };
+      const line = parsed(text) ?? malformed(n, 'not JSON');
+      yield object(line.value, n);
     }
+    if (carry.trim() === '') continue;
+    const whole = parsed(carry);
+    if (whole !== undefined) {
+      carry = '';
+      yield object(whole.value, ++n);
+    }
+  }
+  carry += decode(new Uint8Array(0), false);
+  if (carry.trim() !== '') {
+    const line = parsed(carry) ?? malformed(n + 1, 'not JSON');
+    yield object(line.value, n + 1);
   }
 }
 

@@ -4,6 +4,7 @@
  * documented code, and nothing half-written.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMemoryAuditStore, createMemoryBackend } from '../adapters/memory/index.js';
 import { isFlowproofError } from '../core/errors.js';
@@ -454,5 +455,52 @@ describe('diffChanges', () => {
       expect((error as Error).message).toContain('a.b');
     }
     expect(diffChanges({ 'a.b': 1 }, { 'a.b': 2 })).toEqual({ 'a.b': { before: 1, after: 2 } });
+  });
+});
+
+describe('verifyAuditExport reads streams', () => {
+  it('takes the export in chunks cut anywhere, as text or UTF-8 bytes', async () => {
+    const { audit } = await setup();
+    for (let i = 0; i < 6; i++) {
+      await audit.record({ ...base, reason: `naïve café ${'€'.repeat(i)} 🙂`, metadata: { i } });
+    }
+    await audit.checkpoint();
+    let text = '';
+    for await (const line of audit.exportRange({ chain: 'global' })) text += line;
+    const bytes = Buffer.from(text, 'utf8');
+    const verifiers = [createEd25519Verifier({ keyId: 'k1', publicKey })];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 12 }),
+        fc.boolean(),
+        async (cuts, asBytes) => {
+          const points = [0, ...[...cuts].sort((a, b) => a - b), bytes.length];
+          const chunks = points.slice(1).map((end, i) => bytes.subarray(points[i], end));
+          const input = asBytes
+            ? chunks
+            : // Text chunks cut between characters (a cut inside one moves to its start).
+              chunks.map((_, i) =>
+                text.slice(
+                  Buffer.from(bytes.subarray(0, points[i])).toString('utf8').length,
+                  Buffer.from(bytes.subarray(0, points[i + 1])).toString('utf8').length,
+                ),
+              );
+          const report = await verifyAuditExport(input as never, { verifiers });
+          expect(report).toMatchObject({ ok: true, records: 6, checkpoints: 1 });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('numbers lines as the file does, whether items end with a line feed or not', async () => {
+    const { audit } = await setup();
+    await audit.record(base);
+    const lines: string[] = [];
+    for await (const line of audit.exportRange({ chain: 'global' })) lines.push(line);
+    const broken = [...lines, 'not json\n'];
+    const error = await rejection(verifyAuditExport(broken, { verifiers: [] }));
+    expectCode(error, 'AUDIT_EXPORT_MALFORMED');
+    expect((error as Error).message).toContain(`line ${lines.length + 1}:`);
   });
 });
