@@ -1,6 +1,7 @@
 /**
- * Checks the audit stores share on what they are asked to write and read, so memory, SQLite and
- * PostgreSQL answer bad input alike, before anything is written.
+ * Checks shared by every audit store on what it is asked to do, so memory, SQLite and PostgreSQL
+ * answer a bad value the same way, before anything is written; and the decoding of stored rows
+ * they share.
  *
  * @internal
  */
@@ -10,118 +11,272 @@ import type {
   AuditChainRead,
   AuditCheckpoint,
   AuditCheckpointRead,
+  AuditSignatureAlgorithm,
   AuditStoreQuery,
 } from '../audit/audit-store.js';
-import { unstorableText } from '../core/options.js';
+import { describeValue, FlowproofError } from '../core/errors.js';
+import {
+  assertInteger,
+  assertKnownKeys,
+  assertOptionsObject,
+  unstorableText,
+} from '../core/options.js';
+import { storeDataCorrupt } from './store-data-corrupt.js';
 
-/** @throws TypeError naming the first bad field of `entries`. */
-export function checkAppends(entries: readonly AuditAppend[]): readonly AuditAppend[] {
-  if (!Array.isArray(entries)) throw new TypeError('entries must be an array');
-  entries.forEach((entry, i) => {
-    const name = `entries[${i}]`;
-    if (typeof entry !== 'object' || entry === null) {
-      throw new TypeError(`${name} must be an object`);
-    }
-    checkChain(entry.chain, `${name}.chain`);
-    storable(entry.content, `${name}.content`, true);
-    storable(entry.action, `${name}.action`);
-    storable(entry.resourceType, `${name}.resourceType`);
-    storable(entry.resourceId, `${name}.resourceId`);
-    if (entry.actorId !== null) storable(entry.actorId, `${name}.actorId`);
-    if (entry.correlationId !== null) storable(entry.correlationId, `${name}.correlationId`);
-  });
-  return entries;
-}
+const APPEND_KEYS = [
+  'chain',
+  'content',
+  'action',
+  'actorId',
+  'resourceType',
+  'resourceId',
+  'correlationId',
+];
+const QUERY_KEYS = [
+  'chain',
+  'action',
+  'actorId',
+  'resourceType',
+  'resourceId',
+  'correlationId',
+  'from',
+  'to',
+  'after',
+  'limit',
+];
+const ALGORITHMS: readonly AuditSignatureAlgorithm[] = ['ed25519', 'hmac-sha256'];
+const HASH = /^[0-9a-f]{64}$/;
 
-/** @throws TypeError unless `chain` is a non-empty string every store can keep. */
-export function checkChain(chain: unknown, name = 'chain'): asserts chain is string {
-  storable(chain, name);
-}
-
-/** @throws TypeError naming the bad field of `read`. */
-export function checkChainRead(read: AuditChainRead): void {
-  checkChain(read?.chain, 'read.chain');
-  count(read.afterSeq, 'read.afterSeq');
-  if (read.throughSeq !== undefined) count(read.throughSeq, 'read.throughSeq');
-  count(read.limit, 'read.limit');
-}
-
-/** @throws TypeError naming the bad field of `read`. */
-export function checkCheckpointRead(read: AuditCheckpointRead): void {
-  checkChain(read?.chain, 'read.chain');
-  count(read.afterSeq, 'read.afterSeq');
-  count(read.limit, 'read.limit');
-}
-
-/** @throws TypeError naming the bad field of `query`. */
-export function checkStoreQuery(query: AuditStoreQuery): void {
-  if (typeof query !== 'object' || query === null) throw new TypeError('query must be an object');
-  for (const key of [
-    'chain',
-    'action',
-    'actorId',
-    'resourceType',
-    'resourceId',
-    'correlationId',
-  ] as const) {
-    if (query[key] !== undefined) storable(query[key], `query.${key}`);
-  }
-  if (query.from !== undefined) count(query.from, 'query.from');
-  if (query.to !== undefined) count(query.to, 'query.to');
-  if (query.after !== undefined) {
-    count(query.after.recordedAt, 'query.after.recordedAt');
-    checkChain(query.after.chain, 'query.after.chain');
-    count(query.after.seq, 'query.after.seq');
-  }
-  count(query.limit, 'query.limit');
-}
-
-/** @throws TypeError naming the bad field of `checkpoint`. */
-export function checkCheckpoint(checkpoint: AuditCheckpoint): void {
-  if (typeof checkpoint !== 'object' || checkpoint === null) {
-    throw new TypeError('checkpoint must be an object');
-  }
-  checkChain(checkpoint.chain, 'checkpoint.chain');
-  count(checkpoint.seq, 'checkpoint.seq');
-  hex(checkpoint.hash, 'checkpoint.hash');
-  count(checkpoint.signedAt, 'checkpoint.signedAt');
-  storable(checkpoint.keyId, 'checkpoint.keyId');
-  if (checkpoint.algorithm !== 'ed25519' && checkpoint.algorithm !== 'hmac-sha256') {
-    throw new TypeError("checkpoint.algorithm must be 'ed25519' or 'hmac-sha256'");
-  }
-  storable(checkpoint.signature, 'checkpoint.signature');
-}
-
-/** @throws TypeError naming the bad field of a verified mark. */
-export function checkVerifiedMark(chain: string, seq: number, hash: string): void {
-  checkChain(chain);
-  count(seq, 'seq');
-  hex(hash, 'hash');
-}
-
-/** @throws TypeError naming the bad field of `request`. */
-export function checkArchive(request: AuditArchiveRequest): void {
-  checkChain(request?.chain, 'request.chain');
-  count(request.throughSeq, 'request.throughSeq');
-  count(request.limit, 'request.limit');
-}
-
-function storable(value: unknown, name: string, allowEmpty = false): asserts value is string {
-  if (typeof value !== 'string' || (!allowEmpty && value === '')) {
-    throw new TypeError(`${name} must be a non-empty string`);
+/** Throws unless `value` is a string every backend stores alike (no NUL, no lone surrogate). */
+function assertText(value: unknown, name: string, allowEmpty = false): asserts value is string {
+  if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
+    throw new TypeError(
+      `${name} must be a${allowEmpty ? '' : ' non-empty'} string, got ${describeValue(value)}`,
+    );
   }
   const problem = unstorableText(value);
   if (problem !== undefined) throw new TypeError(`${name} ${problem}`);
 }
 
-function count(value: unknown, name: string): void {
-  if (!Number.isSafeInteger(value) || (value as number) < 0) {
-    throw new TypeError(`${name} must be a non-negative integer`);
+/** Throws unless `value` is a chain name: a non-empty string without NUL or lone surrogates. */
+export function checkChain(value: unknown, name = 'chain'): asserts value is string {
+  assertText(value, name);
+}
+
+/** Throws unless `value` is a lowercase hex SHA-256 hash. */
+function assertHash(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string' || !HASH.test(value)) {
+    throw new TypeError(`${name} must be a SHA-256 hash (64 lowercase hex digits)`);
   }
 }
 
-function hex(value: unknown, name: string): void {
-  if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value)) {
-    throw new TypeError(`${name} must be 64 lowercase hex digits`);
+/**
+ * Checks records to append: each a known set of fields, `content` canonical member text of a
+ * JSON object (checked to parse), the index fields strings (or `null` where allowed).
+ *
+ * @throws TypeError naming the first bad field.
+ */
+export function checkAppends(entries: readonly AuditAppend[]): void {
+  if (!Array.isArray(entries)) throw new TypeError('entries must be an array of audit records');
+  entries.forEach((entry: AuditAppend, i) => {
+    const name = `entries[${i}]`;
+    assertOptionsObject(entry, name);
+    assertKnownKeys(entry, APPEND_KEYS, name);
+    checkChain(entry.chain, `${name}.chain`);
+    assertText(entry.content, `${name}.content`);
+    assertText(entry.action, `${name}.action`);
+    if (entry.actorId !== null) assertText(entry.actorId, `${name}.actorId`);
+    assertText(entry.resourceType, `${name}.resourceType`);
+    assertText(entry.resourceId, `${name}.resourceId`, true);
+    if (entry.correlationId !== null) assertText(entry.correlationId, `${name}.correlationId`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(`{${entry.content}}`);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== 'object' || parsed === null) {
+      throw new TypeError(`${name}.content must be the members of a JSON object, without braces`);
+    }
+  });
+}
+
+/** @throws TypeError naming the first bad field of a chain read. */
+export function checkChainRead(read: AuditChainRead): void {
+  assertOptionsObject(read, 'read');
+  assertKnownKeys(read, ['chain', 'afterSeq', 'throughSeq', 'limit'], 'read');
+  checkChain(read.chain, 'read.chain');
+  assertInteger(read.afterSeq, 'read.afterSeq', 0);
+  if (read.throughSeq !== undefined) assertInteger(read.throughSeq, 'read.throughSeq', 0);
+  assertInteger(read.limit, 'read.limit', 0);
+}
+
+/** @throws TypeError naming the first bad field of a query. */
+export function checkQuery(query: AuditStoreQuery): void {
+  assertOptionsObject(query, 'query');
+  assertKnownKeys(query, QUERY_KEYS, 'query');
+  for (const key of ['chain', 'action', 'actorId', 'resourceType', 'correlationId'] as const) {
+    if (query[key] !== undefined) assertText(query[key], `query.${key}`);
   }
+  if (query.resourceId !== undefined) {
+    if (query.resourceType === undefined) {
+      throw new TypeError('query.resourceId needs query.resourceType');
+    }
+    assertText(query.resourceId, 'query.resourceId', true);
+  }
+  if (query.from !== undefined) assertInteger(query.from, 'query.from', 0);
+  if (query.to !== undefined) assertInteger(query.to, 'query.to', 0);
+  if (query.after !== undefined) {
+    const after = query.after;
+    assertOptionsObject(after, 'query.after');
+    assertKnownKeys(after, ['recordedAt', 'chain', 'seq'], 'query.after');
+    assertInteger(after.recordedAt, 'query.after.recordedAt', 0);
+    checkChain(after.chain, 'query.after.chain');
+    assertInteger(after.seq, 'query.after.seq', 1);
+  }
+  assertInteger(query.limit, 'query.limit', 0);
+}
+
+/** @throws TypeError naming the first bad field of a checkpoint. */
+export function checkCheckpoint(checkpoint: AuditCheckpoint): void {
+  assertOptionsObject(checkpoint, 'checkpoint');
+  assertKnownKeys(
+    checkpoint,
+    ['chain', 'seq', 'hash', 'signedAt', 'keyId', 'algorithm', 'signature'],
+    'checkpoint',
+  );
+  checkChain(checkpoint.chain, 'checkpoint.chain');
+  assertInteger(checkpoint.seq, 'checkpoint.seq', 1);
+  assertHash(checkpoint.hash, 'checkpoint.hash');
+  assertInteger(checkpoint.signedAt, 'checkpoint.signedAt', 0);
+  assertText(checkpoint.keyId, 'checkpoint.keyId');
+  if (!ALGORITHMS.includes(checkpoint.algorithm)) {
+    throw new TypeError(
+      `checkpoint.algorithm must be one of ${ALGORITHMS.join(', ')}, got ${describeValue(checkpoint.algorithm)}`,
+    );
+  }
+  assertText(checkpoint.signature, 'checkpoint.signature');
+}
+
+/** @throws TypeError naming the first bad field of a checkpoint read. */
+export function checkCheckpointRead(read: AuditCheckpointRead): void {
+  assertOptionsObject(read, 'read');
+  assertKnownKeys(read, ['chain', 'afterSeq', 'limit'], 'read');
+  checkChain(read.chain, 'read.chain');
+  assertInteger(read.afterSeq, 'read.afterSeq', 0);
+  assertInteger(read.limit, 'read.limit', 0);
+}
+
+/** @throws TypeError naming the first bad argument of `markVerified`. */
+export function checkMarkVerified(chain: string, seq: number, hash: string): void {
+  checkChain(chain);
+  assertInteger(seq, 'seq', 0);
+  assertHash(hash, 'hash');
+}
+
+/** @throws TypeError naming the first bad field of an archive request. */
+export function checkArchive(request: AuditArchiveRequest): void {
+  assertOptionsObject(request, 'request');
+  assertKnownKeys(request, ['chain', 'throughSeq', 'limit'], 'request');
+  checkChain(request.chain, 'request.chain');
+  assertInteger(request.throughSeq, 'request.throughSeq', 0);
+  assertInteger(request.limit, 'request.limit', 0);
+}
+
+/** Why {@link archiveRefused} refuses. */
+export type AuditArchiveRefusal = 'no-checkpoint' | 'beyond-head' | 'behind-boundary';
+
+const REFUSALS: Record<AuditArchiveRefusal, string> = {
+  'no-checkpoint': 'no stored checkpoint covers exactly that sequence number',
+  'beyond-head': 'it is above the head of the chain',
+  'behind-boundary': 'records are archived beyond it already',
+};
+
+/** `AUDIT_ARCHIVE_REFUSED` for `request`, with `reason`. */
+export function archiveRefused(
+  request: AuditArchiveRequest,
+  reason: AuditArchiveRefusal,
+): FlowproofError {
+  return new FlowproofError(
+    'AUDIT_ARCHIVE_REFUSED',
+    `Archiving chain ${JSON.stringify(request.chain)} through ${request.throughSeq} was refused: ${REFUSALS[reason]}; nothing was deleted`,
+    { details: { chain: request.chain, throughSeq: request.throughSeq, reason } },
+  );
+}
+
+/**
+ * The checks {@link archiveRefused} names, in one place: `head` and `boundary` are the chain's
+ * head sequence number and archive boundary, `covered` whether a checkpoint covers `throughSeq`.
+ */
+export function archiveRefusal(
+  throughSeq: number,
+  head: number,
+  boundary: number,
+  covered: boolean,
+): AuditArchiveRefusal | undefined {
+  if (throughSeq > head) return 'beyond-head';
+  if (throughSeq < boundary) return 'behind-boundary';
+  if (!covered) return 'no-checkpoint';
+  return undefined;
+}
+
+/** A number read back from a store (SQL bigint may arrive as text), or `undefined`. */
+function storedInteger(value: unknown): number | undefined {
+  const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** Where a stored audit value was read, for `STORE_DATA_CORRUPT`. */
+export interface AuditStoredLocation {
+  readonly backend: string;
+  readonly chain: unknown;
+  readonly seq: unknown;
+}
+
+/**
+ * An integer column of a stored audit row or checkpoint.
+ *
+ * @throws FlowproofError `STORE_DATA_CORRUPT` when it is not a non-negative safe integer.
+ */
+export function storedAuditInteger(
+  value: unknown,
+  where: AuditStoredLocation,
+  field: string,
+): number {
+  const n = storedInteger(value);
+  if (n === undefined) throw corrupt(where, field);
+  return n;
+}
+
+/**
+ * A text column of a stored audit row or checkpoint. Its content is not judged here: a changed
+ * body or hash is for verification to find and name.
+ *
+ * @throws FlowproofError `STORE_DATA_CORRUPT` when it is not text.
+ */
+export function storedAuditText(value: unknown, where: AuditStoredLocation, field: string): string {
+  if (typeof value !== 'string') throw corrupt(where, field);
+  return value;
+}
+
+/**
+ * A checkpoint's algorithm read back.
+ *
+ * @throws FlowproofError `STORE_DATA_CORRUPT` when it is not one flowproof signs with.
+ */
+export function storedAuditAlgorithm(
+  value: unknown,
+  where: AuditStoredLocation,
+): AuditSignatureAlgorithm {
+  if (!ALGORITHMS.includes(value as AuditSignatureAlgorithm)) throw corrupt(where, 'algorithm');
+  return value as AuditSignatureAlgorithm;
+}
+
+function corrupt(where: AuditStoredLocation, field: string): FlowproofError {
+  return storeDataCorrupt({
+    backend: where.backend,
+    component: 'audit',
+    id: `${String(where.chain)}/${String(where.seq)}`,
+    field,
+  });
 }

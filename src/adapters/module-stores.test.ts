@@ -14,6 +14,7 @@ import {
   createMemorySagaStore,
 } from './memory/index.js';
 import {
+  createPostgresAuditStore,
   createPostgresBackend,
   createPostgresIdempotencyStore,
   createPostgresOutboxStore,
@@ -21,6 +22,7 @@ import {
 } from './postgres/index.js';
 import { createRedisBackend, createRedisIdempotencyStore } from './redis/index.js';
 import {
+  createSqliteAuditStore,
   createSqliteBackend,
   createSqliteEntityStore,
   createSqliteIdempotencyStore,
@@ -55,6 +57,13 @@ describe('backend and store factories', () => {
       }),
     createPostgresOutboxStore: (extra) =>
       createPostgresOutboxStore({ backend: createPostgresBackend({ client: pgClient }), ...extra }),
+    createSqliteAuditStore: (extra) =>
+      createSqliteAuditStore({
+        backend: createSqliteBackend({ database: new Database(':memory:') }),
+        ...extra,
+      }),
+    createPostgresAuditStore: (extra) =>
+      createPostgresAuditStore({ backend: createPostgresBackend({ client: pgClient }), ...extra }),
   };
 
   it.each(Object.entries(factories))('%s refuses a misspelled option, naming it', (_, create) => {
@@ -76,6 +85,7 @@ describe('withBackend() of the module stores', () => {
     ['SQLite saga', createSqliteSagaStore({ backend: sqlite }), memory, sqlite],
     ['memory outbox', createMemoryOutboxStore({ backend: memory }), sqlite, memory],
     ['SQLite outbox', createSqliteOutboxStore({ backend: sqlite }), memory, sqlite],
+    ['SQLite audit', createSqliteAuditStore({ backend: sqlite }), memory, sqlite],
   ] as const;
 
   it.each(stores)('%s store refuses a backend of another kind', (_, store, other, own) => {
@@ -115,6 +125,54 @@ describe('stored data a store cannot decode is STORE_DATA_CORRUPT, naming the re
       code: 'STORE_DATA_CORRUPT',
       details: { id: 'o-1', field: 'payload', stateVersion: 1 },
     });
+  });
+
+  it('SQLite audit records, heads and checkpoints', async () => {
+    const backend = createSqliteBackend({ database: new Database(':memory:') });
+    const store = createSqliteAuditStore({ backend });
+    await store.migrate();
+    const content = '"action":"a","actor":null,"resource":{"id":"1","type":"t"}';
+    const [row] = await store.append([
+      {
+        chain: 'g',
+        content,
+        action: 'a',
+        actorId: null,
+        resourceType: 't',
+        resourceId: '1',
+        correlationId: null,
+      },
+    ]);
+    await store.addCheckpoint({
+      chain: 'g',
+      seq: 1,
+      hash: row?.hash ?? '',
+      signedAt: 1,
+      keyId: 'k',
+      algorithm: 'ed25519',
+      signature: 's',
+    });
+    // Written behind the store's back (its triggers refuse changes): drop them first.
+    for (const trigger of ['audit_records_no_update', 'audit_checkpoints_no_update']) {
+      await backend.execute(`DROP TRIGGER ${backend.table(trigger)}`);
+    }
+    await backend.execute(`UPDATE ${backend.table('audit_records')} SET recorded_at = 'soon'`);
+    const corrupt = (field: string) => ({
+      name: 'FlowproofError',
+      code: 'STORE_DATA_CORRUPT',
+      details: { backend: 'sqlite', component: 'audit', id: 'g/1', field },
+      message: expect.not.stringContaining('soon'),
+    });
+    await expect(store.readChain({ chain: 'g', afterSeq: 0, limit: 5 })).rejects.toMatchObject(
+      corrupt('recorded_at'),
+    );
+    await expect(store.query({ limit: 5 })).rejects.toMatchObject(corrupt('recorded_at'));
+    await backend.execute(`UPDATE ${backend.table('audit_heads')} SET archived_through = -1`);
+    await expect(store.heads()).rejects.toMatchObject(corrupt('archived_through'));
+    await backend.execute(`UPDATE ${backend.table('audit_checkpoints')} SET algorithm = 'rot13'`);
+    await expect(store.checkpoints({ chain: 'g', afterSeq: 0, limit: 5 })).rejects.toMatchObject(
+      corrupt('algorithm'),
+    );
   });
 
   it('SQLite saga logs', async () => {

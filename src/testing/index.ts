@@ -6,6 +6,16 @@
  * @module
  */
 export {
+  type AuditChainFinding,
+  type AuditRecordChange,
+  type AuditStoreCapabilities,
+  type AuditStoreConformanceOptions,
+  type AuditStoreTarget,
+  type AuditTamper,
+  auditStoreConformanceWorker,
+  describeAuditStoreConformance,
+} from './audit-store-conformance.js';
+export {
   assertRejectsWithCode,
   type BackendCapabilities,
   type BackendConformanceOptions,

@@ -22,8 +22,8 @@ import {
   checkChainRead,
   checkCheckpoint,
   checkCheckpointRead,
-  checkStoreQuery,
-  checkVerifiedMark,
+  checkQuery,
+  checkMarkVerified,
 } from '../audit-store-input.js';
 import type { MemoryBackend } from './memory-backend.js';
 import {
@@ -207,7 +207,7 @@ class MemoryAuditStoreImpl extends MemoryModuleStore implements MemoryAuditStore
 
   async query(query: AuditStoreQuery): Promise<readonly AuditRow[]> {
     await this.assertMigrated();
-    checkStoreQuery(query);
+    checkQuery(query);
     const after = query.after;
     const matches = [
       ...this.backend.collection<MemoryAuditRecord>(MEMORY_AUDIT_RECORDS).values(),
@@ -248,7 +248,7 @@ class MemoryAuditStoreImpl extends MemoryModuleStore implements MemoryAuditStore
 
   async markVerified(chain: string, seq: number, hash: string): Promise<void> {
     await this.assertMigrated();
-    checkVerifiedMark(chain, seq, hash);
+    checkMarkVerified(chain, seq, hash);
     await this.backend.exclusive(() => {
       this.backend.collection<{ seq: number; hash: string }>(VERIFIED).set(chain, { seq, hash });
     });

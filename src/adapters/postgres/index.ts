@@ -4,6 +4,13 @@
  *
  * @module
  */
+
+export {
+  createPostgresAuditStore,
+  type PostgresAuditStore,
+  type PostgresAuditStoreOptions,
+  postgresAuditStoreMigrations,
+} from './postgres-audit-store.js';
 export {
   createPostgresBackend,
   type PostgresBackend,

@@ -42,3 +42,35 @@ export interface SqlDialect<B extends SqlBackend> {
 export function jsonParam(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value);
 }
+
+/** A statement with named parameters: `names[i]` is the value bound to the `i`-th placeholder. */
+export interface NamedStatement {
+  /** The statement's text. */
+  readonly sql: string;
+  /** The value names, in placeholder order. */
+  readonly names: readonly string[];
+}
+
+/**
+ * Builds one statement where `$(name)` is a placeholder for the value `name`. Every use is its
+ * own placeholder, so SQLite's positional `?` and PostgreSQL's `$n` bind the same way.
+ */
+export function namedStatement(
+  dialect: Pick<SqlDialect<SqlBackend>, 'param'>,
+  build: ($: (name: string, type?: SqlParamType) => string) => string,
+): NamedStatement {
+  const names: string[] = [];
+  const sql = build((name, type) => {
+    names.push(name);
+    return dialect.param(names.length, type);
+  });
+  return { sql, names };
+}
+
+/** The parameters of `statement` from `values` (a missing value binds SQL NULL). */
+export function bindNamed(
+  statement: NamedStatement,
+  values: Readonly<Record<string, unknown>>,
+): unknown[] {
+  return statement.names.map((name) => values[name] ?? null);
+}

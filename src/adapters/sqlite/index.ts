@@ -4,6 +4,13 @@
  *
  * @module
  */
+
+export {
+  createSqliteAuditStore,
+  type SqliteAuditStore,
+  type SqliteAuditStoreOptions,
+  sqliteAuditStoreMigrations,
+} from './sqlite-audit-store.js';
 export {
   createSqliteBackend,
   type SqliteBackend,
