@@ -336,6 +336,28 @@ describe('verify', () => {
     }
   });
 
+  it('pinpoints a last record rewritten with a new hash, and one inserted at the last place', async () => {
+    // Nothing follows the last record but the head, which names its hash.
+    const rewritten = await chainOf(10);
+    const last = rewritten.get(10);
+    const body = last.body.replace('example.com', 'evil.example');
+    rewritten.put({ ...last, body, hash: auditRecordHash(last.prevHash, body) });
+    expect(await firstBreak(rewritten.audit)).toEqual({ kind: 'content-changed', seq: 10 });
+    for (const wellFormed of [false, true]) {
+      const { audit, get, put } = await chainOf(10);
+      put({ ...get(10), seq: 11 });
+      const forged = auditRecordBody('global', 10, get(9).recordedAt, '"action":"forged"');
+      put({
+        ...get(9),
+        seq: 10,
+        body: forged,
+        prevHash: get(9).hash,
+        hash: wellFormed ? auditRecordHash(get(9).hash, forged) : 'a'.repeat(64),
+      });
+      expect(await firstBreak(audit)).toEqual({ kind: 'inserted', seq: 10 });
+    }
+  });
+
   it('pinpoints swapped records', async () => {
     for (const [a, b] of [
       [3, 4],

@@ -687,7 +687,8 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     return walkChain({
       chain: head.chain,
       start,
-      rows: this.#rows(head.chain, start.seq, head.seq),
+      // One record past the head: one moved there by a forged record before it is caught.
+      rows: this.#rows(head.chain, start.seq, head.seq + 1),
       checkpoints: this.#checkpointStream(head.chain, start.seq, external),
       head: { seq: head.seq, hash: head.hash },
       verifiers: this.#verifiers,

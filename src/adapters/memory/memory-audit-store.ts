@@ -22,8 +22,8 @@ import {
   checkChainRead,
   checkCheckpoint,
   checkCheckpointRead,
-  checkQuery,
   checkMarkVerified,
+  checkQuery,
 } from '../audit-store-input.js';
 import type { MemoryBackend } from './memory-backend.js';
 import {
@@ -184,8 +184,10 @@ class MemoryAuditStoreImpl extends MemoryModuleStore implements MemoryAuditStore
     checkChainRead(read);
     const records = this.backend.collection<MemoryAuditRecord>(MEMORY_AUDIT_RECORDS);
     const head = this.backend.collection<AuditChainHead>(HEADS).get(read.chain);
-    // Sequence numbers are dense, so a range is read key by key up to the head (or the bound).
-    const last = Math.min(read.throughSeq ?? Number.MAX_SAFE_INTEGER, head?.seq ?? 0);
+    // Sequence numbers are dense, so a range is read key by key up to the head (or the bound),
+    // and one past it: a record written there behind the store's back is returned, as a SQL
+    // store would.
+    const last = Math.min(read.throughSeq ?? Number.MAX_SAFE_INTEGER, (head?.seq ?? 0) + 1);
     const rows: AuditRow[] = [];
     for (let seq = read.afterSeq + 1; seq <= last && rows.length < read.limit; seq++) {
       const record = records.get(recordKey(read.chain, seq));
