@@ -4,8 +4,9 @@
  * its strings), time column, hash or link; a deleted record (first or in the middle); a forged
  * record inserted after renumbering the rest (with a garbage hash, or a well-formed one linking to
  * the record before and stating its place); two records swapped; the last records cut off; a
- * record deleted and the rest renumbered down — at a random place. `verify({ from: 'start' })` must
- * name exactly the kind and the sequence number of each; the change is undone after the run.
+ * record deleted and the rest renumbered down; a record rewritten with its hash recomputed — at a
+ * random place (and at the edges in every run: first and last records). `verify({ from: 'start' })`
+ * must name exactly the kind and the sequence number of each; the change is undone after the run.
  *
  * On memory, SQLite, PGlite and PostgreSQL. `AUDIT_PROOF_SCALE` multiplies the runs
  * (`npm run proof:audit`); `AUDIT_PROOF_SEED` replays a run.
@@ -53,7 +54,8 @@ type Tamper =
   | { readonly kind: 'insert'; readonly seq: number; readonly wellFormed: boolean }
   | { readonly kind: 'swap'; readonly seq: number; readonly other: number }
   | { readonly kind: 'truncate'; readonly count: number }
-  | { readonly kind: 'renumber-delete'; readonly seq: number };
+  | { readonly kind: 'renumber-delete'; readonly seq: number }
+  | { readonly kind: 'rewrite'; readonly seq: number };
 
 const seqIn = (min: number, max: number) => fc.integer({ min, max });
 const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
@@ -92,6 +94,7 @@ const tampers = (n: number): fc.Arbitrary<Tamper> =>
     ),
     fc.record({ kind: fc.constant('truncate' as const), count: seqIn(1, n) }),
     fc.record({ kind: fc.constant('renumber-delete' as const), seq: seqIn(1, n - 1) }),
+    fc.record({ kind: fc.constant('rewrite' as const), seq: seqIn(1, n) }),
   );
 
 /** Indexes of the letters and digits inside the JSON strings of `body` (editing one keeps it JSON). */
@@ -205,6 +208,25 @@ function plan(tamper: Tamper, rows: readonly AuditRow[]) {
         expected: { kind: 'reordered', seq: tamper.seq },
         undo: undoFrom(tamper.seq, tamper.other),
       };
+    case 'rewrite': {
+      // Body edited and hash recomputed: the next record's link tells, or the head for the last.
+      const { body, prevHash } = row(tamper.seq);
+      const edited = body.replace('example.com', 'example.org');
+      return {
+        changes: [
+          {
+            op: 'update',
+            seq: tamper.seq,
+            set: { body: edited, hash: auditRecordHash(prevHash, edited) },
+          },
+        ] as RawChange[],
+        expected:
+          tamper.seq < n
+            ? { kind: 'link-broken', seq: tamper.seq + 1 }
+            : { kind: 'content-changed', seq: n },
+        undo: undoFrom(tamper.seq, tamper.seq),
+      };
+    }
     case 'renumber-delete':
       return {
         changes: [
@@ -217,21 +239,32 @@ function plan(tamper: Tamper, rows: readonly AuditRow[]) {
   }
 }
 
+/** The changes at the chain's ends, tried first on every backend. */
+const EDGES: [Tamper][] = [
+  [{ kind: 'insert', seq: 1, wellFormed: true }],
+  [{ kind: 'insert', seq: LENGTH, wellFormed: false }],
+  [{ kind: 'insert', seq: LENGTH, wellFormed: true }],
+  [{ kind: 'rewrite', seq: LENGTH }],
+  [{ kind: 'swap', seq: 1, other: LENGTH }],
+  [{ kind: 'truncate', count: LENGTH }],
+  [{ kind: 'renumber-delete', seq: 1 }],
+];
+
 async function firstBreak(audit: AuditLog<unknown>) {
   const [report] = (await audit.verify({ from: 'start' })).chains;
   return report?.break && { kind: report.break.kind, seq: report.break.seq };
 }
 
 const targets: { name: string; runs: number; open: () => Promise<ProofStore> }[] = [
-  { name: 'memory', runs: 300, open: openMemoryProofStore },
-  { name: 'sqlite', runs: 60, open: () => openSqliteProofStore() },
-  { name: 'pglite', runs: 20, open: openPgliteProofStore },
+  { name: 'memory', runs: 150, open: openMemoryProofStore },
+  { name: 'sqlite', runs: 40, open: () => openSqliteProofStore() },
+  { name: 'pglite', runs: 6, open: openPgliteProofStore },
 ];
 const url = postgresUrl();
 if (url) {
   targets.push({
     name: 'postgres',
-    runs: 60,
+    runs: 40,
     open: () => openPostgresProofStore(url, proofSchema('tamper')),
   });
 }
@@ -280,7 +313,7 @@ for (const target of targets) {
           seen.set(tamper.kind, (seen.get(tamper.kind) ?? 0) + 1);
           expect(found).toEqual(expected);
         }),
-        { numRuns: runs, ...SEED },
+        { numRuns: runs, examples: EDGES, ...SEED },
       );
       console.log(
         `audit tamper proof (${target.name}): ${JSON.stringify(Object.fromEntries(seen))}`,
