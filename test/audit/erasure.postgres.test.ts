@@ -7,7 +7,9 @@
  * (checked on a sample).
  *
  * Size: `AUDIT_PROOF_SCALE` × 100,000 records (1 in CI; `npm run proof:audit` runs 1,000,000).
- * The figures of a run are printed.
+ * The figures of a run are printed. A full run on a 2-core machine: 1,000,000 records recorded
+ * (`recordMany`, 5,000 a call, two values encrypted per record) in 104 s, verified in 6.9 s,
+ * 111 s in all; 100,000 take about 15 s.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
