@@ -293,33 +293,37 @@ for (const target of targets) {
     });
 
     const runs = Math.max(1, Math.round(target.runs * SCALE));
-    it(`names every single change of a ${LENGTH}-record chain (${runs} runs)`, async () => {
-      expect(await firstBreak(audit)).toBeUndefined();
-      const seen = new Map<string, number>();
-      await fc.assert(
-        fc.asyncProperty(tampers(LENGTH), async (tamper) => {
-          const { changes, expected, undo } = plan(tamper, rows);
-          await proof.raw.change(CHAIN, changes);
-          let found: Awaited<ReturnType<typeof firstBreak>>;
-          try {
-            found = await firstBreak(audit);
-          } finally {
-            const through = Math.min(undo.through, LENGTH);
-            await proof.raw.change(CHAIN, [
-              { op: 'delete', from: undo.from, through: undo.through },
-              { op: 'insert', rows: rows.slice(undo.from - 1, through) },
-            ]);
-          }
-          seen.set(tamper.kind, (seen.get(tamper.kind) ?? 0) + 1);
-          expect(found).toEqual(expected);
-        }),
-        { numRuns: runs, examples: EDGES, ...SEED },
-      );
-      console.log(
-        `audit tamper proof (${target.name}): ${JSON.stringify(Object.fromEntries(seen))}`,
-      );
-      // Every change was undone: the chain verifies again.
-      expect(await firstBreak(audit)).toBeUndefined();
-    }, Math.max(600_000, 120_000 * SCALE));
+    it(
+      `names every single change of a ${LENGTH}-record chain (${runs} runs)`,
+      async () => {
+        expect(await firstBreak(audit)).toBeUndefined();
+        const seen = new Map<string, number>();
+        await fc.assert(
+          fc.asyncProperty(tampers(LENGTH), async (tamper) => {
+            const { changes, expected, undo } = plan(tamper, rows);
+            await proof.raw.change(CHAIN, changes);
+            let found: Awaited<ReturnType<typeof firstBreak>>;
+            try {
+              found = await firstBreak(audit);
+            } finally {
+              const through = Math.min(undo.through, LENGTH);
+              await proof.raw.change(CHAIN, [
+                { op: 'delete', from: undo.from, through: undo.through },
+                { op: 'insert', rows: rows.slice(undo.from - 1, through) },
+              ]);
+            }
+            seen.set(tamper.kind, (seen.get(tamper.kind) ?? 0) + 1);
+            expect(found).toEqual(expected);
+          }),
+          { numRuns: runs, examples: EDGES, ...SEED },
+        );
+        console.log(
+          `audit tamper proof (${target.name}): ${JSON.stringify(Object.fromEntries(seen))}`,
+        );
+        // Every change was undone: the chain verifies again.
+        expect(await firstBreak(audit)).toBeUndefined();
+      },
+      Math.max(600_000, 120_000 * SCALE),
+    );
   });
 }
