@@ -5,6 +5,8 @@
  *
  * @internal
  */
+
+import { archiveRefused } from '../audit/audit-errors.js';
 import type {
   AuditAppend,
   AuditArchiveRequest,
@@ -14,7 +16,7 @@ import type {
   AuditSignatureAlgorithm,
   AuditStoreQuery,
 } from '../audit/audit-store.js';
-import { describeValue, FlowproofError } from '../core/errors.js';
+import { describeValue, type FlowproofError } from '../core/errors.js';
 import {
   assertInteger,
   assertKnownKeys,
@@ -87,7 +89,7 @@ export function checkAppends(entries: readonly AuditAppend[]): void {
     assertText(entry.action, `${name}.action`);
     if (entry.actorId !== null) assertText(entry.actorId, `${name}.actorId`);
     assertText(entry.resourceType, `${name}.resourceType`);
-    assertText(entry.resourceId, `${name}.resourceId`, true);
+    assertText(entry.resourceId, `${name}.resourceId`);
     if (entry.correlationId !== null) assertText(entry.correlationId, `${name}.correlationId`);
     let parsed: unknown;
     try {
@@ -112,7 +114,7 @@ export function checkChainRead(read: AuditChainRead): void {
 }
 
 /** @throws TypeError naming the first bad field of a query. */
-export function checkQuery(query: AuditStoreQuery): void {
+export function checkStoreQuery(query: AuditStoreQuery): void {
   assertOptionsObject(query, 'query');
   assertKnownKeys(query, QUERY_KEYS, 'query');
   for (const key of ['chain', 'action', 'actorId', 'resourceType', 'correlationId'] as const) {
@@ -122,7 +124,7 @@ export function checkQuery(query: AuditStoreQuery): void {
     if (query.resourceType === undefined) {
       throw new TypeError('query.resourceId needs query.resourceType');
     }
-    assertText(query.resourceId, 'query.resourceId', true);
+    assertText(query.resourceId, 'query.resourceId');
   }
   if (query.from !== undefined) assertInteger(query.from, 'query.from', 0);
   if (query.to !== undefined) assertInteger(query.to, 'query.to', 0);
@@ -168,7 +170,7 @@ export function checkCheckpointRead(read: AuditCheckpointRead): void {
 }
 
 /** @throws TypeError naming the first bad argument of `markVerified`. */
-export function checkMarkVerified(chain: string, seq: number, hash: string): void {
+export function checkVerifiedMark(chain: string, seq: number, hash: string): void {
   checkChain(chain);
   assertInteger(seq, 'seq', 0);
   assertHash(hash, 'hash');
@@ -183,40 +185,25 @@ export function checkArchive(request: AuditArchiveRequest): void {
   assertInteger(request.limit, 'request.limit', 0);
 }
 
-/** Why {@link archiveRefused} refuses. */
-export type AuditArchiveRefusal = 'no-checkpoint' | 'beyond-head' | 'behind-boundary';
-
-const REFUSALS: Record<AuditArchiveRefusal, string> = {
-  'no-checkpoint': 'no stored checkpoint covers exactly that sequence number',
-  'beyond-head': 'it is above the head of the chain',
-  'behind-boundary': 'records are archived beyond it already',
-};
-
-/** `AUDIT_ARCHIVE_REFUSED` for `request`, with `reason`. */
-export function archiveRefused(
-  request: AuditArchiveRequest,
-  reason: AuditArchiveRefusal,
-): FlowproofError {
-  return new FlowproofError(
-    'AUDIT_ARCHIVE_REFUSED',
-    `Archiving chain ${JSON.stringify(request.chain)} through ${request.throughSeq} was refused: ${REFUSALS[reason]}; nothing was deleted`,
-    { details: { chain: request.chain, throughSeq: request.throughSeq, reason } },
-  );
-}
-
 /**
- * The checks {@link archiveRefused} names, in one place: `head` and `boundary` are the chain's
- * head sequence number and archive boundary, `covered` whether a checkpoint covers `throughSeq`.
+ * `AUDIT_ARCHIVE_REFUSED` when `request` may not archive a chain whose last record is `head`,
+ * archived through `boundary` already, and whose checkpoints cover `throughSeq` or not
+ * (`covered`); `undefined` when it may.
  */
 export function archiveRefusal(
-  throughSeq: number,
+  request: AuditArchiveRequest,
   head: number,
   boundary: number,
   covered: boolean,
-): AuditArchiveRefusal | undefined {
-  if (throughSeq > head) return 'beyond-head';
-  if (throughSeq < boundary) return 'behind-boundary';
-  if (!covered) return 'no-checkpoint';
+): FlowproofError | undefined {
+  const { chain, throughSeq } = request;
+  if (throughSeq > head) {
+    return archiveRefused(chain, throughSeq, `the chain's last record is ${head}`);
+  }
+  if (throughSeq < boundary) {
+    return archiveRefused(chain, throughSeq, `records through ${boundary} are archived already`);
+  }
+  if (!covered) return archiveRefused(chain, throughSeq, 'no checkpoint covers that record');
   return undefined;
 }
 

@@ -153,7 +153,11 @@ describe('stored data a store cannot decode is STORE_DATA_CORRUPT, naming the re
       signature: 's',
     });
     // Written behind the store's back (its triggers refuse changes): drop them first.
-    for (const trigger of ['audit_records_no_update', 'audit_checkpoints_no_update']) {
+    for (const trigger of [
+      'audit_records_no_update',
+      'audit_heads_forward_only',
+      'audit_checkpoints_no_update',
+    ]) {
       await backend.execute(`DROP TRIGGER ${backend.table(trigger)}`);
     }
     await backend.execute(`UPDATE ${backend.table('audit_records')} SET recorded_at = 'soon'`);

@@ -45,19 +45,36 @@ export function auditRecordHash(prevHash: string, body: string): string {
 export function auditBodyPosition(
   body: string,
   prefix: string,
-): { readonly seq: number; readonly recordedAt: number } | undefined {
+):
+  | {
+      /** The sequence number the body states. */
+      readonly seq: number;
+      /** The time the body states. */
+      readonly recordedAt: number;
+    }
+  | undefined {
   if (!body.startsWith(prefix)) return undefined;
   const seqEnd = body.indexOf(',"at":', prefix.length);
   if (seqEnd < 0) return undefined;
   const atEnd = body.indexOf(',', seqEnd + 6);
   if (atEnd < 0) return undefined;
-  const seqText = body.slice(prefix.length, seqEnd);
-  const atText = body.slice(seqEnd + 6, atEnd);
-  if (!DECIMAL.test(seqText) || !DECIMAL.test(atText)) return undefined;
-  return { seq: Number(seqText), recordedAt: Number(atText) };
+  const seq = decimal(body, prefix.length, seqEnd);
+  const recordedAt = decimal(body, seqEnd + 6, atEnd);
+  return seq === undefined || recordedAt === undefined ? undefined : { seq, recordedAt };
 }
 
-const DECIMAL = /^(0|[1-9]\d{0,15})$/;
+/** The decimal integer `text.slice(start, end)` spells (no sign, no leading zero), or undefined. */
+function decimal(text: string, start: number, end: number): number | undefined {
+  const length = end - start;
+  if (length < 1 || length > 16 || (length > 1 && text.charCodeAt(start) === 48)) return undefined;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  return value;
+}
 
 /** The fields of a checkpoint its signature covers. */
 export type AuditCheckpointStatement = Omit<AuditCheckpoint, 'signature'>;

@@ -42,8 +42,12 @@ export type AuditChanges = Readonly<Record<string, AuditChange>>;
 
 /** How the action ended. */
 export type AuditResult =
-  | { readonly status: 'success' }
   | {
+      /** It succeeded. */
+      readonly status: 'success';
+    }
+  | {
+      /** It failed. */
       readonly status: 'failure';
       /** A stable code, e.g. a `FlowproofError` code or your own. */
       readonly errorCode: string;

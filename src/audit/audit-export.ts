@@ -29,11 +29,17 @@ import type { CheckpointVerifier } from './checkpoint-keys.js';
 
 /** The first line of an export. */
 export interface AuditExportHeader {
+  /** Says what the file is. */
   readonly type: 'flowproof.audit.export';
+  /** The format's version. */
   readonly version: 1;
+  /** The chain exported. */
   readonly chain: string;
+  /** The range starts after this record (0: at the chain's beginning). */
   readonly afterSeq: number;
+  /** That record's hash (64 zeros at the beginning), vouched for by the checkpoint that follows. */
   readonly afterHash: string;
+  /** The range's last record. */
   readonly throughSeq: number;
 }
 

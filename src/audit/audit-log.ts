@@ -33,6 +33,7 @@ import { exportLines, verifierMap } from './audit-export.js';
 import { AUDIT_UNREADABLE, type AuditProtector } from './audit-protector.js';
 import {
   AUDIT_GENESIS_HASH,
+  type AuditAppend,
   type AuditChainHead,
   type AuditCheckpoint,
   type AuditRow,
@@ -104,7 +105,12 @@ export interface AuditQuery {
   /** Only this actor's records. */
   readonly actorId?: string;
   /** Only records about resources of this type, or this one resource. */
-  readonly resource?: { readonly type: string; readonly id?: string };
+  readonly resource?: {
+    /** The resource type. */
+    readonly type: string;
+    /** One resource of that type. */
+    readonly id?: string;
+  };
   /** Only records of this correlation id (one flow across services). */
   readonly correlationId?: string;
   /** Only records at or after this time. */
@@ -302,10 +308,12 @@ export interface AuditLog<Tx> {
   close(): Promise<void>;
 }
 
-/** The transaction type of a store. */
-type TxOf<S> = S extends AuditStore<infer Tx> ? Tx : never;
+/** The transaction type of a store: what its `withBackend` takes. */
+export type TxOf<S> = S extends AuditStore<infer Tx> ? Tx : never;
 
 const PAGE = 1000;
+const SIDES = ['before', 'after'] as const;
+const EMPTY: RecordOptions<never> = Object.freeze({});
 const MAX_LIMIT = 1000;
 
 /**
@@ -432,14 +440,14 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     }
   }
 
-  async record(entry: AuditEntry, options: RecordOptions<Tx> = {}): Promise<AuditRecord> {
+  async record(entry: AuditEntry, options: RecordOptions<Tx> = EMPTY): Promise<AuditRecord> {
     const [record] = await this.#record([entry], options, 'entry');
     return record as AuditRecord;
   }
 
   recordMany(
     entries: readonly AuditEntry[],
-    options: RecordOptions<Tx> = {},
+    options: RecordOptions<Tx> = EMPTY,
   ): Promise<AuditRecord[]> {
     if (!Array.isArray(entries)) throw new TypeError('entries must be an array of audit entries');
     return this.#record(entries, options, 'entries');
@@ -451,25 +459,18 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     name: string,
   ): Promise<AuditRecord[]> {
     this.#assertOpen();
-    assertOptionsObject(options, 'options');
-    assertKnownKeys(options, ['transaction'], 'options');
-    const transaction = options.transaction;
-    if (
-      transaction !== undefined &&
-      (transaction as { readonly inTransaction?: unknown }).inTransaction === false
-    ) {
-      throw new TypeError(
-        'options.transaction must be a backend bound to a transaction (the one backend.transaction() passes to its callback, withTransactionClient() or joinOpenTransaction()); leave it out to record on its own',
-      );
-    }
+    const transaction = this.#transactionOf(options);
     const context = getContext();
     const contents: AuditContent[] = [];
-    const appends = [];
+    const appends: AuditAppend[] = [];
     for (let i = 0; i < entries.length; i++) {
-      const entryName = entries.length === 1 && name === 'entry' ? name : `${name}[${i}]`;
+      const entryName = name === 'entry' ? name : `${name}[${i}]`;
       const entry = entries[i] as AuditEntry;
       const base = checkEntry(entry, entryName, context, this.#service);
-      const changes = await this.#protect(entry.changes, base, `${entryName}.changes`);
+      const protecting = this.#protect(entry.changes, base, `${entryName}.changes`);
+      // Without a protector (or a synchronous one) nothing here waits: the hot path stays
+      // free of promise turns until the store.
+      const changes = protecting instanceof Promise ? await protecting : protecting;
       const content: AuditContent = { ...base, changes };
       contents.push(content);
       appends.push({
@@ -485,45 +486,82 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     if (appends.length === 0) return [];
     const store = transaction === undefined ? this.#store : this.#store.withBackend(transaction);
     const rows = await store.append(appends);
-    for (const append of appends) this.#counted(append.chain);
-    return rows.map((row, i) => toRecord(row, contents[i] as AuditContent));
+    if (this.#checkpoints?.everyRecords !== undefined) {
+      for (const append of appends) this.#counted(append.chain);
+    }
+    const records: AuditRecord[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      records.push(toRecord(rows[i] as AuditRow, contents[i] as AuditContent));
+    }
+    return records;
   }
 
-  async #protect(
+  /** The `transaction` option, checked. */
+  #transactionOf(options: RecordOptions<Tx>): Tx | undefined {
+    if (options === EMPTY) return undefined;
+    assertOptionsObject(options, 'options');
+    assertKnownKeys(options, ['transaction'], 'options');
+    const transaction = options.transaction;
+    if (
+      transaction !== undefined &&
+      (transaction as { readonly inTransaction?: unknown }).inTransaction === false
+    ) {
+      throw new TypeError(
+        'options.transaction must be a backend bound to a transaction (the one backend.transaction() passes to its callback, withTransactionClient() or joinOpenTransaction()); leave it out to record on its own',
+      );
+    }
+    return transaction;
+  }
+
+  /** The changes' stored form: synchronous unless the protector returns promises. */
+  #protect(
     changes: AuditChanges | undefined,
     base: Omit<AuditContent, 'changes'>,
     name: string,
-  ): Promise<AuditChanges | null> {
+  ): AuditChanges | null | Promise<AuditChanges> {
     const entries = changeEntries(changes, name);
     if (changes === undefined) return null;
     const protector = this.#protector;
     if (protector === undefined) return changes;
-    const stored: Record<string, AuditChange> = {};
+    const stored: Record<string, { before?: unknown; after?: unknown }> = {};
+    const pending: Promise<void>[] = [];
     for (const [field, change] of entries) {
       const out: { before?: unknown; after?: unknown } = {};
-      for (const side of ['before', 'after'] as const) {
-        if (!(side in change) || change[side] === undefined) continue;
+      stored[field] = out;
+      for (const side of SIDES) {
+        if (change[side] === undefined) continue;
+        const fail = (error: unknown) =>
+          new FlowproofError(
+            'AUDIT_PROTECTOR_FAILED',
+            `the protector failed on ${name}[${JSON.stringify(field)}].${side}; nothing was recorded`,
+            { cause: error, details: { field } },
+          );
         try {
-          let value = protector.protect(change[side], {
+          const value = protector.protect(change[side], {
             field,
             side,
             subject: base.subject ?? undefined,
             resource: base.resource,
             action: base.action,
           });
-          if (value instanceof Promise) value = await value;
-          out[side] = value;
+          if (value instanceof Promise) {
+            pending.push(
+              value.then(
+                (resolved) => {
+                  out[side] = resolved;
+                },
+                (error) => {
+                  throw fail(error);
+                },
+              ),
+            );
+          } else out[side] = value;
         } catch (error) {
-          throw new FlowproofError(
-            'AUDIT_PROTECTOR_FAILED',
-            `the protector failed on ${name}[${JSON.stringify(field)}].${side}; nothing was recorded`,
-            { cause: error, details: { field } },
-          );
+          throw fail(error);
         }
       }
-      stored[field] = out;
     }
-    return stored;
+    return pending.length === 0 ? stored : Promise.all(pending).then(() => stored);
   }
 
   #chainOf(entry: AuditEntry, context: FlowContext | undefined): string {
@@ -621,7 +659,7 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     for (const [field, change] of Object.entries(record.changes)) {
       const out: { before?: unknown; after?: unknown; unreadable?: ('before' | 'after')[] } = {};
       const unreadable: ('before' | 'after')[] = [];
-      for (const side of ['before', 'after'] as const) {
+      for (const side of SIDES) {
         if (!(side in change)) continue;
         let value = protector.reveal(change[side], {
           field,

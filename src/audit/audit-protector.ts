@@ -43,7 +43,10 @@ export interface AuditProtector {
 }
 
 /** The marker {@link createRedactingProtector} stores instead of a value. */
-export const AUDIT_REDACTED = Object.freeze({ $redacted: true });
+export const AUDIT_REDACTED: Readonly<{
+  /** Always `true`: the value was never stored. */
+  $redacted: true;
+}> = Object.freeze({ $redacted: true });
 
 /**
  * A protector that stores `[redacted]` markers instead of the values of the listed fields (exact

@@ -225,7 +225,15 @@ export interface AuditStore<Tx = unknown> {
    */
   markVerified(chain: string, seq: number, hash: string): Promise<void>;
   /** Where {@link markVerified} last put the chain, or `undefined`. */
-  lastVerified(chain: string): Promise<{ readonly seq: number; readonly hash: string } | undefined>;
+  lastVerified(chain: string): Promise<
+    | {
+        /** The sequence number verified up to. */
+        readonly seq: number;
+        /** The hash of that record. */
+        readonly hash: string;
+      }
+    | undefined
+  >;
   /**
    * Deletes up to `limit` of the chain's records with sequence numbers up to `throughSeq`, oldest
    * first, after recording `throughSeq` as the chain's archive boundary; returns how many it

@@ -147,7 +147,7 @@ export async function walkChain(walk: AuditWalk): Promise<AuditChainReport> {
     // Checkpoints up to this record: each must verify, and one at its place must name its hash.
     while (checkpoint !== undefined && checkpoint.seq <= current.seq) {
       if (!checkpointSignatureValid(checkpoint, verifiers)) {
-        return report(invalidCheckpoint(checkpoint));
+        return report(invalidCheckpoint(checkpoint, verifiers));
       }
       if (checkpoint.seq === current.seq && checkpoint.hash !== current.hash) {
         return report({
@@ -177,7 +177,7 @@ export async function walkChain(walk: AuditWalk): Promise<AuditChainReport> {
   // The end: nothing may be missing below the head or a signed checkpoint.
   while (checkpoint !== undefined) {
     if (!checkpointSignatureValid(checkpoint, verifiers)) {
-      return report(invalidCheckpoint(checkpoint));
+      return report(invalidCheckpoint(checkpoint, verifiers));
     }
     if (checkpoint.seq > prev.seq) {
       return report(truncated(prev.seq, `a signed checkpoint covers record ${checkpoint.seq}`));
@@ -289,11 +289,17 @@ function truncated(lastSeq: number, reason: string): AuditBreak {
   };
 }
 
-function invalidCheckpoint(checkpoint: AuditCheckpoint): AuditBreak {
+function invalidCheckpoint(
+  checkpoint: AuditCheckpoint,
+  verifiers: ReadonlyMap<string, CheckpointVerifier>,
+): AuditBreak {
+  const key = JSON.stringify(checkpoint.keyId);
   return {
     kind: 'checkpoint-invalid',
     seq: checkpoint.seq,
-    message: `the checkpoint at record ${checkpoint.seq} (key ${JSON.stringify(checkpoint.keyId)}) does not verify`,
+    message: verifiers.has(checkpoint.keyId)
+      ? `the checkpoint at record ${checkpoint.seq} does not verify with key ${key}`
+      : `the checkpoint at record ${checkpoint.seq} is signed with key ${key}, which no verifier of this log knows (pass its verifier in createAuditLog's verifiers)`,
   };
 }
 

@@ -45,6 +45,7 @@ export {
   type RecordOptions,
   type RevealedAuditRecord,
   type RevealedChange,
+  type TxOf,
 } from './audit-log.js';
 export {
   AUDIT_REDACTED,

@@ -21,18 +21,21 @@ import { unstorableText } from './options.js';
  * @throws TypeError naming `name` and the path of the first value that is not JSON data.
  */
 export function canonicalJson(value: unknown, name: string): string {
-  return encode(value, name, []);
+  return encode(value, () => name, []);
 }
 
-function encode(value: unknown, path: string, seen: object[]): string {
+/** The path of the value being encoded, built only when an error names it. */
+type Path = () => string;
+
+function encode(value: unknown, path: Path, seen: object[]): string {
   switch (typeof value) {
     case 'string': {
       const problem = unstorableText(value);
-      if (problem !== undefined) throw new TypeError(`${path} ${problem}`);
+      if (problem !== undefined) throw new TypeError(`${path()} ${problem}`);
       return JSON.stringify(value);
     }
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`${path} must be JSON data; got ${value}`);
+      if (!Number.isFinite(value)) throw new TypeError(`${path()} must be JSON data; got ${value}`);
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
@@ -40,31 +43,33 @@ function encode(value: unknown, path: string, seen: object[]): string {
       if (value === null) return 'null';
       return encodeObject(value, path, seen);
     default:
-      throw new TypeError(`${path} must be JSON data; got ${typeof value}`);
+      throw new TypeError(`${path()} must be JSON data; got ${typeof value}`);
   }
 }
 
-function encodeObject(value: object, path: string, seen: object[]): string {
-  if (seen.includes(value)) throw new TypeError(`${path} must be JSON data; got a cycle`);
+function encodeObject(value: object, path: Path, seen: object[]): string {
+  if (seen.includes(value)) throw new TypeError(`${path()} must be JSON data; got a cycle`);
   seen.push(value);
   let text: string;
   if (Array.isArray(value)) {
-    text = `[${value.map((item, i) => encode(item, `${path}[${i}]`, seen)).join(',')}]`;
+    text = `[${value.map((item, i) => encode(item, () => `${path()}[${i}]`, seen)).join(',')}]`;
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
       const kind = (value as object).constructor?.name ?? 'a class';
-      throw new TypeError(`${path} must be JSON data; got an instance of ${kind}`);
+      throw new TypeError(`${path()} must be JSON data; got an instance of ${kind}`);
     }
     const record = value as Record<string, unknown>;
-    const members: string[] = [];
+    text = '{';
     for (const key of Object.keys(record).sort()) {
       const problem = unstorableText(key);
-      if (problem !== undefined)
-        throw new TypeError(`${path} key ${JSON.stringify(key)} ${problem}`);
-      members.push(`${JSON.stringify(key)}:${encode(record[key], memberPath(path, key), seen)}`);
+      if (problem !== undefined) {
+        throw new TypeError(`${path()} key ${JSON.stringify(key)} ${problem}`);
+      }
+      if (text.length > 1) text += ',';
+      text += `${JSON.stringify(key)}:${encode(record[key], () => memberPath(path(), key), seen)}`;
     }
-    text = `{${members.join(',')}}`;
+    text += '}';
   }
   seen.pop();
   return text;

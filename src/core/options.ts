@@ -101,6 +101,14 @@ export function assertStoreOptions<B extends { readonly kind: string }>(
  * path in messages (`options`, `options.http`).
  */
 export function assertKnownKeys(value: object, known: readonly string[], name: string): void {
+  let allKnown = true;
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && !known.includes(key)) {
+      allKnown = false;
+      break;
+    }
+  }
+  if (allKnown) return;
   const unknown = Object.keys(value).filter((key) => !known.includes(key));
   if (unknown.length === 0) return;
   const listed = unknown.map((key) => `${name}.${key}`).join(', ');
@@ -108,6 +116,10 @@ export function assertKnownKeys(value: object, known: readonly string[], name: s
     `unknown option${unknown.length > 1 ? 's' : ''} ${listed}; expected one of: ${known.join(', ')}`,
   );
 }
+
+/** NUL or any surrogate: text without one needs no closer look. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what it looks for.
+const SUSPECT = /[\u0000\ud800-\udfff]/;
 
 /** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -118,6 +130,8 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * (U+0000) nor a lone UTF-16 surrogate.
  */
 export function unstorableText(text: string): string | undefined {
+  // Most text holds neither character: one plain scan settles it before the precise checks.
+  if (!SUSPECT.test(text)) return undefined;
   if (text.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
   if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (it holds a lone surrogate)';
   return undefined;

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { auditRecordBody, auditRecordHash } from '../audit/audit-encoding.js';
+import { createAuditLog } from '../audit/audit-log.js';
 import {
   AUDIT_GENESIS_HASH,
   AUDIT_STORE_COMPONENT,
@@ -19,6 +20,7 @@ import {
   type AuditRow,
   type AuditStore,
 } from '../audit/audit-store.js';
+import type { AuditBreak, AuditBreakKind } from '../audit/chain-verifier.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { StorageBackend } from '../core/storage-backend.js';
 import {
@@ -57,14 +59,6 @@ export interface AuditTamper {
   insert(row: AuditRow): Promise<void>;
 }
 
-/** What verification reports for a chain: its first break, or `undefined` when it is intact. */
-export interface AuditChainFinding {
-  /** The kind of break, e.g. `content-changed`. */
-  readonly kind: string;
-  /** The sequence number it is reported at. */
-  readonly seq: number;
-}
-
 /** Optional behaviour the suite tests only where the store has it. */
 export interface AuditStoreCapabilities {
   /**
@@ -97,7 +91,11 @@ export interface AuditStoreTarget<S extends AuditStore = AuditStore> {
    * (e.g. `store.withBackend(backend)`). Needed for the `transactions` capability.
    */
   bind?(store: S, backend: StorageBackend): AuditStore;
-  /** Raw access to `store`'s records, for the tamper cases; they are skipped without it. */
+  /**
+   * Raw access to `store`'s records, for the tamper cases (each single mutation must be found by
+   * `createAuditLog({ store }).verify()` with its kind and sequence number); they are skipped
+   * without it.
+   */
   tamper?(store: S): AuditTamper;
   /** Optional behaviour present. */
   readonly capabilities?: AuditStoreCapabilities;
@@ -109,12 +107,6 @@ export interface AuditStoreConformanceOptions<S extends AuditStore> extends Audi
   readonly test: ConformanceTestApi;
   /** Enables the cross-process appenders; omit for stores that live inside one process. */
   readonly crossProcess?: CrossProcessTarget;
-  /**
-   * Verifies `chain` of `store` and reports its first break; the tamper cases assert that each
-   * mutation is reported with its kind and sequence number. Without it they check only that the
-   * mutation took effect.
-   */
-  verify?(store: AuditStore, chain: string): Promise<AuditChainFinding | undefined>;
 }
 
 const CONCURRENT = 32;
@@ -206,7 +198,6 @@ export function describeAuditStoreConformance<S extends AuditStore>(
   const truncate = appendOnly && (options.capabilities?.truncate ?? false);
   const bind = options.bind?.bind(options);
   const tamper = options.tamper?.bind(options);
-  const verify = options.verify?.bind(options);
   const { opened, it, itIf } = caseRunner<S>(test, name);
   const open = async (namespace = uniqueNamespace('audit')) => {
     const store = await factory(namespace);
@@ -237,6 +228,16 @@ export function describeAuditStoreConformance<S extends AuditStore>(
       const again = await a.migrate();
       assert.equal(again.component, AUDIT_STORE_COMPONENT);
       assert.deepEqual(again.applied, []);
+    });
+
+    it('a store used before migrate() fails with SCHEMA_OUTDATED and writes nothing', async () => {
+      const namespace = uniqueNamespace('audit');
+      const raw = await factory(namespace);
+      opened.push(raw);
+      await assertRejectsWithCode(raw.append([entry('global', 1)]), 'SCHEMA_OUTDATED');
+      await assertRejectsWithCode(raw.heads(), 'SCHEMA_OUTDATED');
+      const store = await open(namespace);
+      assert.deepEqual(await store.heads(), []);
     });
 
     it('append() numbers records 1..n per chain, chains independent, bodies and hashes as encoded', async () => {
@@ -559,19 +560,22 @@ export function describeAuditStoreConformance<S extends AuditStore>(
         algorithm: 'hmac-sha256',
         signature: 's',
       });
-      const refused = async (throughSeq: number, reason: string) => {
+      /** Refused, with a reason that names the condition (`reason` matches it). */
+      const refused = async (throughSeq: number, reason: RegExp) => {
         await assertRejectsWithCode(
           store.archive({ chain: 'c', throughSeq, limit: 100 }),
           'AUDIT_ARCHIVE_REFUSED',
         );
         await store
           .archive({ chain: 'c', throughSeq, limit: 100 })
-          .catch((error: { details?: unknown }) => {
-            assert.deepEqual(error.details, { chain: 'c', throughSeq, reason });
+          .catch((error: { details?: { reason?: unknown } }) => {
+            const given = error.details?.reason;
+            assert.deepEqual(error.details, { chain: 'c', throughSeq, reason: given });
+            assert.match(String(given), reason);
           });
       };
-      await refused(5, 'no-checkpoint');
-      await refused(9, 'beyond-head');
+      await refused(5, /checkpoint/);
+      await refused(9, /last record/);
       await assertRejectsWithCode(
         store.archive({ chain: 'none', throughSeq: 1, limit: 1 }),
         'AUDIT_ARCHIVE_REFUSED',
@@ -588,7 +592,7 @@ export function describeAuditStoreConformance<S extends AuditStore>(
       assert.equal(await store.archive({ chain: 'c', throughSeq: 5, limit: 2 }), 2);
       assert.equal(await store.archive({ chain: 'c', throughSeq: 5, limit: 2 }), 1);
       assert.equal(await store.archive({ chain: 'c', throughSeq: 5, limit: 2 }), 0);
-      await refused(3, 'behind-boundary');
+      await refused(3, /archived already/);
       assert.deepEqual(
         await readAll(store, 'c'),
         rows.slice(5),
@@ -602,7 +606,7 @@ export function describeAuditStoreConformance<S extends AuditStore>(
     itIf(
       appendOnly,
       'the target has no appendOnly capability',
-      'the database refuses UPDATE, DELETE (above the archive boundary) and TRUNCATE of records and checkpoints',
+      'the database refuses UPDATE, DELETE (above the archive boundary) and TRUNCATE of records and checkpoints, and moving a head back or its boundary without a checkpoint',
       async () => {
         const store = await open();
         const rows = await store.append(Array.from({ length: 3 }, (_, i) => entry('c', i)));
@@ -620,14 +624,20 @@ export function describeAuditStoreConformance<S extends AuditStore>(
         const raw = store.backend as unknown as RawSql;
         const records = raw.table('audit_records');
         const cps = raw.table('audit_checkpoints');
+        const heads = raw.table('audit_heads');
         const statements = [
+          // Moving the boundary would let records go; moving the head back would fork the chain.
+          `UPDATE ${heads} SET archived_through = 3`,
+          `UPDATE ${heads} SET archived_through = 0`,
+          `UPDATE ${heads} SET seq = 1`,
+          `DELETE FROM ${heads}`,
           `UPDATE ${records} SET hash = prev_hash`,
           `UPDATE ${records} SET recorded_at = recorded_at + 1 WHERE seq = 3`,
           `DELETE FROM ${records} WHERE seq = 2`,
           `DELETE FROM ${records}`,
           `UPDATE ${cps} SET signature = 'forged'`,
           `DELETE FROM ${cps}`,
-          ...(truncate ? [`TRUNCATE ${records}`, `TRUNCATE ${cps}`] : []),
+          ...(truncate ? [`TRUNCATE ${records}`, `TRUNCATE ${cps}`, `TRUNCATE ${heads}`] : []),
         ];
         for (const sql of statements) {
           await assert.rejects(
@@ -640,6 +650,9 @@ export function describeAuditStoreConformance<S extends AuditStore>(
           );
         }
         assert.deepEqual(await readAll(store, 'c'), rows, 'a refused statement changed records');
+        assert.deepEqual(await store.heads('c'), [
+          { chain: 'c', seq: 3, hash: rows[2]?.hash, archivedThrough: 1 },
+        ]);
         assert.deepEqual(
           await store.checkpoints({ chain: 'c', afterSeq: 0, limit: 10 }),
           checkpoints,
@@ -656,7 +669,7 @@ export function describeAuditStoreConformance<S extends AuditStore>(
     /** One single mutation of a chain of {@link TAMPER_LENGTH} records, and what must be found. */
     const cases: readonly {
       readonly title: string;
-      readonly expect: AuditChainFinding;
+      readonly expect: { readonly kind: AuditBreakKind; readonly seq: number };
       readonly apply: (t: AuditTamper, rows: readonly AuditRow[]) => Promise<void>;
       readonly check: (after: readonly AuditRow[], rows: readonly AuditRow[]) => void;
     }[] = [
@@ -771,25 +784,28 @@ export function describeAuditStoreConformance<S extends AuditStore>(
       itIf(
         tamper !== undefined,
         'the target has no tamper hook',
-        `tamper: ${c.title} is ${verify ? `found as ${c.expect.kind}@${c.expect.seq}` : 'applied'}`,
+        `tamper: ${c.title} is found as ${c.expect.kind} at ${c.expect.seq}`,
         async () => {
           const store = await open();
           const rows = await store.append(
             Array.from({ length: TAMPER_LENGTH }, (_, i) => entry('c', i)),
           );
-          if (verify)
-            assert.equal(await verify(store, 'c'), undefined, 'the intact chain did not verify');
+          assert.equal(await firstBreak(store), undefined, 'the intact chain did not verify');
           await c.apply((tamper as NonNullable<typeof tamper>)(store), rows);
           c.check(await readAll(store, 'c'), rows);
           assert.equal((await store.heads('c'))[0]?.seq, TAMPER_LENGTH, 'tampering moved the head');
-          if (verify) {
-            const found = await verify(store, 'c');
-            assert.deepEqual(found && { kind: found.kind, seq: found.seq }, c.expect);
-          }
+          const found = await firstBreak(store);
+          assert.deepEqual(found && { kind: found.kind, seq: found.seq }, c.expect, found?.message);
         },
       );
     }
   }
+}
+
+/** The first break verification finds in chain `c` of `store`, from its start. */
+async function firstBreak(store: AuditStore): Promise<AuditBreak | undefined> {
+  const report = await createAuditLog({ store }).verify({ chain: 'c', from: 'start' });
+  return report.chains[0]?.break;
 }
 
 /** Moves records `from`..{@link TAMPER_LENGTH} up by one, last first, to make room at `from`. */

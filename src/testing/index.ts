@@ -6,7 +6,6 @@
  * @module
  */
 export {
-  type AuditChainFinding,
   type AuditRecordChange,
   type AuditStoreCapabilities,
   type AuditStoreConformanceOptions,

@@ -2,7 +2,9 @@ import { afterAll, describe, it } from 'vitest';
 import { describeAuditStoreConformance } from '../../src/testing/index.js';
 import { exposeServiceUrlsToChildProcesses } from '../support/services.js';
 import {
+  memoryAuditStoreTarget,
   pgliteAuditStoreTarget,
+  pglitePartitionedAuditStoreTarget,
   postgresAuditStoreTarget,
   sqliteAuditStoreTarget,
 } from './audit-stores.js';
@@ -15,12 +17,14 @@ const test = { describe, it };
 const crossProcess = (exportName: string) =>
   crossProcessTarget(new URL('./audit-stores.ts', import.meta.url), exportName);
 
+describeAuditStoreConformance({ ...memoryAuditStoreTarget, test });
 describeAuditStoreConformance({
   ...sqliteAuditStoreTarget,
   test,
   crossProcess: crossProcess('sqliteAuditStoreTarget'),
 });
 describeAuditStoreConformance({ ...pgliteAuditStoreTarget, test });
+describeAuditStoreConformance({ ...pglitePartitionedAuditStoreTarget, test });
 
 if (process.env.FLOWPROOF_TEST_POSTGRES_URL) {
   describeAuditStoreConformance({

@@ -4,6 +4,12 @@
  * import this module too (cross-process tests).
  */
 
+import { createMemoryAuditStore, type MemoryAuditStore } from '../../src/adapters/memory/index.js';
+import {
+  MEMORY_AUDIT_RECORDS,
+  type MemoryAuditRecord,
+  recordKey,
+} from '../../src/adapters/memory/memory-audit-store.js';
 import {
   createPostgresAuditStore,
   type PostgresAuditStore,
@@ -13,7 +19,7 @@ import { createSqliteAuditStore, type SqliteAuditStore } from '../../src/adapter
 import { sqliteAuditTriggers } from '../../src/adapters/sqlite/sqlite-audit-store.js';
 import type { AuditRow } from '../../src/audit/audit-store.js';
 import type { AuditRecordChange, AuditStoreTarget, AuditTamper } from '../../src/testing/index.js';
-import { pgliteTarget, postgresTarget, sqliteTarget } from './backends.js';
+import { memoryTarget, pgliteTarget, postgresTarget, sqliteTarget } from './backends.js';
 
 const COLUMNS: Record<keyof AuditRecordChange, string> = {
   body: 'body',
@@ -112,4 +118,57 @@ export const postgresAuditStoreTarget: AuditStoreTarget<PostgresAuditStore> = {
   bind: (store, backend) => store.withBackend(backend as PostgresAuditStore['backend']),
   tamper: postgresTamper,
   capabilities: { transactions: true, appendOnly: true, truncate: true },
+};
+
+/** Memory: the records collection changed directly (its query fields read from the body). */
+function memoryTamper(store: MemoryAuditStore): AuditTamper {
+  const records = () => store.backend.collection<MemoryAuditRecord>(MEMORY_AUDIT_RECORDS);
+  const put = (row: AuditRow) => {
+    const body = JSON.parse(row.body) as {
+      action?: string;
+      actor?: { id?: string };
+      resource?: { type?: string; id?: string };
+      correlationId?: string;
+    };
+    records().set(recordKey(row.chain, row.seq), {
+      ...row,
+      action: body.action ?? '',
+      actorId: body.actor?.id ?? null,
+      resourceType: body.resource?.type ?? '',
+      resourceId: body.resource?.id ?? '',
+      correlationId: body.correlationId ?? null,
+    });
+  };
+  return {
+    update: async (chain, seq, set) => {
+      const record = records().get(recordKey(chain, seq));
+      if (record === undefined) throw new Error(`no record ${chain}/${seq}`);
+      records().delete(recordKey(chain, seq));
+      put({ ...record, ...set });
+    },
+    delete: async (chain, seq) => {
+      records().delete(recordKey(chain, seq));
+    },
+    insert: async (row) => put(row),
+  };
+}
+
+export const memoryAuditStoreTarget: AuditStoreTarget<MemoryAuditStore> = {
+  name: 'memory',
+  factory: async (namespace) =>
+    createMemoryAuditStore({ backend: await memoryTarget.factory(namespace) }),
+  bind: (store, backend) => store.withBackend(backend as MemoryAuditStore['backend']),
+  tamper: memoryTamper,
+  capabilities: { transactions: true },
+};
+
+// Records partitioned by month (every record of the run lands in the default partition).
+export const pglitePartitionedAuditStoreTarget: AuditStoreTarget<PostgresAuditStore> = {
+  ...pgliteAuditStoreTarget,
+  name: 'pglite, partitioned by month',
+  factory: async (namespace) =>
+    createPostgresAuditStore({
+      backend: await pgliteTarget.factory(namespace),
+      partitionByMonth: true,
+    }),
 };

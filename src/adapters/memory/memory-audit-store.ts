@@ -1,5 +1,4 @@
 import { auditRecordBody, auditRecordHash } from '../../audit/audit-encoding.js';
-import { archiveRefused } from '../../audit/audit-errors.js';
 import {
   AUDIT_GENESIS_HASH,
   AUDIT_STORE_COMPONENT,
@@ -16,14 +15,15 @@ import {
 import { assertStoreOptions } from '../../core/options.js';
 import type { MigrationSet } from '../../core/storage-backend.js';
 import {
+  archiveRefusal,
   checkAppends,
   checkArchive,
   checkChain,
   checkChainRead,
   checkCheckpoint,
   checkCheckpointRead,
-  checkMarkVerified,
-  checkQuery,
+  checkStoreQuery,
+  checkVerifiedMark,
 } from '../audit-store-input.js';
 import type { MemoryBackend } from './memory-backend.js';
 import {
@@ -137,7 +137,7 @@ class MemoryAuditStoreImpl extends MemoryModuleStore implements MemoryAuditStore
   }
 
   async append(entries: readonly AuditAppend[]): Promise<readonly AuditRow[]> {
-    await this.assertMigrated();
+    if (!this.state.migrated) await this.assertMigrated();
     checkAppends(entries);
     if (entries.length === 0) return [];
     return this.backend.exclusive(() => {
@@ -185,13 +185,15 @@ class MemoryAuditStoreImpl extends MemoryModuleStore implements MemoryAuditStore
     const records = this.backend.collection<MemoryAuditRecord>(MEMORY_AUDIT_RECORDS);
     const head = this.backend.collection<AuditChainHead>(HEADS).get(read.chain);
     // Sequence numbers are dense, so a range is read key by key up to the head (or the bound),
-    // and one past it: a record written there behind the store's back is returned, as a SQL
-    // store would.
-    const last = Math.min(read.throughSeq ?? Number.MAX_SAFE_INTEGER, (head?.seq ?? 0) + 1);
+    // and past the head as long as records follow: as the SQL stores do, records put there
+    // around the store are returned, for verification to report.
+    const last = read.throughSeq ?? Number.MAX_SAFE_INTEGER;
+    const headSeq = head?.seq ?? 0;
     const rows: AuditRow[] = [];
     for (let seq = read.afterSeq + 1; seq <= last && rows.length < read.limit; seq++) {
       const record = records.get(recordKey(read.chain, seq));
       if (record !== undefined) rows.push(toRow(record));
+      else if (seq > headSeq) break;
     }
     return rows;
   }
@@ -209,7 +211,7 @@ class MemoryAuditStoreImpl extends MemoryModuleStore implements MemoryAuditStore
 
   async query(query: AuditStoreQuery): Promise<readonly AuditRow[]> {
     await this.assertMigrated();
-    checkQuery(query);
+    checkStoreQuery(query);
     const after = query.after;
     const matches = [
       ...this.backend.collection<MemoryAuditRecord>(MEMORY_AUDIT_RECORDS).values(),
@@ -250,7 +252,7 @@ class MemoryAuditStoreImpl extends MemoryModuleStore implements MemoryAuditStore
 
   async markVerified(chain: string, seq: number, hash: string): Promise<void> {
     await this.assertMigrated();
-    checkMarkVerified(chain, seq, hash);
+    checkVerifiedMark(chain, seq, hash);
     await this.backend.exclusive(() => {
       this.backend.collection<{ seq: number; hash: string }>(VERIFIED).set(chain, { seq, hash });
     });
@@ -270,20 +272,12 @@ class MemoryAuditStoreImpl extends MemoryModuleStore implements MemoryAuditStore
       const heads = this.backend.collection<AuditChainHead>(HEADS);
       const head = heads.get(request.chain);
       const { chain, throughSeq } = request;
-      if (head === undefined || throughSeq > head.seq) {
-        throw archiveRefused(chain, throughSeq, `the chain's last record is ${head?.seq ?? 0}`);
-      }
-      if (throughSeq < head.archivedThrough) {
-        throw archiveRefused(
-          chain,
-          throughSeq,
-          `records through ${head.archivedThrough} are archived already`,
-        );
-      }
       const covered = [...this.backend.collection<AuditCheckpoint>(CHECKPOINTS).values()].some(
         (c) => c.chain === chain && c.seq === throughSeq,
       );
-      if (!covered) throw archiveRefused(chain, throughSeq, 'no checkpoint covers that record');
+      const refusal = archiveRefusal(request, head?.seq ?? 0, head?.archivedThrough ?? 0, covered);
+      if (refusal !== undefined) throw refusal;
+      if (head === undefined) return 0;
       heads.set(chain, { ...head, archivedThrough: throughSeq });
       const records = this.backend.collection<MemoryAuditRecord>(MEMORY_AUDIT_RECORDS);
       let deleted = 0;

@@ -6,10 +6,13 @@
  */
 
 export {
+  createPostgresAuditPartitions,
   createPostgresAuditStore,
+  type PostgresAuditPartitionOptions,
   type PostgresAuditStore,
   type PostgresAuditStoreOptions,
   postgresAuditStoreMigrations,
+  postgresPartitionedAuditStoreMigrations,
 } from './postgres-audit-store.js';
 export {
   createPostgresBackend,

@@ -16,15 +16,14 @@ import type { MigrationReport, MigrationSet } from '../../core/storage-backend.j
 import {
   type AuditStoredLocation,
   archiveRefusal,
-  archiveRefused,
   checkAppends,
   checkArchive,
   checkChain,
   checkChainRead,
   checkCheckpoint,
   checkCheckpointRead,
-  checkMarkVerified,
-  checkQuery,
+  checkStoreQuery,
+  checkVerifiedMark,
   storedAuditAlgorithm,
   storedAuditInteger,
   storedAuditText,
@@ -74,6 +73,11 @@ export interface AuditColumnTypes {
   member(path: readonly string[]): string;
   /** Appended to the records table's definition (e.g. `WITHOUT ROWID`), or empty. */
   readonly recordsOptions: string;
+  /**
+   * The records table is partitioned by the range of this column: its primary key must then
+   * include it (the chain's head still keeps sequence numbers unique per chain).
+   */
+  readonly partitionBy?: string;
 }
 
 /**
@@ -100,8 +104,8 @@ export function auditTables(
        resource_type ${text} ${member(['resource', 'type'])},
        resource_id ${text} ${member(['resource', 'id'])},
        correlation_id ${text} ${member(['correlationId'])},
-       PRIMARY KEY (chain, seq)
-     ) ${types.recordsOptions}`,
+       PRIMARY KEY (chain, seq${types.partitionBy === undefined ? '' : `, ${types.partitionBy}`})
+     ) ${types.partitionBy === undefined ? '' : `PARTITION BY RANGE (${types.partitionBy}) `}${types.recordsOptions}`,
     `CREATE TABLE ${names.heads} (
        chain ${text} PRIMARY KEY,
        seq ${integer} NOT NULL,
@@ -315,7 +319,7 @@ export class SqlAuditStore<B extends SqlBackend> implements AuditStore<B> {
   }
 
   async query(query: AuditStoreQuery): Promise<readonly AuditRow[]> {
-    checkQuery(query);
+    checkStoreQuery(query);
     if (query.limit === 0) return [];
     const rows = await this.#query<RecordRow>(this.#sql.query(query), {
       ...query,
@@ -350,7 +354,7 @@ export class SqlAuditStore<B extends SqlBackend> implements AuditStore<B> {
   }
 
   async markVerified(chain: string, seq: number, hash: string): Promise<void> {
-    checkMarkVerified(chain, seq, hash);
+    checkVerifiedMark(chain, seq, hash);
     await this.#execute(this.#sql.markVerified, { chain, seq, hash });
   }
 
@@ -377,14 +381,14 @@ export class SqlAuditStore<B extends SqlBackend> implements AuditStore<B> {
       const [covered] = await run<{ one: unknown }>(sql.checkpointAt);
       const where = { backend: this.kind, chain: request.chain, seq: head?.seq };
       const refusal = archiveRefusal(
-        request.throughSeq,
+        request,
         head === undefined ? 0 : storedAuditInteger(head.seq, where, 'seq'),
         head === undefined
           ? 0
           : storedAuditInteger(head.archived_through, where, 'archived_through'),
         covered !== undefined,
       );
-      if (refusal !== undefined) throw archiveRefused(request, refusal);
+      if (refusal !== undefined) throw refusal;
       await tx.execute(sql.setBoundary.sql, bindNamed(sql.setBoundary, { ...request }));
       if (request.limit === 0) return 0;
       return tx.execute(sql.archive.sql, bindNamed(sql.archive, { ...request }));

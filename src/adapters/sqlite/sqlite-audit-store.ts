@@ -42,7 +42,8 @@ export interface SqliteAuditStore extends AuditStore<SqliteBackend> {
  * The schema of the SQLite audit store (component `audit`), applied by
  * {@link SqliteAuditStore.migrate}; exported for applications that run migrations with their own
  * tooling. Triggers refuse `UPDATE` and `DELETE` of records and checkpoints, except the deletion
- * of records up to a chain's archive boundary.
+ * of records up to a chain's archive boundary; a chain's head only moves forward, and its archive
+ * boundary only forward to a sequence number a checkpoint covers.
  */
 export const sqliteAuditStoreMigrations: MigrationSet<SqliteBackend> = {
   component: AUDIT_STORE_COMPONENT,
@@ -78,8 +79,9 @@ export const sqliteAuditStoreMigrations: MigrationSet<SqliteBackend> = {
 
 /**
  * The triggers that keep records and checkpoints append-only (a record may go once its sequence
- * number is within its chain's archive boundary). Exported for tests that must change records
- * behind the store's back: drop them, change, and create them again.
+ * number is within its chain's archive boundary) and heads moving forward only. Exported for
+ * tests that must change records behind the store's back: drop them, change, and create them
+ * again.
  *
  * @internal
  */
@@ -89,6 +91,16 @@ export function sqliteAuditTriggers(b: Pick<SqliteBackend, 'table'>): string[] {
   const checkpoints = b.table(AUDIT_TABLES.checkpoints);
   const refuse = `BEGIN SELECT RAISE(ABORT, '${AUDIT_APPEND_ONLY_MESSAGE}'); END`;
   return [
+    // A head moves forward only, and its archive boundary only forward to a checkpoint: a
+    // boundary moved by hand would let records go, a head moved back would fork the chain.
+    `CREATE TRIGGER ${b.table('audit_heads_forward_only')} BEFORE UPDATE ON ${heads}
+       WHEN NEW.chain IS NOT OLD.chain OR NEW.seq < OLD.seq
+         OR (NEW.archived_through IS NOT OLD.archived_through AND NOT (
+               NEW.archived_through > OLD.archived_through AND NEW.archived_through <= NEW.seq
+               AND EXISTS (SELECT 1 FROM ${checkpoints}
+                            WHERE chain = NEW.chain AND seq = NEW.archived_through)))
+       ${refuse}`,
+    `CREATE TRIGGER ${b.table('audit_heads_no_delete')} BEFORE DELETE ON ${heads} ${refuse}`,
     `CREATE TRIGGER ${b.table('audit_records_no_update')} BEFORE UPDATE ON ${records} ${refuse}`,
     `CREATE TRIGGER ${b.table('audit_records_archived_only')} BEFORE DELETE ON ${records}
        WHEN OLD.seq > coalesce((SELECT archived_through FROM ${heads} WHERE chain = OLD.chain), 0)
