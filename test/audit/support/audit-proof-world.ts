@@ -19,6 +19,7 @@ import {
 import {
   MEMORY_AUDIT_RECORDS,
   type MemoryAuditRecord,
+  memoryAuditRecord,
   recordKey,
 } from '../../../src/adapters/memory/memory-audit-store.js';
 import {
@@ -253,34 +254,11 @@ function memoryRaw(backend: MemoryBackend): RawRecords {
             break;
           }
           case 'insert':
-            for (const row of change.rows) put(memoryRecord(row));
+            for (const row of change.rows) put(memoryAuditRecord(row));
             break;
         }
       }
     },
-  };
-}
-
-function memoryRecord(row: AuditRow): MemoryAuditRecord {
-  let body: Record<string, never> = {};
-  try {
-    body = JSON.parse(row.body);
-  } catch {
-    // a forged body: no query fields
-  }
-  const content = body as {
-    action?: string;
-    actor?: { id?: string };
-    resource?: { type?: string; id?: string };
-    correlationId?: string;
-  };
-  return {
-    ...row,
-    action: content.action ?? '',
-    actorId: content.actor?.id ?? null,
-    resourceType: content.resource?.type ?? '',
-    resourceId: content.resource?.id ?? '',
-    correlationId: content.correlationId ?? null,
   };
 }
 
