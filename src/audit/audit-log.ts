@@ -312,6 +312,29 @@ export interface AuditLog<Tx> {
 export type TxOf<S> = S extends AuditStore<infer Tx> ? Tx : never;
 
 const PAGE = 1000;
+/** At most this many records in one batch of queued appends. */
+const MAX_BATCH = 1000;
+
+/** An append waiting for the one being written. */
+interface QueuedAppend {
+  readonly appends: readonly AuditAppend[];
+  resolve(rows: readonly AuditRow[]): void;
+  reject(error: unknown): void;
+}
+
+/** The first waiters of `queue` holding at most `max` records (at least one waiter), removed. */
+function takeBatch(queue: QueuedAppend[], max: number): QueuedAppend[] {
+  let records = 0;
+  let n = 0;
+  while (
+    n < queue.length &&
+    (n === 0 || records + (queue[n] as QueuedAppend).appends.length <= max)
+  ) {
+    records += (queue[n] as QueuedAppend).appends.length;
+    n++;
+  }
+  return queue.splice(0, n);
+}
 const SIDES = ['before', 'after'] as const;
 const EMPTY: RecordOptions<never> = Object.freeze({});
 const MAX_LIMIT = 1000;
@@ -417,6 +440,10 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
   #checkpointing: Promise<unknown> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  /** An append outside the callers' transactions is being written. */
+  #appending = false;
+  /** Appends that came meanwhile, written together next. */
+  readonly #waiting: QueuedAppend[] = [];
 
   constructor(
     store: AuditStore<Tx>,
@@ -484,8 +511,10 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       });
     }
     if (appends.length === 0) return [];
-    const store = transaction === undefined ? this.#store : this.#store.withBackend(transaction);
-    const rows = await store.append(appends);
+    const rows =
+      transaction === undefined
+        ? await this.#appendOnItsOwn(appends)
+        : await this.#store.withBackend(transaction).append(appends);
     if (this.#checkpoints?.everyRecords !== undefined) {
       for (const append of appends) this.#counted(append.chain);
     }
@@ -494,6 +523,51 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       records.push(toRecord(rows[i] as AuditRow, contents[i] as AuditContent));
     }
     return records;
+  }
+
+  /**
+   * Appends records outside any transaction of the caller. While one append is being written,
+   * the records that arrive are queued and then written together, in one store call (one
+   * transaction), in the order they came: appenders of one chain queue on its head anyway, and
+   * one transaction for many records costs about what one costs for a single record. Each caller
+   * still gets its rows only once they are committed, and a failed batch fails each of its
+   * callers.
+   */
+  #appendOnItsOwn(appends: readonly AuditAppend[]): Promise<readonly AuditRow[]> {
+    if (this.#appending) {
+      return new Promise((resolve, reject) => {
+        this.#waiting.push({ appends, resolve, reject });
+      });
+    }
+    return this.#appendNow(appends);
+  }
+
+  /** Writes `appends`, then whatever queued meanwhile, batch after batch. */
+  async #appendNow(appends: readonly AuditAppend[]): Promise<readonly AuditRow[]> {
+    this.#appending = true;
+    try {
+      return await this.#store.append(appends);
+    } finally {
+      if (this.#waiting.length > 0) void this.#appendQueued();
+      else this.#appending = false;
+    }
+  }
+
+  async #appendQueued(): Promise<void> {
+    while (this.#waiting.length > 0) {
+      const batch = takeBatch(this.#waiting, MAX_BATCH);
+      try {
+        const rows = await this.#store.append(batch.flatMap((waiter) => waiter.appends));
+        let at = 0;
+        for (const waiter of batch) {
+          waiter.resolve(rows.slice(at, at + waiter.appends.length));
+          at += waiter.appends.length;
+        }
+      } catch (error) {
+        for (const waiter of batch) waiter.reject(error);
+      }
+    }
+    this.#appending = false;
   }
 
   /** The `transaction` option, checked. */
