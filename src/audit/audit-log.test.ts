@@ -146,6 +146,41 @@ describe('record', () => {
     expect(await store.readChain({ chain: 'global', afterSeq: 0, limit: 10 })).toHaveLength(2);
   });
 
+  it('writes appends that arrive meanwhile together, in call order, each caller its own', async () => {
+    const backend = createMemoryBackend();
+    const store = createMemoryAuditStore({ backend });
+    await store.migrate();
+    const calls: number[] = [];
+    let failNext = false;
+    const counting = Object.assign(Object.create(store) as typeof store, {
+      append: (appends: Parameters<typeof store.append>[0]) => {
+        calls.push(appends.length);
+        if (failNext) {
+          failNext = false;
+          return Promise.reject(new Error('connection lost'));
+        }
+        return store.append(appends);
+      },
+    });
+    const audit = createAuditLog({ store: counting });
+    const records = await Promise.all(Array.from({ length: 40 }, (_, i) => audit.record(entry(i))));
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(records.map((r) => r.resource.id)).toEqual(
+      Array.from({ length: 40 }, (_, i) => `u-${i % 5}`),
+    );
+    // The first alone, the 39 that came while it was written in one batch.
+    expect(calls).toEqual([1, 39]);
+    expect((await audit.verify()).ok).toBe(true);
+    // A failed batch fails each of its callers, and nothing of it is written.
+    const first = audit.record(entry(100));
+    failNext = true;
+    const batch = [audit.record(entry(101)), audit.recordMany([entry(102), entry(103)])];
+    await first;
+    const errors = await Promise.all(batch.map(rejection));
+    expect(errors.map((e) => (e as Error).message)).toEqual(['connection lost', 'connection lost']);
+    expect((await audit.record(entry(104))).seq).toBe(42);
+  });
+
   it('keeps a chain per tenant', async () => {
     const { audit } = await setup({ chain: 'tenant' });
     const a = await runWithContext({ tenant: 'acme' }, () => audit.record(entry(1)));
@@ -333,6 +368,28 @@ describe('verify', () => {
         hash: wellFormed ? auditRecordHash(get(6).hash, body) : 'a'.repeat(64),
       });
       expect(await firstBreak(audit)).toEqual({ kind: 'inserted', seq: 7 });
+    }
+  });
+
+  it('pinpoints a last record rewritten with a new hash, and one inserted at the last place', async () => {
+    // Nothing follows the last record but the head, which names its hash.
+    const rewritten = await chainOf(10);
+    const last = rewritten.get(10);
+    const body = last.body.replace('example.com', 'evil.example');
+    rewritten.put({ ...last, body, hash: auditRecordHash(last.prevHash, body) });
+    expect(await firstBreak(rewritten.audit)).toEqual({ kind: 'content-changed', seq: 10 });
+    for (const wellFormed of [false, true]) {
+      const { audit, get, put } = await chainOf(10);
+      put({ ...get(10), seq: 11 });
+      const forged = auditRecordBody('global', 10, get(9).recordedAt, '"action":"forged"');
+      put({
+        ...get(9),
+        seq: 10,
+        body: forged,
+        prevHash: get(9).hash,
+        hash: wellFormed ? auditRecordHash(get(9).hash, forged) : 'a'.repeat(64),
+      });
+      expect(await firstBreak(audit)).toEqual({ kind: 'inserted', seq: 10 });
     }
   });
 

@@ -332,6 +332,29 @@ export interface AuditLog<Tx> {
 export type TxOf<S> = S extends AuditStore<infer Tx> ? Tx : never;
 
 const PAGE = 1000;
+/** At most this many records in one batch of queued appends. */
+const MAX_BATCH = 1000;
+
+/** An append waiting for the one being written. */
+interface QueuedAppend {
+  readonly appends: readonly AuditAppend[];
+  resolve(rows: readonly AuditRow[]): void;
+  reject(error: unknown): void;
+}
+
+/** The first waiters of `queue` holding at most `max` records (at least one waiter), removed. */
+function takeBatch(queue: QueuedAppend[], max: number): QueuedAppend[] {
+  let records = 0;
+  let n = 0;
+  while (
+    n < queue.length &&
+    (n === 0 || records + (queue[n] as QueuedAppend).appends.length <= max)
+  ) {
+    records += (queue[n] as QueuedAppend).appends.length;
+    n++;
+  }
+  return queue.splice(0, n);
+}
 const SIDES = ['before', 'after'] as const;
 const EMPTY: RecordOptions<never> = Object.freeze({});
 const MAX_LIMIT = 1000;
@@ -434,6 +457,10 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
   #checkpointing: Promise<unknown> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  /** An append outside the callers' transactions is being written. */
+  #appending = false;
+  /** Appends that came meanwhile, written together next. */
+  readonly #waiting: QueuedAppend[] = [];
 
   constructor(
     store: AuditStore<Tx>,
@@ -476,7 +503,9 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     name: string,
   ): Promise<AuditRecord[]> {
     this.#assertOpen();
-    const store = this.#storeIn(this.#transactionOf(options));
+    // The caller's transaction, bound first: a backend of another kind is refused up front.
+    const transaction = this.#transactionOf(options);
+    const store = transaction === undefined ? undefined : this.#storeIn(transaction);
     const context = getContext();
     const contents: AuditContent[] = [];
     const appends: AuditAppend[] = [];
@@ -501,7 +530,8 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       });
     }
     if (appends.length === 0) return [];
-    const rows = await store.append(appends);
+    const rows =
+      store === undefined ? await this.#appendOnItsOwn(appends) : await store.append(appends);
     if (this.#checkpoints !== undefined) {
       for (const append of appends) this.#counted(append.chain);
     }
@@ -510,6 +540,51 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       records.push(toRecord(rows[i] as AuditRow, contents[i] as AuditContent));
     }
     return records;
+  }
+
+  /**
+   * Appends records outside any transaction of the caller. While one append is being written,
+   * the records that arrive are queued and then written together, in one store call (one
+   * transaction), in the order they came: appenders of one chain queue on its head anyway, and
+   * one transaction for many records costs about what one costs for a single record. Each caller
+   * still gets its rows only once they are committed, and a failed batch fails each of its
+   * callers.
+   */
+  #appendOnItsOwn(appends: readonly AuditAppend[]): Promise<readonly AuditRow[]> {
+    if (this.#appending) {
+      return new Promise((resolve, reject) => {
+        this.#waiting.push({ appends, resolve, reject });
+      });
+    }
+    return this.#appendNow(appends);
+  }
+
+  /** Writes `appends`, then whatever queued meanwhile, batch after batch. */
+  async #appendNow(appends: readonly AuditAppend[]): Promise<readonly AuditRow[]> {
+    this.#appending = true;
+    try {
+      return await this.#store.append(appends);
+    } finally {
+      if (this.#waiting.length > 0) void this.#appendQueued();
+      else this.#appending = false;
+    }
+  }
+
+  async #appendQueued(): Promise<void> {
+    while (this.#waiting.length > 0) {
+      const batch = takeBatch(this.#waiting, MAX_BATCH);
+      try {
+        const rows = await this.#store.append(batch.flatMap((waiter) => waiter.appends));
+        let at = 0;
+        for (const waiter of batch) {
+          waiter.resolve(rows.slice(at, at + waiter.appends.length));
+          at += waiter.appends.length;
+        }
+      } catch (error) {
+        for (const waiter of batch) waiter.reject(error);
+      }
+    }
+    this.#appending = false;
   }
 
   /** The `transaction` option, checked. */
@@ -530,8 +605,7 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
   }
 
   /** The store bound to `transaction`, which must be a backend of the store's kind. */
-  #storeIn(transaction: Tx | undefined): AuditStore<Tx> {
-    if (transaction === undefined) return this.#store;
+  #storeIn(transaction: Tx): AuditStore<Tx> {
     try {
       return this.#store.withBackend(transaction);
     } catch (error) {
@@ -781,7 +855,8 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     return walkChain({
       chain: head.chain,
       start,
-      rows: this.#rows(head.chain, start.seq, head.seq),
+      // One record past the head: one moved there by a forged record before it is caught.
+      rows: this.#rows(head.chain, start.seq, head.seq + 1),
       checkpoints: this.#checkpointStream(head.chain, start.seq, external),
       head: { seq: head.seq, hash: head.hash },
       verifiers: this.#verifiers,

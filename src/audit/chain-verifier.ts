@@ -83,7 +83,11 @@ export interface AuditWalkStart {
 export interface AuditWalk {
   readonly chain: string;
   readonly start: AuditWalkStart;
-  /** The chain's records after `start.seq`, in sequence order. */
+  /**
+   * The chain's records after `start.seq`, in sequence order, through one past the head when the
+   * head is given (a record found there is classified too: it was appended since the head was
+   * read, or planted behind the store's back).
+   */
   readonly rows: AsyncIterable<AuditRow>;
   /** Checkpoints after `start.seq`, in sequence order (several may share a sequence number). */
   readonly checkpoints: AsyncIterable<AuditCheckpoint>;
@@ -131,6 +135,10 @@ export async function walkChain(walk: AuditWalk): Promise<AuditChainReport> {
     ...(brk === undefined ? {} : { break: brk }),
   });
 
+  // The head names the hash of its record: a record rewritten there with a new hash has no
+  // successor whose link would tell. Reported once nothing after it says more (a record found
+  // past the head, where a forged one pushed it, is classified first).
+  let rewrittenAtHead: AuditBreak | undefined;
   let current = await nextOf(rows);
   while (current !== undefined) {
     const next = await nextOf(rows);
@@ -152,6 +160,14 @@ export async function walkChain(walk: AuditWalk): Promise<AuditChainReport> {
       lastCheckpoint = checkpoint;
       checkpoint = await nextOf(checkpointsIt);
     }
+    if (head !== undefined && current.seq === head.seq && current.hash !== head.hash) {
+      rewrittenAtHead = at(
+        'content-changed',
+        current.seq,
+        `record ${current.seq} is not the record the chain's head names: it was rewritten with a new hash`,
+      );
+      if (next === undefined) return report(rewrittenAtHead);
+    }
     prevPrevHash = prev.hash;
     prev = { seq: current.seq, hash: current.hash };
     records++;
@@ -171,7 +187,7 @@ export async function walkChain(walk: AuditWalk): Promise<AuditChainReport> {
   if (head !== undefined && head.seq > prev.seq) {
     return report(truncated(prev.seq, `the chain's head is at record ${head.seq}`));
   }
-  return report();
+  return report(rewrittenAtHead);
 }
 
 function classify(

@@ -8,6 +8,7 @@ import { createMemoryAuditStore, type MemoryAuditStore } from '../../src/adapter
 import {
   MEMORY_AUDIT_RECORDS,
   type MemoryAuditRecord,
+  memoryAuditRecord,
   recordKey,
 } from '../../src/adapters/memory/memory-audit-store.js';
 import {
@@ -124,20 +125,7 @@ export const postgresAuditStoreTarget: AuditStoreTarget<PostgresAuditStore> = {
 function memoryTamper(store: MemoryAuditStore): AuditTamper {
   const records = () => store.backend.collection<MemoryAuditRecord>(MEMORY_AUDIT_RECORDS);
   const put = (row: AuditRow) => {
-    const body = JSON.parse(row.body) as {
-      action?: string;
-      actor?: { id?: string };
-      resource?: { type?: string; id?: string };
-      correlationId?: string;
-    };
-    records().set(recordKey(row.chain, row.seq), {
-      ...row,
-      action: body.action ?? '',
-      actorId: body.actor?.id ?? null,
-      resourceType: body.resource?.type ?? '',
-      resourceId: body.resource?.id ?? '',
-      correlationId: body.correlationId ?? null,
-    });
+    records().set(recordKey(row.chain, row.seq), memoryAuditRecord(row));
   };
   return {
     update: async (chain, seq, set) => {

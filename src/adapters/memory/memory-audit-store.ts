@@ -74,6 +74,32 @@ export interface MemoryAuditRecord extends AuditRow {
   readonly correlationId: string | null;
 }
 
+/**
+ * `row` as the records collection keeps it, its query fields read from its body (none when the
+ * body is not JSON): for code that writes the collection directly, as tamper tests do.
+ */
+export function memoryAuditRecord(row: AuditRow): MemoryAuditRecord {
+  let content: {
+    action?: string;
+    actor?: { id?: string };
+    resource?: { type?: string; id?: string };
+    correlationId?: string;
+  } = {};
+  try {
+    content = JSON.parse(row.body);
+  } catch {
+    // A body written around the store: no query fields.
+  }
+  return {
+    ...row,
+    action: content?.action ?? '',
+    actorId: content?.actor?.id ?? null,
+    resourceType: content?.resource?.type ?? '',
+    resourceId: content?.resource?.id ?? '',
+    correlationId: content?.correlationId ?? null,
+  };
+}
+
 /** The key of record `seq` of `chain` in the records collection. */
 export function recordKey(chain: string, seq: number): string {
   return `${chain}\u0000${seq}`;
