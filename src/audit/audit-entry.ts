@@ -309,6 +309,9 @@ export function changeEntries(
       throw new TypeError(`${at} must be an object { before?, after? }`);
     }
     assertKnownKeys(change, ['before', 'after'], at);
+    if (change.before === undefined && change.after === undefined) {
+      throw new TypeError(`${at} must have a before or an after value`);
+    }
   }
   return entries;
 }

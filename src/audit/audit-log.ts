@@ -804,6 +804,19 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     const vanished = new Map<string, number>();
     for (const c of witnessed) vanished.set(c.chain, Math.max(c.seq, vanished.get(c.chain) ?? 0));
     for (const head of heads) vanished.delete(head.chain);
+    if (options.chain !== undefined && heads.length === 0 && !vanished.has(options.chain)) {
+      // A chain asked for by name that has no records: say so (a misspelled name shows here),
+      // rather than answer with no report at all.
+      chains.push({
+        chain: options.chain,
+        ok: true,
+        fromSeq: 0,
+        throughSeq: 0,
+        throughHash: AUDIT_GENESIS_HASH,
+        records: 0,
+        checkpoints: 0,
+      });
+    }
     for (const [chain, seq] of vanished) {
       chains.push({
         chain,

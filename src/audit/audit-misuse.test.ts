@@ -504,3 +504,35 @@ describe('verifyAuditExport reads streams', () => {
     expect((error as Error).message).toContain(`line ${lines.length + 1}:`);
   });
 });
+
+describe('left-over misuse', () => {
+  it('verify({ chain }) of a chain without records reports it with no records', async () => {
+    const backend = createMemoryBackend();
+    const store = createMemoryAuditStore({ backend });
+    await store.migrate();
+    const audit = createAuditLog({ store });
+    await audit.record({ action: 'a', resource: { type: 't', id: '1' } });
+    const report = await audit.verify({ chain: 'globl' });
+    expect(report.chains).toEqual([
+      expect.objectContaining({ chain: 'globl', ok: true, records: 0 }),
+    ]);
+  });
+
+  it('refuses a change with neither a before nor an after value', async () => {
+    const store = createMemoryAuditStore({ backend: createMemoryBackend() });
+    await store.migrate();
+    const audit = createAuditLog({ store });
+    await expect(
+      audit.record({ action: 'a', resource: { type: 't', id: '1' }, changes: { email: {} } }),
+    ).rejects.toThrow(/entry\.changes\["email"\] must have a before or an after value/);
+  });
+
+  it('an HMAC signer keeps its own copy of the secret', () => {
+    const secret = Buffer.alloc(32, 1);
+    const signer = createHmacSigner({ keyId: 'h', secret });
+    const message = Buffer.from('m');
+    const signature = signer.sign(message);
+    secret.fill(2);
+    expect(signer.verify(message, signature)).toBe(true);
+  });
+});

@@ -104,11 +104,13 @@ export function createHmacSigner(options: {
   assertOptionsObject(options, 'options');
   assertKnownKeys(options, ['keyId', 'secret'], 'options');
   assertNonEmptyString(options.keyId, 'options.keyId');
-  const secret =
-    typeof options.secret === 'string' ? Buffer.from(options.secret, 'utf8') : options.secret;
-  if (!(secret instanceof Uint8Array) || secret.length < 32) {
-    throw new TypeError('options.secret must be at least 32 bytes');
+  const given = options.secret;
+  if (!(typeof given === 'string' || given instanceof Uint8Array)) {
+    throw new TypeError('options.secret must be at least 32 bytes (a string or a Uint8Array)');
   }
+  // A copy: the caller changing its buffer later must not change the key.
+  const secret = typeof given === 'string' ? Buffer.from(given, 'utf8') : Buffer.from(given);
+  if (secret.length < 32) throw new TypeError('options.secret must be at least 32 bytes');
   const mac = (message: Uint8Array) => createHmac('sha256', secret).update(message).digest();
   return {
     keyId: options.keyId,

@@ -2,50 +2,24 @@
  * Canonical JSON: one text per value, whatever order its object keys were created in, so a hash
  * or a signature over it means the same thing to every writer and every verifier.
  *
- * Object keys are sorted by UTF-16 code units (the order of `Array.prototype.sort`), arrays keep
- * their order, and numbers, strings, booleans and `null` are written as `JSON.stringify` writes
- * them. No whitespace.
+ * Object keys are sorted by UTF-16 code units (the order of `Array.prototype.sort`, as RFC 8785
+ * does), arrays keep their order, numbers are written in their shortest round-trip form and
+ * strings, booleans and `null` as `JSON.stringify` writes them. No whitespace.
  */
+import { describeValue } from './errors.js';
 import { unstorableText } from './options.js';
 
 /**
- * `value` as canonical JSON text.
- *
- * It must be JSON data: plain objects, arrays, finite numbers, strings, booleans and `null`.
- * Everything else — `undefined` as a value, `NaN`, `Infinity`, `BigInt`, functions, symbols,
- * class instances such as `Date` or `Map`, cycles — is refused rather than silently changed, as
- * are strings or keys holding the NUL character or a lone surrogate (PostgreSQL cannot store
- * them), and objects and arrays nested deeper than {@link MAX_JSON_DEPTH} levels. An object member whose value is `undefined` is refused too: leave the key out.
- *
- * @param name - the value's name in error messages, e.g. `entry.changes`.
- * @throws TypeError naming `name` and the path of the first value that is not JSON data.
+ * What {@link canonicalJson} accepts beyond JSON data:
+ * - `stored` (values kept and read back, such as audit records): nothing — `undefined` (as a
+ *   value or an object member), `Date`, binary data and every other class instance are refused
+ *   rather than silently changed, as are strings or keys holding the NUL character or a lone
+ *   surrogate, which PostgreSQL cannot store;
+ * - `fingerprint` (values only hashed, such as requests): `undefined` object members are dropped
+ *   and `undefined` array items written as `null`, a `Date` becomes its ISO-8601 text and binary
+ *   data (`Uint8Array`, `ArrayBuffer`) its base64 text.
  */
-export function canonicalJson(value: unknown, name: string): string {
-  return encode(value, () => name, []);
-}
-
-/** The path of the value being encoded, built only when an error names it. */
-type Path = () => string;
-
-function encode(value: unknown, path: Path, seen: object[]): string {
-  switch (typeof value) {
-    case 'string': {
-      const problem = unstorableText(value);
-      if (problem !== undefined) throw new TypeError(`${path()} ${problem}`);
-      return JSON.stringify(value);
-    }
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`${path()} must be JSON data; got ${value}`);
-      return JSON.stringify(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'object':
-      if (value === null) return 'null';
-      return encodeObject(value, path, seen);
-    default:
-      throw new TypeError(`${path()} must be JSON data; got ${typeof value}`);
-  }
-}
+export type CanonicalJsonMode = 'stored' | 'fingerprint';
 
 /**
  * How deep objects and arrays may nest. Deeper values are refused with a `TypeError` naming them,
@@ -53,39 +27,125 @@ function encode(value: unknown, path: Path, seen: object[]): string {
  */
 export const MAX_JSON_DEPTH = 1000;
 
-function encodeObject(value: object, path: Path, seen: object[]): string {
-  if (seen.includes(value)) throw new TypeError(`${path()} must be JSON data; got a cycle`);
-  if (seen.length >= MAX_JSON_DEPTH) {
-    throw new TypeError(`${path()} must nest at most ${MAX_JSON_DEPTH} levels deep`);
+/**
+ * `value` as canonical JSON text. Besides what `mode` refuses, functions, symbols, `BigInt`,
+ * non-finite numbers, cycles and nesting deeper than {@link MAX_JSON_DEPTH} levels are refused
+ * in every mode.
+ *
+ * @param name - the value's name in error messages, e.g. `entry.changes` or `$`.
+ * @throws TypeError naming `name` and the path of the first value with no canonical encoding, or
+ * saying the value could not be read (a revoked proxy, a getter that throws).
+ */
+export function canonicalJson(
+  value: unknown,
+  name: string,
+  mode: CanonicalJsonMode = 'stored',
+): string {
+  try {
+    return encode(value, [], mode === 'stored');
+  } catch (error) {
+    if (!(error instanceof EncodingError)) {
+      throw new TypeError(
+        `${name} cannot be encoded as JSON: reading it failed (a revoked proxy or a getter that throws)`,
+        { cause: error },
+      );
+    }
+    throw new TypeError(`${name}${error.path.map(pathPart).join('')} ${error.message}`);
   }
-  seen.push(value);
+}
+
+/**
+ * A value with no canonical encoding; `path` is filled in on the way back up, so the hot path
+ * never builds path strings.
+ */
+class EncodingError extends Error {
+  readonly path: (string | number)[] = [];
+}
+
+function encode(value: unknown, ancestors: object[], strict: boolean): string {
+  switch (typeof value) {
+    case 'string': {
+      const problem = strict ? unstorableText(value) : undefined;
+      if (problem !== undefined) throw new EncodingError(problem);
+      return JSON.stringify(value);
+    }
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new EncodingError(`must be JSON data; got ${value}`);
+      // For finite numbers, String() is JSON's shortest round-trip form.
+      return String(value);
+    case 'object':
+      if (value === null) return 'null';
+      return encodeObject(value, ancestors, strict);
+    default:
+      throw new EncodingError(`must be JSON data; got ${describeValue(value)}`);
+  }
+}
+
+function encodeObject(value: object, ancestors: object[], strict: boolean): string {
+  if (!strict) {
+    if (value instanceof Date) {
+      if (Number.isNaN(value.getTime())) throw new EncodingError('is an invalid Date');
+      return JSON.stringify(value.toISOString());
+    }
+    if (value instanceof Uint8Array || value instanceof ArrayBuffer) {
+      return JSON.stringify(Buffer.from(value as Uint8Array).toString('base64'));
+    }
+  }
+  // Values are shallow: a linear scan of the ancestors beats a Set.
+  if (ancestors.includes(value)) throw new EncodingError('must be JSON data; got a cycle');
+  if (ancestors.length >= MAX_JSON_DEPTH) {
+    throw new EncodingError(`must nest at most ${MAX_JSON_DEPTH} levels deep`);
+  }
+  ancestors.push(value);
   let text: string;
   if (Array.isArray(value)) {
-    text = `[${value.map((item, i) => encode(item, () => `${path()}[${i}]`, seen)).join(',')}]`;
+    text = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) text += ',';
+      const item: unknown = value[i];
+      text += item === undefined && !strict ? 'null' : member(item, i, ancestors, strict);
+    }
+    text += ']';
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
-      const kind = (value as object).constructor?.name ?? 'a class';
-      throw new TypeError(`${path()} must be JSON data; got an instance of ${kind}`);
+      const kind = value.constructor?.name ?? 'a class';
+      throw new EncodingError(`must be JSON data; got an instance of ${kind}`);
     }
-    const record = value as Record<string, unknown>;
     text = '{';
-    for (const key of Object.keys(record).sort()) {
-      const problem = unstorableText(key);
-      if (problem !== undefined) {
-        throw new TypeError(`${path()} key ${JSON.stringify(key)} ${problem}`);
-      }
+    for (const key of Object.keys(value).sort()) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item === undefined && !strict) continue;
+      const problem = strict ? unstorableText(key) : undefined;
+      if (problem !== undefined) throw new EncodingError(`key ${JSON.stringify(key)} ${problem}`);
       if (text.length > 1) text += ',';
-      text += `${JSON.stringify(key)}:${encode(record[key], () => memberPath(path(), key), seen)}`;
+      text += `${JSON.stringify(key)}:${member(item, key, ancestors, strict)}`;
     }
     text += '}';
   }
-  seen.pop();
+  ancestors.pop();
   return text;
+}
+
+function member(
+  value: unknown,
+  key: string | number,
+  ancestors: object[],
+  strict: boolean,
+): string {
+  try {
+    return encode(value, ancestors, strict);
+  } catch (error) {
+    if (error instanceof EncodingError) error.path.unshift(key);
+    throw error;
+  }
 }
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
-function memberPath(path: string, key: string): string {
-  return IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+function pathPart(part: string | number): string {
+  if (typeof part === 'number') return `[${part}]`;
+  return IDENTIFIER.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`;
 }
