@@ -489,7 +489,7 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     return record as AuditRecord;
   }
 
-  recordMany(
+  async recordMany(
     entries: readonly AuditEntry[],
     options: RecordOptions<Tx> = EMPTY,
   ): Promise<AuditRecord[]> {

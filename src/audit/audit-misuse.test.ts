@@ -527,6 +527,14 @@ describe('left-over misuse', () => {
     ).rejects.toThrow(/entry\.changes\["email"\] must have a before or an after value/);
   });
 
+  it('recordMany of a non-array rejects (never throws synchronously)', async () => {
+    const store = createMemoryAuditStore({ backend: createMemoryBackend() });
+    await store.migrate();
+    const audit = createAuditLog({ store });
+    const pending = audit.recordMany('not entries' as never);
+    await expect(pending).rejects.toThrow(/entries must be an array/);
+  });
+
   it('an HMAC signer keeps its own copy of the secret', () => {
     const secret = Buffer.alloc(32, 1);
     const signer = createHmacSigner({ keyId: 'h', secret });
