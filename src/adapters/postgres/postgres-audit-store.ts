@@ -10,7 +10,7 @@ import {
   createSqlAuditStore,
 } from '../sql/sql-audit-store.js';
 import type { PostgresBackend } from './postgres-backend.js';
-import { POSTGRES_NOW_MS, postgresDialect } from './postgres-dialect.js';
+import { POSTGRES_NOW_MS, postgresDialect, postgresJsonRows } from './postgres-dialect.js';
 
 /** Options of {@link createPostgresAuditStore}. */
 export interface PostgresAuditStoreOptions {
@@ -281,10 +281,7 @@ const postgresAuditDialect: AuditSqlDialect<PostgresBackend> = {
   sql: postgresDialect,
   migrations: postgresAuditStoreMigrations,
   now: POSTGRES_NOW_MS,
-  rows: (placeholder) =>
-    `jsonb_array_elements(${placeholder}::jsonb) WITH ORDINALITY AS r(value, ord)`,
-  field: (i, type) => (type === 'text' ? `(r.value->>${i})` : `(r.value->>${i})::bigint`),
-  rowOrder: 'r.ord',
+  ...postgresJsonRows,
   lockRows: 'FOR UPDATE',
   sha256Hex: (expression) => `encode(sha256(convert_to(${expression}, 'UTF8')), 'hex')`,
 };

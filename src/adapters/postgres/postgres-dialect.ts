@@ -1,4 +1,4 @@
-import type { SqlDialect } from '../sql/sql-dialect.js';
+import type { SqlDialect, SqlJsonRows } from '../sql/sql-dialect.js';
 import type { PostgresBackend } from './postgres-backend.js';
 
 /**
@@ -18,3 +18,14 @@ export const postgresDialect: SqlDialect<PostgresBackend> = {
 
 /** The server's clock in epoch milliseconds; clock_timestamp(), as now() is frozen per transaction. */
 export const POSTGRES_NOW_MS = 'floor(extract(epoch from clock_timestamp()) * 1000)::bigint';
+
+/** PostgreSQL's reading of rows passed as one `jsonb` array of arrays. */
+export const postgresJsonRows: SqlJsonRows = {
+  rows: (placeholder) =>
+    `jsonb_array_elements(${placeholder}::jsonb) WITH ORDINALITY AS r(value, ord)`,
+  field: (i, type) =>
+    type === 'text'
+      ? `(r.value->>${i})`
+      : `(r.value->>${i})::${type === 'json' ? 'jsonb' : 'bigint'}`,
+  rowOrder: 'r.ord',
+};

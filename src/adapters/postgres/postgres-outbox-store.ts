@@ -8,7 +8,7 @@ import {
   outboxIndexes,
 } from '../sql/sql-outbox-store.js';
 import type { PostgresBackend } from './postgres-backend.js';
-import { POSTGRES_NOW_MS, postgresDialect } from './postgres-dialect.js';
+import { POSTGRES_NOW_MS, postgresDialect, postgresJsonRows } from './postgres-dialect.js';
 
 /** Options of {@link createPostgresOutboxStore}. */
 export interface PostgresOutboxStoreOptions {
@@ -114,13 +114,7 @@ const postgresOutboxDialect: OutboxSqlDialect<PostgresBackend> = {
   sql: postgresDialect,
   migrations: postgresOutboxStoreMigrations,
   now: POSTGRES_NOW_MS,
-  rows: (placeholder) =>
-    `jsonb_array_elements(${placeholder}::jsonb) WITH ORDINALITY AS r(value, ord)`,
-  field: (i, type) =>
-    type === 'text'
-      ? `(r.value->>${i})`
-      : `(r.value->>${i})::${type === 'json' ? 'jsonb' : 'bigint'}`,
-  rowOrder: 'r.ord',
+  ...postgresJsonRows,
   idIn: (column, subquery) => `${column} = ANY(ARRAY${subquery})`,
   gate: (row) => ` AND ${row}.tx_id < pg_snapshot_xmin(pg_current_snapshot())`,
   purgeLock: 'FOR UPDATE SKIP LOCKED',

@@ -34,6 +34,7 @@ import {
   namedStatement,
   type SqlBackend,
   type SqlDialect,
+  type SqlJsonRows,
   type SqlParamType,
 } from './sql-dialect.js';
 
@@ -137,22 +138,13 @@ export function auditTables(
  * rows passed as one JSON parameter (an array of arrays), how a transaction locks the heads it
  * read, and (where the engine hashes) SHA-256 in SQL.
  */
-export interface AuditSqlDialect<B extends SqlBackend> {
+export interface AuditSqlDialect<B extends SqlBackend> extends SqlJsonRows {
   /** The shared spelling (placeholders). */
   readonly sql: SqlDialect<B>;
   /** The store's migrations. */
   readonly migrations: MigrationSet<B>;
   /** The engine's clock in epoch milliseconds, as an SQL expression. */
   readonly now: string;
-  /**
-   * A FROM item over the JSON array of arrays in `placeholder`, as rows `r` whose element `i` is
-   * {@link field}`(i)` and whose order in the array is {@link rowOrder}.
-   */
-  rows(placeholder: string): string;
-  /** Element `i` of a row of {@link rows}, as `type`. */
-  field(i: number, type: 'text' | 'bigint'): string;
-  /** The position of a row of {@link rows} in its array. */
-  readonly rowOrder: string;
   /**
    * Appended to the SELECT of the heads an append or an archive changes, so they stay locked
    * until the transaction ends (`FOR UPDATE`); empty where the transaction's first write locks

@@ -36,6 +36,22 @@ export interface SqlDialect<B extends SqlBackend> {
 }
 
 /**
+ * How one engine reads rows passed as one JSON parameter (an array of arrays), so a batch is one
+ * statement with one parameter whatever its size.
+ */
+export interface SqlJsonRows {
+  /**
+   * A FROM item over the JSON array of arrays in `placeholder`, as rows `r` whose element `i` is
+   * {@link field}`(i)` and whose order in the array is {@link rowOrder}.
+   */
+  rows(placeholder: string): string;
+  /** Element `i` of a row of {@link rows}, as `type`. */
+  field(i: number, type: 'text' | 'bigint' | 'json'): string;
+  /** The position of a row of {@link rows} in its array. */
+  readonly rowOrder: string;
+}
+
+/**
  * JSON text for a JSON parameter (never the value itself: `pg` would turn arrays into PostgreSQL
  * arrays), or SQL NULL for `undefined`; throws `TypeError` for values JSON cannot hold.
  */

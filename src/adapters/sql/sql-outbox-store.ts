@@ -29,7 +29,7 @@ import {
   messageExists,
 } from '../outbox-store-input.js';
 import { parseStoredJson } from '../store-data-corrupt.js';
-import type { SqlBackend, SqlDialect } from './sql-dialect.js';
+import type { SqlBackend, SqlDialect, SqlJsonRows } from './sql-dialect.js';
 
 /** The outbox store's table (before the backend's prefix and schema). */
 export const OUTBOX_MESSAGES_TABLE = 'outbox_messages';
@@ -56,22 +56,13 @@ export function outboxIndexes(table: string, index: (suffix: string) => string):
  * rows passed as one JSON parameter (an array of arrays), the claim's commit-safety gate and
  * serialisation, and the unique violation of an id.
  */
-export interface OutboxSqlDialect<B extends SqlBackend> {
+export interface OutboxSqlDialect<B extends SqlBackend> extends SqlJsonRows {
   /** The shared spelling (placeholders, JSON read back as text). */
   readonly sql: SqlDialect<B>;
   /** The store's migrations. */
   readonly migrations: MigrationSet<B>;
   /** The engine's clock in epoch milliseconds, as an SQL expression. */
   readonly now: string;
-  /**
-   * A FROM item over the JSON array of arrays in `placeholder`, as rows `r` whose element `i` is
-   * {@link field}`(i)` and whose order in the array is {@link rowOrder}.
-   */
-  rows(placeholder: string): string;
-  /** Element `i` of a row of {@link rows}, as `type`. */
-  field(i: number, type: 'text' | 'bigint' | 'json'): string;
-  /** The position of a row of {@link rows} in its array. */
-  readonly rowOrder: string;
   /**
    * `column` is one of the ids `subquery` selects. PostgreSQL: `= ANY(ARRAY(…))`, which the
    * planner answers from the unique id index however few rows it expects; as a join with the

@@ -9,7 +9,7 @@ import {
   createSqlAuditStore,
 } from '../sql/sql-audit-store.js';
 import type { SqliteBackend } from './sqlite-backend.js';
-import { SQLITE_NOW_MS, sqliteDialect } from './sqlite-dialect.js';
+import { SQLITE_NOW_MS, sqliteDialect, sqliteJsonRows } from './sqlite-dialect.js';
 
 /** Options of {@link createSqliteAuditStore}. */
 export interface SqliteAuditStoreOptions {
@@ -140,8 +140,6 @@ const sqliteAuditDialect: AuditSqlDialect<SqliteBackend> = {
   sql: sqliteDialect,
   migrations: sqliteAuditStoreMigrations,
   now: SQLITE_NOW_MS,
-  rows: (placeholder) => `json_each(${placeholder}) AS r`,
-  field: (i) => `json_extract(r.value, '$[${i}]')`,
-  rowOrder: 'r.key',
+  ...sqliteJsonRows,
   lockRows: '',
 };

@@ -1,4 +1,4 @@
-import type { SqlDialect } from '../sql/sql-dialect.js';
+import type { SqlDialect, SqlJsonRows } from '../sql/sql-dialect.js';
 import type { SqliteBackend } from './sqlite-backend.js';
 
 /**
@@ -17,3 +17,10 @@ export const sqliteDialect: SqlDialect<SqliteBackend> = {
 
 /** SQLite's clock in epoch milliseconds; 'now' is stable within one statement. */
 export const SQLITE_NOW_MS = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)";
+
+/** SQLite's reading of rows passed as one JSON array of arrays (`json_each`). */
+export const sqliteJsonRows: SqlJsonRows = {
+  rows: (placeholder) => `json_each(${placeholder}) AS r`,
+  field: (i) => `json_extract(r.value, '$[${i}]')`,
+  rowOrder: 'r.key',
+};

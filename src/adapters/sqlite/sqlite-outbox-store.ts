@@ -8,7 +8,7 @@ import {
   outboxIndexes,
 } from '../sql/sql-outbox-store.js';
 import type { SqliteBackend } from './sqlite-backend.js';
-import { SQLITE_NOW_MS, sqliteDialect } from './sqlite-dialect.js';
+import { SQLITE_NOW_MS, sqliteDialect, sqliteJsonRows } from './sqlite-dialect.js';
 
 /** Options of {@link createSqliteOutboxStore}. */
 export interface SqliteOutboxStoreOptions {
@@ -103,9 +103,7 @@ const sqliteOutboxDialect: OutboxSqlDialect<SqliteBackend> = {
   sql: sqliteDialect,
   migrations: sqliteOutboxStoreMigrations,
   now: SQLITE_NOW_MS,
-  rows: (placeholder) => `json_each(${placeholder}) AS r`,
-  field: (i) => `json_extract(r.value, '$[${i}]')`,
-  rowOrder: 'r.key',
+  ...sqliteJsonRows,
   idIn: (column, subquery) => `${column} IN ${subquery}`,
   gate: () => '',
   purgeLock: '',
