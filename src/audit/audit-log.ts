@@ -884,7 +884,7 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     const boundary =
       head.archivedThrough === 0
         ? { seq: 0, hash: AUDIT_GENESIS_HASH }
-        : await this.#checkpointAt(head.chain, head.archivedThrough);
+        : await this.#validCheckpointAt(head.chain, head.archivedThrough);
     if (boundary === undefined) {
       return {
         break: {
@@ -907,18 +907,14 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
     const verified = await this.#store.lastVerified(head.chain);
     if (verified === undefined || verified.seq <= boundary.seq) return boundary;
     // Only a position a valid checkpoint vouches for is trusted as a start.
-    const checkpoint = await this.#checkpointAt(head.chain, verified.seq);
+    const checkpoint = await this.#validCheckpointAt(head.chain, verified.seq);
     return checkpoint !== undefined && checkpoint.hash === verified.hash ? checkpoint : boundary;
   }
 
-  /** The valid checkpoint at exactly `seq`, as a start, or `undefined`. */
-  async #checkpointAt(chain: string, seq: number): Promise<AuditWalkStart | undefined> {
-    const [first] = await this.#store
-      .checkpoints({ chain, afterSeq: seq - 1, limit: 16 })
-      .then((page) =>
-        page.filter((c) => c.seq === seq && checkpointSignatureValid(c, this.#verifiers)),
-      );
-    return first === undefined ? undefined : { seq, hash: first.hash };
+  /** A stored checkpoint of `chain` at exactly `seq` whose signature verifies, or `undefined`. */
+  async #validCheckpointAt(chain: string, seq: number): Promise<AuditCheckpoint | undefined> {
+    const page = await this.#store.checkpoints({ chain, afterSeq: seq - 1, limit: 16 });
+    return page.find((c) => c.seq === seq && checkpointSignatureValid(c, this.#verifiers));
   }
 
   async *#rows(chain: string, afterSeq: number, throughSeq?: number): AsyncGenerator<AuditRow> {
@@ -1132,7 +1128,7 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       });
     }
     const checkpoint = await this.#sign(chain, target, report.throughHash);
-    const anchor = start.seq === 0 ? undefined : await this.#checkpointFull(chain, start.seq);
+    const anchor = start.seq === 0 ? undefined : await this.#validCheckpointAt(chain, start.seq);
     // A sink that resolves before it has read the whole export has not stored it: deleting then
     // would lose records.
     let exported = false;
@@ -1179,11 +1175,6 @@ class AuditLogImpl<Tx> implements AuditLog<Tx> {
       last = row.seq;
     }
     return last;
-  }
-
-  async #checkpointFull(chain: string, seq: number): Promise<AuditCheckpoint | undefined> {
-    const page = await this.#store.checkpoints({ chain, afterSeq: seq - 1, limit: 16 });
-    return page.find((c) => c.seq === seq && checkpointSignatureValid(c, this.#verifiers));
   }
 
   async close(): Promise<void> {
