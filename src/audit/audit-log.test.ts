@@ -1,5 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { memoryAuditLog, publicKey, signer } from '../../test/support/audit-logs.js';
+import { rejection } from '../../test/support/failures.js';
 import { createMemoryAuditStore, createMemoryBackend } from '../adapters/memory/index.js';
 import {
   MEMORY_AUDIT_RECORDS,
@@ -23,17 +24,6 @@ import {
   verifyAuditExport,
 } from './index.js';
 
-const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-const signer = createEd25519Signer({ keyId: 'k1', privateKey });
-
-async function setup(options: Omit<Parameters<typeof createAuditLog>[0], 'store'> = {}) {
-  const backend = createMemoryBackend();
-  const store = createMemoryAuditStore({ backend });
-  await store.migrate();
-  const audit = createAuditLog({ store, checkpoints: { signer }, ...options });
-  return { backend, store, audit };
-}
-
 function entry(i: number): AuditEntry {
   return {
     action: 'user.updated',
@@ -43,16 +33,9 @@ function entry(i: number): AuditEntry {
   };
 }
 
-async function rejection(promise: Promise<unknown>) {
-  return promise.then(
-    () => expect.unreachable('expected a rejection'),
-    (error: unknown) => error,
-  );
-}
-
 describe('record', () => {
   it('chains records with the flow context, the store clock and canonical content', async () => {
-    const { audit } = await setup({ service: 'accounts-api' });
+    const { audit } = await memoryAuditLog({ service: 'accounts-api' });
     const record = await runWithContext(
       { correlationId: 'corr-1', causationId: 'cause-1', actor: { id: 'u-9', type: 'user' } },
       () =>
@@ -81,7 +64,7 @@ describe('record', () => {
   });
 
   it('writes the content as the canonical JSON of the entry', async () => {
-    const { store, audit } = await setup();
+    const { store, audit } = await memoryAuditLog();
     const record = await runWithContext({ correlationId: 'c' }, () =>
       audit.record({
         ...entry(1),
@@ -102,7 +85,7 @@ describe('record', () => {
   });
 
   it('refuses malformed entries with a TypeError naming the field, writing nothing', async () => {
-    const { store, audit } = await setup();
+    const { store, audit } = await memoryAuditLog();
     const bad: unknown[] = [
       { resource: { type: 'user', id: '1' } },
       { action: 'x', resource: { type: 'user' } },
@@ -121,7 +104,7 @@ describe('record', () => {
   });
 
   it('recordMany is all or none', async () => {
-    const { store, audit } = await setup();
+    const { store, audit } = await memoryAuditLog();
     const error = await rejection(
       audit.recordMany([entry(1), { ...entry(2), action: '' }, entry(3)]),
     );
@@ -132,7 +115,7 @@ describe('record', () => {
   });
 
   it('joins a transaction: a rollback leaves no record and no gap', async () => {
-    const { backend, store, audit } = await setup();
+    const { backend, store, audit } = await memoryAuditLog();
     await audit.record(entry(1));
     await rejection(
       backend.transaction(async (tx) => {
@@ -182,7 +165,7 @@ describe('record', () => {
   });
 
   it('keeps a chain per tenant', async () => {
-    const { audit } = await setup({ chain: 'tenant' });
+    const { audit } = await memoryAuditLog({ chain: 'tenant' });
     const a = await runWithContext({ tenant: 'acme' }, () => audit.record(entry(1)));
     const b = await runWithContext({ tenant: 'globex' }, () => audit.record(entry(2)));
     expect([a.chain, a.seq, b.chain, b.seq]).toEqual(['acme', 1, 'globex', 1]);
@@ -218,7 +201,7 @@ describe('protector', () => {
 
   it('stores the protected form, reveals it, and verifies after the key is destroyed', async () => {
     const { keys, protector } = keyedProtector();
-    const { audit } = await setup({ protector });
+    const { audit } = await memoryAuditLog({ protector });
     const record = await audit.record({ ...entry(1), subject: 'u-1' });
     expect(JSON.stringify(record.changes)).not.toContain('example.com');
     expect((await audit.reveal(record)).changes).toEqual({
@@ -233,7 +216,7 @@ describe('protector', () => {
   });
 
   it('fails with AUDIT_PROTECTOR_FAILED and writes nothing when the protector throws', async () => {
-    const { store, audit } = await setup({
+    const { store, audit } = await memoryAuditLog({
       protector: {
         protect: () => {
           throw new Error('key service down');
@@ -248,7 +231,9 @@ describe('protector', () => {
   });
 
   it('createRedactingProtector stores markers for the listed fields only', async () => {
-    const { audit } = await setup({ protector: createRedactingProtector(['password', 'card.*']) });
+    const { audit } = await memoryAuditLog({
+      protector: createRedactingProtector(['password', 'card.*']),
+    });
     const record = await audit.record({
       ...entry(1),
       changes: {
@@ -291,7 +276,7 @@ describe('diffChanges', () => {
 
 describe('verify', () => {
   async function chainOf(n: number) {
-    const context = await setup();
+    const context = await memoryAuditLog();
     await context.audit.recordMany(Array.from({ length: n }, (_, i) => entry(i)));
     const records = context.backend.collection<MemoryAuditRecord>(MEMORY_AUDIT_RECORDS);
     const get = (seq: number) => records.get(recordKey('global', seq)) as MemoryAuditRecord;
@@ -299,7 +284,7 @@ describe('verify', () => {
     return { ...context, records, get, put };
   }
 
-  async function firstBreak(audit: Awaited<ReturnType<typeof setup>>['audit']) {
+  async function firstBreak(audit: Awaited<ReturnType<typeof memoryAuditLog>>['audit']) {
     const [report] = (await audit.verify({ from: 'start' })).chains;
     return report?.break && { kind: report.break.kind, seq: report.break.seq };
   }
@@ -456,7 +441,7 @@ describe('verify', () => {
 
 describe('checkpoints, export and archive', () => {
   it('exports a range that verifies offline, and catches an edited export', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     await audit.recordMany(Array.from({ length: 30 }, (_, i) => entry(i)));
     await audit.checkpoint();
     const lines: string[] = [];
@@ -472,7 +457,7 @@ describe('checkpoints, export and archive', () => {
   });
 
   it('archives old records behind a signed checkpoint; the rest still verifies', async () => {
-    const { audit, store } = await setup();
+    const { audit, store } = await memoryAuditLog();
     await audit.recordMany(Array.from({ length: 25 }, (_, i) => entry(i)));
     let archived = '';
     const report = await audit.archive({
@@ -507,7 +492,7 @@ describe('checkpoints, export and archive', () => {
   });
 
   it('refuses to archive a tampered range, and a boundary outside the chain', async () => {
-    const { audit, backend } = await setup();
+    const { audit, backend } = await memoryAuditLog();
     await audit.recordMany(Array.from({ length: 10 }, (_, i) => entry(i)));
     const error = await rejection(
       audit.archive({ chain: 'global', throughSeq: 11, sink: async () => {} }),
@@ -536,7 +521,9 @@ describe('checkpoints, export and archive', () => {
 
   it('signs automatically every N records, with HMAC too', async () => {
     const hmac = createHmacSigner({ keyId: 'h1', secret: 'x'.repeat(32) });
-    const { audit, store } = await setup({ checkpoints: { signer: hmac, everyRecords: 5 } });
+    const { audit, store } = await memoryAuditLog({
+      checkpoints: { signer: hmac, everyRecords: 5 },
+    });
     for (let i = 0; i < 12; i++) await audit.record(entry(i));
     await audit.close();
     const checkpoints = await store.checkpoints({ chain: 'global', afterSeq: 0, limit: 10 });

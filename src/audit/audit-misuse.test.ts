@@ -3,9 +3,10 @@
  * hand-made inputs, each refused with a TypeError naming the option or a FlowproofError with a
  * documented code, and nothing half-written.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { memoryAuditLog, privateKey, publicKey, signer } from '../../test/support/audit-logs.js';
+import { rejection } from '../../test/support/failures.js';
 import { createMemoryAuditStore, createMemoryBackend } from '../adapters/memory/index.js';
 import { isFlowproofError } from '../core/errors.js';
 import {
@@ -19,24 +20,7 @@ import {
   verifyAuditExport,
 } from './index.js';
 
-const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-const signer = createEd25519Signer({ keyId: 'k1', privateKey });
 const base: AuditEntry = { action: 'user.updated', resource: { type: 'user', id: 'u-1' } };
-
-async function setup(options: Omit<Parameters<typeof createAuditLog>[0], 'store'> = {}) {
-  const backend = createMemoryBackend();
-  const store = createMemoryAuditStore({ backend });
-  await store.migrate();
-  const audit = createAuditLog({ store, checkpoints: { signer }, ...options });
-  return { backend, store, audit };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.unreachable('expected a rejection'),
-    (error: unknown) => error,
-  );
-}
 
 function thrown(fn: () => unknown): unknown {
   try {
@@ -53,7 +37,7 @@ function expectCode(error: unknown, code: string): void {
 
 describe('archive', () => {
   it('deletes nothing when the sink resolves without reading every line', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     for (let i = 0; i < 3; i++) await audit.record(base);
     let read = 0;
     const error = await rejection(
@@ -77,7 +61,7 @@ describe('protector', () => {
   const changed: AuditEntry = { ...base, subject: 'u-1', changes: { email: { after: 'a@x.io' } } };
 
   it('reveal: a protector that throws or returns non-JSON is AUDIT_PROTECTOR_FAILED', async () => {
-    const { audit, store } = await setup();
+    const { audit, store } = await memoryAuditLog();
     const record = await audit.record(changed);
     const cause = new SyntaxError('Unexpected token');
     const throwing = createAuditLog({
@@ -107,7 +91,7 @@ describe('protector', () => {
   });
 
   it('record: a protector returning non-JSON is AUDIT_PROTECTOR_FAILED and writes nothing', async () => {
-    const { audit, store } = await setup();
+    const { audit, store } = await memoryAuditLog();
     for (const bad of [10n, undefined, new Date(0), Number.POSITIVE_INFINITY]) {
       for (const sync of [true, false]) {
         const odd = createAuditLog({
@@ -126,7 +110,7 @@ describe('protector', () => {
 
 describe('options', () => {
   it('createAuditLog: verifiers that are not an array is a TypeError naming the option', async () => {
-    const { store } = await setup();
+    const { store } = await memoryAuditLog();
     for (const verifiers of [5, 'k1', {}, [5]]) {
       const error = thrown(() => createAuditLog({ store, verifiers: verifiers as never }));
       expect(error).toBeInstanceOf(TypeError);
@@ -177,7 +161,7 @@ describe('signers and witnesses', () => {
 
 describe('timers', () => {
   it('refuses an everyMs no timer can wait (over 2^31 - 1 ms), naming it', async () => {
-    const { store } = await setup();
+    const { store } = await memoryAuditLog();
     for (const everyMs of [2 ** 31, 2 ** 40]) {
       const error = thrown(() => createAuditLog({ store, checkpoints: { signer, everyMs } }));
       expect(error).toBeInstanceOf(TypeError);
@@ -192,7 +176,7 @@ describe('timers', () => {
 
 describe('verifyAuditExport', () => {
   it('refuses bad arguments with a TypeError naming them', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     await audit.record(base);
     const lines: string[] = [];
     for await (const line of audit.exportRange({ chain: 'global' })) lines.push(line);
@@ -212,7 +196,7 @@ describe('verifyAuditExport', () => {
   });
 
   it('reports records beyond the range its header declares', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     for (let i = 0; i < 4; i++) await audit.record(base);
     await audit.checkpoint();
     const lines: string[] = [];
@@ -233,7 +217,7 @@ describe('values', () => {
   }
 
   it('refuses values nested too deep with a TypeError naming the field, not a RangeError', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     const deep = nested(100_000);
     const cycle: Record<string, unknown> = {};
     cycle.self = cycle;
@@ -258,7 +242,7 @@ describe('values', () => {
 
 describe('transaction', () => {
   it('a transaction of another kind of backend is a TypeError naming options.transaction', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     for (const transaction of [{}, 'tx', { kind: 'sqlite', inTransaction: true }]) {
       const error = await rejection(audit.record(base, { transaction: transaction as never }));
       expect(error).toBeInstanceOf(TypeError);
@@ -273,7 +257,7 @@ describe('signer', () => {
     ({ keyId: 'hsm', algorithm: 'ed25519', verify: () => false, sign }) as never;
 
   it('a signer that throws or signs wrongly is AUDIT_SIGNER_FAILED; nothing is stored', async () => {
-    const { store, audit } = await setup();
+    const { store, audit } = await memoryAuditLog();
     for (let i = 0; i < 3; i++) await audit.record(base);
     const cause = new Error('HSM unreachable');
     const signers = [
@@ -307,7 +291,7 @@ describe('signer', () => {
 
 describe('dates', () => {
   it('refuses date-times whose instant depends on the host time zone, naming the option', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     await audit.record(base);
     for (const from of [
       '2026-01-01T00:00:00',
@@ -335,7 +319,7 @@ describe('dates', () => {
 
 describe('verify against witnessed checkpoints', () => {
   it('refuses entries that are not checkpoints, naming them', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     await audit.record(base);
     const [checkpoint] = await audit.checkpoint();
     for (const bad of [{}, null, 5, { ...checkpoint, seq: '1' }]) {
@@ -348,7 +332,7 @@ describe('verify against witnessed checkpoints', () => {
   });
 
   it('reports a chain a witness vouches for that the database no longer holds', async () => {
-    const { backend } = await setup();
+    const { backend } = await memoryAuditLog();
     const tenants = createAuditLog({
       store: createMemoryAuditStore({ backend }),
       chain: (entry) => entry.resource.type,
@@ -381,7 +365,7 @@ describe('verify against witnessed checkpoints', () => {
 
 describe('close', () => {
   it('every method of a closed log is AUDIT_LOG_CLOSED, reveal() too', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     const record = await audit.record(base);
     await audit.close();
     const calls: (() => Promise<unknown>)[] = [
@@ -403,7 +387,7 @@ describe('close', () => {
 describe('close signs what moved', () => {
   it('whatever automatic checkpoints are configured (everyMs alone, or none)', async () => {
     for (const automatic of [{ everyMs: 3_600_000 }, {}, { everyRecords: 100 }]) {
-      const { audit, store } = await setup({ checkpoints: { signer, ...automatic } });
+      const { audit, store } = await memoryAuditLog({ checkpoints: { signer, ...automatic } });
       await audit.record(base);
       await audit.record(base);
       await audit.close();
@@ -418,7 +402,7 @@ describe('close signs what moved', () => {
 
 describe('archive before a date', () => {
   it('says no record is that old, rather than that records through 0 are archived', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     await audit.record(base);
     const error = await rejection(
       audit.archive({
@@ -460,7 +444,7 @@ describe('diffChanges', () => {
 
 describe('verifyAuditExport reads streams', () => {
   it('takes the export in chunks cut anywhere, as text or UTF-8 bytes', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     for (let i = 0; i < 6; i++) {
       await audit.record({ ...base, reason: `naïve café ${'€'.repeat(i)} 🙂`, metadata: { i } });
     }
@@ -494,7 +478,7 @@ describe('verifyAuditExport reads streams', () => {
   });
 
   it('numbers lines as the file does, whether items end with a line feed or not', async () => {
-    const { audit } = await setup();
+    const { audit } = await memoryAuditLog();
     await audit.record(base);
     const lines: string[] = [];
     for await (const line of audit.exportRange({ chain: 'global' })) lines.push(line);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { rejection } from '../../test/support/failures.js';
 import { recordingLogger } from '../../test/support/logger.js';
 import { useTestTracing } from '../../test/support/opentelemetry.js';
 import { createMemoryBackend, createMemoryOutboxStore } from '../adapters/memory/index.js';
@@ -19,13 +20,6 @@ async function setup() {
   await store.migrate();
   const outbox = createOutbox({ store, topics });
   return { backend, store, outbox };
-}
-
-async function rejection(promise: Promise<unknown>) {
-  return promise.then(
-    () => expect.unreachable('expected a rejection'),
-    (error: unknown) => error,
-  );
 }
 
 describe('createOutbox: enqueue', () => {

@@ -1,7 +1,7 @@
 /**
- * Unwraps the FlowproofError an operation fails with, so a test can assert on its `code` and
- * `details` directly. Anything else (no error, or an error of another class) fails the test:
- * `rejects.toMatchObject` would accept a plain object with the same fields.
+ * Unwraps the error an operation fails with, so a test can assert on its class, `code` and
+ * `details` directly. `failure` insists on a FlowproofError (`rejects.toMatchObject` would accept
+ * a plain object with the same fields); `rejection` takes any error.
  */
 import { FlowproofError } from '../../src/core/errors.js';
 
@@ -34,4 +34,18 @@ export async function failure(promise: Promise<unknown>): Promise<FlowproofError
     throw error;
   }
   throw new Error('expected a FlowproofError, but the promise resolved');
+}
+
+/**
+ * Whatever `promise` rejects with (a TypeError as well as a FlowproofError).
+ *
+ * @throws an Error when `promise` resolved.
+ */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection, but the promise resolved');
 }

@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { rejection } from '../../../test/support/failures.js';
 import { expectNoEngineError, oddValue } from '../../../test/support/odd-values.js';
 import { createMemoryBackend } from '../../adapters/memory/memory-backend.js';
 import { createMemoryEntityStore } from '../../adapters/memory/memory-entity-store.js';
@@ -36,13 +37,6 @@ async function tickets() {
   });
   await store.migrate();
   return createEntities({ machine: ticket, store });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.unreachable('it should have failed'),
-    (error: unknown) => error,
-  );
 }
 
 describe('VERSION_CONFLICT', () => {
