@@ -75,7 +75,12 @@ export type FlowproofErrorCode =
   | 'AUDIT_WITNESS_FAILED'
   | 'AUDIT_EXPORT_MALFORMED'
   | 'AUDIT_SIGNER_FAILED'
-  | 'AUDIT_LOG_CLOSED';
+  | 'AUDIT_LOG_CLOSED'
+  // lineage
+  | 'LINEAGE_RECORD_EXISTS'
+  | 'LINEAGE_VALUE_UNENCODABLE'
+  | 'LINEAGE_EXPORT_FAILED'
+  | 'LINEAGE_CLOSED';
 
 /** The `{ path, code, message }` form validation issues take in error details. */
 export interface FlowproofErrorIssue {
@@ -521,6 +526,29 @@ export interface FlowproofErrorDetailsMap {
   };
   /** The audit log was used after `close()`. */
   AUDIT_LOG_CLOSED: Record<string, never>;
+  /** A lineage record with this id is already stored. */
+  LINEAGE_RECORD_EXISTS: {
+    /** The record's id. */
+    readonly id: string;
+  };
+  /** A recorded value, or something in its provenance, is not JSON data; nothing was written. */
+  LINEAGE_VALUE_UNENCODABLE: {
+    /** The entity. */
+    readonly entity: string;
+    /** The field. */
+    readonly field: string;
+    /** Where in the field's provenance the value is, e.g. `inputs.subtotal.value`. */
+    readonly path: string;
+  };
+  /** An OpenLineage transport did not deliver an event. */
+  LINEAGE_EXPORT_FAILED: {
+    /** The transport, e.g. `http` or `file`. */
+    readonly transport: string;
+    /** The HTTP status, when the endpoint answered. */
+    readonly status?: number;
+  };
+  /** The lineage recorder was used after `close()`. */
+  LINEAGE_CLOSED: Record<string, never>;
 }
 
 /** Where in a pipeline a `PIPELINE_*` failure happened. */

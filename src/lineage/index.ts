@@ -1,9 +1,38 @@
 /**
- * Lineage: value provenance and correlation across async work.
- *
- * Not implemented yet: this entry is reserved so the package's export map is stable. See the
- * README's module list for status.
+ * Lineage: where a value came from. Values computed in application code carry their inputs,
+ * sources and calculation versions (`sourced`, `derive`); a recorder stores them per entity and
+ * field and explains them back as a tree, a Mermaid diagram or Markdown; validation pipelines'
+ * stages become lineage; runs export as OpenLineage events; and the flow context's correlation
+ * ids survive every hop.
  *
  * @module
  */
-export {};
+
+export type { FieldLineage, PipelineRunLineage, StageLineage } from './lineage-records.js';
+export {
+  LINEAGE_STORE_COMPONENT,
+  type LineageAppend,
+  type LineageCorrelationRead,
+  type LineageHistoryRead,
+  type LineagePosition,
+  type LineagePurgeRequest,
+  type LineageRecordKind,
+  type LineageRow,
+  type LineageStore,
+} from './lineage-store.js';
+export {
+  type Derived,
+  type DerivedInputValues,
+  type DerivedProvenance,
+  derive,
+  isTraced,
+  type LineageJson,
+  type LiteralProvenance,
+  type Provenance,
+  type SourcedFromOptions,
+  type SourcedOptions,
+  type SourcedProvenance,
+  sourced,
+  sourcedFrom,
+  type Traced,
+} from './provenance.js';

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import { randomUUID } from 'node:crypto';
 import { getContext } from '../core/context.js';
 import { type FlowproofError, isFlowproofError } from '../core/errors.js';
 import { type Logger, logEvent, silentLogger } from '../core/logger.js';
@@ -151,6 +152,8 @@ class RunState {
   output: unknown = undefined;
   flags: ReviewFlag[] | undefined = undefined;
   error: FlowproofError | undefined = undefined;
+  /** The run's id for `onStage` events, made at the first one. */
+  runId: string | undefined = undefined;
   constructor(
     readonly record: unknown,
     readonly signal: AbortSignal | undefined,
@@ -324,7 +327,12 @@ export class PipelineRunner {
     if (this.#logger !== silentLogger) this.#log(stage, outcome, durationMs, error);
     const hook = this.#onStage;
     if (hook === undefined) return;
+    const failed = outcome === 'rejected' || outcome === 'dead-lettered';
     try {
+      // Inside the try: reading a hostile value's keys may throw, and that must stay the hook's.
+      const fieldsIn = fieldNames(input);
+      const fieldsOut = failed ? EMPTY_FIELDS : fieldNames(output);
+      state.runId ??= randomUUID();
       hook({
         pipeline: this.name,
         stage: stage.name,
@@ -333,9 +341,12 @@ export class PipelineRunner {
         kind: stage.kind,
         outcome,
         durationMs,
-        fieldsIn: fieldNames(input),
-        fieldsOut:
-          outcome === 'rejected' || outcome === 'dead-lettered' ? EMPTY_FIELDS : fieldNames(output),
+        fieldsIn,
+        fieldsOut,
+        ...fieldChanges(input, output, fieldsIn, fieldsOut, failed, stage.kind === 'validate'),
+        fieldsMasked: stage.options.masks ?? EMPTY_FIELDS,
+        runId: state.runId,
+        stageCount: this.stages.length,
         correlationId: getContext()?.correlationId,
         error,
       });
@@ -420,6 +431,47 @@ function fieldOf(value: unknown, field: string): unknown {
   return typeof value === 'object' && value !== null && Object.hasOwn(value, field)
     ? (value as Record<string, unknown>)[field]
     : undefined;
+}
+
+/** The changed, added and dropped top-level fields of a stage, for its `onStage` event. */
+function fieldChanges(
+  input: unknown,
+  output: unknown,
+  fieldsIn: readonly string[],
+  fieldsOut: readonly string[],
+  failed: boolean,
+  copiesObjects: boolean,
+): Pick<StageEvent, 'fieldsChanged' | 'fieldsAdded' | 'fieldsDropped'> {
+  if (failed)
+    return { fieldsChanged: EMPTY_FIELDS, fieldsAdded: EMPTY_FIELDS, fieldsDropped: EMPTY_FIELDS };
+  if (fieldsIn.length === 0 || fieldsOut.length === 0) {
+    return { fieldsChanged: EMPTY_FIELDS, fieldsAdded: fieldsOut, fieldsDropped: fieldsIn };
+  }
+  const before = input as Record<string, unknown>;
+  const after = output as Record<string, unknown>;
+  let changed: string[] | undefined;
+  let added: string[] | undefined;
+  for (const field of fieldsOut) {
+    if (!Object.hasOwn(before, field)) (added ??= []).push(field);
+    else {
+      const was = before[field];
+      const is = after[field];
+      if (!Object.is(was, is) && !(copiesObjects && isObject(was) && isObject(is))) {
+        (changed ??= []).push(field);
+      }
+    }
+  }
+  let dropped: string[] | undefined;
+  for (const field of fieldsIn) if (!Object.hasOwn(after, field)) (dropped ??= []).push(field);
+  return {
+    fieldsChanged: changed ?? EMPTY_FIELDS,
+    fieldsAdded: added ?? EMPTY_FIELDS,
+    fieldsDropped: dropped ?? EMPTY_FIELDS,
+  };
+}
+
+function isObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null;
 }
 
 function fieldNames(value: unknown): readonly string[] {

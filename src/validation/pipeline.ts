@@ -379,6 +379,7 @@ const STAGE_OPTIONS: readonly string[] = [
   'onError',
   'drops',
   'adds',
+  'masks',
   'allowFieldLoss',
   'description',
   'docs',
@@ -424,6 +425,7 @@ function checkStageOptions(
   };
   const drops = list(options.drops, 'drops');
   const adds = list(options.adds, 'adds');
+  const masks = list(options.masks, 'masks');
   if (options.allowFieldLoss !== undefined && typeof options.allowFieldLoss !== 'boolean') {
     throw new TypeError(`${at('allowFieldLoss')} must be a boolean`);
   }
@@ -435,6 +437,7 @@ function checkStageOptions(
     ...options,
     ...(drops === undefined ? {} : { drops }),
     ...(adds === undefined ? {} : { adds }),
+    ...(masks === undefined ? {} : { masks }),
     ...(docs === undefined ? {} : { docs }),
   });
 }

@@ -114,6 +114,13 @@ export interface StageOptions<In, Out> {
    */
   readonly adds?: readonly string[];
   /**
+   * Fields whose values the stage masks or redacts (the field stays, its real value does not), as
+   * dotted paths. Lineage marks them as masked (`masking: true` in OpenLineage column lineage), so
+   * nobody reads a masked value as the real one.
+   * @default []
+   */
+  readonly masks?: readonly string[];
+  /**
    * Turns the field-loss check off for this stage (for a stage that maps to a new shape, such as a
    * payment processor's format).
    * @default false
@@ -210,6 +217,22 @@ export interface StageEvent {
   readonly fieldsIn: readonly string[];
   /** Top-level field names of the stage's output (empty when it failed or is not an object). */
   readonly fieldsOut: readonly string[];
+  /**
+   * Top-level fields of both input and output whose value is not the same (`Object.is`). A
+   * validate stage's schema copies objects and arrays, so there only fields holding other values
+   * count (a coerced number, a defaulted string).
+   */
+  readonly fieldsChanged: readonly string[];
+  /** Top-level fields of the output that the input did not have. */
+  readonly fieldsAdded: readonly string[];
+  /** Top-level fields of the input that the output does not have (empty when the stage failed). */
+  readonly fieldsDropped: readonly string[];
+  /** The stage's `masks` option: fields whose values it masks or redacts. */
+  readonly fieldsMasked: readonly string[];
+  /** One id per run of the pipeline (a UUID), shared by the events of its stages. */
+  readonly runId: string;
+  /** How many stages the pipeline has: the run has ended after the event with `index` one less. */
+  readonly stageCount: number;
   /** The flow context's correlation id, when there is one. */
   readonly correlationId: string | undefined;
   /** The stage's error, when it failed (`outcome` other than `passed`). */
