@@ -50,7 +50,23 @@ export function canonicalJson(
         { cause: error },
       );
     }
-    throw new TypeError(`${name}${error.path.map(pathPart).join('')} ${error.message}`);
+    const path = error.path.map(pathPart).join('');
+    throw new CanonicalJsonError(`${name}${path} ${error.message}`, path);
+  }
+}
+
+/**
+ * The `TypeError` {@link canonicalJson} throws for a value with no encoding; `path` says where in
+ * the value it is (`.items[2].price`, empty for the value itself), for callers that report it in
+ * their own error's details.
+ */
+export class CanonicalJsonError extends TypeError {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+    this.name = 'TypeError';
   }
 }
 

@@ -8,6 +8,26 @@
  * @module
  */
 
+export {
+  Explanation,
+  type LineageMetadata,
+  type PipelineStep,
+  type PipelineStepAction,
+} from './explanation.js';
+export {
+  createLineage,
+  type DerivationFailure,
+  type ExplainOptions,
+  type Lineage,
+  type LineageEventSink,
+  type LineageHistoryOptions,
+  type LineageHistoryPage,
+  type LineageOptions,
+  type LineagePurgeOptions,
+  type LineagePurgeReport,
+  type LineageTxOf,
+  type RecordLineageOptions,
+} from './lineage-recorder.js';
 export type { FieldLineage, PipelineRunLineage, StageLineage } from './lineage-records.js';
 export {
   LINEAGE_STORE_COMPONENT,

@@ -3,6 +3,7 @@
  * and as Markdown in the reference's per-step "Input / Transformation / Output / Validation /
  * Error handling" shape. Generated from the same objects that run, so it cannot drift.
  */
+import { blockText, codeSpan, inlineText, mermaidLabel, strong } from '../core/markup.js';
 import type { CompiledStage } from './pipeline-runner.js';
 import {
   describeField,
@@ -190,81 +191,8 @@ function fieldDescription(field: FieldFacts): SchemaFieldDescription {
   return description;
 }
 
-/**
- * Quotes a label for Mermaid: a double quote or a line break (`\r` alone is one too) would end it,
- * and Mermaid renders HTML in labels, so `<` and `>` become its entity codes.
- */
-function label(value: string): string {
-  const escaped = oneLine(value)
-    .replace(/"/g, '#quot;')
-    .replace(/</g, '#lt;')
-    .replace(/>/g, '#gt;');
-  return `"${escaped}"`;
-}
-
-/** Folds CommonMark's line endings (`\r\n`, `\r`, `\n`), any of which would start a new block. */
-function oneLine(value: string): string {
-  return value.replace(/\r\n?|\n/g, ' ');
-}
-
-/**
- * User text (names, boundaries, descriptions) as Markdown inline text that cannot change the
- * document's structure: line breaks are folded, and every character that could open emphasis,
- * code, a link, raw HTML, an entity, a table cell or a heading's closing sequence is escaped. An
- * underscore inside a word cannot open emphasis, so `parse_request` is left as it is.
- */
-function inlineText(value: string): string {
-  return oneLine(value).replace(/[\\`*_[\]#|~<>&]/g, (char, offset: number, whole: string) => {
-    if (char === '<') return '&lt;';
-    if (char === '>') return '&gt;';
-    if (char === '&') return '&amp;';
-    if (char === '_' && isWordChar(whole[offset - 1]) && isWordChar(whole[offset + 1])) return char;
-    return `\\${char}`;
-  });
-}
-
-function isWordChar(char: string | undefined): boolean {
-  return char !== undefined && /[\p{L}\p{N}]/u.test(char);
-}
-
-/**
- * {@link inlineText} for a line of its own (a list item, a paragraph): leading blanks would make
- * indented code, and a leading `-`, `+`, `=` or `1.` a list, a rule or a heading underline.
- */
-function blockText(value: string): string {
-  return inlineText(value)
-    .replace(/^[ \t]+/, '')
-    .replace(/^[-+=]/, '\\$&')
-    .replace(/^(\d+)([.)])/, '$1\\$2');
-}
-
-/**
- * `value` in bold. Emphasis cannot open before or close after whitespace, so the text is trimmed;
- * a value that is only whitespace is shown as code instead.
- */
-function strong(value: string): string {
-  const trimmed = inlineText(value).trim();
-  return trimmed === '' ? codeSpan(value) : `**${trimmed}**`;
-}
-
-/**
- * An inline code span holding `value` verbatim (line breaks folded). CommonMark closes a span at
- * the first backtick run as long as its opening one, so the fence is one backtick longer than any
- * run inside. It is padded with a space each side when the value holds a backtick (one at either
- * end would merge with the fence) or starts and ends with a space (CommonMark strips one each
- * side); the padding is stripped when rendered.
- */
-function codeSpan(value: string): string {
-  const content = oneLine(value);
-  if (content === '') return '` `';
-  const longest = Math.max(0, ...(content.match(/`+/g) ?? []).map((run) => run.length));
-  const fence = '`'.repeat(longest + 1);
-  const pad = longest > 0 || (content.startsWith(' ') && content.endsWith(' ')) ? ' ' : '';
-  return `${fence}${pad}${content}${pad}${fence}`;
-}
-
 function node(stage: StageDescription): string {
-  const text = label(`${stage.kind}: ${stage.name}`);
+  const text = mermaidLabel(`${stage.kind}: ${stage.name}`);
   const id = `s${stage.index}`;
   if (stage.kind === 'validate') return `${id}{{${text}}}`;
   if (stage.kind === 'enrich') return `${id}([${text}])`;
@@ -273,19 +201,19 @@ function node(stage: StageDescription): string {
 
 /** @internal */
 export function pipelineToMermaid(description: PipelineDescription): string {
-  const lines = ['flowchart LR', `  input((${label('input')}))`];
+  const lines = ['flowchart LR', `  input((${mermaidLabel('input')}))`];
   let group = -1;
   let previous: string | undefined;
   for (const stage of description.stages) {
     if (stage.boundary !== previous) {
       if (previous !== undefined) lines.push('  end');
       group += 1;
-      lines.push(`  subgraph b${group}[${label(`${stage.boundary} boundary`)}]`);
+      lines.push(`  subgraph b${group}[${mermaidLabel(`${stage.boundary} boundary`)}]`);
       previous = stage.boundary;
     }
     lines.push(`    ${node(stage)}`);
   }
-  lines.push('  end', `  output((${label('output')}))`);
+  lines.push('  end', `  output((${mermaidLabel('output')}))`);
   const ids = description.stages.map((stage) => `s${stage.index}`);
   lines.push(`  ${['input', ...ids, 'output'].join(' --> ')}`);
   const failures = { reject: false, dead: false };
@@ -301,8 +229,8 @@ export function pipelineToMermaid(description: PipelineDescription): string {
       lines.push(`  ${id} -.->|fallback, flag for review| ${ids[i + 1] ?? 'output'}`);
     }
   });
-  if (failures.reject) lines.push(`  rejected([${label('rejected: PIPELINE_REJECTED')}])`);
-  if (failures.dead) lines.push(`  deadletters[(${label('dead letters')})]`);
+  if (failures.reject) lines.push(`  rejected([${mermaidLabel('rejected: PIPELINE_REJECTED')}])`);
+  if (failures.dead) lines.push(`  deadletters[(${mermaidLabel('dead letters')})]`);
   return `${lines.join('\n')}\n`;
 }
 
