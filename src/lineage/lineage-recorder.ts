@@ -11,8 +11,9 @@ import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logge
 import {
   assertFunction,
   assertInteger,
-  assertKnownKeys,
   assertOptionsObject,
+  readable,
+  readObject,
   unstorableText,
 } from '../core/options.js';
 import type { StageEvent } from '../validation/stage.js';
@@ -253,16 +254,19 @@ const MAX_OPEN_RUNS = 10_000;
 export function createLineage<S extends LineageStore<never>>(
   options: LineageOptions<S>,
 ): Lineage<LineageTxOf<S>> {
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(
+  options = readObject(
     options,
-    ['store', 'logger', 'openLineage', 'flushIntervalMs', 'maxPendingRuns'],
     'options',
-  );
+    'store logger openLineage flushIntervalMs maxPendingRuns',
+  ) as unknown as LineageOptions<S>;
   const store = options.store as unknown as LineageStore<LineageTxOf<S>>;
   assertOptionsObject(store, 'options.store');
   for (const method of ['append', 'latest', 'history', 'byCorrelation', 'purge', 'withBackend']) {
-    if (typeof (store as unknown as Record<string, unknown>)[method] !== 'function') {
+    const found = readable(
+      'options.store',
+      () => (store as unknown as Record<string, unknown>)[method],
+    );
+    if (typeof found !== 'function') {
       throw new TypeError(`options.store must be a lineage store (missing ${method}())`);
     }
   }
@@ -272,7 +276,10 @@ export function createLineage<S extends LineageStore<never>>(
   if (sink !== undefined) {
     assertOptionsObject(sink, 'options.openLineage');
     for (const method of ['emitPipelineRun', 'emitField', 'emitDerivationFailure'] as const) {
-      assertFunction(sink[method], `options.openLineage.${method}`);
+      assertFunction(
+        readable('options.openLineage', () => sink[method]),
+        `options.openLineage.${method}`,
+      );
     }
   }
   const flushIntervalMs = options.flushIntervalMs ?? 100;
@@ -332,9 +339,8 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     options: RecordLineageOptions<Tx> = {},
   ): Promise<readonly FieldLineage[]> {
     checkText(entity, 'entity');
-    assertOptionsObject(fields, 'fields');
-    assertOptionsObject(options, 'options');
-    assertKnownKeys(options, ['transaction'], 'options');
+    fields = readObject(fields, 'fields') as Record<string, Traced<unknown>>;
+    options = readObject(options, 'options', 'transaction') as RecordLineageOptions<Tx>;
     const names = Object.keys(fields);
     if (names.length === 0) throw new TypeError('fields must name at least one field');
     this.#assertOpen();
@@ -376,8 +382,7 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
   ): Promise<Explanation | undefined> {
     checkText(entity, 'entity');
     checkText(field, 'field');
-    assertOptionsObject(options, 'options');
-    assertKnownKeys(options, ['at'], 'options');
+    options = readObject(options, 'options', 'at') as ExplainOptions;
     const at = options.at === undefined ? undefined : instantMs(options.at, 'options.at');
     this.#assertOpen();
     const row = await this.#store.latest(entity, field, at);
@@ -398,8 +403,7 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
   ): Promise<LineageHistoryPage> {
     checkText(entity, 'entity');
     checkText(field, 'field');
-    assertOptionsObject(options, 'options');
-    assertKnownKeys(options, ['limit', 'cursor'], 'options');
+    options = readObject(options, 'options', 'limit cursor') as LineageHistoryOptions;
     const limit = options.limit ?? 50;
     assertInteger(limit, 'options.limit', 1);
     const before = options.cursor === undefined ? undefined : readCursor(options.cursor);
@@ -500,12 +504,11 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
   }
 
   async purge(options: LineagePurgeOptions): Promise<LineagePurgeReport> {
-    assertOptionsObject(options, 'options');
-    assertKnownKeys(
+    options = readObject(
       options,
-      ['olderThanMs', 'before', 'batchSize', 'signal', 'onProgress'],
       'options',
-    );
+      'olderThanMs before batchSize signal onProgress',
+    ) as LineagePurgeOptions;
     const { olderThanMs, signal, onProgress } = options;
     if ((olderThanMs === undefined) === (options.before === undefined)) {
       throw new TypeError('options must give exactly one of olderThanMs and before');

@@ -9,7 +9,7 @@
  */
 import { parseInstant, toUtcIso } from '../core/clock.js';
 import { describeValue } from '../core/errors.js';
-import { assertFunction, assertKnownKeys, assertOptionsObject } from '../core/options.js';
+import { assertFunction, assertOptionsObject, readObject, unreadable } from '../core/options.js';
 
 /** JSON data: what provenance values and attributes hold once recorded. */
 export type LineageJson =
@@ -83,7 +83,12 @@ export interface Traced<T> {
 
 /** Whether `value` is a {@link Traced} value (from any copy of flowproof in the process). */
 export function isTraced(value: unknown): value is Traced<unknown> {
-  return typeof value === 'object' && value !== null && (value as Traced<unknown>)[TRACED] === true;
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return (value as Traced<unknown>)[TRACED] === true;
+  } catch {
+    return false; // a revoked proxy, a trap that throws: not a traced value
+  }
 }
 
 /** Options of {@link sourced}. */
@@ -108,7 +113,7 @@ export interface SourcedOptions {
   readonly masked?: boolean;
 }
 
-const SOURCED_KEYS = ['source', 'fetchedAt', 'attributes', 'masked'];
+const SOURCED_KEYS = 'source fetchedAt attributes masked';
 const MAX_NAME_LENGTH = 200;
 
 /**
@@ -126,15 +131,15 @@ const MAX_NAME_LENGTH = 200;
  * ```
  */
 export function sourced<T>(value: T, options: SourcedOptions): Traced<T> {
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, SOURCED_KEYS, 'options');
-  const source = checkName(options.source, 'options.source');
+  const read = readObject(options, 'options', SOURCED_KEYS) as unknown as SourcedOptions;
+  const source = checkName(read.source, 'options.source');
   const fetchedAt =
-    options.fetchedAt === undefined
+    read.fetchedAt === undefined
       ? toUtcIso(new Date())
-      : instantText(options.fetchedAt, 'options.fetchedAt');
-  const { attributes, masked } = options;
-  if (attributes !== undefined) assertOptionsObject(attributes, 'options.attributes');
+      : instantText(read.fetchedAt, 'options.fetchedAt');
+  const { masked } = read;
+  const attributes =
+    read.attributes === undefined ? undefined : readObject(read.attributes, 'options.attributes');
   if (masked !== undefined && typeof masked !== 'boolean') {
     throw new TypeError(`options.masked must be a boolean, got ${describeValue(masked)}`);
   }
@@ -143,7 +148,9 @@ export function sourced<T>(value: T, options: SourcedOptions): Traced<T> {
     value,
     source,
     fetchedAt,
-    ...(attributes === undefined ? {} : { attributes: Object.freeze({ ...attributes }) }),
+    ...(attributes === undefined
+      ? {}
+      : { attributes: Object.freeze({ ...attributes }) as Readonly<Record<string, LineageJson>> }),
     ...(masked ? { masked: true } : {}),
   });
   return new SettledTraced(value, provenance);
@@ -172,10 +179,9 @@ export async function sourcedFrom<T>(
 ): Promise<Traced<Awaited<T>>> {
   checkName(source, 'source');
   assertFunction(fetch, 'fetch');
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, ['attributes', 'masked'], 'options');
+  const read = readObject(options, 'options', 'attributes masked');
   const value = await fetch();
-  return sourced(value as Awaited<T>, { ...options, source });
+  return sourced(value as Awaited<T>, { ...read, source });
 }
 
 /** The plain values of `derive`'s inputs: each traced input unwrapped. */
@@ -213,19 +219,27 @@ export function derive<const I extends Readonly<Record<string, unknown>>, R>(
   checkName(version, 'version');
   assertOptionsObject(inputs, 'inputs');
   assertFunction(fn, 'fn');
+  // One copy, read once: the function sees the same values the provenance keeps, whatever the
+  // caller's object does afterwards.
+  const copy: Record<string, unknown> = {};
   const values: Record<string, unknown> = {};
-  for (const key in inputs) {
-    if (!Object.hasOwn(inputs, key)) continue;
-    const input = inputs[key];
-    values[key] = isTraced(input) ? input.value : input;
+  try {
+    for (const key in inputs) {
+      if (!Object.hasOwn(inputs, key)) continue;
+      const input = inputs[key];
+      copy[key] = input;
+      values[key] = isTraced(input) ? input.value : input;
+    }
+  } catch (cause) {
+    throw unreadable('inputs', cause);
   }
   const result = fn(values as DerivedInputValues<I>);
   if (isThenable(result)) {
     return Promise.resolve(result).then(
-      (value) => new DerivedTraced(value, name, version, Date.now(), inputs),
+      (value) => new DerivedTraced(value, name, version, Date.now(), copy),
     ) as Derived<R>;
   }
-  return new DerivedTraced(result, name, version, Date.now(), inputs) as unknown as Derived<R>;
+  return new DerivedTraced(result, name, version, Date.now(), copy) as unknown as Derived<R>;
 }
 
 /** A traced value whose provenance is known when it is made. */
@@ -240,8 +254,8 @@ class SettledTraced<T> implements Traced<T> {
 }
 
 /**
- * A derived value. The inputs object is copied shallowly, so later changes to the caller's
- * object do not rewrite history; the provenance tree is built on first read.
+ * A derived value. It keeps the copy of the inputs `derive` made, so later changes to the
+ * caller's object do not rewrite history; the provenance tree is built on first read.
  */
 class DerivedTraced<T> implements Traced<T> {
   readonly [TRACED] = true as const;
@@ -255,7 +269,7 @@ class DerivedTraced<T> implements Traced<T> {
     readonly calculatedAtMs: number,
     inputs: Readonly<Record<string, unknown>>,
   ) {
-    this.#inputs = { ...inputs };
+    this.#inputs = inputs;
   }
 
   get provenance(): DerivedProvenance {

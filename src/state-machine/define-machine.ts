@@ -6,7 +6,7 @@
  * {@link Machine.transition} does a few property reads per call.
  */
 import { describeValue } from '../core/errors.js';
-import { assertFunction, assertInteger } from '../core/options.js';
+import { assertFunction, assertInteger, readable, readObject } from '../core/options.js';
 import { processSingleton } from '../core/process-singleton.js';
 import {
   type InferSchemaInput,
@@ -17,8 +17,6 @@ import {
 import {
   assertSnapshot,
   compileTransition,
-  readable,
-  readObject,
   readSnapshot,
   type TransitionFunction,
   validateSync,

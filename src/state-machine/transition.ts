@@ -5,7 +5,7 @@
  * events and snapshots are built here too, so that entities report them in the same words.
  */
 import { describeValue, FlowproofError } from '../core/errors.js';
-import { assertKnownKeys } from '../core/options.js';
+import { readable, unreadable } from '../core/options.js';
 import {
   type SchemaValidation,
   type StandardSchemaV1,
@@ -213,43 +213,6 @@ export function readEvent(event: unknown): AnyEvent {
     throw new TypeError('event must be an object with a string type');
   }
   return read;
-}
-
-/**
- * @internal What `read` returns, or a `TypeError` naming `name` with what it threw as `cause`
- * when the value cannot be read (a revoked proxy, a getter or proxy trap that throws).
- */
-export function readable<T>(name: string, read: () => T): T {
-  try {
-    return read();
-  } catch (cause) {
-    throw unreadable(name, cause);
-  }
-}
-
-/** A `TypeError` saying that `name` cannot be read, with what reading it threw as `cause`. */
-function unreadable(name: string, cause: unknown): TypeError {
-  return new TypeError(`${name} cannot be read`, { cause });
-}
-
-/**
- * @internal A null-prototype copy of the own enumerable properties of the object `value`, each
- * read once. Throws a `TypeError` naming `name` when it is not a (non-array) object, cannot be
- * read, or has a key outside `known` (space-separated names, which keeps the pure entry small).
- */
-export function readObject(value: unknown, name: string, known?: string): Record<string, unknown> {
-  const keys = readable(
-    name,
-    () =>
-      typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value),
-  );
-  if (!keys) throw new TypeError(`${name} must be an object, got ${describeValue(value)}`);
-  const copy: Record<string, unknown> = Object.create(null);
-  for (const key of keys) {
-    copy[key] = readable(`${name}.${key}`, () => (value as Record<string, unknown>)[key]);
-  }
-  if (known) assertKnownKeys(copy, known.split(' '), name);
-  return copy;
 }
 
 /**

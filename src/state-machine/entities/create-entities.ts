@@ -14,7 +14,7 @@ import {
   isFlowproofError,
 } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
-import { assertFunction, assertInteger } from '../../core/options.js';
+import { assertFunction, assertInteger, readable, readObject } from '../../core/options.js';
 import { processSingleton } from '../../core/process-singleton.js';
 import {
   type SchemaValidation,
@@ -31,7 +31,7 @@ import {
   machineInternals,
   type Snapshot,
 } from '../define-machine.js';
-import { type AnyEvent, readable, readEvent, readObject, validOutput } from '../transition.js';
+import { type AnyEvent, readEvent, validOutput } from '../transition.js';
 import type {
   DueTimer,
   EntityStore,

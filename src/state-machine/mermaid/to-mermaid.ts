@@ -5,9 +5,9 @@
  */
 
 import { describeValue } from '../../core/errors.js';
+import { readObject } from '../../core/options.js';
 import type { EventSchemas, Machine } from '../define-machine.js';
 import { describe } from '../describe.js';
-import { readObject } from '../transition.js';
 
 /** Options of {@link toMermaid}. */
 export interface MermaidOptions {
