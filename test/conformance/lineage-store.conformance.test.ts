@@ -1,0 +1,16 @@
+import { afterAll, describe, it } from 'vitest';
+import { describeLineageStoreConformance } from '../../src/testing/index.js';
+import { closeSharedClients } from './backends.js';
+import { pgliteLineageStoreTarget, postgresLineageStoreTarget } from './lineage-stores.js';
+
+const test = { describe, it };
+
+describeLineageStoreConformance({ ...pgliteLineageStoreTarget, test });
+
+if (process.env.FLOWPROOF_TEST_POSTGRES_URL) {
+  describeLineageStoreConformance({ ...postgresLineageStoreTarget, test });
+} else {
+  describe.skip('LineageStore conformance: postgres (skipped: no PostgreSQL server)', () => {});
+}
+
+afterAll(closeSharedClients);

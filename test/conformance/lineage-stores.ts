@@ -1,0 +1,27 @@
+/**
+ * The lineage stores flowproof ships, as conformance targets over the backend targets in
+ * `backends.ts`.
+ */
+
+import {
+  createPostgresLineageStore,
+  type PostgresLineageStore,
+} from '../../src/adapters/postgres/index.js';
+import type { LineageStoreTarget } from '../../src/testing/index.js';
+import { pgliteTarget, postgresTarget } from './backends.js';
+
+export const pgliteLineageStoreTarget: LineageStoreTarget<PostgresLineageStore> = {
+  name: 'pglite',
+  factory: async (namespace) =>
+    createPostgresLineageStore({ backend: await pgliteTarget.factory(namespace) }),
+  bind: (store, backend) => store.withBackend(backend as PostgresLineageStore['backend']),
+  capabilities: { transactions: true },
+};
+
+export const postgresLineageStoreTarget: LineageStoreTarget<PostgresLineageStore> = {
+  name: 'postgres',
+  factory: async (namespace) =>
+    createPostgresLineageStore({ backend: await postgresTarget.factory(namespace) }),
+  bind: (store, backend) => store.withBackend(backend as PostgresLineageStore['backend']),
+  capabilities: { transactions: true },
+};
