@@ -1,10 +1,15 @@
 import { afterAll, describe, it } from 'vitest';
 import { describeLineageStoreConformance } from '../../src/testing/index.js';
 import { closeSharedClients } from './backends.js';
-import { pgliteLineageStoreTarget, postgresLineageStoreTarget } from './lineage-stores.js';
+import {
+  pgliteLineageStoreTarget,
+  postgresLineageStoreTarget,
+  sqliteLineageStoreTarget,
+} from './lineage-stores.js';
 
 const test = { describe, it };
 
+describeLineageStoreConformance({ ...sqliteLineageStoreTarget, test });
 describeLineageStoreConformance({ ...pgliteLineageStoreTarget, test });
 
 if (process.env.FLOWPROOF_TEST_POSTGRES_URL) {

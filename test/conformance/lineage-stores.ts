@@ -7,8 +7,20 @@ import {
   createPostgresLineageStore,
   type PostgresLineageStore,
 } from '../../src/adapters/postgres/index.js';
+import {
+  createSqliteLineageStore,
+  type SqliteLineageStore,
+} from '../../src/adapters/sqlite/index.js';
 import type { LineageStoreTarget } from '../../src/testing/index.js';
-import { pgliteTarget, postgresTarget } from './backends.js';
+import { pgliteTarget, postgresTarget, sqliteTarget } from './backends.js';
+
+export const sqliteLineageStoreTarget: LineageStoreTarget<SqliteLineageStore> = {
+  name: 'sqlite',
+  factory: async (namespace) =>
+    createSqliteLineageStore({ backend: await sqliteTarget.factory(namespace), ownsBackend: true }),
+  bind: (store, backend) => store.withBackend(backend as SqliteLineageStore['backend']),
+  capabilities: { transactions: true },
+};
 
 export const pgliteLineageStoreTarget: LineageStoreTarget<PostgresLineageStore> = {
   name: 'pglite',
