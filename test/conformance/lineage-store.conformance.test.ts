@@ -2,6 +2,7 @@ import { afterAll, describe, it } from 'vitest';
 import { describeLineageStoreConformance } from '../../src/testing/index.js';
 import { closeSharedClients } from './backends.js';
 import {
+  memoryLineageStoreTarget,
   pgliteLineageStoreTarget,
   postgresLineageStoreTarget,
   sqliteLineageStoreTarget,
@@ -9,6 +10,7 @@ import {
 
 const test = { describe, it };
 
+describeLineageStoreConformance({ ...memoryLineageStoreTarget, test });
 describeLineageStoreConformance({ ...sqliteLineageStoreTarget, test });
 describeLineageStoreConformance({ ...pgliteLineageStoreTarget, test });
 

@@ -4,6 +4,10 @@
  */
 
 import {
+  createMemoryLineageStore,
+  type MemoryLineageStore,
+} from '../../src/adapters/memory/index.js';
+import {
   createPostgresLineageStore,
   type PostgresLineageStore,
 } from '../../src/adapters/postgres/index.js';
@@ -12,7 +16,15 @@ import {
   type SqliteLineageStore,
 } from '../../src/adapters/sqlite/index.js';
 import type { LineageStoreTarget } from '../../src/testing/index.js';
-import { pgliteTarget, postgresTarget, sqliteTarget } from './backends.js';
+import { memoryTarget, pgliteTarget, postgresTarget, sqliteTarget } from './backends.js';
+
+export const memoryLineageStoreTarget: LineageStoreTarget<MemoryLineageStore> = {
+  name: 'memory',
+  factory: async (namespace) =>
+    createMemoryLineageStore({ backend: await memoryTarget.factory(namespace) }),
+  bind: (store, backend) => store.withBackend(backend as MemoryLineageStore['backend']),
+  capabilities: { transactions: true },
+};
 
 export const sqliteLineageStoreTarget: LineageStoreTarget<SqliteLineageStore> = {
   name: 'sqlite',
