@@ -17,12 +17,8 @@ import type {
   AuditStoreQuery,
 } from '../audit/audit-store.js';
 import { describeValue, type FlowproofError } from '../core/errors.js';
-import {
-  assertInteger,
-  assertKnownKeys,
-  assertOptionsObject,
-  unstorableText,
-} from '../core/options.js';
+import { assertInteger, assertKnownKeys, assertOptionsObject } from '../core/options.js';
+import { assertStorableText } from './storable-text.js';
 import { storeDataCorrupt } from './store-data-corrupt.js';
 
 const APPEND_KEYS = [
@@ -49,20 +45,9 @@ const QUERY_KEYS = [
 const ALGORITHMS: readonly AuditSignatureAlgorithm[] = ['ed25519', 'hmac-sha256'];
 const HASH = /^[0-9a-f]{64}$/;
 
-/** Throws unless `value` is a string every backend stores alike (no NUL, no lone surrogate). */
-function assertText(value: unknown, name: string, allowEmpty = false): asserts value is string {
-  if (typeof value !== 'string' || (!allowEmpty && value.length === 0)) {
-    throw new TypeError(
-      `${name} must be a${allowEmpty ? '' : ' non-empty'} string, got ${describeValue(value)}`,
-    );
-  }
-  const problem = unstorableText(value);
-  if (problem !== undefined) throw new TypeError(`${name} ${problem}`);
-}
-
 /** Throws unless `value` is a chain name: a non-empty string without NUL or lone surrogates. */
 export function checkChain(value: unknown, name = 'chain'): asserts value is string {
-  assertText(value, name);
+  assertStorableText(value, name);
 }
 
 /** Throws unless `value` is a lowercase hex SHA-256 hash. */
@@ -85,12 +70,13 @@ export function checkAppends(entries: readonly AuditAppend[]): void {
     assertOptionsObject(entry, name);
     assertKnownKeys(entry, APPEND_KEYS, name);
     checkChain(entry.chain, `${name}.chain`);
-    assertText(entry.content, `${name}.content`);
-    assertText(entry.action, `${name}.action`);
-    if (entry.actorId !== null) assertText(entry.actorId, `${name}.actorId`);
-    assertText(entry.resourceType, `${name}.resourceType`);
-    assertText(entry.resourceId, `${name}.resourceId`);
-    if (entry.correlationId !== null) assertText(entry.correlationId, `${name}.correlationId`);
+    assertStorableText(entry.content, `${name}.content`);
+    assertStorableText(entry.action, `${name}.action`);
+    if (entry.actorId !== null) assertStorableText(entry.actorId, `${name}.actorId`);
+    assertStorableText(entry.resourceType, `${name}.resourceType`);
+    assertStorableText(entry.resourceId, `${name}.resourceId`);
+    if (entry.correlationId !== null)
+      assertStorableText(entry.correlationId, `${name}.correlationId`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(`{${entry.content}}`);
@@ -118,13 +104,13 @@ export function checkStoreQuery(query: AuditStoreQuery): void {
   assertOptionsObject(query, 'query');
   assertKnownKeys(query, QUERY_KEYS, 'query');
   for (const key of ['chain', 'action', 'actorId', 'resourceType', 'correlationId'] as const) {
-    if (query[key] !== undefined) assertText(query[key], `query.${key}`);
+    if (query[key] !== undefined) assertStorableText(query[key], `query.${key}`);
   }
   if (query.resourceId !== undefined) {
     if (query.resourceType === undefined) {
       throw new TypeError('query.resourceId needs query.resourceType');
     }
-    assertText(query.resourceId, 'query.resourceId');
+    assertStorableText(query.resourceId, 'query.resourceId');
   }
   if (query.from !== undefined) assertInteger(query.from, 'query.from', 0);
   if (query.to !== undefined) assertInteger(query.to, 'query.to', 0);
@@ -151,13 +137,13 @@ export function checkCheckpoint(checkpoint: AuditCheckpoint): void {
   assertInteger(checkpoint.seq, 'checkpoint.seq', 1);
   assertHash(checkpoint.hash, 'checkpoint.hash');
   assertInteger(checkpoint.signedAt, 'checkpoint.signedAt', 0);
-  assertText(checkpoint.keyId, 'checkpoint.keyId');
+  assertStorableText(checkpoint.keyId, 'checkpoint.keyId');
   if (!ALGORITHMS.includes(checkpoint.algorithm)) {
     throw new TypeError(
       `checkpoint.algorithm must be one of ${ALGORITHMS.join(', ')}, got ${describeValue(checkpoint.algorithm)}`,
     );
   }
-  assertText(checkpoint.signature, 'checkpoint.signature');
+  assertStorableText(checkpoint.signature, 'checkpoint.signature');
 }
 
 /** @throws TypeError naming the first bad field of a checkpoint read. */

@@ -49,6 +49,12 @@ export {
   idempotencyConformanceWorker,
 } from './idempotency-store-conformance.js';
 export {
+  describeLineageStoreConformance,
+  type LineageStoreCapabilities,
+  type LineageStoreConformanceOptions,
+  type LineageStoreTarget,
+} from './lineage-store-conformance.js';
+export {
   type ProcessError,
   type ProcessExited,
   type ProcessFulfilled,

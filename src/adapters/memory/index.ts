@@ -28,6 +28,12 @@ export {
   memoryIdempotencyMigrations,
 } from './memory-idempotency-store.js';
 export {
+  createMemoryLineageStore,
+  type MemoryLineageStore,
+  type MemoryLineageStoreOptions,
+  memoryLineageStoreMigrations,
+} from './memory-lineage-store.js';
+export {
   createMemoryOutboxStore,
   type MemoryOutboxStore,
   type MemoryOutboxStoreOptions,

@@ -44,6 +44,12 @@ export {
   postgresIdempotencyMigrations,
 } from './postgres-idempotency-store.js';
 export {
+  createPostgresLineageStore,
+  type PostgresLineageStore,
+  type PostgresLineageStoreOptions,
+  postgresLineageStoreMigrations,
+} from './postgres-lineage-store.js';
+export {
   createPostgresOutboxNotifier,
   type PostgresListenConnection,
   type PostgresOutboxNotifier,

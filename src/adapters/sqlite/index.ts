@@ -34,6 +34,12 @@ export {
   sqliteIdempotencyMigrations,
 } from './sqlite-idempotency-store.js';
 export {
+  createSqliteLineageStore,
+  type SqliteLineageStore,
+  type SqliteLineageStoreOptions,
+  sqliteLineageStoreMigrations,
+} from './sqlite-lineage-store.js';
+export {
   createSqliteOutboxStore,
   type SqliteOutboxStore,
   type SqliteOutboxStoreOptions,
