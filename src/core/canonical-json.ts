@@ -17,9 +17,12 @@ import { unstorableText } from './options.js';
  *   surrogate, which PostgreSQL cannot store;
  * - `fingerprint` (values only hashed, such as requests): `undefined` object members are dropped
  *   and `undefined` array items written as `null`, a `Date` becomes its ISO-8601 text and binary
- *   data (`Uint8Array`, `ArrayBuffer`) its base64 text.
+ *   data (`Uint8Array`, `ArrayBuffer`) its base64 text;
+ * - `document` (values read back by people, such as lineage trees): as `fingerprint`, but object
+ *   keys keep their own order (the order a calculation named its inputs in). Not canonical: use
+ *   it only where nothing hashes or compares the text.
  */
-export type CanonicalJsonMode = 'stored' | 'fingerprint';
+export type CanonicalJsonMode = 'stored' | 'fingerprint' | 'document';
 
 /**
  * How deep objects and arrays may nest. Deeper values are refused with a `TypeError` naming them,
@@ -42,7 +45,7 @@ export function canonicalJson(
   mode: CanonicalJsonMode = 'stored',
 ): string {
   try {
-    return encode(value, [], mode === 'stored');
+    return encode(value, [], mode === 'stored', mode !== 'document');
   } catch (error) {
     if (!(error instanceof EncodingError)) {
       throw new TypeError(
@@ -78,7 +81,7 @@ class EncodingError extends Error {
   readonly path: (string | number)[] = [];
 }
 
-function encode(value: unknown, ancestors: object[], strict: boolean): string {
+function encode(value: unknown, ancestors: object[], strict: boolean, sorted: boolean): string {
   switch (typeof value) {
     case 'string': {
       const problem = strict ? unstorableText(value) : undefined;
@@ -93,13 +96,18 @@ function encode(value: unknown, ancestors: object[], strict: boolean): string {
       return String(value);
     case 'object':
       if (value === null) return 'null';
-      return encodeObject(value, ancestors, strict);
+      return encodeObject(value, ancestors, strict, sorted);
     default:
       throw new EncodingError(`must be JSON data; got ${describeValue(value)}`);
   }
 }
 
-function encodeObject(value: object, ancestors: object[], strict: boolean): string {
+function encodeObject(
+  value: object,
+  ancestors: object[],
+  strict: boolean,
+  sorted: boolean,
+): string {
   if (!strict) {
     if (value instanceof Date) {
       if (Number.isNaN(value.getTime())) throw new EncodingError('is an invalid Date');
@@ -121,7 +129,7 @@ function encodeObject(value: object, ancestors: object[], strict: boolean): stri
     for (let i = 0; i < value.length; i++) {
       if (i > 0) text += ',';
       const item: unknown = value[i];
-      text += item === undefined && !strict ? 'null' : member(item, i, ancestors, strict);
+      text += item === undefined && !strict ? 'null' : member(item, i, ancestors, strict, sorted);
     }
     text += ']';
   } else {
@@ -131,13 +139,14 @@ function encodeObject(value: object, ancestors: object[], strict: boolean): stri
       throw new EncodingError(`must be JSON data; got an instance of ${kind}`);
     }
     text = '{';
-    for (const key of Object.keys(value).sort()) {
+    const keys = Object.keys(value);
+    for (const key of sorted ? keys.sort() : keys) {
       const item = (value as Record<string, unknown>)[key];
       if (item === undefined && !strict) continue;
       const problem = strict ? unstorableText(key) : undefined;
       if (problem !== undefined) throw new EncodingError(`key ${JSON.stringify(key)} ${problem}`);
       if (text.length > 1) text += ',';
-      text += `${JSON.stringify(key)}:${member(item, key, ancestors, strict)}`;
+      text += `${JSON.stringify(key)}:${member(item, key, ancestors, strict, sorted)}`;
     }
     text += '}';
   }
@@ -150,9 +159,10 @@ function member(
   key: string | number,
   ancestors: object[],
   strict: boolean,
+  sorted: boolean,
 ): string {
   try {
-    return encode(value, ancestors, strict);
+    return encode(value, ancestors, strict, sorted);
   } catch (error) {
     if (error instanceof EncodingError) error.path.unshift(key);
     throw error;

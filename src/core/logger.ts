@@ -3,6 +3,7 @@
  * and is silent otherwise; every line carries the flow context's correlation id.
  */
 import { getContext } from './context.js';
+import { readable } from './options.js';
 import { processSingleton } from './process-singleton.js';
 
 /** One log method in pino's `(object, message)` form. */
@@ -44,7 +45,8 @@ export const silentLogger: Logger = Object.freeze({
  */
 export function assertLogger(logger: unknown, name = 'logger'): asserts logger is Logger {
   for (const method of ['debug', 'info', 'warn', 'error', 'child'] as const) {
-    if (typeof (logger as Record<string, unknown> | null)?.[method] !== 'function') {
+    const found = readable(name, () => (logger as Record<string, unknown> | null)?.[method]);
+    if (typeof found !== 'function') {
       throw new TypeError(`${name} must be a pino-compatible logger (missing ${method}())`);
     }
   }

@@ -173,3 +173,13 @@ export function readObject(value: unknown, name: string, known?: string): Record
   if (known) assertKnownKeys(copy, known.split(' '), name);
   return copy;
 }
+
+/** Throws a `TypeError` naming `name` unless `signal` is undefined or an `AbortSignal`. */
+export function assertSignal(
+  signal: unknown,
+  name = 'options.signal',
+): asserts signal is AbortSignal | undefined {
+  if (signal !== undefined && !readable(name, () => signal instanceof AbortSignal)) {
+    throw new TypeError(`${name} must be an AbortSignal, got ${describeValue(signal)}`);
+  }
+}

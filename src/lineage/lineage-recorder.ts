@@ -12,6 +12,7 @@ import {
   assertFunction,
   assertInteger,
   assertOptionsObject,
+  assertSignal,
   readable,
   readObject,
   unstorableText,
@@ -346,7 +347,7 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     this.#assertOpen();
     const context = getContext();
     const appends: LineageAppend[] = names.map((field) => {
-      checkText(field, `field name ${JSON.stringify(field)}`);
+      checkText(field, `fields key ${JSON.stringify(field)}: a field name`);
       const traced = fields[field];
       if (!isTraced(traced)) {
         throw new TypeError(
@@ -516,9 +517,7 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     if (olderThanMs !== undefined) assertInteger(olderThanMs, 'options.olderThanMs', 0);
     const batchSize = options.batchSize ?? 1000;
     assertInteger(batchSize, 'options.batchSize', 1);
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new TypeError(`options.signal must be an AbortSignal, got ${describeValue(signal)}`);
-    }
+    assertSignal(signal);
     if (onProgress !== undefined) assertFunction(onProgress, 'options.onProgress');
     const before =
       options.before !== undefined
@@ -620,9 +619,10 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
 
 function valueBody(entity: string, field: string, provenance: Provenance): string {
   try {
-    // `fingerprint` mode writes a Date as its ISO text and leaves out undefined members, as
-    // JSON.stringify would; functions, BigInt, cycles and the like are refused.
-    return `{"v":1,"provenance":${canonicalJson(provenance, 'provenance', 'fingerprint')}}`;
+    // `document` mode keeps the inputs in the order the calculation named them, writes a Date as
+    // its ISO text and leaves out undefined members, as JSON.stringify would; functions, BigInt,
+    // cycles and the like are refused, with their path.
+    return `{"v":1,"provenance":${canonicalJson(provenance, 'provenance', 'document')}}`;
   } catch (error) {
     const path = error instanceof CanonicalJsonError ? error.path.replace(/^\./, '') : '';
     throw new FlowproofError(

@@ -449,24 +449,24 @@ function fieldChanges(
   }
   const before = input as Record<string, unknown>;
   const after = output as Record<string, unknown>;
-  let changed: string[] | undefined;
-  let added: string[] | undefined;
+  const changed: string[] = [];
+  const added: string[] = [];
   for (const field of fieldsOut) {
-    if (!Object.hasOwn(before, field)) (added ??= []).push(field);
+    if (!Object.hasOwn(before, field)) added.push(field);
     else {
       const was = before[field];
       const is = after[field];
       if (!Object.is(was, is) && !(copiesObjects && isObject(was) && isObject(is))) {
-        (changed ??= []).push(field);
+        changed.push(field);
       }
     }
   }
-  let dropped: string[] | undefined;
-  for (const field of fieldsIn) if (!Object.hasOwn(after, field)) (dropped ??= []).push(field);
+  const dropped: string[] = [];
+  for (const field of fieldsIn) if (!Object.hasOwn(after, field)) dropped.push(field);
   return {
-    fieldsChanged: changed ?? EMPTY_FIELDS,
-    fieldsAdded: added ?? EMPTY_FIELDS,
-    fieldsDropped: dropped ?? EMPTY_FIELDS,
+    fieldsChanged: changed,
+    fieldsAdded: added,
+    fieldsDropped: dropped,
   };
 }
 

@@ -9,6 +9,7 @@ import {
   assertKnownKeys,
   assertNonEmptyString,
   assertOptionsObject,
+  assertSignal,
 } from '../core/options.js';
 import {
   assertStandardSchema,
@@ -658,8 +659,6 @@ function checkRunOptions(options: RunOptions | undefined): AbortSignal | undefin
   assertOptionsObject(options, 'options');
   assertKnownKeys(options, ['signal'], 'options');
   const { signal } = options;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError('options.signal must be an AbortSignal');
-  }
+  assertSignal(signal);
   return signal;
 }

@@ -2,7 +2,12 @@
  * Batch and stream processing: a pipeline over an (async) iterable with bounded concurrency and
  * bounded memory, one outcome per item instead of one failure for the whole batch.
  */
-import { assertInteger, assertKnownKeys, assertOptionsObject } from '../core/options.js';
+import {
+  assertInteger,
+  assertKnownKeys,
+  assertOptionsObject,
+  assertSignal,
+} from '../core/options.js';
 import { isThenable, type PipelineResult, type PipelineRunner } from './pipeline-runner.js';
 
 /** Options of `stream()` and `runBatch()`. */
@@ -91,9 +96,7 @@ export function checkBatchOptions(
   assertKnownKeys(options, known, 'options');
   const concurrency = options.concurrency ?? 8;
   assertInteger(concurrency, 'options.concurrency', 1, 100_000);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new TypeError('options.signal must be an AbortSignal');
-  }
+  assertSignal(options.signal);
   const keep = options.keep ?? 'problems';
   if (keep !== 'problems' && keep !== 'all' && keep !== 'none') {
     throw new TypeError("options.keep must be 'problems', 'all' or 'none'");

@@ -243,12 +243,12 @@ function describeOrderTotal(
       const markdown = total?.toMarkdown() ?? '';
       expect(markdown).toContain('order-total v2.3.1');
       expect(markdown).toMatch(
-        /- \*\*taxRate = 0\.0875\*\* — from tax_service, jurisdiction: "NY", fetched /,
+        /- \*\*taxRate = 0\.0875\*\* — from tax_service, jurisdiction: NY, fetched /,
       );
       const mermaid = total?.toMermaid() ?? '';
       expect(mermaid.split('\n')[0]).toBe('flowchart RL');
       expect(mermaid).toContain('-->|"taxRate"|');
-      expect(mermaid.match(/-->\|/g)).toHaveLength(9); // 4 + 3 + 2 inputs
+      expect(mermaid.match(/-->\|/g)).toHaveLength(11); // the total's 4 inputs, its tax's 3, each discount's 2
       const metadata = total?.toLineageMetadata();
       expect(metadata).toMatchObject({
         calculation: 'order-total',

@@ -14,7 +14,13 @@ import {
   isFlowproofError,
 } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
-import { assertFunction, assertInteger, readable, readObject } from '../../core/options.js';
+import {
+  assertFunction,
+  assertInteger,
+  assertSignal,
+  readable,
+  readObject,
+} from '../../core/options.js';
 import { processSingleton } from '../../core/process-singleton.js';
 import {
   type SchemaValidation,
@@ -815,16 +821,6 @@ function assertStore(store: unknown, name: string): asserts store is EntityStore
       readable(where, () => (store as Record<string, unknown>)[method]),
       where,
     );
-  }
-}
-
-/**
- * @internal Throws a `TypeError` naming `options.signal` unless it is undefined or an
- * `AbortSignal`.
- */
-export function assertSignal(signal: unknown): asserts signal is AbortSignal | undefined {
-  if (signal !== undefined && !readable('options.signal', () => signal instanceof AbortSignal)) {
-    throw new TypeError(`options.signal must be an AbortSignal, got ${describeValue(signal)}`);
   }
 }
 

@@ -7,9 +7,9 @@
  */
 import { isFlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
-import { assertInteger, readObject } from '../../core/options.js';
+import { assertInteger, assertSignal, readObject } from '../../core/options.js';
 import type { EventSchemas } from '../define-machine.js';
-import { assertSignal, type Entities, storeNow, timerFirerOf } from './create-entities.js';
+import { type Entities, storeNow, timerFirerOf } from './create-entities.js';
 
 /** Options of {@link sweepTimers}. */
 export interface SweepOptions {
