@@ -291,20 +291,20 @@ export function createLineage<S extends LineageStore<never>>(
 }
 
 /** A run whose stages are still arriving. */
-interface OpenRun {
-  readonly pipeline: string;
-  readonly startedAt: number;
-  readonly correlationId: string | undefined;
-  readonly causationId: string | undefined;
-  readonly stages: StageEvent[];
-}
-
-/** A finished run waiting to be written. */
-interface FinishedRun extends OpenRun {
-  readonly id: string;
-  readonly runId: string;
-  readonly endedAt: number;
-  readonly failed: boolean;
+class OpenRun {
+  readonly stages: StageEvent[] = [];
+  /** Set when the run's last stage reported. */
+  endedAt = 0;
+  failed = false;
+  /** The record's id, made when it is first needed (off the pipeline's path when possible). */
+  id: string | undefined;
+  constructor(
+    readonly runId: string,
+    readonly pipeline: string,
+    readonly startedAt: number,
+    readonly correlationId: string | undefined,
+    readonly causationId: string | undefined,
+  ) {}
 }
 
 class LineageRecorder<Tx> implements Lineage<Tx> {
@@ -313,8 +313,13 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
   readonly #sink: LineageEventSink | undefined;
   readonly #flushIntervalMs: number;
   readonly #maxPendingRuns: number;
+  /**
+   * The run whose stages arrived last. A synchronous run reports all its stages in a row, so it
+   * never needs the map; interleaved asynchronous runs wait in {@link #open}.
+   */
+  #current: OpenRun | undefined;
   readonly #open = new Map<string, OpenRun>();
-  #pending: FinishedRun[] = [];
+  #pending: OpenRun[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> | undefined;
   #dropped = 0;
@@ -443,28 +448,40 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
 
   readonly onStage = (event: StageEvent): void => {
     if (this.#closed) return;
-    let run = this.#open.get(event.runId);
-    if (run === undefined) {
-      const context = getContext();
-      run = {
-        pipeline: event.pipeline,
-        startedAt: Date.now() - event.durationMs,
-        correlationId: event.correlationId,
-        causationId: context?.causationId,
-        stages: [],
-      };
-      if (this.#open.size >= MAX_OPEN_RUNS) {
-        // Runs aborted between stages never report their last stage; forget the oldest.
-        this.#open.delete(this.#open.keys().next().value as string);
+    let run = this.#current;
+    if (run?.runId !== event.runId) {
+      if (run !== undefined && run.endedAt === 0) this.#park(run);
+      run = this.#open.get(event.runId);
+      if (run === undefined) {
+        run = new OpenRun(
+          event.runId,
+          event.pipeline,
+          Date.now() - event.durationMs,
+          event.correlationId,
+          getContext()?.causationId,
+        );
+      } else {
+        this.#open.delete(event.runId);
       }
-      this.#open.set(event.runId, run);
+      this.#current = run;
     }
     run.stages.push(event);
     const failed = event.outcome === 'rejected' || event.outcome === 'dead-lettered';
     if (!failed && event.index < event.stageCount - 1) return;
-    this.#open.delete(event.runId);
-    this.#finish({ ...run, id: createId(), runId: event.runId, endedAt: Date.now(), failed });
+    run.endedAt = Date.now();
+    run.failed = failed;
+    this.#current = undefined;
+    this.#finish(run);
   };
+
+  /** Keeps a run whose next stage has not reported yet, while another run's stages arrive. */
+  #park(run: OpenRun): void {
+    if (this.#open.size >= MAX_OPEN_RUNS) {
+      // Runs aborted between stages never report their last stage; forget the oldest.
+      this.#open.delete(this.#open.keys().next().value as string);
+    }
+    this.#open.set(run.runId, run);
+  }
 
   derive<const I extends Readonly<Record<string, unknown>>, R>(
     name: string,
@@ -544,6 +561,7 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     if (this.#closed) return;
     this.#closed = true;
     this.#open.clear();
+    this.#current = undefined;
     await this.flush();
   }
 
@@ -551,7 +569,7 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     if (this.#closed) throw new FlowproofError('LINEAGE_CLOSED', 'The lineage recorder is closed');
   }
 
-  #finish(run: FinishedRun): void {
+  #finish(run: OpenRun): void {
     if (this.#pending.length >= this.#maxPendingRuns) {
       this.#pending.shift();
       this.#dropped++;
@@ -582,7 +600,8 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
         'lineage: pipeline runs dropped, more were waiting than maxPendingRuns',
       );
     }
-    this.#writing = this.#store.append(batch.map(runAppend)).then(
+    const appends = batch.map(runAppend);
+    this.#writing = this.#store.append(appends).then(
       () => undefined,
       (error: unknown) => {
         logEvent(
@@ -633,8 +652,13 @@ function valueBody(entity: string, field: string, provenance: Provenance): strin
   }
 }
 
-function runAppend(run: FinishedRun): LineageAppend {
-  const stages = run.stages.map(stageLineage);
+/**
+ * A finished run as a record. The body is compact: the first stage's input fields once, and per
+ * stage only the fields it changed, added, dropped or masks (each stage's input and output fields
+ * follow from those; see {@link stagesOf}), with times as epoch milliseconds.
+ */
+function runAppend(run: OpenRun): LineageAppend {
+  run.id ??= createId();
   return {
     id: run.id,
     kind: 'run',
@@ -644,48 +668,108 @@ function runAppend(run: FinishedRun): LineageAppend {
     runId: run.runId,
     correlationId: run.correlationId ?? null,
     causationId: run.causationId ?? null,
-    body: JSON.stringify({
-      v: 1,
-      type: 'pipeline',
-      state: run.failed ? 'FAIL' : 'COMPLETE',
-      startedAt: toUtcIso(new Date(run.startedAt)),
-      endedAt: toUtcIso(new Date(run.endedAt)),
-      stages,
-    }),
+    body: JSON.stringify(storedRun(run)),
   };
 }
 
-function pipelineRun(run: FinishedRun): PipelineRunLineage {
+function storedRun(run: OpenRun): StoredRun {
+  const stages: StoredStage[] = [];
+  for (const event of run.stages) {
+    const stage: StoredStage = {
+      stage: event.stage,
+      kind: event.kind,
+      boundary: event.boundary,
+      outcome: event.outcome,
+      durationMs: Math.round(event.durationMs * 1000) / 1000,
+    };
+    if (event.fieldsChanged.length > 0) stage.changed = event.fieldsChanged;
+    if (event.fieldsAdded.length > 0) stage.added = event.fieldsAdded;
+    if (event.fieldsDropped.length > 0) stage.dropped = event.fieldsDropped;
+    if (event.fieldsMasked.length > 0) stage.masked = event.fieldsMasked;
+    if (event.error !== undefined) {
+      stage.error = { code: event.error.code, message: event.error.message };
+    }
+    stages.push(stage);
+  }
+  return {
+    v: 1,
+    type: 'pipeline',
+    state: run.failed ? 'FAIL' : 'COMPLETE',
+    startedAt: run.startedAt,
+    endedAt: run.endedAt,
+    fieldsIn: run.stages[0]?.fieldsIn ?? [],
+    stages,
+  };
+}
+
+/** A run record's body, as {@link runAppend} writes it. */
+interface StoredRun {
+  readonly v: 1;
+  readonly type: 'pipeline';
+  readonly state: 'COMPLETE' | 'FAIL';
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly fieldsIn: readonly string[];
+  readonly stages: readonly StoredStage[];
+}
+
+/** One stage in a run record's body; empty lists are left out. */
+interface StoredStage {
+  readonly stage: string;
+  readonly kind: StageLineage['kind'];
+  readonly boundary: string;
+  readonly outcome: StageLineage['outcome'];
+  readonly durationMs: number;
+  changed?: readonly string[];
+  added?: readonly string[];
+  dropped?: readonly string[];
+  masked?: readonly string[];
+  error?: { readonly code: string; readonly message: string };
+}
+
+/** The stages of a stored run, each with its input and output fields worked out again. */
+function stagesOf(run: StoredRun): StageLineage[] {
+  let fieldsIn = run.fieldsIn;
+  return run.stages.map((stage, index) => {
+    const failed = stage.outcome === 'rejected' || stage.outcome === 'dead-lettered';
+    const dropped = stage.dropped ?? [];
+    const added = stage.added ?? [];
+    const fieldsOut = failed
+      ? []
+      : [...fieldsIn.filter((field) => !dropped.includes(field)), ...added];
+    const lineage: StageLineage = {
+      stage: stage.stage,
+      index,
+      kind: stage.kind,
+      boundary: stage.boundary,
+      outcome: stage.outcome,
+      durationMs: stage.durationMs,
+      fieldsIn,
+      fieldsOut,
+      fieldsChanged: stage.changed ?? [],
+      fieldsAdded: added,
+      fieldsDropped: dropped,
+      fieldsMasked: stage.masked ?? [],
+      ...(stage.error === undefined ? {} : { error: stage.error }),
+    };
+    fieldsIn = fieldsOut;
+    return lineage;
+  });
+}
+
+/** A run as the OpenLineage sink gets it, before it is written. */
+function pipelineRun(run: OpenRun): PipelineRunLineage {
+  run.id ??= createId();
   return {
     id: run.id,
     pipeline: run.pipeline,
     runId: run.runId,
     state: run.failed ? 'FAIL' : 'COMPLETE',
-    startedAt: toUtcIso(new Date(run.startedAt)),
-    endedAt: toUtcIso(new Date(run.endedAt)),
+    startedAt: new Date(run.startedAt).toISOString(),
+    endedAt: new Date(run.endedAt).toISOString(),
     correlationId: run.correlationId,
     causationId: run.causationId,
-    stages: run.stages.map(stageLineage),
-  };
-}
-
-function stageLineage(event: StageEvent): StageLineage {
-  return {
-    stage: event.stage,
-    index: event.index,
-    kind: event.kind,
-    boundary: event.boundary,
-    outcome: event.outcome,
-    durationMs: event.durationMs,
-    fieldsIn: event.fieldsIn,
-    fieldsOut: event.fieldsOut,
-    fieldsChanged: event.fieldsChanged,
-    fieldsAdded: event.fieldsAdded,
-    fieldsDropped: event.fieldsDropped,
-    fieldsMasked: event.fieldsMasked,
-    ...(event.error === undefined
-      ? {}
-      : { error: { code: event.error.code, message: event.error.message } }),
+    stages: stagesOf(storedRun(run)),
   };
 }
 
@@ -708,18 +792,21 @@ function fieldLineage(row: LineageRow, backend: string): FieldLineage {
 }
 
 function pipelineRunLineage(row: LineageRow, backend: string): PipelineRunLineage {
-  const body = parseBody(row, backend) as Partial<PipelineRunLineage>;
-  if (!Array.isArray(body.stages)) corrupt(row, backend, 'stages');
+  const body = parseBody(row, backend) as unknown as StoredRun;
+  if (!Array.isArray(body.stages) || !Array.isArray(body.fieldsIn)) corrupt(row, backend, 'stages');
+  if (typeof body.startedAt !== 'number' || typeof body.endedAt !== 'number') {
+    corrupt(row, backend, 'times');
+  }
   return {
     id: row.id,
     pipeline: row.job as string,
     runId: row.runId as string,
     state: body.state === 'FAIL' ? 'FAIL' : 'COMPLETE',
-    startedAt: String(body.startedAt),
-    endedAt: String(body.endedAt),
+    startedAt: new Date(body.startedAt).toISOString(),
+    endedAt: new Date(body.endedAt).toISOString(),
     correlationId: row.correlationId ?? undefined,
     causationId: row.causationId ?? undefined,
-    stages: body.stages as StageLineage[],
+    stages: stagesOf(body),
   };
 }
 

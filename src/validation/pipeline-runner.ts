@@ -154,6 +154,9 @@ class RunState {
   error: FlowproofError | undefined = undefined;
   /** The run's id for `onStage` events, made at the first one. */
   runId: string | undefined = undefined;
+  /** The last stage's output and its fields: the next stage's input, whose keys are known. */
+  lastOutput: unknown = undefined;
+  lastFieldsOut: readonly string[] = EMPTY_FIELDS;
   constructor(
     readonly record: unknown,
     readonly signal: AbortSignal | undefined,
@@ -330,8 +333,21 @@ export class PipelineRunner {
     const failed = outcome === 'rejected' || outcome === 'dead-lettered';
     try {
       // Inside the try: reading a hostile value's keys may throw, and that must stay the hook's.
-      const fieldsIn = fieldNames(input);
+      const fieldsIn =
+        state.runId !== undefined && input === state.lastOutput
+          ? state.lastFieldsOut
+          : fieldNames(input);
       const fieldsOut = failed ? EMPTY_FIELDS : fieldNames(output);
+      state.lastOutput = output;
+      state.lastFieldsOut = fieldsOut;
+      const changes = fieldChanges(
+        input,
+        output,
+        fieldsIn,
+        fieldsOut,
+        failed,
+        stage.kind === 'validate',
+      );
       state.runId ??= randomUUID();
       hook({
         pipeline: this.name,
@@ -343,7 +359,9 @@ export class PipelineRunner {
         durationMs,
         fieldsIn,
         fieldsOut,
-        ...fieldChanges(input, output, fieldsIn, fieldsOut, failed, stage.kind === 'validate'),
+        fieldsChanged: changes.fieldsChanged,
+        fieldsAdded: changes.fieldsAdded,
+        fieldsDropped: changes.fieldsDropped,
         fieldsMasked: stage.options.masks ?? EMPTY_FIELDS,
         runId: state.runId,
         stageCount: this.stages.length,
@@ -449,24 +467,30 @@ function fieldChanges(
   }
   const before = input as Record<string, unknown>;
   const after = output as Record<string, unknown>;
-  const changed: string[] = [];
-  const added: string[] = [];
+  // Most stages change few fields: the arrays are made only when there is something to list.
+  let changed: string[] | undefined;
+  let added: string[] | undefined;
   for (const field of fieldsOut) {
-    if (!Object.hasOwn(before, field)) added.push(field);
-    else {
+    if (!Object.hasOwn(before, field)) {
+      if (added === undefined) added = [];
+      added.push(field);
+    } else {
       const was = before[field];
       const is = after[field];
       if (!Object.is(was, is) && !(copiesObjects && isObject(was) && isObject(is))) {
+        if (changed === undefined) changed = [];
         changed.push(field);
       }
     }
   }
-  const dropped: string[] = [];
-  for (const field of fieldsIn) if (!Object.hasOwn(after, field)) dropped.push(field);
+  let dropped: string[] | undefined;
+  if (fieldsIn.length + (added?.length ?? 0) > fieldsOut.length) {
+    dropped = fieldsIn.filter((field) => !Object.hasOwn(after, field));
+  }
   return {
-    fieldsChanged: changed,
-    fieldsAdded: added,
-    fieldsDropped: dropped,
+    fieldsChanged: changed ?? EMPTY_FIELDS,
+    fieldsAdded: added ?? EMPTY_FIELDS,
+    fieldsDropped: dropped ?? EMPTY_FIELDS,
   };
 }
 

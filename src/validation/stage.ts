@@ -220,7 +220,9 @@ export interface StageEvent {
   /**
    * Top-level fields of both input and output whose value is not the same (`Object.is`). A
    * validate stage's schema copies objects and arrays, so there only fields holding other values
-   * count (a coerced number, a defaulted string).
+   * count (a coerced number, a defaulted string). A stage that changes its input in place and
+   * returns it reports nothing here: return a new object (`{ ...order, total }`) for lineage to
+   * see the change.
    */
   readonly fieldsChanged: readonly string[];
   /** Top-level fields of the output that the input did not have. */
