@@ -61,3 +61,59 @@ describe.each(Object.keys(stores))('lineage store on %s', (name) => {
     await store.close();
   }, 60_000);
 });
+
+describe("lineage stores in the application's own transaction", () => {
+  const record = (id = createId()): LineageAppend => ({
+    id,
+    kind: 'value',
+    entity: 'order:1',
+    field: 'total',
+    job: null,
+    runId: null,
+    correlationId: 'c-1',
+    causationId: null,
+    body: '{}',
+  });
+
+  it('SQLite (joinOpenTransaction): a refused batch leaves the transaction usable, ROLLBACK undoes the rest', async () => {
+    const database = new Database(':memory:');
+    const backend = createSqliteBackend({ database });
+    const store = createSqliteLineageStore({ backend });
+    await store.migrate();
+    const [kept] = await store.append([record()]);
+    database.exec('BEGIN');
+    const bound = store.withBackend(backend.joinOpenTransaction());
+    await expect(bound.append([record(), record(kept?.id)])).rejects.toMatchObject({
+      code: 'LINEAGE_RECORD_EXISTS',
+      details: { id: kept?.id },
+    });
+    await bound.append([record(), record()]);
+    expect(await bound.byCorrelation({ correlationId: 'c-1', limit: 10 })).toHaveLength(3);
+    database.exec('ROLLBACK');
+    expect(await store.byCorrelation({ correlationId: 'c-1', limit: 10 })).toEqual([kept]);
+  });
+
+  it('PGlite (withTransactionClient): a refused batch leaves the transaction usable, a rollback undoes the rest', async () => {
+    const client = new PGlite();
+    closers.push(() => client.close());
+    const backend = createPostgresBackend({ client });
+    const store = createPostgresLineageStore({ backend });
+    await store.migrate();
+    const [kept] = await store.append([record()]);
+    await expect(
+      client.transaction(async (tx) => {
+        const bound = store.withBackend(backend.withTransactionClient(tx));
+        await expect(bound.append([record(), record(kept?.id)])).rejects.toMatchObject({
+          code: 'LINEAGE_RECORD_EXISTS',
+        });
+        await expect(bound.append([record(kept?.id)])).rejects.toMatchObject({
+          code: 'LINEAGE_RECORD_EXISTS',
+        });
+        await bound.append([record(), record()]);
+        expect(await bound.byCorrelation({ correlationId: 'c-1', limit: 10 })).toHaveLength(3);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await store.byCorrelation({ correlationId: 'c-1', limit: 10 })).toEqual([kept]);
+  });
+});
