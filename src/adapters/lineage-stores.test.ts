@@ -2,6 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { orderTotalRecord } from '../../test/support/lineage-records.js';
 import { createId } from '../core/ids.js';
 import { unstorableText } from '../core/options.js';
 import type { LineageAppend, LineageStore } from '../lineage/lineage-store.js';
@@ -63,17 +64,7 @@ describe.each(Object.keys(stores))('lineage store on %s', (name) => {
 });
 
 describe("lineage stores in the application's own transaction", () => {
-  const record = (id = createId()): LineageAppend => ({
-    id,
-    kind: 'value',
-    entity: 'order:1',
-    field: 'total',
-    job: null,
-    runId: null,
-    correlationId: 'c-1',
-    causationId: null,
-    body: '{}',
-  });
+  const record = orderTotalRecord;
 
   it('SQLite (joinOpenTransaction): a refused batch leaves the transaction usable, ROLLBACK undoes the rest', async () => {
     const database = new Database(':memory:');

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { entityInsert } from '../../test/support/entity-rows.js';
+import { orderTotalRecord } from '../../test/support/lineage-records.js';
 import { describeWithRedis } from '../../test/support/services.js';
 import { uniqueNamespace } from '../testing/index.js';
 import {
@@ -200,19 +201,7 @@ describe('stored data a store cannot decode is STORE_DATA_CORRUPT, naming the re
     const store = createSqliteLineageStore({ backend });
     await store.migrate();
     const id = '01JDQ3V8Z6X0M9K2T4B7N5C1PA';
-    await store.append([
-      {
-        id,
-        kind: 'value',
-        entity: 'order:1',
-        field: 'total',
-        job: null,
-        runId: null,
-        correlationId: 'c-1',
-        causationId: null,
-        body: '{"v":1}',
-      },
-    ]);
+    await store.append([orderTotalRecord(id)]);
     const corrupt = (field: string) => ({
       name: 'FlowproofError',
       code: 'STORE_DATA_CORRUPT',
