@@ -88,7 +88,7 @@ export function checkLineageAppends(records: readonly LineageAppend[]): void {
 export function checkLatest(entity: unknown, field: unknown, at: unknown): void {
   assertStorableText(entity, 'entity');
   assertStorableText(field, 'field');
-  if (at !== undefined) assertInteger(at, 'at', 0);
+  if (at !== undefined) assertInteger(at, 'at');
 }
 
 function checkPosition(position: LineagePosition, name: string): void {
@@ -126,7 +126,7 @@ export function checkCorrelationRead(read: LineageCorrelationRead): void {
 export function checkPurge(request: LineagePurgeRequest): void {
   assertOptionsObject(request, 'request');
   assertKnownKeys(request, ['before', 'limit'], 'request');
-  assertInteger(request.before, 'request.before', 0);
+  assertInteger(request.before, 'request.before');
   assertInteger(request.limit, 'request.limit', 1);
 }
 

@@ -4,12 +4,14 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { entityInsert } from '../../test/support/entity-rows.js';
+import { orderTotalRecord } from '../../test/support/lineage-records.js';
 import { describeWithRedis } from '../../test/support/services.js';
 import { uniqueNamespace } from '../testing/index.js';
 import {
   createMemoryBackend,
   createMemoryEntityStore,
   createMemoryIdempotencyStore,
+  createMemoryLineageStore,
   createMemoryOutboxStore,
   createMemorySagaStore,
 } from './memory/index.js';
@@ -17,6 +19,7 @@ import {
   createPostgresAuditStore,
   createPostgresBackend,
   createPostgresIdempotencyStore,
+  createPostgresLineageStore,
   createPostgresOutboxStore,
   createPostgresSagaStore,
 } from './postgres/index.js';
@@ -26,6 +29,7 @@ import {
   createSqliteBackend,
   createSqliteEntityStore,
   createSqliteIdempotencyStore,
+  createSqliteLineageStore,
   createSqliteOutboxStore,
   createSqliteSagaStore,
 } from './sqlite/index.js';
@@ -64,6 +68,17 @@ describe('backend and store factories', () => {
       }),
     createPostgresAuditStore: (extra) =>
       createPostgresAuditStore({ backend: createPostgresBackend({ client: pgClient }), ...extra }),
+    createMemoryLineageStore: (extra) => createMemoryLineageStore({ backend: memory, ...extra }),
+    createSqliteLineageStore: (extra) =>
+      createSqliteLineageStore({
+        backend: createSqliteBackend({ database: new Database(':memory:') }),
+        ...extra,
+      }),
+    createPostgresLineageStore: (extra) =>
+      createPostgresLineageStore({
+        backend: createPostgresBackend({ client: pgClient }),
+        ...extra,
+      }),
   };
 
   it.each(Object.entries(factories))('%s refuses a misspelled option, naming it', (_, create) => {
@@ -86,6 +101,8 @@ describe('withBackend() of the module stores', () => {
     ['memory outbox', createMemoryOutboxStore({ backend: memory }), sqlite, memory],
     ['SQLite outbox', createSqliteOutboxStore({ backend: sqlite }), memory, sqlite],
     ['SQLite audit', createSqliteAuditStore({ backend: sqlite }), memory, sqlite],
+    ['memory lineage', createMemoryLineageStore({ backend: memory }), sqlite, memory],
+    ['SQLite lineage', createSqliteLineageStore({ backend: sqlite }), memory, sqlite],
   ] as const;
 
   it.each(stores)('%s store refuses a backend of another kind', (_, store, other, own) => {
@@ -177,6 +194,30 @@ describe('stored data a store cannot decode is STORE_DATA_CORRUPT, naming the re
     await expect(store.checkpoints({ chain: 'g', afterSeq: 0, limit: 5 })).rejects.toMatchObject(
       corrupt('algorithm'),
     );
+  });
+
+  it('SQLite lineage records', async () => {
+    const backend = createSqliteBackend({ database: new Database(':memory:') });
+    const store = createSqliteLineageStore({ backend });
+    await store.migrate();
+    const id = '01JDQ3V8Z6X0M9K2T4B7N5C1PA';
+    await store.append([orderTotalRecord(id)]);
+    const corrupt = (field: string) => ({
+      name: 'FlowproofError',
+      code: 'STORE_DATA_CORRUPT',
+      details: { backend: 'sqlite', component: 'lineage', id, field },
+      message: expect.not.stringContaining('soon'),
+    });
+    const table = backend.table('lineage_records');
+    await backend.execute(`UPDATE ${table} SET body = X'7B7D'`);
+    await expect(store.latest('order:1', 'total')).rejects.toMatchObject(corrupt('body'));
+    await backend.execute(`UPDATE ${table} SET body = '{}', recorded_at = 'soon'`);
+    await expect(store.byCorrelation({ correlationId: 'c-1', limit: 5 })).rejects.toMatchObject(
+      corrupt('recorded_at'),
+    );
+    await expect(
+      store.history({ entity: 'order:1', field: 'total', limit: 5 }),
+    ).rejects.toMatchObject(corrupt('recorded_at'));
   });
 
   it('SQLite saga logs', async () => {

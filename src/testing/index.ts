@@ -53,6 +53,7 @@ export {
   type LineageStoreCapabilities,
   type LineageStoreConformanceOptions,
   type LineageStoreTarget,
+  lineageStoreConformanceWorker,
 } from './lineage-store-conformance.js';
 export {
   type ProcessError,

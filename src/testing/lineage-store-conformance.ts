@@ -7,6 +7,7 @@
  * lineage store flowproof ships runs it; run it on your own to certify it.
  */
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { isFlowproofError } from '../core/errors.js';
 import { createId } from '../core/ids.js';
 import type { StorageBackend } from '../core/storage-backend.js';
@@ -16,8 +17,13 @@ import {
   type LineageRow,
   type LineageStore,
 } from '../lineage/lineage-store.js';
-import { assertRejectsWithCode, uniqueNamespace } from './backend-conformance.js';
-import { type ConformanceTestApi, caseRunner } from './test-api.js';
+import {
+  assertRejectsWithCode,
+  type CrossProcessTarget,
+  uniqueNamespace,
+} from './backend-conformance.js';
+import { type ProcessFulfilled, runInProcesses } from './multi-process.js';
+import { type ConformanceTestApi, caseRunner, importTarget } from './test-api.js';
 
 /** Optional behaviour the suite tests only where the store has it. */
 export interface LineageStoreCapabilities {
@@ -52,9 +58,18 @@ export interface LineageStoreConformanceOptions<S extends LineageStore>
   extends LineageStoreTarget<S> {
   /** `describe` and `it` of your test framework (vitest, jest, node:test, mocha). */
   readonly test: ConformanceTestApi;
+  /**
+   * Enables the cross-process cases (appenders, and purges racing each other); omit for stores
+   * that live inside one process.
+   */
+  readonly crossProcess?: CrossProcessTarget;
 }
 
 const CONCURRENT = 32;
+const PER_PROCESS = 16;
+const PURGE_LIMIT = 7;
+const EXPIRED = 120;
+const PROCESS_TIMEOUT_MS = 90_000;
 
 /** A `value` record of `entity`'s `field`. */
 function valueRecord(
@@ -143,7 +158,24 @@ async function assertTypeError(promise: Promise<unknown>, name: string): Promise
 export function describeLineageStoreConformance<S extends LineageStore>(
   options: LineageStoreConformanceOptions<S>,
 ): void {
-  const { test, name, factory } = options;
+  const { test, name, factory, crossProcess } = options;
+  const processes = crossProcess?.processes ?? 4;
+  /** Runs the worker in `processes` children on `namespace`, asserting each one succeeded. */
+  const inProcesses = async (args: Omit<WorkerArgs, 'module' | 'exportName'>) => {
+    const target = crossProcess as CrossProcessTarget;
+    const results = await runInProcesses<number>({
+      module: fileURLToPath(import.meta.url),
+      exportName: 'lineageStoreConformanceWorker',
+      count: processes,
+      execArgv: target.execArgv ?? [],
+      timeoutMs: PROCESS_TIMEOUT_MS,
+      args: { ...args, module: target.module, exportName: target.exportName } satisfies WorkerArgs,
+    });
+    return results.map((r) => {
+      assert.equal(r.status, 'fulfilled', `a process failed: ${JSON.stringify(r)}`);
+      return (r as ProcessFulfilled<number>).value;
+    });
+  };
   const transactions = options.capabilities?.transactions ?? false;
   const bind = options.bind?.bind(options);
   const { opened, it, itIf } = caseRunner<S>(test, name);
@@ -262,7 +294,6 @@ export function describeLineageStoreConformance<S extends LineageStore>(
       const store = await open();
       await assertTypeError(store.latest('', 'total'), 'entity');
       await assertTypeError(store.latest('order:1', 5 as never), 'field');
-      await assertTypeError(store.latest('order:1', 'total', -1), 'at');
       await assertTypeError(store.latest('order:1', 'total', 1.5), 'at');
       const read = { entity: 'order:1', field: 'total', limit: 10 };
       await assertTypeError(store.history({ ...read, limit: 0 }), 'read.limit');
@@ -311,6 +342,7 @@ export function describeLineageStoreConformance<S extends LineageStore>(
       assert.deepEqual(await store.latest('order:1', 'total', newest.recordedAt - 1), old);
       assert.deepEqual(await store.latest('order:1', 'total', old.recordedAt), old);
       assert.equal(await store.latest('order:1', 'total', old.recordedAt - 1), undefined);
+      assert.equal(await store.latest('order:1', 'total', -1), undefined);
       assert.equal(await store.latest('order:1', 'tota'), undefined);
       assert.equal(await store.latest('order:3', 'total'), undefined);
     });
@@ -417,6 +449,7 @@ export function describeLineageStoreConformance<S extends LineageStore>(
         valueRecord('order:1', 'total', '{"i":"new"}', correlationId),
         runRecord('job', correlationId),
       ]);
+      assert.equal(await store.purge({ before: -1, limit: 10 }), 0);
       assert.equal(await store.purge({ before: expired[0]?.recordedAt ?? 0, limit: 10 }), 0);
       // Oldest first: one row goes, then the rest of the first batch's time, then the others.
       assert.equal(await store.purge({ before: cutoff, limit: 1 }), 1);
@@ -485,5 +518,102 @@ export function describeLineageStoreConformance<S extends LineageStore>(
       const stored = await allOf(store, correlationId);
       assert.deepEqual(new Set(stored.map((row) => row.id)), ids);
     });
+
+    itIf(
+      crossProcess !== undefined,
+      'the store lives inside one process',
+      `${processes} processes × ${PER_PROCESS} appenders all land`,
+      async () => {
+        const namespace = uniqueNamespace('lineage');
+        const store = await open(namespace);
+        const correlationId = createId();
+        const appended = await inProcesses({ namespace, correlationId, mode: 'append' });
+        assert.deepEqual(appended, Array(processes).fill(PER_PROCESS * 2));
+        const stored = await allOf(store, correlationId);
+        assert.equal(new Set(stored.map((row) => row.id)).size, processes * PER_PROCESS * 2);
+      },
+      PROCESS_TIMEOUT_MS,
+    );
+
+    itIf(
+      crossProcess !== undefined,
+      'the store lives inside one process',
+      `${processes} processes purging at once delete each expired record once, and only those`,
+      async () => {
+        const namespace = uniqueNamespace('lineage');
+        const store = await open(namespace);
+        const correlationId = createId();
+        const batch = (size: number) =>
+          Array.from({ length: size }, (_, i) =>
+            i % 3 === 0
+              ? runRecord('job', correlationId)
+              : valueRecord(`order:${i}`, 'total', '{}', correlationId),
+          );
+        await store.append(batch(EXPIRED));
+        const cutoff = (await store.now()).getTime();
+        await waitPast(store, cutoff);
+        const kept = await store.append(batch(5));
+        const deleted = await inProcesses({ namespace, before: cutoff + 1, mode: 'purge' });
+        assert.equal(
+          deleted.reduce((a, b) => a + b, 0),
+          EXPIRED,
+          `the processes deleted ${deleted.join(' + ')} rows`,
+        );
+        assert.deepEqual(await allOf(store, correlationId), kept);
+      },
+      PROCESS_TIMEOUT_MS,
+    );
   });
+}
+
+interface WorkerArgs {
+  readonly module: string;
+  readonly exportName: string;
+  readonly namespace: string;
+  /** `append`: append {@link PER_PROCESS} batches of two at once; `purge`: purge until drained. */
+  readonly mode: 'append' | 'purge';
+  /** With `append`: the records' correlation id. */
+  readonly correlationId?: string;
+  /** With `purge`: the purge's time. */
+  readonly before?: number;
+}
+
+/**
+ * The function the cross-process cases run in each child: opens the target's store on the
+ * shared namespace and either appends {@link PER_PROCESS} batches of two records at once, or
+ * purges in batches until a purge deletes less than its limit; returns how many records it
+ * appended or deleted. Exported for the child processes, not for direct use.
+ *
+ * @internal
+ */
+export async function lineageStoreConformanceWorker(args: WorkerArgs): Promise<number> {
+  const target = await importTarget<LineageStoreTarget>(
+    args.module,
+    args.exportName,
+    'a LineageStoreTarget',
+  );
+  const store = await target.factory(args.namespace);
+  try {
+    await store.migrate();
+    if (args.mode === 'append') {
+      const correlationId = args.correlationId ?? null;
+      const rows = await Promise.all(
+        Array.from({ length: PER_PROCESS }, (_, i) =>
+          store.append([
+            valueRecord(`order:${i}`, 'total', '{}', correlationId),
+            runRecord('job', correlationId),
+          ]),
+        ),
+      );
+      return rows.flat().length;
+    }
+    let total = 0;
+    for (;;) {
+      const deleted = await store.purge({ before: args.before ?? 0, limit: PURGE_LIMIT });
+      total += deleted;
+      if (deleted < PURGE_LIMIT) return total;
+    }
+  } finally {
+    await store.close();
+  }
 }

@@ -29,7 +29,9 @@ export interface PostgresLineageStore extends LineageStore<PostgresBackend> {
   /**
    * The same store over `backend`: pass `backend.withTransactionClient(client)` (the connection
    * your transaction runs on) or the backend `backend.transaction()` gives its callback, and
-   * records appended through it commit or roll back with your writes.
+   * records appended through it commit or roll back with your writes. A batch of several
+   * records is a savepoint of that transaction: await one `append` before starting the next on
+   * the same transaction.
    *
    * @throws TypeError when `backend` is not a PostgreSQL backend.
    */

@@ -29,7 +29,8 @@ export interface SqliteLineageStore extends LineageStore<SqliteBackend> {
   /**
    * The same store over `backend`: pass `backend.joinOpenTransaction()` (after your own `BEGIN`)
    * or the backend `backend.transaction()` gives its callback, and records appended through it
-   * commit or roll back with your writes.
+   * commit or roll back with your writes. A batch of several records is a savepoint of that
+   * transaction: await one `append` before starting the next on the same transaction.
    *
    * @throws TypeError when `backend` is not a SQLite backend.
    */
