@@ -275,19 +275,20 @@ class DerivedTraced<T> implements Traced<T> {
   get provenance(): DerivedProvenance {
     if (this.#provenance === undefined) {
       const inputs: Record<string, Provenance> = {};
-      for (const [key, input] of Object.entries(this.#inputs)) {
-        inputs[key] = isTraced(input)
-          ? input.provenance
-          : Object.freeze({ kind: 'literal', value: input });
+      for (const key in this.#inputs) {
+        const input = this.#inputs[key];
+        inputs[key] = isTraced(input) ? input.provenance : { kind: 'literal', value: input };
       }
-      this.#provenance = Object.freeze({
+      // Typed read-only, not frozen: freezing every node of a large tree costs more than the
+      // rest of building it.
+      this.#provenance = {
         kind: 'derived',
         value: this.value,
         calculation: this.calculation,
         version: this.version,
-        calculatedAt: toUtcIso(new Date(this.calculatedAtMs)),
-        inputs: Object.freeze(inputs),
-      });
+        calculatedAt: new Date(this.calculatedAtMs).toISOString(),
+        inputs,
+      };
     }
     return this.#provenance;
   }
