@@ -36,3 +36,4 @@ export {
   sourcedFrom,
   type Traced,
 } from './provenance.js';
+export { bindPoolToContext } from './correlation/pg-pool-context.js';
