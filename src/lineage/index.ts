@@ -8,6 +8,13 @@
  * @module
  */
 
+export { type ConcurrencyLimit, limitConcurrency } from './correlation/limit-concurrency.js';
+export { bindPoolToContext } from './correlation/pg-pool-context.js';
+export {
+  type ContextTaskMessage,
+  contextTaskMessage,
+  runInTaskContext,
+} from './correlation/worker-task-context.js';
 export type { FieldLineage, PipelineRunLineage, StageLineage } from './lineage-records.js';
 export {
   LINEAGE_STORE_COMPONENT,
@@ -36,4 +43,3 @@ export {
   sourcedFrom,
   type Traced,
 } from './provenance.js';
-export { bindPoolToContext } from './correlation/pg-pool-context.js';
