@@ -62,7 +62,7 @@ describe('trace propagation through serialize/restore', () => {
   });
 });
 
-describe('the context\'s own trace beside OpenTelemetry', () => {
+describe("the context's own trace beside OpenTelemetry", () => {
   const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
   it('is written when no span is active, and gives way to an active span whole', async () => {
