@@ -8,7 +8,20 @@
  * @module
  */
 
+export {
+  type FlowContextMiddleware,
+  flowContextMiddleware,
+  type HttpContextOptions,
+  type HttpRequestLike,
+  type HttpResponseLike,
+  withFlowContext,
+} from './correlation/inbound-http-context.js';
 export { type ConcurrencyLimit, limitConcurrency } from './correlation/limit-concurrency.js';
+export {
+  type ContextFetchOptions,
+  createContextFetch,
+  type FetchLike,
+} from './correlation/outbound-http-context.js';
 export { bindPoolToContext } from './correlation/pg-pool-context.js';
 export {
   type ContextTaskMessage,
