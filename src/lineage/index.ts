@@ -9,6 +9,12 @@
  */
 
 export {
+  type CorrelationFields,
+  type CorrelationMixinOptions,
+  correlationMixin,
+  type LogMixin,
+} from './correlation/correlation-mixin.js';
+export {
   type FlowContextMiddleware,
   flowContextMiddleware,
   type HttpContextOptions,
