@@ -5,6 +5,11 @@
  * stages become lineage; runs export as OpenLineage events; and the flow context's correlation
  * ids survive every hop.
  *
+ * Correlation (`correlation/`): HTTP in (`flowContextMiddleware`, `withFlowContext`) and out
+ * (`createContextFetch`), `pg.Pool` waiters (`bindPoolToContext`), concurrency limits
+ * (`limitConcurrency`), worker threads and other message hops (`contextTaskMessage`,
+ * `runInTaskContext`), and log lines (`correlationMixin`).
+ *
  * @module
  */
 
@@ -28,7 +33,7 @@ export {
   createContextFetch,
   type FetchLike,
 } from './correlation/outbound-http-context.js';
-export { bindPoolToContext } from './correlation/pg-pool-context.js';
+export { bindPoolToContext, type ContextBindablePool } from './correlation/pg-pool-context.js';
 export {
   type ContextTaskMessage,
   contextTaskMessage,
