@@ -428,6 +428,38 @@ describe('W3C baggage', () => {
     );
   });
 
+  it('never throws on any baggage header but INVALID_CONTEXT, and only when asked', () => {
+    const header = fc.oneof(
+      fc.string(),
+      fc
+        .array(fc.tuple(fc.constantFrom('region', 'plan', 'a b', ''), fc.string(), fc.string()))
+        .map((members) => members.map(([k, v, p]) => `${k}=${v};${p}`).join(',')),
+    );
+    fc.assert(
+      fc.property(header, (baggage) => {
+        const restored = restoreContext({ baggage }, { baggage: allow });
+        for (const value of Object.values(restored.baggage ?? {}))
+          expect(typeof value).toBe('string');
+        try {
+          restoreContext({ baggage }, { baggage: allow, onInvalid: 'throw' });
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'INVALID_CONTEXT' });
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps a __proto__ key as plain data', () => {
+    const restored = restoreContext({ baggage: '__proto__=x,region=eu' }, { baggage: true });
+    expect(Object.getPrototypeOf(restored.baggage)).toBe(Object.prototype);
+    expect(Object.hasOwn(restored.baggage ?? {}, '__proto__')).toBe(true);
+    runWithContext(restored, () => {
+      expect(serializeContext(undefined, { baggage: ['__proto__'] }).baggage).toBe('__proto__=x');
+    });
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
   it('refuses malformed baggage and options with a TypeError naming them', () => {
     expect(() => runWithContext({ baggage: { 'bad key': 'x' } }, () => 1)).toThrow(
       /context\.baggage/,

@@ -124,12 +124,16 @@ export function runWithContext<R>(context: FlowContextInput, fn: () => R): R {
   // A new trace replaces the outer one whole: a tracestate belongs to its traceparent.
   const { traceparent: _, tracestate: __, ...outerWithoutTrace } = outer ?? {};
   const newTrace = (trace?.traceparent ?? fields.traceparent) !== undefined;
-  const merged = checkContext({
-    ...(newTrace ? outerWithoutTrace : outer),
-    ...withoutUndefined(fields),
-    ...trace,
-    correlationId: fields.correlationId ?? outer?.correlationId ?? createId(),
-  });
+  const merged = checkContext(
+    {
+      ...(newTrace ? outerWithoutTrace : outer),
+      ...withoutUndefined(fields),
+      ...trace,
+      correlationId: fields.correlationId ?? outer?.correlationId ?? createId(),
+    },
+    true,
+    outer?.baggage,
+  );
   const otel = remoteTrace === undefined ? undefined : getOpenTelemetry();
   if (otel && remoteTrace) {
     const parent = otel.propagation.extract(otel.context.active(), { ...remoteTrace });
@@ -522,9 +526,14 @@ const CONTEXT_KEYS = [
 
 /**
  * Checks every field of `context` and returns a frozen copy. `complete` (the default) also
- * requires the correlation id, which {@link runWithContext} always fills in.
+ * requires the correlation id, which {@link runWithContext} always fills in. `checkedBaggage` is
+ * baggage already checked (the outer context's): inherited as is, it is not checked again.
  */
-function checkContext(context: FlowContext, complete = true): FlowContext {
+function checkContext(
+  context: FlowContext,
+  complete = true,
+  checkedBaggage?: FlowContext['baggage'],
+): FlowContext {
   assertOptionsObject(context, 'context');
   if (!complete && typeof context.correlationId !== 'string') {
     throw new TypeError(`context.correlationId ${TOKEN_RULE}`);
@@ -559,7 +568,7 @@ function checkContext(context: FlowContext, complete = true): FlowContext {
       throw new TypeError('context.tracestate needs the context.traceparent it belongs to');
     }
   }
-  if (baggage === undefined) return Object.freeze({ ...context });
+  if (baggage === undefined || baggage === checkedBaggage) return Object.freeze({ ...context });
   return Object.freeze({ ...context, baggage: checkBaggage(baggage) });
 }
 
