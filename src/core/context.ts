@@ -435,19 +435,25 @@ const MAX_BAGGAGE_MEMBERS = 180;
 /** Checks a baggage option (`readonly string[] | boolean`); returns which keys it lets through. */
 function baggageSelection(option: unknown, name: string): (key: string) => boolean {
   if (typeof option === 'boolean') return () => option;
-  if (!Array.isArray(option)) {
+  let list: readonly unknown[] | undefined;
+  try {
+    list = Array.isArray(option) ? [...option] : undefined;
+  } catch {
+    list = undefined; // a revoked proxy, an element getter that throws
+  }
+  if (list === undefined) {
     throw new TypeError(
       `${name} must be a list of baggage keys, true or false, got ${describeValue(option)}`,
     );
   }
-  for (const key of option) {
+  for (const key of list) {
     if (typeof key !== 'string' || !BAGGAGE_KEY.test(key)) {
       throw new TypeError(
         `${name} must list W3C baggage keys (RFC 7230 tokens), got ${typeof key === 'string' ? JSON.stringify(key) : describeValue(key)}`,
       );
     }
   }
-  const keys = new Set<string>(option);
+  const keys = new Set(list as readonly string[]);
   return (key) => keys.has(key);
 }
 

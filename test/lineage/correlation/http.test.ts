@@ -251,6 +251,8 @@ describe('option checks', () => {
     );
     expect(() => flowContextMiddleware({ baggage: 'region' as never })).toThrow(/options\.baggage/);
     expect(() => flowContextMiddleware({ baggage: ['bad key'] })).toThrow(/options\.baggage/);
+    // Every key a client sends is not an allow-list.
+    expect(() => flowContextMiddleware({ baggage: true as never })).toThrow(/options\.baggage/);
     expect(() => withFlowContext(() => new Response(), { onInvalid: 'THROW' as never })).toThrow(
       /options\.onInvalid/,
     );
