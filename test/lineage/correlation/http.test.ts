@@ -5,12 +5,17 @@
  * context at all. Out: `createContextFetch` sends the context's headers, baggage only as
  * allow-listed; a plain `fetch` sends none. Real servers on 127.0.0.1.
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { configureOpenTelemetry } from '../../../src/core/opentelemetry.js';
-import { type FlowContext, getContext, runWithContext } from '../../../src/index.js';
+import {
+  type FlowContext,
+  getContext,
+  runWithContext,
+  serializeContext,
+} from '../../../src/index.js';
 import {
   createContextFetch,
   flowContextMiddleware,
@@ -216,6 +221,30 @@ describe('HTTP out: createContextFetch', () => {
     } finally {
       configureOpenTelemetry(undefined);
     }
+  });
+
+  it('sends the context with http.request through serializeContext', async () => {
+    const base = await echoServer();
+    const headers = await runWithContext(
+      { correlationId: 'out-2', baggage: { region: 'eu', secret: 'x' } },
+      () =>
+        new Promise<IncomingHttpHeaders>((resolve, reject) => {
+          const outbound = request(
+            base,
+            { headers: serializeContext(undefined, { baggage: ['region'] }) },
+            (response) => {
+              let body = '';
+              response.on('data', (chunk) => {
+                body += chunk;
+              });
+              response.on('end', () => resolve(JSON.parse(body)));
+            },
+          );
+          outbound.on('error', reject);
+          outbound.end();
+        }),
+    );
+    expect(headers).toMatchObject({ 'x-correlation-id': 'out-2', baggage: 'region=eu' });
   });
 
   it('carries one correlation id and trace from service A through service B', async () => {

@@ -78,10 +78,15 @@ describeWithPostgres('pg.Pool callbacks and events under contention', (url) => {
     ] as const) {
       const pool = await exhaustiblePool(bind);
       const acquired: (string | undefined)[] = [];
+      const released: (string | undefined)[] = [];
       pool.on('acquire', () => acquired.push(correlationId()));
+      pool.on('release', () => released.push(correlationId()));
       await contended(pool, queuedConnect);
       // The holder's own checkout, then the waiter's.
       expect(acquired).toEqual(['holder-A', expected]);
+      // release is emitted where release() is called: in the waiter's callback, so right only
+      // once that callback runs in the waiter's context.
+      expect(released).toEqual(['holder-A', expected]);
     }
   });
 
