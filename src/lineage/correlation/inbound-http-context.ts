@@ -113,21 +113,36 @@ export function withFlowContext<A extends unknown[]>(
   assertFunction(handler, 'handler');
   const restoreOptions = checkHttpContextOptions(options);
   return async (request, ...rest) => {
-    const context = restoreContext(Object.fromEntries(request.headers), restoreOptions);
-    const response = await runWithContext(context, () => handler(request, ...rest));
-    if (!(response instanceof Response)) {
+    const context = restoreContext(requestHeaders(request), restoreOptions);
+    const response: unknown = await runWithContext(context, () => handler(request, ...rest));
+    // Duck-typed: a Response of another realm or of undici's own package is fine too.
+    if (typeof (response as Response | null)?.headers?.set !== 'function') {
       throw new TypeError('handler must return a Response (or a promise of one)');
     }
-    try {
-      response.headers.set(CONTEXT_HEADERS.correlationId, context.correlationId);
-      return response;
-    } catch {
-      // Immutable headers (Response.redirect, a fetched response passed on): set them on a copy.
-      const copy = new Response(response.body, response);
-      copy.headers.set(CONTEXT_HEADERS.correlationId, context.correlationId);
-      return copy;
-    }
+    return withCorrelationHeader(response as Response, context.correlationId);
   };
+}
+
+/** The headers of a Fetch-API `Request` as a record (names lower-case, repeats joined). */
+function requestHeaders(request: Request): Record<string, string> {
+  try {
+    return Object.fromEntries(request.headers);
+  } catch {
+    throw new TypeError('request must be a Fetch-API Request');
+  }
+}
+
+/** `response` with `x-correlation-id` set: itself, or a copy when its headers are immutable. */
+function withCorrelationHeader(response: Response, correlationId: string): Response {
+  try {
+    response.headers.set(CONTEXT_HEADERS.correlationId, correlationId);
+    return response;
+  } catch {
+    // Immutable headers (Response.redirect, a fetched response passed on): set them on a copy.
+    const copy = new Response(response.body, response);
+    copy.headers.set(CONTEXT_HEADERS.correlationId, correlationId);
+    return copy;
+  }
 }
 
 /** Checks the options once, up front; returns the frozen options of `restoreContext`. */

@@ -166,6 +166,15 @@ describe('HTTP in: withFlowContext on a Fetch-API handler', () => {
     expect(response.headers.get('x-correlation-id')).toBe('r');
   });
 
+  it('rejects with a TypeError when the handler or the caller breaks the Fetch API', async () => {
+    await expect(withFlowContext(() => 'text' as never)(new Request('http://x/'))).rejects.toThrow(
+      /handler must return a Response/,
+    );
+    await expect(withFlowContext(() => new Response())({} as never)).rejects.toThrow(
+      /request must be a Fetch-API Request/,
+    );
+  });
+
   it("rejects with INVALID_CONTEXT with onInvalid: 'throw'", async () => {
     const wrapped = withFlowContext(() => new Response('ok'), { onInvalid: 'throw' });
     await expect(
