@@ -29,6 +29,7 @@ export {
   type RestoredContext,
   restoreContext,
   runWithContext,
+  type SerializeContextOptions,
   serializeContext,
 } from './core/context.js';
 export {

@@ -2,6 +2,7 @@ import { EventEmitter, once } from 'node:events';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   bindContext,
@@ -278,5 +279,205 @@ describe('serializeContext / restoreContext', () => {
     } finally {
       configureOpenTelemetry(undefined);
     }
+  });
+});
+
+describe('the trace a flow was started with, without OpenTelemetry', () => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const tracestate = 'congo=t61rcWkgMzE';
+  const withoutOtel = <R>(fn: () => R): R => {
+    configureOpenTelemetry(null);
+    try {
+      return fn();
+    } finally {
+      configureOpenTelemetry(undefined);
+    }
+  };
+
+  it('keeps remoteTrace in the context, inherited by nested contexts, and writes it out again', () => {
+    withoutOtel(() => {
+      const restored = restoreContext({ 'x-correlation-id': 'c-t', traceparent, tracestate });
+      runWithContext(restored, () => {
+        expect(getContext()).toEqual({ correlationId: 'c-t', traceparent, tracestate });
+        runWithContext({ tenant: 'acme' }, () => {
+          expect(getContext()?.traceparent).toBe(traceparent);
+          expect(serializeContext()).toEqual({
+            'x-correlation-id': 'c-t',
+            'x-tenant-id': 'acme',
+            traceparent,
+            tracestate,
+          });
+        });
+      });
+    });
+  });
+
+  it('replaces the outer trace, tracestate included, when a new one is given', () => {
+    const other = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
+    runWithContext({ remoteTrace: { traceparent, tracestate } }, () => {
+      runWithContext({ remoteTrace: { traceparent: other } }, () => {
+        expect(getContext()?.traceparent).toBe(other);
+        expect(getContext()?.tracestate).toBeUndefined();
+      });
+      runWithContext({ traceparent: other }, () => {
+        expect(getContext()?.tracestate).toBeUndefined();
+      });
+    });
+  });
+
+  it('keeps only a well-formed remote trace, and refuses malformed trace fields', () => {
+    runWithContext({ remoteTrace: { traceparent: 'garbage', tracestate } }, () => {
+      expect(getContext()?.traceparent).toBeUndefined();
+      expect(getContext()?.tracestate).toBeUndefined();
+    });
+    expect(() => runWithContext({ traceparent: 'garbage' }, () => 1)).toThrow(
+      expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/traceparent/) }),
+    );
+    expect(() => runWithContext({ tracestate }, () => 1)).toThrow(/context\.tracestate/);
+    expect(() => runWithContext({ traceparent, remoteTrace: { traceparent } }, () => 1)).toThrow(
+      /context\.remoteTrace/,
+    );
+  });
+});
+
+describe('W3C baggage', () => {
+  const allow = ['region', 'plan'];
+
+  it('reads only allow-listed keys, percent-decoded, properties ignored', () => {
+    const restored = restoreContext(
+      {
+        'x-correlation-id': 'c-b',
+        baggage: 'region = eu%2Dwest%201;ttl=30 , plan=pro%E2%82%AC,user=alice;secret',
+      },
+      { baggage: allow },
+    );
+    expect(restored).toEqual({
+      correlationId: 'c-b',
+      baggage: { region: 'eu-west 1', plan: 'pro€' },
+    });
+    // Without the option, no baggage is read at all.
+    expect(restoreContext({ baggage: 'region=eu' })).not.toHaveProperty('baggage');
+    // Nothing allow-listed present: no baggage field.
+    expect(restoreContext({ baggage: 'user=alice' }, { baggage: allow })).not.toHaveProperty(
+      'baggage',
+    );
+    // true takes every key (for a trusted hop).
+    expect(restoreContext({ baggage: 'a=1,b=2' }, { baggage: true }).baggage).toEqual({
+      a: '1',
+      b: '2',
+    });
+  });
+
+  it.each([
+    ['a member without =', 'region'],
+    ['a space inside a value', 'region=eu west'],
+    ['a bad percent escape', 'region=%E2%82'],
+    ['a bad key', 'reg ion=eu'],
+    ['an empty member', 'region=eu,,plan=pro'],
+    ['a bad property', 'region=eu;a b'],
+    ['more than 8192 bytes', `region=eu,pad=${'x'.repeat(8200)}`],
+    ['more than 180 members', Array.from({ length: 181 }, (_, i) => `k${i}=v`).join(',')],
+  ])('drops a baggage header with %s, or throws INVALID_CONTEXT when asked', (_, baggage) => {
+    expect(restoreContext({ baggage }, { baggage: allow })).not.toHaveProperty('baggage');
+    expect(() => restoreContext({ baggage }, { baggage: allow, onInvalid: 'throw' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONTEXT', details: { header: 'baggage' } }),
+    );
+  });
+
+  it('treats an allow-listed key given twice with different values as ambiguous', () => {
+    const baggage = 'region=eu,region=us';
+    expect(restoreContext({ baggage }, { baggage: allow })).not.toHaveProperty('baggage');
+    expect(() => restoreContext({ baggage }, { baggage: allow, onInvalid: 'throw' })).toThrow(
+      expect.objectContaining({ details: { header: 'baggage', reason: 'ambiguous' } }),
+    );
+    expect(restoreContext({ baggage: 'region=eu,region=eu' }, { baggage: allow }).baggage).toEqual({
+      region: 'eu',
+    });
+  });
+
+  it('is kept in the context and written out: all of it, an allow-list, or none', () => {
+    configureOpenTelemetry(null);
+    try {
+      runWithContext({ correlationId: 'c', baggage: { region: 'eu west', plan: 'pro' } }, () => {
+        expect(serializeContext().baggage).toBe('region=eu%20west,plan=pro');
+        expect(serializeContext(undefined, { baggage: ['plan', 'other'] }).baggage).toBe(
+          'plan=pro',
+        );
+        expect(serializeContext(undefined, { baggage: false })).not.toHaveProperty('baggage');
+        expect(serializeContext(undefined, { baggage: [] })).not.toHaveProperty('baggage');
+        runWithContext({ tenant: 'acme' }, () => {
+          expect(getContext()?.baggage).toEqual({ region: 'eu west', plan: 'pro' });
+        });
+      });
+    } finally {
+      configureOpenTelemetry(undefined);
+    }
+  });
+
+  it('round-trips any baggage through serializeContext and restoreContext', () => {
+    const key = fc.stringMatching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,16}$/);
+    fc.assert(
+      fc.property(
+        fc.dictionary(key, fc.string({ unit: 'grapheme' }), { maxKeys: 20 }),
+        (baggage) => {
+          const headers = serializeContext({ correlationId: 'c', baggage }, { baggage: true });
+          const restored = restoreContext(headers, { baggage: true, onInvalid: 'throw' });
+          expect(restored.baggage ?? {}).toEqual(baggage);
+        },
+      ),
+    );
+  });
+
+  it('never throws on any baggage header but INVALID_CONTEXT, and only when asked', () => {
+    const header = fc.oneof(
+      fc.string(),
+      fc
+        .array(fc.tuple(fc.constantFrom('region', 'plan', 'a b', ''), fc.string(), fc.string()))
+        .map((members) => members.map(([k, v, p]) => `${k}=${v};${p}`).join(',')),
+    );
+    fc.assert(
+      fc.property(header, (baggage) => {
+        const restored = restoreContext({ baggage }, { baggage: allow });
+        for (const value of Object.values(restored.baggage ?? {}))
+          expect(typeof value).toBe('string');
+        try {
+          restoreContext({ baggage }, { baggage: allow, onInvalid: 'throw' });
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'INVALID_CONTEXT' });
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps a __proto__ key as plain data', () => {
+    const restored = restoreContext({ baggage: '__proto__=x,region=eu' }, { baggage: true });
+    expect(Object.getPrototypeOf(restored.baggage)).toBe(Object.prototype);
+    expect(Object.hasOwn(restored.baggage ?? {}, '__proto__')).toBe(true);
+    runWithContext(restored, () => {
+      expect(serializeContext(undefined, { baggage: ['__proto__'] }).baggage).toBe('__proto__=x');
+    });
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it('refuses malformed baggage and options with a TypeError naming them', () => {
+    expect(() => runWithContext({ baggage: { 'bad key': 'x' } }, () => 1)).toThrow(
+      /context\.baggage/,
+    );
+    expect(() => runWithContext({ baggage: { k: 5 as never } }, () => 1)).toThrow(
+      /context\.baggage\.k/,
+    );
+    expect(() => runWithContext({ baggage: { k: '\ud800' } }, () => 1)).toThrow(
+      /context\.baggage\.k/,
+    );
+    expect(() => runWithContext({ baggage: { k: 'x'.repeat(9000) } }, () => 1)).toThrow(
+      /context\.baggage/,
+    );
+    expect(() => restoreContext({}, { baggage: 'region' as never })).toThrow(/options\.baggage/);
+    expect(() => restoreContext({}, { baggage: ['bad key'] })).toThrow(/options\.baggage/);
+    expect(() => serializeContext(undefined, { baggage: [1] as never })).toThrow(
+      /options\.baggage/,
+    );
+    expect(() => serializeContext(undefined, { bagage: [] } as never)).toThrow(/options\.bagage/);
   });
 });

@@ -29,6 +29,19 @@ export interface FlowContext {
   readonly actor?: Actor;
   /** The tenant the work belongs to. */
   readonly tenant?: string;
+  /**
+   * The W3C `traceparent` of the trace this work continues, kept without OpenTelemetry:
+   * {@link serializeContext} writes it on when no OpenTelemetry span is active, so the trace id
+   * survives hops that run no tracing SDK. Set from `remoteTrace` by {@link runWithContext}.
+   */
+  readonly traceparent?: string;
+  /** The W3C `tracestate` that came with {@link FlowContext.traceparent}. */
+  readonly tracestate?: string;
+  /**
+   * W3C baggage carried with the flow: only the keys an allow-list let in on the way in
+   * ({@link RestoreContextOptions.baggage}), or what the application set.
+   */
+  readonly baggage?: Readonly<Record<string, string>>;
 }
 
 /** What {@link restoreContext} returns: a context plus the remote trace to continue, if any. */
@@ -69,10 +82,13 @@ const TOKEN_RULE = 'must be 1 to 128 characters of letters, digits and . _ : @ /
 /**
  * Runs `fn` with a flow context. Fields not given are inherited from the surrounding context; a
  * correlation id is generated (a ULID) when there is none. When `context.remoteTrace` is set (from
- * {@link restoreContext}) and OpenTelemetry is installed, spans started inside `fn` continue that
- * trace.
+ * {@link restoreContext}), its well-formed `traceparent` and `tracestate` become the context's
+ * (replacing the outer ones), so the trace survives without OpenTelemetry; and when
+ * OpenTelemetry is installed, spans started inside `fn` continue that trace. A `traceparent`
+ * given as a field is kept but does not activate anything in OpenTelemetry.
  *
- * @throws TypeError when a field is malformed.
+ * @throws TypeError when a field is malformed, or when `remoteTrace` comes with `traceparent` or
+ * `tracestate` fields.
  * @example
  * ```ts
  * await runWithContext({ actor: { id: 'user_42', type: 'user' }, tenant: 'acme' }, async () => {
@@ -95,11 +111,29 @@ export function runWithContext<R>(context: FlowContextInput, fn: () => R): R {
       }
     }
   }
-  const merged = checkContext({
-    ...storage.getStore(),
-    ...withoutUndefined(fields),
-    correlationId: fields.correlationId ?? storage.getStore()?.correlationId ?? createId(),
-  });
+  const trace = remoteTrace === undefined ? undefined : remoteTraceFields(remoteTrace);
+  if (
+    trace !== undefined &&
+    (fields.traceparent !== undefined || fields.tracestate !== undefined)
+  ) {
+    throw new TypeError(
+      'context.remoteTrace cannot be given with context.traceparent or context.tracestate',
+    );
+  }
+  const outer = storage.getStore();
+  // A new trace replaces the outer one whole: a tracestate belongs to its traceparent.
+  const { traceparent: _, tracestate: __, ...outerWithoutTrace } = outer ?? {};
+  const newTrace = (trace?.traceparent ?? fields.traceparent) !== undefined;
+  const merged = checkContext(
+    {
+      ...(newTrace ? outerWithoutTrace : outer),
+      ...withoutUndefined(fields),
+      ...trace,
+      correlationId: fields.correlationId ?? outer?.correlationId ?? createId(),
+    },
+    true,
+    outer?.baggage,
+  );
   const otel = remoteTrace === undefined ? undefined : getOpenTelemetry();
   if (otel && remoteTrace) {
     const parent = otel.propagation.extract(otel.context.active(), { ...remoteTrace });
@@ -127,19 +161,38 @@ export function bindContext<F extends (...args: any[]) => unknown>(fn: F): F {
   return AsyncResource.bind(fn) as unknown as F;
 }
 
+/** Options of {@link serializeContext}. */
+export interface SerializeContextOptions {
+  /**
+   * Which of the context's baggage keys to write in the W3C `baggage` header: a list (an
+   * allow-list: keys not in the context are skipped), `true` for all, `false` for none.
+   * @default true
+   */
+  readonly baggage?: readonly string[] | boolean;
+}
+
 /**
  * Encodes `context` (default: the current one) as string headers for a queue message or an HTTP
- * request. Includes W3C `traceparent`/`tracestate` when OpenTelemetry is installed and a span is
- * active.
+ * request: the `x-…` headers of {@link CONTEXT_HEADERS}, W3C `traceparent`/`tracestate` and
+ * `baggage`. When OpenTelemetry is installed and a span is active, its injection wins: its
+ * `traceparent` (and `tracestate`) replace the context's, and a `baggage` header it writes
+ * replaces the context's; otherwise the trace the context was started with is written.
  *
+ * @throws TypeError naming the option when an option (or a field of `context`) is invalid.
  * @example
  * ```ts
  * await queue.send({ body, headers: serializeContext() });
+ * // Only some baggage keys leave the service:
+ * const headers = serializeContext(undefined, { baggage: ['region'] });
  * ```
  */
 export function serializeContext(
   context: FlowContext | undefined = getContext(),
+  options: SerializeContextOptions = {},
 ): Record<string, string> {
+  assertOptionsObject(options, 'options');
+  assertKnownKeys(options, ['baggage'], 'options');
+  const baggageWanted = baggageSelection(options.baggage ?? true, 'options.baggage');
   if (context !== undefined) checkContext(context, false);
   const headers: Record<string, string> = {};
   if (context) {
@@ -150,9 +203,24 @@ export function serializeContext(
       if (context.actor.type) headers[CONTEXT_HEADERS.actorType] = context.actor.type;
     }
     if (context.tenant) headers[CONTEXT_HEADERS.tenant] = context.tenant;
+    if (context.traceparent) {
+      headers.traceparent = context.traceparent;
+      if (context.tracestate) headers.tracestate = context.tracestate;
+    }
+    const baggage = Object.entries(context.baggage ?? {}).filter(([key]) => baggageWanted(key));
+    if (baggage.length > 0) headers.baggage = encodeBaggage(baggage);
   }
   const otel = getOpenTelemetry();
-  if (otel) otel.propagation.inject(otel.context.active(), headers);
+  if (otel) {
+    const injected: Record<string, string> = {};
+    otel.propagation.inject(otel.context.active(), injected);
+    // OpenTelemetry's span wins, and the context's tracestate must not ride along with it.
+    if (injected.traceparent !== undefined) {
+      delete headers.traceparent;
+      delete headers.tracestate;
+    }
+    Object.assign(headers, injected);
+  }
   return headers;
 }
 
@@ -175,6 +243,13 @@ export interface RestoreContextOptions {
    * as {@link FlowContext.causationId}: 1 to 128 letters, digits and `. _ : @ / + = -`.
    */
   readonly causationId?: string;
+  /**
+   * Which keys of an inbound W3C `baggage` header to take into the context: an allow-list of
+   * keys, or `true` for every key (only for a trusted hop). Baggage is whatever the sender put
+   * there, so take only what you use.
+   * @default false (no baggage is read)
+   */
+  readonly baggage?: readonly string[] | boolean;
 }
 
 /**
@@ -248,8 +323,14 @@ export function restoreContext(
 ): RestoredContext {
   assertOptionsObject(carrier, 'carrier');
   assertOptionsObject(options, 'options');
-  assertKnownKeys(options, ['trustIdentity', 'onInvalid', 'causationId'], 'options');
-  const { trustIdentity = false, onInvalid = 'replace', causationId: givenCausationId } = options;
+  assertKnownKeys(options, ['trustIdentity', 'onInvalid', 'causationId', 'baggage'], 'options');
+  const {
+    trustIdentity = false,
+    onInvalid = 'replace',
+    causationId: givenCausationId,
+    baggage: baggageOption = false,
+  } = options;
+  const baggageWanted = baggageSelection(baggageOption, 'options.baggage');
   if (typeof trustIdentity !== 'boolean') {
     // A truthy string such as 'false' must not switch on trust in client-supplied identity.
     throw new TypeError(
@@ -309,6 +390,13 @@ export function restoreContext(
   const remoteTrace: Record<string, string> = {};
   if (traceparent !== undefined) remoteTrace.traceparent = traceparent;
   if (tracestate !== undefined) remoteTrace.tracestate = tracestate;
+  let baggage: Readonly<Record<string, string>> | undefined;
+  if (baggageOption !== false) {
+    const header = read('baggage', () => true);
+    const parsed = header === undefined ? undefined : parseBaggage(header, baggageWanted);
+    if (typeof parsed === 'string') invalid('baggage', parsed === 'ambiguous' ? parsed : undefined);
+    else if (parsed !== undefined && Object.keys(parsed).length > 0) baggage = parsed;
+  }
   return {
     correlationId: readToken(CONTEXT_HEADERS.correlationId) ?? createId(),
     ...(causationId === undefined ? {} : { causationId }),
@@ -317,7 +405,103 @@ export function restoreContext(
       : { actor: actorType === undefined ? { id: actorId } : { id: actorId, type: actorType } }),
     ...(tenant === undefined ? {} : { tenant }),
     ...(Object.keys(remoteTrace).length === 0 ? {} : { remoteTrace }),
+    ...(baggage === undefined ? {} : { baggage }),
   };
+}
+
+/** The well-formed `traceparent` and `tracestate` of a `remoteTrace` carrier; others are left out. */
+function remoteTraceFields(
+  remoteTrace: Readonly<Record<string, string>>,
+): { traceparent: string; tracestate?: string } | undefined {
+  const { traceparent, tracestate } = remoteTrace;
+  if (traceparent === undefined || !isTraceparent(traceparent)) return undefined;
+  return tracestate !== undefined && isTracestate(tracestate)
+    ? { traceparent, tracestate }
+    : { traceparent };
+}
+
+/**
+ * W3C baggage: a key is an RFC 7230 token; a raw value is baggage-octets (printable ASCII but
+ * space, `"`, `,`, `;` and backslash), percent-encoded UTF-8. https://www.w3.org/TR/baggage/
+ */
+const BAGGAGE_KEY = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAGGAGE_VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
+const BAGGAGE_PROPERTY =
+  /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*)?$/;
+/** The limits the W3C Baggage spec sets on a `baggage` header. */
+const MAX_BAGGAGE_BYTES = 8192;
+const MAX_BAGGAGE_MEMBERS = 180;
+
+/** Checks a baggage option (`readonly string[] | boolean`); returns which keys it lets through. */
+function baggageSelection(option: unknown, name: string): (key: string) => boolean {
+  if (typeof option === 'boolean') return () => option;
+  let list: readonly unknown[] | undefined;
+  try {
+    list = Array.isArray(option) ? [...option] : undefined;
+  } catch {
+    list = undefined; // a revoked proxy, an element getter that throws
+  }
+  if (list === undefined) {
+    throw new TypeError(
+      `${name} must be a list of baggage keys, true or false, got ${describeValue(option)}`,
+    );
+  }
+  for (const key of list) {
+    if (typeof key !== 'string' || !BAGGAGE_KEY.test(key)) {
+      throw new TypeError(
+        `${name} must list W3C baggage keys (RFC 7230 tokens), got ${typeof key === 'string' ? JSON.stringify(key) : describeValue(key)}`,
+      );
+    }
+  }
+  const keys = new Set(list as readonly string[]);
+  return (key) => keys.has(key);
+}
+
+/** Writes baggage entries as a W3C `baggage` header; the values must be well-formed text. */
+function encodeBaggage(entries: readonly (readonly [string, string])[]): string {
+  return entries.map(([key, value]) => `${key}=${encodeURIComponent(value)}`).join(',');
+}
+
+/**
+ * The entries of a W3C `baggage` header whose keys `wanted` accepts, percent-decoded, properties
+ * (after `;`) ignored; `'malformed'` when the header breaks the grammar or its limits, and
+ * `'ambiguous'` when a wanted key appears twice with different values.
+ */
+function parseBaggage(
+  header: string,
+  wanted: (key: string) => boolean,
+): Record<string, string> | 'malformed' | 'ambiguous' {
+  if (header.length > MAX_BAGGAGE_BYTES || Buffer.byteLength(header) > MAX_BAGGAGE_BYTES) {
+    return 'malformed';
+  }
+  const members = header.split(',');
+  if (members.length > MAX_BAGGAGE_MEMBERS) return 'malformed';
+  const values = new Map<string, string>();
+  for (const member of members) {
+    const [pair = '', ...properties] = member.split(';').map(trimOws);
+    const equals = pair.indexOf('=');
+    if (equals < 0) return 'malformed';
+    const key = trimOws(pair.slice(0, equals));
+    const raw = trimOws(pair.slice(equals + 1));
+    if (!BAGGAGE_KEY.test(key) || !BAGGAGE_VALUE.test(raw)) return 'malformed';
+    if (!properties.every((property) => BAGGAGE_PROPERTY.test(property))) return 'malformed';
+    if (!wanted(key)) continue;
+    let value: string;
+    try {
+      value = decodeURIComponent(raw);
+    } catch {
+      return 'malformed'; // a bad escape, or bytes that are not UTF-8
+    }
+    const seen = values.get(key);
+    if (seen !== undefined && seen !== value) return 'ambiguous';
+    values.set(key, value);
+  }
+  return Object.fromEntries(values);
+}
+
+/** Removes W3C optional whitespace (spaces and tabs) around `text`. */
+function trimOws(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, '');
 }
 
 /** A header's value: the string, or an array's first entry; anything else (unreadable too) is absent. */
@@ -335,13 +519,27 @@ function withoutUndefined<T extends object>(value: T): Partial<T> {
 }
 
 /** The fields of a {@link FlowContextInput}. */
-const CONTEXT_KEYS = ['correlationId', 'causationId', 'actor', 'tenant', 'remoteTrace'];
+const CONTEXT_KEYS = [
+  'correlationId',
+  'causationId',
+  'actor',
+  'tenant',
+  'remoteTrace',
+  'traceparent',
+  'tracestate',
+  'baggage',
+];
 
 /**
  * Checks every field of `context` and returns a frozen copy. `complete` (the default) also
- * requires the correlation id, which {@link runWithContext} always fills in.
+ * requires the correlation id, which {@link runWithContext} always fills in. `checkedBaggage` is
+ * baggage already checked (the outer context's): inherited as is, it is not checked again.
  */
-function checkContext(context: FlowContext, complete = true): FlowContext {
+function checkContext(
+  context: FlowContext,
+  complete = true,
+  checkedBaggage?: FlowContext['baggage'],
+): FlowContext {
   assertOptionsObject(context, 'context');
   if (!complete && typeof context.correlationId !== 'string') {
     throw new TypeError(`context.correlationId ${TOKEN_RULE}`);
@@ -361,5 +559,49 @@ function checkContext(context: FlowContext, complete = true): FlowContext {
     if (context.actor.id === undefined) throw new TypeError('context.actor.id is required');
     check(context.actor.type, 'actor.type');
   }
-  return Object.freeze({ ...context });
+  const { traceparent, tracestate, baggage } = context;
+  if (
+    traceparent !== undefined &&
+    (typeof traceparent !== 'string' || !isTraceparent(traceparent))
+  ) {
+    throw new TypeError('context.traceparent must be a W3C traceparent');
+  }
+  if (tracestate !== undefined) {
+    if (typeof tracestate !== 'string' || !isTracestate(tracestate)) {
+      throw new TypeError('context.tracestate must be a W3C tracestate');
+    }
+    if (traceparent === undefined) {
+      throw new TypeError('context.tracestate needs the context.traceparent it belongs to');
+    }
+  }
+  if (baggage === undefined || baggage === checkedBaggage) return Object.freeze({ ...context });
+  return Object.freeze({ ...context, baggage: checkBaggage(baggage) });
+}
+
+/** Checks the context's baggage against the W3C grammar and limits; returns a frozen copy. */
+function checkBaggage(baggage: unknown): Readonly<Record<string, string>> {
+  assertOptionsObject(baggage, 'context.baggage');
+  const entries: [string, string][] = [];
+  for (const [key, value] of Object.entries(baggage)) {
+    if (!BAGGAGE_KEY.test(key)) {
+      throw new TypeError(
+        `context.baggage keys must be W3C baggage keys (RFC 7230 tokens), got ${JSON.stringify(key)}`,
+      );
+    }
+    if (typeof value !== 'string') {
+      throw new TypeError(`context.baggage.${key} must be a string, got ${describeValue(value)}`);
+    }
+    try {
+      encodeURIComponent(value);
+    } catch {
+      throw new TypeError(`context.baggage.${key} must be well-formed text (no lone surrogate)`);
+    }
+    entries.push([key, value]);
+  }
+  if (entries.length > MAX_BAGGAGE_MEMBERS || encodeBaggage(entries).length > MAX_BAGGAGE_BYTES) {
+    throw new TypeError(
+      `context.baggage must fit a W3C baggage header: at most ${MAX_BAGGAGE_MEMBERS} entries and ${MAX_BAGGAGE_BYTES} bytes`,
+    );
+  }
+  return Object.freeze(Object.fromEntries(entries));
 }

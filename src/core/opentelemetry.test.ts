@@ -62,6 +62,32 @@ describe('trace propagation through serialize/restore', () => {
   });
 });
 
+describe("the context's own trace beside OpenTelemetry", () => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+  it('is written when no span is active, and gives way to an active span whole', async () => {
+    const context = { correlationId: 'c-own', traceparent, tracestate: 'congo=t61rcWkgMzE' };
+    // The SDK is installed, but no span is active: the context's trace is what goes out.
+    expect(serializeContext(context)).toMatchObject({
+      traceparent,
+      tracestate: 'congo=t61rcWkgMzE',
+    });
+    const headers = await withSpan('send', {}, async () => serializeContext(context));
+    const spanTraceId = exporter.getFinishedSpans()[0]?.spanContext().traceId;
+    expect(headers.traceparent).toMatch(new RegExp(`^00-${spanTraceId}-[0-9a-f]{16}-01$`));
+    // The context's tracestate belongs to another trace: it must not ride with the span's.
+    expect(headers).not.toHaveProperty('tracestate');
+  });
+
+  it('activates a remote trace in OpenTelemetry and keeps it in the context too', async () => {
+    const traceId = await runWithContext({ remoteTrace: { traceparent } }, () => {
+      expect(getContext()?.traceparent).toBe(traceparent);
+      return withSpan('receive', {}, async () => trace.getActiveSpan()?.spanContext().traceId);
+    });
+    expect(traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+  });
+});
+
 describe('withSpan with the API but no SDK', () => {
   it('records nothing and reports tracing as off until a provider is registered', async () => {
     trace.disable();

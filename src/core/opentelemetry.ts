@@ -29,6 +29,7 @@ export interface OtelApi {
         fn: F,
       ): ReturnType<F>;
     };
+    getSpan(context: unknown): { spanContext(): { traceId: string; spanId: string } } | undefined;
   };
   context: {
     active(): unknown;

@@ -5,9 +5,40 @@
  * stages become lineage; runs export as OpenLineage events; and the flow context's correlation
  * ids survive every hop.
  *
+ * Correlation (`correlation/`): HTTP in (`flowContextMiddleware`, `withFlowContext`) and out
+ * (`createContextFetch`), `pg.Pool` waiters (`bindPoolToContext`), concurrency limits
+ * (`limitConcurrency`), worker threads and other message hops (`contextTaskMessage`,
+ * `runInTaskContext`), and log lines (`correlationMixin`).
+ *
  * @module
  */
 
+export {
+  type CorrelationFields,
+  type CorrelationMixinOptions,
+  correlationMixin,
+  type LogMixin,
+} from './correlation/correlation-mixin.js';
+export {
+  type FlowContextMiddleware,
+  flowContextMiddleware,
+  type HttpContextOptions,
+  type HttpRequestLike,
+  type HttpResponseLike,
+  withFlowContext,
+} from './correlation/inbound-http-context.js';
+export { type ConcurrencyLimit, limitConcurrency } from './correlation/limit-concurrency.js';
+export {
+  type ContextFetchOptions,
+  createContextFetch,
+  type FetchLike,
+} from './correlation/outbound-http-context.js';
+export { bindPoolToContext, type ContextBindablePool } from './correlation/pg-pool-context.js';
+export {
+  type ContextTaskMessage,
+  contextTaskMessage,
+  runInTaskContext,
+} from './correlation/worker-task-context.js';
 export {
   Explanation,
   type LineageMetadata,

@@ -341,14 +341,21 @@ async function runThroughInbox(
   return ran ? 'handled' : 'duplicate';
 }
 
-/** The flow context of `message`: the producer's, caused by this message. */
+/**
+ * The flow context of `message`: the producer's (identity, trace and baggage: the outbox wrote
+ * them, a trusted hop), caused by this message.
+ */
 function restoreFlow(message: ReceivedMessage) {
   try {
-    return restoreContext(message.headers, { causationId: message.id, trustIdentity: true });
+    return restoreContext(message.headers, {
+      causationId: message.id,
+      trustIdentity: true,
+      baggage: true,
+    });
   } catch (error) {
     // An id that is not a context token (the application chose it) cannot be the causation id.
     if (!(error instanceof TypeError)) throw error;
-    return restoreContext(message.headers, { trustIdentity: true });
+    return restoreContext(message.headers, { trustIdentity: true, baggage: true });
   }
 }
 

@@ -181,7 +181,7 @@ export interface Outbox<T extends OutboxTopics, Tx> {
   readonly topics: readonly (keyof T & string)[];
   /**
    * Validates `payload` with the topic's schema and writes the message (in `options.transaction`
-   * when given). The flow context (correlation id, causation id, actor, tenant, `traceparent`) is
+   * when given). The flow context (correlation id, causation id, actor, tenant, trace, baggage) is
    * copied into the headers; outside any context the message's id becomes its correlation id.
    *
    * @throws TypeError for an unknown topic or a malformed option.
