@@ -91,8 +91,15 @@ describeEachSagaStore('the flow context inside steps', (kind) => {
         },
       });
     const first = bed.engine({ store, sagas: [saga], leaseMs: 100 });
-    await runWithContext({ correlationId: 'corr-42', tenant: 'acme', actor: { id: 'u1' } }, () =>
-      first.start(saga, {}, { id: 'c1' }),
+    await runWithContext(
+      {
+        correlationId: 'corr-42',
+        tenant: 'acme',
+        actor: { id: 'u1' },
+        baggage: { region: 'eu-west' },
+        remoteTrace: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+      },
+      () => first.start(saga, {}, { id: 'c1' }),
     );
     while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
     await first.close({ timeoutMs: 0 });
@@ -111,6 +118,8 @@ describeEachSagaStore('the flow context inside steps', (kind) => {
         correlationId: 'corr-42',
         tenant: 'acme',
         actor: { id: 'u1' },
+        baggage: { region: 'eu-west' },
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
       });
     }
   });

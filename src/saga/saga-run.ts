@@ -104,7 +104,9 @@ const isOpen = (attempt: AttemptRecord | undefined) =>
 /** Runs `fn` in the flow context `saga` was started in (as it is when it had none). */
 export function inSagaContext<T>(saga: StoredSaga, fn: () => T): T {
   const context = (saga.log as SagaLog).context;
-  return context ? runWithContext(restoreContext(context, { trustIdentity: true }), fn) : fn();
+  return context
+    ? runWithContext(restoreContext(context, { trustIdentity: true, baggage: true }), fn)
+    : fn();
 }
 
 /** A claimed saga and the definition it runs under. */
