@@ -4,6 +4,8 @@
  * services it asks (product catalog, tax service, shipping calculator, promotions), and an order
  * request for the pipeline.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { z } from 'zod';
 import { postgresUrl } from '../../support/services.js';
@@ -90,4 +92,28 @@ export async function pricesFor(
 ): Promise<{ subtotal: number; total: number }> {
   const subtotal = await catalog.subtotal(input.items);
   return { subtotal, total: subtotal + 12.5 };
+}
+
+/** The database's URL, for pools of the guide's own. */
+export const databaseUrl: string = connectionString;
+
+let lastBillingCall: Record<string, string | undefined> = {};
+const billing = createServer((req, res) => {
+  lastBillingCall = {
+    correlationId: req.headers['x-correlation-id'] as string | undefined,
+    traceparent: req.headers.traceparent as string | undefined,
+    baggage: req.headers.baggage as string | undefined,
+  };
+  res.statusCode = 201;
+  res.end();
+});
+await new Promise<void>((resolve) => billing.listen(0, '127.0.0.1', resolve));
+billing.unref();
+
+/** The billing service the order service calls. */
+export const billingUrl = `http://127.0.0.1:${(billing.address() as AddressInfo).port}`;
+
+/** What the billing service received with the last call. */
+export function billingSaw(): Record<string, string | undefined> {
+  return lastBillingCall;
 }
