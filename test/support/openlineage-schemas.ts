@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { expect } from 'vitest';
 import type { OpenLineageRunEvent } from '../../src/lineage/index.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -125,4 +126,15 @@ export function columnLineageProblems(event: OpenLineageRunEvent): string[] {
     }
   }
   return problems;
+}
+
+/**
+ * Asserts that every event is valid per the official schemas (when they are on this machine) and
+ * that its column lineage names only fields that exist.
+ */
+export function expectValidEvents(events: readonly OpenLineageRunEvent[]): void {
+  for (const event of events) {
+    if (openLineageSchemas) expect(openLineageSchemas.errors(event)).toEqual([]);
+    expect(columnLineageProblems(event)).toEqual([]);
+  }
 }

@@ -5,30 +5,16 @@ import {
   type OpenLineageEmitterOptions,
   type OpenLineageRunEvent,
   type OpenLineageTransport,
-  type PipelineRunLineage,
   pipelineRunEvents,
   sourced,
 } from '../../../src/lineage/index.js';
 import { NonRetryableError } from '../../../src/saga/index.js';
 import { failure } from '../../support/failures.js';
 import { recordingLogger } from '../../support/logger.js';
+import { numberedRun as run } from '../../support/pipeline-runs.js';
 
 const namespace = 'checkout';
 const fast = { retries: 2, minTimeout: 1, maxTimeout: 1, randomize: false } as const;
-
-function run(n: number): PipelineRunLineage {
-  return {
-    id: '01JDQ3V8Z6X0M9K2T4B7N5C1PA',
-    pipeline: 'signup',
-    runId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-    state: 'COMPLETE',
-    startedAt: '2026-12-02T10:00:00.000Z',
-    endedAt: '2026-12-02T10:00:01.000Z',
-    correlationId: undefined,
-    causationId: undefined,
-    stages: [],
-  };
-}
 
 /** A transport that records batches and waits for `release()` before each send resolves. */
 function gatedTransport(fail?: (attempt: number) => unknown) {

@@ -20,7 +20,7 @@ import {
   type SagaState,
 } from '../../../src/saga/index.js';
 import {
-  columnLineageProblems,
+  expectValidEvents,
   openLineageSchemas,
   schemaSkipReason,
 } from '../../support/openlineage-schemas.js';
@@ -29,14 +29,6 @@ const { version } = JSON.parse(
   readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
 );
 const namespace = 'checkout';
-
-/** Asserts every event is valid per the official schemas and its column lineage is sound. */
-function expectValid(events: readonly OpenLineageRunEvent[]): void {
-  for (const event of events) {
-    if (openLineageSchemas) expect(openLineageSchemas.errors(event)).toEqual([]);
-    expect(columnLineageProblems(event)).toEqual([]);
-  }
-}
 
 const stage = (
   overrides: Partial<StageLineage> & Pick<StageLineage, 'stage' | 'index'>,
@@ -122,7 +114,7 @@ describe('pipelineRunEvents', () => {
 
   it('emits START at startedAt and COMPLETE at endedAt, a BATCH flowproof PIPELINE job', () => {
     const events = pipelineRunEvents(signup, { namespace });
-    expectValid(events);
+    expectValidEvents(events);
     const [start, end] = events;
     expect([start.eventType, start.eventTime, end.eventType, end.eventTime]).toEqual([
       'START',
@@ -206,7 +198,7 @@ describe('pipelineRunEvents', () => {
       ],
     };
     const [, end] = pipelineRunEvents(run, { namespace });
-    expectValid([end]);
+    expectValidEvents([end]);
     const fields = end.outputs[0]?.facets?.columnLineage?.fields ?? {};
     expect(fields.id).toEqual({ inputFields: [] });
     expect(fields.card?.inputFields[0]?.transformations[0]).toMatchObject({ masking: true });
@@ -228,7 +220,7 @@ describe('pipelineRunEvents', () => {
       ],
     };
     const events = pipelineRunEvents(run, { namespace });
-    expectValid(events);
+    expectValidEvents(events);
     const [, end] = events;
     expect(end.eventType).toBe('FAIL');
     expect(end.outputs).toEqual([]);
@@ -245,7 +237,7 @@ describe('pipelineRunEvents', () => {
       name: 'nightly',
     };
     const events = pipelineRunEvents(signup, { namespace, parent });
-    expectValid(events);
+    expectValidEvents(events);
     expect(events[1].run.facets?.parent).toMatchObject({
       run: { runId: parent.runId },
       job: { namespace: 'jobs', name: 'nightly' },
@@ -292,7 +284,7 @@ describe('fieldLineageEvents', () => {
   it('emits one run per calculation, inputs first, the inner one a child of the outer', () => {
     const field = orderTotal();
     const events = fieldLineageEvents(field, { namespace });
-    expectValid(events);
+    expectValidEvents(events);
     expect(events.map((e) => [e.eventType, e.job.name])).toEqual([
       ['START', 'order-subtotal'],
       ['COMPLETE', 'order-subtotal'],
@@ -380,7 +372,7 @@ describe('derivationFailureEvents', () => {
       },
       { namespace },
     );
-    expectValid(events);
+    expectValidEvents(events);
     const [start, end] = events;
     expect([start.eventType, start.eventTime, end.eventType, end.eventTime]).toEqual([
       'START',
@@ -442,7 +434,7 @@ describe('sagaEvents', () => {
       const failed = await sagas.run(stuck, {}, { id: 'o3' });
       const types = (s: SagaState<unknown>) => sagaEvents(s, { namespace }).map((e) => e.eventType);
       for (const state of [completed, compensated, failed])
-        expectValid(sagaEvents(state, { namespace }));
+        expectValidEvents(sagaEvents(state, { namespace }));
       expect(types(completed)).toEqual(['START', 'COMPLETE']);
       expect(types(compensated)).toEqual(['START', 'ABORT']);
       expect(types(failed)).toEqual(['START', 'FAIL']);

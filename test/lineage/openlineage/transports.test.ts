@@ -8,30 +8,15 @@ import {
   createHttpTransport,
   createOpenLineageEmitter,
   type OpenLineageRunEvent,
-  type PipelineRunLineage,
   pipelineRunEvents,
 } from '../../../src/lineage/index.js';
 import { failure } from '../../support/failures.js';
 import { listen } from '../../support/http-servers.js';
 import { recordingLogger } from '../../support/logger.js';
+import { numberedRun as run } from '../../support/pipeline-runs.js';
 
 const namespace = 'checkout';
 const fast = { retries: 3, minTimeout: 1, maxTimeout: 5, randomize: false } as const;
-
-/** A pipeline run whose id ends in `n`, so the order of delivery can be read back. */
-function run(n: number, padding = ''): PipelineRunLineage {
-  return {
-    id: '01JDQ3V8Z6X0M9K2T4B7N5C1PA',
-    pipeline: `p${padding}`,
-    runId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-    state: 'COMPLETE',
-    startedAt: '2026-12-02T10:00:00.000Z',
-    endedAt: '2026-12-02T10:00:01.000Z',
-    correlationId: undefined,
-    causationId: undefined,
-    stages: [],
-  };
-}
 
 interface Received {
   readonly url: string | undefined;
@@ -156,7 +141,7 @@ describe('createHttpTransport', () => {
     const emitter = createOpenLineageEmitter({
       namespace,
       retry: fast,
-      transport: createHttpTransport({ url: server.url, timeoutMs: 100 }),
+      transport: createHttpTransport({ url: server.url, timeoutMs: 1_000 }),
     });
     emitter.emitPipelineRun(run(1));
     await emitter.flush();
@@ -267,7 +252,8 @@ describe('createFileTransport', () => {
         transport: createFileTransport({ path }),
       }),
     );
-    for (let n = 0; n < 50; n++) emitters[n % emitters.length]?.emitPipelineRun(run(n, padding));
+    for (let n = 0; n < 50; n++)
+      emitters[n % emitters.length]?.emitPipelineRun(run(n, `p${padding}`));
     await Promise.all(emitters.map((emitter) => emitter.close()));
     const lines = (await readFile(path, 'utf8')).split('\n').filter((line) => line !== '');
     expect(lines).toHaveLength(100);
