@@ -48,7 +48,7 @@ import {
  *
  * A field whose value is sourced or literal (no calculation) has no events.
  *
- * @throws TypeError naming the option when an option is invalid.
+ * @throws TypeError naming the argument or option when one is invalid.
  * @example
  * ```ts
  * const events = fieldLineageEvents(await lineage.latest('order:ORD-12345', 'total'), {
@@ -61,6 +61,7 @@ export function fieldLineageEvents(
   options: OpenLineageEventOptions,
 ): readonly OpenLineageRunEvent[] {
   const resolved = resolveEventOptions(options);
+  assertOptionsObject(field, 'field');
   const root = field.provenance;
   if (root.kind !== 'derived') return [];
   const colon = field.entity.indexOf(':');

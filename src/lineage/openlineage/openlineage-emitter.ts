@@ -298,14 +298,25 @@ class Emitter implements OpenLineageEmitter {
   }
 
   close(): Promise<void> {
-    this.#closed ??= this.flush().finally(async () => {
-      await this.#config.transport.close?.();
-    });
+    this.#closed ??= this.flush().finally(() => this.#closeTransport());
     return this.#closed;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  async #closeTransport(): Promise<void> {
+    const { transport } = this.#config;
+    try {
+      await transport.close?.();
+    } catch (error) {
+      throw new FlowproofError(
+        'LINEAGE_EXPORT_FAILED',
+        `The OpenLineage transport ${transport.name} failed to close`,
+        { cause: error, details: { transport: transport.name } },
+      );
+    }
   }
 
   #eventOptions(options: EmitOptions | undefined): OpenLineageEventOptions {

@@ -3,6 +3,7 @@
  * given the input dataset and what it produced the output dataset, with column lineage saying,
  * for each output field, which input field it comes from and which stages changed or masked it.
  */
+import { assertOptionsObject } from '../../core/options.js';
 import type { PipelineRunLineage, StageLineage } from '../lineage-records.js';
 import {
   type ColumnInputField,
@@ -30,7 +31,7 @@ import {
  * for an identity), and `masking` is true when a stage masks the field. A `FAIL` event carries
  * the failing stage's error in an `errorMessage` facet.
  *
- * @throws TypeError naming the option when an option is invalid.
+ * @throws TypeError naming the argument or option when one is invalid.
  * @example
  * ```ts
  * const [start, end] = pipelineRunEvents(run, { namespace: 'checkout' });
@@ -43,6 +44,7 @@ export function pipelineRunEvents(
   options: OpenLineageEventOptions,
 ): readonly [OpenLineageRunEvent, OpenLineageRunEvent] {
   const { namespace, producer, parent } = resolveEventOptions(options);
+  assertOptionsObject(run, 'run');
   const { stages } = run;
   const input: OpenLineageDataset = {
     namespace,

@@ -1,6 +1,7 @@
 /**
  * A saga as OpenLineage events: the saga's definition is the job, the saga one run of it.
  */
+import { assertOptionsObject } from '../../core/options.js';
 import type { SagaState } from '../../saga/saga-log.js';
 import type { SagaStatus } from '../../saga/saga-store.js';
 import {
@@ -35,7 +36,7 @@ const END_OF: Readonly<Record<SagaStatus, 'COMPLETE' | 'FAIL' | 'ABORT' | undefi
  * facet; every event carries a `flowproof_saga` facet with the saga's id, version, status,
  * redrives and steps.
  *
- * @throws TypeError naming the option when an option is invalid.
+ * @throws TypeError naming the argument or option when one is invalid.
  * @example
  * ```ts
  * const state = await sagas.run(checkout, input, { id: 'order-1234' });
@@ -47,6 +48,7 @@ export function sagaEvents(
   options: OpenLineageEventOptions,
 ): readonly OpenLineageRunEvent[] {
   const resolved = resolveEventOptions(options);
+  assertOptionsObject(saga, 'saga');
   const { producer, parent } = resolved;
   const end = END_OF[saga.status];
   const failure = saga.error ?? saga.failure;

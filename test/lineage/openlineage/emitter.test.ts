@@ -167,6 +167,25 @@ describe('createOpenLineageEmitter', () => {
     );
   });
 
+  it('close reports a transport that fails to close as LINEAGE_EXPORT_FAILED', async () => {
+    const cause = new Error('socket hang up');
+    const emitter = emitterWith({
+      transport: {
+        name: 'broken',
+        send: async () => {},
+        close: async () => {
+          throw cause;
+        },
+      },
+    });
+    const error = await failure(emitter.close());
+    expect([error.code, error.details, error.cause]).toEqual([
+      'LINEAGE_EXPORT_FAILED',
+      { transport: 'broken' },
+      cause,
+    ]);
+  });
+
   it('emits field, derivation-failure, saga and prebuilt events with a parent', async () => {
     const gated = gatedTransport();
     gated.release();

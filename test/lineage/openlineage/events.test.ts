@@ -252,6 +252,13 @@ describe('pipelineRunEvents', () => {
     expect(() =>
       pipelineRunEvents(signup, { namespace, parent: { runId: 'x', namespace, name: 'n' } }),
     ).toThrow(/options\.parent\.runId/);
+    expect(() => pipelineRunEvents(undefined as never, { namespace })).toThrow(
+      /^run must be an object/,
+    );
+    expect(() => fieldLineageEvents(null as never, { namespace })).toThrow(
+      /^field must be an object/,
+    );
+    expect(() => sagaEvents('o1' as never, { namespace })).toThrow(/^saga must be an object/);
     expect(() => pipelineRunEvents(signup, { namespace, namspace: 'x' } as never)).toThrow(
       /options\.namspace/,
     );
