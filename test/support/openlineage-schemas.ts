@@ -41,8 +41,13 @@ function load(dir: string): OpenLineageSchemas {
   const validateEvent = ajv.getSchema(core.$id) as ValidateFunction;
   // Each facet schema declares `properties: { <facet key>: … }`: validate `{ key: facet }` with it.
   const byKey = new Map<string, ValidateFunction>();
-  for (const file of readdirSync(join(dir, 'facets'))) {
-    const schema = JSON.parse(readFileSync(join(dir, 'facets', file), 'utf8'));
+  const facetFiles = [
+    ...readdirSync(join(dir, 'facets')).map((file) => join(dir, 'facets', file)),
+    // flowproof's own facets, shipped with the package.
+    join(repoRoot, 'docs', 'openlineage-facets.json'),
+  ];
+  for (const file of facetFiles) {
+    const schema = JSON.parse(readFileSync(file, 'utf8'));
     ajv.addSchema(schema);
     for (const key of Object.keys(schema.properties ?? {})) {
       byKey.set(key, ajv.getSchema(schema.$id) as ValidateFunction);
@@ -56,12 +61,15 @@ function load(dir: string): OpenLineageSchemas {
     for (const [key, facet] of Object.entries(facets as Record<string, unknown>)) {
       const validate = byKey.get(key);
       if (validate === undefined) {
-        // flowproof's own facets have no published schema: the core schema checks their envelope.
-        if (!key.startsWith('flowproof_'))
-          problems.push(`${where}.${key}: no schema for this facet`);
+        problems.push(`${where}.${key}: no schema for this facet`);
         continue;
       }
       if (!validate({ [key]: facet })) problems.push(...describe(`${where}`, validate));
+      // Its _schemaURL names a definition that exists (flowproof's own: in any version's file).
+      const url = String((facet as { _schemaURL?: unknown })._schemaURL);
+      if (ajv.getSchema(url.replace(/\/flowproof@[^/]+\//, '/flowproof/')) === undefined) {
+        problems.push(`${where}.${key}: _schemaURL ${url} names no schema definition`);
+      }
     }
     return problems;
   };

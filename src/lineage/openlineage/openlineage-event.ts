@@ -26,8 +26,11 @@ const FACET_SCHEMA_URLS = {
   columnLineage: `${FACETS}/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet`,
 } as const;
 
-/** Where flowproof's own facets are described (`_schemaURL` of `flowproof_*` facets). */
-const FLOWPROOF_FACETS = `https://www.npmjs.com/package/flowproof/v/${FLOWPROOF_VERSION}#openlineage-facets`;
+/**
+ * The JSON Schema of flowproof's own facets (`flowproof_*`), shipped in the package as
+ * `docs/openlineage-facets.json`.
+ */
+const FLOWPROOF_FACETS = `https://unpkg.com/flowproof@${FLOWPROOF_VERSION}/docs/openlineage-facets.json`;
 
 /** The transition a run event reports. flowproof emits `START` and one of the last three. */
 export type OpenLineageEventType = 'START' | 'COMPLETE' | 'ABORT' | 'FAIL';
@@ -338,7 +341,7 @@ export function flowproofFacet<B extends object>(
   producer: string,
   body: B,
 ): OpenLineageFacet & B {
-  return { _producer: producer, _schemaURL: `${FLOWPROOF_FACETS}-${name}`, ...body };
+  return { _producer: producer, _schemaURL: `${FLOWPROOF_FACETS}#/$defs/${name}`, ...body };
 }
 
 /** The `processing_engine` facet. @internal */

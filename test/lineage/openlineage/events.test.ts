@@ -109,6 +109,15 @@ describe('pipelineRunEvents', () => {
           job: { ...end.job, facets: { mystery: end.job.facets?.jobType } },
         }),
       ).toEqual(['job.facets.mystery: no schema for this facet']);
+      const engine = {
+        ...end.run.facets?.processing_engine,
+        _schemaURL: 'https://example.com/x.json#/$defs/X',
+      };
+      expect(
+        schemas
+          .errors({ ...end, run: { ...end.run, facets: { processing_engine: engine } } })
+          .join(),
+      ).toMatch(/names no schema definition/);
     },
   );
 
