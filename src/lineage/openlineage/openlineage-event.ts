@@ -81,17 +81,32 @@ export interface OpenLineageRunRef {
   readonly name: string;
 }
 
+/** A run, by id. */
+export interface OpenLineageRunId {
+  /** The run's id (a UUID). */
+  readonly runId: string;
+}
+
+/** A job, by namespace and name. */
+export interface OpenLineageJobId {
+  /** The job's namespace. */
+  readonly namespace: string;
+  /** The job's name. */
+  readonly name: string;
+}
+
+/** A run and its job, as the `parent` facet names them. */
+export interface OpenLineageRunAndJob {
+  /** The run. */
+  readonly run: OpenLineageRunId;
+  /** Its job. */
+  readonly job: OpenLineageJobId;
+}
+
 /** `parent` run facet: the run that spawned this one (and the root of the tree). */
-export interface ParentRunFacet extends OpenLineageFacet {
-  /** The parent run. */
-  readonly run: { readonly runId: string };
-  /** The parent's job. */
-  readonly job: { readonly namespace: string; readonly name: string };
+export interface ParentRunFacet extends OpenLineageFacet, OpenLineageRunAndJob {
   /** The top of the tree, when the parent is not it. */
-  readonly root?: {
-    readonly run: { readonly runId: string };
-    readonly job: { readonly namespace: string; readonly name: string };
-  };
+  readonly root?: OpenLineageRunAndJob;
 }
 
 /** `flowproof_calculation` run facet: the calculation a derived value's run ran. */
@@ -121,7 +136,15 @@ export interface FlowproofSagaRunFacet extends OpenLineageFacet {
   /** How many times it was redriven. */
   readonly redrives: number;
   /** Its steps, in the order they started. */
-  readonly steps: readonly { readonly step: string; readonly status: string }[];
+  readonly steps: readonly FlowproofSagaStep[];
+}
+
+/** A step of a saga, in the `flowproof_saga` facet. */
+export interface FlowproofSagaStep {
+  /** The step's name. */
+  readonly step: string;
+  /** Where it is: `pending`, `running`, `waiting`, `completed` or `failed`. */
+  readonly status: string;
 }
 
 /** `flowproof_correlation` run facet: the flow context of the run. */
@@ -190,7 +213,13 @@ export interface ColumnInputField {
  */
 export interface ColumnLineageDatasetFacet extends OpenLineageFacet {
   /** Output field → its input fields. */
-  readonly fields: Readonly<Record<string, { readonly inputFields: readonly ColumnInputField[] }>>;
+  readonly fields: Readonly<Record<string, ColumnLineageField>>;
+}
+
+/** Where one output field comes from. */
+export interface ColumnLineageField {
+  /** The input fields it is made from; empty for a field made from none (added by a stage). */
+  readonly inputFields: readonly ColumnInputField[];
 }
 
 /** The dataset facets flowproof fills in. */
@@ -211,6 +240,24 @@ export interface OpenLineageDataset {
   readonly facets?: OpenLineageDatasetFacets;
 }
 
+/** A run, with its facets. */
+export interface OpenLineageRun extends OpenLineageRunId {
+  /** Its facets. */
+  readonly facets?: OpenLineageRunFacets;
+}
+
+/** The job facets flowproof fills in. */
+export interface OpenLineageJobFacets {
+  /** How the job runs. */
+  readonly jobType?: JobTypeJobFacet;
+}
+
+/** A job, with its facets. */
+export interface OpenLineageJob extends OpenLineageJobId {
+  /** Its facets. */
+  readonly facets?: OpenLineageJobFacets;
+}
+
 /** An OpenLineage run event, as flowproof emits it. */
 export interface OpenLineageRunEvent {
   /** The transition. */
@@ -222,13 +269,9 @@ export interface OpenLineageRunEvent {
   /** The OpenLineage schema the event follows. */
   readonly schemaURL: string;
   /** The run. */
-  readonly run: { readonly runId: string; readonly facets?: OpenLineageRunFacets };
+  readonly run: OpenLineageRun;
   /** The job the run is a run of. */
-  readonly job: {
-    readonly namespace: string;
-    readonly name: string;
-    readonly facets?: { readonly jobType?: JobTypeJobFacet };
-  };
+  readonly job: OpenLineageJob;
   /** Datasets the run read. */
   readonly inputs: readonly OpenLineageDataset[];
   /** Datasets the run wrote. */
@@ -399,7 +442,7 @@ export function schemaFacet(producer: string, fields: readonly string[]): Schema
 /** The `columnLineage` facet. @internal */
 export function columnLineageFacet(
   producer: string,
-  fields: Record<string, { readonly inputFields: readonly ColumnInputField[] }>,
+  fields: Record<string, ColumnLineageField>,
 ): ColumnLineageDatasetFacet {
   return standardFacet('columnLineage', producer, { fields });
 }

@@ -6,7 +6,7 @@
 import { assertOptionsObject } from '../../core/options.js';
 import type { PipelineRunLineage, StageLineage } from '../lineage-records.js';
 import {
-  type ColumnInputField,
+  type ColumnLineageField,
   columnLineageFacet,
   correlationFacets,
   type OpenLineageDataset,
@@ -91,9 +91,9 @@ function failureText(stage: StageLineage | undefined): string {
 function fieldLineage(
   stages: readonly StageLineage[],
   input: OpenLineageDataset,
-): Record<string, { readonly inputFields: readonly ColumnInputField[] }> {
+): Record<string, ColumnLineageField> {
   const inputFields = new Set(stages[0]?.fieldsIn ?? []);
-  const fields: [string, { readonly inputFields: readonly ColumnInputField[] }][] = [];
+  const fields: [string, ColumnLineageField][] = [];
   for (const field of stages.at(-1)?.fieldsOut ?? []) {
     // Where the field's current value begins: after the last stage that added it, if one did.
     let from = 0;
