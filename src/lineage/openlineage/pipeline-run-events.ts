@@ -77,7 +77,9 @@ export function pipelineRunEvents(
     end: run.state,
     inputs: [input],
     outputs,
-    ...(run.state === 'FAIL' ? { error: failureText(stages.find((stage) => stage.error)) } : {}),
+    ...(run.state === 'FAIL'
+      ? { error: failureText(stages.findLast((stage) => stage.error)) }
+      : {}),
   });
   return [start as OpenLineageRunEvent, end as OpenLineageRunEvent];
 }

@@ -239,6 +239,34 @@ describe('pipelineRunEvents', () => {
     });
   });
 
+  it('FAIL names the stage that ended the run, not an earlier stage that fell back', () => {
+    const run: PipelineRunLineage = {
+      ...signup,
+      state: 'FAIL',
+      stages: [
+        stage({
+          stage: 'tax',
+          index: 0,
+          outcome: 'fallback',
+          fieldsIn: ['email'],
+          fieldsOut: ['email'],
+          error: { code: 'PIPELINE_STAGE_FAILED', message: 'tax service down' },
+        }),
+        stage({
+          stage: 'charge',
+          index: 1,
+          outcome: 'dead-lettered',
+          fieldsIn: ['email'],
+          error: { code: 'PIPELINE_STAGE_FAILED', message: 'card declined' },
+        }),
+      ],
+    };
+    const [, end] = pipelineRunEvents(run, { namespace });
+    expect(end.run.facets?.errorMessage?.message).toBe(
+      'PIPELINE_STAGE_FAILED: card declined (stage charge)',
+    );
+  });
+
   it('names a known parent run in a parent facet', () => {
     const parent = {
       runId: '3f0f0a58-24b7-4a0b-8a8e-6d0a4a3b2c1d',
