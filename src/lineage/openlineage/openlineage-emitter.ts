@@ -102,8 +102,9 @@ export interface OpenLineageEmitter {
   emitDerivationFailure(failure: DerivationFailure, options?: EmitOptions): void;
   /**
    * Queues a saga's `START` and, once it has finished, `COMPLETE`, `ABORT` or `FAIL` events; returns
-   * at once.
-   * @throws TypeError naming the option when an option is invalid.
+   * at once. Pass it as the saga engine's `onSettled` to report every saga as it settles:
+   * `createSagas({ …, onSettled: (saga) => openLineage.emitSaga(saga) })`.
+   * @throws TypeError naming the argument or option when one is invalid.
    */
   emitSaga(saga: SagaState<unknown>, options?: EmitOptions): void;
   /**

@@ -40,7 +40,7 @@ const END_OF: Readonly<Record<SagaStatus, 'COMPLETE' | 'FAIL' | 'ABORT' | undefi
  * @example
  * ```ts
  * const state = await sagas.run(checkout, input, { id: 'order-1234' });
- * await emitter.emitSaga(state);
+ * const [start, end] = sagaEvents(state, { namespace: 'checkout' }); // START, COMPLETE
  * ```
  */
 export function sagaEvents(

@@ -13,17 +13,13 @@ import {
   sagaEvents,
   sourced,
 } from '../../../src/lineage/index.js';
-import {
-  createSagas,
-  defineSaga,
-  NonRetryableError,
-  type SagaState,
-} from '../../../src/saga/index.js';
+import { createSagas, type SagaState } from '../../../src/saga/index.js';
 import {
   expectValidEvents,
   openLineageSchemas,
   schemaSkipReason,
 } from '../../support/openlineage-schemas.js';
+import { endingSagas } from '../../support/saga-engines.js';
 
 const { version } = JSON.parse(
   readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
@@ -452,20 +448,7 @@ describe('sagaEvents', () => {
   const engine = async () => {
     const store = createMemorySagaStore({ backend: createMemoryBackend() });
     await store.migrate();
-    const ok = defineSaga({ name: 'checkout' }).step('reserve', { run: () => 'r1' });
-    const undone = defineSaga({ name: 'refund' })
-      .step('hold', { run: () => 'h', compensate: () => {} })
-      .step('charge', {
-        run: () => {
-          throw new NonRetryableError('card declined');
-        },
-      });
-    const stuck = defineSaga({ name: 'ship' }).step('label', {
-      run: () => {
-        throw new NonRetryableError('carrier down');
-      },
-      onFailure: 'dead-letter',
-    });
+    const { completes: ok, compensates: undone, deadLetters: stuck } = endingSagas;
     const sagas = createSagas({ store, sagas: [ok, undone, stuck] as never });
     return { sagas, ok, undone, stuck };
   };
