@@ -121,6 +121,19 @@ describe('createHttpTransport', () => {
     expect(server.delivered.map((e) => e.eventType)).toEqual(['START', 'COMPLETE']);
   });
 
+  it('retries 408 and 429, which ask to try again later', async () => {
+    const server = await marquez((n) => [429, 408][n] ?? 200);
+    const emitter = createOpenLineageEmitter({
+      namespace,
+      retry: fast,
+      transport: createHttpTransport({ url: server.url }),
+    });
+    emitter.emitPipelineRun(run(1));
+    await emitter.flush();
+    expect(server.requests).toHaveLength(4);
+    expect(server.delivered.map((e) => e.eventType)).toEqual(['START', 'COMPLETE']);
+  });
+
   it('gives up on a 5xx after the retries, with the status', async () => {
     const server = await marquez(() => 500);
     const emitter = createOpenLineageEmitter({
