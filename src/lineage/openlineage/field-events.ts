@@ -67,26 +67,23 @@ export function fieldLineageEvents(
   const colon = field.entity.indexOf(':');
   const entityType = colon > 0 ? field.entity.slice(0, colon) : field.entity;
   const events: OpenLineageRunEvent[] = [];
-  const rootRef: OpenLineageRunRef = {
-    runId: nameBasedRunId(`${field.id}#`),
+  // A node's run id comes from the input names leading to it, as JSON: names holding dots cannot
+  // make two nodes look alike, as they could in the readable path.
+  const runRef = (node: DerivedProvenance, keys: readonly string[]): OpenLineageRunRef => ({
+    runId: nameBasedRunId(`${field.id}#${JSON.stringify(keys)}`),
     namespace: resolved.namespace,
-    name: root.calculation,
-  };
+    name: node.calculation,
+  });
+  const rootRef = runRef(root, []);
   const visit = (
     node: DerivedProvenance,
-    path: string,
+    keys: readonly string[],
     column: string,
     parent: OpenLineageRunRef | undefined,
   ) => {
-    const self: OpenLineageRunRef = {
-      runId: path === '' ? rootRef.runId : nameBasedRunId(`${field.id}#${path}`),
-      namespace: resolved.namespace,
-      name: node.calculation,
-    };
+    const self = keys.length === 0 ? rootRef : runRef(node, keys);
     for (const [name, input] of Object.entries(node.inputs)) {
-      if (input.kind === 'derived') {
-        visit(input, path === '' ? `inputs.${name}` : `${path}.inputs.${name}`, name, self);
-      }
+      if (input.kind === 'derived') visit(input, [...keys, name], name, self);
     }
     const { producer } = resolved;
     const facets: OpenLineageRunFacets = {
@@ -97,7 +94,7 @@ export function fieldLineageEvents(
         entity: field.entity,
         field: field.field,
         recordId: field.id,
-        path,
+        path: keys.map((key) => `inputs.${key}`).join('.'),
       }),
       ...parentFacets(resolved, parent, rootRef),
       ...correlationFacets(producer, field.correlationId, field.causationId),
@@ -124,7 +121,7 @@ export function fieldLineageEvents(
       }),
     );
   };
-  visit(root, '', field.field, resolved.parent);
+  visit(root, [], field.field, resolved.parent);
   return events;
 }
 

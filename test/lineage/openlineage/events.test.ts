@@ -391,6 +391,19 @@ describe('fieldLineageEvents', () => {
     );
   });
 
+  it('gives distinct runs to calculations whose input names look like paths', () => {
+    const inner = derive('inner', 'v1', { n: 1 }, ({ n }) => n);
+    const middle = derive('middle', 'v1', { y: inner }, ({ y }) => y);
+    const dotted = derive('dotted', 'v1', { n: 2 }, ({ n }) => n);
+    const top = derive('top', 'v1', { x: middle, 'x.inputs.y': dotted }, (v) => v.x);
+    const events = fieldLineageEvents(
+      { ...orderTotal(), provenance: top.provenance },
+      { namespace },
+    );
+    expectValidEvents(events);
+    expect(new Set(events.map((e) => e.run.runId)).size).toBe(4);
+  });
+
   it('has no events for a sourced or literal value', () => {
     const field = orderTotal();
     expect(
