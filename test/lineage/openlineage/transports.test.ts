@@ -13,6 +13,7 @@ import {
 import { failure } from '../../support/failures.js';
 import { listen } from '../../support/http-servers.js';
 import { recordingLogger } from '../../support/logger.js';
+import { expectValidEvents } from '../../support/openlineage-schemas.js';
 import { numberedRun as run } from '../../support/pipeline-runs.js';
 
 const namespace = 'checkout';
@@ -71,6 +72,8 @@ describe('createHttpTransport', () => {
     expect(server.delivered).toEqual(
       JSON.parse(JSON.stringify(pipelineRunEvents(run(1), { namespace }))),
     );
+    // What went over the wire is still a valid OpenLineage event.
+    expectValidEvents(server.delivered);
     await emitter.close();
   });
 
