@@ -20,6 +20,7 @@ import {
   type RetryPolicy,
   resolveRetryPolicy,
 } from '../../core/retry-policy.js';
+import { withSpan } from '../../core/tracing.js';
 import type { SagaState } from '../../saga/saga-log.js';
 import type { FieldLineage, PipelineRunLineage } from '../lineage-records.js';
 import {
@@ -344,14 +345,21 @@ class Emitter implements OpenLineageEmitter {
     while (this.#queue.length > 0) {
       const batch = this.#queue.slice(0, batchSize);
       try {
-        await pRetry(() => transport.send(batch), {
-          retries: retry.retries,
-          factor: retry.factor,
-          minTimeout: retry.minTimeout,
-          maxTimeout: retry.maxTimeout,
-          randomize: retry.randomize,
-          shouldRetry: ({ error }) => isRetryable(retry, error),
-        });
+        const attributes = {
+          'flowproof.lineage.transport': transport.name,
+          'flowproof.lineage.events': batch.length,
+        };
+        await pRetry(
+          () => withSpan('lineage.openlineage.send', attributes, () => transport.send(batch)),
+          {
+            retries: retry.retries,
+            factor: retry.factor,
+            minTimeout: retry.minTimeout,
+            maxTimeout: retry.maxTimeout,
+            randomize: retry.randomize,
+            shouldRetry: ({ error }) => isRetryable(retry, error),
+          },
+        );
       } catch (error) {
         this.#giveUp(batch.length, error);
       }

@@ -1,3 +1,4 @@
+import { SpanStatusCode } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import {
   createOpenLineageEmitter,
@@ -11,8 +12,10 @@ import {
 import { NonRetryableError } from '../../../src/saga/index.js';
 import { failure } from '../../support/failures.js';
 import { recordingLogger } from '../../support/logger.js';
+import { useTestTracing } from '../../support/opentelemetry.js';
 import { numberedRun as run } from '../../support/pipeline-runs.js';
 
+const { exporter } = useTestTracing();
 const namespace = 'checkout';
 const fast = { retries: 2, minTimeout: 1, maxTimeout: 1, randomize: false } as const;
 
@@ -142,6 +145,32 @@ describe('createOpenLineageEmitter', () => {
     counting.emitPipelineRun(run(1));
     await failure(counting.flush());
     expect(attempts).toBe(1);
+  });
+
+  it('opens one span per send attempt, failed attempts marked', async () => {
+    const gated = gatedTransport((attempt) =>
+      attempt === 0 ? new Error('broker down') : undefined,
+    );
+    gated.release();
+    const emitter = emitterWith({ transport: gated.transport });
+    emitter.emitPipelineRun(run(1));
+    await emitter.flush();
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((span) => [span.name, span.status.code, span.attributes])).toEqual([
+      [
+        'lineage.openlineage.send',
+        SpanStatusCode.ERROR,
+        expect.objectContaining({
+          'flowproof.lineage.transport': 'test',
+          'flowproof.lineage.events': 2,
+        }),
+      ],
+      [
+        'lineage.openlineage.send',
+        SpanStatusCode.UNSET,
+        expect.objectContaining({ 'flowproof.lineage.events': 2 }),
+      ],
+    ]);
   });
 
   it('close flushes, closes the transport once, and drops (and logs) later events', async () => {
