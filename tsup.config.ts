@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
+
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
 /**
  * One entry per subpath export. `scripts/check-package.mjs` fails the build when this map and
@@ -40,4 +43,6 @@ export default defineConfig({
   shims: true,
   // p-retry is ESM-only; bundling it lets `require('flowproof/saga')` work without require(esm).
   noExternal: ['p-retry', 'is-network-error'],
+  // flowproof's version, for OpenLineage events (src/lineage/openlineage/flowproof-version.ts).
+  define: { __FLOWPROOF_VERSION__: JSON.stringify(version) },
 });

@@ -71,6 +71,63 @@ export {
   type LineageRow,
   type LineageStore,
 } from './lineage-store.js';
+// OpenLineage export: event builders, the emitter and its transports.
+export {
+  type DerivationFailure,
+  derivationFailureEvents,
+  fieldLineageEvents,
+} from './openlineage/field-events.js';
+export {
+  createFileTransport,
+  type FileTransportOptions,
+} from './openlineage/file-transport.js';
+export {
+  createHttpTransport,
+  type HttpTransportFetch,
+  type HttpTransportOptions,
+  type HttpTransportResponse,
+} from './openlineage/http-transport.js';
+export {
+  createOpenLineageEmitter,
+  type EmitOptions,
+  type OpenLineageEmitter,
+  type OpenLineageEmitterOptions,
+} from './openlineage/openlineage-emitter.js';
+export {
+  type ColumnInputField,
+  type ColumnLineageDatasetFacet,
+  type ColumnLineageField,
+  type ColumnTransformation,
+  type ErrorMessageRunFacet,
+  FLOWPROOF_PRODUCER,
+  type FlowproofCalculationRunFacet,
+  type FlowproofCorrelationRunFacet,
+  type FlowproofSagaRunFacet,
+  type FlowproofSagaStep,
+  type JobTypeJobFacet,
+  OPENLINEAGE_SCHEMA_URL,
+  type OpenLineageDataset,
+  type OpenLineageDatasetFacets,
+  type OpenLineageEventOptions,
+  type OpenLineageEventType,
+  type OpenLineageFacet,
+  type OpenLineageJob,
+  type OpenLineageJobFacets,
+  type OpenLineageJobId,
+  type OpenLineageRun,
+  type OpenLineageRunAndJob,
+  type OpenLineageRunEvent,
+  type OpenLineageRunFacets,
+  type OpenLineageRunId,
+  type OpenLineageRunRef,
+  type ParentRunFacet,
+  type ProcessingEngineRunFacet,
+  type SchemaDatasetFacet,
+  type SchemaField,
+} from './openlineage/openlineage-event.js';
+export type { OpenLineageTransport } from './openlineage/openlineage-transport.js';
+export { pipelineRunEvents } from './openlineage/pipeline-run-events.js';
+export { sagaEvents } from './openlineage/saga-events.js';
 export {
   type Derived,
   type DerivedInputValues,

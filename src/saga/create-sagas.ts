@@ -6,10 +6,12 @@
  */
 import { MAX_TIMER_MS } from '../core/async.js';
 import { getContext, serializeContext } from '../core/context.js';
+import { errorRecord } from '../core/error-record.js';
 import { FlowproofError } from '../core/errors.js';
 import { createId } from '../core/ids.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../core/logger.js';
 import {
+  assertFunction,
   assertInteger,
   assertKnownKeys,
   assertNonEmptyString,
@@ -58,6 +60,14 @@ export interface SagasOptions {
    * batches. `false` keeps them. @default 7 days
    */
   readonly retainFinishedMs?: number | false;
+  /**
+   * Called with the saga's state when a saga this engine runs completes, compensates or is
+   * dead-lettered (to emit it as lineage, say); a saga another process finishes is reported there.
+   * It costs one store read per finished saga. What it throws is logged and ignored. Rarely, a
+   * saga taken over while it finished is reported by both runners.
+   * @default none
+   */
+  readonly onSettled?: (saga: SagaState) => void;
 }
 
 /** Options of {@link Sagas.start}. */
@@ -181,6 +191,7 @@ const OPTION_KEYS = [
   'concurrency',
   'holdLimitMs',
   'retainFinishedMs',
+  'onSettled',
 ] as const;
 const STORE_METHODS = [
   'migrate',
@@ -264,6 +275,7 @@ export function createSagas(options: SagasOptions): Sagas {
   assertInteger(holdLimitMs, 'options.holdLimitMs', 0, 86_400_000);
   const retain = options.retainFinishedMs ?? 7 * DAY_MS;
   if (retain !== false) assertInteger(retain, 'options.retainFinishedMs', 0);
+  if (options.onSettled !== undefined) assertFunction(options.onSettled, 'options.onSettled');
   return new SagaEngine(
     store,
     byName,
@@ -274,6 +286,7 @@ export function createSagas(options: SagasOptions): Sagas {
     concurrency,
     holdLimitMs,
     retain,
+    options.onSettled,
   );
 }
 
@@ -289,6 +302,7 @@ class SagaEngine implements Sagas, SagaRunHost {
   readonly #pollIntervalMs: number;
   readonly #concurrency: number;
   readonly #retain: number | false;
+  readonly #onSettled: ((saga: SagaState) => void) | undefined;
   /** Runs in this process by saga id, with the promise that settles when each stops. */
   readonly #running = new Map<string, { run: SagaRun; done: Promise<void> }>();
   readonly #wakeTimers = new Set<ReturnType<typeof setTimeout>>();
@@ -308,6 +322,7 @@ class SagaEngine implements Sagas, SagaRunHost {
     concurrency: number,
     holdLimitMs: number,
     retain: number | false,
+    onSettled: ((saga: SagaState) => void) | undefined,
   ) {
     this.store = store;
     this.#definitions = definitions;
@@ -319,6 +334,7 @@ class SagaEngine implements Sagas, SagaRunHost {
     this.#concurrency = concurrency;
     this.holdLimitMs = holdLimitMs;
     this.#retain = retain;
+    this.#onSettled = onSettled;
   }
 
   async start<I, S>(
@@ -625,12 +641,39 @@ class SagaEngine implements Sagas, SagaRunHost {
   ) {
     const run = new SagaRun(this, definition, saga, lease, how === 'created', leasedAt);
     if (how === 'redriven') run.prepareRedrive();
-    const done = run.drive().finally(() => {
-      if (this.#running.get(saga.id)?.run === run) this.#running.delete(saga.id);
-      // A free slot while work was left over at the last poll: look for it now.
-      if (this.#polling && !this.closing && this.#backlog) this.#schedulePoll(0);
-    });
+    const drive = run.drive();
+    const done = (this.#onSettled ? drive.then(() => this.#reportSettled(saga)) : drive).finally(
+      () => {
+        if (this.#running.get(saga.id)?.run === run) this.#running.delete(saga.id);
+        // A free slot while work was left over at the last poll: look for it now.
+        if (this.#polling && !this.closing && this.#backlog) this.#schedulePoll(0);
+      },
+    );
     this.#running.set(saga.id, { run, done });
+  }
+
+  /** Tells `onSettled` about the saga when its run stopped because it finished. */
+  async #reportSettled(saga: StoredSaga): Promise<void> {
+    try {
+      const stored = await this.store.get(saga.id);
+      if (stored && !ACTIVE_SAGA_STATUSES.includes(stored.status)) {
+        this.#onSettled?.(toSagaState(stored));
+      }
+    } catch (error) {
+      inSagaContext(saga, () =>
+        logEvent(
+          this.logger,
+          'warn',
+          {
+            event: 'saga.on_settled_failed',
+            sagaId: saga.id,
+            saga: saga.name,
+            error: errorRecord(error),
+          },
+          'onSettled could not be told about a finished saga',
+        ),
+      );
+    }
   }
 
   #redriveClaimed(claimed: ClaimedSaga, leasedAt: number): void {

@@ -14,6 +14,8 @@ import {
 import { createSqliteBackend, createSqliteSagaStore } from '../../src/adapters/sqlite/index.js';
 import {
   createSagas,
+  defineSaga,
+  NonRetryableError,
   type SagaStore,
   type Sagas,
   type SagasOptions,
@@ -198,3 +200,25 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms = 5_
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/**
+ * One saga per way a saga ends: `completes` (completed), `compensates` (its second step declines
+ * the card: compensated, failure `card declined`) and `deadLetters` (its step fails past the point
+ * of no return: failed, error `carrier down`).
+ */
+export const endingSagas = {
+  completes: defineSaga({ name: 'checkout' }).step('reserve', { run: () => 'r1' }),
+  compensates: defineSaga({ name: 'refund' })
+    .step('hold', { run: () => 'h', compensate: () => {} })
+    .step('charge', {
+      run: () => {
+        throw new NonRetryableError('card declined');
+      },
+    }),
+  deadLetters: defineSaga({ name: 'ship' }).step('label', {
+    run: () => {
+      throw new NonRetryableError('carrier down');
+    },
+    onFailure: 'dead-letter',
+  }),
+};
