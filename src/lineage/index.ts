@@ -47,7 +47,6 @@ export {
 } from './explanation.js';
 export {
   createLineage,
-  type DerivationFailure,
   type ExplainOptions,
   type Lineage,
   type LineageEventSink,

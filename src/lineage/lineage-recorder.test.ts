@@ -7,7 +7,8 @@ import { runWithContext } from '../core/context.js';
 import { FlowproofError } from '../core/errors.js';
 import { pipeline } from '../validation/index.js';
 import { createLineage, derive, type LineageStore, sourced } from './index.js';
-import type { DerivationFailure, LineageEventSink } from './lineage-recorder.js';
+import type { LineageEventSink } from './lineage-recorder.js';
+import type { DerivationFailure } from './openlineage/field-events.js';
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -300,7 +301,7 @@ describe('OpenLineage sink', () => {
     );
     expect(calls.map((call) => call.method)).toEqual(['run', 'field', 'failure', 'failure']);
     const failure = calls[2]?.argument as DerivationFailure;
-    expect(failure).toMatchObject({ calculation: 'tax', version: 'v9', error: boom });
+    expect(failure).toMatchObject({ name: 'tax', version: 'v9', error: boom });
   });
 
   it('is never allowed to break the flow it describes', async () => {

@@ -21,6 +21,7 @@ import type { StageEvent } from '../validation/stage.js';
 import { Explanation, type PipelineStep, stepsForField } from './explanation.js';
 import type { FieldLineage, PipelineRunLineage, StageLineage } from './lineage-records.js';
 import type { LineageAppend, LineageRow, LineageStore } from './lineage-store.js';
+import type { DerivationFailure } from './openlineage/field-events.js';
 import {
   type DerivedInputValues,
   derive,
@@ -40,22 +41,6 @@ export interface LineageEventSink {
   emitField(field: FieldLineage): void;
   /** Called when a calculation run through the recorder's `derive` throws. */
   emitDerivationFailure(failure: DerivationFailure): void;
-}
-
-/** A calculation that threw, as {@link Lineage.derive} reports it. */
-export interface DerivationFailure {
-  /** The calculation's name. */
-  readonly calculation: string;
-  /** Its version. */
-  readonly version: string;
-  /** When it started (ISO-8601 UTC). */
-  readonly startedAt: string;
-  /** When it threw (ISO-8601 UTC). */
-  readonly failedAt: string;
-  /** What it threw. */
-  readonly error: unknown;
-  /** The flow context's correlation id, if any. */
-  readonly correlationId: string | undefined;
 }
 
 /** Options of {@link createLineage}. */
@@ -493,12 +478,11 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     const startedAt = Date.now();
     const failed = (error: unknown): never => {
       this.#emit('emitDerivationFailure', {
-        calculation: name,
+        name,
         version,
-        startedAt: toUtcIso(new Date(startedAt)),
-        failedAt: toUtcIso(new Date()),
+        startedAt,
+        endedAt: Date.now(),
         error,
-        correlationId: getContext()?.correlationId,
       });
       throw error;
     };
