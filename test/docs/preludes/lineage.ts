@@ -4,7 +4,10 @@
  * services it asks (product catalog, tax service, shipping calculator, promotions), and an order
  * request for the pipeline.
  */
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { z } from 'zod';
@@ -117,3 +120,6 @@ export const billingUrl = `http://127.0.0.1:${(billing.address() as AddressInfo)
 export function billingSaw(): Record<string, string | undefined> {
   return lastBillingCall;
 }
+
+/** A directory the application may write (the OpenLineage file). */
+export const lineageDir = mkdtempSync(join(tmpdir(), 'flowproof-docs-lineage-'));
