@@ -35,6 +35,12 @@ export interface PipelineStep {
  */
 export type LineageMetadata = { readonly [key: string]: LineageJson };
 
+/** An {@link Explanation} as JSON data. */
+export interface ExplanationData extends FieldLineage {
+  /** The pipeline stages that touched the field. */
+  readonly steps: readonly PipelineStep[];
+}
+
 /**
  * A field's recorded lineage. Plain data (its JSON form is the {@link FieldLineage} plus
  * `steps`) with renderings.
@@ -140,7 +146,7 @@ export class Explanation implements FieldLineage {
   }
 
   /** The explanation as JSON data. */
-  toJSON(): FieldLineage & { readonly steps: readonly PipelineStep[] } {
+  toJSON(): ExplanationData {
     return { ...this };
   }
 }

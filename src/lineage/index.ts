@@ -41,6 +41,7 @@ export {
 } from './correlation/worker-task-context.js';
 export {
   Explanation,
+  type ExplanationData,
   type LineageMetadata,
   type PipelineStep,
   type PipelineStepAction,
