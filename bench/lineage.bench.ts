@@ -237,6 +237,7 @@ function deepTotal(order: number, version: string): Traced<number> {
 
 async function explainLatency(url: string, closers: (() => Promise<unknown>)[]): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
+  pool.on('error', () => {}); // the server stops at the end of the run, idle clients with it
   closers.push(() => pool.end());
   const schema = `bench_lineage_${process.pid}`;
   const backend = createPostgresBackend({ client: pool, schema });
