@@ -7,21 +7,12 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { postgresUrl } from '../../support/services.js';
+import { guideDatabase } from '../../support/guide-database.js';
 
-const schema = 'docs_audit';
-const connectionString = postgresUrl();
-if (!connectionString) throw new Error('docs/audit.md runs on the test PostgreSQL server');
+const database = await guideDatabase('docs/audit.md', 'docs_audit');
 
 /** The application's pool; its connections use the guide's schema. */
-export const pool = new pg.Pool({
-  connectionString,
-  options: `-c search_path=${schema}`,
-  allowExitOnIdle: true,
-});
-await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-await pool.query(`CREATE SCHEMA ${schema}`);
+export const pool = database.pool;
 await pool.query(
   `CREATE TABLE users (id text PRIMARY KEY, email text NOT NULL, name text NOT NULL)`,
 );

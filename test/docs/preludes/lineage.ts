@@ -9,22 +9,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { z } from 'zod';
-import { postgresUrl } from '../../support/services.js';
+import { guideDatabase } from '../../support/guide-database.js';
 
-const schema = 'docs_lineage';
-const connectionString = postgresUrl();
-if (!connectionString) throw new Error('docs/lineage.md runs on the test PostgreSQL server');
+const database = await guideDatabase('docs/lineage.md', 'docs_lineage');
 
 /** The application's pool; its connections use the guide's schema. */
-export const pool = new pg.Pool({
-  connectionString,
-  options: `-c search_path=${schema}`,
-  allowExitOnIdle: true,
-});
-await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-await pool.query(`CREATE SCHEMA ${schema}`);
+export const pool = database.pool;
 await pool.query(`CREATE TABLE orders (id text PRIMARY KEY, total numeric NOT NULL)`);
 await pool.query(`INSERT INTO orders (id, total) VALUES ('ORD-12345', 0)`);
 
@@ -98,7 +89,7 @@ export async function pricesFor(
 }
 
 /** The database's URL, for pools of the guide's own. */
-export const databaseUrl: string = connectionString;
+export const databaseUrl: string = database.url;
 
 let lastBillingCall: Record<string, string | undefined> = {};
 const billing = createServer((req, res) => {

@@ -5,22 +5,13 @@
  * that behave as the real ones do where the guide relies on it: each applies an effect once per
  * idempotency key and answers a repeat with the first result.
  */
-import pg from 'pg';
 import { type Logger, silentLogger } from '../../../src/core/logger.js';
-import { postgresUrl } from '../../support/services.js';
+import { guideDatabase } from '../../support/guide-database.js';
 
-const schema = 'docs_saga';
-const connectionString = postgresUrl();
-if (!connectionString) throw new Error('docs/saga.md runs on the test PostgreSQL server');
+const database = await guideDatabase('docs/saga.md', 'docs_saga');
 
 /** The application's pool; its connections use the guide's schema. */
-export const pool = new pg.Pool({
-  connectionString,
-  options: `-c search_path=${schema}`,
-  allowExitOnIdle: true,
-});
-await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-await pool.query(`CREATE SCHEMA ${schema}`);
+export const pool = database.pool;
 await pool.query(
   `CREATE TABLE orders (
      id text PRIMARY KEY,

@@ -3,27 +3,22 @@
  * test server, in a schema of its own with an `outbox` table), a logger, the code that sends
  * e-mails, a payment gateway, and the factory of a custom entity store to certify.
  */
-import pg from 'pg';
 import {
   createMemoryBackend,
   createMemoryEntityStore,
 } from '../../../src/adapters/memory/index.js';
 import { createPostgresBackend } from '../../../src/adapters/postgres/index.js';
 import { type Logger, silentLogger } from '../../../src/core/logger.js';
-import { postgresUrl } from '../../support/services.js';
+import { guideDatabase } from '../../support/guide-database.js';
 
-const schema = 'docs_state_machine';
-const connectionString = postgresUrl();
-if (!connectionString) throw new Error('docs/state-machine.md runs on the test PostgreSQL server');
+const database = await guideDatabase('docs/state-machine.md', 'docs_state_machine');
 
 /** The application's pool; its connections use the guide's schema, where `outbox` lives. */
-export const pool = new pg.Pool({ connectionString, options: `-c search_path=${schema}` });
-await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-await pool.query(`CREATE SCHEMA ${schema}`);
+export const pool = database.pool;
 await pool.query('CREATE TABLE outbox (effect text NOT NULL, order_id text NOT NULL)');
 
 /** The application's flowproof backend. */
-export const backend = createPostgresBackend({ client: pool, schema });
+export const backend = createPostgresBackend({ client: pool, schema: 'docs_state_machine' });
 
 /** The application's (pino-compatible) logger. */
 export const logger: Logger = silentLogger;
