@@ -171,6 +171,22 @@ describe('record and explain', () => {
     expect(await lineage.explain('order:2', 'rate')).toBeUndefined();
   });
 
+  it('refuses a tree nested too deep to store as LINEAGE_VALUE_UNENCODABLE, not a stack overflow', async () => {
+    const { store } = await memoryStore();
+    const lineage = recorder(store);
+    let chain = sourced(0, { source: 'src' });
+    for (let i = 0; i < 20_000; i++)
+      chain = derive('step', 'v1', { prev: chain }, (v) => v.prev + 1);
+    const error = await lineage
+      .record('deep:1', { rate, chain })
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({
+      code: 'LINEAGE_VALUE_UNENCODABLE',
+      details: { entity: 'deep:1', field: 'chain' },
+    });
+    expect(await lineage.explain('deep:1', 'rate')).toBeUndefined();
+  });
+
   it('writes a Date in the provenance as its ISO text', async () => {
     const { store } = await memoryStore();
     const lineage = recorder(store);

@@ -273,24 +273,55 @@ class DerivedTraced<T> implements Traced<T> {
   }
 
   get provenance(): DerivedProvenance {
-    if (this.#provenance === undefined) {
-      const inputs: Record<string, Provenance> = {};
-      for (const key in this.#inputs) {
-        const input = this.#inputs[key];
-        inputs[key] = isTraced(input) ? input.provenance : { kind: 'literal', value: input };
+    // Built bottom-up from an explicit stack, not by recursion: a chain of calculations (a running
+    // balance, a loop of adjustments) may be far deeper than the call stack.
+    const stack: DerivedTraced<unknown>[] = [this];
+    const expanded = new Set<DerivedTraced<unknown>>();
+    while (stack.length > 0) {
+      const node = stack.at(-1) as DerivedTraced<unknown>;
+      if (node.#provenance !== undefined) {
+        stack.pop();
+      } else if (!expanded.has(node)) {
+        expanded.add(node);
+        for (const key in node.#inputs) {
+          const input = node.#inputs[key];
+          if (DerivedTraced.#unbuilt(input)) stack.push(input);
+        }
+      } else {
+        node.#build();
+        stack.pop();
       }
-      // Typed read-only, not frozen: freezing every node of a large tree costs more than the
-      // rest of building it.
-      this.#provenance = {
-        kind: 'derived',
-        value: this.value,
-        calculation: this.calculation,
-        version: this.version,
-        calculatedAt: new Date(this.calculatedAtMs).toISOString(),
-        inputs,
-      };
     }
-    return this.#provenance;
+    return this.#provenance as unknown as DerivedProvenance;
+  }
+
+  /** Whether `value` is a derived value of this copy of flowproof whose tree is not built yet. */
+  static #unbuilt(value: unknown): value is DerivedTraced<unknown> {
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      #provenance in value &&
+      (value as DerivedTraced<unknown>).#provenance === undefined
+    );
+  }
+
+  /** Builds this node once every input's tree is built. */
+  #build(): void {
+    const inputs: Record<string, Provenance> = {};
+    for (const key in this.#inputs) {
+      const input = this.#inputs[key];
+      inputs[key] = isTraced(input) ? input.provenance : { kind: 'literal', value: input };
+    }
+    // Typed read-only, not frozen: freezing every node of a large tree costs more than the rest
+    // of building it.
+    this.#provenance = {
+      kind: 'derived',
+      value: this.value,
+      calculation: this.calculation,
+      version: this.version,
+      calculatedAt: new Date(this.calculatedAtMs).toISOString(),
+      inputs,
+    };
   }
 }
 
