@@ -433,6 +433,7 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
 
   readonly onStage = (event: StageEvent): void => {
     if (this.#closed) return;
+    event = stageEvent(event);
     let run = this.#current;
     if (run?.runId !== event.runId) {
       if (run !== undefined && run.endedAt === 0) this.#park(run);
@@ -618,6 +619,65 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
       );
     }
   }
+}
+
+const STAGE_EVENT_TEXTS = ['pipeline', 'stage', 'runId', 'kind', 'boundary', 'outcome'] as const;
+const STAGE_EVENT_FIELDS = [
+  'fieldsIn',
+  'fieldsOut',
+  'fieldsChanged',
+  'fieldsAdded',
+  'fieldsDropped',
+  'fieldsMasked',
+] as const;
+
+/**
+ * `event` read once and checked, so that what the background writer stores later cannot throw:
+ * `onStage` is handed to pipelines, but it is public and anyone may call it.
+ */
+function stageEvent(event: unknown): StageEvent {
+  const read = readObject(event, 'event');
+  for (const key of STAGE_EVENT_TEXTS) {
+    if (typeof read[key] !== 'string') {
+      throw new TypeError(`event.${key} must be a string, got ${describeValue(read[key])}`);
+    }
+  }
+  assertInteger(read.index, 'event.index', 0);
+  assertInteger(read.stageCount, 'event.stageCount', 1);
+  if (typeof read.durationMs !== 'number' || !Number.isFinite(read.durationMs)) {
+    throw new TypeError(
+      `event.durationMs must be a finite number, got ${describeValue(read.durationMs)}`,
+    );
+  }
+  if (read.correlationId !== undefined && typeof read.correlationId !== 'string') {
+    throw new TypeError(
+      `event.correlationId must be a string or undefined, got ${describeValue(read.correlationId)}`,
+    );
+  }
+  for (const key of STAGE_EVENT_FIELDS) {
+    const fields = readable(`event.${key}`, () =>
+      Array.isArray(read[key]) ? Array.from(read[key] as unknown[]) : undefined,
+    );
+    if (fields === undefined || fields.some((field) => typeof field !== 'string')) {
+      throw new TypeError(`event.${key} must be an array of field names`);
+    }
+    read[key] = fields;
+  }
+  if (read.error !== undefined) {
+    const error = readable('event.error', () => {
+      const { code, message } = read.error as { code: unknown; message: unknown };
+      return typeof code === 'string' && typeof message === 'string'
+        ? { code, message }
+        : undefined;
+    });
+    if (error === undefined) {
+      throw new TypeError(
+        'event.error must be undefined or an error with a string code and message',
+      );
+    }
+    read.error = error;
+  }
+  return read as unknown as StageEvent;
 }
 
 function valueBody(entity: string, field: string, provenance: Provenance): string {
