@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { recordingLogger } from '../../test/support/logger.js';
@@ -212,6 +213,31 @@ describe('record and explain', () => {
     expect(() => createLineage({ store, flushIntervalMs: -1 })).toThrow(/options\.flushIntervalMs/);
     expect(() => createLineage({ store, openLineage: {} as never })).toThrow(
       /options\.openLineage/,
+    );
+  });
+
+  it('takes any limit and any age its checks let through', async () => {
+    const { store } = await memoryStore();
+    const lineage = recorder(store);
+    await lineage.record('e', { rate });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), async (limit) => {
+        const page = await lineage.history('e', 'rate', { limit }).catch((error: unknown) => error);
+        if (page instanceof Error) expect(page.message).toMatch(/^options\.limit /);
+        else expect(page).toMatchObject({ records: [{ field: 'rate' }] });
+      }),
+      { numRuns: 50, examples: [[Number.MAX_SAFE_INTEGER]] },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        async (olderThanMs) => {
+          const report = await lineage.purge({ olderThanMs }).catch((error: unknown) => error);
+          if (report instanceof Error) expect(report.message).toMatch(/^options\.olderThanMs /);
+          else expect(report).toMatchObject({ aborted: false });
+        },
+      ),
+      { numRuns: 50, examples: [[Number.MAX_SAFE_INTEGER]] },
     );
   });
 

@@ -221,6 +221,9 @@ const MAX_BATCH = 500;
 /** Runs whose last stage never reported (a run aborted between stages) are forgotten past this. */
 const MAX_OPEN_RUNS = 10_000;
 
+/** The earliest time a `Date` can hold. */
+const EARLIEST_INSTANT_MS = -8.64e15;
+
 /**
  * Creates a lineage recorder over `options.store`.
  *
@@ -396,7 +399,8 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     checkText(field, 'field');
     options = readObject(options, 'options', 'limit cursor') as LineageHistoryOptions;
     const limit = options.limit ?? 50;
-    assertInteger(limit, 'options.limit', 1);
+    // One more row is read to learn whether a next page exists.
+    assertInteger(limit, 'options.limit', 1, Number.MAX_SAFE_INTEGER - 1);
     const before = options.cursor === undefined ? undefined : readCursor(options.cursor);
     this.#assertOpen();
     const rows = await this.#store.history({
@@ -524,7 +528,11 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     const before =
       options.before !== undefined
         ? instantMs(options.before, 'options.before')
-        : (await this.#store.now()).getTime() - (olderThanMs as number);
+        : // No earlier instant exists: an age beyond it keeps everything.
+          Math.max(
+            EARLIEST_INSTANT_MS,
+            (await this.#store.now()).getTime() - (olderThanMs as number),
+          );
     this.#assertOpen();
     let deleted = 0;
     let batches = 0;
