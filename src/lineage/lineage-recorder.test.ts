@@ -216,6 +216,30 @@ describe('record and explain', () => {
     );
   });
 
+  it('refuses a transaction of another kind of store with a TypeError naming options.transaction', async () => {
+    const { store } = await memoryStore();
+    const lineage = recorder(store);
+    for (const transaction of [
+      { query() {} },
+      null,
+      'tx',
+      createManualClock('2026-01-01T00:00:00Z'),
+    ]) {
+      await expect(lineage.record('e', { rate }, { transaction } as never)).rejects.toThrow(
+        /^options\.transaction /,
+      );
+    }
+    // A backend that is not bound to a transaction would write on its own, not with the caller's.
+    const backend = createMemoryBackend();
+    const unbound = createMemoryLineageStore({ backend });
+    await unbound.migrate();
+    open.push(unbound);
+    await expect(
+      recorder(unbound).record('e', { rate }, { transaction: backend } as never),
+    ).rejects.toThrow(/^options\.transaction /);
+    expect(await lineage.explain('e', 'rate')).toBeUndefined();
+  });
+
   it('takes any limit and any age its checks let through', async () => {
     const { store } = await memoryStore();
     const lineage = recorder(store);

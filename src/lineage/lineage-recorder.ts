@@ -360,9 +360,7 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
       };
     });
     const store =
-      options.transaction === undefined
-        ? this.#store
-        : this.#store.withBackend(options.transaction);
+      options.transaction === undefined ? this.#store : this.#storeIn(options.transaction);
     const rows = await store.append(appends);
     const recorded = rows.map((row) => fieldLineage(row, this.#store.kind));
     if (this.#sink !== undefined) for (const field of recorded) this.#emit('emitField', field);
@@ -556,6 +554,28 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     this.#open.clear();
     this.#current = undefined;
     await this.flush();
+  }
+
+  /** The store bound to `transaction`: a backend of the store's kind, bound to a transaction. */
+  #storeIn(transaction: Tx): LineageStore<Tx> {
+    const bound = readable(
+      'options.transaction',
+      () => (transaction as { readonly inTransaction?: unknown } | null)?.inTransaction,
+    );
+    if (bound === false) {
+      throw new TypeError(
+        'options.transaction must be a backend bound to a transaction (the one backend.transaction() passes to its callback); leave it out to record on its own',
+      );
+    }
+    try {
+      return this.#store.withBackend(transaction);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      throw new TypeError(
+        `options.transaction must be a transaction of this lineage store's backend: ${error.message}`,
+        { cause: error },
+      );
+    }
   }
 
   #assertOpen(): void {
