@@ -206,7 +206,9 @@ export type Derived<R> = R extends PromiseLike<infer V> ? Promise<Traced<V>> : T
  * const total = derive('order-total', 'v2.3.1', { subtotal, taxRate, shipping },
  *   ({ subtotal, taxRate, shipping }) => round2(subtotal * (1 + taxRate) + shipping));
  * total.value; // 148.44
- * total.provenance.inputs.taxRate; // { kind: 'sourced', source: 'tax_service', … }
+ * if (total.provenance.kind === 'derived') {
+ *   total.provenance.inputs.taxRate; // { kind: 'sourced', source: 'tax_service', … }
+ * }
  * ```
  */
 export function derive<const I extends Readonly<Record<string, unknown>>, R>(

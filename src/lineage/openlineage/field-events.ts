@@ -52,9 +52,8 @@ import {
  * @throws TypeError naming the argument or option when one is invalid.
  * @example
  * ```ts
- * const events = fieldLineageEvents(await lineage.latest('order:ORD-12345', 'total'), {
- *   namespace: 'checkout',
- * });
+ * const total = await lineage.explain('order:ORD-12345', 'total');
+ * const events = total ? fieldLineageEvents(total, { namespace: 'checkout' }) : [];
  * ```
  */
 export function fieldLineageEvents(

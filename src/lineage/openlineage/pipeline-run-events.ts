@@ -36,7 +36,7 @@ import {
  * @example
  * ```ts
  * const [start, end] = pipelineRunEvents(run, { namespace: 'checkout' });
- * end.outputs[0].facets.columnLineage.fields.email;
+ * end.outputs[0]?.facets?.columnLineage?.fields.email;
  * // { inputFields: [{ namespace: 'checkout', name: 'signup.input', field: 'email', … }] }
  * ```
  */
