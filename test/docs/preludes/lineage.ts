@@ -6,9 +6,9 @@
  */
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { z } from 'zod';
 import { postgresUrl } from '../../support/services.js';
