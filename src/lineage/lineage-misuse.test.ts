@@ -110,6 +110,21 @@ describe('lineage entries given odd arguments', () => {
     lineage.onStage(event as never);
     await lineage.flush();
     expect((await lineage.runs('c')).length).toBeGreaterThan(0);
+    // An event whose getter answers onStage's check, then throws when the run is written: the
+    // write fails like a failing store (logged), never as an exception thrown from a timer.
+    let reads = 0;
+    const fickle = {
+      ...event,
+      runId: '00000000-0000-4000-8000-000000000001',
+      get fieldsAdded() {
+        reads++;
+        if (reads > 1) throw new Error('changed its mind');
+        return [];
+      },
+    };
+    lineage.onStage(fickle as never);
+    await lineage.flush();
+    expect(reads).toBeGreaterThan(1);
     await lineage.close();
     await store.close();
   });

@@ -15,6 +15,7 @@ import {
   assertSignal,
   readable,
   readObject,
+  unreadable,
   unstorableText,
 } from '../core/options.js';
 import type { StageEvent } from '../validation/stage.js';
@@ -613,18 +614,21 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
         'lineage: pipeline runs dropped, more were waiting than maxPendingRuns',
       );
     }
-    const appends = batch.map(runAppend);
-    this.#writing = this.#store.append(appends).then(
-      () => undefined,
-      (error: unknown) => {
-        logEvent(
-          this.#logger,
-          'error',
-          { runs: batch.length, error: error instanceof Error ? error.message : String(error) },
-          'lineage: pipeline runs could not be written',
-        );
-      },
-    );
+    // Encoding inside the promise: an event whose getters passed onStage's checks and now throw
+    // is logged with the store's failures, never thrown from the timer.
+    this.#writing = Promise.resolve(batch)
+      .then((runs) => this.#store.append(runs.map(runAppend)))
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          logEvent(
+            this.#logger,
+            'error',
+            { runs: batch.length, error: error instanceof Error ? error.message : String(error) },
+            'lineage: pipeline runs could not be written',
+          );
+        },
+      );
     void this.#writing.then(() => {
       this.#writing = undefined;
       if (this.#pending.length > 0) this.#write();
@@ -664,7 +668,36 @@ const STAGE_EVENT_FIELDS = [
  * `onStage` is handed to pipelines, but it is public and anyone may call it.
  */
 function stageEvent(event: unknown): StageEvent {
-  const read = readObject(event, 'event');
+  if (typeof event !== 'object' || event === null) {
+    throw new TypeError(`event must be an object, got ${describeValue(event)}`);
+  }
+  // Each member read once and checked. The event itself is kept, not the copy: keeping a copy of
+  // every stage's event costs more than all the checks (the writer guards against later surprises).
+  let read: Record<keyof StageEvent, unknown>;
+  try {
+    const e = event as Record<string, unknown>;
+    read = {
+      pipeline: e.pipeline,
+      stage: e.stage,
+      index: e.index,
+      boundary: e.boundary,
+      kind: e.kind,
+      outcome: e.outcome,
+      durationMs: e.durationMs,
+      fieldsIn: e.fieldsIn,
+      fieldsOut: e.fieldsOut,
+      fieldsChanged: e.fieldsChanged,
+      fieldsAdded: e.fieldsAdded,
+      fieldsDropped: e.fieldsDropped,
+      fieldsMasked: e.fieldsMasked,
+      runId: e.runId,
+      stageCount: e.stageCount,
+      correlationId: e.correlationId,
+      error: e.error,
+    };
+  } catch (cause) {
+    throw unreadable('event', cause);
+  }
   for (const key of STAGE_EVENT_TEXTS) {
     if (typeof read[key] !== 'string') {
       throw new TypeError(`event.${key} must be a string, got ${describeValue(read[key])}`);
@@ -682,30 +715,34 @@ function stageEvent(event: unknown): StageEvent {
       `event.correlationId must be a string or undefined, got ${describeValue(read.correlationId)}`,
     );
   }
-  for (const key of STAGE_EVENT_FIELDS) {
-    const fields = readable(`event.${key}`, () =>
-      Array.isArray(read[key]) ? Array.from(read[key] as unknown[]) : undefined,
-    );
-    if (fields === undefined || fields.some((field) => typeof field !== 'string')) {
-      throw new TypeError(`event.${key} must be an array of field names`);
+  // Reading the arrays and the error may run a proxy's traps: what they throw names the member.
+  let member = 'event.error';
+  try {
+    for (const key of STAGE_EVENT_FIELDS) {
+      member = `event.${key}`;
+      const fields = read[key];
+      if (!Array.isArray(fields) || !fields.every(isText)) {
+        throw new TypeError(`${member} must be an array of field names`);
+      }
     }
-    read[key] = fields;
-  }
-  if (read.error !== undefined) {
-    const error = readable('event.error', () => {
-      const { code, message } = read.error as { code: unknown; message: unknown };
-      return typeof code === 'string' && typeof message === 'string'
-        ? { code, message }
-        : undefined;
-    });
-    if (error === undefined) {
-      throw new TypeError(
-        'event.error must be undefined or an error with a string code and message',
-      );
+    member = 'event.error';
+    const error = read.error as { code?: unknown; message?: unknown } | undefined;
+    if (
+      error !== undefined &&
+      (typeof error?.code !== 'string' || typeof error.message !== 'string')
+    ) {
+      throw new TypeError(`${member} must be undefined or an error with a string code and message`);
     }
-    read.error = error;
+  } catch (cause) {
+    throw cause instanceof TypeError && cause.message.startsWith(member)
+      ? cause
+      : unreadable(member, cause);
   }
-  return read as unknown as StageEvent;
+  return event as StageEvent;
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string';
 }
 
 function valueBody(entity: string, field: string, provenance: Provenance): string {
