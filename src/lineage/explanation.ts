@@ -140,7 +140,10 @@ export class Explanation implements FieldLineage {
   }
 
   /** The explanation as JSON data. */
-  toJSON(): FieldLineage & { readonly steps: readonly PipelineStep[] } {
+  toJSON(): FieldLineage & {
+    /** The pipeline stages in the same flow that touched the field. */
+    readonly steps: readonly PipelineStep[];
+  } {
     return { ...this };
   }
 }
