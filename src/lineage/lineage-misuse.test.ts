@@ -4,7 +4,7 @@
  * `FlowproofError` — never an error the engine raised from deep inside.
  */
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expectNoEngineError, oddValue } from '../../test/support/odd-values.js';
 import { createMemoryBackend, createMemoryLineageStore } from '../adapters/memory/index.js';
 import { createLineage, derive, sourced, sourcedFrom } from './index.js';
@@ -68,6 +68,63 @@ describe('lineage entries given odd arguments', () => {
       }),
       { numRuns: 200 },
     );
+    await lineage.close();
+    await store.close();
+  });
+
+  it('onStage: a value that is not a stage event is a TypeError naming it, and nothing is queued', async () => {
+    const store = createMemoryLineageStore({ backend: createMemoryBackend() });
+    await store.migrate();
+    const lineage = createLineage({ store, flushIntervalMs: 0 });
+    const event = {
+      pipeline: 'p',
+      stage: 's',
+      index: 0,
+      boundary: 'internal',
+      kind: 'transform',
+      outcome: 'passed',
+      durationMs: 1,
+      fieldsIn: ['a'],
+      fieldsOut: ['a'],
+      fieldsChanged: [],
+      fieldsAdded: [],
+      fieldsDropped: [],
+      fieldsMasked: [],
+      runId: '00000000-0000-4000-8000-000000000000',
+      stageCount: 1,
+      correlationId: 'c',
+      error: undefined,
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        oddValue,
+        fc.constantFrom(undefined, ...Object.keys(event)),
+        async (make, key) => {
+          const odd = key === undefined ? make() : { ...event, [key]: make() };
+          await expectNoEngineError('event', () => lineage.onStage(odd as never));
+          await lineage.flush();
+        },
+      ),
+      { numRuns: 300 },
+    );
+    lineage.onStage(event as never);
+    await lineage.flush();
+    expect((await lineage.runs('c')).length).toBeGreaterThan(0);
+    // An event whose getter answers onStage's check, then throws when the run is written: the
+    // write fails like a failing store (logged), never as an exception thrown from a timer.
+    let reads = 0;
+    const fickle = {
+      ...event,
+      runId: '00000000-0000-4000-8000-000000000001',
+      get fieldsAdded() {
+        reads++;
+        if (reads > 1) throw new Error('changed its mind');
+        return [];
+      },
+    };
+    lineage.onStage(fickle as never);
+    await lineage.flush();
+    expect(reads).toBeGreaterThan(1);
     await lineage.close();
     await store.close();
   });

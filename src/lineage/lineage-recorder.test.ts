@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { recordingLogger } from '../../test/support/logger.js';
@@ -171,6 +172,22 @@ describe('record and explain', () => {
     expect(await lineage.explain('order:2', 'rate')).toBeUndefined();
   });
 
+  it('refuses a tree nested too deep to store as LINEAGE_VALUE_UNENCODABLE, not a stack overflow', async () => {
+    const { store } = await memoryStore();
+    const lineage = recorder(store);
+    let chain = sourced(0, { source: 'src' });
+    for (let i = 0; i < 20_000; i++)
+      chain = derive('step', 'v1', { prev: chain }, (v) => v.prev + 1);
+    const error = await lineage
+      .record('deep:1', { rate, chain })
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({
+      code: 'LINEAGE_VALUE_UNENCODABLE',
+      details: { entity: 'deep:1', field: 'chain' },
+    });
+    expect(await lineage.explain('deep:1', 'rate')).toBeUndefined();
+  });
+
   it('writes a Date in the provenance as its ISO text', async () => {
     const { store } = await memoryStore();
     const lineage = recorder(store);
@@ -196,6 +213,55 @@ describe('record and explain', () => {
     expect(() => createLineage({ store, flushIntervalMs: -1 })).toThrow(/options\.flushIntervalMs/);
     expect(() => createLineage({ store, openLineage: {} as never })).toThrow(
       /options\.openLineage/,
+    );
+  });
+
+  it('refuses a transaction of another kind of store with a TypeError naming options.transaction', async () => {
+    const { store } = await memoryStore();
+    const lineage = recorder(store);
+    for (const transaction of [
+      { query() {} },
+      null,
+      'tx',
+      createManualClock('2026-01-01T00:00:00Z'),
+    ]) {
+      await expect(lineage.record('e', { rate }, { transaction } as never)).rejects.toThrow(
+        /^options\.transaction /,
+      );
+    }
+    // A backend that is not bound to a transaction would write on its own, not with the caller's.
+    const backend = createMemoryBackend();
+    const unbound = createMemoryLineageStore({ backend });
+    await unbound.migrate();
+    open.push(unbound);
+    await expect(
+      recorder(unbound).record('e', { rate }, { transaction: backend } as never),
+    ).rejects.toThrow(/^options\.transaction /);
+    expect(await lineage.explain('e', 'rate')).toBeUndefined();
+  });
+
+  it('takes any limit and any age its checks let through', async () => {
+    const { store } = await memoryStore();
+    const lineage = recorder(store);
+    await lineage.record('e', { rate });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), async (limit) => {
+        const page = await lineage.history('e', 'rate', { limit }).catch((error: unknown) => error);
+        if (page instanceof Error) expect(page.message).toMatch(/^options\.limit /);
+        else expect(page).toMatchObject({ records: [{ field: 'rate' }] });
+      }),
+      { numRuns: 50, examples: [[Number.MAX_SAFE_INTEGER]] },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        async (olderThanMs) => {
+          const report = await lineage.purge({ olderThanMs }).catch((error: unknown) => error);
+          if (report instanceof Error) expect(report.message).toMatch(/^options\.olderThanMs /);
+          else expect(report).toMatchObject({ aborted: false });
+        },
+      ),
+      { numRuns: 50, examples: [[Number.MAX_SAFE_INTEGER]] },
     );
   });
 

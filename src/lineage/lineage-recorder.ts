@@ -15,6 +15,7 @@ import {
   assertSignal,
   readable,
   readObject,
+  unreadable,
   unstorableText,
 } from '../core/options.js';
 import type { StageEvent } from '../validation/stage.js';
@@ -221,6 +222,9 @@ const MAX_BATCH = 500;
 /** Runs whose last stage never reported (a run aborted between stages) are forgotten past this. */
 const MAX_OPEN_RUNS = 10_000;
 
+/** The earliest time a `Date` can hold. */
+const EARLIEST_INSTANT_MS = -8.64e15;
+
 /**
  * Creates a lineage recorder over `options.store`.
  *
@@ -357,9 +361,7 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
       };
     });
     const store =
-      options.transaction === undefined
-        ? this.#store
-        : this.#store.withBackend(options.transaction);
+      options.transaction === undefined ? this.#store : this.#storeIn(options.transaction);
     const rows = await store.append(appends);
     const recorded = rows.map((row) => fieldLineage(row, this.#store.kind));
     if (this.#sink !== undefined) for (const field of recorded) this.#emit('emitField', field);
@@ -396,7 +398,8 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     checkText(field, 'field');
     options = readObject(options, 'options', 'limit cursor') as LineageHistoryOptions;
     const limit = options.limit ?? 50;
-    assertInteger(limit, 'options.limit', 1);
+    // One more row is read to learn whether a next page exists.
+    assertInteger(limit, 'options.limit', 1, Number.MAX_SAFE_INTEGER - 1);
     const before = options.cursor === undefined ? undefined : readCursor(options.cursor);
     this.#assertOpen();
     const rows = await this.#store.history({
@@ -433,6 +436,7 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
 
   readonly onStage = (event: StageEvent): void => {
     if (this.#closed) return;
+    event = stageEvent(event);
     let run = this.#current;
     if (run?.runId !== event.runId) {
       if (run !== undefined && run.endedAt === 0) this.#park(run);
@@ -523,7 +527,11 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     const before =
       options.before !== undefined
         ? instantMs(options.before, 'options.before')
-        : (await this.#store.now()).getTime() - (olderThanMs as number);
+        : // No earlier instant exists: an age beyond it keeps everything.
+          Math.max(
+            EARLIEST_INSTANT_MS,
+            (await this.#store.now()).getTime() - (olderThanMs as number),
+          );
     this.#assertOpen();
     let deleted = 0;
     let batches = 0;
@@ -547,6 +555,28 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
     this.#open.clear();
     this.#current = undefined;
     await this.flush();
+  }
+
+  /** The store bound to `transaction`: a backend of the store's kind, bound to a transaction. */
+  #storeIn(transaction: Tx): LineageStore<Tx> {
+    const bound = readable(
+      'options.transaction',
+      () => (transaction as { readonly inTransaction?: unknown } | null)?.inTransaction,
+    );
+    if (bound === false) {
+      throw new TypeError(
+        'options.transaction must be a backend bound to a transaction (the one backend.transaction() passes to its callback); leave it out to record on its own',
+      );
+    }
+    try {
+      return this.#store.withBackend(transaction);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      throw new TypeError(
+        `options.transaction must be a transaction of this lineage store's backend: ${error.message}`,
+        { cause: error },
+      );
+    }
   }
 
   #assertOpen(): void {
@@ -584,18 +614,21 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
         'lineage: pipeline runs dropped, more were waiting than maxPendingRuns',
       );
     }
-    const appends = batch.map(runAppend);
-    this.#writing = this.#store.append(appends).then(
-      () => undefined,
-      (error: unknown) => {
-        logEvent(
-          this.#logger,
-          'error',
-          { runs: batch.length, error: error instanceof Error ? error.message : String(error) },
-          'lineage: pipeline runs could not be written',
-        );
-      },
-    );
+    // Encoding inside the promise: an event whose getters passed onStage's checks and now throw
+    // is logged with the store's failures, never thrown from the timer.
+    this.#writing = Promise.resolve(batch)
+      .then((runs) => this.#store.append(runs.map(runAppend)))
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          logEvent(
+            this.#logger,
+            'error',
+            { runs: batch.length, error: error instanceof Error ? error.message : String(error) },
+            'lineage: pipeline runs could not be written',
+          );
+        },
+      );
     void this.#writing.then(() => {
       this.#writing = undefined;
       if (this.#pending.length > 0) this.#write();
@@ -618,6 +651,98 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
       );
     }
   }
+}
+
+const STAGE_EVENT_TEXTS = ['pipeline', 'stage', 'runId', 'kind', 'boundary', 'outcome'] as const;
+const STAGE_EVENT_FIELDS = [
+  'fieldsIn',
+  'fieldsOut',
+  'fieldsChanged',
+  'fieldsAdded',
+  'fieldsDropped',
+  'fieldsMasked',
+] as const;
+
+/**
+ * `event` read once and checked, so that what the background writer stores later cannot throw:
+ * `onStage` is handed to pipelines, but it is public and anyone may call it.
+ */
+function stageEvent(event: unknown): StageEvent {
+  if (typeof event !== 'object' || event === null) {
+    throw new TypeError(`event must be an object, got ${describeValue(event)}`);
+  }
+  // Each member read once and checked. The event itself is kept, not the copy: keeping a copy of
+  // every stage's event costs more than all the checks (the writer guards against later surprises).
+  let read: Record<keyof StageEvent, unknown>;
+  try {
+    const e = event as Record<string, unknown>;
+    read = {
+      pipeline: e.pipeline,
+      stage: e.stage,
+      index: e.index,
+      boundary: e.boundary,
+      kind: e.kind,
+      outcome: e.outcome,
+      durationMs: e.durationMs,
+      fieldsIn: e.fieldsIn,
+      fieldsOut: e.fieldsOut,
+      fieldsChanged: e.fieldsChanged,
+      fieldsAdded: e.fieldsAdded,
+      fieldsDropped: e.fieldsDropped,
+      fieldsMasked: e.fieldsMasked,
+      runId: e.runId,
+      stageCount: e.stageCount,
+      correlationId: e.correlationId,
+      error: e.error,
+    };
+  } catch (cause) {
+    throw unreadable('event', cause);
+  }
+  for (const key of STAGE_EVENT_TEXTS) {
+    if (typeof read[key] !== 'string') {
+      throw new TypeError(`event.${key} must be a string, got ${describeValue(read[key])}`);
+    }
+  }
+  assertInteger(read.index, 'event.index', 0);
+  assertInteger(read.stageCount, 'event.stageCount', 1);
+  if (typeof read.durationMs !== 'number' || !Number.isFinite(read.durationMs)) {
+    throw new TypeError(
+      `event.durationMs must be a finite number, got ${describeValue(read.durationMs)}`,
+    );
+  }
+  if (read.correlationId !== undefined && typeof read.correlationId !== 'string') {
+    throw new TypeError(
+      `event.correlationId must be a string or undefined, got ${describeValue(read.correlationId)}`,
+    );
+  }
+  // Reading the arrays and the error may run a proxy's traps: what they throw names the member.
+  let member = 'event.error';
+  try {
+    for (const key of STAGE_EVENT_FIELDS) {
+      member = `event.${key}`;
+      const fields = read[key];
+      if (!Array.isArray(fields) || !fields.every(isText)) {
+        throw new TypeError(`${member} must be an array of field names`);
+      }
+    }
+    member = 'event.error';
+    const error = read.error as { code?: unknown; message?: unknown } | undefined;
+    if (
+      error !== undefined &&
+      (typeof error?.code !== 'string' || typeof error.message !== 'string')
+    ) {
+      throw new TypeError(`${member} must be undefined or an error with a string code and message`);
+    }
+  } catch (cause) {
+    throw cause instanceof TypeError && cause.message.startsWith(member)
+      ? cause
+      : unreadable(member, cause);
+  }
+  return event as StageEvent;
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string';
 }
 
 function valueBody(entity: string, field: string, provenance: Provenance): string {

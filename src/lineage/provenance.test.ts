@@ -182,6 +182,21 @@ describe('derive', () => {
     expect((sum.provenance as DerivedProvenance).inputs.a).toEqual({ kind: 'literal', value: 1 });
   });
 
+  it('reads the provenance of a chain of calculations far deeper than the call stack', () => {
+    let chain: Traced<number> = sourced(0, { source: 'src', fetchedAt: FETCHED });
+    for (let i = 0; i < 20_000; i++)
+      chain = derive('step', 'v1', { prev: chain }, (v) => v.prev + 1);
+    let node = chain.provenance;
+    let depth = 0;
+    while (node.kind === 'derived') {
+      expect(node.value).toBe(20_000 - depth);
+      node = node.inputs.prev as Provenance;
+      depth++;
+    }
+    expect(depth).toBe(20_000);
+    expect(node).toMatchObject({ kind: 'sourced', value: 0 });
+  });
+
   it('refuses bad arguments with a TypeError naming them, before running the function', () => {
     let ran = false;
     const fn = () => {

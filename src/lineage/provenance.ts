@@ -206,7 +206,9 @@ export type Derived<R> = R extends PromiseLike<infer V> ? Promise<Traced<V>> : T
  * const total = derive('order-total', 'v2.3.1', { subtotal, taxRate, shipping },
  *   ({ subtotal, taxRate, shipping }) => round2(subtotal * (1 + taxRate) + shipping));
  * total.value; // 148.44
- * total.provenance.inputs.taxRate; // { kind: 'sourced', source: 'tax_service', … }
+ * if (total.provenance.kind === 'derived') {
+ *   total.provenance.inputs.taxRate; // { kind: 'sourced', source: 'tax_service', … }
+ * }
  * ```
  */
 export function derive<const I extends Readonly<Record<string, unknown>>, R>(
@@ -273,24 +275,55 @@ class DerivedTraced<T> implements Traced<T> {
   }
 
   get provenance(): DerivedProvenance {
-    if (this.#provenance === undefined) {
-      const inputs: Record<string, Provenance> = {};
-      for (const key in this.#inputs) {
-        const input = this.#inputs[key];
-        inputs[key] = isTraced(input) ? input.provenance : { kind: 'literal', value: input };
+    // Built bottom-up from an explicit stack, not by recursion: a chain of calculations (a running
+    // balance, a loop of adjustments) may be far deeper than the call stack.
+    const stack: DerivedTraced<unknown>[] = [this];
+    const expanded = new Set<DerivedTraced<unknown>>();
+    while (stack.length > 0) {
+      const node = stack.at(-1) as DerivedTraced<unknown>;
+      if (node.#provenance !== undefined) {
+        stack.pop();
+      } else if (!expanded.has(node)) {
+        expanded.add(node);
+        for (const key in node.#inputs) {
+          const input = node.#inputs[key];
+          if (DerivedTraced.#unbuilt(input)) stack.push(input);
+        }
+      } else {
+        node.#build();
+        stack.pop();
       }
-      // Typed read-only, not frozen: freezing every node of a large tree costs more than the
-      // rest of building it.
-      this.#provenance = {
-        kind: 'derived',
-        value: this.value,
-        calculation: this.calculation,
-        version: this.version,
-        calculatedAt: new Date(this.calculatedAtMs).toISOString(),
-        inputs,
-      };
     }
-    return this.#provenance;
+    return this.#provenance as unknown as DerivedProvenance;
+  }
+
+  /** Whether `value` is a derived value of this copy of flowproof whose tree is not built yet. */
+  static #unbuilt(value: unknown): value is DerivedTraced<unknown> {
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      #provenance in value &&
+      (value as DerivedTraced<unknown>).#provenance === undefined
+    );
+  }
+
+  /** Builds this node once every input's tree is built. */
+  #build(): void {
+    const inputs: Record<string, Provenance> = {};
+    for (const key in this.#inputs) {
+      const input = this.#inputs[key];
+      inputs[key] = isTraced(input) ? input.provenance : { kind: 'literal', value: input };
+    }
+    // Typed read-only, not frozen: freezing every node of a large tree costs more than the rest
+    // of building it.
+    this.#provenance = {
+      kind: 'derived',
+      value: this.value,
+      calculation: this.calculation,
+      version: this.version,
+      calculatedAt: new Date(this.calculatedAtMs).toISOString(),
+      inputs,
+    };
   }
 }
 

@@ -12,7 +12,13 @@ import {
   restoreContext,
   runWithContext,
 } from '../../core/context.js';
-import { assertFunction, assertKnownKeys, assertOptionsObject } from '../../core/options.js';
+import { describeValue } from '../../core/errors.js';
+import {
+  assertFunction,
+  assertKnownKeys,
+  assertOptionsObject,
+  readable,
+} from '../../core/options.js';
 
 /** Options of {@link flowContextMiddleware} and {@link withFlowContext}. */
 export interface HttpContextOptions {
@@ -77,9 +83,14 @@ export type FlowContextMiddleware = (
 export function flowContextMiddleware(options: HttpContextOptions = {}): FlowContextMiddleware {
   const restoreOptions = checkHttpContextOptions(options);
   return (request, response, next) => {
+    // Read before `next` can be called: a request with no headers is a wiring mistake.
+    const headers = readable('request.headers', () => (request as HttpRequestLike | null)?.headers);
+    if (typeof headers !== 'object' || headers === null) {
+      throw new TypeError(`request.headers must be an object, got ${describeValue(headers)}`);
+    }
     let context: RestoredContext;
     try {
-      context = restoreContext(request.headers, restoreOptions);
+      context = restoreContext(headers, restoreOptions);
     } catch (error) {
       next(error); // INVALID_CONTEXT with onInvalid: 'throw'
       return;

@@ -16,6 +16,7 @@ import {
   correlationFacets,
   errorText,
   flowproofFacet,
+  fromArgument,
   nameBasedRunId,
   type OpenLineageDataset,
   type OpenLineageEventOptions,
@@ -51,78 +52,79 @@ import {
  * @throws TypeError naming the argument or option when one is invalid.
  * @example
  * ```ts
- * const events = fieldLineageEvents(await lineage.latest('order:ORD-12345', 'total'), {
- *   namespace: 'checkout',
- * });
+ * const total = await lineage.explain('order:ORD-12345', 'total');
+ * const events = total ? fieldLineageEvents(total, { namespace: 'checkout' }) : [];
  * ```
  */
 export function fieldLineageEvents(
   field: FieldLineage,
   options: OpenLineageEventOptions,
 ): readonly OpenLineageRunEvent[] {
-  const resolved = resolveEventOptions(options);
-  assertOptionsObject(field, 'field');
-  const root = field.provenance;
-  if (root.kind !== 'derived') return [];
-  const colon = field.entity.indexOf(':');
-  const entityType = colon > 0 ? field.entity.slice(0, colon) : field.entity;
-  const events: OpenLineageRunEvent[] = [];
-  // A node's run id comes from the input names leading to it, as JSON: names holding dots cannot
-  // make two nodes look alike, as they could in the readable path.
-  const runRef = (node: DerivedProvenance, keys: readonly string[]): OpenLineageRunRef => ({
-    runId: nameBasedRunId(`${field.id}#${JSON.stringify(keys)}`),
-    namespace: resolved.namespace,
-    name: node.calculation,
-  });
-  const rootRef = runRef(root, []);
-  const visit = (
-    node: DerivedProvenance,
-    keys: readonly string[],
-    column: string,
-    parent: OpenLineageRunRef | undefined,
-  ) => {
-    const self = keys.length === 0 ? rootRef : runRef(node, keys);
-    for (const [name, input] of Object.entries(node.inputs)) {
-      if (input.kind === 'derived') visit(input, [...keys, name], name, self);
-    }
-    const { producer } = resolved;
-    const facets: OpenLineageRunFacets = {
-      processing_engine: processingEngineFacet(producer),
-      flowproof_calculation: flowproofFacet('FlowproofCalculationRunFacet', producer, {
-        calculation: node.calculation,
-        version: node.version,
-        entity: field.entity,
-        field: field.field,
-        recordId: field.id,
-        path: keys.map((key) => `inputs.${key}`).join('.'),
-      }),
-      ...parentFacets(resolved, parent, rootRef),
-      ...correlationFacets(producer, field.correlationId, field.causationId),
-    };
-    const { inputs, inputFields } = calculationInputs(node, resolved, entityType);
-    const output: OpenLineageDataset = {
+  return fromArgument('field', 'a recorded field as lineage.record() returns it', () => {
+    const resolved = resolveEventOptions(options);
+    assertOptionsObject(field, 'field');
+    const root = field.provenance;
+    if (root.kind !== 'derived') return [];
+    const colon = field.entity.indexOf(':');
+    const entityType = colon > 0 ? field.entity.slice(0, colon) : field.entity;
+    const events: OpenLineageRunEvent[] = [];
+    // A node's run id comes from the input names leading to it, as JSON: names holding dots cannot
+    // make two nodes look alike, as they could in the readable path.
+    const runRef = (node: DerivedProvenance, keys: readonly string[]): OpenLineageRunRef => ({
+      runId: nameBasedRunId(`${field.id}#${JSON.stringify(keys)}`),
       namespace: resolved.namespace,
-      name: entityType,
-      facets: {
-        schema: schemaFacet(producer, [column]),
-        columnLineage: columnLineageFacet(
-          producer,
-          Object.fromEntries([[column, { inputFields }]]),
-        ),
-      },
+      name: node.calculation,
+    });
+    const rootRef = runRef(root, []);
+    const visit = (
+      node: DerivedProvenance,
+      keys: readonly string[],
+      column: string,
+      parent: OpenLineageRunRef | undefined,
+    ) => {
+      const self = keys.length === 0 ? rootRef : runRef(node, keys);
+      for (const [name, input] of Object.entries(node.inputs)) {
+        if (input.kind === 'derived') visit(input, [...keys, name], name, self);
+      }
+      const { producer } = resolved;
+      const facets: OpenLineageRunFacets = {
+        processing_engine: processingEngineFacet(producer),
+        flowproof_calculation: flowproofFacet('FlowproofCalculationRunFacet', producer, {
+          calculation: node.calculation,
+          version: node.version,
+          entity: field.entity,
+          field: field.field,
+          recordId: field.id,
+          path: keys.map((key) => `inputs.${key}`).join('.'),
+        }),
+        ...parentFacets(resolved, parent, rootRef),
+        ...correlationFacets(producer, field.correlationId, field.causationId),
+      };
+      const { inputs, inputFields } = calculationInputs(node, resolved, entityType);
+      const output: OpenLineageDataset = {
+        namespace: resolved.namespace,
+        name: entityType,
+        facets: {
+          schema: schemaFacet(producer, [column]),
+          columnLineage: columnLineageFacet(
+            producer,
+            Object.fromEntries([[column, { inputFields }]]),
+          ),
+        },
+      };
+      events.push(
+        ...startAndEnd(resolved, self, 'CALCULATION', facets, {
+          startedAt: node.calculatedAt,
+          endedAt: node.calculatedAt,
+          end: 'COMPLETE',
+          inputs,
+          outputs: [output],
+        }),
+      );
     };
-    events.push(
-      ...startAndEnd(resolved, self, 'CALCULATION', facets, {
-        startedAt: node.calculatedAt,
-        endedAt: node.calculatedAt,
-        end: 'COMPLETE',
-        inputs,
-        outputs: [output],
-      }),
-    );
-  };
-  visit(root, [], field.field, resolved.parent);
-  return events;
+    visit(root, [], field.field, resolved.parent);
+    return events;
+  });
 }
 
 function parentFacets(
@@ -210,37 +212,39 @@ export function derivationFailureEvents(
   failure: DerivationFailure,
   options: OpenLineageEventOptions,
 ): readonly [OpenLineageRunEvent, OpenLineageRunEvent] {
-  const resolved = resolveEventOptions(options);
-  assertOptionsObject(failure, 'failure');
-  assertKnownKeys(
-    failure,
-    ['name', 'version', 'error', 'startedAt', 'endedAt', 'runId'],
-    'failure',
-  );
-  assertText(failure.name, 'failure.name');
-  assertText(failure.version, 'failure.version');
-  if (failure.runId !== undefined) assertUuid(failure.runId, 'failure.runId');
-  const run: OpenLineageRunRef = {
-    runId: failure.runId ?? randomUUID(),
-    namespace: resolved.namespace,
-    name: failure.name,
-  };
-  const { producer, parent } = resolved;
-  const facets: OpenLineageRunFacets = {
-    processing_engine: processingEngineFacet(producer),
-    flowproof_calculation: flowproofFacet('FlowproofCalculationRunFacet', producer, {
-      calculation: failure.name,
-      version: failure.version,
-    }),
-    ...(parent === undefined ? {} : { parent: parentFacet(producer, parent) }),
-  };
-  const [start, end] = startAndEnd(resolved, run, 'CALCULATION', facets, {
-    startedAt: instantText(failure.startedAt, 'failure.startedAt'),
-    endedAt: instantText(failure.endedAt, 'failure.endedAt'),
-    end: 'FAIL',
-    inputs: [],
-    outputs: [],
-    error: errorText(failure.error),
+  return fromArgument('failure', 'a derivation failure', () => {
+    const resolved = resolveEventOptions(options);
+    assertOptionsObject(failure, 'failure');
+    assertKnownKeys(
+      failure,
+      ['name', 'version', 'error', 'startedAt', 'endedAt', 'runId'],
+      'failure',
+    );
+    assertText(failure.name, 'failure.name');
+    assertText(failure.version, 'failure.version');
+    if (failure.runId !== undefined) assertUuid(failure.runId, 'failure.runId');
+    const run: OpenLineageRunRef = {
+      runId: failure.runId ?? randomUUID(),
+      namespace: resolved.namespace,
+      name: failure.name,
+    };
+    const { producer, parent } = resolved;
+    const facets: OpenLineageRunFacets = {
+      processing_engine: processingEngineFacet(producer),
+      flowproof_calculation: flowproofFacet('FlowproofCalculationRunFacet', producer, {
+        calculation: failure.name,
+        version: failure.version,
+      }),
+      ...(parent === undefined ? {} : { parent: parentFacet(producer, parent) }),
+    };
+    const [start, end] = startAndEnd(resolved, run, 'CALCULATION', facets, {
+      startedAt: instantText(failure.startedAt, 'failure.startedAt'),
+      endedAt: instantText(failure.endedAt, 'failure.endedAt'),
+      end: 'FAIL',
+      inputs: [],
+      outputs: [],
+      error: errorText(failure.error),
+    });
+    return [start as OpenLineageRunEvent, end as OpenLineageRunEvent];
   });
-  return [start as OpenLineageRunEvent, end as OpenLineageRunEvent];
 }

@@ -66,6 +66,11 @@ export interface HttpTransportOptions {
 
 const KEYS = ['url', 'endpoint', 'apiKey', 'headers', 'timeoutMs', 'fetch'];
 
+/** A header name (an RFC 9110 token): what fetch accepts. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A header value fetch accepts: Latin-1 text without CR, LF or NUL. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /**
  * A transport that POSTs every event, one request each and in order, to `url` + `endpoint`. A
  * 2xx answer delivers the event. A 4xx answer means the backend refuses it: the transport throws
@@ -91,24 +96,43 @@ export function createHttpTransport(options: HttpTransportOptions): OpenLineageT
   if (protocol !== 'http:' && protocol !== 'https:') {
     throw new TypeError(`options.url must be an http or https URL, got ${describeValue(url)}`);
   }
+  const { username, password } = new URL(url);
+  if (username !== '' || password !== '') {
+    // fetch refuses such a URL on every request; say so now, and keep secrets out of URLs.
+    throw new TypeError('options.url must not hold credentials: pass them as apiKey or headers');
+  }
   const endpoint = options.endpoint ?? 'api/v1/lineage';
   if (typeof endpoint !== 'string') {
     throw new TypeError(`options.endpoint must be a string, got ${describeValue(endpoint)}`);
   }
-  if (apiKey !== undefined && (typeof apiKey !== 'string' || apiKey === '')) {
-    throw new TypeError('options.apiKey must be a non-empty string');
+  if (
+    apiKey !== undefined &&
+    (typeof apiKey !== 'string' || apiKey === '' || !HEADER_VALUE.test(apiKey))
+  ) {
+    throw new TypeError('options.apiKey must be a non-empty string with no line breaks');
   }
   const extra = options.headers ?? {};
   assertOptionsObject(extra, 'options.headers');
   for (const [name, value] of Object.entries(extra)) {
-    if (typeof value !== 'string') {
-      throw new TypeError(`options.headers.${name} must be a string, got ${describeValue(value)}`);
+    if (!HEADER_NAME.test(name)) {
+      throw new TypeError(`options.headers: ${JSON.stringify(name)} is not a valid header name`);
+    }
+    if (typeof value !== 'string' || !HEADER_VALUE.test(value)) {
+      throw new TypeError(
+        `options.headers.${name} must be a header value (a string of Latin-1 text with no line breaks), got ${describeValue(value)}`,
+      );
     }
   }
   assertInteger(timeoutMs, 'options.timeoutMs', 1, 600_000);
   const fetch = options.fetch ?? (globalThis.fetch as unknown as HttpTransportFetch | undefined);
   assertFunction(fetch, 'options.fetch');
-  const target = new URL(endpoint.replace(/^\/+/, ''), url.endsWith('/') ? url : `${url}/`).href;
+  const base = url.endsWith('/') ? url : `${url}/`;
+  const target = URL.canParse(endpoint.replace(/^\/+/, ''), base)
+    ? new URL(endpoint.replace(/^\/+/, ''), base).href
+    : undefined;
+  if (target === undefined) {
+    throw new TypeError(`options.endpoint must be a path or URL, got ${describeValue(endpoint)}`);
+  }
   const headers: Record<string, string> = {
     ...Object.fromEntries(
       Object.entries(extra).filter(([name]) => !/^(content-type|authorization)$/i.test(name)),

@@ -119,7 +119,8 @@ export interface OpenLineageEmitter {
    */
   flush(): Promise<void>;
   /**
-   * Flushes, then closes the transport; later events are dropped (and logged). Idempotent.
+   * Flushes, then closes the transport; later events are dropped (and logged). Idempotent. Once a
+   * batch is given up while closing, the events still queued are given up with it.
    * @throws FlowproofError `LINEAGE_EXPORT_FAILED` as {@link OpenLineageEmitter.flush} does.
    */
   close(): Promise<void>;
@@ -361,7 +362,12 @@ class Emitter implements OpenLineageEmitter {
           },
         );
       } catch (error) {
-        this.#giveUp(batch.length, error);
+        // Shutting down, a backend that refused a batch through all its retries gets no more
+        // tries: waiting out the retries of every batch left would hold close() for minutes.
+        const count = this.#closed === undefined ? batch.length : this.#queue.length;
+        this.#giveUp(count, error);
+        this.#queue.splice(0, count);
+        continue;
       }
       this.#queue.splice(0, batch.length);
     }

@@ -4,7 +4,7 @@
  * event builder shares: options, facet envelopes and deterministic run ids.
  */
 import { createHash } from 'node:crypto';
-import { describeValue } from '../../core/errors.js';
+import { describeValue, isFlowproofError } from '../../core/errors.js';
 import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
 import { FLOWPROOF_VERSION } from './flowproof-version.js';
 
@@ -462,14 +462,41 @@ export function correlationFacets(
   };
 }
 
-/** An error's message for an `errorMessage` facet: `CODE: message` when it has a code. @internal */
+/**
+ * An error's message for an `errorMessage` facet: `CODE: message` when it has a code. Never
+ * throws: a calculation may throw anything, a revoked proxy included. @internal
+ */
 export function errorText(error: unknown): string {
-  if (error instanceof Error || (typeof error === 'object' && error !== null)) {
-    const { code, message } = error as { code?: unknown; message?: unknown };
-    const text = typeof message === 'string' && message !== '' ? message : describeValue(error);
-    return typeof code === 'string' && code !== '' ? `${code}: ${text}` : text;
+  try {
+    if (typeof error === 'object' && error !== null) {
+      const { code, message } = error as { code?: unknown; message?: unknown };
+      const text = typeof message === 'string' && message !== '' ? message : describeValue(error);
+      return typeof code === 'string' && code !== '' ? `${code}: ${text}` : text;
+    }
+    return typeof error === 'string' ? error : describeValue(error);
+  } catch {
+    return 'an error that cannot be read';
   }
-  return typeof error === 'string' ? error : describeValue(error);
+}
+
+/**
+ * What `build` makes of the caller's argument `name`. A member it cannot read or use (a revoked
+ * proxy, a getter that throws, a value of the wrong type) is a `TypeError` naming the argument,
+ * with what was thrown as `cause`, rather than an engine error from deep inside. @internal
+ */
+export function fromArgument<T>(name: string, what: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    const named =
+      error instanceof TypeError &&
+      (error.message.startsWith(`${name} `) ||
+        error.message.startsWith(`${name}.`) ||
+        error.message.startsWith('options') ||
+        error.message.startsWith('unknown option'));
+    if (named || isFlowproofError(error)) throw error;
+    throw new TypeError(`${name} must be ${what}`, { cause: error });
+  }
 }
 
 /** What {@link startAndEnd} needs besides the run. @internal */

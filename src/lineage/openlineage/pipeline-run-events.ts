@@ -9,6 +9,7 @@ import {
   type ColumnLineageField,
   columnLineageFacet,
   correlationFacets,
+  fromArgument,
   type OpenLineageDataset,
   type OpenLineageEventOptions,
   type OpenLineageRunEvent,
@@ -35,7 +36,7 @@ import {
  * @example
  * ```ts
  * const [start, end] = pipelineRunEvents(run, { namespace: 'checkout' });
- * end.outputs[0].facets.columnLineage.fields.email;
+ * end.outputs[0]?.facets?.columnLineage?.fields.email;
  * // { inputFields: [{ namespace: 'checkout', name: 'signup.input', field: 'email', … }] }
  * ```
  */
@@ -43,45 +44,47 @@ export function pipelineRunEvents(
   run: PipelineRunLineage,
   options: OpenLineageEventOptions,
 ): readonly [OpenLineageRunEvent, OpenLineageRunEvent] {
-  const { namespace, producer, parent } = resolveEventOptions(options);
-  assertOptionsObject(run, 'run');
-  const { stages } = run;
-  const input: OpenLineageDataset = {
-    namespace,
-    name: `${run.pipeline}.input`,
-    facets: { schema: schemaFacet(producer, stages[0]?.fieldsIn ?? []) },
-  };
-  const last = stages.at(-1);
-  const outputs: OpenLineageDataset[] =
-    run.state === 'COMPLETE' && last !== undefined
-      ? [
-          {
-            namespace,
-            name: `${run.pipeline}.output`,
-            facets: {
-              schema: schemaFacet(producer, last.fieldsOut),
-              columnLineage: columnLineageFacet(producer, fieldLineage(stages, input)),
+  return fromArgument('run', 'a pipeline run as lineage.runs() returns it', () => {
+    const { namespace, producer, parent } = resolveEventOptions(options);
+    assertOptionsObject(run, 'run');
+    const { stages } = run;
+    const input: OpenLineageDataset = {
+      namespace,
+      name: `${run.pipeline}.input`,
+      facets: { schema: schemaFacet(producer, stages[0]?.fieldsIn ?? []) },
+    };
+    const last = stages.at(-1);
+    const outputs: OpenLineageDataset[] =
+      run.state === 'COMPLETE' && last !== undefined
+        ? [
+            {
+              namespace,
+              name: `${run.pipeline}.output`,
+              facets: {
+                schema: schemaFacet(producer, last.fieldsOut),
+                columnLineage: columnLineageFacet(producer, fieldLineage(stages, input)),
+              },
             },
-          },
-        ]
-      : [];
-  const facets = {
-    processing_engine: processingEngineFacet(producer),
-    ...(parent === undefined ? {} : { parent: parentFacet(producer, parent) }),
-    ...correlationFacets(producer, run.correlationId, run.causationId),
-  };
-  const ref = { runId: run.runId, namespace, name: run.pipeline };
-  const [start, end] = startAndEnd({ namespace, producer, parent }, ref, 'PIPELINE', facets, {
-    startedAt: run.startedAt,
-    endedAt: run.endedAt,
-    end: run.state,
-    inputs: [input],
-    outputs,
-    ...(run.state === 'FAIL'
-      ? { error: failureText(stages.findLast((stage) => stage.error)) }
-      : {}),
+          ]
+        : [];
+    const facets = {
+      processing_engine: processingEngineFacet(producer),
+      ...(parent === undefined ? {} : { parent: parentFacet(producer, parent) }),
+      ...correlationFacets(producer, run.correlationId, run.causationId),
+    };
+    const ref = { runId: run.runId, namespace, name: run.pipeline };
+    const [start, end] = startAndEnd({ namespace, producer, parent }, ref, 'PIPELINE', facets, {
+      startedAt: run.startedAt,
+      endedAt: run.endedAt,
+      end: run.state,
+      inputs: [input],
+      outputs,
+      ...(run.state === 'FAIL'
+        ? { error: failureText(stages.findLast((stage) => stage.error)) }
+        : {}),
+    });
+    return [start as OpenLineageRunEvent, end as OpenLineageRunEvent];
   });
-  return [start as OpenLineageRunEvent, end as OpenLineageRunEvent];
 }
 
 function failureText(stage: StageLineage | undefined): string {

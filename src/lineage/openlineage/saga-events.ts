@@ -7,6 +7,7 @@ import type { SagaStatus } from '../../saga/saga-store.js';
 import {
   errorText,
   flowproofFacet,
+  fromArgument,
   nameBasedRunId,
   type OpenLineageEventOptions,
   type OpenLineageRunEvent,
@@ -47,35 +48,37 @@ export function sagaEvents(
   saga: SagaState<unknown>,
   options: OpenLineageEventOptions,
 ): readonly OpenLineageRunEvent[] {
-  const resolved = resolveEventOptions(options);
-  assertOptionsObject(saga, 'saga');
-  const { producer, parent } = resolved;
-  const end = END_OF[saga.status];
-  const failure = saga.error ?? saga.failure;
-  const facets: OpenLineageRunFacets = {
-    processing_engine: processingEngineFacet(producer),
-    flowproof_saga: flowproofFacet('FlowproofSagaRunFacet', producer, {
-      sagaId: saga.id,
-      version: saga.version,
-      status: saga.status,
-      redrives: saga.redrives,
-      steps: saga.steps.map(({ step, status }) => ({ step, status })),
-    }),
-    ...(parent === undefined ? {} : { parent: parentFacet(producer, parent) }),
-  };
-  const run = {
-    runId: nameBasedRunId(`saga:${saga.name}:${saga.id}`),
-    namespace: resolved.namespace,
-    name: saga.name,
-  };
-  return startAndEnd(resolved, run, 'SAGA', facets, {
-    startedAt: saga.createdAt,
-    endedAt: end === undefined ? undefined : (saga.finishedAt ?? saga.updatedAt),
-    end: end ?? 'COMPLETE',
-    inputs: [],
-    outputs: [],
-    ...(end !== 'COMPLETE' && failure !== undefined
-      ? { error: `${errorText(failure)}${failure.step ? ` (step ${failure.step})` : ''}` }
-      : {}),
+  return fromArgument('saga', 'a saga as sagas.get() returns it', () => {
+    const resolved = resolveEventOptions(options);
+    assertOptionsObject(saga, 'saga');
+    const { producer, parent } = resolved;
+    const end = END_OF[saga.status];
+    const failure = saga.error ?? saga.failure;
+    const facets: OpenLineageRunFacets = {
+      processing_engine: processingEngineFacet(producer),
+      flowproof_saga: flowproofFacet('FlowproofSagaRunFacet', producer, {
+        sagaId: saga.id,
+        version: saga.version,
+        status: saga.status,
+        redrives: saga.redrives,
+        steps: saga.steps.map(({ step, status }) => ({ step, status })),
+      }),
+      ...(parent === undefined ? {} : { parent: parentFacet(producer, parent) }),
+    };
+    const run = {
+      runId: nameBasedRunId(`saga:${saga.name}:${saga.id}`),
+      namespace: resolved.namespace,
+      name: saga.name,
+    };
+    return startAndEnd(resolved, run, 'SAGA', facets, {
+      startedAt: saga.createdAt,
+      endedAt: end === undefined ? undefined : (saga.finishedAt ?? saga.updatedAt),
+      end: end ?? 'COMPLETE',
+      inputs: [],
+      outputs: [],
+      ...(end !== 'COMPLETE' && failure !== undefined
+        ? { error: `${errorText(failure)}${failure.step ? ` (step ${failure.step})` : ''}` }
+        : {}),
+    });
   });
 }

@@ -3,7 +3,7 @@
  * anything fast-check makes) with a TypeError naming the argument, never an engine error.
  */
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { restoreContext, serializeContext } from '../../../src/core/context.js';
 import {
   bindPoolToContext,
@@ -48,4 +48,29 @@ describe('odd arguments', () => {
       );
     });
   }
+});
+
+describe('flowContextMiddleware given what is not a request', () => {
+  it('throws a TypeError naming request.headers, and never calls next', async () => {
+    const response = { setHeader() {} };
+    await fc.assert(
+      fc.asyncProperty(oddValue, async (make) => {
+        let called = false;
+        const headers = make();
+        const ok = typeof headers === 'object' && headers !== null;
+        await expectNoEngineError('request.headers', () =>
+          flowContextMiddleware()({ headers } as never, response, () => {
+            called = true;
+          }),
+        );
+        if (!ok) expect(called).toBe(false);
+      }),
+      { numRuns: 150 },
+    );
+    for (const request of [null, undefined, {}, { headers: 'x-correlation-id: 1' }]) {
+      expect(() => flowContextMiddleware()(request as never, response, () => {})).toThrow(
+        /^request(\.headers)? /,
+      );
+    }
+  });
 });

@@ -196,6 +196,30 @@ describe('createOpenLineageEmitter', () => {
     );
   });
 
+  it('close against a backend that is down waits out the retries of one batch, not of every batch', async () => {
+    let tries = 0;
+    const gated = gatedTransport(() => {
+      tries++;
+      return new Error('backend down');
+    });
+    const logger = recordingLogger();
+    const emitter = emitterWith({ transport: gated.transport, logger, batchSize: 2 });
+    for (let n = 0; n < 10; n++) emitter.emitPipelineRun(run(n)); // 20 events, 10 batches
+    const closing = emitter.close().catch((error: unknown) => error);
+    gated.release();
+    const error = await closing;
+    expect(error).toMatchObject({ code: 'LINEAGE_EXPORT_FAILED' });
+    expect((error as Error).message).toMatch(/^20 OpenLineage event/);
+    // The batch in flight is tried 1 + retries times; the rest are given up with it.
+    expect(gated.transport.closed).toBe(1);
+    expect(
+      logger.lines
+        .filter((line) => line.fields.event === 'lineage.openlineage.failed')
+        .map((line) => line.fields.events),
+    ).toEqual([20]);
+    expect(tries).toBe(1 + fast.retries);
+  });
+
   it('close reports a transport that fails to close as LINEAGE_EXPORT_FAILED', async () => {
     const cause = new Error('socket hang up');
     const emitter = emitterWith({

@@ -225,6 +225,25 @@ describe('createHttpTransport', () => {
       /options\.timeout\b/,
     );
   });
+
+  it('refuses, when it is created, what fetch would refuse at every send: bad headers, credentials in the URL', () => {
+    const bad: [Parameters<typeof createHttpTransport>[0], RegExp][] = [
+      [{ url: 'http://h', headers: { 'x-team': 'a\r\nx-evil: 1' } }, /options\.headers\.x-team/],
+      [{ url: 'http://h', headers: { 'x-team': 'caf\u20ac' } }, /options\.headers\.x-team/],
+      [{ url: 'http://h', headers: { 'bad name': 'a' } }, /options\.headers/],
+      [{ url: 'http://h', headers: { '': 'a' } }, /options\.headers/],
+      [{ url: 'http://h', apiKey: 'key\nx' }, /options\.apiKey/],
+      [{ url: 'http://user:secret@h' }, /options\.url/],
+      [{ url: 'http://h', endpoint: 'http://[' }, /options\.endpoint/],
+    ];
+    for (const [options, message] of bad) {
+      expect(() => createHttpTransport(options)).toThrow(TypeError);
+      expect(() => createHttpTransport(options)).toThrow(message);
+    }
+    expect(() =>
+      createHttpTransport({ url: 'http://h', headers: { 'x-team': 'a b\tc' } }),
+    ).not.toThrow();
+  });
 });
 
 describe('createFileTransport', () => {
