@@ -33,17 +33,18 @@ import {
   stageError,
 } from './pipeline-errors.js';
 import { flattenFields, toJsonSchema } from './schema-fields.js';
-import type {
-  Boundary,
-  DeadLetterSink,
-  ReviewFlag,
-  StageContext,
-  StageEvent,
-  StageFailure,
-  StageKind,
-  StageOptions,
-  StageOutcome,
-  UnknownKeysPolicy,
+import {
+  type Boundary,
+  type DeadLetterSink,
+  MADE_BY_PIPELINE,
+  type ReviewFlag,
+  type StageContext,
+  type StageEvent,
+  type StageFailure,
+  type StageKind,
+  type StageOptions,
+  type StageOutcome,
+  type UnknownKeysPolicy,
 } from './stage.js';
 
 /** A stage ready to run: options checked, defaults applied, per-run constants precomputed. */
@@ -349,7 +350,8 @@ export class PipelineRunner {
         stage.kind === 'validate',
       );
       state.runId ??= randomUUID();
-      hook({
+      const event: StageEvent & { readonly [MADE_BY_PIPELINE]: true } = {
+        [MADE_BY_PIPELINE]: true,
         pipeline: this.name,
         stage: stage.name,
         index: stage.index,
@@ -367,7 +369,8 @@ export class PipelineRunner {
         stageCount: this.stages.length,
         correlationId: getContext()?.correlationId,
         error,
-      });
+      };
+      hook(event);
     } catch (hookError) {
       // Observers must not change what happens to the record; the failure is still reported.
       const message = messageOf(hookError);

@@ -197,6 +197,15 @@ export interface DeadLetter {
  */
 export type DeadLetterSink = (letter: DeadLetter) => void | Promise<void>;
 
+/**
+ * @internal Marks the stage events a pipeline made, so a hook that checks events it is handed
+ * (lineage's `onStage`, which anyone may call) can trust those without reading every member. A
+ * registered symbol: the ESM and CommonJS builds mark and recognise the same one.
+ */
+export const MADE_BY_PIPELINE: unique symbol = Symbol.for(
+  'flowproof.validation.stage-event',
+) as never;
+
 /** What the `onStage` hook receives after each stage, for lineage and metrics. */
 export interface StageEvent {
   /** Name of the pipeline. */
