@@ -445,7 +445,7 @@ class LineageRecorder<Tx> implements Lineage<Tx> {
         run = new OpenRun(
           event.runId,
           event.pipeline,
-          Date.now() - event.durationMs,
+          Math.round(Date.now() - event.durationMs),
           event.correlationId,
           getContext()?.causationId,
         );
@@ -713,9 +713,13 @@ function stageEvent(event: unknown): StageEvent {
   }
   assertInteger(read.index, 'event.index', 0);
   assertInteger(read.stageCount, 'event.stageCount', 1);
-  if (typeof read.durationMs !== 'number' || !Number.isFinite(read.durationMs)) {
+  // At most the time since the epoch: the run's start is its end minus this.
+  if (
+    typeof read.durationMs !== 'number' ||
+    !(read.durationMs >= 0 && read.durationMs <= Date.now())
+  ) {
     throw new TypeError(
-      `event.durationMs must be a finite number, got ${describeValue(read.durationMs)}`,
+      `event.durationMs must be a number of milliseconds from 0 to now, got ${describeValue(read.durationMs)}`,
     );
   }
   if (read.correlationId !== undefined && typeof read.correlationId !== 'string') {
@@ -939,9 +943,7 @@ function fieldLineage(row: LineageRow, backend: string): FieldLineage {
 function pipelineRunLineage(row: LineageRow, backend: string): PipelineRunLineage {
   const body = parseBody(row, backend) as unknown as StoredRun;
   if (!Array.isArray(body.stages) || !Array.isArray(body.fieldsIn)) corrupt(row, backend, 'stages');
-  if (typeof body.startedAt !== 'number' || typeof body.endedAt !== 'number') {
-    corrupt(row, backend, 'times');
-  }
+  if (!isTime(body.startedAt) || !isTime(body.endedAt)) corrupt(row, backend, 'times');
   return {
     id: row.id,
     pipeline: row.job as string,
@@ -953,6 +955,11 @@ function pipelineRunLineage(row: LineageRow, backend: string): PipelineRunLineag
     causationId: row.causationId ?? undefined,
     stages: stagesOf(body),
   };
+}
+
+/** Epoch milliseconds a `Date` can hold. */
+function isTime(value: unknown): value is number {
+  return Number.isSafeInteger(value) && Math.abs(value as number) <= 8.64e15;
 }
 
 function parseBody(row: LineageRow, backend: string): Record<string, unknown> {
