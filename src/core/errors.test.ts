@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { FlowproofError, isFlowproofError } from './errors.js';
+import { describeValue, FlowproofError, isFlowproofError } from './errors.js';
+import { assertOptionsObject } from './options.js';
 
 /** A second copy of flowproof's modules, as the other build (ESM/CommonJS) loads them. */
 async function freshCopy() {
@@ -117,5 +118,19 @@ describe('FlowproofError details', () => {
         );
       }),
     );
+  });
+});
+
+describe('describeValue', () => {
+  it('says an object cannot be read instead of calling a revoked proxy an object', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(describeValue(proxy)).toBe('an object that cannot be read');
+    expect(() => assertOptionsObject(proxy, 'inputs')).toThrow(
+      'inputs must be an object, got an object that cannot be read',
+    );
+    expect(describeValue({})).toBe('an object');
+    expect(describeValue([])).toBe('an array');
+    expect(describeValue(new Date())).toBe('a Date');
   });
 });

@@ -775,6 +775,9 @@ export function describeValue(value: unknown): string {
   try {
     if (Array.isArray(value)) return 'an array';
     if (value instanceof Date) return 'a Date';
-  } catch {}
+  } catch {
+    // Array.isArray and instanceof throw only for a revoked proxy (or a trap that throws).
+    return 'an object that cannot be read';
+  }
   return 'an object';
 }

@@ -185,6 +185,11 @@ describe('record and explain', () => {
       code: 'LINEAGE_VALUE_UNENCODABLE',
       details: { entity: 'deep:1', field: 'chain' },
     });
+    // The whole path is in the details; the message shows its end, not kilobytes of it.
+    const { message, details } = error as { message: string; details: { path: string } };
+    expect(details.path.length).toBeGreaterThan(5_000);
+    expect(message.length).toBeLessThan(400);
+    expect(message).toMatch(/^The lineage of deep:1\.chain cannot be recorded: …/);
     expect(await lineage.explain('deep:1', 'rate')).toBeUndefined();
   });
 

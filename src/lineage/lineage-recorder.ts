@@ -216,6 +216,8 @@ export interface Lineage<Tx> {
 export type LineageTxOf<S> = S extends LineageStore<infer Tx> ? Tx : never;
 
 const MAX_ENTITY_LENGTH = 512;
+/** How much of a value's path an error message shows (its end); the whole is in its details. */
+const MAX_PATH_IN_MESSAGE = 120;
 const RUNS_PAGE = 500;
 /** Pending runs are written in batches of at most this many. */
 const MAX_BATCH = 500;
@@ -765,9 +767,16 @@ function valueBody(entity: string, field: string, provenance: Provenance): strin
     return `{"v":1,"provenance":${canonicalJson(provenance, 'provenance', 'document')}}`;
   } catch (error) {
     const path = error instanceof CanonicalJsonError ? error.path.replace(/^\./, '') : '';
+    // The message names the path's end only: in a deep tree the whole path runs to kilobytes, and
+    // it is in details.path.
+    const problem =
+      error instanceof CanonicalJsonError
+        ? error.message.slice(`provenance${error.path}`.length).trim()
+        : (error as Error).message;
+    const where = path.length > MAX_PATH_IN_MESSAGE ? `…${path.slice(-MAX_PATH_IN_MESSAGE)}` : path;
     throw new FlowproofError(
       'LINEAGE_VALUE_UNENCODABLE',
-      `The lineage of ${entity}.${field} cannot be recorded: ${(error as Error).message}`,
+      `The lineage of ${entity}.${field} cannot be recorded: ${where === '' ? 'the value' : where} ${problem}`,
       { details: { entity, field, path }, cause: error },
     );
   }
