@@ -280,7 +280,7 @@ function isTracestate(value: string): boolean {
   // Empty members (`a=1,,b=2`) are allowed; optional whitespace is spaces and tabs only.
   const members = value
     .split(',')
-    .map((member) => member.replace(/^[ \t]+|[ \t]+$/g, ''))
+    .map(trimOws)
     .filter((member) => member !== '');
   if (members.length > MAX_TRACESTATE_MEMBERS) return false;
   return members.every((member) => {

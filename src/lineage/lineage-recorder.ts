@@ -918,16 +918,35 @@ function stagesOf(run: StoredRun): StageLineage[] {
 /** A run as the OpenLineage sink gets it, before it is written. */
 function pipelineRun(run: OpenRun): PipelineRunLineage {
   run.id ??= createId();
+  return runLineage(
+    run.id,
+    run.pipeline,
+    run.runId,
+    storedRun(run),
+    run.correlationId,
+    run.causationId,
+  );
+}
+
+/** A run as callers read it, from its stored form: the same for a run read back or just ended. */
+function runLineage(
+  id: string,
+  pipeline: string,
+  runId: string,
+  body: StoredRun,
+  correlationId: string | undefined,
+  causationId: string | undefined,
+): PipelineRunLineage {
   return {
-    id: run.id,
-    pipeline: run.pipeline,
-    runId: run.runId,
-    state: run.failed ? 'FAIL' : 'COMPLETE',
-    startedAt: new Date(run.startedAt).toISOString(),
-    endedAt: new Date(run.endedAt).toISOString(),
-    correlationId: run.correlationId,
-    causationId: run.causationId,
-    stages: stagesOf(storedRun(run)),
+    id,
+    pipeline,
+    runId,
+    state: body.state === 'FAIL' ? 'FAIL' : 'COMPLETE',
+    startedAt: new Date(body.startedAt).toISOString(),
+    endedAt: new Date(body.endedAt).toISOString(),
+    correlationId,
+    causationId,
+    stages: stagesOf(body),
   };
 }
 
@@ -953,17 +972,14 @@ function pipelineRunLineage(row: LineageRow, backend: string): PipelineRunLineag
   const body = parseBody(row, backend) as unknown as StoredRun;
   if (!Array.isArray(body.stages) || !Array.isArray(body.fieldsIn)) corrupt(row, backend, 'stages');
   if (!isTime(body.startedAt) || !isTime(body.endedAt)) corrupt(row, backend, 'times');
-  return {
-    id: row.id,
-    pipeline: row.job as string,
-    runId: row.runId as string,
-    state: body.state === 'FAIL' ? 'FAIL' : 'COMPLETE',
-    startedAt: new Date(body.startedAt).toISOString(),
-    endedAt: new Date(body.endedAt).toISOString(),
-    correlationId: row.correlationId ?? undefined,
-    causationId: row.causationId ?? undefined,
-    stages: stagesOf(body),
-  };
+  return runLineage(
+    row.id,
+    row.job as string,
+    row.runId as string,
+    body,
+    row.correlationId ?? undefined,
+    row.causationId ?? undefined,
+  );
 }
 
 /** Epoch milliseconds a `Date` can hold. */

@@ -2,7 +2,7 @@
  * What lineage keeps, as callers read it back: a field's value with its provenance, and the
  * stages of a pipeline run with the fields each one touched.
  */
-import type { Boundary, StageKind, StageOutcome } from '../validation/stage.js';
+import type { StageEvent } from '../validation/stage.js';
 import type { Provenance } from './provenance.js';
 
 /** A field's recorded value and where it came from. */
@@ -25,32 +25,26 @@ export interface FieldLineage {
   readonly provenance: Provenance;
 }
 
-/** One stage of a recorded pipeline run. */
-export interface StageLineage {
-  /** The stage's name. */
-  readonly stage: string;
-  /** Its position, from 0. */
-  readonly index: number;
-  /** validate, transform or enrich. */
-  readonly kind: StageKind;
-  /** The trust boundary it sits at. */
-  readonly boundary: Boundary;
-  /** What happened. */
-  readonly outcome: StageOutcome;
-  /** Time spent in the stage, in milliseconds. */
-  readonly durationMs: number;
-  /** Top-level fields of its input. */
-  readonly fieldsIn: readonly string[];
-  /** Top-level fields of its output. */
-  readonly fieldsOut: readonly string[];
-  /** Fields whose value it changed. */
-  readonly fieldsChanged: readonly string[];
-  /** Fields it added. */
-  readonly fieldsAdded: readonly string[];
-  /** Fields it dropped. */
-  readonly fieldsDropped: readonly string[];
-  /** Fields whose values it masks or redacts. */
-  readonly fieldsMasked: readonly string[];
+/**
+ * One stage of a recorded pipeline run: what its `onStage` event said, the error reduced to its
+ * code and message (what is kept).
+ */
+export interface StageLineage
+  extends Pick<
+    StageEvent,
+    | 'stage'
+    | 'index'
+    | 'kind'
+    | 'boundary'
+    | 'outcome'
+    | 'durationMs'
+    | 'fieldsIn'
+    | 'fieldsOut'
+    | 'fieldsChanged'
+    | 'fieldsAdded'
+    | 'fieldsDropped'
+    | 'fieldsMasked'
+  > {
   /** Its error's code and message, when it failed or fell back. */
   readonly error?: {
     /** The error's code. */
