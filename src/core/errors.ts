@@ -80,7 +80,17 @@ export type FlowproofErrorCode =
   | 'LINEAGE_RECORD_EXISTS'
   | 'LINEAGE_VALUE_UNENCODABLE'
   | 'LINEAGE_EXPORT_FAILED'
-  | 'LINEAGE_CLOSED';
+  | 'LINEAGE_CLOSED'
+  // privacy
+  | 'KEY_SHREDDED'
+  | 'KEY_UNKNOWN'
+  | 'KEY_RETIRED'
+  | 'KEY_PROVIDER_FAILED'
+  | 'CIPHERTEXT_INVALID'
+  | 'DECRYPTION_FAILED'
+  | 'TOKEN_UNKNOWN'
+  | 'DETOKENIZE_DENIED'
+  | 'PASSWORD_HASH_INVALID';
 
 /** The `{ path, code, message }` form validation issues take in error details. */
 export interface FlowproofErrorIssue {
@@ -549,6 +559,62 @@ export interface FlowproofErrorDetailsMap {
   };
   /** The lineage recorder was used after `close()`. */
   LINEAGE_CLOSED: Record<string, never>;
+  /** The data subject's key was destroyed: what it encrypted can never be read again. */
+  KEY_SHREDDED: {
+    /** The data subject. */
+    readonly subject: string;
+    /** The destroyed key's id. */
+    readonly keyId: number;
+    /** When it was destroyed (ISO 8601). */
+    readonly shreddedAt: string;
+  };
+  /** A ciphertext names a data key the key store does not have. */
+  KEY_UNKNOWN: {
+    /** The key id the ciphertext carries. */
+    readonly keyId: number;
+  };
+  /** A ciphertext's data key was retired and no longer decrypts. */
+  KEY_RETIRED: {
+    /** The retired key's id. */
+    readonly keyId: number;
+  };
+  /** The key provider failed to wrap or unwrap a data key, or does not have the key-encryption key. */
+  KEY_PROVIDER_FAILED: {
+    /** What was asked of the provider. */
+    readonly operation: 'wrap' | 'unwrap';
+    /** The key-encryption key's id. */
+    readonly kekId: string;
+  };
+  /** A value is not a ciphertext flowproof made (too short, wrong encoding, unknown version). */
+  CIPHERTEXT_INVALID: {
+    /** What is wrong with it. */
+    readonly reason: 'encoding' | 'length' | 'version';
+  };
+  /**
+   * A ciphertext did not authenticate: it was changed, or it is decrypted in another place (table,
+   * column or row) than the one it was encrypted for.
+   */
+  DECRYPTION_FAILED: {
+    /** The data key's id. */
+    readonly keyId: number;
+  };
+  /** No value is stored under a token. */
+  TOKEN_UNKNOWN: {
+    /** The token. */
+    readonly token: string;
+  };
+  /** The vault's authorization hook refused a detokenize. */
+  DETOKENIZE_DENIED: {
+    /** The token. */
+    readonly token: string;
+    /** The value's type. */
+    readonly type: string;
+  };
+  /** A stored password hash is not one `hashPassword` makes. */
+  PASSWORD_HASH_INVALID: {
+    /** What is wrong with it. */
+    readonly reason: string;
+  };
 }
 
 /** Where in a pipeline a `PIPELINE_*` failure happened. */
