@@ -1,25 +1,27 @@
 /**
  * Erasure by crypto-shredding, on PostgreSQL: a chain whose `changes` belong to 10,000 data
- * subjects, each value stored encrypted (AES-256-GCM) under its subject's key by a minimal keyed
- * protector; the keys of 1,000 subjects are destroyed. The whole chain still verifies from its
- * start; every value of those subjects reveals as unreadable (checked on at least 1,000 of their
- * records, found by resource), and the values of the other subjects still read back as they were
- * (checked on a sample).
+ * subjects, each value stored encrypted (AES-256-GCM) under its subject's own data key by the
+ * privacy module's encrypting protector, the keys kept in a PostgreSQL data-key store; the keys of
+ * 1,000 subjects are shredded. The whole chain still verifies from its start; every value of those
+ * subjects reveals as unreadable (checked on at least 1,000 of their records, found by resource),
+ * and the values of the other subjects still read back as they were (checked on a sample).
  *
  * Size: `AUDIT_PROOF_SCALE` × 100,000 records (1 in CI; `npm run proof:audit` runs 1,000,000).
- * The figures of a run are printed. A full run on a 2-core machine: 1,000,000 records recorded
- * (`recordMany`, 5,000 a call, two values encrypted per record) in 104 s, verified in 6.9 s,
- * 111 s in all; 100,000 take about 15 s.
+ * The figures of a run are printed.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
+import { createPostgresDataKeyStore } from '../../src/adapters/postgres/index.js';
 import {
-  AUDIT_UNREADABLE,
   type AuditEntry,
-  type AuditProtector,
   type AuditRecord,
   createAuditLog,
 } from '../../src/audit/index.js';
+import {
+  createEncryptingProtector,
+  createFieldEncryption,
+  createLocalKeyProvider,
+} from '../../src/privacy/index.js';
 import { describeWithPostgres } from '../support/services.js';
 import { openPostgresProofStore, proofSchema } from './support/audit-proof-world.js';
 
@@ -29,38 +31,6 @@ const SUBJECTS = 10_000;
 const DESTROYED = 1_000;
 const BATCH = 5_000;
 const SAMPLE = 1_000;
-
-/** Test-only: each subject's values under an AES-256-GCM key of its own, kept in memory. */
-function keyedProtector() {
-  const keys = new Map<string, Buffer>();
-  const protector: AuditProtector = {
-    protect(value, { subject }) {
-      if (subject === undefined) return value;
-      let key = keys.get(subject);
-      if (key === undefined) {
-        key = randomBytes(32);
-        keys.set(subject, key);
-      }
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      const sealed = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
-      return { $enc: Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64') };
-    },
-    reveal(stored, { subject }) {
-      const enc = (stored as { $enc?: unknown } | null)?.$enc;
-      if (typeof enc !== 'string') return stored;
-      const key = subject === undefined ? undefined : keys.get(subject);
-      if (key === undefined) return AUDIT_UNREADABLE;
-      const bytes = Buffer.from(enc, 'base64');
-      const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
-      decipher.setAuthTag(bytes.subarray(12, 28));
-      return JSON.parse(
-        Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8'),
-      );
-    },
-  };
-  return { keys, protector };
-}
 
 const subjectOf = (i: number) => `subject-${i % SUBJECTS}`;
 
@@ -98,8 +68,16 @@ describeWithPostgres('audit: crypto-shredding keeps the chain verifiable (Postgr
     async () => {
       const proof = await openPostgresProofStore(url, proofSchema('erasure'), 4);
       try {
-        const { keys, protector } = keyedProtector();
-        const audit = createAuditLog({ store: proof.store, protector });
+        const keys = createPostgresDataKeyStore({ backend: proof.backend });
+        await keys.migrate();
+        const encryption = createFieldEncryption({
+          store: keys,
+          keyProvider: createLocalKeyProvider({ keys: { kek: randomBytes(32) }, current: 'kek' }),
+        });
+        const audit = createAuditLog({
+          store: proof.store,
+          protector: createEncryptingProtector({ encryption }),
+        });
         const started = Date.now();
         for (let i = 0; i < RECORDS; i += BATCH) {
           await audit.recordMany(
@@ -108,9 +86,9 @@ describeWithPostgres('audit: crypto-shredding keeps the chain verifiable (Postgr
         }
         const recordedAt = Date.now();
         await proof.backend.execute(`ANALYZE ${proof.backend.table('audit_records')}`);
-        // Destroy the keys of every tenth subject.
+        // Shred the keys of every tenth subject.
         const destroyed = Array.from({ length: DESTROYED }, (_, k) => `subject-${k * 10}`);
-        for (const subject of destroyed) keys.delete(subject);
+        for (const subject of destroyed) await encryption.shred(subject);
         const verification = await audit.verify({ from: 'start' });
         const verifiedAt = Date.now();
         expect(verification.chains[0]).toMatchObject({ ok: true, records: RECORDS });

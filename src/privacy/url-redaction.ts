@@ -1,0 +1,114 @@
+/**
+ * URLs end up in access logs, proxies, browser history and analytics: personal data in a path
+ * (`/users/123-45-6789/profile`) or a query string (`?email=…`) leaks to all of them. Design URLs
+ * with opaque ids; for the URLs already out there, redact before logging.
+ */
+import { assertKnownKeys, assertOptionsObject } from '../core/options.js';
+import type { Classification } from './classification.js';
+import type { TextDetector, TextFinding } from './text-detector.js';
+
+/** Options of {@link redactUrl}. */
+export interface UrlRedactionOptions {
+  /** Query parameters named like a classified field's last key (`email`, `ssn`) are redacted. */
+  readonly classification?: Classification;
+  /** More query parameter names to redact (case-insensitive), e.g. `token`, `code`. */
+  readonly params?: readonly string[];
+  /** Detectors run on each path segment and each remaining parameter value. */
+  readonly detectors?: readonly TextDetector[];
+  /** What replaces a redacted value. @default '[REDACTED]' */
+  readonly censor?: string;
+}
+
+const OPTION_KEYS = ['classification', 'params', 'detectors', 'censor'];
+
+/**
+ * `url` (absolute, or a path with a query such as `req.url`) with personal data replaced: the
+ * values of sensitive query parameters, and what the detectors find in the path and the other
+ * parameters. The rest of the URL is kept as it was written.
+ *
+ * @example
+ * ```ts
+ * redactUrl('/users/123-45-6789/profile?email=ana%40example.com&tab=2', { classification, detectors: defaultDetectors });
+ * // '/users/[REDACTED]/profile?email=[REDACTED]&tab=2'
+ * ```
+ * @throws TypeError when `url` is not a string or an option is malformed.
+ */
+export function redactUrl(url: string, options: UrlRedactionOptions = {}): string {
+  if (typeof url !== 'string') throw new TypeError('url must be a string');
+  assertOptionsObject(options, 'options');
+  assertKnownKeys(options, OPTION_KEYS, 'options');
+  const { classification, params = [], detectors = [], censor = '[REDACTED]' } = options;
+  if (!Array.isArray(params) || params.some((name) => typeof name !== 'string')) {
+    throw new TypeError('options.params must be an array of parameter names');
+  }
+  if (!Array.isArray(detectors) || detectors.some((d) => typeof d?.find !== 'function')) {
+    throw new TypeError('options.detectors must be an array of text detectors');
+  }
+  if (typeof censor !== 'string') throw new TypeError('options.censor must be a string');
+  const sensitive = new Set(params.map((name) => name.toLowerCase()));
+  for (const field of classification?.fields ?? []) {
+    const last = lastKey(field.path);
+    if (last !== undefined) sensitive.add(last.toLowerCase());
+  }
+  const hashAt = url.indexOf('#');
+  const beforeHash = hashAt === -1 ? url : url.slice(0, hashAt);
+  const queryAt = beforeHash.indexOf('?');
+  const head = queryAt === -1 ? beforeHash : beforeHash.slice(0, queryAt);
+  const query = queryAt === -1 ? undefined : beforeHash.slice(queryAt + 1);
+
+  const scrub = (text: string): string => {
+    if (detectors.length === 0) return text;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(text.replaceAll('+', ' '));
+    } catch {
+      decoded = text;
+    }
+    return findings(decoded, detectors).length > 0 ? censor : text;
+  };
+  // Keep the scheme and host: only the path's segments can carry personal data.
+  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(head)?.[0] ?? '';
+  const path = head
+    .slice(origin.length)
+    .split('/')
+    .map((segment) => (segment === '' ? segment : scrub(segment)))
+    .join('/');
+  const redactedQuery =
+    query === undefined
+      ? ''
+      : `?${query
+          .split('&')
+          .map((pair) => {
+            const equals = pair.indexOf('=');
+            if (equals === -1) return pair;
+            const name = pair.slice(0, equals);
+            const value = pair.slice(equals + 1);
+            return sensitive.has(safeDecode(name).toLowerCase())
+              ? `${name}=${censor}`
+              : `${name}=${scrub(value)}`;
+          })
+          .join('&')}`;
+  const fragment = hashAt === -1 ? '' : `#${scrub(url.slice(hashAt + 1))}`;
+  return `${origin}${path}${redactedQuery}${fragment}`;
+}
+
+function findings(text: string, detectors: readonly TextDetector[]): TextFinding[] {
+  const found: TextFinding[] = [];
+  for (const detector of detectors) {
+    for (const finding of detector.find(text)) found.push(finding);
+  }
+  return found;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+function lastKey(path: string): string | undefined {
+  const match = /([A-Za-z_$][\w$-]*)(?:\[[^\]]*\])*$/.exec(path);
+  return match?.[1];
+}
