@@ -34,6 +34,13 @@ export {
   redisProbe,
 } from './backend-probes.js';
 export {
+  type DataKeyStoreCapabilities,
+  type DataKeyStoreConformanceOptions,
+  type DataKeyStoreTarget,
+  dataKeyStoreConformanceWorker,
+  describeDataKeyStoreConformance,
+} from './data-key-store-conformance.js';
+export {
   describeEntityStoreConformance,
   type EntityStoreCapabilities,
   type EntityStoreConformanceOptions,

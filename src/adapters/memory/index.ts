@@ -16,6 +16,12 @@ export {
   type MemoryBackendOptions,
 } from './memory-backend.js';
 export {
+  createMemoryDataKeyStore,
+  type MemoryDataKeyStore,
+  type MemoryDataKeyStoreOptions,
+  memoryDataKeyStoreMigrations,
+} from './memory-data-key-store.js';
+export {
   createMemoryEntityStore,
   type MemoryEntityStore,
   type MemoryEntityStoreOptions,
