@@ -4,13 +4,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMemoryBackend, createMemoryDataKeyStore } from '../../adapters/memory/index.js';
 import { FlowproofError } from '../../core/errors.js';
-import type { DataKeyStore } from '../data-key-store.js';
 import { CIPHERTEXT_OVERHEAD_BYTES, type EncryptionContext } from './ciphertext-format.js';
-import {
-  createFieldEncryption,
-  type FieldEncryption,
-  type FieldEncryptionOptions,
-} from './field-encryption.js';
+import { createFieldEncryption, type FieldEncryptionOptions } from './field-encryption.js';
 import type { KeyProvider } from './key-provider.js';
 import { createLocalKeyProvider } from './local-key-provider.js';
 
@@ -533,5 +528,3 @@ describe('createFieldEncryption: deterministic mode, blind index, index keys', (
     await expect(encryption.indexKey('' as never)).rejects.toThrow(/name/);
   });
 });
-
-export type { DataKeyStore, FieldEncryption };
