@@ -1,12 +1,19 @@
 /**
- * Field encryption against a real PostgreSQL: the rewrap source's keyset pages and batched
- * compare-and-set writes over several key types.
+ * Field encryption against a real PostgreSQL: keys in the PostgreSQL data-key store, shredding
+ * with its audit record in one transaction (commit and rollback), and the rewrap source's keyset
+ * pages and batched compare-and-set writes over several key types.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createMemoryBackend, createMemoryDataKeyStore } from '../../src/adapters/memory/index.js';
-import { createPostgresBackend, type PostgresBackend } from '../../src/adapters/postgres/index.js';
+import {
+  createPostgresAuditStore,
+  createPostgresBackend,
+  createPostgresDataKeyStore,
+  type PostgresBackend,
+  type PostgresDataKeyStore,
+} from '../../src/adapters/postgres/index.js';
+import { type AuditLog, createAuditLog } from '../../src/audit/audit-log.js';
 import {
   createFieldEncryption,
   type FieldEncryption,
@@ -15,11 +22,14 @@ import { createLocalKeyProvider } from '../../src/privacy/encryption/local-key-p
 import { createPostgresRewrapSource } from '../../src/privacy/encryption/sql-rewrap-source.js';
 import { describeWithPostgres } from '../support/services.js';
 
-const keyProvider = createLocalKeyProvider({ keys: { k1: randomBytes(32) }, current: 'k1' });
+const keyMaterial = randomBytes(32);
+const keyProvider = createLocalKeyProvider({ keys: { k1: keyMaterial }, current: 'k1' });
 
-describeWithPostgres('field encryption on PostgreSQL: rewrap source', (url) => {
+describeWithPostgres('field encryption on PostgreSQL', (url) => {
   let pool: pg.Pool;
   let backend: PostgresBackend;
+  let store: PostgresDataKeyStore;
+  let audit: AuditLog<PostgresBackend>;
   const schema = 'privacy_encryption_test';
 
   beforeAll(async () => {
@@ -27,6 +37,11 @@ describeWithPostgres('field encryption on PostgreSQL: rewrap source', (url) => {
     await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await pool.query(`CREATE SCHEMA ${schema}`);
     backend = createPostgresBackend({ client: pool, schema });
+    store = createPostgresDataKeyStore({ backend });
+    await store.migrate();
+    const auditStore = createPostgresAuditStore({ backend });
+    await auditStore.migrate();
+    audit = createAuditLog({ store: auditStore });
   });
 
   afterAll(async () => {
@@ -35,11 +50,112 @@ describeWithPostgres('field encryption on PostgreSQL: rewrap source', (url) => {
     await pool.end();
   });
 
-  async function memoryEncryption(): Promise<FieldEncryption> {
-    const store = createMemoryDataKeyStore({ backend: createMemoryBackend() });
-    await store.migrate();
-    return createFieldEncryption({ store, keyProvider });
+  function encryptionOf(cacheTtlMs = 60_000): FieldEncryption {
+    return createFieldEncryption({ store, keyProvider, cacheTtlMs });
   }
+
+  /** The audit records about `subject`'s key. */
+  async function shredRecords(subject: string) {
+    const { records } = await audit.query({ resource: { type: 'data-subject', id: subject } });
+    return records;
+  }
+
+  it('shreds in the caller’s transaction with its audit record: both commit', async () => {
+    const encryption = encryptionOf();
+    const other = encryptionOf(0);
+    const context = { table: 'users', column: 'email', row: '1', subject: 'pg-ana' };
+    const stored = await encryption.encrypt('ana@example.com', context);
+    expect(await other.decrypt(stored, context)).toBe('ana@example.com');
+    const receipt = await backend.transaction((tx) =>
+      encryption.shred('pg-ana', {
+        audit,
+        transaction: tx,
+        actor: { id: 'dpo' },
+        reason: 'request 1',
+      }),
+    );
+    expect(receipt).toMatchObject({
+      subject: 'pg-ana',
+      keyId: encryption.keyIdOf(stored),
+      alreadyShredded: false,
+    });
+    const records = await shredRecords('pg-ana');
+    expect(records).toHaveLength(1);
+    expect(receipt.auditRecordId).toBe(`${records[0]?.chain}:${records[0]?.seq}`);
+    expect(records[0]).toMatchObject({
+      action: 'privacy.subject-key.shredded',
+      subject: 'pg-ana',
+      reason: 'request 1',
+    });
+    for (const instance of [encryption, other]) {
+      await expect(instance.decrypt(stored, context)).rejects.toMatchObject({
+        code: 'KEY_SHREDDED',
+        details: { subject: 'pg-ana', keyId: receipt.keyId, shreddedAt: receipt.shreddedAt },
+      });
+    }
+    const row = await store.byName('subject', 'pg-ana');
+    expect(row).toMatchObject({ wrapped: null, kekId: null });
+    expect(await encryption.shred('pg-ana')).toMatchObject({
+      alreadyShredded: true,
+      shreddedAt: receipt.shreddedAt,
+    });
+  });
+
+  it('shreds in the caller’s transaction: a rollback undoes both, the data still reads', async () => {
+    const encryption = encryptionOf();
+    const context = { table: 'users', column: 'email', row: '2', subject: 'pg-bob' };
+    const stored = await encryption.encrypt('bob@example.com', context);
+    await expect(
+      backend.transaction(async (tx) => {
+        await encryption.shred('pg-bob', { audit, transaction: tx });
+        throw new Error('the erasure workflow failed');
+      }),
+    ).rejects.toThrow('the erasure workflow failed');
+    expect(await shredRecords('pg-bob')).toHaveLength(0);
+    expect(await encryption.isShredded('pg-bob')).toBe(false);
+    expect(await encryption.decrypt(stored, context)).toBe('bob@example.com');
+  });
+
+  it('a key read while its shred is still uncommitted is not cached past the commit', async () => {
+    const encryption = encryptionOf();
+    const context = { table: 'users', column: 'email', row: '3', subject: 'pg-cy' };
+    const stored = await encryption.encrypt('cy@example.com', context);
+    await backend.transaction(async (tx) => {
+      await encryption.shred('pg-cy', { transaction: tx });
+      // Outside the transaction the key is still there: it reads, but must not be cached.
+      expect(await encryption.decrypt(stored, context)).toBe('cy@example.com');
+    });
+    await expect(encryption.decrypt(stored, context)).rejects.toMatchObject({
+      code: 'KEY_SHREDDED',
+    });
+  });
+
+  it('rotates, retires and rotates the key-encryption key on the PostgreSQL store', async () => {
+    const encryption = encryptionOf();
+    const context = { table: 'orders', column: 'card', row: '9' };
+    const stored = await encryption.encrypt('4111 1111 1111 1111', context);
+    const { keyId } = await encryption.rotate();
+    expect(encryption.keyIdOf(await encryption.encrypt('x', context))).toBe(keyId);
+    const second = randomBytes(32);
+    const rotating = createFieldEncryption({
+      store,
+      keyProvider: createLocalKeyProvider({ keys: { k1: keyMaterial, k2: second }, current: 'k2' }),
+    });
+    const result = await rotating.rotateKeyEncryptionKey({ batchSize: 2 });
+    expect(result.rewrapped).toBeGreaterThan(0);
+    const onlyNew = createFieldEncryption({
+      store,
+      keyProvider: createLocalKeyProvider({ keys: { k2: second }, current: 'k2' }),
+    });
+    expect(await onlyNew.decrypt(stored, context)).toBe('4111 1111 1111 1111');
+    await onlyNew.retire(encryption.keyIdOf(stored));
+    await expect(onlyNew.decrypt(stored, context)).rejects.toMatchObject({ code: 'KEY_RETIRED' });
+    // Back to k1 for the other tests.
+    await createFieldEncryption({
+      store,
+      keyProvider: createLocalKeyProvider({ keys: { k1: keyMaterial, k2: second }, current: 'k1' }),
+    }).rotateKeyEncryptionKey();
+  });
 
   for (const [type, keyOf] of [
     ['bigint', (i: number) => String(i * 1000)],
@@ -47,7 +163,7 @@ describeWithPostgres('field encryption on PostgreSQL: rewrap source', (url) => {
     ['text', (i: number) => `user-${String(i).padStart(4, '0')}`],
   ] as const) {
     it(`rewraps a column keyed by ${type}, in batches, leaving concurrent writes alone`, async () => {
-      const encryption = await memoryEncryption();
+      const encryption = encryptionOf();
       const table = `users_${type}`;
       await pool.query(`CREATE TABLE ${schema}.${table} (id ${type} PRIMARY KEY, email text)`);
       const context = (id: string) => ({ table: 'users', column: 'email', row: id });
