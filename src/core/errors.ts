@@ -90,7 +90,8 @@ export type FlowproofErrorCode =
   | 'DECRYPTION_FAILED'
   | 'TOKEN_UNKNOWN'
   | 'DETOKENIZE_DENIED'
-  | 'PASSWORD_HASH_INVALID';
+  | 'PASSWORD_HASH_INVALID'
+  | 'PASSWORD_HASH_FAILED';
 
 /** The `{ path, code, message }` form validation issues take in error details. */
 export interface FlowproofErrorIssue {
@@ -614,6 +615,11 @@ export interface FlowproofErrorDetailsMap {
   PASSWORD_HASH_INVALID: {
     /** What is wrong with it. */
     readonly reason: string;
+  };
+  /** scrypt itself failed while hashing or verifying a password. */
+  PASSWORD_HASH_FAILED: {
+    /** `hash` or `verify`. */
+    readonly operation: string;
   };
 }
 
