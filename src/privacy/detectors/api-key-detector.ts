@@ -40,7 +40,7 @@ const LABELLED_KEY =
  * Finds API keys: the keys of Stripe (`sk_live_…`, `sk_test_…`, `pk_live_…`), AWS access key
  * ids (`AKIA…`), GitHub tokens (`ghp_…`, `github_pat_…`), Slack tokens (`xoxb-…`) and Google API
  * keys (`AIza…`) by their shape, and any value labelled `api_key`, `api-key` or `apiKey` (`=` or
- * `:`). Kind: `api-key`.
+ * `:`), unless that value reads like a word (`api_key=your_api_key_here`). Kind: `api-key`.
  *
  * @example
  * ```ts

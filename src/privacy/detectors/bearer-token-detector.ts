@@ -27,7 +27,9 @@ const JWT = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za
  * Finds credentials sent as bearer tokens: the token after `Bearer ` (case-insensitive), the
  * value of an `Authorization:`/`Proxy-Authorization:` header or `authorization=` field (any
  * scheme: Basic, Token, Digest, AWS signatures…), and JSON Web Tokens wherever they appear. The
- * label is kept, the credential is the finding. Kind: `bearer-token`.
+ * label is kept, the credential is the finding. A value after a label that reads like a word (no
+ * digit, no base64 `+`, `/` or `=`, no capital after its first letter: `Bearer authentication`,
+ * `Authorization: Required`) is not taken for a credential. Kind: `bearer-token`.
  *
  * @example
  * ```ts

@@ -84,6 +84,16 @@ describe('ibanDetector', () => {
     expect(found(ibanDetector, 'to GB82WEST12345698765432.')).toEqual(['GB82WEST12345698765432']);
   });
 
+  it('finds an IBAN right after another one, or after a refused candidate', () => {
+    expect(found(ibanDetector, 'DE89370400440532013000 GB82WEST12345698765432')).toEqual([
+      'DE89370400440532013000',
+      'GB82WEST12345698765432',
+    ]);
+    expect(found(ibanDetector, 'ref AB12 DE89 3704 0044 0532 0130 00')).toEqual([
+      'DE89 3704 0044 0532 0130 00',
+    ]);
+  });
+
   it('ignores wrong check digits, wrong lengths and countries without IBANs', () => {
     for (const text of [
       'DE88370400440532013000',
@@ -129,6 +139,11 @@ describe('phoneDetector', () => {
       '020 7946 0958',
     ]);
     expect(found(phoneDetector, '+49 (0)30 1234567')).toEqual(['+49 (0)30 1234567']);
+  });
+
+  it('ignores the tail of a longer grouped number, even when it starts with 0', () => {
+    expect(found(phoneDetector, 'GB58 DSKZ 2773 0507 8659 46')).toEqual([]);
+    expect(found(phoneDetector, 'account 2773 0507 8659 46')).toEqual([]);
   });
 
   it('ignores dates, times, versions, IP addresses, card numbers and mixed separators', () => {

@@ -24,7 +24,7 @@ const EMAIL =
  */
 export const emailDetector: TextDetector = Object.freeze({
   name: 'email',
-  find: (text: string) => findMatches(text, EMAIL, 'email', isPlausibleEmail),
+  find: (text: string) => findMatches(text, EMAIL, 'email', isPlausibleEmail, 'retry-inside'),
 });
 
 /** Dots may not start, end or repeat in the local part. */

@@ -160,5 +160,5 @@ function ibanSpan(match: RegExpExecArray, text: string): [number, number][] {
  */
 export const ibanDetector: TextDetector = Object.freeze({
   name: 'iban',
-  find: (text: string) => findMatches(text, IBAN_CANDIDATE, 'iban', ibanSpan),
+  find: (text: string) => findMatches(text, IBAN_CANDIDATE, 'iban', ibanSpan, 'retry-inside'),
 });

@@ -61,6 +61,8 @@ export const phoneDetector: TextDetector = Object.freeze({
         const count = digitsOf(match[0]).length;
         return count >= MIN_INTERNATIONAL_DIGITS && count <= MAX_INTERNATIONAL_DIGITS;
       }),
+      // Not retried inside a refused candidate: a trunk-prefixed tail of a longer grouped
+      // number (`GB58 DSKZ 2773 0507 8659 46`) would pass for a phone number.
       findMatches(text, NATIONAL, 'phone', isNationalNumber),
     ),
 });

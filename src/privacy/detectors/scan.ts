@@ -16,9 +16,14 @@ export type CandidateVerdict = boolean | readonly (readonly [start: number, end:
 
 /**
  * Every finding of `kind` in `text`: the matches of `pattern` (which must have the `g` flag) that
- * `accept` keeps. The search resumes after each match, so the work per character stays
- * constant when `pattern` backtracks only within bounds. Never throws on a non-string text: the
- * detector port promises redaction it will not throw.
+ * `accept` keeps. Never throws on a non-string text: the detector port promises redaction it
+ * will not throw.
+ *
+ * Where the search resumes: with `after-match`, after each match, so each character is matched
+ * once. With `retry-inside`, after the last finding kept, or one character after the start of a
+ * refused match, so a value inside a refused candidate (`AB12 DE89…`, `12 020 7946 0958`) or
+ * right after a kept one is still found; only for a `pattern` whose matches have a bounded
+ * length, which keeps the scan linear.
  *
  * @internal
  */
@@ -27,6 +32,7 @@ export function findMatches(
   pattern: RegExp,
   kind: string,
   accept: (match: RegExpExecArray, text: string) => CandidateVerdict = () => true,
+  resume: 'after-match' | 'retry-inside' = 'after-match',
 ): TextFinding[] {
   if (typeof text !== 'string') return [];
   const findings: TextFinding[] = [];
@@ -39,8 +45,15 @@ export function findMatches(
     } else if (verdict !== false) {
       for (const [start, end] of verdict) findings.push({ start, end, kind });
     }
-    // An empty match would loop forever on the same index.
-    if (match[0].length === 0) regex.lastIndex += 1;
+    const kept = verdict === true ? undefined : verdict === false ? [] : verdict;
+    if (resume === 'retry-inside' && kept !== undefined) {
+      const lastEnd = kept.at(-1)?.[1];
+      regex.lastIndex =
+        lastEnd === undefined ? match.index + 1 : Math.max(lastEnd, match.index + 1);
+    } else if (match[0].length === 0) {
+      // An empty match would loop forever on the same index.
+      regex.lastIndex += 1;
+    }
   }
   return findings;
 }

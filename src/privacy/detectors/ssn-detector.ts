@@ -50,10 +50,16 @@ export function ssnValid(ssn: string): boolean {
 export const ssnDetector: TextDetector = Object.freeze({
   name: 'ssn',
   find: (text: string) =>
-    findMatches(text, SSN_CANDIDATE, 'ssn', (match) => {
-      if (!ssnValid(match[0])) return false;
-      if (match[2] !== '') return true;
-      const before = text.slice(Math.max(0, match.index - KEYWORD_WINDOW), match.index);
-      return SSN_KEYWORD.test(before);
-    }),
+    findMatches(
+      text,
+      SSN_CANDIDATE,
+      'ssn',
+      (match) => {
+        if (!ssnValid(match[0])) return false;
+        if (match[2] !== '') return true;
+        const before = text.slice(Math.max(0, match.index - KEYWORD_WINDOW), match.index);
+        return SSN_KEYWORD.test(before);
+      },
+      'retry-inside',
+    ),
 });
