@@ -47,6 +47,17 @@ export { ibanDetector } from './detectors/iban-detector.js';
 export { phoneDetector } from './detectors/phone-detector.js';
 export { redactText } from './detectors/redact-text.js';
 export { ssnDetector } from './detectors/ssn-detector.js';
+export {
+  type MaskerName,
+  type MaskTextOptions,
+  maskCard,
+  maskEmail,
+  maskers,
+  maskIban,
+  maskPhone,
+  maskSsn,
+  maskText,
+} from './masking.js';
 export type { TextDetector, TextFinding } from './text-detector.js';
 export { redactUrl, type UrlRedactionOptions } from './url-redaction.js';
 // Hashing.
@@ -56,6 +67,13 @@ export {
   type KeyedHasherOptions,
   MIN_HASH_KEY_BYTES,
 } from './keyed-hash.js';
+export {
+  DEFAULT_PASSWORD_HASH_PARAMS,
+  hashPassword,
+  type PasswordHashParams,
+  passwordNeedsRehash,
+  verifyPassword,
+} from './passwords.js';
 // Field encryption, keys and crypto-shredding.
 export {
   CIPHERTEXT_OVERHEAD_BYTES,
