@@ -26,7 +26,15 @@ export interface RedactionCensorContext {
  * What replaces a redacted value: the value itself (any JSON-friendly value), or a function of
  * the original value and where it is. A censor function that throws gives `'[REDACTED]'`.
  */
-export type RedactionCensor = unknown | ((value: unknown, at: RedactionCensorContext) => unknown);
+export type RedactionCensor =
+  | ((value: unknown, at: RedactionCensorContext) => unknown)
+  | string
+  | number
+  | boolean
+  | bigint
+  | null
+  | readonly unknown[]
+  | { readonly [key: string]: unknown };
 
 /** One group of targets with one action. */
 export interface RedactionRule {
@@ -284,7 +292,10 @@ export function createRedactor(options: RedactorOptions): Redactor {
       default:
         return value;
     }
-    if (state.empty && !anywhere) return walk.safe ? jsonSafe(value, key, walk) : value;
+    // The root is always looked at, so a top-level Error or Map is written the same way always.
+    if (state.empty && !anywhere && walk.depth > 0) {
+      return walk.safe ? jsonSafe(value, key, walk) : value;
+    }
     const { ancestors } = walk;
     // On a path of fixed keys the walk ends with the path: a cycle cannot make it loop.
     const tracked = walk.safe || anywhere || !state.literalOnly;
@@ -513,7 +524,7 @@ export function createRedactor(options: RedactorOptions): Redactor {
     }
   }
 
-  return Object.freeze({
+  const redactor = Object.freeze<Redactor>({
     redact: (value) => redactValue(value, false),
     stringify(value) {
       let text: string | undefined;
@@ -526,7 +537,32 @@ export function createRedactor(options: RedactorOptions): Redactor {
       }
       return text ?? 'null';
     },
-  } satisfies Redactor);
+  });
+  internals.set(redactor, {
+    redactUnder(key, value) {
+      const walk: Walk = { safe: false, json: false, ancestors: new Set(), path: [key], depth: 0 };
+      return visit(value, key, matcher.root.next(key), walk);
+    },
+    scrub,
+  });
+  return redactor;
+}
+
+/** What other parts of redaction (the pino wiring) use of a redactor beyond its public face. */
+export interface RedactorInternals {
+  /** Redacts `value` as if found under the top-level `key` of a value (the key itself is not matched). */
+  redactUnder(key: string, value: unknown): unknown;
+  /** Runs the detectors on a text; `undefined` when there are none. */
+  readonly scrub: ((text: string) => string) | undefined;
+}
+
+const internals = new WeakMap<Redactor, RedactorInternals>();
+
+/** The internals of a redactor made by {@link createRedactor}, or `undefined` for another object. */
+export function redactorInternals(redactor: unknown): RedactorInternals | undefined {
+  return typeof redactor === 'object' && redactor !== null
+    ? internals.get(redactor as Redactor)
+    : undefined;
 }
 
 /** One key along a fixed path: censor it, or go on into it. */
@@ -635,7 +671,7 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
 }
 
 /** An Error as plain data: `{ type, message, stack, cause, …own enumerable properties }`. */
-function errorFields(error: Error): Record<string, unknown> {
+export function errorFields(error: Error): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   const field = (name: string, read: () => unknown): void => {
     let item: unknown;
