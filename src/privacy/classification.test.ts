@@ -55,7 +55,9 @@ const classification = createClassification(Customer, {
 
 describe('classification', () => {
   it('finds the marked fields of a zod schema, through arrays, records and optional', () => {
-    expect(classification.fields.map((field) => [field.path, field.category, field.handling])).toEqual([
+    expect(
+      classification.fields.map((field) => [field.path, field.category, field.handling]),
+    ).toEqual([
       ['name', 'pii', 'redact'],
       ['email', 'pii', 'mask'],
       ['ssn', 'pii', 'encrypt'],
@@ -110,7 +112,10 @@ describe('classification', () => {
   });
 
   it('sends a third party only what its allow-list names, never classified fields it does not name', () => {
-    expect(classification.forThirdParty('analytics', customer)).toEqual({ id: 'cus-1', plan: 'pro' });
+    expect(classification.forThirdParty('analytics', customer)).toEqual({
+      id: 'cus-1',
+      plan: 'pro',
+    });
     // `cards` is listed whole, but its classified `number` and `cvv` are not listed themselves.
     expect(classification.forThirdParty('crm', customer)).toEqual({
       id: 'cus-1',
@@ -148,15 +153,27 @@ describe('classification', () => {
   it('redacts logs by the classification, at any depth', () => {
     const redactor = classification.redactor();
     const line = redactor.stringify({ msg: 'signup', user: customer });
-    for (const secret of ['Ana Lima', 'lima@', '123-45-6789', 'correct horse', '4532015112830366', 'penicillin', 'blue']) {
+    for (const secret of [
+      'Ana Lima',
+      'lima@',
+      '123-45-6789',
+      'correct horse',
+      '4532015112830366',
+      'penicillin',
+      'blue',
+    ]) {
       expect(line).not.toContain(secret);
     }
-    const parsed = JSON.parse(line) as { user: Record<string, unknown> & { cards: Record<string, unknown>[] } };
+    const parsed = JSON.parse(line) as {
+      user: Record<string, unknown> & { cards: Record<string, unknown>[] };
+    };
     expect(parsed.user.email).toMatch(/^a.*@example\.com$/);
     expect(parsed.user.name).toBe('[REDACTED]');
     expect(parsed.user.cards[0]).not.toHaveProperty('cvv');
     expect(parsed.user.plan).toBe('pro');
-    expect(JSON.parse(classification.redactor({ anywhere: false }).stringify({ user: customer }))).toMatchObject({
+    expect(
+      JSON.parse(classification.redactor({ anywhere: false }).stringify({ user: customer })),
+    ).toMatchObject({
       user: { name: 'Ana Lima' },
     });
   });
@@ -166,7 +183,9 @@ describe('classification', () => {
       /fields\["email"\]\.handling must be one of/,
     );
     expect(() =>
-      createClassification({ fields: { email: { category: 'personal', handling: 'redact' } as never } }),
+      createClassification({
+        fields: { email: { category: 'personal', handling: 'redact' } as never },
+      }),
     ).toThrow(/fields\["email"\]\.category/);
     expect(() =>
       createClassification({ fields: { email: { category: 'pii', handling: 'mask' } } }),

@@ -224,7 +224,7 @@ export function fieldsOfSchema(schema: unknown): Map<string, unknown> {
         walk(def.valueType, child('.*'));
         break;
       case 'tuple':
-        (def.items as unknown[]).forEach((item, i) => walk(item, child(`[${i}]`)));
+        for (const [i, item] of (def.items as unknown[]).entries()) walk(item, child(`[${i}]`));
         break;
       case 'union':
         for (const option of def.options as unknown[]) walk(option, path);

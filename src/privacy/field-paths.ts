@@ -25,7 +25,9 @@ const IDENTIFIER = /^[A-Za-z_$][\w$-]*/;
  */
 export function parseFieldPath(path: string, name: string): readonly FieldPathSegment[] {
   if (typeof path !== 'string' || path === '') {
-    throw new TypeError(`${name} must be a non-empty field path such as 'email' or 'orders[*].card'`);
+    throw new TypeError(
+      `${name} must be a non-empty field path such as 'email' or 'orders[*].card'`,
+    );
   }
   const segments: FieldPathSegment[] = [];
   let at = 0;

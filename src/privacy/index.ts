@@ -22,22 +22,17 @@ export {
   type Handling,
   personal,
 } from './classification.js';
+// Stores' ports.
 export {
-  createEncryptingProtector,
-  type EncryptedAuditValue,
-  type EncryptingProtectorOptions,
-} from './encrypting-protector.js';
-export type { ReadStorageFormOptions, StorageFormOptions } from './storage-form.js';
-// Redaction, detectors and masking.
-export {
-  createRedactor,
-  DEFAULT_REDACTION_CENSOR,
-  type RedactionCensor,
-  type RedactionCensorContext,
-  type RedactionRule,
-  type Redactor,
-  type RedactorOptions,
-} from './redaction/redactor.js';
+  DATA_KEY_STORE_COMPONENT,
+  type DataKeyCreate,
+  type DataKeyCreated,
+  type DataKeyListRead,
+  type DataKeyPurpose,
+  type DataKeyRewrap,
+  type DataKeyRow,
+  type DataKeyStore,
+} from './data-key-store.js';
 export { apiKeyDetector } from './detectors/api-key-detector.js';
 export { bearerTokenDetector } from './detectors/bearer-token-detector.js';
 export { cardNumberDetector } from './detectors/card-number-detector.js';
@@ -48,32 +43,10 @@ export { phoneDetector } from './detectors/phone-detector.js';
 export { redactText } from './detectors/redact-text.js';
 export { ssnDetector } from './detectors/ssn-detector.js';
 export {
-  type MaskerName,
-  type MaskTextOptions,
-  maskCard,
-  maskEmail,
-  maskers,
-  maskIban,
-  maskPhone,
-  maskSsn,
-  maskText,
-} from './masking.js';
-export type { TextDetector, TextFinding } from './text-detector.js';
-export { redactUrl, type UrlRedactionOptions } from './url-redaction.js';
-// Hashing.
-export {
-  createKeyedHasher,
-  type KeyedHasher,
-  type KeyedHasherOptions,
-  MIN_HASH_KEY_BYTES,
-} from './keyed-hash.js';
-export {
-  DEFAULT_PASSWORD_HASH_PARAMS,
-  hashPassword,
-  type PasswordHashParams,
-  passwordNeedsRehash,
-  verifyPassword,
-} from './passwords.js';
+  createEncryptingProtector,
+  type EncryptedAuditValue,
+  type EncryptingProtectorOptions,
+} from './encrypting-protector.js';
 // Field encryption, keys and crypto-shredding.
 export {
   CIPHERTEXT_OVERHEAD_BYTES,
@@ -104,35 +77,61 @@ export type {
   RewrapUpdate,
 } from './encryption/rewrap.js';
 export {
+  type ShredAuditLog,
+  type ShredOptions,
+  type ShredReceipt,
+  SUBJECT_KEY_SHREDDED_ACTION,
+} from './encryption/shredding.js';
+export {
   createPostgresRewrapSource,
   createSqliteRewrapSource,
   type RewrapSqlBackend,
   type SqlRewrapSourceOptions,
 } from './encryption/sql-rewrap-source.js';
+// Hashing.
 export {
-  SUBJECT_KEY_SHREDDED_ACTION,
-  type ShredAuditLog,
-  type ShredOptions,
-  type ShredReceipt,
-} from './encryption/shredding.js';
-// Stores' ports.
+  createKeyedHasher,
+  type KeyedHasher,
+  type KeyedHasherOptions,
+  MIN_HASH_KEY_BYTES,
+} from './keyed-hash.js';
 export {
-  DATA_KEY_STORE_COMPONENT,
-  type DataKeyCreate,
-  type DataKeyCreated,
-  type DataKeyListRead,
-  type DataKeyPurpose,
-  type DataKeyRewrap,
-  type DataKeyRow,
-  type DataKeyStore,
-} from './data-key-store.js';
+  type MaskerName,
+  type MaskTextOptions,
+  maskCard,
+  maskEmail,
+  maskers,
+  maskIban,
+  maskPhone,
+  maskSsn,
+  maskText,
+} from './masking.js';
 export {
-  TOKEN_VAULT_STORE_COMPONENT,
-  type TokenPut,
-  type TokenPutResult,
-  type TokenRow,
-  type TokenVaultStore,
-} from './token-vault-store.js';
+  DEFAULT_PASSWORD_HASH_PARAMS,
+  hashPassword,
+  type PasswordHashParams,
+  passwordNeedsRehash,
+  verifyPassword,
+} from './passwords.js';
+export {
+  type PinoLogMethod,
+  type PinoRedactionBaseOptions,
+  type PinoRedactionOptions,
+  type PinoSerializer,
+  pinoRedaction,
+} from './redaction/pino-redaction.js';
+// Redaction, detectors and masking.
+export {
+  createRedactor,
+  DEFAULT_REDACTION_CENSOR,
+  type RedactionCensor,
+  type RedactionCensorContext,
+  type RedactionRule,
+  type Redactor,
+  type RedactorOptions,
+} from './redaction/redactor.js';
+export type { ReadStorageFormOptions, StorageFormOptions } from './storage-form.js';
+export type { TextDetector, TextFinding } from './text-detector.js';
 // Tokenization.
 export {
   createTokenVault,
@@ -142,3 +141,11 @@ export {
   type TokenVault,
   type TokenVaultOptions,
 } from './token-vault.js';
+export {
+  TOKEN_VAULT_STORE_COMPONENT,
+  type TokenPut,
+  type TokenPutResult,
+  type TokenRow,
+  type TokenVaultStore,
+} from './token-vault-store.js';
+export { redactUrl, type UrlRedactionOptions } from './url-redaction.js';

@@ -52,7 +52,10 @@ async function world() {
   const tokens = createMemoryTokenVaultStore({ backend });
   const auditStore = createMemoryAuditStore({ backend });
   await Promise.all([keys.migrate(), tokens.migrate(), auditStore.migrate()]);
-  const keyProvider = createLocalKeyProvider({ keys: { 'kek-1': randomBytes(32) }, current: 'kek-1' });
+  const keyProvider = createLocalKeyProvider({
+    keys: { 'kek-1': randomBytes(32) },
+    current: 'kek-1',
+  });
   const encryption = createFieldEncryption({ store: keys, keyProvider });
   const audit = createAuditLog({ store: auditStore });
   const vault = createTokenVault({
@@ -76,7 +79,13 @@ describe('the storage form', () => {
       vault,
     })) as Record<string, unknown>;
     const text = JSON.stringify(stored);
-    for (const secret of ['123-45-6789', 'rui@example.com', 'hunter2', '4532015112830366', 'asthma']) {
+    for (const secret of [
+      '123-45-6789',
+      'rui@example.com',
+      'hunter2',
+      '4532015112830366',
+      'asthma',
+    ]) {
       expect(text).not.toContain(secret);
     }
     expect(stored).not.toHaveProperty('cvv');
@@ -94,14 +103,23 @@ describe('the storage form', () => {
     expect(again.card).toBe(stored.card);
     expect(again.ssn).not.toBe(stored.ssn);
 
-    const read = await classification.fromStorage(stored, { table: 'patients', row: 'pat-7', encryption });
+    const read = await classification.fromStorage(stored, {
+      table: 'patients',
+      row: 'pat-7',
+      encryption,
+    });
     expect(read).toEqual({ ...stored, ssn: patient.ssn, history: patient.history });
     expect(patient.cvv).toBe('321');
   });
 
   it('binds each ciphertext to its row: a value copied to another row does not decrypt', async () => {
     const { encryption, vault } = await world();
-    const stored = (await classification.toStorage(patient, { table: 'patients', row: 'pat-7', encryption, vault })) as Record<string, unknown>;
+    const stored = (await classification.toStorage(patient, {
+      table: 'patients',
+      row: 'pat-7',
+      encryption,
+      vault,
+    })) as Record<string, unknown>;
     const error = await rejection(
       classification.fromStorage(stored, { table: 'patients', row: 'pat-8', encryption }),
     );
@@ -110,7 +128,12 @@ describe('the storage form', () => {
 
   it('after the subject is shredded, reading is KEY_SHREDDED (or the fields are omitted)', async () => {
     const { encryption, vault } = await world();
-    const stored = await classification.toStorage(patient, { table: 'patients', row: 'pat-7', encryption, vault });
+    const stored = await classification.toStorage(patient, {
+      table: 'patients',
+      row: 'pat-7',
+      encryption,
+      vault,
+    });
     const receipt = await encryption.shred('pat-7');
     expect(receipt).toMatchObject({ subject: 'pat-7', alreadyShredded: false });
     const error = await rejection(
@@ -128,14 +151,19 @@ describe('the storage form', () => {
     expect(omitted.ward).toBe('B');
     // New personal data for an erased subject cannot be written either.
     expect(
-      await rejection(classification.toStorage(patient, { table: 'patients', row: 'pat-7', encryption, vault })),
+      await rejection(
+        classification.toStorage(patient, { table: 'patients', row: 'pat-7', encryption, vault }),
+      ),
     ).toMatchObject({ code: 'KEY_SHREDDED' });
   });
 
   it('refuses to protect a personal field whose subject id is missing', async () => {
     const { encryption, vault } = await world();
     const error = await rejection(
-      classification.toStorage({ ...patient, id: undefined }, { table: 'patients', encryption, vault }),
+      classification.toStorage(
+        { ...patient, id: undefined },
+        { table: 'patients', encryption, vault },
+      ),
     );
     expect(error).toMatchObject({ code: 'VALIDATION_FAILED' });
     await expect(classification.toStorage(patient, { table: 'patients' })).rejects.toThrow(
@@ -161,9 +189,14 @@ describe('the tokenization vault', () => {
     const { vault, audit } = await world();
     const token = await vault.tokenize('4111111111111111', { type: 'card', subject: 'u-1' });
     expect(
-      await vault.detokenize(token, { actor: { id: 'charger', type: 'payments' }, purpose: 'charge ORD-1' }),
+      await vault.detokenize(token, {
+        actor: { id: 'charger', type: 'payments' },
+        purpose: 'charge ORD-1',
+      }),
     ).toBe('4111111111111111');
-    const denied = await rejection(vault.detokenize(token, { actor: { id: 'intern', type: 'support' } }));
+    const denied = await rejection(
+      vault.detokenize(token, { actor: { id: 'intern', type: 'support' } }),
+    );
     expect(denied).toMatchObject({ code: 'DETOKENIZE_DENIED', details: { token, type: 'card' } });
     const page = await audit.query({ resource: { type: 'token', id: token } });
     expect(page.records.map((record) => [record.actor?.id, record.result])).toEqual([
@@ -172,7 +205,9 @@ describe('the tokenization vault', () => {
     ]);
     expect(page.records[0]?.reason).toBe('charge ORD-1');
     expect(JSON.stringify(page.records)).not.toContain('4111111111111111');
-    expect(await rejection(vault.detokenize('tok_nothing'))).toMatchObject({ code: 'TOKEN_UNKNOWN' });
+    expect(await rejection(vault.detokenize('tok_nothing'))).toMatchObject({
+      code: 'TOKEN_UNKNOWN',
+    });
   });
 
   it("a shredded subject's tokens no longer detokenize; deleteSubject removes them", async () => {
@@ -181,19 +216,27 @@ describe('the tokenization vault', () => {
     const other = await vault.tokenize('219-09-9999', { type: 'ssn', subject: 'u-3' });
     await encryption.shred('u-2');
     const actor = { id: 'p', type: 'payments' };
-    expect(await rejection(vault.detokenize(token, { actor }))).toMatchObject({ code: 'KEY_SHREDDED' });
+    expect(await rejection(vault.detokenize(token, { actor }))).toMatchObject({
+      code: 'KEY_SHREDDED',
+    });
     expect(await vault.detokenize(other, { actor })).toBe('219-09-9999');
     expect(await vault.deleteSubject('u-2')).toBe(1);
-    expect(await rejection(vault.detokenize(token, { actor }))).toMatchObject({ code: 'TOKEN_UNKNOWN' });
+    expect(await rejection(vault.detokenize(token, { actor }))).toMatchObject({
+      code: 'TOKEN_UNKNOWN',
+    });
   });
 
   it('answers bad arguments with a TypeError naming them', async () => {
     const { vault, tokens, encryption } = await world();
     await expect(vault.tokenize('', { type: 'card' })).rejects.toThrow(/value/);
     await expect(vault.tokenize('x', {} as never)).rejects.toThrow(/type/);
-    await expect(vault.tokenize('x', { type: 'card', tenat: 'a' } as never)).rejects.toThrow(/tenat/);
+    await expect(vault.tokenize('x', { type: 'card', tenat: 'a' } as never)).rejects.toThrow(
+      /tenat/,
+    );
     expect(() => createTokenVault({ store: tokens } as never)).toThrow(/encryption/);
-    expect(() => createTokenVault({ store: tokens, encryption, authorise: () => true } as never)).toThrow(/authorise/);
+    expect(() =>
+      createTokenVault({ store: tokens, encryption, authorise: () => true } as never),
+    ).toThrow(/authorise/);
   });
 });
 
@@ -209,8 +252,18 @@ describe('the encrypting audit protector', () => {
       password: { after: 'hunter2hunter2' },
       ward: { before: 'A', after: 'B' },
     };
-    const kept = await audit.record({ action: 'patient.updated', resource: { type: 'patient', id: 'pat-7' }, subject: 'pat-7', changes });
-    const other = await audit.record({ action: 'patient.updated', resource: { type: 'patient', id: 'pat-9' }, subject: 'pat-9', changes });
+    const kept = await audit.record({
+      action: 'patient.updated',
+      resource: { type: 'patient', id: 'pat-7' },
+      subject: 'pat-7',
+      changes,
+    });
+    const other = await audit.record({
+      action: 'patient.updated',
+      resource: { type: 'patient', id: 'pat-9' },
+      subject: 'pat-9',
+      changes,
+    });
     const stored = JSON.stringify(kept);
     expect(stored).not.toContain('123-45-6789');
     expect(stored).not.toContain('hunter2');
@@ -225,6 +278,9 @@ describe('the encrypting audit protector', () => {
       ward: changes.ward,
     });
     expect((await audit.reveal(other)).changes).toMatchObject({ ssn: changes.ssn });
-    expect((await audit.verify({ from: 'start' })).chains[0]).toMatchObject({ ok: true, records: 2 });
+    expect((await audit.verify({ from: 'start' })).chains[0]).toMatchObject({
+      ok: true,
+      records: 2,
+    });
   });
 });

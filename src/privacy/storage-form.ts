@@ -139,7 +139,8 @@ async function protect(
     default: {
       const text = textOf(value, compiled);
       if (field.hash === 'password') return hashPassword(text);
-      if (options.hasher !== undefined) return options.hasher.hash(text, `${options.table}.${column}`);
+      if (options.hasher !== undefined)
+        return options.hasher.hash(text, `${options.table}.${column}`);
       const encryption = required(options.encryption, 'encryption or hasher', compiled);
       return encryption.blindIndex(text, { table: options.table, column });
     }

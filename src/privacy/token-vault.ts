@@ -152,7 +152,8 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
       ...(row.subject === null ? {} : { subject: row.subject }),
       ...(detokenize.purpose === undefined ? {} : { reason: detokenize.purpose }),
       metadata: { type: row.type, tenant: row.tenant },
-      result: failure === undefined ? { status: 'success' } : { status: 'failure', errorCode: failure },
+      result:
+        failure === undefined ? { status: 'success' } : { status: 'failure', errorCode: failure },
     });
   };
 

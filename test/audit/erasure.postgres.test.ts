@@ -12,11 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { createPostgresDataKeyStore } from '../../src/adapters/postgres/index.js';
-import {
-  type AuditEntry,
-  type AuditRecord,
-  createAuditLog,
-} from '../../src/audit/index.js';
+import { type AuditEntry, type AuditRecord, createAuditLog } from '../../src/audit/index.js';
 import {
   createEncryptingProtector,
   createFieldEncryption,
