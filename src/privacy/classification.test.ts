@@ -197,7 +197,7 @@ describe('classification', () => {
     ).toThrow(/subjct/);
     expect(() =>
       createClassification({ fields: { 'a..b': { category: 'pii', handling: 'redact' } } }),
-    ).toThrow(/fields\["a\.\.b"\] path 'a\.\.b' is not a field path/);
+    ).toThrow(/fields\["a\.\.b"\] path "a\.\.b" is not a valid redaction path/);
     expect(() =>
       createClassification({
         fields: { email: { category: 'pii', handling: 'redact', subject: 'users[*].id' } },

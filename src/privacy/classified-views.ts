@@ -48,7 +48,7 @@ export interface AllowList {
 interface AllowNode {
   /** Everything below is allowed (less the classified fields not listed themselves). */
   whole: boolean;
-  readonly children: Map<string | number | typeof ANY, AllowNode>;
+  readonly children: Map<FieldPathSegment, AllowNode>;
 }
 
 /** Compiles a recipient's allowed paths. @internal */
@@ -100,9 +100,9 @@ function project(value: unknown, node: AllowNode): unknown {
     if (any !== undefined) return value.map((element) => project(element, any));
     const kept: unknown[] = [];
     for (const [segment, child] of node.children) {
-      if (typeof segment === 'number' && segment < value.length) {
-        kept[segment] = project(value[segment], child);
-      }
+      const index =
+        typeof segment === 'string' && /^(0|[1-9]\d*)$/.test(segment) ? Number(segment) : -1;
+      if (index >= 0 && index < value.length) kept[index] = project(value[index], child);
     }
     return kept;
   }

@@ -6,9 +6,10 @@
  * Paths here are walked over values with copy on write: a change at a path copies the objects
  * and arrays along it and shares everything else, so the input is never mutated.
  */
+import { parseRedactionPath } from './redaction/redaction-paths.js';
 
-/** One step of a parsed path: a key, an array index, or `*` (every key or element). */
-export type FieldPathSegment = string | number | typeof ANY;
+/** One step of a parsed path: a key (an array index is its decimal text), or `*`. */
+export type FieldPathSegment = string | typeof ANY;
 
 /** The `*` segment. */
 export const ANY: unique symbol = Symbol('*');
@@ -16,10 +17,9 @@ export const ANY: unique symbol = Symbol('*');
 /** What a change callback returns to delete the value at a path. */
 export const REMOVE: unique symbol = Symbol('remove');
 
-const IDENTIFIER = /^[A-Za-z_$][\w$-]*/;
-
 /**
- * The segments of `path`.
+ * The segments of `path`, in the syntax redaction paths use, without `**`: a classified field
+ * names one place in a record.
  *
  * @throws TypeError naming `name` and the position of the first character that does not parse.
  */
@@ -29,34 +29,14 @@ export function parseFieldPath(path: string, name: string): readonly FieldPathSe
       `${name} must be a non-empty field path such as 'email' or 'orders[*].card'`,
     );
   }
-  const segments: FieldPathSegment[] = [];
-  let at = 0;
-  const fail = (why: string): never => {
-    throw new TypeError(`${name} '${path}' is not a field path: ${why} at position ${at}`);
-  };
-  while (at < path.length) {
-    if (segments.length > 0 && path[at] === '.') at += 1;
-    else if (segments.length > 0 && path[at] !== '[') fail("expected '.' or '['");
-    if (path[at] === '[') {
-      const close = path.indexOf(']', at);
-      const inner = close === -1 ? fail("missing ']'") : path.slice(at + 1, close);
-      if (inner === '*') segments.push(ANY);
-      else if (/^(0|[1-9]\d{0,8})$/.test(inner)) segments.push(Number(inner));
-      else if (/^"(?:[^"\\]|\\.)*"$/.test(inner)) segments.push(JSON.parse(inner) as string);
-      else fail('expected [*], an index or a "quoted key"');
-      at = close + 1;
-      continue;
+  return parseRedactionPath(path, name).map((segment) => {
+    if (segment.kind === 'deep') {
+      throw new TypeError(
+        `${name} ${JSON.stringify(path)} cannot use '**': a field names one place`,
+      );
     }
-    if (path[at] === '*') {
-      segments.push(ANY);
-      at += 1;
-      continue;
-    }
-    const key = IDENTIFIER.exec(path.slice(at))?.[0] ?? fail('expected a key');
-    segments.push(key);
-    at += key.length;
-  }
-  return segments;
+    return segment.kind === 'any' ? ANY : segment.key;
+  });
 }
 
 /** Whether `segments` (a pattern) names the concrete path `concrete`. */
@@ -70,11 +50,6 @@ export function pathMatches(
     if (segment !== ANY && String(segment) !== String(concrete[i])) return false;
   }
   return true;
-}
-
-/** The concrete path of a field change as the audit log names it (`address.street`). */
-export function splitDottedPath(path: string): readonly string[] {
-  return path.split('.');
 }
 
 /** A value found at a path, with the concrete path it was found at. */
@@ -151,7 +126,7 @@ function childKeys(value: object): (string | number)[] {
 
 function hasChild(value: object, key: string | number): boolean {
   return Array.isArray(value)
-    ? typeof key === 'number' && key < value.length
+    ? /^(0|[1-9]\d*)$/.test(String(key)) && Number(key) < value.length
     : Object.hasOwn(value, key);
 }
 
