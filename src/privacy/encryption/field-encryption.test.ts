@@ -382,6 +382,37 @@ describe('createFieldEncryption: keys', () => {
   });
 });
 
+describe('createFieldEncryption: logging', () => {
+  it('logs key events with key ids only, never key material or values', async () => {
+    const lines: string[] = [];
+    const logger = {
+      debug: (fields: object, message?: string) => lines.push(JSON.stringify({ fields, message })),
+      info: (fields: object, message?: string) => lines.push(JSON.stringify({ fields, message })),
+      warn: (fields: object, message?: string) => lines.push(JSON.stringify({ fields, message })),
+      error: (fields: object, message?: string) => lines.push(JSON.stringify({ fields, message })),
+      child: () => logger,
+    };
+    const { encryption } = await setup({ logger });
+    const secret = await encryption.indexKey('tokens');
+    await encryption.encrypt('ana@example.com', { ...users, subject: 'ana' });
+    await encryption.rotate();
+    await encryption.shred('ana');
+    await encryption.retire(2);
+    const text = lines.join('\n');
+    expect(text).toMatch(/privacy\.field-key\.rotated/);
+    expect(text).toMatch(/privacy\.subject-key\.shredded/);
+    expect(text).toMatch(/privacy\.data-key\.retired/);
+    for (const form of [
+      Buffer.from(secret).toString('base64'),
+      Buffer.from(secret).toString('hex'),
+      kek.toString('base64'),
+    ]) {
+      expect(text).not.toContain(form);
+    }
+    expect(text).not.toContain('ana@example.com');
+  });
+});
+
 describe('createFieldEncryption: subject keys', () => {
   it('encrypts under the subject’s own key, created once even when many calls race', async () => {
     const { encryption, store } = await setup();
