@@ -56,6 +56,12 @@ describe('createFieldEncryption: encrypt and decrypt', () => {
         expect(Buffer.from(await encryption.decryptBytes(sealed, users))).toEqual(
           Buffer.from(bytes),
         );
+        // A plain Uint8Array (not a Buffer), at an offset in a larger buffer.
+        const copy = new Uint8Array(sealed.byteLength + 3);
+        copy.set(sealed, 3);
+        expect(Buffer.from(await encryption.decryptBytes(copy.subarray(3), users))).toEqual(
+          Buffer.from(bytes),
+        );
       }),
       { numRuns: 100 },
     );
