@@ -343,6 +343,25 @@ describe('rotateKeyEncryptionKey', () => {
     );
   });
 
+  it('stops on abort between pages; running it again finishes the job', async () => {
+    const { store, encryption } = await setup();
+    for (let i = 0; i < 5; i++)
+      await encryption.encrypt('x', { ...contextOf(i), subject: `s${i}` });
+    const both = createLocalKeyProvider({ keys: { k1: kek1, k2: kek2 }, current: 'k2' });
+    const rotating = createFieldEncryption({ store, keyProvider: both });
+    const controller = new AbortController();
+    await expect(
+      rotating.rotateKeyEncryptionKey({
+        batchSize: 2,
+        signal: controller.signal,
+        onProgress: () => controller.abort(new Error('maintenance window over')),
+      }),
+    ).rejects.toThrow('maintenance window over');
+    const partly = await store.list({ purpose: 'subject', limit: 10 });
+    expect(partly.filter((row) => row.kekId === 'k2')).toHaveLength(2);
+    expect(await rotating.rotateKeyEncryptionKey()).toMatchObject({ rewrapped: 3 });
+  });
+
   it('fails with KEY_PROVIDER_FAILED when the old key-encryption key is gone', async () => {
     const { store, encryption } = await setup();
     await encryption.encrypt('x', contextOf(1));
