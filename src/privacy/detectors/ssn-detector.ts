@@ -37,7 +37,8 @@ export function ssnValid(ssn: string): boolean {
 }
 
 /**
- * Finds US Social Security numbers that follow the issuing rules (no area 000, 666 or 9xx, no group 00, no serial 0000). Written
+ * Finds US Social Security numbers that follow the issuing rules (no area 000, 666 or 9xx, no
+ * group 00, no serial 0000). Written
  * `123-45-6789` or `123 45 6789`, a number is always found; nine bare digits (`123456789`) only
  * when `SSN`, `social security` or `soc. sec.` appears in the 40 characters before them, since
  * most nine-digit numbers in logs are ids, amounts or phone numbers. Kind: `ssn`.
