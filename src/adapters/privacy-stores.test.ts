@@ -2,9 +2,15 @@ import { PGlite } from '@electric-sql/pglite';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { countedStatements } from '../../test/support/counted-statements.js';
+import { unstorableText } from '../core/options.js';
 import { uniqueNamespace } from '../testing/index.js';
 import { dataKeyRow, type StoredDataKeyRow } from './data-key-store-input.js';
-import { createMemoryBackend, createMemoryDataKeyStore } from './memory/index.js';
+import {
+  createMemoryBackend,
+  createMemoryDataKeyStore,
+  createMemoryTokenVaultStore,
+} from './memory/index.js';
 import {
   createPostgresBackend,
   createPostgresDataKeyStore,
@@ -31,29 +37,10 @@ function sharedPGlite(): PGlite {
 }
 afterAll(() => pglite?.close());
 
-/** The backend with its statements counted; methods run on the backend itself. */
-function counted<B extends object>(backend: B): { backend: B; calls: () => number } {
-  let calls = 0;
-  const proxy = new Proxy(backend, {
-    get(target, key) {
-      const value = Reflect.get(target, key, target);
-      if (typeof value !== 'function') return value;
-      if (key === 'query' || key === 'execute') {
-        return (...args: unknown[]) => {
-          calls += 1;
-          return value.apply(target, args);
-        };
-      }
-      return value.bind(target);
-    },
-  });
-  return { backend: proxy, calls: () => calls };
-}
-
 describe('privacy stores on PostgreSQL: one statement (one round trip) per operation', () => {
   it('data keys and tokens', async () => {
     const raw = createPostgresBackend({ client: sharedPGlite(), schema: uniqueNamespace('pk') });
-    const { backend, calls } = counted(raw);
+    const { backend, calls } = countedStatements(raw);
     const keys = createPostgresDataKeyStore({ backend });
     const tokens = createPostgresTokenVaultStore({ backend });
     await keys.migrate();
@@ -240,4 +227,61 @@ describe('memory data-key store ids', () => {
     expect(await store.get(inside)).toBeUndefined();
     expect((await store.create(subjectKey('c'))).key.id).toBe(inside + 1);
   });
+});
+
+describe('privacy stores keep any name, bytes and text exactly', () => {
+  // Storable text: no NUL, no lone surrogate (the input checks refuse those).
+  const text = (minLength: number) =>
+    fc
+      .string({ unit: 'binary', minLength, maxLength: 40 })
+      .filter((s) => unstorableText(s) === undefined);
+  const engines = {
+    memory: () => createMemoryBackend(),
+    SQLite: () => createSqliteBackend({ database: new Database(':memory:') }),
+    PGlite: () => createPostgresBackend({ client: sharedPGlite(), schema: uniqueNamespace('pk') }),
+  };
+
+  it.each(Object.entries(engines))(
+    '%s',
+    async (_, open) => {
+      const backend = open();
+      const keys =
+        backend.kind === 'memory'
+          ? createMemoryDataKeyStore({ backend })
+          : backend.kind === 'sqlite'
+            ? createSqliteDataKeyStore({ backend })
+            : createPostgresDataKeyStore({ backend });
+      const tokens =
+        backend.kind === 'memory'
+          ? createMemoryTokenVaultStore({ backend })
+          : backend.kind === 'sqlite'
+            ? createSqliteTokenVaultStore({ backend })
+            : createPostgresTokenVaultStore({ backend });
+      await keys.migrate();
+      await tokens.migrate();
+      await fc.assert(
+        fc.asyncProperty(
+          text(1),
+          fc.uint8Array({ minLength: 1, maxLength: 300 }),
+          text(0),
+          text(1),
+          async (name, wrapped, tenant, ciphertext) => {
+            const { key } = await keys.create({ purpose: 'index', name, kekId: name, wrapped });
+            const read = await keys.byName('index', name);
+            expect(read?.id).toBe(key.id);
+            expect(read?.kekId).toBe(name);
+            expect([...(read?.wrapped ?? [])]).toEqual([...wrapped]);
+            const put = { token: name, tenant, type: name, subject: name, ciphertext };
+            const { row } = await tokens.put(put);
+            expect(await tokens.get(name)).toEqual(row);
+            expect(row).toEqual({ ...put, createdAt: row.createdAt });
+            expect(await tokens.deleteBySubject(name, 5)).toBe(1);
+          },
+        ),
+        { numRuns: 25 },
+      );
+      await backend.close();
+    },
+    120_000,
+  );
 });
