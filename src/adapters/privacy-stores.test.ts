@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { countedStatements } from '../../test/support/counted-statements.js';
+import { expectNoEngineError, oddValue } from '../../test/support/odd-values.js';
 import { unstorableText } from '../core/options.js';
 import { uniqueNamespace } from '../testing/index.js';
 import { dataKeyRow, type StoredDataKeyRow } from './data-key-store-input.js';
@@ -284,4 +285,37 @@ describe('privacy stores keep any name, bytes and text exactly', () => {
     },
     120_000,
   );
+});
+
+describe('odd arguments to every entry of the privacy stores', () => {
+  it('are TypeErrors naming the argument or FlowproofErrors (property)', async () => {
+    const backend = createMemoryBackend();
+    const keys = createMemoryDataKeyStore({ backend });
+    const tokens = createMemoryTokenVaultStore({ backend });
+    await keys.migrate();
+    await tokens.migrate();
+    const field = { purpose: 'field', name: null, kekId: 'k', wrapped: new Uint8Array([1]) };
+    await fc.assert(
+      fc.asyncProperty(oddValue, async (make) => {
+        await expectNoEngineError('options', () => createMemoryDataKeyStore(make() as never));
+        await expectNoEngineError('options', () => createSqliteTokenVaultStore(make() as never));
+        await expectNoEngineError('key', () => keys.create(make() as never));
+        await expectNoEngineError('key', () => keys.create({ ...field, kekId: make() } as never));
+        await expectNoEngineError('id', () => keys.get(make() as never));
+        await expectNoEngineError('purpose', () => keys.byName(make() as never, 'x'));
+        await expectNoEngineError('name', () => keys.byName('subject', make() as never));
+        await expectNoEngineError('read', () => keys.list(make() as never));
+        await expectNoEngineError('change', () => keys.rewrap(make() as never));
+        await expectNoEngineError('id', () => keys.retire(make() as never));
+        await expectNoEngineError('subject', () => keys.shred(make() as never));
+        await expectNoEngineError('job', () => keys.loadCursor(make() as never));
+        await expectNoEngineError('cursor', () => keys.saveCursor('job', make() as never));
+        await expectNoEngineError('token', () => tokens.put(make() as never));
+        await expectNoEngineError('token', () => tokens.get(make() as never));
+        await expectNoEngineError('subject', () => tokens.deleteBySubject(make() as never, 1));
+        await expectNoEngineError('limit', () => tokens.deleteBySubject('s', make() as never));
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
