@@ -6,7 +6,7 @@
  * @internal
  */
 import { describeValue } from '../core/errors.js';
-import { assertInteger, assertKnownKeys, assertOptionsObject } from '../core/options.js';
+import { assertInteger, readObject } from '../core/options.js';
 import {
   DATA_KEY_STORE_COMPONENT,
   type DataKeyCreate,
@@ -59,11 +59,11 @@ export function checkDataKeyId(id: unknown, name = 'id'): asserts id is number {
  * Checks a key to create: a known purpose; a name (non-empty storable text) for `subject` and
  * `index` keys, `null` for `field` keys; a key-encryption key id; the wrapped bytes.
  *
+ * @returns the key's fields, each read once.
  * @throws TypeError naming the first bad field.
  */
-export function checkDataKeyCreate(key: DataKeyCreate): void {
-  assertOptionsObject(key, 'key');
-  assertKnownKeys(key, ['purpose', 'name', 'kekId', 'wrapped'], 'key');
+export function checkDataKeyCreate(value: DataKeyCreate): DataKeyCreate {
+  const key = readObject(value, 'key', 'purpose name kekId wrapped');
   assertPurpose(key.purpose, 'key.purpose');
   if (key.purpose === 'field') {
     if (key.name !== null) {
@@ -74,6 +74,7 @@ export function checkDataKeyCreate(key: DataKeyCreate): void {
   }
   assertStorableText(key.kekId, 'key.kekId');
   assertWrapped(key.wrapped, 'key.wrapped');
+  return key as unknown as DataKeyCreate;
 }
 
 /** @throws TypeError naming the bad argument of `byName`. */
@@ -82,23 +83,29 @@ export function checkByName(purpose: unknown, name: unknown): void {
   assertStorableText(name, 'name');
 }
 
-/** @throws TypeError naming the first bad field of a page read. */
-export function checkDataKeyListRead(read: DataKeyListRead): void {
-  assertOptionsObject(read, 'read');
-  assertKnownKeys(read, ['purpose', 'afterId', 'limit'], 'read');
+/**
+ * @returns the read's fields, each read once.
+ * @throws TypeError naming the first bad field of a page read.
+ */
+export function checkDataKeyListRead(value: DataKeyListRead): DataKeyListRead {
+  const read = readObject(value, 'read', 'purpose afterId limit');
   assertPurpose(read.purpose, 'read.purpose');
   if (read.afterId !== undefined) assertInteger(read.afterId, 'read.afterId', 0, MAX_DATA_KEY_ID);
   assertInteger(read.limit, 'read.limit', 1);
+  return read as unknown as DataKeyListRead;
 }
 
-/** @throws TypeError naming the first bad field of a rewrap. */
-export function checkDataKeyRewrap(change: DataKeyRewrap): void {
-  assertOptionsObject(change, 'change');
-  assertKnownKeys(change, ['id', 'expectKekId', 'kekId', 'wrapped'], 'change');
+/**
+ * @returns the change's fields, each read once.
+ * @throws TypeError naming the first bad field of a rewrap.
+ */
+export function checkDataKeyRewrap(value: DataKeyRewrap): DataKeyRewrap {
+  const change = readObject(value, 'change', 'id expectKekId kekId wrapped');
   checkDataKeyId(change.id, 'change.id');
   assertStorableText(change.expectKekId, 'change.expectKekId');
   assertStorableText(change.kekId, 'change.kekId');
   assertWrapped(change.wrapped, 'change.wrapped');
+  return change as unknown as DataKeyRewrap;
 }
 
 /** @throws TypeError unless `subject` is non-empty storable text. */

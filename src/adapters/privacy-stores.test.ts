@@ -2,9 +2,16 @@ import { PGlite } from '@electric-sql/pglite';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { countedStatements } from '../../test/support/counted-statements.js';
+import { expectNoEngineError, oddValue } from '../../test/support/odd-values.js';
+import { unstorableText } from '../core/options.js';
 import { uniqueNamespace } from '../testing/index.js';
 import { dataKeyRow, type StoredDataKeyRow } from './data-key-store-input.js';
-import { createMemoryBackend, createMemoryDataKeyStore } from './memory/index.js';
+import {
+  createMemoryBackend,
+  createMemoryDataKeyStore,
+  createMemoryTokenVaultStore,
+} from './memory/index.js';
 import {
   createPostgresBackend,
   createPostgresDataKeyStore,
@@ -31,29 +38,10 @@ function sharedPGlite(): PGlite {
 }
 afterAll(() => pglite?.close());
 
-/** The backend with its statements counted; methods run on the backend itself. */
-function counted<B extends object>(backend: B): { backend: B; calls: () => number } {
-  let calls = 0;
-  const proxy = new Proxy(backend, {
-    get(target, key) {
-      const value = Reflect.get(target, key, target);
-      if (typeof value !== 'function') return value;
-      if (key === 'query' || key === 'execute') {
-        return (...args: unknown[]) => {
-          calls += 1;
-          return value.apply(target, args);
-        };
-      }
-      return value.bind(target);
-    },
-  });
-  return { backend: proxy, calls: () => calls };
-}
-
 describe('privacy stores on PostgreSQL: one statement (one round trip) per operation', () => {
   it('data keys and tokens', async () => {
     const raw = createPostgresBackend({ client: sharedPGlite(), schema: uniqueNamespace('pk') });
-    const { backend, calls } = counted(raw);
+    const { backend, calls } = countedStatements(raw);
     const keys = createPostgresDataKeyStore({ backend });
     const tokens = createPostgresTokenVaultStore({ backend });
     await keys.migrate();
@@ -239,5 +227,95 @@ describe('memory data-key store ids', () => {
     expect(inside).toBe(first.id + 1);
     expect(await store.get(inside)).toBeUndefined();
     expect((await store.create(subjectKey('c'))).key.id).toBe(inside + 1);
+  });
+});
+
+describe('privacy stores keep any name, bytes and text exactly', () => {
+  // Storable text: no NUL, no lone surrogate (the input checks refuse those).
+  const text = (minLength: number) =>
+    fc
+      .string({ unit: 'binary', minLength, maxLength: 40 })
+      .filter((s) => unstorableText(s) === undefined);
+  const engines = {
+    memory: () => createMemoryBackend(),
+    SQLite: () => createSqliteBackend({ database: new Database(':memory:') }),
+    PGlite: () => createPostgresBackend({ client: sharedPGlite(), schema: uniqueNamespace('pk') }),
+  };
+
+  it.each(Object.entries(engines))(
+    '%s',
+    async (_, open) => {
+      const backend = open();
+      const keys =
+        backend.kind === 'memory'
+          ? createMemoryDataKeyStore({ backend })
+          : backend.kind === 'sqlite'
+            ? createSqliteDataKeyStore({ backend })
+            : createPostgresDataKeyStore({ backend });
+      const tokens =
+        backend.kind === 'memory'
+          ? createMemoryTokenVaultStore({ backend })
+          : backend.kind === 'sqlite'
+            ? createSqliteTokenVaultStore({ backend })
+            : createPostgresTokenVaultStore({ backend });
+      await keys.migrate();
+      await tokens.migrate();
+      await fc.assert(
+        fc.asyncProperty(
+          text(1),
+          fc.uint8Array({ minLength: 1, maxLength: 300 }),
+          text(0),
+          text(1),
+          async (name, wrapped, tenant, ciphertext) => {
+            const { key } = await keys.create({ purpose: 'index', name, kekId: name, wrapped });
+            const read = await keys.byName('index', name);
+            expect(read?.id).toBe(key.id);
+            expect(read?.kekId).toBe(name);
+            expect([...(read?.wrapped ?? [])]).toEqual([...wrapped]);
+            const put = { token: name, tenant, type: name, subject: name, ciphertext };
+            const { row } = await tokens.put(put);
+            expect(await tokens.get(name)).toEqual(row);
+            expect(row).toEqual({ ...put, createdAt: row.createdAt });
+            expect(await tokens.deleteBySubject(name, 5)).toBe(1);
+          },
+        ),
+        { numRuns: 25 },
+      );
+      await backend.close();
+    },
+    120_000,
+  );
+});
+
+describe('odd arguments to every entry of the privacy stores', () => {
+  it('are TypeErrors naming the argument or FlowproofErrors (property)', async () => {
+    const backend = createMemoryBackend();
+    const keys = createMemoryDataKeyStore({ backend });
+    const tokens = createMemoryTokenVaultStore({ backend });
+    await keys.migrate();
+    await tokens.migrate();
+    const field = { purpose: 'field', name: null, kekId: 'k', wrapped: new Uint8Array([1]) };
+    await fc.assert(
+      fc.asyncProperty(oddValue, async (make) => {
+        await expectNoEngineError('options', () => createMemoryDataKeyStore(make() as never));
+        await expectNoEngineError('options', () => createSqliteTokenVaultStore(make() as never));
+        await expectNoEngineError('key', () => keys.create(make() as never));
+        await expectNoEngineError('key', () => keys.create({ ...field, kekId: make() } as never));
+        await expectNoEngineError('id', () => keys.get(make() as never));
+        await expectNoEngineError('purpose', () => keys.byName(make() as never, 'x'));
+        await expectNoEngineError('name', () => keys.byName('subject', make() as never));
+        await expectNoEngineError('read', () => keys.list(make() as never));
+        await expectNoEngineError('change', () => keys.rewrap(make() as never));
+        await expectNoEngineError('id', () => keys.retire(make() as never));
+        await expectNoEngineError('subject', () => keys.shred(make() as never));
+        await expectNoEngineError('job', () => keys.loadCursor(make() as never));
+        await expectNoEngineError('cursor', () => keys.saveCursor('job', make() as never));
+        await expectNoEngineError('token', () => tokens.put(make() as never));
+        await expectNoEngineError('token', () => tokens.get(make() as never));
+        await expectNoEngineError('subject', () => tokens.deleteBySubject(make() as never, 1));
+        await expectNoEngineError('limit', () => tokens.deleteBySubject('s', make() as never));
+      }),
+      { numRuns: 200 },
+    );
   });
 });

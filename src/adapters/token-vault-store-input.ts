@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { assertInteger, assertKnownKeys, assertOptionsObject } from '../core/options.js';
+import { assertInteger, readObject } from '../core/options.js';
 import {
   TOKEN_VAULT_STORE_COMPONENT,
   type TokenPut,
@@ -19,16 +19,17 @@ import { storeDataCorrupt } from './store-data-corrupt.js';
  * Checks a token to store: the token, type and ciphertext non-empty text, the tenant text (`''`
  * for one tenant), the subject `null` or non-empty text; no text holds NUL or a lone surrogate.
  *
+ * @returns the token's fields, each read once.
  * @throws TypeError naming the first bad field.
  */
-export function checkTokenPut(token: TokenPut): void {
-  assertOptionsObject(token, 'token');
-  assertKnownKeys(token, ['token', 'tenant', 'type', 'subject', 'ciphertext'], 'token');
+export function checkTokenPut(value: TokenPut): TokenPut {
+  const token = readObject(value, 'token', 'token tenant type subject ciphertext');
   assertStorableText(token.token, 'token.token');
   assertStorableText(token.tenant, 'token.tenant', true);
   assertStorableText(token.type, 'token.type');
   if (token.subject !== null) assertStorableText(token.subject, 'token.subject');
   assertStorableText(token.ciphertext, 'token.ciphertext');
+  return token as unknown as TokenPut;
 }
 
 /** @throws TypeError unless `token` is non-empty storable text. */

@@ -1,7 +1,7 @@
-import { afterAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { describeTokenVaultStoreConformance } from '../../src/testing/index.js';
 import { exposeServiceUrlsToChildProcesses } from '../support/services.js';
-import { closeSharedClients, crossProcessTarget } from './backends.js';
+import { closeSharedClients, crossProcessTarget, pgliteTarget } from './backends.js';
 import {
   memoryTokenVaultStoreTarget,
   pgliteTokenVaultStoreTarget,
@@ -13,6 +13,11 @@ import {
 exposeServiceUrlsToChildProcesses();
 
 const test = { describe, it };
+
+// PGlite starts slowly on a busy machine: in a hook with room for it, not in the first test.
+beforeAll(async () => {
+  await (await pgliteTarget.factory('pglite_warm_up')).now();
+}, 120_000);
 // Two processes are enough to race; more only add start-up time.
 const crossProcess = (exportName: string) => ({
   ...crossProcessTarget(new URL('./token-vault-stores.ts', import.meta.url), exportName),

@@ -123,8 +123,8 @@ class MemoryDataKeyStoreImpl extends MemoryModuleStore implements MemoryDataKeyS
     return new MemoryDataKeyStoreImpl(backend, false, this.state);
   }
 
-  async create(key: DataKeyCreate): Promise<DataKeyCreated> {
-    checkDataKeyCreate(key);
+  async create(input: DataKeyCreate): Promise<DataKeyCreated> {
+    const key = checkDataKeyCreate(input);
     await this.assertMigrated();
     const { purpose, name, kekId } = key;
     const wrapped = new Uint8Array(key.wrapped);
@@ -173,8 +173,8 @@ class MemoryDataKeyStoreImpl extends MemoryModuleStore implements MemoryDataKeyS
     return newest && copy(newest);
   }
 
-  async list(read: DataKeyListRead): Promise<readonly DataKeyRow[]> {
-    checkDataKeyListRead(read);
+  async list(input: DataKeyListRead): Promise<readonly DataKeyRow[]> {
+    const read = checkDataKeyListRead(input);
     await this.assertMigrated();
     const { purpose, limit } = read;
     const after = read.afterId ?? 0;
@@ -185,8 +185,8 @@ class MemoryDataKeyStoreImpl extends MemoryModuleStore implements MemoryDataKeyS
       .map(copy);
   }
 
-  async rewrap(change: DataKeyRewrap): Promise<boolean> {
-    checkDataKeyRewrap(change);
+  async rewrap(input: DataKeyRewrap): Promise<boolean> {
+    const change = checkDataKeyRewrap(input);
     await this.assertMigrated();
     const wrapped = new Uint8Array(change.wrapped);
     return this.backend.exclusive(() => {

@@ -99,8 +99,8 @@ class MemoryTokenVaultStoreImpl extends MemoryModuleStore implements MemoryToken
     return new MemoryTokenVaultStoreImpl(backend, false, this.state);
   }
 
-  async put(token: TokenPut): Promise<TokenPutResult> {
-    checkTokenPut(token);
+  async put(input: TokenPut): Promise<TokenPutResult> {
+    const token = checkTokenPut(input);
     await this.assertMigrated();
     // Only the port's fields, so a caller's later change to its object never reaches the store.
     const { tenant, type, subject, ciphertext } = token;

@@ -158,8 +158,8 @@ export class SqlDataKeyStore<B extends SqlBackend> implements DataKeyStore<B> {
     return new Date(Number(row?.now));
   }
 
-  async create(key: DataKeyCreate): Promise<DataKeyCreated> {
-    checkDataKeyCreate(key);
+  async create(input: DataKeyCreate): Promise<DataKeyCreated> {
+    const key = checkDataKeyCreate(input);
     const values = { ...key };
     if (key.name === null) {
       const [row] = await this.#read(this.#sql.createField, values);
@@ -191,13 +191,13 @@ export class SqlDataKeyStore<B extends SqlBackend> implements DataKeyStore<B> {
     return row;
   }
 
-  async list(read: DataKeyListRead): Promise<readonly DataKeyRow[]> {
-    checkDataKeyListRead(read);
+  async list(input: DataKeyListRead): Promise<readonly DataKeyRow[]> {
+    const read = checkDataKeyListRead(input);
     return this.#read(this.#sql.list, { ...read, afterId: read.afterId ?? 0 });
   }
 
-  async rewrap(change: DataKeyRewrap): Promise<boolean> {
-    checkDataKeyRewrap(change);
+  async rewrap(input: DataKeyRewrap): Promise<boolean> {
+    const change = checkDataKeyRewrap(input);
     const { rewrap } = this.#sql;
     return (await this.backend.execute(rewrap.sql, bindNamed(rewrap, { ...change }))) === 1;
   }

@@ -134,8 +134,8 @@ export class SqlTokenVaultStore<B extends SqlBackend> implements TokenVaultStore
     return new Date(Number(row?.now));
   }
 
-  async put(token: TokenPut): Promise<TokenPutResult> {
-    checkTokenPut(token);
+  async put(input: TokenPut): Promise<TokenPutResult> {
+    const token = checkTokenPut(input);
     const { row, created } = await insertOrFind<StoredTokenRow>(
       this.backend,
       this.#sql.put,
