@@ -77,12 +77,18 @@ deepStrictEqual(input, logObject());
 /** A destination that discards: the cost measured is pino's and the redaction's, not the disk's. */
 const discard = { write() {} };
 const pinoPlain = pino({ base: null }, discard);
-const pinoOwnRedact = pino({ base: null, redact: { paths: STATIC_PATHS, censor: '[REDACTED]' } }, discard);
+const pinoOwnRedact = pino(
+  { base: null, redact: { paths: STATIC_PATHS, censor: '[REDACTED]' } },
+  discard,
+);
 const pinoFlowproof = pino(pinoRedaction(flowproof, { base: null }), discard);
 {
   const lines: string[] = [];
   const capture = { write: (line: string) => void lines.push(line) };
-  pino({ base: null, timestamp: false, redact: { paths: STATIC_PATHS, censor: '[REDACTED]' } }, capture).info(input);
+  pino(
+    { base: null, timestamp: false, redact: { paths: STATIC_PATHS, censor: '[REDACTED]' } },
+    capture,
+  ).info(input);
   pino(pinoRedaction(flowproof, { base: null, timestamp: false }), capture).info(input);
   strictEqual(lines[1], lines[0]);
 }

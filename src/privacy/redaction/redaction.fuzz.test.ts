@@ -49,16 +49,7 @@ const { value: anyValue } = fc.letrec<{ value: unknown }>((tie) => ({
 
 /** An object with the given own properties, `__proto__` included as an own key (as JSON.parse makes it). */
 function asJsonParsed(props: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(props)) {
-    Object.defineProperty(out, key, {
-      value: item,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return out;
+  return defineAll({}, Object.entries(props));
 }
 
 /** `target` with `entries` as own enumerable data properties (`__proto__` included, as data). */
