@@ -6,7 +6,7 @@
  */
 import { describeValue } from '../../core/errors.js';
 import { assertOptionsObject } from '../../core/options.js';
-import { errorFields, type Redactor, redactorInternals } from './redactor.js';
+import { type Redactor, redactorInternals } from './redactor.js';
 
 /** A log method as pino passes it to `hooks.logMethod`. */
 export type PinoLogMethod = (...args: never[]) => void;
@@ -116,11 +116,8 @@ export function pinoRedaction<O extends object = Record<never, never>>(
   const serializers: Record<string, (value: unknown) => unknown> = {};
   for (const key of new Set([...Object.keys(userSerializers), ...errorKeys])) {
     const user = userSerializers[key];
-    const isError = errorKeys.has(key);
-    serializers[key] = (value) => {
-      const serialized = user === undefined ? value : user(value);
-      return engine.redactUnder(key, isError ? plainErrors(serialized, new Set()) : serialized);
-    };
+    // The redactor writes Errors as `{ type, message, stack, cause, … }` down the cause chain.
+    serializers[key] = (value) => engine.redactUnder(key, user === undefined ? value : user(value));
   }
   // Keys with a serializer are redacted after it runs (above), not before: what a serializer
   // adds is covered too, and a censor function never sees its own output.
@@ -194,24 +191,6 @@ export function pinoRedaction<O extends object = Record<never, never>>(
     hooks: { ...userHooks, logMethod },
     onChild,
   };
-}
-
-/** An Error (and its `cause` chain, and an AggregateError's `errors`) as plain data. */
-function plainErrors(value: unknown, seen: Set<object>): unknown {
-  if (!(value instanceof Error)) return value;
-  if (seen.has(value)) return '[Circular]';
-  seen.add(value);
-  const fields = errorFields(value);
-  if (fields.cause !== undefined) fields.cause = plainErrors(fields.cause, seen);
-  if (value instanceof AggregateError && !Object.hasOwn(fields, 'errors')) {
-    try {
-      fields.errors = Array.from(value.errors, (item: unknown) => plainErrors(item, seen));
-    } catch {
-      fields.errors = '[Unreadable]';
-    }
-  }
-  seen.delete(value);
-  return fields;
 }
 
 function readError(object: object, errorKey: string, messageKey: string): Error | undefined {

@@ -179,6 +179,7 @@ export class PathState {
   readonly #nodes: readonly PathNode[];
   readonly #matcher: PathMatcher;
   readonly #byKey = new Map<string, PathState>();
+  readonly #literal: ReadonlySet<string>;
   #other: PathState | undefined;
 
   constructor(nodes: readonly PathNode[], rule: number, matcher: PathMatcher) {
@@ -194,6 +195,7 @@ export class PathState {
     }
     this.literalOnly = literalOnly;
     this.literalKeys = [...keys];
+    this.#literal = keys;
     this.hasIndexKeys = this.literalKeys.some((key) => /^(0|[1-9][0-9]*)$/.test(key));
   }
 
@@ -201,7 +203,7 @@ export class PathState {
   next(key: string): PathState {
     const cached = this.#byKey.get(key);
     if (cached !== undefined) return cached;
-    if (!this.literalKeys.includes(key)) {
+    if (!this.#literal.has(key)) {
       this.#other ??= this.#matcher.step(this.#nodes, undefined);
       return this.#other;
     }

@@ -323,6 +323,23 @@ describe('createRedactor', () => {
     expect(String(output.err.stack)).not.toContain('SECRET-42');
   });
 
+  it('removes a redacted message from the stack too, whatever the message holds', () => {
+    const error = new Error('card 4111 declined');
+    const redactor = createRedactor({ paths: ['err.message', 'odd.message[0]'] });
+    const output = redactor.redact({ err: error }) as { err: { message: unknown; stack: string } };
+    expect(output.err.message).toBe(R);
+    expect(output.err.stack).toContain(`Error: ${R}`);
+    expect(output.err.stack).not.toContain('4111');
+    // A message that is not a string is kept as it is, so paths into it still apply.
+    const odd = Object.defineProperty(new Error('x'), 'message', {
+      value: ['4242'],
+      enumerable: true,
+    });
+    const text = redactor.stringify({ odd });
+    expect(text).not.toContain('4242');
+    expect(text).toContain('"message":["[REDACTED]"]');
+  });
+
   it('runs detectors on every string and merges overlapping findings', () => {
     const overlapping: TextDetector = {
       name: 'overlap',

@@ -166,7 +166,9 @@ export function createRedactor(options: RedactorOptions): Redactor {
     });
     const hasAction = rule.censor !== undefined || rule.remove !== undefined;
     if (paths.length === 0 && keys.length === 0) {
-      if (required || hasAction) {
+      // Empty lists (from configuration, say) are a rule with nothing to do; no lists at all is
+      // a mistake when the rule says what to do.
+      if (rule.paths === undefined && rule.keys === undefined && (required || hasAction)) {
         throw new TypeError(`${name} must name paths or keys to redact`);
       }
       return;
@@ -292,13 +294,15 @@ export function createRedactor(options: RedactorOptions): Redactor {
       default:
         return value;
     }
-    // The root is always looked at, so a top-level Error or Map is written the same way always.
-    if (state.empty && !anywhere && walk.depth > 0) {
+    // The root is always looked at, so a top-level Map is written the same way always; an Error
+    // the walk meets is always written as one (its message, stack and cause are what tell).
+    const isError = isErrorObject(value);
+    if (state.empty && !anywhere && walk.depth > 0 && !isError) {
       return walk.safe ? jsonSafe(value, key, walk) : value;
     }
     const { ancestors } = walk;
     // On a path of fixed keys the walk ends with the path: a cycle cannot make it loop.
-    const tracked = walk.safe || anywhere || !state.literalOnly;
+    const tracked = walk.safe || anywhere || !state.literalOnly || isError;
     if (tracked) {
       if (ancestors.has(value)) return CIRCULAR;
       if (walk.depth >= maxDepth) return TOO_DEEP;
@@ -366,7 +370,7 @@ export function createRedactor(options: RedactorOptions): Redactor {
       }
       return redactArray(copy, state, walk);
     }
-    if (value instanceof Error) return redactObject(errorFields(value), state, walk, false);
+    if (value instanceof Error) return redactError(value, state, walk);
     if (value instanceof Map) return redactObject(mapEntries(value), state, walk, false);
     if (value instanceof Set) {
       let items: unknown[];
@@ -383,6 +387,24 @@ export function createRedactor(options: RedactorOptions): Redactor {
     // A class instance: its own enumerable properties, as plain data.
     const copy = copyOwn(value);
     return copy === undefined ? UNREADABLE : redactObject(copy, state, walk, false);
+  }
+
+  /**
+   * An Error as redacted plain data. The stack repeats the message: when a rule replaced the
+   * message, its text in the stack is replaced too.
+   */
+  function redactError(error: Error, state: PathState, walk: Walk): Record<string, unknown> {
+    const fields = errorFields(error);
+    const message = fields.message;
+    const out = redactObject(fields, state, walk, false);
+    if (out.message !== message && typeof out.stack === 'string') {
+      const original = textOf(message);
+      if (original !== '') {
+        const replacement = out.message === undefined ? '' : textOf(out.message);
+        out.stack = out.stack.split(original).join(replacement);
+      }
+    }
+    return out;
   }
 
   /** Redacts `out` (an object the redactor owns) in place. */
@@ -688,9 +710,10 @@ export function errorFields(error: Error): Record<string, unknown> {
       ? constructorName
       : String(error.name);
   });
-  field('message', () => String(error.message));
+  field('message', () => error.message);
   field('stack', () => error.stack);
   field('cause', () => error.cause);
+  if (error instanceof AggregateError) field('errors', () => Array.from(error.errors as unknown[]));
   const own = copyOwn(error);
   if (own !== undefined) {
     for (const key of Object.keys(own)) {
@@ -698,6 +721,24 @@ export function errorFields(error: Error): Record<string, unknown> {
     }
   }
   return fields;
+}
+
+/** `value instanceof Error`, false when asking throws (a revoked proxy). */
+function isErrorObject(value: object): boolean {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+/** `String(value)`, or the default censor when that throws (a value that cannot be shown). */
+function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return DEFAULT_REDACTION_CENSOR;
+  }
 }
 
 /** A Map's entries as an object, each key as its string. */
