@@ -5,7 +5,8 @@
  */
 import { assertKnownKeys, assertOptionsObject } from '../core/options.js';
 import type { Classification } from './classification.js';
-import type { TextDetector, TextFinding } from './text-detector.js';
+import { redactText } from './detectors/redact-text.js';
+import type { TextDetector } from './text-detector.js';
 
 /** Options of {@link redactUrl}. */
 export interface UrlRedactionOptions {
@@ -64,7 +65,7 @@ export function redactUrl(url: string, options: UrlRedactionOptions = {}): strin
     } catch {
       decoded = text;
     }
-    return findings(decoded, detectors).length > 0 ? censor : text;
+    return redactText(decoded, detectors) === decoded ? text : censor;
   };
   // Keep the scheme and host: only the path's segments can carry personal data.
   const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(head)?.[0] ?? '';
@@ -90,14 +91,6 @@ export function redactUrl(url: string, options: UrlRedactionOptions = {}): strin
           .join('&')}`;
   const fragment = hashAt === -1 ? '' : `#${scrub(url.slice(hashAt + 1))}`;
   return `${origin}${path}${redactedQuery}${fragment}`;
-}
-
-function findings(text: string, detectors: readonly TextDetector[]): TextFinding[] {
-  const found: TextFinding[] = [];
-  for (const detector of detectors) {
-    for (const finding of detector.find(text)) found.push(finding);
-  }
-  return found;
 }
 
 function safeDecode(text: string): string {

@@ -142,8 +142,10 @@ export interface FieldEncryption {
   rewrap(source: RewrapSource, options: RewrapOptions): Promise<RewrapReport>;
   /**
    * Retires a data key: it no longer decrypts (`KEY_RETIRED`) nor, for a field key, encrypts.
-   * Rewrap everything it encrypted first. This instance stops at once, others within
-   * `cacheTtlMs`.
+   * Rewrap everything it encrypted first: other instances go on encrypting with the previous
+   * field key for up to `cacheTtlMs` after `rotate()`, so run a last rewrap after that and retire
+   * only when it reports `rewrapped: 0` and `unreadable: 0`. This instance stops at once, others
+   * within `cacheTtlMs`.
    *
    * @throws FlowproofError `KEY_UNKNOWN` when there is no such key.
    */

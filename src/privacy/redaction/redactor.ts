@@ -3,8 +3,10 @@
  * logged or sent anywhere — by path (`user.password`, `users[*].ssn`, `**.token`), by key pattern
  * at any depth (`*secret*`), and in free text through detectors.
  */
+
 import { describeValue } from '../../core/errors.js';
 import { assertInteger, readable, readObject } from '../../core/options.js';
+import { redactText } from '../detectors/redact-text.js';
 import type { TextDetector } from '../text-detector.js';
 import { compileKeyPatterns } from './redaction-keys.js';
 import {
@@ -758,32 +760,9 @@ function mapEntries(map: Map<unknown, unknown>): Record<string, unknown> {
  * promise not to: the whole text is withheld.
  */
 function scrubText(text: string, detectors: readonly TextDetector[]): string {
-  const spans: { start: number; end: number; kind: string }[] = [];
   try {
-    for (const detector of detectors) {
-      for (const finding of detector.find(text)) {
-        const start = Math.max(0, Math.trunc(finding.start));
-        const end = Math.min(text.length, Math.trunc(finding.end));
-        if (end > start) spans.push({ start, end, kind: String(finding.kind) });
-      }
-    }
+    return redactText(text, detectors);
   } catch {
     return DEFAULT_REDACTION_CENSOR;
   }
-  if (spans.length === 0) return text;
-  spans.sort((a, b) => a.start - b.start || b.end - a.end);
-  let out = '';
-  let at = 0;
-  let current = spans[0] as { start: number; end: number; kind: string };
-  for (let i = 1; i <= spans.length; i += 1) {
-    const span = spans[i];
-    if (span !== undefined && span.start < current.end) {
-      if (span.end > current.end) current = { ...current, end: span.end };
-      continue;
-    }
-    out += `${text.slice(at, current.start)}[REDACTED:${current.kind}]`;
-    at = current.end;
-    if (span !== undefined) current = span;
-  }
-  return out + text.slice(at);
 }
