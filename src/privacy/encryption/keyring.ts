@@ -114,7 +114,8 @@ export class Keyring {
     const dead = this.#dead.get(id);
     if (dead !== undefined) return Promise.reject(unusable(dead));
     return this.#once(`id:${id}`, async () => {
-      const row = await this.store.get(id);
+      // No store assigns id 0 (and stores refuse to look it up).
+      const row = id === 0 ? undefined : await this.store.get(id);
       if (row === undefined) {
         throw new FlowproofError('KEY_UNKNOWN', `No data key with id ${id} is in the key store`, {
           details: { keyId: id },
