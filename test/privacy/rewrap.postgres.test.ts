@@ -49,7 +49,7 @@ const SEED = Number(process.env.PRIVACY_PROOF_SEED ?? Date.now() % 1_000_000);
 const TIMEOUT_MS = 120_000 * Math.max(1, SCALE);
 const WORKER = fileURLToPath(new URL('./support/rewrap-worker.ts', import.meta.url));
 
-const TABLE = 'privacy_rewrap_rows';
+const TABLE = 'rewrap_rows';
 const CONTEXT = { table: 'customers', column: 'email' } as const;
 const original = (id: number) => `customer-${id}@example.com`;
 

@@ -51,8 +51,8 @@ const SEED = Number(process.env.PRIVACY_PROOF_SEED ?? Date.now() % 1_000_000);
 const TIMEOUT_MS = 180_000 * Math.max(1, SUBJECTS / 10_000);
 const CHECKER = fileURLToPath(new URL('./support/shredding-check.ts', import.meta.url));
 
-const DATA = 'privacy_shredding_rows';
-const BACKUP = 'privacy_shredding_backup';
+const DATA = 'shredding_rows';
+const BACKUP = 'shredding_backup';
 
 describeWithPostgres('privacy: crypto-shredding a tenth of 10,000 subjects (PostgreSQL)', (url) => {
   let checker: string;

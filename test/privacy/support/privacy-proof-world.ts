@@ -2,8 +2,7 @@
  * What the privacy proofs share, in the test process and in its child processes alike: a
  * PostgreSQL schema of their own holding the data-key store and a table of encrypted values
  * (`id bigint` → `value text`, a base64url ciphertext), the key-encryption key every process
- * uses, the encryption context of a row, bulk loading and reading of the table, and the
- * rewrap source over it.
+ * uses, the encryption context of a row, and bulk loading and reading of the table.
  */
 import pg from 'pg';
 import {
@@ -14,11 +13,6 @@ import type { DataKeyStore } from '../../../src/privacy/data-key-store.js';
 import type { EncryptionContext } from '../../../src/privacy/encryption/ciphertext-format.js';
 import type { KeyProvider } from '../../../src/privacy/encryption/key-provider.js';
 import { createLocalKeyProvider } from '../../../src/privacy/encryption/local-key-provider.js';
-import type {
-  RewrapRow,
-  RewrapSource,
-  RewrapUpdate,
-} from '../../../src/privacy/encryption/rewrap.js';
 import { interimKeyStore } from './interim-key-store.js';
 
 /** One stored value of a proof table. */
@@ -32,8 +26,10 @@ export interface ProofWorld {
   readonly pool: pg.Pool;
   readonly backend: PostgresBackend;
   readonly store: DataKeyStore;
-  /** The quoted, schema-qualified name of proof table `name`. */
+  /** The quoted, schema-qualified name of proof table `name`, for SQL text. */
   table(name: string): string;
+  /** `<schema>.<name>`, for options that take a table name. */
+  tableName(name: string): string;
   /** Creates the schema, migrates the key store, and creates the proof table `name`. */
   prepare(...tables: readonly string[]): Promise<void>;
   /** Drops the schema and everything in it. */
@@ -49,12 +45,13 @@ export function openProofWorld(url: string, schema: string, poolMax: number): Pr
   pool.on('error', () => {});
   const backend = createPostgresBackend({ client: pool, schema, timeoutMs: 60_000 });
   const store = interimKeyStore(backend);
-  const table = (name: string) => backend.table(name);
+  const table = (name: string) => `"${schema}"."${name}"`;
   return {
     pool,
     backend,
     store,
     table,
+    tableName: (name) => `${schema}.${name}`,
     async prepare(...tables) {
       await store.migrate();
       for (const name of tables) {
@@ -116,42 +113,4 @@ export async function* readAll(
     yield page.map((row) => ({ id: Number(row.id), value: row.value }));
     after = Number((page[page.length - 1] as { id: string }).id);
   }
-}
-
-/**
- * The rewrap source of a proof table: pages by id (the cursor is the id as text), writes back
- * with one compare-and-set statement per batch.
- */
-export function tableRewrapSource(
-  backend: PostgresBackend,
-  table: string,
-  context: { readonly table: string; readonly column: string },
-): RewrapSource {
-  return {
-    async page(afterCursor, limit) {
-      const rows = await backend.query<{ id: string; value: string }>(
-        `SELECT id, value FROM ${table} WHERE id > $1 ORDER BY id LIMIT $2`,
-        [afterCursor === null ? 0 : Number(afterCursor), limit],
-      );
-      return rows.map(
-        (row): RewrapRow => ({
-          cursor: row.id,
-          ciphertext: row.value,
-          context: rowContext(context.table, context.column, Number(row.id)),
-        }),
-      );
-    },
-    update(rows: readonly RewrapUpdate[]) {
-      return backend.execute(
-        `UPDATE ${table} AS t SET value = u.next
-           FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, previous, next)
-          WHERE t.id = u.id AND t.value = u.previous`,
-        [
-          rows.map((row) => row.cursor),
-          rows.map((row) => row.ciphertext),
-          rows.map((row) => row.rewrapped),
-        ],
-      );
-    },
-  };
 }

@@ -7,15 +7,16 @@
 
 import { createFieldEncryption } from '../../../src/privacy/encryption/field-encryption.js';
 import type { RewrapReport } from '../../../src/privacy/encryption/rewrap.js';
+import { createPostgresRewrapSource } from '../../../src/privacy/encryption/sql-rewrap-source.js';
 import type { WorkerInfo } from '../../../src/testing/index.js';
-import { openProofWorld, proofKeyProvider, tableRewrapSource } from './privacy-proof-world.js';
+import { openProofWorld, proofKeyProvider, rowContext } from './privacy-proof-world.js';
 
 /** What the rewrap child takes. */
 export interface RewrapWorkerArgs {
   readonly url: string;
   readonly schema: string;
   readonly kek: string;
-  /** The proof table (as `ProofWorld.table` names it). */
+  /** The proof table's name (in the proof's schema). */
   readonly table: string;
   /** The table and column of the encryption context. */
   readonly context: { readonly table: string; readonly column: string };
@@ -44,17 +45,22 @@ export async function rewrapWorker(
       cursor: (await world.store.loadCursor(args.job)) ?? null,
     };
     worker.report(start);
-    return await encryption.rewrap(
-      tableRewrapSource(world.backend, world.table(args.table), args.context),
-      {
-        job: args.job,
-        batchSize: args.batchSize,
-        onProgress: (report) => {
-          const progress: RewrapWorkerMessage = { type: 'progress', report };
-          worker.report(progress);
-        },
+    const { table, column } = args.context;
+    const source = createPostgresRewrapSource({
+      backend: world.backend,
+      table: world.tableName(args.table),
+      keyColumn: 'id',
+      column: 'value',
+      context: (row) => rowContext(table, column, Number(row.id)),
+    });
+    return await encryption.rewrap(source, {
+      job: args.job,
+      batchSize: args.batchSize,
+      onProgress: (report) => {
+        const progress: RewrapWorkerMessage = { type: 'progress', report };
+        worker.report(progress);
       },
-    );
+    });
   } finally {
     await world.close();
   }
