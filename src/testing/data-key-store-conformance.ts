@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { sleep } from '../core/async.js';
 import type { StorageBackend } from '../core/storage-backend.js';
 import {
   DATA_KEY_STORE_COMPONENT,
@@ -473,6 +474,41 @@ export function describeDataKeyStoreConformance<S extends DataKeyStore>(
     );
 
     itIf(
+      transactions && bind !== undefined,
+      'the target has no transactions capability',
+      'a create racing a transaction that creates the same key gets its key once it commits, and creates it when it rolls back',
+      async () => {
+        const store = await open();
+        const connect = bind as NonNullable<typeof bind>;
+        const race = async (subject: string, commit: boolean) => {
+          const inserted = signal();
+          const release = signal();
+          const inside = store.backend.transaction(async (tx) => {
+            const { key } = await connect(store, tx).create(subjectKey(subject, 1));
+            inserted.resolve();
+            await release.promise;
+            if (!commit) throw new Error('roll back');
+            return key;
+          });
+          await inserted.promise;
+          // Started while the transaction holds the uncommitted key: it waits for the outcome.
+          const outside = store.create(subjectKey(subject, 2));
+          await sleep(250);
+          release.resolve();
+          return { inside: await inside.catch((error: Error) => error), outside: await outside };
+        };
+        const committed = await race('contended', true);
+        assert.ok(!(committed.inside instanceof Error), String(committed.inside));
+        assert.equal(committed.outside.created, false);
+        assert.deepEqual(plain(committed.outside.key), plain(committed.inside));
+        const rolledBack = await race('abandoned', false);
+        assert.ok(rolledBack.inside instanceof Error);
+        assert.equal(rolledBack.outside.created, true);
+        assertStoredAs(rolledBack.outside.key, subjectKey('abandoned', 2));
+      },
+    );
+
+    itIf(
       crossProcess !== undefined,
       'the store lives inside one process',
       `${processes} processes × ${PER_PROCESS} callers creating one subject's key get one key`,
@@ -506,6 +542,15 @@ export function describeDataKeyStoreConformance<S extends DataKeyStore>(
       PROCESS_TIMEOUT_MS,
     );
   });
+}
+
+/** A promise and the function that resolves it. */
+function signal(): { readonly promise: Promise<void>; readonly resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
 }
 
 /** Waits until the store's clock has passed `time`, so a later write is strictly later. */

@@ -32,6 +32,12 @@ export {
   type PostgresColumnReaderOptions,
 } from './postgres-column-reader.js';
 export {
+  createPostgresDataKeyStore,
+  type PostgresDataKeyStore,
+  type PostgresDataKeyStoreOptions,
+  postgresDataKeyStoreMigrations,
+} from './postgres-data-key-store.js';
+export {
   createPostgresEntityStore,
   type PostgresEntityStore,
   type PostgresEntityStoreOptions,

@@ -22,6 +22,12 @@ export {
   type SqliteColumnReaderOptions,
 } from './sqlite-column-reader.js';
 export {
+  createSqliteDataKeyStore,
+  type SqliteDataKeyStore,
+  type SqliteDataKeyStoreOptions,
+  sqliteDataKeyStoreMigrations,
+} from './sqlite-data-key-store.js';
+export {
   createSqliteEntityStore,
   type SqliteEntityStore,
   type SqliteEntityStoreOptions,

@@ -72,6 +72,12 @@ export class Keyring {
    * for good (bounded like the others).
    */
   readonly #dead: BoundedMap<number, DataKeyRow>;
+  /**
+   * Keys shredded in a transaction that may not have committed yet: never cached, so that each
+   * use reads the store and sees the shred as soon as it commits (or the key again, after a
+   * rollback).
+   */
+  readonly #uncached = new Set<number>();
   /** Loads under way, so concurrent callers share one store read and one unwrap. */
   readonly #loading = new Map<string, Promise<LoadedKey>>();
   /** The field key new values are encrypted with, and until when it is taken as the newest. */
@@ -184,8 +190,12 @@ export class Keyring {
     this.#current = loaded;
   }
 
-  /** Forgets key `id` (retired or shredded elsewhere), remembering `row` when it is final. */
-  forget(id: number, row?: DataKeyRow): void {
+  /**
+   * Forgets key `id`, remembering `row` when it is final (retired or shredded). `uncertain`: it
+   * was shredded in a transaction that may still roll back, so it is not cached from now on.
+   */
+  forget(id: number, row?: DataKeyRow, uncertain = false): void {
+    if (uncertain) this.#uncached.add(id);
     const loaded = this.#byId.get(id);
     this.#byId.delete(id);
     if (loaded !== undefined && loaded.name !== null) {
@@ -195,7 +205,10 @@ export class Keyring {
     if (row !== undefined) {
       if (row.name !== null && row.purpose !== 'field')
         this.#byName.delete(`${row.purpose}:${row.name}`);
-      if (row.shreddedAt !== null || row.retiredAt !== null) this.#dead.set(id, row);
+      if (row.shreddedAt !== null || row.retiredAt !== null) {
+        this.#dead.set(id, row);
+        this.#uncached.delete(id);
+      }
     }
   }
 
@@ -258,7 +271,7 @@ export class Keyring {
       expiresAt: Date.now() + this.#ttl,
       sivKey: undefined,
     };
-    if (this.#ttl > 0) {
+    if (this.#ttl > 0 && !this.#uncached.has(row.id)) {
       this.#byId.set(row.id, loaded);
       if (row.name !== null && row.purpose !== 'field')
         this.#byName.set(`${row.purpose}:${row.name}`, loaded);

@@ -83,9 +83,10 @@ export async function shredSubject(
   const before = await store.byName('subject', subject);
   const tombstone = await store.shred(subject);
   // Forget it now, before the audit write: if that fails after the key is gone, nothing in this
-  // process may keep decrypting. (If the transaction rolls back, the key is only read again.)
-  keyring.forget(tombstone.id, tombstone.shreddedAt === null ? undefined : tombstone);
-  if (before !== undefined && before.id !== tombstone.id) keyring.forget(before.id);
+  // process may keep decrypting. In a transaction, the shred may still roll back: the key is then
+  // only kept out of the cache, so each use asks the store until the outcome shows there.
+  const inTransaction = transaction !== undefined;
+  keyring.forget(tombstone.id, inTransaction ? undefined : tombstone, inTransaction);
   let auditRecordId: string | undefined;
   if (audit !== undefined) {
     const entry: AuditEntry = {
