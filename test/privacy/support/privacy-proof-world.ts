@@ -7,13 +7,13 @@
 import pg from 'pg';
 import {
   createPostgresBackend,
+  createPostgresDataKeyStore,
   type PostgresBackend,
 } from '../../../src/adapters/postgres/index.js';
 import type { DataKeyStore } from '../../../src/privacy/data-key-store.js';
 import type { EncryptionContext } from '../../../src/privacy/encryption/ciphertext-format.js';
 import type { KeyProvider } from '../../../src/privacy/encryption/key-provider.js';
 import { createLocalKeyProvider } from '../../../src/privacy/encryption/local-key-provider.js';
-import { interimKeyStore } from './interim-key-store.js';
 
 /** One stored value of a proof table. */
 export interface StoredValue {
@@ -44,7 +44,7 @@ export function openProofWorld(url: string, schema: string, poolMax: number): Pr
   // the run's failure.
   pool.on('error', () => {});
   const backend = createPostgresBackend({ client: pool, schema, timeoutMs: 60_000 });
-  const store = interimKeyStore(backend);
+  const store = createPostgresDataKeyStore({ backend });
   const table = (name: string) => `"${schema}"."${name}"`;
   return {
     pool,
