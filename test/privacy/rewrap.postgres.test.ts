@@ -162,8 +162,13 @@ describeWithPostgres(
             ...Array.from({ length: READERS }, readLoop),
             ...Array.from({ length: WRITERS }, (_, index) => writeLoop(index)),
           ];
-          const runs: { start: string | null; last: RewrapReport | undefined; killed: boolean }[] =
-            [];
+          const runs: {
+            start: string | null;
+            last: RewrapReport | undefined;
+            killed: boolean;
+            /** Reads done while it ran. */
+            reads: number;
+          }[] = [];
           let final: RewrapReport | undefined;
           const rewrapStarted = Date.now();
           try {
@@ -187,6 +192,7 @@ describeWithPostgres(
                 start: null as string | null,
                 last: undefined as RewrapReport | undefined,
                 killed: false,
+                reads: -reads,
               };
               runs.push(run);
               let seen = 0;
@@ -230,6 +236,7 @@ describeWithPostgres(
               } finally {
                 clearInterval(watching);
                 follow();
+                run.reads += reads;
               }
             }
           } finally {
@@ -242,6 +249,7 @@ describeWithPostgres(
           expect(failures.slice(0, 10), `seed ${SEED}`).toEqual([]);
           const kills = runs.filter((run) => run.killed);
           expect(kills.length, `seed ${SEED}`).toBe(KILLS);
+          for (const run of runs) expect(run.reads, 'reads while each run ran').toBeGreaterThan(0);
           for (let g = 1; g < runs.length; g += 1) {
             const before = runs[g - 1]!;
             const resumedAt = Number(runs[g]!.start);
@@ -269,6 +277,8 @@ describeWithPostgres(
           const conflicts = reported.reduce((sum, report) => sum + (report?.conflicts ?? 0), 0);
           expect(rewrapped).toBeLessThanOrEqual(ROWS);
           expect(rewrapped).toBeGreaterThanOrEqual(ROWS - written.size - KILLS * 2 * BATCH);
+          // Writes raced the batches: the compare-and-set refused to overwrite some of them.
+          expect(conflicts, `seed ${SEED}`).toBeGreaterThan(0);
 
           // Every row: on the new key, its value (the last one written, when written meanwhile).
           const expected = (id: number) => acceptable(id)[acceptable(id).length - 1];
@@ -319,6 +329,7 @@ describeWithPostgres(
             kills: kills.length,
             resumedAt: runs.slice(1).map((run) => Number(run.start)),
             reads,
+            readsPerRun: runs.map((run) => run.reads),
             readsPerSecond: Math.round(reads / seconds),
             failedReads: failures.length,
             writes,
