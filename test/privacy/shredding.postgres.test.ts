@@ -2,7 +2,8 @@
  * Crypto-shredding at scale, on PostgreSQL: 10,000 data subjects with ten fields each, every
  * field encrypted under its subject's own key and stored in a table; a copy of the table is
  * taken (a backup: the keys live apart from the data, so they are not in it); a random tenth of
- * the subjects are shredded — some twice, some by two field-encryption instances at once.
+ * the subjects are shredded — some twice, some by two field-encryption instances at once (the
+ * second one holding their keys: it refuses their fields at once too).
  *
  * Then every field of both tables is decrypted by the instance that encrypted them, and by
  * another process whose instance has `cacheTtlMs: 0`: each field of a shredded subject is
@@ -19,6 +20,7 @@ import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { FlowproofError } from '../../src/core/errors.js';
 import { createFieldEncryption } from '../../src/privacy/encryption/field-encryption.js';
 import type { ShredReceipt } from '../../src/privacy/encryption/shredding.js';
 import { startProcesses } from '../../src/testing/index.js';
@@ -99,6 +101,7 @@ describeWithPostgres('privacy: crypto-shredding a tenth of 10,000 subjects (Post
           }),
         );
         await insertValues(world.backend, world.table(DATA), encrypted);
+        const encryptedById = new Map(encrypted.map((row) => [row.id, row.value]));
         expect(new Set(keyIds.values()).size, 'one key per subject').toBe(SUBJECTS);
         // The backup, taken before the shred: the data only, the keys are elsewhere.
         await world.backend.execute(
@@ -115,6 +118,16 @@ describeWithPostgres('privacy: crypto-shredding a tenth of 10,000 subjects (Post
         const shredded = order.slice(0, SHREDDED);
         const twice = new Set(shredded.slice(0, SHREDDED / 10));
         const together = new Set(shredded.slice(SHREDDED / 10, SHREDDED / 5));
+        const field = (s: number, f: number) => {
+          const id = rowOf(s, f);
+          const stored = encryptedById.get(id) as string;
+          return { id, stored, context: rowContext(PROFILE_TABLE, columnOf(id), id) };
+        };
+        // The second instance holds the keys of the subjects it will shred with the first.
+        for (const s of together) {
+          const { id, stored, context } = field(s, 0);
+          expect(await second.decrypt(stored, context)).toBe(fieldValue(id));
+        }
         const receipts = new Map<number, ShredReceipt>();
         const problems: string[] = [];
         let nextShred = 0;
@@ -158,6 +171,20 @@ describeWithPostgres('privacy: crypto-shredding a tenth of 10,000 subjects (Post
         }
         expect(problems.slice(0, 10), `seed ${SEED}`).toEqual([]);
         expect(receipts.size).toBe(SHREDDED);
+        // Both instances that shredded a subject refuse its fields at once.
+        for (const s of together) {
+          for (let f = 0; f < FIELDS; f += 1) {
+            const { stored, context } = field(s, f);
+            for (const encryption of [first, second]) {
+              const refused = await encryption.decrypt(stored, context).catch((e: unknown) => e);
+              expect(refused).toBeInstanceOf(FlowproofError);
+              expect(refused).toMatchObject({
+                code: 'KEY_SHREDDED',
+                details: { subject: subjectOf(s) },
+              });
+            }
+          }
+        }
         const sample = order.slice(SHREDDED, SHREDDED + 100);
         for (const s of [...shredded.slice(0, 100), ...sample]) {
           expect(await second.isShredded(subjectOf(s))).toBe(receipts.has(s));
