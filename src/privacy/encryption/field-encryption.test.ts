@@ -56,6 +56,12 @@ describe('createFieldEncryption: encrypt and decrypt', () => {
         expect(Buffer.from(await encryption.decryptBytes(sealed, users))).toEqual(
           Buffer.from(bytes),
         );
+        // A plain Uint8Array (not a Buffer), at an offset in a larger buffer.
+        const copy = new Uint8Array(sealed.byteLength + 3);
+        copy.set(sealed, 3);
+        expect(Buffer.from(await encryption.decryptBytes(copy.subarray(3), users))).toEqual(
+          Buffer.from(bytes),
+        );
       }),
       { numRuns: 100 },
     );
@@ -379,6 +385,37 @@ describe('createFieldEncryption: keys', () => {
       .decrypt(stored, { ...users, row: '1' })
       .catch((error: unknown) => error);
     expect(inspect(failure, { depth: 20 })).not.toContain(indexKey.toString('hex'));
+  });
+});
+
+describe('createFieldEncryption: logging', () => {
+  it('logs key events with key ids only, never key material or values', async () => {
+    const lines: string[] = [];
+    const logger = {
+      debug: (fields: object, message?: string) => lines.push(JSON.stringify({ fields, message })),
+      info: (fields: object, message?: string) => lines.push(JSON.stringify({ fields, message })),
+      warn: (fields: object, message?: string) => lines.push(JSON.stringify({ fields, message })),
+      error: (fields: object, message?: string) => lines.push(JSON.stringify({ fields, message })),
+      child: () => logger,
+    };
+    const { encryption } = await setup({ logger });
+    const secret = await encryption.indexKey('tokens');
+    await encryption.encrypt('ana@example.com', { ...users, subject: 'ana' });
+    await encryption.rotate();
+    await encryption.shred('ana');
+    await encryption.retire(2);
+    const text = lines.join('\n');
+    expect(text).toMatch(/privacy\.field-key\.rotated/);
+    expect(text).toMatch(/privacy\.subject-key\.shredded/);
+    expect(text).toMatch(/privacy\.data-key\.retired/);
+    for (const form of [
+      Buffer.from(secret).toString('base64'),
+      Buffer.from(secret).toString('hex'),
+      kek.toString('base64'),
+    ]) {
+      expect(text).not.toContain(form);
+    }
+    expect(text).not.toContain('ana@example.com');
   });
 });
 

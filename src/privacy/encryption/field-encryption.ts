@@ -123,7 +123,10 @@ export interface FieldEncryption {
    * Creates a new field key; this instance encrypts with it at once, other instances once their
    * cached newest key expires (`cacheTtlMs`). Older keys keep decrypting until retired.
    */
-  rotate(): Promise<{ readonly keyId: number }>;
+  rotate(): Promise<{
+    /** The new field key's id. */
+    readonly keyId: number;
+  }>;
   /**
    * Rewraps every data key not wrapped by the key provider's current key-encryption key onto it
    * (the data keys and the data do not change). Run it after adding a new key-encryption key and
@@ -246,11 +249,13 @@ export function createFieldEncryption(options: FieldEncryptionOptions): FieldEnc
     return keyring.cachedNamed('subject', subject) ?? keyring.named('subject', subject);
   };
 
-  const open = async (bytes: Uint8Array, context: EncryptionContext): Promise<Buffer> => {
-    const version = ciphertextVersion(bytes);
+  /** Decrypts checked-shape `bytes`; without a promise of its own when the key is cached. */
+  const open = (bytes: Uint8Array, context: EncryptionContext): Buffer | Promise<Buffer> => {
+    const withRow = ciphertextVersion(bytes) === RANDOM_IV_VERSION;
     const keyId = headerKeyId(bytes);
-    const loaded = keyring.cachedById(keyId) ?? (await keyring.byId(keyId));
-    return decryptWith(loaded.key, bytes, context, version === RANDOM_IV_VERSION);
+    const loaded = keyring.cachedById(keyId);
+    if (loaded !== undefined) return decryptWith(loaded.key, bytes, context, withRow);
+    return keyring.byId(keyId).then((key) => decryptWith(key.key, bytes, context, withRow));
   };
 
   const encryption: FieldEncryption = {
@@ -267,7 +272,8 @@ export function createFieldEncryption(options: FieldEncryptionOptions): FieldEnc
         throw new TypeError(`ciphertext must be a string, got ${describeValue(ciphertext)}`);
       }
       checkContext(context);
-      return (await open(ciphertextBytes(ciphertext), context)).toString('utf8');
+      const plaintext = open(ciphertextBytes(ciphertext), context);
+      return (plaintext instanceof Promise ? await plaintext : plaintext).toString('utf8');
     },
 
     async encryptBytes(plaintext, context) {
@@ -444,13 +450,11 @@ function decryptWith(
 ): Buffer {
   const end = bytes.byteLength - TAG_BYTES;
   try {
+    // The tag given is always the last 16 bytes: no shorter tag can be passed off.
     const decipher = createDecipheriv(
       'aes-256-gcm',
       key,
       bytes.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES),
-      {
-        authTagLength: TAG_BYTES,
-      },
     );
     decipher.setAAD(associatedData(bytes, context, withRow));
     decipher.setAuthTag(bytes.subarray(end));

@@ -234,7 +234,10 @@ function fromFound(
     }
     current = ids[0] as string;
   }
-  return createLocalKeyProvider({ keys, current });
+  const provider = createLocalKeyProvider({ keys, current });
+  // The provider keeps its own copies; these were read from the environment or files.
+  for (const key of Object.values(keys)) key.fill(0);
+  return provider;
 }
 
 function keyEncryptionKey(key: unknown, name: string): KeyObject {

@@ -171,8 +171,41 @@ describe('rewrap', () => {
     await encryption.rotate();
     const before = new Map(values);
     const report = await encryption.rewrap(memoryTable(values).source, { job: 'mixed' });
-    expect(report).toMatchObject({ scanned: 4, rewrapped: 1, unreadable: 3 });
+    // The shredded subject's value is under a subject key: skipped without reading its key.
+    expect(report).toMatchObject({ scanned: 4, rewrapped: 1, skipped: 1, unreadable: 2 });
     for (const id of [2, 3, 4]) expect(values.get(id)).toBe(before.get(id));
+  });
+
+  it('reads no key per row for subjects’ values (a table of many subjects costs no key reads)', async () => {
+    const { encryption, store } = await setup();
+    const values = new Map<number, string>();
+    for (let id = 1; id <= 40; id++) {
+      values.set(id, await encryption.encrypt(`v${id}`, { ...contextOf(id), subject: `s${id}` }));
+    }
+    await encryption.rotate();
+    let reads = 0;
+    const counting = new Proxy(store, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        if (name === 'get' || name === 'byName') {
+          return (...args: unknown[]) => {
+            reads++;
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const fresh = createFieldEncryption({
+      store: counting,
+      keyProvider: createLocalKeyProvider({ keys: { k1: kek1 }, current: 'k1' }),
+    });
+    const report = await fresh.rewrap(memoryTable(values).source, {
+      job: 'subjects',
+      batchSize: 8,
+    });
+    expect(report).toMatchObject({ scanned: 40, skipped: 40, rewrapped: 0 });
+    expect(reads).toBe(0);
   });
 
   it('keeps deterministic values deterministic', async () => {
@@ -308,6 +341,25 @@ describe('rotateKeyEncryptionKey', () => {
     await expect(rotating.rotateKeyEncryptionKey({ batchSiz: 2 } as never)).rejects.toThrow(
       /options\.batchSiz/,
     );
+  });
+
+  it('stops on abort between pages; running it again finishes the job', async () => {
+    const { store, encryption } = await setup();
+    for (let i = 0; i < 5; i++)
+      await encryption.encrypt('x', { ...contextOf(i), subject: `s${i}` });
+    const both = createLocalKeyProvider({ keys: { k1: kek1, k2: kek2 }, current: 'k2' });
+    const rotating = createFieldEncryption({ store, keyProvider: both });
+    const controller = new AbortController();
+    await expect(
+      rotating.rotateKeyEncryptionKey({
+        batchSize: 2,
+        signal: controller.signal,
+        onProgress: () => controller.abort(new Error('maintenance window over')),
+      }),
+    ).rejects.toThrow('maintenance window over');
+    const partly = await store.list({ purpose: 'subject', limit: 10 });
+    expect(partly.filter((row) => row.kekId === 'k2')).toHaveLength(2);
+    expect(await rotating.rotateKeyEncryptionKey()).toMatchObject({ rewrapped: 3 });
   });
 
   it('fails with KEY_PROVIDER_FAILED when the old key-encryption key is gone', async () => {

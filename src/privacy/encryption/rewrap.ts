@@ -11,7 +11,6 @@ import {
   assertOptionsObject,
   assertSignal,
 } from '../../core/options.js';
-import type { DataKeyPurpose } from '../data-key-store.js';
 import {
   ciphertextBytes,
   ciphertextVersion,
@@ -62,15 +61,17 @@ export interface RewrapReport {
   /** Values re-encrypted and written. */
   readonly rewrapped: number;
   /**
-   * Values left as they were: already under the newest field key, or under a subject's key
-   * (subject keys do not rotate).
+   * Values left as they were because their key is not an older field key: already under the
+   * newest one, under a subject's key (subject keys do not rotate; a shredded subject's values
+   * stay unreadable), or under a key the store does not hold.
    */
   readonly skipped: number;
   /** Values re-encrypted but changed meanwhile by someone else (left alone: the new write wins). */
   readonly conflicts: number;
   /**
-   * Values that cannot be read, left as they were: under a shredded or retired key, tampered, not
-   * a ciphertext. Rewrapping them is impossible; retiring their key loses nothing more.
+   * Values under an older field key that cannot be read, left as they were: under a retired key,
+   * tampered, read for another context, or not a ciphertext at all. Rewrapping them is
+   * impossible; retiring their key loses nothing more.
    */
   readonly unreadable: number;
   /** The field key values were rewrapped onto. */
@@ -163,6 +164,7 @@ export async function rewrapSource(
   const store = keyring.store;
   // Read the newest key from the store, not the cache: the job exists to reach it.
   const current = await keyring.current(true);
+  const fieldKeys = await fieldKeyIds(keyring);
   const totals = { scanned: 0, rewrapped: 0, skipped: 0, conflicts: 0, unreadable: 0 };
   let cursor: string | null = (await store.loadCursor(job)) ?? null;
   const report = (): RewrapReport => ({ ...totals, keyId: current.id, cursor });
@@ -178,7 +180,9 @@ export async function rewrapSource(
         const bytes = ciphertextBytes(row.ciphertext);
         ciphertextVersion(bytes);
         const keyId = headerKeyId(bytes);
-        if (keyId === current.id || (await purposeOf(keyring, keyId)) !== 'field') {
+        // A subject's value stays under the subject's key; a field key newer than the one the
+        // job started with (rotated meanwhile) needs nothing either.
+        if (keyId === current.id || !fieldKeys.has(keyId)) {
           totals.skipped++;
           continue;
         }
@@ -210,11 +214,20 @@ export async function rewrapSource(
   return report();
 }
 
-/** The purpose of key `id` (a cached key's, or the store's). */
-async function purposeOf(keyring: Keyring, id: number): Promise<DataKeyPurpose> {
-  const cached = keyring.cachedById(id);
-  if (cached !== undefined) return cached.purpose;
-  return (await keyring.byId(id)).purpose;
+/**
+ * The ids of every field key in the store. Field keys are few (one per rotation), and knowing
+ * them up front tells a subject's value from a field value without reading (or unwrapping) its
+ * key: a table of a million subjects' values costs no key-store read per row.
+ */
+async function fieldKeyIds(keyring: Keyring): Promise<Set<number>> {
+  const ids = new Set<number>();
+  let afterId = 0;
+  for (;;) {
+    const page = await keyring.store.list({ purpose: 'field', afterId, limit: 1000 });
+    for (const row of page) ids.add(row.id);
+    if (page.length < 1000) return ids;
+    afterId = (page[page.length - 1] as (typeof page)[number]).id;
+  }
 }
 
 /** Rewraps every data key onto the current key-encryption key. @internal */

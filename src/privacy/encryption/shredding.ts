@@ -21,7 +21,12 @@ export interface ShredAuditLog<Tx = unknown> {
   record(
     entry: AuditEntry,
     options?: { readonly transaction?: Tx },
-  ): Promise<{ readonly chain: string; readonly seq: number }>;
+  ): Promise<{
+    /** The record's chain. */
+    readonly chain: string;
+    /** Its sequence number in the chain. */
+    readonly seq: number;
+  }>;
 }
 
 /** Options of {@link FieldEncryption.shred}. */
