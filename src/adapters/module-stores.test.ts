@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { countedStatements } from '../../test/support/counted-statements.js';
 import { entityInsert } from '../../test/support/entity-rows.js';
 import { orderTotalRecord } from '../../test/support/lineage-records.js';
 import { describeWithRedis } from '../../test/support/services.js';
@@ -447,24 +448,6 @@ describe('outbox stores keep any JSON payload and any string headers exactly', (
 });
 
 describe('SQL saga stores: one statement (one round trip) per operation', () => {
-  /** The backend with its statements counted; methods run on the backend itself. */
-  function counted<B extends object>(backend: B): { backend: B; calls: () => number } {
-    let calls = 0;
-    const proxy = new Proxy(backend, {
-      get(target, key) {
-        const value = Reflect.get(target, key, target);
-        if (typeof value !== 'function') return value;
-        if (key === 'query' || key === 'execute') {
-          return (...args: unknown[]) => {
-            calls += 1;
-            return value.apply(target, args);
-          };
-        }
-        return value.bind(target);
-      },
-    });
-    return { backend: proxy, calls: () => calls };
-  }
   const engines = {
     SQLite: () => createSqliteBackend({ database: new Database(':memory:') }),
     PGlite: () =>
@@ -475,7 +458,7 @@ describe('SQL saga stores: one statement (one round trip) per operation', () => 
     '%s',
     async (_, open) => {
       const raw = open();
-      const { backend, calls } = counted(raw);
+      const { backend, calls } = countedStatements(raw);
       const store =
         raw.kind === 'sqlite'
           ? createSqliteSagaStore({ backend: backend as typeof raw & { kind: 'sqlite' } })

@@ -137,10 +137,10 @@ export interface DataKeyStore<Tx = unknown> {
   retire(id: number): Promise<DataKeyRow | undefined>;
   /**
    * Destroys the `subject` key of `subject`: its wrapped key and key-encryption key id are erased
-   * (not kept anywhere, not recoverable) and `shreddedAt` is set. Returns the tombstone, the
-   * existing one when already shredded (first time kept), or `undefined` when the subject never
-   * had a key — in which case a tombstone is stored anyway, so no key can be created for the
-   * subject afterwards.
+   * (no read returns them again; an engine that keeps old row versions on disk until it reclaims
+   * them says so in its store's documentation) and `shreddedAt` is set. Returns the tombstone: the
+   * existing one when already shredded (first time kept), or, when the subject never had a key,
+   * a new one with the next id, so no key can be created for the subject afterwards.
    */
   shred(subject: string): Promise<DataKeyRow>;
   /** The saved position of a resumable job (a rewrap), or `undefined`. */

@@ -22,8 +22,13 @@ import {
   type CrossProcessTarget,
   uniqueNamespace,
 } from './backend-conformance.js';
-import { type ProcessFulfilled, runInProcesses } from './multi-process.js';
-import { type ConformanceTestApi, caseRunner, importTarget } from './test-api.js';
+import {
+  assertTypeErrorNaming,
+  type ConformanceTestApi,
+  caseRunner,
+  importTarget,
+  runTargetWorkers,
+} from './test-api.js';
 
 /** Optional behaviour the suite tests only where the store has it. */
 export interface DataKeyStoreCapabilities {
@@ -102,15 +107,6 @@ function assertStoredAs(row: DataKeyRow, key: DataKeyCreate): DataKeyRow {
   });
   assert.ok(Number.isInteger(row.id) && row.id >= 1 && row.id <= 2 ** 32 - 1, `id ${row.id}`);
   return row;
-}
-
-/** Asserts that `promise` rejects with a `TypeError` whose message mentions `name`. */
-async function assertTypeError(promise: Promise<unknown>, name: string): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof TypeError, `expected a TypeError naming ${name}, got ${error}`);
-    assert.ok(error.message.includes(name), `"${error.message}" does not name ${name}`);
-    return true;
-  });
 }
 
 /** Asserts the racing creates of one named key agree: one created it, all got its row. */
@@ -431,7 +427,7 @@ export function describeDataKeyStoreConformance<S extends DataKeyStore>(
         [() => store.saveCursor('job', 7 as never), 'cursor'],
         [() => store.loadCursor(7 as never), 'job'],
       ];
-      for (const [call, field] of bad) await assertTypeError(call(), field);
+      for (const [call, field] of bad) await assertTypeErrorNaming(call(), field);
       assert.deepEqual(await store.list({ purpose: 'field', limit: 10 }), []);
       assert.equal(await store.loadCursor('job'), undefined);
     });
@@ -515,23 +511,17 @@ export function describeDataKeyStoreConformance<S extends DataKeyStore>(
       async () => {
         const namespace = uniqueNamespace('keys');
         const store = await open(namespace);
-        const results = await runInProcesses<DataKeyWorkerResult[]>({
-          module: fileURLToPath(import.meta.url),
-          exportName: 'dataKeyStoreConformanceWorker',
-          count: processes,
-          execArgv: (crossProcess as CrossProcessTarget).execArgv ?? [],
-          timeoutMs: PROCESS_TIMEOUT_MS,
-          args: {
-            module: (crossProcess as CrossProcessTarget).module,
-            exportName: (crossProcess as CrossProcessTarget).exportName,
-            namespace,
-            subject: 'raced',
-          } satisfies DataKeyWorkerArgs,
-        });
-        const all = results.flatMap((r) => {
-          assert.equal(r.status, 'fulfilled', `a process failed: ${JSON.stringify(r)}`);
-          return (r as ProcessFulfilled<DataKeyWorkerResult[]>).value;
-        });
+        const perProcess = await runTargetWorkers<DataKeyWorkerResult[]>(
+          fileURLToPath(import.meta.url),
+          'dataKeyStoreConformanceWorker',
+          crossProcess as CrossProcessTarget,
+          { namespace, subject: 'raced' } satisfies Omit<
+            DataKeyWorkerArgs,
+            'module' | 'exportName'
+          >,
+          PROCESS_TIMEOUT_MS,
+        );
+        const all = perProcess.flat();
         assert.equal(all.length, processes * PER_PROCESS);
         assert.equal(all.filter((r) => r.created).length, 1, 'one caller created the key');
         const key = await store.byName('subject', 'raced');

@@ -90,3 +90,10 @@ export {
   sagaStoreConformanceWorker,
 } from './saga-store-conformance.js';
 export type { ConformanceTestApi } from './test-api.js';
+export {
+  describeTokenVaultStoreConformance,
+  type TokenVaultStoreCapabilities,
+  type TokenVaultStoreConformanceOptions,
+  type TokenVaultStoreTarget,
+  tokenVaultStoreConformanceWorker,
+} from './token-vault-store-conformance.js';

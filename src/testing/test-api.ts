@@ -1,3 +1,7 @@
+import assert from 'node:assert/strict';
+import type { CrossProcessTarget } from './backend-conformance.js';
+import { type ProcessFulfilled, runInProcesses } from './multi-process.js';
+
 /** The slice of a test framework the conformance suites need; vitest, jest, node:test and mocha fit. */
 export interface ConformanceTestApi {
   /** Groups tests. */
@@ -84,4 +88,47 @@ export function caseRunner<S extends { close(): Promise<void> }>(
     timeout?: number,
   ) => (enabled ? it(title, fn, timeout) : test.it.skip(skipTitle(title, name, reason), () => {}));
   return { opened, it, itIf };
+}
+
+/**
+ * Asserts that `promise` rejects with a `TypeError` whose message mentions `name`.
+ *
+ * @internal
+ */
+export async function assertTypeErrorNaming(
+  promise: Promise<unknown>,
+  name: string,
+): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof TypeError, `expected a TypeError naming ${name}, got ${error}`);
+    assert.ok(error.message.includes(name), `"${error.message}" does not name ${name}`);
+    return true;
+  });
+}
+
+/**
+ * Runs the worker `exportName` of the suite module `suite` in the target's child processes, with
+ * `args` plus where the target is, and returns what each returned, asserting each succeeded.
+ *
+ * @internal
+ */
+export async function runTargetWorkers<R>(
+  suite: string,
+  exportName: string,
+  target: CrossProcessTarget,
+  args: object,
+  timeoutMs: number,
+): Promise<R[]> {
+  const results = await runInProcesses<R>({
+    module: suite,
+    exportName,
+    count: target.processes ?? 4,
+    execArgv: target.execArgv ?? [],
+    timeoutMs,
+    args: { ...args, module: target.module, exportName: target.exportName },
+  });
+  return results.map((r) => {
+    assert.equal(r.status, 'fulfilled', `a process failed: ${JSON.stringify(r)}`);
+    return (r as ProcessFulfilled<R>).value;
+  });
 }

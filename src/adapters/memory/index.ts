@@ -51,3 +51,9 @@ export {
   type MemorySagaStoreOptions,
   memorySagaStoreMigrations,
 } from './memory-saga-store.js';
+export {
+  createMemoryTokenVaultStore,
+  type MemoryTokenVaultStore,
+  type MemoryTokenVaultStoreOptions,
+  memoryTokenVaultStoreMigrations,
+} from './memory-token-vault-store.js';

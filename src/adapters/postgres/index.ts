@@ -73,3 +73,9 @@ export {
   type PostgresSagaStoreOptions,
   postgresSagaStoreMigrations,
 } from './postgres-saga-store.js';
+export {
+  createPostgresTokenVaultStore,
+  type PostgresTokenVaultStore,
+  type PostgresTokenVaultStoreOptions,
+  postgresTokenVaultStoreMigrations,
+} from './postgres-token-vault-store.js';

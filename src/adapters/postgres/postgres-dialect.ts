@@ -1,4 +1,4 @@
-import type { SqlDialect, SqlJsonRows } from '../sql/sql-dialect.js';
+import type { SqlBatchDelete, SqlDialect, SqlJsonRows } from '../sql/sql-dialect.js';
 import type { PostgresBackend } from './postgres-backend.js';
 
 /**
@@ -28,4 +28,14 @@ export const postgresJsonRows: SqlJsonRows = {
       ? `(r.value->>${i})`
       : `(r.value->>${i})::${type === 'json' ? 'jsonb' : 'bigint'}`,
   rowOrder: 'r.ord',
+};
+
+/**
+ * PostgreSQL's batch `DELETE` by `id`: rows another delete holds are skipped rather than waited
+ * for, and the ids are computed first as one array the `DELETE` probes the primary key with.
+ */
+export const postgresBatchDelete: SqlBatchDelete = {
+  key: 'id',
+  lock: 'FOR UPDATE SKIP LOCKED',
+  match: (key, subquery) => `${key} = ANY(ARRAY(${subquery}))`,
 };

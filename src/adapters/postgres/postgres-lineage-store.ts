@@ -7,7 +7,12 @@ import {
   lineageTable,
 } from '../sql/sql-lineage-store.js';
 import type { PostgresBackend } from './postgres-backend.js';
-import { POSTGRES_NOW_MS, postgresDialect, postgresJsonRows } from './postgres-dialect.js';
+import {
+  POSTGRES_NOW_MS,
+  postgresBatchDelete,
+  postgresDialect,
+  postgresJsonRows,
+} from './postgres-dialect.js';
 
 /** Options of {@link createPostgresLineageStore}. */
 export interface PostgresLineageStoreOptions {
@@ -95,10 +100,5 @@ const postgresLineageDialect: LineageSqlDialect<PostgresBackend> = {
   migrations: postgresLineageStoreMigrations,
   now: POSTGRES_NOW_MS,
   ...postgresJsonRows,
-  purge: {
-    key: 'id',
-    lock: 'FOR UPDATE SKIP LOCKED',
-    // The ids as one array, computed first: the DELETE then probes the primary key with them.
-    match: (key, subquery) => `${key} = ANY(ARRAY(${subquery}))`,
-  },
+  purge: postgresBatchDelete,
 };

@@ -52,6 +52,25 @@ export interface SqlJsonRows {
 }
 
 /**
+ * How one engine deletes a bounded batch of rows in one `DELETE`: the rows a subquery picks
+ * (`SELECT <key> … LIMIT n <lock>`), deleted by key.
+ */
+export interface SqlBatchDelete {
+  /** The column the subquery selects (`id`, or SQLite's `rowid`). */
+  readonly key: string;
+  /**
+   * Appended to the subquery: `FOR UPDATE SKIP LOCKED` where concurrent deletes should take
+   * different rows, empty where a write locks the whole database (SQLite).
+   */
+  readonly lock: string;
+  /**
+   * The `DELETE`'s condition on `key` over the rows `subquery` selects, spelled so the engine
+   * deletes them by key (PostgreSQL would hash-join `IN (subquery)` against the whole table).
+   */
+  match(key: string, subquery: string): string;
+}
+
+/**
  * JSON text for a JSON parameter (never the value itself: `pg` would turn arrays into PostgreSQL
  * arrays), or SQL NULL for `undefined`; throws `TypeError` for values JSON cannot hold.
  */

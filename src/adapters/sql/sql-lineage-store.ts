@@ -23,6 +23,7 @@ import {
   type NamedStatement,
   namedStatement,
   type SqlBackend,
+  type SqlBatchDelete,
   type SqlDialect,
   type SqlJsonRows,
 } from './sql-dialect.js';
@@ -83,21 +84,8 @@ export interface LineageSqlDialect<B extends SqlBackend> extends SqlJsonRows {
   readonly migrations: MigrationSet<B>;
   /** The engine's clock in epoch milliseconds, as an SQL expression. */
   readonly now: string;
-  /** How a purge's `DELETE` picks the rows it deletes. */
-  readonly purge: {
-    /** The column the subquery selects (`id`, or SQLite's `rowid`). */
-    readonly key: string;
-    /**
-     * Appended to the subquery: `FOR UPDATE SKIP LOCKED` where concurrent purges should take
-     * different rows, empty where a write locks the whole database (SQLite).
-     */
-    readonly lock: string;
-    /**
-     * The `DELETE`'s condition on `key` over the rows `subquery` selects, spelled so the engine
-     * deletes them by key (PostgreSQL would hash-join `IN (subquery)` against the whole table).
-     */
-    match(key: string, subquery: string): string;
-  };
+  /** How a purge's `DELETE` picks the rows it deletes, by the purge's own key column. */
+  readonly purge: SqlBatchDelete;
 }
 
 /**

@@ -57,3 +57,9 @@ export {
   type SqliteSagaStoreOptions,
   sqliteSagaStoreMigrations,
 } from './sqlite-saga-store.js';
+export {
+  createSqliteTokenVaultStore,
+  type SqliteTokenVaultStore,
+  type SqliteTokenVaultStoreOptions,
+  sqliteTokenVaultStoreMigrations,
+} from './sqlite-token-vault-store.js';

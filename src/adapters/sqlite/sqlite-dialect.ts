@@ -1,4 +1,4 @@
-import type { SqlDialect, SqlJsonRows } from '../sql/sql-dialect.js';
+import type { SqlBatchDelete, SqlDialect, SqlJsonRows } from '../sql/sql-dialect.js';
 import type { SqliteBackend } from './sqlite-backend.js';
 
 /**
@@ -23,4 +23,11 @@ export const sqliteJsonRows: SqlJsonRows = {
   rows: (placeholder) => `json_each(${placeholder}) AS r`,
   field: (i) => `json_extract(r.value, '$[${i}]')`,
   rowOrder: 'r.key',
+};
+
+/** SQLite's batch `DELETE` by `rowid` (a write locks the whole database: nothing to skip). */
+export const sqliteBatchDelete: SqlBatchDelete = {
+  key: 'rowid',
+  lock: '',
+  match: (key, subquery) => `${key} IN (${subquery})`,
 };

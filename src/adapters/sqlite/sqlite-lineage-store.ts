@@ -7,7 +7,12 @@ import {
   lineageTable,
 } from '../sql/sql-lineage-store.js';
 import type { SqliteBackend } from './sqlite-backend.js';
-import { SQLITE_NOW_MS, sqliteDialect, sqliteJsonRows } from './sqlite-dialect.js';
+import {
+  SQLITE_NOW_MS,
+  sqliteBatchDelete,
+  sqliteDialect,
+  sqliteJsonRows,
+} from './sqlite-dialect.js';
 
 /** Options of {@link createSqliteLineageStore}. */
 export interface SqliteLineageStoreOptions {
@@ -90,5 +95,5 @@ const sqliteLineageDialect: LineageSqlDialect<SqliteBackend> = {
   migrations: sqliteLineageStoreMigrations,
   now: SQLITE_NOW_MS,
   ...sqliteJsonRows,
-  purge: { key: 'rowid', lock: '', match: (key, subquery) => `${key} IN (${subquery})` },
+  purge: sqliteBatchDelete,
 };
