@@ -78,6 +78,19 @@ describe('classification', () => {
     ]);
   });
 
+  it('classifies every field a reused personal() schema is used in', () => {
+    const Email = personal(z.string(), { category: 'pii', handling: 'redact' });
+    const reused = createClassification(
+      z.object({ billing: z.object({ email: Email }), shipping: z.object({ email: Email }) }),
+    );
+    expect(reused.fields.map((field) => field.path)).toEqual(['billing.email', 'shipping.email']);
+    expect(
+      reused
+        .redactor()
+        .stringify({ billing: { email: 'a@example.com' }, shipping: { email: 'b@example.com' } }),
+    ).toBe('{"billing":{"email":"[REDACTED]"},"shipping":{"email":"[REDACTED]"}}');
+  });
+
   it('keeps the schema usable: personal() marks through zod .meta() and validation is unchanged', () => {
     expect(Customer.parse(customer)).toEqual(customer);
     expect(Customer.shape.email.meta()).toMatchObject({ privacy: { handling: 'mask' } });
