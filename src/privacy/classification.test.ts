@@ -91,6 +91,21 @@ describe('classification', () => {
     ).toBe('{"billing":{"email":"[REDACTED]"},"shipping":{"email":"[REDACTED]"}}');
   });
 
+  it('finds marked fields behind z.lazy(), and stops at a recursive schema', () => {
+    const email = personal(z.string(), { category: 'pii', handling: 'mask', mask: 'email' });
+    const Node: z.ZodType<unknown> = z.object({
+      email,
+      children: z.array(z.lazy(() => Node)),
+    });
+    const Schema = z.object({ owner: z.lazy(() => z.object({ email })), tree: Node });
+    const lazy = createClassification(Schema);
+    // A recursive schema is walked once (no path names every depth of it).
+    expect(lazy.fields.map((field) => field.path)).toEqual(['owner.email', 'tree.email']);
+    expect(lazy.redactor().stringify({ owner: { email: 'ana@example.com' } })).toBe(
+      '{"owner":{"email":"a***@example.com"}}',
+    );
+  });
+
   it('keeps the schema usable: personal() marks through zod .meta() and validation is unchanged', () => {
     expect(Customer.parse(customer)).toEqual(customer);
     expect(Customer.shape.email.meta()).toMatchObject({ privacy: { handling: 'mask' } });

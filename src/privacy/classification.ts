@@ -239,6 +239,10 @@ export function fieldsOfSchema(schema: unknown): Map<string, unknown> {
         walk(def.in, path);
         walk(def.out, path);
         break;
+      case 'lazy':
+        // The schema behind the getter (a recursive one is already in `seen`).
+        walk((node as { _zod: { innerType?: unknown } })._zod.innerType, path);
+        break;
       default:
         if ('innerType' in def) walk(def.innerType, path);
     }
