@@ -339,6 +339,8 @@ export function createFieldEncryption(options: FieldEncryptionOptions): FieldEnc
     rewrap(source, rewrap) {
       return rewrapSource(keyring, source, rewrap, {
         reencrypt: async (bytes, context, current) => {
+          // A malformed context from the source would make every value look unreadable.
+          checkContext(context);
           const version = ciphertextVersion(bytes);
           const plaintext = await open(bytes, context);
           try {
