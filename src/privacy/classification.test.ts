@@ -104,6 +104,12 @@ describe('classification', () => {
     expect(lazy.redactor().stringify({ owner: { email: 'ana@example.com' } })).toBe(
       '{"owner":{"email":"a***@example.com"}}',
     );
+    // A getter that builds a new schema on each call is followed once, not forever.
+    const next = (): z.ZodType => z.object({ email, next: z.lazy(next) });
+    expect(createClassification(z.object({ list: next() })).fields.map((f) => f.path)).toEqual([
+      'list.email',
+      'list.next.email',
+    ]);
   });
 
   it('keeps the schema usable: personal() marks through zod .meta() and validation is unchanged', () => {

@@ -239,10 +239,16 @@ export function fieldsOfSchema(schema: unknown): Map<string, unknown> {
         walk(def.in, path);
         walk(def.out, path);
         break;
-      case 'lazy':
-        // The schema behind the getter (a recursive one is already in `seen`).
+      case 'lazy': {
+        // The schema behind the getter. A recursive one is already in `seen`; a getter that
+        // builds a new schema on each call is, so it is followed once per path.
+        const getter = def.getter;
+        if (seen.has(getter)) break;
+        seen.add(getter);
         walk((node as { _zod: { innerType?: unknown } })._zod.innerType, path);
+        seen.delete(getter);
         break;
+      }
       default:
         if ('innerType' in def) walk(def.innerType, path);
     }
