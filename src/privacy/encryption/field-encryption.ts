@@ -123,7 +123,10 @@ export interface FieldEncryption {
    * Creates a new field key; this instance encrypts with it at once, other instances once their
    * cached newest key expires (`cacheTtlMs`). Older keys keep decrypting until retired.
    */
-  rotate(): Promise<{ readonly keyId: number }>;
+  rotate(): Promise<{
+    /** The new field key's id. */
+    readonly keyId: number;
+  }>;
   /**
    * Rewraps every data key not wrapped by the key provider's current key-encryption key onto it
    * (the data keys and the data do not change). Run it after adding a new key-encryption key and

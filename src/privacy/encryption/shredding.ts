@@ -21,7 +21,12 @@ export interface ShredAuditLog<Tx = unknown> {
   record(
     entry: AuditEntry,
     options?: { readonly transaction?: Tx },
-  ): Promise<{ readonly chain: string; readonly seq: number }>;
+  ): Promise<{
+    /** The audit chain the record was appended to. */
+    readonly chain: string;
+    /** The record's position in that chain. */
+    readonly seq: number;
+  }>;
 }
 
 /** Options of {@link FieldEncryption.shred}. */
