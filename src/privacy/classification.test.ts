@@ -78,6 +78,40 @@ describe('classification', () => {
     ]);
   });
 
+  it('classifies every field a reused personal() schema is used in', () => {
+    const Email = personal(z.string(), { category: 'pii', handling: 'redact' });
+    const reused = createClassification(
+      z.object({ billing: z.object({ email: Email }), shipping: z.object({ email: Email }) }),
+    );
+    expect(reused.fields.map((field) => field.path)).toEqual(['billing.email', 'shipping.email']);
+    expect(
+      reused
+        .redactor()
+        .stringify({ billing: { email: 'a@example.com' }, shipping: { email: 'b@example.com' } }),
+    ).toBe('{"billing":{"email":"[REDACTED]"},"shipping":{"email":"[REDACTED]"}}');
+  });
+
+  it('finds marked fields behind z.lazy(), and stops at a recursive schema', () => {
+    const email = personal(z.string(), { category: 'pii', handling: 'mask', mask: 'email' });
+    const Node: z.ZodType<unknown> = z.object({
+      email,
+      children: z.array(z.lazy(() => Node)),
+    });
+    const Schema = z.object({ owner: z.lazy(() => z.object({ email })), tree: Node });
+    const lazy = createClassification(Schema);
+    // A recursive schema is walked once (no path names every depth of it).
+    expect(lazy.fields.map((field) => field.path)).toEqual(['owner.email', 'tree.email']);
+    expect(lazy.redactor().stringify({ owner: { email: 'ana@example.com' } })).toBe(
+      '{"owner":{"email":"a***@example.com"}}',
+    );
+    // A getter that builds a new schema on each call is followed once, not forever.
+    const next = (): z.ZodType => z.object({ email, next: z.lazy(next) });
+    expect(createClassification(z.object({ list: next() })).fields.map((f) => f.path)).toEqual([
+      'list.email',
+      'list.next.email',
+    ]);
+  });
+
   it('keeps the schema usable: personal() marks through zod .meta() and validation is unchanged', () => {
     expect(Customer.parse(customer)).toEqual(customer);
     expect(Customer.shape.email.meta()).toMatchObject({ privacy: { handling: 'mask' } });

@@ -201,12 +201,14 @@ export function fieldsOfSchema(schema: unknown): Map<string, unknown> {
   const seen = new Set<unknown>();
   const walk = (node: unknown, path: string): void => {
     if (typeof node !== 'object' || node === null || seen.has(node)) return;
-    seen.add(node);
     const spec = privacyMeta(node);
     if (spec !== undefined && path !== '') {
       found.set(path, spec);
       return;
     }
+    // `seen` holds the schemas on the current path only (it stops recursion): a schema used in
+    // several fields is walked for each.
+    seen.add(node);
     const def = (node as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
     if (def === undefined) return;
     const child = (segment: string) =>
@@ -237,6 +239,16 @@ export function fieldsOfSchema(schema: unknown): Map<string, unknown> {
         walk(def.in, path);
         walk(def.out, path);
         break;
+      case 'lazy': {
+        // The schema behind the getter. A recursive one is already in `seen`; a getter that
+        // builds a new schema on each call is, so it is followed once per path.
+        const getter = def.getter;
+        if (seen.has(getter)) break;
+        seen.add(getter);
+        walk((node as { _zod: { innerType?: unknown } })._zod.innerType, path);
+        seen.delete(getter);
+        break;
+      }
       default:
         if ('innerType' in def) walk(def.innerType, path);
     }

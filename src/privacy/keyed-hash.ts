@@ -4,6 +4,8 @@
  * every candidate; without the key, a keyed hash cannot be.
  */
 import { createHmac, type KeyObject } from 'node:crypto';
+import { describeValue } from '../core/errors.js';
+import { assertKnownKeys } from '../core/options.js';
 
 /** The smallest key a keyed hasher accepts, in bytes. */
 export const MIN_HASH_KEY_BYTES = 32;
@@ -37,12 +39,14 @@ export interface KeyedHasher {
  * const emails = createKeyedHasher({ key: process.env.EMAIL_INDEX_KEY!, normalize: (e) => e.trim().toLowerCase() });
  * const emailIndex = emails.hash('Ana@Example.com', 'users.email');
  * ```
- * @throws TypeError when `key` is shorter than 32 bytes, or `normalize` is not a function.
+ * @throws TypeError when `key` is shorter than 32 bytes, `normalize` is not a function, or an
+ * option is unknown; `hash` throws a TypeError when `normalize` does not return a string.
  */
 export function createKeyedHasher(options: KeyedHasherOptions): KeyedHasher {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('options must be an object with a key');
   }
+  assertKnownKeys(options, ['key', 'normalize'], 'options');
   const key = hashKeyBytes(options.key, 'key');
   const normalize = options.normalize;
   if (normalize !== undefined && typeof normalize !== 'function') {
@@ -52,7 +56,14 @@ export function createKeyedHasher(options: KeyedHasherOptions): KeyedHasher {
     hash(value, context = '') {
       if (typeof value !== 'string') throw new TypeError('value must be a string');
       if (typeof context !== 'string') throw new TypeError('context must be a string');
-      return keyedHash(key, normalize === undefined ? value : normalize(value), context);
+      if (normalize === undefined) return keyedHash(key, value, context);
+      const normalized: unknown = normalize(value);
+      if (typeof normalized !== 'string') {
+        throw new TypeError(
+          `options.normalize must return a string, got ${describeValue(normalized)}`,
+        );
+      }
+      return keyedHash(key, normalized, context);
     },
   };
 }

@@ -15,6 +15,7 @@ import {
   createMemoryTokenVaultStore,
 } from '../adapters/memory/index.js';
 import { createAuditLog } from '../audit/index.js';
+import { FlowproofError } from '../core/errors.js';
 import { createClassification, personal } from './classification.js';
 import { createEncryptingProtector } from './encrypting-protector.js';
 import { createFieldEncryption } from './encryption/field-encryption.js';
@@ -208,6 +209,27 @@ describe('the tokenization vault', () => {
     expect(await rejection(vault.detokenize('tok_nothing'))).toMatchObject({
       code: 'TOKEN_UNKNOWN',
     });
+  });
+
+  it('an authorize hook that throws refuses (DETOKENIZE_DENIED, the error as cause), audited', async () => {
+    const { tokens, encryption, audit } = await world();
+    const crash = new RangeError('policy service down');
+    const vault = createTokenVault({
+      store: tokens,
+      encryption,
+      audit,
+      authorize: () => {
+        throw crash;
+      },
+    });
+    const token = await vault.tokenize('4111111111111111', { type: 'card' });
+    const denied = await rejection(vault.detokenize(token, { actor: { id: 'charger' } }));
+    expect(denied).toBeInstanceOf(FlowproofError);
+    expect(denied).toMatchObject({ code: 'DETOKENIZE_DENIED', cause: crash });
+    const page = await audit.query({ resource: { type: 'token', id: token } });
+    expect(page.records.map((record) => [record.actor?.id, record.result])).toEqual([
+      ['charger', { status: 'failure', errorCode: 'DETOKENIZE_DENIED' }],
+    ]);
   });
 
   it("a shredded subject's tokens no longer detokenize; deleteSubject removes them", async () => {

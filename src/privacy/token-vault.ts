@@ -42,7 +42,7 @@ export interface TokenVaultOptions {
   readonly encryption: FieldEncryption;
   /**
    * Decides whether a `detokenize` may proceed; a refusal is `DETOKENIZE_DENIED` (and audited).
-   * Default: every request is allowed — give one in production.
+   * A hook that throws refuses too, with its error as the `cause`. Default: every request is allowed — give one in production.
    */
   readonly authorize?: (request: DetokenizeRequest) => boolean | Promise<boolean>;
   /** Records one entry per `detokenize`, allowed or not. Default: none. */
@@ -197,11 +197,22 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
         actor: detokenize.actor,
         purpose: detokenize.purpose,
       };
-      if (authorize !== undefined && (await authorize(request)) !== true) {
-        await record(row, detokenize, 'DETOKENIZE_DENIED');
-        throw new FlowproofError('DETOKENIZE_DENIED', `Detokenizing a ${row.type} was refused`, {
-          details: { token, type: row.type },
-        });
+      if (authorize !== undefined) {
+        // A hook that throws refuses (fail closed), and the attempt is on the record all the same.
+        let allowed = false;
+        let failure: unknown;
+        try {
+          allowed = (await authorize(request)) === true;
+        } catch (error) {
+          failure = error;
+        }
+        if (!allowed) {
+          await record(row, detokenize, 'DETOKENIZE_DENIED');
+          throw new FlowproofError('DETOKENIZE_DENIED', `Detokenizing a ${row.type} was refused`, {
+            details: { token, type: row.type },
+            ...(failure === undefined ? {} : { cause: failure }),
+          });
+        }
       }
       let value: string;
       try {

@@ -24,8 +24,9 @@ const OPTION_KEYS = ['classification', 'params', 'detectors', 'censor'];
 
 /**
  * `url` (absolute, or a path with a query such as `req.url`) with personal data replaced: the
- * values of sensitive query parameters, and what the detectors find in the path and the other
- * parameters. The rest of the URL is kept as it was written.
+ * password of credentials written in it (`user:password@host`), the values of sensitive query
+ * parameters, and what the detectors find in the user name, the path and the other parameters.
+ * The rest of the URL is kept as it was written.
  *
  * @example
  * ```ts
@@ -67,10 +68,12 @@ export function redactUrl(url: string, options: UrlRedactionOptions = {}): strin
     }
     return redactText(decoded, detectors) === decoded ? text : censor;
   };
-  // Keep the scheme and host: only the path's segments can carry personal data.
-  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(head)?.[0] ?? '';
+  // Keep the scheme and host; the credentials (`user:password@`) and the path's segments can
+  // carry personal data.
+  const authority = /^([a-z][a-z0-9+.-]*:\/\/)([^/]*)/i.exec(head);
+  const origin = authority === null ? '' : `${authority[1]}${redactUserInfo(authority[2] ?? '')}`;
   const path = head
-    .slice(origin.length)
+    .slice(authority?.[0].length ?? 0)
     .split('/')
     .map((segment) => (segment === '' ? segment : scrub(segment)))
     .join('/');
@@ -91,6 +94,16 @@ export function redactUrl(url: string, options: UrlRedactionOptions = {}): strin
           .join('&')}`;
   const fragment = hashAt === -1 ? '' : `#${scrub(url.slice(hashAt + 1))}`;
   return `${origin}${path}${redactedQuery}${fragment}`;
+
+  /** `user:password@host`: the password always censored, the user name scrubbed. */
+  function redactUserInfo(hostPart: string): string {
+    const at = hostPart.lastIndexOf('@');
+    if (at === -1) return hostPart;
+    const userInfo = hostPart.slice(0, at);
+    const colon = userInfo.indexOf(':');
+    const user = colon === -1 ? userInfo : userInfo.slice(0, colon);
+    return `${scrub(user)}${colon === -1 ? '' : `:${censor}`}${hostPart.slice(at)}`;
+  }
 }
 
 function safeDecode(text: string): string {

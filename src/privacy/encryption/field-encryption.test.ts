@@ -201,6 +201,16 @@ describe('createFieldEncryption: encrypt and decrypt', () => {
       encryption.encrypt('x', { table: 't', column: 'c', row: 1 } as never),
     ).rejects.toThrow(/context\.row/);
     await expect(encryption.decrypt(null as never, users)).rejects.toThrow(TypeError);
+    // A misspelled `subject` would encrypt under the shared key, out of reach of shred().
+    await expect(
+      encryption.encrypt('x', { table: 't', column: 'c', subjet: 'user-1' } as never),
+    ).rejects.toThrow(/context\.subjet/);
+    await expect(
+      encryption.decrypt('x', { table: 't', column: 'c', rows: '1' } as never),
+    ).rejects.toThrow(/context\.rows/);
+    await expect(
+      encryption.blindIndex('x', { table: 't', column: 'c', colum: 'd' } as never),
+    ).rejects.toThrow(/context\.colum/);
     await expect(encryption.retire(0)).rejects.toThrow(/keyId/);
     expect(() => createFieldEncryption({} as never)).toThrow(/options\.store/);
     const { store, keyProvider } = await setup();

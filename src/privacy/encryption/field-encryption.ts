@@ -347,6 +347,8 @@ export function createFieldEncryption(options: FieldEncryptionOptions): FieldEnc
     rewrap(source, rewrap) {
       return rewrapSource(keyring, source, rewrap, {
         reencrypt: async (bytes, context, current) => {
+          // A malformed context from the source would make every value look unreadable.
+          checkContext(context);
           const version = ciphertextVersion(bytes);
           const plaintext = await open(bytes, context);
           try {
@@ -477,7 +479,10 @@ function checkText(value: unknown, name: string): asserts value is string {
     throw new TypeError(`${name} must be a string, got ${describeValue(value)}`);
 }
 
-/** Checks a context: table and column non-empty strings, row and subject strings when given. */
+/**
+ * Checks a context: table and column non-empty strings, row and subject strings when given, no
+ * other key (a misspelled `subject` would encrypt out of reach of `shred`).
+ */
 function checkContext(context: unknown): asserts context is EncryptionContext {
   const { table, column, row, subject } = (context ?? {}) as Record<string, unknown>;
   if (typeof context !== 'object' || context === null) {
@@ -485,6 +490,7 @@ function checkContext(context: unknown): asserts context is EncryptionContext {
       `context must be an object { table, column, row?, subject? }, got ${describeValue(context)}`,
     );
   }
+  assertKnownKeys(context, ['table', 'column', 'row', 'subject'], 'context');
   if (typeof table !== 'string' || table.length === 0) {
     throw new TypeError(`context.table must be a non-empty string, got ${describeValue(table)}`);
   }

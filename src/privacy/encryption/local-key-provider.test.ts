@@ -70,6 +70,27 @@ describe('createLocalKeyProvider', () => {
     );
   });
 
+  it('arguments swapped: a TypeError naming kekId, which never shows the key bytes', async () => {
+    const provider = createLocalKeyProvider({ keys: { a: kekA }, current: 'a' });
+    const wrapped = Buffer.from(await provider.wrap('a', dataKey));
+    const calls = [
+      () => provider.wrap(dataKey as never, 'a' as never),
+      () => provider.unwrap(wrapped as never, 'a' as never),
+    ];
+    for (const call of calls) {
+      let thrown: unknown;
+      try {
+        call();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(TypeError);
+      expect((thrown as Error).message).toMatch(/^kekId must be a string/);
+      expectNoLeak(inspect(thrown, { depth: 5 }), dataKey, wrapped);
+      expect(inspect(thrown, { depth: 5 })).not.toMatch(/\d+,\d+,\d+,\d+/);
+    }
+  });
+
   it('never shows its keys: util.inspect, JSON.stringify, errors', async () => {
     const provider = createLocalKeyProvider({ keys: { a: kekA, b: kekB }, current: 'a' });
     expectNoLeak(inspect(provider, { depth: 10, showHidden: true }), kekA, kekB);

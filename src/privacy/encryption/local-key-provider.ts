@@ -86,12 +86,16 @@ export function createLocalKeyProvider(options: LocalKeyProviderOptions): KeyPro
     );
   }
   const kekOf = (operation: 'wrap' | 'unwrap', kekId: unknown): KeyObject => {
-    const kek = typeof kekId === 'string' ? kekById.get(kekId) : undefined;
+    // Never String(kekId): with the arguments swapped, that would print the key's bytes.
+    if (typeof kekId !== 'string') {
+      throw new TypeError(`kekId must be a string, got ${describeValue(kekId)}`);
+    }
+    const kek = kekById.get(kekId);
     if (kek === undefined) {
       throw keyProviderFailed(
         operation,
-        String(kekId),
-        new Error(`no key-encryption key with id "${String(kekId)}"`),
+        kekId,
+        new Error(`no key-encryption key with id "${kekId}"`),
       );
     }
     return kek;

@@ -234,6 +234,28 @@ describe('rewrap', () => {
     );
     await expect(encryption.rewrap({} as never, { job: 'j' })).rejects.toThrow(/source/);
   });
+
+  it('a source giving a malformed context is a TypeError, never "unreadable" values', async () => {
+    // Counted unreadable, the values would look safe to lose by retiring their key.
+    const { encryption } = await setup();
+    const values = new Map([[1, await encryption.encrypt('a@example.com', contextOf(1))]]);
+    await encryption.rotate();
+    for (const context of [5, { table: 'users', column: 'email', rows: '1' }]) {
+      const { source } = memoryTable(values);
+      const malformed: RewrapSource = {
+        page: async (after, limit) =>
+          (await source.page(after, limit)).map((row) => ({ ...row, context: context as never })),
+        update: source.update,
+      };
+      await expect(encryption.rewrap(malformed, { job: `j-${typeof context}` })).rejects.toThrow(
+        expect.objectContaining({
+          name: 'TypeError',
+          message: expect.stringMatching(/\bcontext\b/),
+        }),
+      );
+    }
+    expect(await encryption.decrypt(values.get(1) as string, contextOf(1))).toBe('a@example.com');
+  });
 });
 
 describe('createSqliteRewrapSource', () => {

@@ -22,9 +22,9 @@ export interface ShredAuditLog<Tx = unknown> {
     entry: AuditEntry,
     options?: { readonly transaction?: Tx },
   ): Promise<{
-    /** The record's chain. */
+    /** The audit chain the record was appended to. */
     readonly chain: string;
-    /** Its sequence number in the chain. */
+    /** The record's position in that chain. */
     readonly seq: number;
   }>;
 }
