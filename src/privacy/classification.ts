@@ -3,7 +3,7 @@
  * classification drives log redaction, masked API views, the encrypted storage form, what may be
  * sent to a third party, the audit protector and the data map retention needs.
  */
-import { assertKnownKeys, assertOptionsObject, readObject } from '../core/options.js';
+import { assertKnownKeys, readable, readObject } from '../core/options.js';
 import {
   type AllowList,
   compileAllowList,
@@ -116,7 +116,7 @@ const SPEC_KEYS = ['category', 'handling', 'mask', 'subject', 'hash', 'tokenType
  * @throws TypeError when `schema` is not a zod 4 schema or `spec` is not a valid classification.
  */
 export function personal<S>(schema: S, spec: FieldClassificationSpec): S {
-  const meta = (schema as { meta?: unknown } | null)?.meta;
+  const meta = readable('schema', () => (schema as { meta?: unknown } | null)?.meta);
   if (typeof meta !== 'function') {
     throw new TypeError(
       'schema must be a zod 4 schema (with .meta()); for other validators classify fields by path with createClassification({ fields })',
@@ -363,16 +363,18 @@ export function createClassification(
   schemaOrOptions: unknown,
   maybeOptions?: ClassificationOptions,
 ): Classification {
-  const schemaGiven =
-    typeof schemaOrOptions === 'object' &&
-    schemaOrOptions !== null &&
-    ('_zod' in schemaOrOptions || '~standard' in schemaOrOptions);
-  const options = (schemaGiven ? (maybeOptions ?? {}) : schemaOrOptions) as ClassificationOptions;
+  const schemaGiven = readable(
+    'options',
+    () =>
+      typeof schemaOrOptions === 'object' &&
+      schemaOrOptions !== null &&
+      ('_zod' in schemaOrOptions || '~standard' in schemaOrOptions),
+  );
+  let options = (schemaGiven ? (maybeOptions ?? {}) : schemaOrOptions) as ClassificationOptions;
   if (!schemaGiven && maybeOptions !== undefined) {
     throw new TypeError('schema must be a zod schema when options are given second');
   }
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, OPTION_KEYS, 'options');
+  options = readObject(options, 'options', OPTION_KEYS.join(' ')) as unknown as typeof options;
   const specs = schemaGiven ? fieldsOfSchema(schemaOrOptions) : new Map<string, unknown>();
   if (options.fields !== undefined) {
     for (const [path, spec] of Object.entries(readObject(options.fields, 'options.fields'))) {
@@ -461,8 +463,7 @@ function classificationRedactor(
   fields: readonly CompiledField[],
   options: ClassificationRedactorOptions,
 ): Redactor {
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, ['detectors', 'keys', 'anywhere'], 'options');
+  options = readObject(options, 'options', 'detectors keys anywhere') as unknown as typeof options;
   const { anywhere = true } = options;
   const pathsOf = (field: CompiledField) =>
     anywhere ? [field.field.path, `**.${field.field.path}`] : [field.field.path];

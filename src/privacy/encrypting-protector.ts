@@ -11,7 +11,7 @@ import {
   type AuditProtector,
 } from '../audit/audit-protector.js';
 import { isFlowproofError } from '../core/errors.js';
-import { assertKnownKeys, assertOptionsObject } from '../core/options.js';
+import { readObject } from '../core/options.js';
 import type { Classification } from './classification.js';
 import type { FieldEncryption } from './encryption/field-encryption.js';
 
@@ -49,8 +49,7 @@ const AUDIT_TABLE = 'audit';
  * @throws TypeError when `encryption` is missing or `classification` is not one.
  */
 export function createEncryptingProtector(options: EncryptingProtectorOptions): AuditProtector {
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, OPTION_KEYS, 'options');
+  options = readObject(options, 'options', OPTION_KEYS.join(' ')) as unknown as typeof options;
   const { encryption, classification } = options;
   if (
     typeof encryption !== 'object' ||

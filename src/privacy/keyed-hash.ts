@@ -5,7 +5,7 @@
  */
 import { createHmac, type KeyObject } from 'node:crypto';
 import { describeValue } from '../core/errors.js';
-import { assertKnownKeys } from '../core/options.js';
+import { readable, readObject } from '../core/options.js';
 
 /** The smallest key a keyed hasher accepts, in bytes. */
 export const MIN_HASH_KEY_BYTES = 32;
@@ -43,12 +43,9 @@ export interface KeyedHasher {
  * option is unknown; `hash` throws a TypeError when `normalize` does not return a string.
  */
 export function createKeyedHasher(options: KeyedHasherOptions): KeyedHasher {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('options must be an object with a key');
-  }
-  assertKnownKeys(options, ['key', 'normalize'], 'options');
-  const key = hashKeyBytes(options.key, 'key');
-  const normalize = options.normalize;
+  const read = readObject(options, 'options', 'key normalize');
+  const key = hashKeyBytes(read.key, 'options.key');
+  const normalize = read.normalize as KeyedHasherOptions['normalize'];
   if (normalize !== undefined && typeof normalize !== 'function') {
     throw new TypeError('normalize must be a function');
   }
@@ -84,7 +81,7 @@ export function keyedHash(key: Uint8Array | KeyObject, value: string, context: s
 /** The bytes of a secret key given as bytes or base64 text, checked for length. @internal */
 export function hashKeyBytes(key: unknown, name: string): Uint8Array {
   let bytes: Uint8Array | undefined;
-  if (key instanceof Uint8Array) bytes = key;
+  if (readable(name, () => key instanceof Uint8Array)) bytes = key as Uint8Array;
   else if (typeof key === 'string' && /^[A-Za-z0-9+/_-]+={0,2}$/.test(key)) {
     bytes = Buffer.from(key, key.includes('-') || key.includes('_') ? 'base64url' : 'base64');
   }

@@ -5,7 +5,7 @@
  * enough of is masked whole.
  */
 import { describeValue } from '../core/errors.js';
-import { assertInteger, assertKnownKeys, assertOptionsObject } from '../core/options.js';
+import { assertInteger, readObject } from '../core/options.js';
 
 /** Options of {@link maskText}. */
 export interface MaskTextOptions {
@@ -55,8 +55,11 @@ const SURROGATE = /[\ud800-\udfff]/;
  */
 export function maskText(value: string, options: MaskTextOptions = {}): string {
   assertString(value, 'value');
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, MASK_TEXT_OPTIONS, 'options');
+  options = readObject(
+    options,
+    'options',
+    MASK_TEXT_OPTIONS.join(' '),
+  ) as unknown as typeof options;
   const { keepStart = 0, keepEnd = 0, char = '*' } = options;
   assertInteger(keepStart, 'options.keepStart', 0);
   assertInteger(keepEnd, 'options.keepEnd', 0);

@@ -5,7 +5,7 @@
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { describeValue, FlowproofError } from '../core/errors.js';
-import { assertInteger, assertKnownKeys, assertOptionsObject } from '../core/options.js';
+import { assertInteger, readObject } from '../core/options.js';
 
 /** scrypt's cost parameters. */
 export interface PasswordHashParams {
@@ -158,8 +158,7 @@ export function passwordNeedsRehash(stored: string, params?: PasswordHashParams)
 /** The checked parameters, defaults filled in. */
 function checkParams(params: PasswordHashParams | undefined): Required<PasswordHashParams> {
   if (params === undefined) return DEFAULT_PASSWORD_HASH_PARAMS;
-  assertOptionsObject(params, 'params');
-  assertKnownKeys(params, PARAM_KEYS, 'params');
+  params = readObject(params, 'params', PARAM_KEYS.join(' ')) as unknown as typeof params;
   const {
     logN = DEFAULT_PASSWORD_HASH_PARAMS.logN,
     blockSize = DEFAULT_PASSWORD_HASH_PARAMS.blockSize,

@@ -5,7 +5,7 @@
  * are (a token is detokenized on purpose, with authorization; a hash never comes back).
  */
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
-import { assertKnownKeys, assertNonEmptyString, assertOptionsObject } from '../core/options.js';
+import { assertNonEmptyString, readObject } from '../core/options.js';
 import type { CompiledField } from './classification.js';
 import type { FieldEncryption } from './encryption/field-encryption.js';
 import { findAt, REMOVE, replaceAt } from './field-paths.js';
@@ -199,8 +199,7 @@ function rowOf(options: StorageFormOptions): { row?: string } {
 }
 
 function checkOptions(options: StorageFormOptions, keys: readonly string[], name: string): void {
-  assertOptionsObject(options, name);
-  assertKnownKeys(options, keys, name);
+  options = readObject(options, name, keys.join(' ')) as unknown as typeof options;
   assertNonEmptyString(options.table, `${name}.table`);
   if (options.row !== undefined) assertNonEmptyString(options.row, `${name}.row`);
 }

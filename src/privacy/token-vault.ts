@@ -9,9 +9,8 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import {
   assertFunction,
-  assertKnownKeys,
   assertNonEmptyString,
-  assertOptionsObject,
+  readObject,
   unstorableText,
 } from '../core/options.js';
 import type { FieldEncryption } from './encryption/field-encryption.js';
@@ -109,8 +108,7 @@ const DELETE_BATCH = 1000;
  * @throws TypeError naming the option when an option is missing or malformed.
  */
 export function createTokenVault(options: TokenVaultOptions): TokenVault {
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, OPTION_KEYS, 'options');
+  options = readObject(options, 'options', OPTION_KEYS.join(' ')) as unknown as typeof options;
   const { store, encryption, authorize, audit, prefix = 'tok_' } = options;
   if (typeof store !== 'object' || store === null || typeof store.put !== 'function') {
     throw new TypeError('store must be a token-vault store (e.g. createPostgresTokenVaultStore)');
@@ -162,8 +160,11 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
       if (typeof value !== 'string' || value === '') {
         throw new TypeError('value must be a non-empty string');
       }
-      assertOptionsObject(tokenize, 'options');
-      assertKnownKeys(tokenize, TOKENIZE_KEYS, 'options');
+      tokenize = readObject(
+        tokenize,
+        'options',
+        TOKENIZE_KEYS.join(' '),
+      ) as unknown as typeof tokenize;
       const { type, tenant = '', subject } = tokenize;
       assertNonEmptyString(type, 'type');
       if (typeof tenant !== 'string') throw new TypeError('tenant must be a string');
@@ -181,8 +182,11 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
 
     async detokenize(token, detokenize = {}) {
       assertNonEmptyString(token, 'token');
-      assertOptionsObject(detokenize, 'options');
-      assertKnownKeys(detokenize, DETOKENIZE_KEYS, 'options');
+      detokenize = readObject(
+        detokenize,
+        'options',
+        DETOKENIZE_KEYS.join(' '),
+      ) as unknown as typeof detokenize;
       const row = await store.get(token);
       if (row === undefined) {
         throw new FlowproofError('TOKEN_UNKNOWN', 'No value is stored under this token', {

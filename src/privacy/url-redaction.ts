@@ -3,7 +3,7 @@
  * (`/users/123-45-6789/profile`) or a query string (`?email=…`) leaks to all of them. Design URLs
  * with opaque ids; for the URLs already out there, redact before logging.
  */
-import { assertKnownKeys, assertOptionsObject } from '../core/options.js';
+import { readObject } from '../core/options.js';
 import type { Classification } from './classification.js';
 import { redactText } from './detectors/redact-text.js';
 import type { TextDetector } from './text-detector.js';
@@ -37,8 +37,7 @@ const OPTION_KEYS = ['classification', 'params', 'detectors', 'censor'];
  */
 export function redactUrl(url: string, options: UrlRedactionOptions = {}): string {
   if (typeof url !== 'string') throw new TypeError('url must be a string');
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, OPTION_KEYS, 'options');
+  options = readObject(options, 'options', OPTION_KEYS.join(' ')) as unknown as typeof options;
   const { classification, params = [], detectors = [], censor = '[REDACTED]' } = options;
   if (!Array.isArray(params) || params.some((name) => typeof name !== 'string')) {
     throw new TypeError('options.params must be an array of parameter names');

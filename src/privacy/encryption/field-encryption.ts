@@ -12,7 +12,7 @@ import {
 } from 'node:crypto';
 import { describeValue, FlowproofError } from '../../core/errors.js';
 import { assertLogger, type Logger, logEvent, silentLogger } from '../../core/logger.js';
-import { assertInteger, assertKnownKeys, assertOptionsObject } from '../../core/options.js';
+import { assertInteger, assertKnownKeys, readObject, unreadable } from '../../core/options.js';
 import type { DataKeyStore } from '../data-key-store.js';
 import { keyedHash } from '../keyed-hash.js';
 import {
@@ -212,12 +212,11 @@ function writeRandomIv(target: Buffer, at: number): void {
  * `cacheTtlMs`, `maxCachedKeys` or `logger`, an unknown option.
  */
 export function createFieldEncryption(options: FieldEncryptionOptions): FieldEncryption {
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(
+  options = readObject(
     options,
-    ['store', 'keyProvider', 'cacheTtlMs', 'maxCachedKeys', 'logger'],
     'options',
-  );
+    'store keyProvider cacheTtlMs maxCachedKeys logger',
+  ) as unknown as typeof options;
   const {
     store,
     keyProvider,
@@ -484,13 +483,20 @@ function checkText(value: unknown, name: string): asserts value is string {
  * other key (a misspelled `subject` would encrypt out of reach of `shred`).
  */
 function checkContext(context: unknown): asserts context is EncryptionContext {
-  const { table, column, row, subject } = (context ?? {}) as Record<string, unknown>;
   if (typeof context !== 'object' || context === null) {
     throw new TypeError(
       `context must be an object { table, column, row?, subject? }, got ${describeValue(context)}`,
     );
   }
-  assertKnownKeys(context, ['table', 'column', 'row', 'subject'], 'context');
+  // One plain copy, read once: a proxy or getter that throws is named, never passed through.
+  let fields: Record<string, unknown>;
+  try {
+    fields = { ...context };
+  } catch (cause) {
+    throw unreadable('context', cause);
+  }
+  assertKnownKeys(fields, ['table', 'column', 'row', 'subject'], 'context');
+  const { table, column, row, subject } = fields;
   if (typeof table !== 'string' || table.length === 0) {
     throw new TypeError(`context.table must be a non-empty string, got ${describeValue(table)}`);
   }

@@ -12,7 +12,7 @@ import {
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeValue } from '../../core/errors.js';
-import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
+import { assertOptionsObject, readObject } from '../../core/options.js';
 import { type KeyProvider, keyProviderFailed } from './key-provider.js';
 
 /** The size of a key-encryption key, in bytes (AES-256). */
@@ -71,8 +71,7 @@ export interface LocalKeyEnvOptions extends LocalKeySourceOptions {
  * key), no keys, or `current` not among them.
  */
 export function createLocalKeyProvider(options: LocalKeyProviderOptions): KeyProvider {
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, ['keys', 'current'], 'options');
+  options = readObject(options, 'options', 'keys current') as unknown as typeof options;
   const { keys, current } = options;
   assertOptionsObject(keys, 'options.keys');
   const kekById = new Map<string, KeyObject>();
@@ -158,8 +157,7 @@ export function localKeyProviderFromEnv(
   options: LocalKeyEnvOptions = {},
 ): KeyProvider {
   assertOptionsObject(env, 'env');
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, ['prefix', 'current'], 'options');
+  options = readObject(options, 'options', 'prefix current') as unknown as typeof options;
   const prefix = options.prefix ?? 'FLOWPROOF_KEK_';
   if (typeof prefix !== 'string' || prefix.length === 0) {
     throw new TypeError(`options.prefix must be a non-empty string, got ${describeValue(prefix)}`);
@@ -194,8 +192,7 @@ export function localKeyProviderFromFiles(
   if (typeof dir !== 'string' || dir.length === 0) {
     throw new TypeError(`dir must be a directory path, got ${describeValue(dir)}`);
   }
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, ['current'], 'options');
+  options = readObject(options, 'options', 'current') as unknown as typeof options;
   let names: string[];
   try {
     names = readdirSync(dir);

@@ -5,12 +5,7 @@
  */
 import { describeValue, FlowproofError } from '../../core/errors.js';
 import { logEvent } from '../../core/logger.js';
-import {
-  assertInteger,
-  assertKnownKeys,
-  assertOptionsObject,
-  assertSignal,
-} from '../../core/options.js';
+import { assertInteger, assertSignal, readable, readObject } from '../../core/options.js';
 import {
   ciphertextBytes,
   ciphertextVersion,
@@ -144,14 +139,21 @@ export async function rewrapSource(
   reencryptor: Reencryptor,
 ): Promise<RewrapReport> {
   if (
-    typeof (source as Partial<RewrapSource> | null)?.page !== 'function' ||
-    typeof source.update !== 'function'
+    !readable(
+      'source',
+      () =>
+        typeof (source as Partial<RewrapSource> | null)?.page === 'function' &&
+        typeof source.update === 'function',
+    )
   ) {
     throw new TypeError('source must be a RewrapSource { page(), update() }');
   }
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, ['job', 'batchSize', 'signal', 'onProgress'], 'options');
-  const { job, batchSize = 500, signal, onProgress } = options;
+  const {
+    job,
+    batchSize = 500,
+    signal,
+    onProgress,
+  } = readObject(options, 'options', 'job batchSize signal onProgress') as Partial<RewrapOptions>;
   if (typeof job !== 'string' || job.length === 0) {
     throw new TypeError(`options.job must be a non-empty string, got ${describeValue(job)}`);
   }
@@ -235,9 +237,15 @@ export async function rotateKeyEncryptionKey(
   keyring: Keyring,
   options: KeyEncryptionKeyRotationOptions,
 ): Promise<KeyEncryptionKeyRotation> {
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, ['batchSize', 'signal', 'onProgress'], 'options');
-  const { batchSize = 500, signal, onProgress } = options;
+  const {
+    batchSize = 500,
+    signal,
+    onProgress,
+  } = readObject(
+    options,
+    'options',
+    'batchSize signal onProgress',
+  ) as Partial<KeyEncryptionKeyRotationOptions>;
   assertInteger(batchSize, 'options.batchSize', 1, 100_000);
   assertSignal(signal);
   if (onProgress !== undefined && typeof onProgress !== 'function') {

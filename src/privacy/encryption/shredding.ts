@@ -5,7 +5,7 @@
 import type { AuditActor, AuditEntry } from '../../audit/audit-entry.js';
 import { describeValue } from '../../core/errors.js';
 import { logEvent } from '../../core/logger.js';
-import { assertKnownKeys, assertOptionsObject } from '../../core/options.js';
+import { readObject } from '../../core/options.js';
 import type { DataKeyStore } from '../data-key-store.js';
 import type { Keyring } from './keyring.js';
 
@@ -71,8 +71,11 @@ export async function shredSubject(
   if (typeof subject !== 'string' || subject.length === 0) {
     throw new TypeError(`subject must be a non-empty string, got ${describeValue(subject)}`);
   }
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(options, ['audit', 'transaction', 'actor', 'reason'], 'options');
+  options = readObject(
+    options,
+    'options',
+    'audit transaction actor reason',
+  ) as unknown as typeof options;
   const { audit, transaction, actor, reason } = options;
   if (
     audit !== undefined &&

@@ -3,7 +3,7 @@
  * the table's key, compare-and-set updates (a value written meanwhile is left alone).
  */
 import { describeValue } from '../../core/errors.js';
-import { assertKnownKeys, assertOptionsObject, assertSqlIdentifier } from '../../core/options.js';
+import { assertSqlIdentifier, readObject } from '../../core/options.js';
 import type { EncryptionContext } from './ciphertext-format.js';
 import type { RewrapRow, RewrapSource, RewrapUpdate } from './rewrap.js';
 
@@ -92,12 +92,11 @@ function createSqlRewrapSource(
   options: SqlRewrapSourceOptions,
   kind: 'postgres' | 'sqlite',
 ): RewrapSource {
-  assertOptionsObject(options, 'options');
-  assertKnownKeys(
+  options = readObject(
     options,
-    ['backend', 'table', 'keyColumn', 'column', 'contextColumns', 'context'],
     'options',
-  );
+    'backend table keyColumn column contextColumns context',
+  ) as unknown as typeof options;
   const { backend, context, contextColumns = [] } = options;
   if (
     (backend as Partial<RewrapSqlBackend> | null)?.kind !== kind ||
