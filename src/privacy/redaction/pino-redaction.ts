@@ -18,15 +18,23 @@ export type PinoLogMethod = (...args: never[]) => void;
 export interface PinoRedactionBaseOptions {
   /** Your formatters: `log` and `bindings` run first, then redaction on what they return. */
   readonly formatters?: {
+    /** pino's `formatters.level`, kept as it is. */
     level?(label: string, number: number): object;
+    /** Your bindings formatter, run before the bindings are redacted. */
     bindings?(bindings: Record<string, unknown>): object;
+    /** Your log formatter, run before the line is redacted. */
     log?(object: Record<string, unknown>): Record<string, unknown>;
   };
   /** Your serializers: each runs first, then redaction on its output at its key. */
-  readonly serializers?: { readonly [key: string]: PinoSerializer['serialize'] };
+  readonly serializers?: {
+    /** The serializer of the key. */
+    readonly [key: string]: PinoSerializer['serialize'];
+  };
   /** Your hooks: `logMethod` runs first; what it passes on is redacted. */
   readonly hooks?: {
+    /** Your `logMethod` hook, run before the message and its arguments are redacted. */
     logMethod?(this: unknown, args: unknown[], method: PinoLogMethod, level: number): void;
+    /** pino's `streamWrite` hook, kept as it is. */
     streamWrite?(s: string): string;
   };
   /** Your `onChild`: called after the child's bindings are redacted. */
@@ -40,26 +48,39 @@ export interface PinoRedactionBaseOptions {
 /** A pino serializer: a value in, what to log out. */
 export interface PinoSerializer {
   // A method signature: serializers typed for their own input (`(req: Request) => …`) fit.
+  /** What to log for `value`. */
   serialize(value: unknown): unknown;
 }
 
 /** The options {@link pinoRedaction} returns: yours with redaction woven into these four. */
 export interface PinoRedactionOptions {
+  /** Your formatters, with the line and the root bindings redacted after them. */
   readonly formatters: {
+    /** Your `formatters.level`, when you gave one. */
     readonly level?: (label: string, number: number) => object;
+    /** Redacts the root logger's bindings (after yours). */
     readonly bindings: (bindings: Record<string, unknown>) => object;
+    /** Redacts each line's object (after yours). */
     readonly log: (object: Record<string, unknown>) => Record<string, unknown>;
   };
-  readonly serializers: { readonly [key: string]: (value: unknown) => unknown };
+  /** Your serializers and the error keys', each followed by redaction of its output. */
+  readonly serializers: {
+    /** The serializer of the key. */
+    readonly [key: string]: (value: unknown) => unknown;
+  };
+  /** Your hooks, with the message and its arguments redacted (when detectors are given). */
   readonly hooks: {
+    /** Redacts the message and string arguments, after your `logMethod`. */
     readonly logMethod: (
       this: unknown,
       args: unknown[],
       method: PinoLogMethod,
       level: number,
     ) => void;
+    /** Your `streamWrite`, when you gave one. */
     readonly streamWrite?: (s: string) => string;
   };
+  /** Redacts each child logger's own bindings, then calls your `onChild`. */
   readonly onChild: (child: object) => void;
 }
 
