@@ -104,7 +104,9 @@ const SPEC_KEYS = ['category', 'handling', 'mask', 'subject', 'hash', 'tokenType
  * Marks a zod schema as holding sensitive data (through zod's own `.meta()`, under the key
  * `privacy`), so {@link createClassification} finds it. Mark the schema as it appears in the
  * object: a schema made from the marked one afterwards (`.min(3)`, `.transform(…)`) is a new
- * schema without the mark; `.optional()` and `.nullable()` keep it.
+ * schema without the mark; `.optional()` and `.nullable()` keep it. A recursive schema (a
+ * `z.lazy()` that refers to itself) is classified down to its first repetition: classify deeper
+ * levels by path, or redact logs with a `**` path.
  *
  * @example
  * ```ts

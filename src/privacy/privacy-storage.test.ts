@@ -232,6 +232,18 @@ describe('the tokenization vault', () => {
     ]);
   });
 
+  it("two subjects with one value hold two tokens: erasing one leaves the other's", async () => {
+    const { vault, encryption } = await world();
+    const shared = '4111111111111111';
+    const ana = await vault.tokenize(shared, { type: 'card', subject: 'ana' });
+    const rui = await vault.tokenize(shared, { type: 'card', subject: 'rui' });
+    expect(rui).not.toBe(ana);
+    expect(await vault.tokenize(shared, { type: 'card', subject: 'ana' })).toBe(ana);
+    await encryption.shred('ana');
+    await vault.deleteSubject('ana');
+    expect(await vault.detokenize(rui, { actor: { id: 'p', type: 'payments' } })).toBe(shared);
+  });
+
   it("a shredded subject's tokens no longer detokenize; deleteSubject removes them", async () => {
     const { vault, encryption } = await world();
     const token = await vault.tokenize('078-05-1120', { type: 'ssn', subject: 'u-2' });

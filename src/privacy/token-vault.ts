@@ -71,8 +71,8 @@ export interface DetokenizeOptions {
 /** What {@link createTokenVault} returns. */
 export interface TokenVault {
   /**
-   * The token for `value`: the same value, type and tenant always give the same token, so
-   * tokenizing again is idempotent and stores nothing new. One round trip to the store.
+   * The token for `value`: the same value, type, tenant and subject always give the same token,
+   * so tokenizing again is idempotent and stores nothing new. One round trip to the store.
    */
   tokenize(value: string, options: TokenizeOptions): Promise<string>;
   /**
@@ -128,12 +128,14 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
     throw new TypeError('prefix must be text of at most 32 characters');
   }
   let tokenKey: Promise<Uint8Array> | undefined;
-  const tokenOf = async (value: string, type: string, tenant: string) => {
+  // The subject is part of the token: two people with the same card number hold two tokens, so
+  // erasing one of them never takes the other's value with it.
+  const tokenOf = async (value: string, type: string, tenant: string, subject: string) => {
     tokenKey ??= encryption.indexKey(TOKEN_KEY).catch((error: unknown) => {
       tokenKey = undefined;
       throw error;
     });
-    const hash = keyedHash(await tokenKey, value, `${tenant}\u0000${type}`);
+    const hash = keyedHash(await tokenKey, value, `${tenant}\u0000${type}\u0000${subject}`);
     return `${prefix}${hash.slice(0, TOKEN_HASH_LENGTH)}`;
   };
 
@@ -169,7 +171,7 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
       assertNonEmptyString(type, 'type');
       if (typeof tenant !== 'string') throw new TypeError('tenant must be a string');
       if (subject !== undefined) assertNonEmptyString(subject, 'subject');
-      const token = await tokenOf(value, type, tenant);
+      const token = await tokenOf(value, type, tenant, subject ?? '');
       const ciphertext = await encryption.encrypt(value, {
         table: VAULT_TABLE,
         column: type,
