@@ -56,13 +56,13 @@ export function createEncryptingProtector(options: EncryptingProtectorOptions): 
     encryption === null ||
     typeof encryption.encrypt !== 'function'
   ) {
-    throw new TypeError('encryption must be a field encryption (createFieldEncryption)');
+    throw new TypeError('options.encryption must be a field encryption (createFieldEncryption)');
   }
   if (
     classification !== undefined &&
     (typeof classification !== 'object' || typeof classification?.fieldAt !== 'function')
   ) {
-    throw new TypeError('classification must be a classification (createClassification)');
+    throw new TypeError('options.classification must be a classification (createClassification)');
   }
   const treatment = (field: AuditProtectedField): 'keep' | 'encrypt' | 'redact' => {
     if (classification === undefined) return field.subject === undefined ? 'keep' : 'encrypt';

@@ -38,10 +38,10 @@ describe('privacy entries given odd arguments', () => {
     await fc.assert(
       fc.asyncProperty(oddValue, async (make) => {
         // An odd object may be read as a schema or as options: either is named.
-        await expectNoEngineError('(options|schema|fields\\[\\S+\\])', () =>
+        await expectNoEngineError('(options|schema|fields\\[.+?\\])', () =>
           createClassification(make() as never),
         );
-        await expectNoEngineError('(options|fields\\[\\S+\\])', () =>
+        await expectNoEngineError('(options|fields\\[.+?\\])', () =>
           createClassification({ fields: make() } as never),
         );
         await expectNoEngineError('fields\\["email"\\]', () =>
@@ -71,7 +71,7 @@ describe('privacy entries given odd arguments', () => {
         await expectNoEngineError('options', () => createKeyedHasher(make() as never));
         await expectNoEngineError('options.key', () => createKeyedHasher({ key: make() } as never));
       }),
-      { numRuns: 200 },
+      { numRuns: 1000 },
     );
   });
 
@@ -123,7 +123,7 @@ describe('privacy entries given odd arguments', () => {
         );
         await expectNoEngineError('stored', () => verifyPassword('pw', make() as never));
       }),
-      { numRuns: 100 },
+      { numRuns: 500 },
     );
   });
 });

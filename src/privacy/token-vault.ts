@@ -111,21 +111,23 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
   options = readObject(options, 'options', OPTION_KEYS.join(' ')) as unknown as typeof options;
   const { store, encryption, authorize, audit, prefix = 'tok_' } = options;
   if (typeof store !== 'object' || store === null || typeof store.put !== 'function') {
-    throw new TypeError('store must be a token-vault store (e.g. createPostgresTokenVaultStore)');
+    throw new TypeError(
+      'options.store must be a token-vault store (e.g. createPostgresTokenVaultStore)',
+    );
   }
   if (
     typeof encryption !== 'object' ||
     encryption === null ||
     typeof encryption.encrypt !== 'function'
   ) {
-    throw new TypeError('encryption must be a field encryption (createFieldEncryption)');
+    throw new TypeError('options.encryption must be a field encryption (createFieldEncryption)');
   }
-  if (authorize !== undefined) assertFunction(authorize, 'authorize');
+  if (authorize !== undefined) assertFunction(authorize, 'options.authorize');
   if (audit !== undefined && (typeof audit !== 'object' || typeof audit?.record !== 'function')) {
-    throw new TypeError('audit must be an audit log (createAuditLog)');
+    throw new TypeError('options.audit must be an audit log (createAuditLog)');
   }
   if (typeof prefix !== 'string' || unstorableText(prefix) !== undefined || prefix.length > 32) {
-    throw new TypeError('prefix must be text of at most 32 characters');
+    throw new TypeError('options.prefix must be text of at most 32 characters');
   }
   let tokenKey: Promise<Uint8Array> | undefined;
   // The subject is part of the token: two people with the same card number hold two tokens, so
@@ -168,9 +170,9 @@ export function createTokenVault(options: TokenVaultOptions): TokenVault {
         TOKENIZE_KEYS.join(' '),
       ) as unknown as typeof tokenize;
       const { type, tenant = '', subject } = tokenize;
-      assertNonEmptyString(type, 'type');
-      if (typeof tenant !== 'string') throw new TypeError('tenant must be a string');
-      if (subject !== undefined) assertNonEmptyString(subject, 'subject');
+      assertNonEmptyString(type, 'options.type');
+      if (typeof tenant !== 'string') throw new TypeError('options.tenant must be a string');
+      if (subject !== undefined) assertNonEmptyString(subject, 'options.subject');
       const token = await tokenOf(value, type, tenant, subject ?? '');
       const ciphertext = await encryption.encrypt(value, {
         table: VAULT_TABLE,
