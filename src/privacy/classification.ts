@@ -467,8 +467,9 @@ function classificationRedactor(
 ): Redactor {
   options = readObject(options, 'options', 'detectors keys anywhere') as unknown as typeof options;
   const { anywhere = true } = options;
+  // `**` matches zero or more levels, so `**.email` also covers a root `email`.
   const pathsOf = (field: CompiledField) =>
-    anywhere ? [field.field.path, `**.${field.field.path}`] : [field.field.path];
+    anywhere ? [`**.${field.field.path}`] : [field.field.path];
   const rules: RedactionRule[] = fields.map((field) => {
     const paths = pathsOf(field);
     if (field.field.handling === 'drop') return { paths, remove: true };

@@ -4,7 +4,7 @@
  * recipient was given.
  */
 import type { CompiledField } from './classification.js';
-import { ANY, type FieldPathSegment, findAt, REMOVE, replaceAt } from './field-paths.js';
+import { ANY, type FieldPathSegment, fieldText, findAt, REMOVE, replaceAt } from './field-paths.js';
 
 /**
  * The record as an API may show it: masked fields masked (`j***@example.com`), encrypted and
@@ -29,12 +29,7 @@ export function maskedView(fields: readonly CompiledField[], record: unknown): u
 
 function masked(compiled: CompiledField, value: unknown): unknown {
   if (value === null || value === undefined) return value;
-  const text =
-    typeof value === 'string'
-      ? value
-      : typeof value === 'number' || typeof value === 'bigint'
-        ? String(value)
-        : undefined;
+  const text = fieldText(value);
   // A value a masker cannot read (an object, a boolean) is not shown at all.
   return text === undefined ? REMOVE : (compiled.masker as (value: string) => string)(text);
 }

@@ -39,6 +39,13 @@ export function parseFieldPath(path: string, name: string): readonly FieldPathSe
   });
 }
 
+/** A field's value as text, when it is text or a number; `undefined` for anything else. */
+export function fieldText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  return undefined;
+}
+
 /** Whether `segments` (a pattern) names the concrete path `concrete`. */
 export function pathMatches(
   segments: readonly FieldPathSegment[],

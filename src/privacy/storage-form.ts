@@ -8,7 +8,7 @@ import { FlowproofError, isFlowproofError } from '../core/errors.js';
 import { assertNonEmptyString, readObject } from '../core/options.js';
 import type { CompiledField } from './classification.js';
 import type { FieldEncryption } from './encryption/field-encryption.js';
-import { findAt, REMOVE, replaceAt } from './field-paths.js';
+import { fieldText, findAt, REMOVE, replaceAt } from './field-paths.js';
 import type { KeyedHasher } from './keyed-hash.js';
 import { hashPassword } from './passwords.js';
 import type { TokenVault } from './token-vault.js';
@@ -172,8 +172,8 @@ function subjectFor(record: unknown, compiled: CompiledField): string | undefine
 }
 
 function textOf(value: unknown, compiled: CompiledField): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  const text = fieldText(value);
+  if (text !== undefined) return text;
   throw new FlowproofError(
     'VALIDATION_FAILED',
     `${compiled.field.path} must be text (or a number) to be ${compiled.field.handling === 'hash' ? 'hashed' : 'tokenized'}`,

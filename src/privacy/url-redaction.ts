@@ -59,12 +59,7 @@ export function redactUrl(url: string, options: UrlRedactionOptions = {}): strin
 
   const scrub = (text: string): string => {
     if (detectors.length === 0) return text;
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(text.replaceAll('+', ' '));
-    } catch {
-      decoded = text;
-    }
+    const decoded = safeDecode(text.replaceAll('+', ' '), text);
     return redactText(decoded, detectors) === decoded ? text : censor;
   };
   // Keep the scheme and host; the credentials (`user:password@`) and the path's segments can
@@ -105,11 +100,12 @@ export function redactUrl(url: string, options: UrlRedactionOptions = {}): strin
   }
 }
 
-function safeDecode(text: string): string {
+/** `text` URL-decoded, or `fallback` (default: `text` itself) when it holds a malformed escape. */
+function safeDecode(text: string, fallback = text): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    return text;
+    return fallback;
   }
 }
 
