@@ -91,7 +91,16 @@ export type FlowproofErrorCode =
   | 'TOKEN_UNKNOWN'
   | 'DETOKENIZE_DENIED'
   | 'PASSWORD_HASH_INVALID'
-  | 'PASSWORD_HASH_FAILED';
+  | 'PASSWORD_HASH_FAILED'
+  // retention
+  | 'RETENTION_POLICY_INVALID'
+  | 'RETENTION_REQUEST_NOT_FOUND'
+  | 'RETENTION_NOT_CANCELLABLE'
+  | 'RETENTION_EXTENSION_REFUSED'
+  | 'RETENTION_HOLD_NOT_FOUND'
+  | 'RETENTION_LOCATION_FAILED'
+  | 'RETENTION_DATA_REMAINS'
+  | 'RETENTION_CLOSED';
 
 /** The `{ path, code, message }` form validation issues take in error details. */
 export interface FlowproofErrorIssue {
@@ -621,6 +630,57 @@ export interface FlowproofErrorDetailsMap {
     /** `hash` or `verify`. */
     readonly operation: string;
   };
+  /** A retention policy document (object, JSON or YAML) is not valid. */
+  RETENTION_POLICY_INVALID: {
+    /** Every problem found, each with the path to the offending entry. */
+    readonly issues: readonly FlowproofErrorIssue[];
+  };
+  /** No erasure request has this id. */
+  RETENTION_REQUEST_NOT_FOUND: {
+    /** The request id asked for. */
+    readonly requestId: string;
+    /** The location asked for, when the request exists but has no such location. */
+    readonly location?: string;
+  };
+  /** An erasure request can no longer be cancelled: its grace period is over, or it has ended. */
+  RETENTION_NOT_CANCELLABLE: {
+    /** The request. */
+    readonly requestId: string;
+    /** Where it stands. */
+    readonly status: string;
+  };
+  /** An erasure deadline cannot be extended (past the longest extension allowed, or ended). */
+  RETENTION_EXTENSION_REFUSED: {
+    /** The request. */
+    readonly requestId: string;
+    /** The latest deadline allowed (ISO 8601), when the limit was the reason. */
+    readonly latestDueAt?: string;
+    /** Where the request stands. */
+    readonly status: string;
+  };
+  /** No legal hold has this id. */
+  RETENTION_HOLD_NOT_FOUND: {
+    /** The hold id asked for. */
+    readonly holdId: string;
+  };
+  /** A data-map location's handler threw while erasing a subject's data; `cause` holds its error. */
+  RETENTION_LOCATION_FAILED: {
+    /** The erasure request. */
+    readonly requestId: string;
+    /** The location. */
+    readonly location: string;
+  };
+  /** A location's verification found the subject's data still there after its handler ran. */
+  RETENTION_DATA_REMAINS: {
+    /** The erasure request. */
+    readonly requestId: string;
+    /** The location. */
+    readonly location: string;
+    /** How many rows or objects remain, as the verification counted them. */
+    readonly remaining: number;
+  };
+  /** The retention module was used after `close()`. */
+  RETENTION_CLOSED: Record<string, never>;
 }
 
 /** Where in a pipeline a `PIPELINE_*` failure happened. */
