@@ -100,6 +100,7 @@ export type FlowproofErrorCode =
   | 'RETENTION_HOLD_NOT_FOUND'
   | 'RETENTION_LOCATION_FAILED'
   | 'RETENTION_DATA_REMAINS'
+  | 'RETENTION_WAIT_TIMEOUT'
   | 'RETENTION_CLOSED';
 
 /** The `{ path, code, message }` form validation issues take in error details. */
@@ -678,6 +679,13 @@ export interface FlowproofErrorDetailsMap {
     readonly location: string;
     /** How many rows or objects remain, as the verification counted them. */
     readonly remaining: number;
+  };
+  /** `waitForErasure` gave up before the request ended. */
+  RETENTION_WAIT_TIMEOUT: {
+    /** The erasure request. */
+    readonly requestId: string;
+    /** How long it waited (ms). */
+    readonly timeoutMs: number;
   };
   /** The retention module was used after `close()`. */
   RETENTION_CLOSED: Record<string, never>;
