@@ -360,7 +360,7 @@ class DataMapImpl implements DataMap {
     for (const name of this.#byName.keys()) ids.set(name, `n${ids.size}`);
     const lines = ['flowchart TD'];
     this.#groups().forEach(([group, members], g) => {
-      lines.push(`  subgraph g${g}[${mermaidText(group)}]`);
+      lines.push(`  subgraph g${g} [${mermaidText(group)}]`);
       for (const member of members) {
         const text = `${member.label ?? member.name} (${treeNote(member, true) ?? 'delete'})`;
         lines.push(`    ${ids.get(member.name)}[${mermaidText(text)}]`);
