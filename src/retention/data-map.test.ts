@@ -555,7 +555,7 @@ describe('Mermaid', () => {
         '    n4["shipping (delete)"]',
         '  end',
         '  subgraph g1 ["Orders Database"]',
-        '    n1["orders table (anonymize, don\'t delete)"]',
+        '    n1["orders table (anonymize: email, name)"]',
         '  end',
         '  subgraph g2 ["External Services"]',
         '    n2["stripe (cannot erase: no delete endpoint)"]',

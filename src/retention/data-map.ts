@@ -341,9 +341,9 @@ class DataMapImpl implements DataMap {
       if (g > 0) lines.push('│');
       lines.push(`${lastGroup ? '└─' : '├─'} ${oneLine(group)}`);
       const indent = lastGroup ? '   ' : '│  ';
-      const mixed = members.some((member) => treeNote(member, false) !== undefined);
+      const mixed = members.some((member) => noteOf(member, false) !== undefined);
       members.forEach((member, m) => {
-        const note = treeNote(member, mixed);
+        const note = noteOf(member, mixed);
         const text = oneLine(member.label ?? member.name);
         const branch = m === members.length - 1 ? '└─' : '├─';
         lines.push(
@@ -362,7 +362,7 @@ class DataMapImpl implements DataMap {
     this.#groups().forEach(([group, members], g) => {
       lines.push(`  subgraph g${g} [${mermaidText(group)}]`);
       for (const member of members) {
-        const text = `${member.label ?? member.name} (${treeNote(member, true) ?? 'delete'})`;
+        const text = `${member.label ?? member.name} (${noteOf(member, true, true)})`;
         lines.push(`    ${ids.get(member.name)}[${mermaidText(text)}]`);
       }
       lines.push('  end');
@@ -411,21 +411,29 @@ function findCycle(
   map: ReadonlyMap<string, DataLocation>,
   added: DataLocation,
 ): string[] | undefined {
-  const seen = new Set<string>();
-  const walk = (name: string, path: string[]): string[] | undefined => {
-    if (name === added.name) return [...path, name];
-    if (seen.has(name)) return undefined;
-    seen.add(name);
-    const location = map.get(name);
-    for (const next of location?.after ?? []) {
-      const found = walk(next, [...path, name]);
-      if (found) return found;
-    }
-    return undefined;
-  };
+  // Each name reached, with the name whose `after` led to it: one visit per location.
+  const cameFrom = new Map<string, string>();
+  const stack: string[] = [];
   for (const first of added.after ?? []) {
-    const found = walk(first, [added.name]);
-    if (found) return found;
+    if (cameFrom.has(first)) continue;
+    cameFrom.set(first, added.name);
+    stack.push(first);
+  }
+  while (stack.length > 0) {
+    const name = stack.pop() as string;
+    if (name === added.name) {
+      const path = [name];
+      for (let at = cameFrom.get(name) as string; at !== added.name; ) {
+        path.unshift(at);
+        at = cameFrom.get(at) as string;
+      }
+      return [added.name, ...path];
+    }
+    for (const next of map.get(name)?.after ?? []) {
+      if (cameFrom.has(next)) continue;
+      cameFrom.set(next, name);
+      stack.push(next);
+    }
   }
   return undefined;
 }
@@ -512,19 +520,22 @@ function groupOf(location: DataLocation): string {
 /**
  * The note after a location's label. A plain delete needs none, unless its group holds other
  * actions (`mixed`), where `(delete)` tells it apart (the reference: "orders table (anonymize,
- * don't delete)" beside "shipping_addresses table (delete)").
+ * don't delete)" beside "shipping_addresses table (delete)"). The diagram (`detailed`) always
+ * names the action, and the fields anonymized.
  */
-function treeNote(location: DataLocation, mixed: boolean): string | undefined {
+function noteOf(location: DataLocation, mixed: boolean, detailed = false): string | undefined {
   if (location.unsupported !== undefined) return `cannot erase: ${location.unsupported}`;
   switch (location.action) {
     case 'anonymize':
-      return "anonymize, don't delete";
+      return detailed
+        ? `anonymize: ${(location.fields ?? []).join(', ')}`
+        : "anonymize, don't delete";
     case 'retain':
       return `retain: ${location.reason}`;
     case 'shred':
       return 'crypto-shred';
     default:
-      return mixed ? 'delete' : undefined;
+      return mixed || detailed ? 'delete' : undefined;
   }
 }
 
