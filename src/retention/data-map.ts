@@ -7,7 +7,6 @@
 import { describeValue } from '../core/errors.js';
 import { mermaidLabel, oneLine } from '../core/markup.js';
 import { readable, readObject, unstorableText } from '../core/options.js';
-import { assertRetryPolicy, type RetryPolicy } from '../core/retry-policy.js';
 import { ANY, type FieldPathSegment, parseFieldPath } from '../privacy/field-paths.js';
 
 /** What erasure does at a location. */
@@ -112,8 +111,6 @@ export interface DataLocation {
    * `unsupported` with this text, never `erased`.
    */
   readonly unsupported?: string;
-  /** How `erase` is retried (the saga module's policy). @default the saga steps' default */
-  readonly retry?: RetryPolicy;
 }
 
 /** One location in an erasure plan. */
@@ -228,7 +225,7 @@ const DEFAULT_GROUPS: Readonly<Record<LocationKind, string>> = Object.freeze({
   other: 'Other',
 });
 const LOCATION_KEYS =
-  'name group kind label dataType action fields reason after resolve erase verify unsupported retry';
+  'name group kind label dataType action fields reason after resolve erase verify unsupported';
 /** Names are stored per request and shown in receipts; a bound keeps them names, not documents. */
 const MAX_NAME_LENGTH = 200;
 
@@ -572,12 +569,6 @@ function checkLocation(value: unknown, name: string): DataLocation {
   const resolve = optional(read.resolve, (v) => checkFunction(v, `${name}.resolve`));
   const erase = optional(read.erase, (v) => checkFunction(v, `${name}.erase`));
   const verify = optional(read.verify, (v) => checkFunction(v, `${name}.verify`));
-  const retry = optional(read.retry, (v) => {
-    // Read once into a copy, so a getter cannot answer the check one way and the saga another.
-    const copy = readObject(v, `${name}.retry`);
-    assertRetryPolicy(copy, `${name}.retry`);
-    return Object.freeze({ ...copy }) as RetryPolicy;
-  });
 
   if (action === 'anonymize') {
     if (fields === undefined || fields.length === 0) {
@@ -610,7 +601,6 @@ function checkLocation(value: unknown, name: string): DataLocation {
     for (const [key, given] of [
       ['erase', erase],
       ['verify', verify],
-      ['retry', retry],
     ] as const) {
       if (given !== undefined) throw new TypeError(`${name}.${key} is never used when ${why}`);
     }
@@ -637,7 +627,6 @@ function checkLocation(value: unknown, name: string): DataLocation {
   if (erase !== undefined) location.erase = erase as DataLocation['erase'] & {};
   if (verify !== undefined) location.verify = verify as DataLocation['verify'] & {};
   if (unsupported !== undefined) location.unsupported = unsupported;
-  if (retry !== undefined) location.retry = retry;
   return Object.freeze(location);
 }
 
