@@ -7,7 +7,7 @@
  */
 import { describeValue, FlowproofError } from '../core/errors.js';
 import { isId } from '../core/ids.js';
-import { assertInteger, readObject } from '../core/options.js';
+import { assertInteger, readable, readObject } from '../core/options.js';
 import {
   type DeadlineQuery,
   type ErasureLedgerEntry,
@@ -55,6 +55,11 @@ export function isFinalStatus(status: ErasureStatus): boolean {
 /** Whether `status` is one of an open request. */
 export function isOpenStatus(status: ErasureStatus): boolean {
   return OPEN_ERASURE_STATUSES.includes(status);
+}
+
+/** A copy of the array `value`, or `undefined` when it is not one; read once. */
+function readArray(value: unknown, name: string): unknown[] | undefined {
+  return readable(name, () => (Array.isArray(value) ? [...value] : undefined));
 }
 
 function assertId(value: unknown, name: string): asserts value is string {
@@ -151,10 +156,10 @@ export interface StatusQuery {
  */
 export function checkStatusQuery(value: StatusQuery): StatusQuery {
   const query = readObject(value, 'query', 'statuses eraseBy afterId limit');
-  const { statuses } = query;
-  if (!Array.isArray(statuses) || statuses.length === 0) {
+  const statuses = readArray(query.statuses, 'query.statuses');
+  if (statuses === undefined || statuses.length === 0) {
     throw new TypeError(
-      `query.statuses must be a non-empty array of statuses, got ${describeValue(statuses)}`,
+      `query.statuses must be a non-empty array of statuses, got ${describeValue(query.statuses)}`,
     );
   }
   statuses.forEach((status: unknown, i) => {
@@ -163,7 +168,10 @@ export function checkStatusQuery(value: StatusQuery): StatusQuery {
   if (query.eraseBy !== undefined) assertTime(query.eraseBy, 'query.eraseBy');
   if (query.afterId !== undefined) checkKey(query.afterId, 'query.afterId');
   assertLimit(query.limit, 'query.limit');
-  return { ...(query as unknown as StatusQuery), statuses: [...new Set(statuses)] };
+  return {
+    ...(query as unknown as StatusQuery),
+    statuses: [...new Set(statuses as ErasureStatus[])],
+  };
 }
 
 /** @throws TypeError naming the bad argument of `requestsOfSubject`. */
@@ -206,11 +214,12 @@ export interface NewLocation {
  */
 export function checkAddLocations(requestId: unknown, locations: unknown): NewLocation[] {
   checkKey(requestId, 'requestId');
-  if (!Array.isArray(locations)) {
+  const entries = readArray(locations, 'locations');
+  if (entries === undefined) {
     throw new TypeError(`locations must be an array, got ${describeValue(locations)}`);
   }
   const seen = new Map<string, number>();
-  return locations.map((value: unknown, i) => {
+  return entries.map((value: unknown, i) => {
     const name = `locations[${i}]`;
     const entry = readObject(value, name, 'location identifiers');
     assertStorableText(entry.location, `${name}.location`);
@@ -280,10 +289,12 @@ export function checkRelease(id: unknown, reason: unknown): void {
 export function checkHoldLookup(value: HoldLookup, limit: unknown): HoldLookup {
   const lookup = readObject(value, 'lookup', 'subject dataTypes');
   if (lookup.subject !== undefined) assertStorableText(lookup.subject, 'lookup.subject');
-  const { dataTypes } = lookup;
-  if (dataTypes !== undefined) {
-    if (!Array.isArray(dataTypes)) {
-      throw new TypeError(`lookup.dataTypes must be an array, got ${describeValue(dataTypes)}`);
+  if (lookup.dataTypes !== undefined) {
+    const dataTypes = readArray(lookup.dataTypes, 'lookup.dataTypes');
+    if (dataTypes === undefined) {
+      throw new TypeError(
+        `lookup.dataTypes must be an array, got ${describeValue(lookup.dataTypes)}`,
+      );
     }
     dataTypes.forEach((type: unknown, i) => {
       assertStorableText(type, `lookup.dataTypes[${i}]`);

@@ -533,6 +533,7 @@ export function describeRetentionStoreConformance<S extends RetentionStore>(
         await find({ subject: 'user-1', dataTypes: ['session_logs'] }),
         sorted(subject, held.logs),
       );
+      assert.deepEqual(await find({ subject: 'user-1', dataTypes: [] }), sorted(subject));
       assert.deepEqual(await find({ subject: 'user-3', dataTypes: [] }), []);
       assert.deepEqual(await find({ dataTypes: [] }), []);
       assert.deepEqual(await find({ subject: 'user-3' }), []);
