@@ -160,7 +160,8 @@ function toMs(at: Date | number, name: string): number {
   } catch (cause) {
     throw new TypeError(`${name} cannot be read`, { cause });
   }
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+  // Within the Date range with room for 1000 years either way, so arithmetic never leaves it.
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || Math.abs(ms) > 8.6e15) {
     throw new TypeError(
       `${name} must be a valid Date or epoch milliseconds, got ${describeValue(at)}`,
     );
