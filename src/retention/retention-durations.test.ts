@@ -79,26 +79,52 @@ describe('parseRetentionDuration', () => {
 });
 
 describe('addRetentionDuration', () => {
-  it('clamps to the month end, in UTC', () => {
+  it('ends a period whose day the final month lacks with that month, in UTC', () => {
     const d = parseRetentionDuration('P1M');
     expect(addRetentionDuration(Date.UTC(2025, 0, 31), d).toISOString()).toBe(
-      '2025-02-28T00:00:00.000Z',
+      '2025-03-01T00:00:00.000Z',
     );
     expect(addRetentionDuration(new Date('2024-01-31T10:00:00Z'), d).toISOString()).toBe(
+      '2024-03-01T00:00:00.000Z',
+    );
+    expect(addRetentionDuration(new Date('2024-01-29T10:00:00Z'), d).toISOString()).toBe(
       '2024-02-29T10:00:00.000Z',
     );
     expect(
       addRetentionDuration(Date.UTC(2024, 1, 29), parseRetentionDuration('1 year')).toISOString(),
-    ).toBe('2025-02-28T00:00:00.000Z');
+    ).toBe('2025-03-01T00:00:00.000Z');
+  });
+  it('never ends a later time earlier (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.UTC(1990, 0, 1), max: Date.UTC(2090, 0, 1) }),
+        fc.integer({ min: 0, max: 200 * 86_400_000 }),
+        fc.constantFrom('P1M', 'P3M', 'P1Y', 'P2Y6M', '1 month 1 day', 'P29D', 'PT12H', '7 years'),
+        (t, gap, text) => {
+          const d = parseRetentionDuration(text);
+          expect(addRetentionDuration(t + gap, d).getTime()).toBeGreaterThanOrEqual(
+            addRetentionDuration(t, d).getTime(),
+          );
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
   it('applies years, then months, then days, then time', () => {
-    // Jan 31 + 1 month = Feb 28, + 1 day = Mar 1 (days after months, not before).
+    // Jan 30 + 1 month = Feb 28 (2025 has no Feb 30: the month's end, Mar 1 00:00), + 1 day =
+    // Mar 2; Jan 15 + 1 month + 1 day = Feb 16 (days after months, not before).
     expect(
       addRetentionDuration(
-        Date.UTC(2025, 0, 31),
+        Date.UTC(2025, 0, 30),
         parseRetentionDuration('1 month 1 day'),
       ).toISOString(),
-    ).toBe('2025-03-01T00:00:00.000Z');
+    ).toBe('2025-03-02T00:00:00.000Z');
+    expect(
+      addRetentionDuration(
+        Date.UTC(2025, 0, 15),
+        parseRetentionDuration('1 month 1 day'),
+      ).toISOString(),
+    ).toBe('2025-02-16T00:00:00.000Z');
     expect(
       addRetentionDuration(Date.UTC(2025, 0, 1, 23), parseRetentionDuration('PT2H')).toISOString(),
     ).toBe('2025-01-02T01:00:00.000Z');
@@ -147,6 +173,10 @@ describe('retentionCutoff', () => {
       Date.UTC(2025, 1, 28, 23, 59, 59, 999),
       parseRetentionDuration('P1M'),
     );
-    expect(cutoff.toISOString()).toBe('2025-01-31T23:59:59.999Z');
+    // Jan 29–31 end at 1 March 00:00: not yet due one millisecond before.
+    expect(cutoff.toISOString()).toBe('2025-01-28T23:59:59.999Z');
+    expect(retentionCutoff(Date.UTC(2025, 2, 1), parseRetentionDuration('P1M')).toISOString()).toBe(
+      '2025-01-31T23:59:59.999Z',
+    );
   });
 });

@@ -178,16 +178,23 @@ function addMs(ms: number, d: RetentionDuration): number {
   const totalMonths = date.getUTCMonth() + d.years * 12 + d.months;
   const year = date.getUTCFullYear() + Math.floor(totalMonths / 12);
   const month = ((totalMonths % 12) + 12) % 12;
-  // Month-end clamping: Jan 31 + 1 month is the last day of February, never March 2/3.
-  const day = Math.min(date.getUTCDate(), daysInMonth(year, month));
   const timeOfDay = ms - Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
-  const shifted = Date.UTC(year, month, day) + timeOfDay;
+  // A day the final month lacks (Jan 31 + 1 month): the period ends with that month's last day,
+  // at midnight after it, as EU law counts periods in months. Keeping the time of day on the
+  // last day instead would let Jan 30 23:00 end after Jan 31 01:00, and a cutoff could not be
+  // one instant: due records would not be a prefix of time.
+  const shifted =
+    date.getUTCDate() > daysInMonth(year, month)
+      ? Date.UTC(year, month + 1, 1)
+      : Date.UTC(year, month, date.getUTCDate()) + timeOfDay;
   return shifted + d.days * DAY_MS + ((d.hours * 60 + d.minutes) * 60 + d.seconds) * 1000;
 }
 
 /**
- * Adds `duration` to `at` in UTC: years and months first (clamping to the month's last day, so
- * Jan 31 + 1 month = Feb 28/29), then days, then time.
+ * Adds `duration` to `at` in UTC: years and months first, then days, then time. When the final
+ * month lacks the day (Jan 31 + 1 month), the period ends with that month's last day: at
+ * midnight after it (1 March 00:00 UTC). Later times never end earlier: due records are always
+ * the ones up to one instant ({@link retentionCutoff}).
  *
  * @throws TypeError when `at` is not a valid date or the result is out of the Date range.
  */
@@ -202,8 +209,9 @@ export function addRetentionDuration(at: Date | number, duration: RetentionDurat
 }
 
 /**
- * The latest record time t with `addRetentionDuration(t, duration) <= now`. Month-end clamping
- * maps several times to one date (Jan 29–31 + 1 month = Feb 28); the cutoff includes them all.
+ * The latest record time t with `addRetentionDuration(t, duration) <= now`: every record at or
+ * before it is due, none after it is (several times end at one instant: Jan 29–31 + 1 month all
+ * end at 1 March 00:00 in 2025).
  * A record is due iff its time <= the cutoff.
  *
  * @throws TypeError when `now` is not a valid date or `duration` not a duration.
