@@ -175,8 +175,9 @@ describe('retentionCutoff', () => {
     );
     // Jan 29–31 end at 1 March 00:00: not yet due one millisecond before.
     expect(cutoff.toISOString()).toBe('2025-01-28T23:59:59.999Z');
+    // At 1 March 00:00 all of January is due, and 1 February 00:00 with it.
     expect(retentionCutoff(Date.UTC(2025, 2, 1), parseRetentionDuration('P1M')).toISOString()).toBe(
-      '2025-01-31T23:59:59.999Z',
+      '2025-02-01T00:00:00.000Z',
     );
   });
 });
