@@ -356,10 +356,12 @@ describe('the erasure flow', () => {
       }),
       verify: ({ subject }) => [...cache].filter((k) => k.startsWith(`user:${subject}:`)).length,
     });
+    const laterSagas = createMemorySagaStore({ backend: createMemoryBackend() });
+    await laterSagas.migrate();
     const later = createRetention({
       store,
       audit,
-      sagaStore: createMemorySagaStore({ backend: createMemoryBackend() }),
+      sagaStore: laterSagas,
       dataMap: base.map,
       grace: '0 days',
       retry: { retries: 1, minTimeout: 1, maxTimeout: 1 },

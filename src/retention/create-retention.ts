@@ -1080,8 +1080,9 @@ class RetentionModule implements Retention {
       subject: row.subject,
       dataTypes: [...new Set(steps.flatMap((s) => (s.dataType === undefined ? [] : [s.dataType])))],
     });
-    let waiting = false; // something still runs, or can start
-    let stuck = false; // failed for good, or held
+    // Whether anything runs or was just started: otherwise what is left waits for a fix (a
+    // failed location) or a release (a held one), directly or through its predecessors.
+    let moving = false;
     for (const location of locations) {
       if (location.status === 'done') continue;
       const step = stepByName.get(location.location);
@@ -1092,9 +1093,7 @@ class RetentionModule implements Retention {
           location.error === null ? undefined : (JSON.parse(location.error) as { code?: string });
         if (error?.code === HELD_ERROR_CODE && !isHeld) {
           await this.#redrive(row.id, location.location);
-          waiting = true;
-        } else {
-          stuck = true;
+          moving = true;
         }
         continue;
       }
@@ -1103,7 +1102,7 @@ class RetentionModule implements Retention {
         if (saga === undefined) {
           // Marked, then the process died before the start: start it now.
           await this.#startLocation(row.id, location.location);
-          waiting = true;
+          moving = true;
         } else if (saga.deadLettered) {
           const error = saga.error ?? saga.failure;
           await this.#store.markLocation(
@@ -1115,27 +1114,22 @@ class RetentionModule implements Retention {
               message: error?.message ?? 'the erasure failed',
             }),
           );
-          stuck = true;
         } else {
-          waiting = true;
+          moving = true;
         }
         continue;
       }
-      // pending: its predecessors must all be done; a held location waits for the release.
-      if (isHeld) {
-        stuck = true;
-        continue;
-      }
-      const ready = (step?.after ?? []).every((name) => byName.get(name)?.status === 'done');
-      waiting = true;
-      if (ready) {
+      // pending: it starts once its predecessors are all done, unless a hold covers it.
+      if (isHeld) continue;
+      if ((step?.after ?? []).every((name) => byName.get(name)?.status === 'done')) {
         await this.#store.markLocation(row.id, location.location, 'started');
         await this.#startLocation(row.id, location.location);
+        moving = true;
       }
     }
-    if (waiting) return false;
+    if (moving) return false;
     const final = await this.#store.locations(row.id);
-    if (final.some((l) => l.status !== 'done')) return stuck;
+    if (final.some((l) => l.status !== 'done')) return true;
     await this.#finish(row, final);
     return true;
   }

@@ -185,11 +185,6 @@ describe('location checks', () => {
       /^location\.reason must say why/,
     ],
     [
-      'unsupported without a reason',
-      { ...base, erase: undefined, unsupported: 'append-only' },
-      /^location\.reason must say why the data cannot be erased/,
-    ],
-    [
       'an erase that never runs',
       { ...base, action: 'retain', reason: 'tax law' },
       /^location\.erase is never used when location\.action is 'retain'/,

@@ -87,7 +87,7 @@ export interface DataLocation {
    * them from a privacy classification with {@link personalFieldsOf}.
    */
   readonly fields?: readonly string[];
-  /** Why it is retained (required with action `retain`) or why it cannot be erased (required with `unsupported`). */
+  /** Why it is retained (required with action `retain`). */
   readonly reason?: string;
   /**
    * Locations that must have their receipt before this one runs (orders before users, when orders
@@ -320,7 +320,8 @@ class DataMapImpl implements DataMap {
         action: location.unsupported === undefined ? location.action : 'unsupported',
         dataType: location.dataType,
         fields: location.fields ?? Object.freeze([]),
-        reason: location.reason,
+        // `unsupported` says why the data cannot be erased.
+        reason: location.reason ?? location.unsupported,
         after: Object.freeze(after),
         wave,
       });
@@ -582,11 +583,6 @@ function checkLocation(value: unknown, name: string): DataLocation {
   if (reason === undefined && action === 'retain') {
     throw new TypeError(
       `${name}.reason must say why the data is kept when ${name}.action is 'retain'`,
-    );
-  }
-  if (reason === undefined && unsupported !== undefined) {
-    throw new TypeError(
-      `${name}.reason must say why the data cannot be erased when ${name}.unsupported is set`,
     );
   }
   const erases = action !== 'retain' && unsupported === undefined;
