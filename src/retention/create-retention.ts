@@ -14,6 +14,7 @@ import {
   assertInteger,
   assertNonEmptyString,
   assertSignal,
+  readable,
   readObject,
   unstorableText,
 } from '../core/options.js';
@@ -398,18 +399,14 @@ class RetentionModule implements Retention {
     this.#maxExtension = durationOption(o.maxExtension ?? '2 months', 'options.maxExtension');
     const retry = o.retry ?? DEFAULT_RETRY;
     assertRetryPolicy(retry, 'options.retry');
-    if (o.tables !== undefined && !Array.isArray(o.tables)) {
-      throw new TypeError(`options.tables must be an array, got ${describeValue(o.tables)}`);
-    }
     this.#tables = Object.freeze(
-      (o.tables ?? []).map((t: unknown, i: number) => checkSweptTable(t, `options.tables[${i}]`)),
+      arrayOption(o.tables, 'options.tables').map((t, i) =>
+        checkSweptTable(t, `options.tables[${i}]`),
+      ),
     );
-    if (o.ownData !== undefined && !Array.isArray(o.ownData)) {
-      throw new TypeError(`options.ownData must be an array, got ${describeValue(o.ownData)}`);
-    }
     this.#ownData = Object.freeze(
-      (o.ownData ?? []).map(
-        (p: unknown, i: number) => checkHas(p, `options.ownData[${i}]`, ['purge']) as OwnDataPurge,
+      arrayOption(o.ownData, 'options.ownData').map(
+        (p, i) => checkHas(p, `options.ownData[${i}]`, ['purge']) as OwnDataPurge,
       ),
     );
     const logger = o.logger ?? silentLogger;
@@ -1385,16 +1382,29 @@ function checkActor(value: unknown, name: string): AuditActor {
 }
 
 function checkDataTypes(value: unknown): readonly string[] {
-  if (!Array.isArray(value) || value.length === 0) {
+  const items = readable('options.dataTypes', () =>
+    Array.isArray(value) ? [...value] : undefined,
+  );
+  if (items === undefined || items.length === 0) {
     throw new TypeError(
       `options.dataTypes must be a non-empty array of data types, got ${describeValue(value)}`,
     );
   }
-  return value.map((t: unknown, i: number) => {
+  return items.map((t: unknown, i: number) => {
     assertText(t, `options.dataTypes[${i}]`);
     if (t.includes(',')) throw new TypeError(`options.dataTypes[${i}] must not contain ','`);
     return t;
   });
+}
+
+/** A copy of an optional array option, read safely. */
+function arrayOption(value: unknown, name: string): unknown[] {
+  if (value === undefined) return [];
+  const items = readable(name, () => (Array.isArray(value) ? [...value] : undefined));
+  if (items === undefined) {
+    throw new TypeError(`${name} must be an array, got ${describeValue(value)}`);
+  }
+  return items;
 }
 
 function checkStore(value: unknown): RetentionStore {
@@ -1428,13 +1438,10 @@ function checkHas(value: unknown, name: string, methods: readonly string[]): obj
 
 function durationOption(value: unknown, name: string): RetentionDuration {
   if (typeof value === 'string') return parseRetentionDuration(value, name);
-  if (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as RetentionDuration).text === 'string'
-  ) {
-    return parseRetentionDuration((value as RetentionDuration).text, name);
-  }
+  const text = readable(name, () =>
+    typeof value === 'object' && value !== null ? (value as { text?: unknown }).text : undefined,
+  );
+  if (typeof text === 'string') return parseRetentionDuration(text, name);
   throw new TypeError(
     `${name} must be a duration such as "30 days" or "P30D", got ${describeValue(value)}`,
   );

@@ -4,7 +4,7 @@
  * is how an erasure reaches data that cannot be deleted row by row.
  */
 import { describeValue } from '../core/errors.js';
-import { readObject } from '../core/options.js';
+import { readable, readObject } from '../core/options.js';
 import type { DataLocation } from './data-map.js';
 
 /** The part of field encryption shredding uses: `createFieldEncryption(...)` fits. */
@@ -47,12 +47,15 @@ export function subjectKeyLocation(
   encryption: ShreddableEncryption,
   options: SubjectKeyLocationOptions = {},
 ): DataLocation {
-  if (
-    typeof encryption !== 'object' ||
-    encryption === null ||
-    typeof encryption.shred !== 'function' ||
-    typeof encryption.isShredded !== 'function'
-  ) {
+  const usable = readable(
+    'encryption',
+    () =>
+      typeof encryption === 'object' &&
+      encryption !== null &&
+      typeof encryption.shred === 'function' &&
+      typeof encryption.isShredded === 'function',
+  );
+  if (!usable) {
     throw new TypeError(
       `encryption must have shred() and isShredded() (createFieldEncryption's result), got ${describeValue(encryption)}`,
     );
