@@ -58,6 +58,10 @@ export {
   sqliteSagaStoreMigrations,
 } from './sqlite-saga-store.js';
 export {
+  createSqliteTableSweeper,
+  type SqliteTableSweeperOptions,
+} from './sqlite-table-sweeper.js';
+export {
   createSqliteTokenVaultStore,
   type SqliteTokenVaultStore,
   type SqliteTokenVaultStoreOptions,
