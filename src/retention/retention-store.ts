@@ -161,13 +161,16 @@ export interface SettledLocation {
   readonly settled: boolean;
 }
 
-/** A legal hold as the retention module hands it to the store. */
+/** A legal hold as the retention module hands it to the store: on a subject, a data type, or both. */
 export interface NewLegalHold {
   /** A ULID made by the retention module. */
   readonly id: string;
   /** The held data subject, or `null` for a hold on a data type. */
   readonly subject: string | null;
-  /** The held data type, or `null` for a hold on a subject (both: that subject's data of that type). */
+  /**
+   * The held data type, or `null` for a hold on a subject (both: that subject's data of that
+   * type). Stores refuse a hold with neither (a `TypeError`): it would cover nothing.
+   */
   readonly dataType: string | null;
   /** Why (a case number, a litigation reference). */
   readonly reason: string;
@@ -242,7 +245,8 @@ export interface RetentionStore<Tx = unknown> {
    * Stores a new request in status `resolving`, `receivedAt` the store's now, `eraseAfter` =
    * `receivedAt + graceMs`, `dueAt` = `receivedAt + dueInMs`; or, when an open request of the same
    * subject and scope exists (also one created by another process at the same moment), returns it
-   * with `created: false`.
+   * with `created: false`. A request whose `id` is stored already (a retried call whose reply was
+   * lost) is returned as stored, also with `created: false`.
    */
   createRequest(request: NewErasureRequest): Promise<CreatedErasureRequest>;
   /** The request, or `undefined`. */
@@ -275,6 +279,8 @@ export interface RetentionStore<Tx = unknown> {
    * Adds locations to a request (status `pending`, `addedAt` the store's now). A location the
    * request already has is left as it is (its identifiers are not replaced). Returns how many were
    * added.
+   *
+   * @throws FlowproofError `RETENTION_REQUEST_NOT_FOUND` when the request does not exist.
    */
   addLocations(
     requestId: string,
@@ -302,7 +308,10 @@ export interface RetentionStore<Tx = unknown> {
   /** Clears every location's identifiers of a finished request; returns how many it cleared. */
   clearIdentifiers(requestId: string): Promise<number>;
 
-  /** Stores a new hold (active; `placedAt` the store's now). */
+  /**
+   * Stores a new hold (active; `placedAt` the store's now). A hold whose `id` is stored already (a
+   * retried call) is returned as stored.
+   */
   placeHold(hold: NewLegalHold): Promise<LegalHoldRow>;
   /**
    * Releases an active hold (`releasedAt` the store's now); returns the row after, or `undefined`
@@ -314,7 +323,9 @@ export interface RetentionStore<Tx = unknown> {
   /**
    * Active holds that cover `lookup`: holds on the subject with no data type or one of
    * `dataTypes`, and holds on one of `dataTypes` with no subject or that subject. With neither
-   * criterion, every active hold. In id order, at most `limit` (default 1000).
+   * criterion, every active hold. A subject alone matches its holds of any data type; data types
+   * alone match their holds of any subject; an empty `dataTypes` matches no hold by type. In id
+   * order, at most `limit` (default 1000).
    */
   activeHolds(lookup: HoldLookup, limit?: number): Promise<readonly LegalHoldRow[]>;
   /** Every hold (active and released), id order after `afterId`, at most `limit`. */

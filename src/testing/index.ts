@@ -83,6 +83,13 @@ export {
   outboxStoreConformanceWorker,
 } from './outbox-store-conformance.js';
 export {
+  describeRetentionStoreConformance,
+  type RetentionStoreCapabilities,
+  type RetentionStoreConformanceOptions,
+  type RetentionStoreTarget,
+  retentionStoreConformanceWorker,
+} from './retention-store-conformance.js';
+export {
   describeSagaStoreConformance,
   type SagaStoreCapabilities,
   type SagaStoreConformanceOptions,

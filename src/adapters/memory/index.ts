@@ -46,6 +46,12 @@ export {
   memoryOutboxStoreMigrations,
 } from './memory-outbox-store.js';
 export {
+  createMemoryRetentionStore,
+  type MemoryRetentionStore,
+  type MemoryRetentionStoreOptions,
+  memoryRetentionStoreMigrations,
+} from './memory-retention-store.js';
+export {
   createMemorySagaStore,
   type MemorySagaStore,
   type MemorySagaStoreOptions,

@@ -68,6 +68,12 @@ export {
   postgresOutboxStoreMigrations,
 } from './postgres-outbox-store.js';
 export {
+  createPostgresRetentionStore,
+  type PostgresRetentionStore,
+  type PostgresRetentionStoreOptions,
+  postgresRetentionStoreMigrations,
+} from './postgres-retention-store.js';
+export {
   createPostgresSagaStore,
   type PostgresSagaStore,
   type PostgresSagaStoreOptions,

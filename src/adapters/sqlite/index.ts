@@ -52,6 +52,12 @@ export {
   sqliteOutboxStoreMigrations,
 } from './sqlite-outbox-store.js';
 export {
+  createSqliteRetentionStore,
+  type SqliteRetentionStore,
+  type SqliteRetentionStoreOptions,
+  sqliteRetentionStoreMigrations,
+} from './sqlite-retention-store.js';
+export {
   createSqliteSagaStore,
   type SqliteSagaStore,
   type SqliteSagaStoreOptions,
