@@ -31,17 +31,37 @@ export function addRetentionDuration(at: Date | number, d: RetentionDuration): D
   const m = t.getUTCMonth() + d.months;
   const last = new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
   const day = Math.min(t.getUTCDate(), last);
-  const base = Date.UTC(y, m, day, t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds(), t.getUTCMilliseconds());
+  const base = Date.UTC(
+    y,
+    m,
+    day,
+    t.getUTCHours(),
+    t.getUTCMinutes(),
+    t.getUTCSeconds(),
+    t.getUTCMilliseconds(),
+  );
   return new Date(base + ((d.days * 24 + d.hours) * 60 + d.minutes) * 60_000 + d.seconds * 1000);
 }
 export function retentionCutoff(now: Date | number, d: RetentionDuration): Date {
   const n = new Date(now).getTime();
-  let lo = n - (d.years * 366 + d.months * 31 + d.days + 2) * 86_400_000 - (d.hours * 3600 + d.minutes * 60 + d.seconds) * 1000;
+  let lo =
+    n -
+    (d.years * 366 + d.months * 31 + d.days + 2) * 86_400_000 -
+    (d.hours * 3600 + d.minutes * 60 + d.seconds) * 1000;
   let hi = n;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
     if (addRetentionDuration(mid, d).getTime() <= n) lo = mid;
     else hi = mid - 1;
   }
-  return new Date(lo);
+  // Month-end clamping makes add() non-monotonic (Feb 29 + 3 years = Feb 28 00:00, before the
+  // image of Feb 28 12:00): the cutoff stops before the earliest time not yet due.
+  const startDay = Math.floor(lo / 86_400_000) * 86_400_000 - 4 * 86_400_000;
+  let cutoff = lo;
+  for (let s = startDay; s <= lo; s += 86_400_000) {
+    const f = addRetentionDuration(s, d).getTime();
+    const first = s + Math.max(0, n - f + 1);
+    if (first < s + 86_400_000 && first - 1 < cutoff) cutoff = first - 1;
+  }
+  return new Date(cutoff);
 }
