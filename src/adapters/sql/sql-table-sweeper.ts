@@ -45,12 +45,11 @@ export interface TableSweeperSpelling {
 
 /** The statements of one table. */
 interface TableStatements {
-  readonly deleteFirst: NamedStatement;
-  readonly deleteAfter: NamedStatement;
-  readonly anonymizeFirst: NamedStatement | undefined;
-  readonly anonymizeAfter: NamedStatement | undefined;
-  readonly countDue: NamedStatement;
-  readonly countDueAnonymize: NamedStatement | undefined;
+  /** By [after a key?][held subjects?]: `delete[1][0]` continues a scan with no exclusions. */
+  readonly delete: readonly (readonly NamedStatement[])[];
+  readonly anonymize: readonly (readonly NamedStatement[])[] | undefined;
+  readonly countDue: readonly NamedStatement[];
+  readonly countDueAnonymize: readonly NamedStatement[] | undefined;
   readonly deleteBySubject: NamedStatement | undefined;
   readonly anonymizeBySubject: NamedStatement | undefined;
   readonly countBySubject: NamedStatement | undefined;
@@ -94,12 +93,15 @@ function buildStatements(t: SweptTableColumns, s: TableSweeperSpelling): TableSt
   const statement = (build: ($: Placeholder) => string) => namedStatement(s, build);
 
   // Rows whose time is due, after the last key, of no held subject (a table without a subject
-  // column has nothing to exclude: subject holds do not reach it).
-  const due = ($: Placeholder, after: boolean): string =>
+  // column has nothing to exclude: subject holds do not reach it). Without held subjects the
+  // condition is left out, not made trivially true: an extra filter lowers the planner's row
+  // estimate, and with an index on the time column it may then sort every due row per batch
+  // instead of walking the key index.
+  const due = ($: Placeholder, after: boolean, held: boolean): string =>
     [
       `${time} <= ${$('cutoff')}`,
       ...(after ? [`${key} > ${$('after')}`] : []),
-      ...(subject === undefined
+      ...(subject === undefined || !held
         ? []
         : [`(${subject} IS NULL OR NOT ${s.inList(subject, $('held'))})`]),
     ].join(' AND ');
@@ -109,40 +111,43 @@ function buildStatements(t: SweptTableColumns, s: TableSweeperSpelling): TableSt
     `(${columns.map((c, i) => s.distinct(c, $(`r${i}`))).join(' OR ')})`;
   const set = ($: Placeholder): string => columns.map((c, i) => `${c} = ${$(`r${i}`)}`).join(', ');
 
-  const deleteBatch = (after: boolean) =>
+  const deleteBatch = (after: boolean, held: boolean) =>
     statement(($) =>
       s.batch(
         `DELETE FROM ${table} WHERE ${s.match(
           key,
-          `SELECT ${key} FROM ${table} WHERE ${due($, after)} ORDER BY ${key} LIMIT ${$('limit')} ${s.lock}`,
+          `SELECT ${key} FROM ${table} WHERE ${due($, after, held)} ORDER BY ${key} LIMIT ${$('limit')} ${s.lock}`,
         )} RETURNING ${key} AS k`,
       ),
     );
-  const anonymizeBatch = (after: boolean) =>
-    columns.length === 0
-      ? undefined
-      : statement(($) =>
-          s.batch(
-            `UPDATE ${table} SET ${set($)} WHERE ${s.match(
-              key,
-              `SELECT ${key} FROM ${table} WHERE ${due($, after)} AND ${notAnonymized($)}
+  const anonymizeBatch = (after: boolean, held: boolean) =>
+    statement(($) =>
+      s.batch(
+        `UPDATE ${table} SET ${set($)} WHERE ${s.match(
+          key,
+          `SELECT ${key} FROM ${table} WHERE ${due($, after, held)} AND ${notAnonymized($)}
                 ORDER BY ${key} LIMIT ${$('limit')} ${s.lock}`,
-            )} RETURNING ${key} AS k`,
-          ),
-        );
+        )} RETURNING ${key} AS k`,
+      ),
+    );
   const ofSubjects = ($: Placeholder): string => s.inList(subject as string, $('subjects'));
   return {
-    deleteFirst: deleteBatch(false),
-    deleteAfter: deleteBatch(true),
-    anonymizeFirst: anonymizeBatch(false),
-    anonymizeAfter: anonymizeBatch(true),
-    countDue: statement(($) => `SELECT count(*) AS n FROM ${table} WHERE ${due($, false)}`),
+    delete: [false, true].map((after) => [false, true].map((held) => deleteBatch(after, held))),
+    anonymize:
+      columns.length === 0
+        ? undefined
+        : [false, true].map((after) => [false, true].map((held) => anonymizeBatch(after, held))),
+    countDue: [false, true].map((held) =>
+      statement(($) => `SELECT count(*) AS n FROM ${table} WHERE ${due($, false, held)}`),
+    ),
     countDueAnonymize:
       columns.length === 0
         ? undefined
-        : statement(
-            ($) =>
-              `SELECT count(*) AS n FROM ${table} WHERE ${due($, false)} AND ${notAnonymized($)}`,
+        : [false, true].map((held) =>
+            statement(
+              ($) =>
+                `SELECT count(*) AS n FROM ${table} WHERE ${due($, false, held)} AND ${notAnonymized($)}`,
+            ),
           ),
     deleteBySubject:
       subject === undefined
@@ -253,18 +258,22 @@ export function createSqlTableSweeper(
     );
     return spelling.result(rows);
   };
+  /** Which variant: [after a key?][held subjects to exclude?]. */
+  const variant = <T>(
+    list: readonly (readonly T[])[],
+    { afterKey, excludeSubjects }: SweepBatchRequest,
+  ): T => {
+    subjectList(excludeSubjects);
+    return list[afterKey === null ? 0 : 1]?.[excludeSubjects.length > 0 ? 1 : 0] as T;
+  };
   return {
     async deleteBatch(request) {
       const st = statements(request.table);
-      return batch(request.afterKey === null ? st.deleteFirst : st.deleteAfter, request);
+      return batch(variant(st.delete, request), request);
     },
     async anonymizeBatch(request) {
       const st = statements(request.table);
-      const sql = needs(
-        request.afterKey === null ? st.anonymizeFirst : st.anonymizeAfter,
-        'anonymize columns',
-        request.table,
-      );
+      const sql = variant(needs(st.anonymize, 'anonymize columns', request.table), request);
       return batch(sql, request, st.replacements);
     },
     async countDue({ table, cutoff, excludeSubjects, anonymize = false }) {
@@ -274,8 +283,10 @@ export function createSqlTableSweeper(
         cutoff: cutoffValue(table, cutoff),
         held: subjectList(excludeSubjects),
       };
-      if (!anonymize) return count(st.countDue, values);
-      return count(needs(st.countDueAnonymize, 'anonymize columns', table), values);
+      const held = excludeSubjects.length > 0 ? 1 : 0;
+      if (!anonymize) return count(st.countDue[held] as NamedStatement, values);
+      const list = needs(st.countDueAnonymize, 'anonymize columns', table);
+      return count(list[held] as NamedStatement, values);
     },
     async deleteBySubject({ table, subjects, limit }: SubjectBatchRequest) {
       checkLimit(limit);
