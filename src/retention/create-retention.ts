@@ -53,6 +53,7 @@ import type { RetentionPolicies } from './retention-policies.js';
 import {
   type ErasureLocationRow,
   type ErasureRequestRow,
+  type HoldLookup,
   type LegalHoldRow,
   OPEN_ERASURE_STATUSES,
   type RetentionStore,
@@ -387,7 +388,8 @@ class RetentionModule implements Retention {
       o.policies === undefined
         ? undefined
         : (checkHas(o.policies, 'options.policies', ['get']) as RetentionPolicies);
-    const hooks = o.hooks === undefined ? {} : readObject(o.hooks, 'options.hooks', 'disable restore');
+    const hooks =
+      o.hooks === undefined ? {} : readObject(o.hooks, 'options.hooks', 'disable restore');
     if (hooks.disable !== undefined) assertFunction(hooks.disable, 'options.hooks.disable');
     if (hooks.restore !== undefined) assertFunction(hooks.restore, 'options.hooks.restore');
     this.#hooks = Object.freeze({ ...hooks }) as ErasureHooks;
@@ -578,7 +580,9 @@ class RetentionModule implements Retention {
   async erasuresOf(subject: string): Promise<readonly ErasureRequest[]> {
     this.#assertOpen();
     assertText(subject, 'subject');
-    return Object.freeze((await this.#store.requestsOfSubject(subject, 1000)).map(toErasureRequest));
+    return Object.freeze(
+      (await this.#store.requestsOfSubject(subject, 1000)).map(toErasureRequest),
+    );
   }
 
   async planErasure(
@@ -697,7 +701,8 @@ class RetentionModule implements Retention {
         row.extensions === null ? [] : (JSON.parse(row.extensions) as DeadlineExtension[]);
       const firstDue = extensions.length === 0 ? row.dueAt : Date.parse(extensions[0]?.from ?? '');
       const latest = addRetentionDuration(firstDue, this.#maxExtension).getTime();
-      const to = by !== undefined ? addRetentionDuration(row.dueAt, by).getTime() : (until as number);
+      const to =
+        by !== undefined ? addRetentionDuration(row.dueAt, by).getTime() : (until as number);
       if (to > latest || to <= row.dueAt) {
         throw new FlowproofError(
           'RETENTION_EXTENSION_REFUSED',
@@ -752,8 +757,8 @@ class RetentionModule implements Retention {
     });
     const requests = rows.map(toErasureRequest);
     return Object.freeze({
-      overdue: Object.freeze(requests.filter((r, i) => (rows[i]?.dueAt ?? 0) <= now)),
-      dueSoon: Object.freeze(requests.filter((r, i) => (rows[i]?.dueAt ?? 0) > now)),
+      overdue: Object.freeze(requests.filter((_, i) => (rows[i]?.dueAt ?? 0) <= now)),
+      dueSoon: Object.freeze(requests.filter((_, i) => (rows[i]?.dueAt ?? 0) > now)),
     });
   }
 
@@ -830,12 +835,18 @@ class RetentionModule implements Retention {
   }
 
   async holds(
-    options: { readonly activeOnly?: boolean; readonly after?: string; readonly limit?: number } = {},
+    options: {
+      readonly activeOnly?: boolean;
+      readonly after?: string;
+      readonly limit?: number;
+    } = {},
   ): Promise<readonly LegalHold[]> {
     this.#assertOpen();
     const o = readObject(options, 'options', 'activeOnly after limit');
     if (o.activeOnly !== undefined && typeof o.activeOnly !== 'boolean') {
-      throw new TypeError(`options.activeOnly must be a boolean, got ${describeValue(o.activeOnly)}`);
+      throw new TypeError(
+        `options.activeOnly must be a boolean, got ${describeValue(o.activeOnly)}`,
+      );
     }
     if (o.after !== undefined) assertText(o.after, 'options.after');
     const limit = (o.limit as number | undefined) ?? 100;
@@ -888,11 +899,17 @@ class RetentionModule implements Retention {
         );
         const holds = await this.#store.activeHolds({
           subject: entry.subject,
-          dataTypes: [...new Set(steps.flatMap((s) => (s.dataType === undefined ? [] : [s.dataType])))],
+          dataTypes: [
+            ...new Set(steps.flatMap((s) => (s.dataType === undefined ? [] : [s.dataType]))),
+          ],
         });
         for (const step of steps) {
           const location = this.#dataMap.get(step.location);
-          if (location?.erase === undefined || step.action === 'retain' || step.action === 'unsupported') {
+          if (
+            location?.erase === undefined ||
+            step.action === 'retain' ||
+            step.action === 'unsupported'
+          ) {
             continue;
           }
           if (holdsCovering(holds, entry.subject, step.dataType).length > 0) {
@@ -965,7 +982,7 @@ class RetentionModule implements Retention {
     return sweepTables(
       {
         policies: this.#policies as RetentionPolicies,
-        holds: (lookup) => this.#store.activeHolds(lookup),
+        holds: (lookup: HoldLookup) => this.#store.activeHolds(lookup),
         tables: this.#tables,
         own: this.#ownData,
         logger: this.#logger,
@@ -1071,7 +1088,8 @@ class RetentionModule implements Retention {
       const isHeld =
         step !== undefined && holdsCovering(holds, row.subject, step.dataType).length > 0;
       if (location.status === 'failed') {
-        const error = location.error === null ? undefined : (JSON.parse(location.error) as { code?: string });
+        const error =
+          location.error === null ? undefined : (JSON.parse(location.error) as { code?: string });
         if (error?.code === HELD_ERROR_CODE && !isHeld) {
           await this.#redrive(row.id, location.location);
           waiting = true;
@@ -1134,7 +1152,8 @@ class RetentionModule implements Retention {
       await store.clearIdentifiers(row.id);
       await store.appendLedger({ requestId: row.id, subject: row.subject, scope: row.scope });
       const outcomes: Record<string, number> = {};
-      for (const receipt of receipts) outcomes[receipt.outcome] = (outcomes[receipt.outcome] ?? 0) + 1;
+      for (const receipt of receipts)
+        outcomes[receipt.outcome] = (outcomes[receipt.outcome] ?? 0) + 1;
       await this.#audit.record(
         {
           action: RETENTION_AUDIT_ACTIONS.finished,
@@ -1289,9 +1308,14 @@ class RetentionModule implements Retention {
   #soon(): void {
     if (this.#closed || this.#timer === undefined || this.#passing !== undefined) return;
     this.#passing = this.processErasures()
-      .catch((error) =>
-        logEvent(this.#logger, 'error', { event: 'retention.worker-failed', err: error }, 'erasure worker pass failed'),
-      )
+      .catch((error) => {
+        logEvent(
+          this.#logger,
+          'error',
+          { event: 'retention.worker-failed', err: error },
+          'erasure worker pass failed',
+        );
+      })
       .finally(() => {
         this.#passing = undefined;
       });
@@ -1368,7 +1392,9 @@ function checkActor(value: unknown, name: string): AuditActor {
 
 function checkDataTypes(value: unknown): readonly string[] {
   if (!Array.isArray(value) || value.length === 0) {
-    throw new TypeError(`options.dataTypes must be a non-empty array of data types, got ${describeValue(value)}`);
+    throw new TypeError(
+      `options.dataTypes must be a non-empty array of data types, got ${describeValue(value)}`,
+    );
   }
   return value.map((t: unknown, i: number) => {
     assertText(t, `options.dataTypes[${i}]`);
@@ -1408,10 +1434,16 @@ function checkHas(value: unknown, name: string, methods: readonly string[]): obj
 
 function durationOption(value: unknown, name: string): RetentionDuration {
   if (typeof value === 'string') return parseRetentionDuration(value, name);
-  if (typeof value === 'object' && value !== null && typeof (value as RetentionDuration).text === 'string') {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as RetentionDuration).text === 'string'
+  ) {
     return parseRetentionDuration((value as RetentionDuration).text, name);
   }
-  throw new TypeError(`${name} must be a duration such as "30 days" or "P30D", got ${describeValue(value)}`);
+  throw new TypeError(
+    `${name} must be a duration such as "30 days" or "P30D", got ${describeValue(value)}`,
+  );
 }
 
 function instantOption(value: unknown, name: string): number {

@@ -207,7 +207,11 @@ describe('location checks', () => {
       { ...base, after: ['orders', 'users'] },
       /^location\.after makes a cycle: users → users \(location\.after\[1\]\)/,
     ],
-    ['a retry policy (set on the retention)', { ...base, retry: { retries: 1 } }, /unknown option location\.retry/],
+    [
+      'a retry policy (set on the retention)',
+      { ...base, retry: { retries: 1 } },
+      /unknown option location\.retry/,
+    ],
   ];
   it.each(cases)('refuses %s', (_, location, message) => {
     expect(messageOf(() => createDataMap().add(location as never))).toMatch(message);

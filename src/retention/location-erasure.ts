@@ -6,11 +6,10 @@
  * ends with exactly one receipt.
  */
 import { createHash } from 'node:crypto';
-import { isFlowproofError } from '../core/errors.js';
-import { FlowproofError } from '../core/errors.js';
-import { type RetryPolicy, NonRetryableError } from '../core/retry-policy.js';
-import type { StorageBackend } from '../core/storage-backend.js';
 import { toUtcIso } from '../core/clock.js';
+import { FlowproofError, isFlowproofError } from '../core/errors.js';
+import { NonRetryableError, type RetryPolicy } from '../core/retry-policy.js';
+import type { StorageBackend } from '../core/storage-backend.js';
 import { defineSaga, type SagaDefinition } from '../saga/define-saga.js';
 import type { DataLocation, ErasureOutcome } from './data-map.js';
 import type { ErasureOutcomeKind, ErasureReceipt } from './erasure-records.js';
@@ -46,7 +45,10 @@ export interface LocationErasureDeps {
   /** The current data map's location, or `undefined` when it left the map. */
   readonly locationNamed: (name: string) => DataLocation | undefined;
   /** Active holds covering the subject's data of `dataType`. */
-  readonly holdsOn: (subject: string, dataType: string | undefined) => Promise<readonly LegalHoldRow[]>;
+  readonly holdsOn: (
+    subject: string,
+    dataType: string | undefined,
+  ) => Promise<readonly LegalHoldRow[]>;
   /** Runs `fn` in one transaction of the retention store's backend. */
   readonly inTransaction: <T>(
     fn: (store: RetentionStore, backend: StorageBackend) => Promise<T>,
@@ -90,9 +92,13 @@ async function eraseLocation(
   const row = rows.find((r) => r.location === name);
   if (row === undefined) {
     throw new NonRetryableError(
-      new FlowproofError('RETENTION_REQUEST_NOT_FOUND', `erasure request ${requestId} has no location ${JSON.stringify(name)}`, {
-        details: { requestId, location: name },
-      }),
+      new FlowproofError(
+        'RETENTION_REQUEST_NOT_FOUND',
+        `erasure request ${requestId} has no location ${JSON.stringify(name)}`,
+        {
+          details: { requestId, location: name },
+        },
+      ),
     );
   }
   // Settled before a crash: the receipt stands, nothing runs again.
@@ -139,7 +145,8 @@ async function eraseLocation(
   }
   const context = Object.freeze({
     subject: request.subject,
-    identifiers: row.identifiers === null ? [request.subject] : (JSON.parse(row.identifiers) as unknown),
+    identifiers:
+      row.identifiers === null ? [request.subject] : (JSON.parse(row.identifiers) as unknown),
     requestId,
     location: name,
     idempotencyKey: job.idempotencyKey,
@@ -239,7 +246,11 @@ async function settle(
         settledAt,
         auditRecordId: `${record.chain}:${record.seq}`,
       });
-      const { row, settled } = await store.settleLocation(request.id, location, JSON.stringify(full));
+      const { row, settled } = await store.settleLocation(
+        request.id,
+        location,
+        JSON.stringify(full),
+      );
       if (!settled) throw new AlreadySettled(row.receipt ?? '');
       return full;
     });
