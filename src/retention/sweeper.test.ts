@@ -14,53 +14,30 @@ import { createIdempotency } from '../idempotency/index.js';
 import { createLineage, sourced } from '../lineage/index.js';
 import { createOutbox } from '../outbox/index.js';
 import { createSagas, defineSaga } from '../saga/index.js';
-import type { RetentionPolicies, RetentionPolicy } from './retention-policies.js';
+import { definePolicies, type RetentionPolicies } from './retention-policies.js';
 import type { LegalHoldRow } from './retention-store.js';
 import { checkSweptTable, ownData, type SweptTable, sweepTables } from './sweeper.js';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 0, 1);
 
-/**
- * A tiny stand-in of the policies (delete / anonymize a whole number of days after the row's
- * time), enough for the sweeper; the real policies are proved against it in the property test.
- */
+/** Policies that delete / anonymize a whole number of days after the row's time. */
 function policies(
   rules: Record<string, { deleteDays?: number; anonymizeDays?: number }>,
 ): RetentionPolicies {
-  const duration = (days: number) => ({
-    years: 0,
-    months: 0,
-    days,
-    hours: 0,
-    minutes: 0,
-    seconds: 0,
-    text: `${days} days`,
-  });
-  const cutoff = (days: number | undefined, now: Date | number) =>
-    days === undefined ? undefined : new Date(new Date(now).getTime() - days * DAY);
-  return {
-    dataTypes: Object.keys(rules),
-    get: (type) =>
-      rules[type] === undefined
-        ? undefined
-        : ({
-            dataType: type,
-            anonymizePii: false,
-            deleteOnConsentWithdrawal: false,
-            cannotDelete: false,
-            erasureDeadline: duration(30),
-            ...(rules[type].anonymizeDays === undefined
-              ? {}
-              : { anonymizeAfter: duration(rules[type].anonymizeDays) }),
-          } as RetentionPolicy),
-    deleteDueAt: () => undefined,
-    anonymizeDueAt: () => undefined,
-    deleteCutoff: (type, now) => cutoff(rules[type]?.deleteDays, now),
-    anonymizeCutoff: (type, now) => cutoff(rules[type]?.anonymizeDays, now),
-    consentWithdrawalTypes: [],
-    toJSON: () => rules,
-  };
+  return definePolicies(
+    Object.fromEntries(
+      Object.entries(rules).map(([type, r]) => [
+        type,
+        {
+          ...(r.deleteDays === undefined
+            ? { keep: 'indefinite' }
+            : { deleteAfter: `${r.deleteDays} days` }),
+          ...(r.anonymizeDays === undefined ? {} : { anonymizeAfter: `${r.anonymizeDays} days` }),
+        },
+      ]),
+    ),
+  );
 }
 
 function hold(subject: string | null, dataType: string | null): LegalHoldRow {
