@@ -19,7 +19,7 @@ import {
   retentionCutoff,
 } from './retention-durations.js';
 import type { RetentionPolicies } from './retention-policies.js';
-import type { HoldLookup, LegalHoldRow } from './retention-store.js';
+import type { LegalHoldRow } from './retention-store.js';
 import type { SweepKey, SweptTableColumns, TableSweeper } from './table-sweeper.js';
 
 /** An application table the sweeper applies a policy to. */
@@ -112,8 +112,8 @@ export interface SweepReport {
 export interface SweepConfig {
   /** The policies (every table's data type must have one). */
   readonly policies: RetentionPolicies;
-  /** The active legal holds matching a lookup (the retention store's `activeHolds`). */
-  readonly holds: (lookup: HoldLookup) => Promise<readonly LegalHoldRow[]>;
+  /** Every active legal hold (all of them: a hold left out could let its rows be deleted). */
+  readonly holds: () => Promise<readonly LegalHoldRow[]>;
   /** The tables. */
   readonly tables: readonly SweptTable[];
   /** flowproof's own data. */
@@ -121,9 +121,6 @@ export interface SweepConfig {
   /** Where table results are logged. */
   readonly logger?: Logger;
 }
-
-/** What `activeHolds` returns at most without a limit: a full page may not be every hold. */
-const HOLDS_PAGE = 1000;
 
 /**
  * Checks a table registration and returns a frozen copy.
@@ -228,8 +225,6 @@ interface TablePlan {
  * - the anonymize pass (rows due for anonymization and not yet anonymized), then the delete pass,
  *   each in keyset batches of `batchSize`, each batch one statement;
  * - the cutoffs come from the table's database clock (`sweeper.now()`).
- * When more active holds exist than one lookup returns (1000), every table is treated as held
- * (nothing is deleted that a hold might cover) and a warning is logged.
  *
  * @throws TypeError naming `options.*`, `tables[i].dataType` when the policies have no policy
  *   for it, and `tables[i].anonymize` when the policy anonymizes but the table names no columns
@@ -274,24 +269,14 @@ export async function sweepTables(
   const startedAt = new Date().toISOString();
   const reports: SweepTableReport[] = [];
   let aborted = false;
-  const holds = plans.length === 0 ? [] : await config.holds({});
-  const holdsComplete = holds.length < HOLDS_PAGE;
-  if (!holdsComplete) {
-    logEvent(
-      logger,
-      'warn',
-      { event: 'retention.sweep-holds-overflow', holds: holds.length },
-      'too many active legal holds to read in one lookup: every table is treated as held',
-    );
-  }
+  const holds = plans.length === 0 ? [] : await config.holds();
 
   for (const { table, anonymizes } of plans) {
     if (signal?.aborted) {
       aborted = true;
       break;
     }
-    const typeHeld =
-      !holdsComplete || holds.some((h) => h.subject === null && h.dataType === table.dataType);
+    const typeHeld = holds.some((h) => h.subject === null && h.dataType === table.dataType);
     const excluded =
       table.subject === undefined
         ? []
