@@ -277,8 +277,9 @@ export interface Retention {
    */
   processErasures(options?: { readonly signal?: AbortSignal }): Promise<void>;
   /**
-   * Drives one request until it ends (`completed` or `partial`), or until its remaining locations
-   * have failed for good or are held; returns its report.
+   * Drives one request until it ends (`completed` or `partial`), or until nothing more can happen
+   * on its own — its remaining locations failed for good or are held, or it is still in its grace
+   * period (then it returns at once, `pending`) — and returns its report.
    * @throws FlowproofError `RETENTION_REQUEST_NOT_FOUND`; `RETENTION_WAIT_TIMEOUT` after `timeoutMs`.
    */
   waitForErasure(
@@ -395,6 +396,13 @@ class RetentionModule implements Retention {
     this.#hooks = Object.freeze({ ...hooks }) as ErasureHooks;
     this.#grace = durationOption(o.grace ?? '30 days', 'options.grace');
     this.#deadline = durationOption(o.deadline ?? '1 month', 'options.deadline');
+    assertWithin(this.#grace, 'options.grace');
+    assertWithin(this.#deadline, 'options.deadline');
+    if (lengthOf(this.#grace) > lengthOf(this.#deadline)) {
+      throw new TypeError(
+        `options.deadline (${this.#deadline.text}) must not end before options.grace (${this.#grace.text}): the erasure would be late by design`,
+      );
+    }
     this.#maxExtension = durationOption(o.maxExtension ?? '2 months', 'options.maxExtension');
     const retry = o.retry ?? DEFAULT_RETRY;
     assertRetryPolicy(retry, 'options.retry');
@@ -403,6 +411,16 @@ class RetentionModule implements Retention {
         checkSweptTable(t, `options.tables[${i}]`),
       ),
     );
+    this.#tables.forEach((table, i) => {
+      const first = this.#tables.findIndex(
+        (other) => other.table === table.table && other.sweeper === table.sweeper,
+      );
+      if (first !== i) {
+        throw new TypeError(
+          `options.tables[${i}] registers ${JSON.stringify(table.table)} again (options.tables[${first}]): it would be swept twice`,
+        );
+      }
+    });
     this.#ownData = Object.freeze(
       arrayOption(o.ownData, 'options.ownData').map(
         (p, i) => checkHas(p, `options.ownData[${i}]`, ['purge']) as OwnDataPurge,
@@ -444,12 +462,19 @@ class RetentionModule implements Retention {
     assertText(o.source, 'options.source');
     if (o.reason !== undefined) assertText(o.reason, 'options.reason');
     const actor = o.actor === undefined ? null : checkActor(o.actor, 'options.actor');
-    const dataTypes = o.dataTypes === undefined ? undefined : checkDataTypes(o.dataTypes);
+    const dataTypes =
+      o.dataTypes === undefined ? undefined : this.#knownDataTypes(checkDataTypes(o.dataTypes));
     const grace = o.grace === undefined ? this.#grace : durationOption(o.grace, 'options.grace');
+    assertWithin(grace, 'options.grace');
     // The plan is checked before anything is stored: an unknown `after` fails now, not later.
     this.#dataMap.plan(dataTypes === undefined ? {} : { dataTypes });
-    const now = (await this.#store.now()).getTime();
     const deadline = this.#deadlineFor(dataTypes);
+    if (lengthOf(grace) > lengthOf(deadline)) {
+      throw new TypeError(
+        `options.grace (${grace.text}) must end before the request's deadline (${deadline.text})`,
+      );
+    }
+    const now = (await this.#store.now()).getTime();
     const scope = scopeOf(dataTypes);
     const { row, created } = await this.#inTransaction(async (store, backend) => {
       const made = await store.createRequest({
@@ -588,7 +613,8 @@ class RetentionModule implements Retention {
     this.#assertOpen();
     assertText(subject, 'subject');
     const o = readObject(options, 'options', 'dataTypes');
-    const dataTypes = o.dataTypes === undefined ? undefined : checkDataTypes(o.dataTypes);
+    const dataTypes =
+      o.dataTypes === undefined ? undefined : this.#knownDataTypes(checkDataTypes(o.dataTypes));
     const steps = this.#dataMap.plan(dataTypes === undefined ? {} : { dataTypes });
     const holds = await this.#store.activeHolds({
       subject,
@@ -679,7 +705,7 @@ class RetentionModule implements Retention {
     const o = readObject(options, 'options', 'by until reason actor');
     assertText(o.reason, 'options.reason');
     if ((o.by === undefined) === (o.until === undefined)) {
-      throw new TypeError('options must give exactly one of by and until');
+      throw new TypeError('options.by or options.until must be given, not both');
     }
     const by = o.by === undefined ? undefined : durationOption(o.by, 'options.by');
     const until = o.until === undefined ? undefined : instantOption(o.until, 'options.until');
@@ -767,7 +793,10 @@ class RetentionModule implements Retention {
       throw new TypeError('options must name a subject, a dataType, or both');
     }
     if (o.subject !== undefined) assertText(o.subject, 'options.subject');
-    if (o.dataType !== undefined) assertText(o.dataType, 'options.dataType');
+    if (o.dataType !== undefined) {
+      assertText(o.dataType, 'options.dataType');
+      this.#knownDataTypes([o.dataType], 'options.dataType');
+    }
     assertText(o.reason, 'options.reason');
     assertText(o.owner, 'options.owner');
     const actor = o.actor === undefined ? null : checkActor(o.actor, 'options.actor');
@@ -1197,23 +1226,35 @@ class RetentionModule implements Retention {
     return this.#dataMap.plan(row.scope === '' ? {} : { dataTypes: dataTypesOf(row.scope) });
   }
 
+  /** The shortest deadline of the request's data types: a policy's own, else the module's. */
   #deadlineFor(dataTypes: readonly string[] | undefined): RetentionDuration {
     const policies = this.#policies;
     if (policies === undefined) return this.#deadline;
-    const types = dataTypes ?? policies.dataTypes;
-    let shortest: RetentionDuration | undefined;
-    const base = Date.UTC(2000, 0, 1);
-    for (const type of types) {
+    let shortest = this.#deadline;
+    for (const type of dataTypes ?? policies.dataTypes) {
       const d = policies.get(type)?.erasureDeadline;
-      if (d === undefined) continue;
-      if (
-        shortest === undefined ||
-        addRetentionDuration(base, d).getTime() < addRetentionDuration(base, shortest).getTime()
-      ) {
-        shortest = d;
-      }
+      if (d !== undefined && lengthOf(d) < lengthOf(shortest)) shortest = d;
     }
-    return shortest ?? this.#deadline;
+    return shortest;
+  }
+
+  /**
+   * `dataTypes`, each checked to be one the data map, the policies or the swept tables know: a
+   * misspelt type would make an erasure that erases nothing, or a hold that holds nothing.
+   */
+  #knownDataTypes(dataTypes: readonly string[], name = 'options.dataTypes'): readonly string[] {
+    const known = new Set<string>(this.#policies?.dataTypes ?? []);
+    for (const step of this.#dataMap.plan({}))
+      if (step.dataType !== undefined) known.add(step.dataType);
+    for (const table of this.#tables) known.add(table.dataType);
+    dataTypes.forEach((type, i) => {
+      if (!known.has(type)) {
+        throw new TypeError(
+          `${dataTypes.length === 1 && name === 'options.dataType' ? name : `${name}[${i}]`} ${JSON.stringify(type)} is no data type of the data map, the policies or the swept tables (${[...known].sort().join(', ') || 'none'})`,
+        );
+      }
+    });
+    return dataTypes;
   }
 
   /** Every active hold, page by page: a sweep must know them all. */
@@ -1459,6 +1500,20 @@ function durationOption(value: unknown, name: string): RetentionDuration {
   throw new TypeError(
     `${name} must be a duration such as "30 days" or "P30D", got ${describeValue(value)}`,
   );
+}
+
+/** A duration's length from a fixed start, for comparing durations (months vary). */
+function lengthOf(d: RetentionDuration): number {
+  const base = Date.UTC(2001, 0, 1);
+  return addRetentionDuration(base, d).getTime() - base;
+}
+
+const TEN_YEARS = lengthOf(parseRetentionDuration('10 years'));
+
+function assertWithin(d: RetentionDuration, name: string): void {
+  if (lengthOf(d) > TEN_YEARS) {
+    throw new TypeError(`${name} must be at most 10 years, got ${JSON.stringify(d.text)}`);
+  }
 }
 
 function instantOption(value: unknown, name: string): number {

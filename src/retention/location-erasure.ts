@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { toUtcIso } from '../core/clock.js';
-import { FlowproofError, isFlowproofError } from '../core/errors.js';
+import { describeValue, FlowproofError, isFlowproofError } from '../core/errors.js';
 import { NonRetryableError, type RetryPolicy } from '../core/retry-policy.js';
 import type { StorageBackend } from '../core/storage-backend.js';
 import { defineSaga, type SagaDefinition } from '../saga/define-saga.js';
@@ -155,7 +155,7 @@ async function eraseLocation(
   });
   let outcome: ErasureOutcome | undefined;
   try {
-    outcome = ((await location.erase?.(context)) ?? undefined) as ErasureOutcome | undefined;
+    outcome = (await location.erase?.(context)) as ErasureOutcome | undefined;
   } catch (error) {
     const failure = new FlowproofError(
       'RETENTION_LOCATION_FAILED',
@@ -187,14 +187,14 @@ async function eraseLocation(
     }
     verified = true;
   }
-  const affected = outcome?.affected;
+  const { affected, detail } = checkOutcome(outcome, requestId, name);
   return settle(deps, request, name, {
     action: location.action,
     outcome: OUTCOME_OF[location.action],
-    affected: typeof affected === 'number' && Number.isFinite(affected) ? affected : null,
+    affected,
     verified,
     reason: null,
-    detail: typeof outcome?.detail === 'string' ? outcome.detail : null,
+    detail,
     attempts: job.attempt,
   });
 }
@@ -259,6 +259,49 @@ async function settle(
     if (error instanceof AlreadySettled) return JSON.parse(error.message) as ErasureReceipt;
     throw error;
   }
+}
+
+/**
+ * What the handler returned, checked: a receipt is proof, so a count that is not a count (or a
+ * misspelt key) fails the location rather than being written as "erased, count unknown".
+ */
+function checkOutcome(
+  outcome: unknown,
+  requestId: string,
+  location: string,
+): { affected: number | null; detail: string | null } {
+  const fail = (what: string) =>
+    new NonRetryableError(
+      new FlowproofError(
+        'RETENTION_LOCATION_FAILED',
+        `location ${JSON.stringify(location)}: erase must return nothing or { affected, detail }, ${what}`,
+        { details: { requestId, location } },
+      ),
+    );
+  if (outcome === undefined || outcome === null) return { affected: null, detail: null };
+  if (typeof outcome !== 'object' || Array.isArray(outcome)) {
+    throw fail(`got ${describeValue(outcome)}`);
+  }
+  let affected: unknown;
+  let detail: unknown;
+  try {
+    const unknownKey = Object.keys(outcome).find((k) => k !== 'affected' && k !== 'detail');
+    if (unknownKey !== undefined) throw fail(`not ${JSON.stringify(unknownKey)}`);
+    ({ affected, detail } = outcome as Record<string, unknown>);
+  } catch (error) {
+    if (error instanceof NonRetryableError) throw error;
+    throw fail('and its result could not be read');
+  }
+  if (affected !== undefined && (!Number.isSafeInteger(affected) || (affected as number) < 0)) {
+    throw fail(`with affected a count (an integer ≥ 0), got ${describeValue(affected)}`);
+  }
+  if (detail !== undefined && (typeof detail !== 'string' || detail.length > 1000)) {
+    throw fail(`with detail text of at most 1000 characters, got ${describeValue(detail)}`);
+  }
+  return {
+    affected: (affected as number | undefined) ?? null,
+    detail: (detail as string | undefined) ?? null,
+  };
 }
 
 function messageOf(error: unknown): string {

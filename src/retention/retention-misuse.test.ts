@@ -179,4 +179,65 @@ describe('the retention entries', () => {
     );
     await retention.close();
   });
+
+  it('a misspelt data type is refused before anything is stored or held', async () => {
+    const base = await parts();
+    const retention = createRetention({ ...base, grace: '0 days' });
+    await expect(
+      retention.requestErasure('u-1', { source: 's', dataTypes: ['marketting'] }),
+    ).rejects.toThrow(/^options\.dataTypes\[0\] "marketting" is no data type/);
+    await expect(retention.planErasure('u-1', { dataTypes: ['nope'] })).rejects.toThrow(TypeError);
+    await expect(
+      retention.placeHold({ dataType: 'order_histroy', reason: 'r', owner: 'o' }),
+    ).rejects.toThrow(/^options\.dataType "order_histroy" is no data type/);
+    expect(await retention.erasuresOf('u-1')).toEqual([]);
+    expect(await retention.holds()).toEqual([]);
+    await retention.close();
+  });
+
+  it('a deadline that ends before the grace period is refused', async () => {
+    const base = await parts();
+    expect(() => createRetention({ ...base, deadline: '1 day' })).toThrow(
+      /^options\.deadline \(1 day\) must not end before options\.grace/,
+    );
+    expect(() => createRetention({ ...base, grace: '11 years' })).toThrow(
+      /^options\.grace must be at most 10 years/,
+    );
+    const retention = createRetention(base);
+    await expect(
+      retention.requestErasure('u-1', { source: 's', grace: '2 months' }),
+    ).rejects.toThrow(/^options\.grace \(2 months\) must end before the request's deadline/);
+    await retention.close();
+  });
+
+  it('a handler result that is not a count fails the location instead of writing a receipt', async () => {
+    const base = await parts();
+    for (const result of [
+      { affected: -1 },
+      { affected: Number.NaN },
+      { affectd: 3 },
+      5,
+      { detail: 'd'.repeat(1001) },
+    ]) {
+      const dataMap = createDataMap([
+        { name: 'users', kind: 'sql-table', action: 'delete', erase: () => result as never },
+      ]);
+      const retention = createRetention({
+        ...base,
+        dataMap,
+        grace: '0 days',
+        retry: { retries: 0 },
+      });
+      const request = await retention.requestErasure(`u-${JSON.stringify(result).length}`, {
+        source: 's',
+      });
+      const report = await retention.waitForErasure(request.id, { timeoutMs: 5_000 });
+      expect(report.locations[0]).toMatchObject({
+        status: 'failed',
+        receipt: null,
+        error: { code: 'RETENTION_LOCATION_FAILED' },
+      });
+      await retention.close();
+    }
+  });
 });

@@ -70,7 +70,7 @@ describe('parsePolicies: the reference YAML', () => {
     expect(policies.consentWithdrawalTypes).toEqual(['marketing_consent']);
     expect(policies.get('user_accounts')).toMatchObject({ anchor: 'no login', keep: 'indefinite' });
     expect(iso(policies.deleteDueAt('user_accounts', T))).toBe('2024-01-15T00:00:00.000Z');
-    expect(policies.get('user_accounts')?.erasureDeadline.months).toBe(1);
+    expect(policies.get('user_accounts')?.erasureDeadline).toBeUndefined(); // the module's deadline applies
   });
   it('gives cutoffs consistent with due dates', () => {
     const now = Date.UTC(2030, 5, 1);
@@ -155,7 +155,10 @@ describe('validation', () => {
       sessions: { deleteAfter: 'P30D', legalBasis: 'art. 6(1)(f)', erasureDeadline: '2 weeks' },
     });
     expect(p.get('sessions')).toMatchObject({ legalBasis: 'art. 6(1)(f)' });
-    expect(p.get('sessions')?.erasureDeadline.days).toBe(14);
+    expect(p.get('sessions')?.erasureDeadline?.days).toBe(14);
+    expect(() => definePolicies({ x: { keep: '1 day', erasure_deadline: '0 days' } })).toThrow(
+      /must be longer than nothing/,
+    );
     expect(parsePolicies('{"a":{"keep":"1 day"}}', { format: 'yaml' }).dataTypes).toEqual(['a']);
     expect(() => parsePolicies('a: 1', { format: 'toml' as never })).toThrow(TypeError);
   });

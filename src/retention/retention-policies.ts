@@ -7,7 +7,6 @@ import { describeValue, FlowproofError, type FlowproofErrorIssue } from '../core
 import {
   addRetentionDuration,
   isRetentionDuration,
-  parseRetentionDuration,
   parseRetentionText,
   type RetentionDuration,
   type RetentionPeriod,
@@ -33,8 +32,11 @@ export interface RetentionPolicy {
   readonly legalBasis?: string;
   /** The anchor event in words when written ("2 years after resolution" -> "resolution"), for docs/plans only. */
   readonly anchor?: string;
-  /** Erasure deadline for requests covering this type. @default 1 month */
-  readonly erasureDeadline: RetentionDuration;
+  /**
+   * How long an erasure of this type may take, when the document sets one; otherwise the
+   * retention module's `deadline` (one month by default) applies.
+   */
+  readonly erasureDeadline?: RetentionDuration;
   /**
    * For accounts: inactivity period, then delete after `deleteAfterInactive`. The table's timestamp
    * column must then hold the last login (activity) time, since due dates count from it.
@@ -93,8 +95,6 @@ const FIELD_ALIASES: Record<string, string> = {
 const ACCEPTED_KEYS = Object.keys(FIELD_ALIASES).filter(
   (key) => !/[A-Z]/.test(key) || key === 'dataType',
 );
-
-const ONE_MONTH = parseRetentionDuration('1 month');
 
 /** Rough length for comparisons ("delete_after shorter than keep"): months of 30.44 days. */
 function approxMs(d: RetentionDuration): number {
@@ -243,7 +243,6 @@ function checkPolicy(
     anonymizePii: false,
     deleteOnConsentWithdrawal: false,
     cannotDelete: false,
-    erasureDeadline: ONE_MONTH,
   };
   const at = (field: string): Path => [...path, seen.get(field) ?? field];
   let anchor: string | undefined;
@@ -261,6 +260,13 @@ function checkPolicy(
     if (read.anchor !== undefined) anchor ??= read.anchor;
     if (field === 'keep') policy.keep = read.period;
     else policy[field] = read.period as RetentionDuration;
+    if (field === 'erasureDeadline' && isZero(read.period as RetentionDuration)) {
+      issues.push({
+        path: at(field),
+        code: 'invalid',
+        message: 'must be longer than nothing: an erasure takes some time',
+      });
+    }
   }
   for (const field of ['anonymizePii', 'deleteOnConsentWithdrawal', 'cannotDelete'] as const) {
     const raw = fields[field];
@@ -441,7 +447,9 @@ function policyJSON(policy: RetentionPolicy): Record<string, unknown> {
   out.cannotDelete = policy.cannotDelete;
   if (policy.legalBasis !== undefined) out.legalBasis = policy.legalBasis;
   if (policy.anchor !== undefined) out.anchor = policy.anchor;
-  out.erasureDeadline = durationJSON(policy.erasureDeadline);
+  if (policy.erasureDeadline !== undefined) {
+    out.erasureDeadline = durationJSON(policy.erasureDeadline);
+  }
   return out;
 }
 
@@ -692,4 +700,8 @@ export function parsePolicies(
   const policies = definePoliciesCollecting(parsed.value, issues);
   if (issues.length > 0) throw invalid(issues);
   return build(policies);
+}
+
+function isZero(d: RetentionDuration): boolean {
+  return d.years + d.months + d.days + d.hours + d.minutes + d.seconds === 0;
 }

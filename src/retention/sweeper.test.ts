@@ -400,4 +400,15 @@ describe('ownData over the real modules', () => {
         .purge({}),
     ).toBe(0);
   });
+
+  it('a module whose purge does not answer a count is a TypeError, not an endless loop', async () => {
+    await expect(
+      ownData.sagas({ purge: async () => Number.NaN }, { olderThan: '1 day' }).purge({}),
+    ).rejects.toThrow(/^sagas\.purge\(\) must resolve to a count/);
+    await expect(
+      ownData
+        .lineage({ purge: async () => ({ deleted: 'lots' }) } as never, { olderThan: '1 day' })
+        .purge({}),
+    ).rejects.toThrow(TypeError);
+  });
 });

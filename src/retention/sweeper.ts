@@ -398,7 +398,10 @@ export async function sweepTables(
     }
     ownReport.push({
       name: purge.name,
-      purged: await purge.purge(signal === undefined ? {} : { signal }),
+      purged: countOf(
+        await purge.purge(signal === undefined ? {} : { signal }),
+        `${purge.name}.purge()`,
+      ),
     });
   }
   return Object.freeze({
@@ -435,6 +438,19 @@ function assertHas(value: unknown, method: string, name: string): void {
   ) {
     throw new TypeError(`${name} must have a ${method}() method, got ${describeValue(value)}`);
   }
+}
+
+/**
+ * A module's answer, checked: a purge loop stops on a short batch, so a count that is not a
+ * number would never stop it.
+ */
+function countOf(value: unknown, what: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 0) {
+    throw new TypeError(
+      `${what} must resolve to a count (an integer ≥ 0), got ${describeValue(value)}`,
+    );
+  }
+  return value as number;
 }
 
 /** The batch size the own-data purges use. */
@@ -483,7 +499,7 @@ export const ownData = Object.freeze({
     const cleanup = { ...o } as { batchSize?: number; maxBatches?: number };
     return Object.freeze({
       name: 'idempotency',
-      purge: async () => idempotency.cleanup(cleanup),
+      purge: async () => countOf(await idempotency.cleanup(cleanup), 'idempotency.cleanup()'),
     });
   },
   /**
@@ -507,7 +523,10 @@ export const ownData = Object.freeze({
         let total = 0;
         for (;;) {
           if (signal?.aborted) return total;
-          const count = await sagas.purge({ olderThanMs, limit: OWN_BATCH });
+          const count = countOf(
+            await sagas.purge({ olderThanMs, limit: OWN_BATCH }),
+            'sagas.purge()',
+          );
           total += count;
           if (count < OWN_BATCH) return total;
         }
@@ -549,7 +568,10 @@ export const ownData = Object.freeze({
           ...(dead === undefined ? {} : { deadLetteredOlderThanMs: dead() }),
           batchSize: OWN_BATCH,
         });
-        return result.published + result.deadLettered;
+        return (
+          countOf(result?.published, 'outbox.purge().published') +
+          countOf(result?.deadLettered, 'outbox.purge().deadLettered')
+        );
       },
     });
   },
@@ -579,7 +601,7 @@ export const ownData = Object.freeze({
           batchSize: OWN_BATCH,
           ...(signal === undefined ? {} : { signal }),
         });
-        return report.deleted;
+        return countOf(report?.deleted, 'lineage.purge().deleted');
       },
     });
   },

@@ -22,7 +22,7 @@ export interface SweptTableColumns {
   readonly timestamp: string;
   /**
    * How that column stores time: `'timestamp'` (PostgreSQL `timestamptz`, or `timestamp` read as
-   * UTC; SQLite ISO-8601 UTC text as `Date#toISOString()` writes it, compared as text) or
+   * UTC; SQLite UTC text, ISO 8601 or `CURRENT_TIMESTAMP`'s form, compared as instants) or
    * `'epoch-ms'` (an integer of milliseconds).
    * @default 'timestamp'
    */

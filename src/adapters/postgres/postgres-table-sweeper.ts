@@ -23,6 +23,7 @@ const postgresSpelling: TableSweeperSpelling = {
   inList: (column, placeholder) => `${column} = ANY(${placeholder})`,
   list: (values) => [...values],
   distinct: (a, b) => `${a} IS DISTINCT FROM ${b}`,
+  timeAtMost: (column, placeholder) => `${column} <= ${placeholder}`,
   lock: 'FOR UPDATE SKIP LOCKED',
   // An erasure waits for a row the application holds rather than skipping it.
   subjectLock: 'FOR UPDATE',

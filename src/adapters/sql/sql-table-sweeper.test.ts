@@ -465,3 +465,34 @@ describeWithPostgres('PostgreSQL table sweeper plans (200,000 rows)', (pgUrl) =>
     }
   });
 });
+
+describe('SQLite times', () => {
+  it("compares SQLite's CURRENT_TIMESTAMP spelling as instants, never a day early", async () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, at TEXT)');
+    // One second before and after the cutoff, in SQLite's own form (a space, no 'T', no 'Z').
+    db.prepare('INSERT INTO t (at) VALUES (?), (?), (?)').run(
+      '2026-01-10 11:59:59',
+      '2026-01-10 12:00:01',
+      'not a time',
+    );
+    const sweeper = createSqliteTableSweeper({
+      backend: createSqliteBackend({ database: db }),
+    });
+    const table = { table: 't', timestamp: 'at' };
+    const cutoff = new Date('2026-01-10T12:00:00.000Z');
+    expect(await sweeper.countDue({ table, cutoff, excludeSubjects: [] })).toBe(1);
+    const result = await sweeper.deleteBatch({
+      table,
+      cutoff,
+      afterKey: null,
+      limit: 10,
+      excludeSubjects: [],
+    });
+    expect(result.count).toBe(1);
+    expect(db.prepare('SELECT at FROM t ORDER BY id').all()).toEqual([
+      { at: '2026-01-10 12:00:01' },
+      { at: 'not a time' },
+    ]);
+  });
+});

@@ -31,6 +31,8 @@ export interface TableSweeperSpelling {
   list(values: readonly string[]): unknown;
   /** `a` differs from `b`, NULL-safe. */
   distinct(a: string, b: string): string;
+  /** A `'timestamp'` column's value is at or before the cutoff in `placeholder`. */
+  timeAtMost(column: string, placeholder: string): string;
   /** Appended to the picking subquery of a sweep batch. */
   readonly lock: string;
   /** Appended to the picking subquery of an erasure batch (waits rather than skips). */
@@ -99,7 +101,7 @@ function buildStatements(t: SweptTableColumns, s: TableSweeperSpelling): TableSt
   // instead of walking the key index.
   const due = ($: Placeholder, after: boolean, held: boolean): string =>
     [
-      `${time} <= ${$('cutoff')}`,
+      t.timeType === 'epoch-ms' ? `${time} <= ${$('cutoff')}` : s.timeAtMost(time, $('cutoff')),
       ...(after ? [`${key} > ${$('after')}`] : []),
       ...(subject === undefined || !held
         ? []

@@ -25,6 +25,10 @@ const sqliteSpelling: TableSweeperSpelling = {
   inList: (column, placeholder) => `${column} IN (SELECT value FROM json_each(${placeholder}))`,
   list: (values) => JSON.stringify(values),
   distinct: (a, b) => `${a} IS NOT ${b}`,
+  // Compared as instants, not as text: SQLite's own CURRENT_TIMESTAMP spelling
+  // ('2026-01-01 10:00:00') sorts before ISO's 'T' and would make rows due up to a day early.
+  // Text that is no time at all gives NULL: never due.
+  timeAtMost: (column, placeholder) => `julianday(${column}) <= julianday(${placeholder})`,
   lock: '',
   subjectLock: '',
   match: (key, subquery) => `${key} IN (${subquery})`,
@@ -41,8 +45,9 @@ const sqliteSpelling: TableSweeperSpelling = {
 
 /**
  * The {@link TableSweeper} for application tables on SQLite (3.35+ for `RETURNING`): each call is
- * one statement. A `'timestamp'` column must hold UTC ISO-8601 text as `Date#toISOString()`
- * writes it: it is compared as text (other spellings compare wrongly).
+ * one statement. A `'timestamp'` column holds UTC time as text — ISO 8601
+ * (`Date#toISOString()`) or SQLite's own `CURRENT_TIMESTAMP` form — compared as instants; text
+ * that is not a time is never due.
  *
  * @example
  * ```ts
