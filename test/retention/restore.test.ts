@@ -39,12 +39,12 @@ import { createLocalKeyProvider } from '../../src/privacy/encryption/local-key-p
 import { createRetention, type Retention } from '../../src/retention/create-retention.js';
 import { createDataMap, type DataMap } from '../../src/retention/data-map.js';
 import { subjectKeyLocation } from '../../src/retention/subject-key-location.js';
-import { postgresUrl } from '../support/services.js';
+import { describeWithPostgres } from '../support/services.js';
 import { type OpenedStores, openStores, type StoreTarget } from './fixtures/erasure-world.js';
 
 const SCALE = Number(process.env.RETENTION_PROOF_SCALE ?? 1);
 const SUBJECTS = Math.max(200, Math.round(200 * SCALE));
-const ERASED = SUBJECTS / 4;
+const ERASED = Math.floor(SUBJECTS / 4);
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const KEYS = createLocalKeyProvider({
   keys: { 'restore-kek': Buffer.alloc(32, 7).toString('base64') },
@@ -421,13 +421,10 @@ describe('retention: erasures survive a backup restore', () => {
   it('SQLite: snapshot (db.backup()), erase, restore, reapplyErasures(): 100% erased again', async () => {
     await restoreProof(sqliteEngine());
   }, 120_000);
+});
 
-  const url = postgresUrl();
-  it.skipIf(!url)(
-    'PostgreSQL: snapshot (pg_dump, or a copy of each table), erase, restore, reapplyErasures(): 100% erased again',
-    async () => {
-      await restoreProof(postgresEngine(url as string));
-    },
-    120_000,
-  );
+describeWithPostgres('retention: erasures survive a PostgreSQL restore', (url) => {
+  it('snapshot (pg_dump, or a copy of each table), erase, restore, reapplyErasures(): 100% erased again', async () => {
+    await restoreProof(postgresEngine(url));
+  }, 120_000);
 });
