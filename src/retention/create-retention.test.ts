@@ -6,6 +6,7 @@ import {
   createMemoryRetentionStore,
   createMemorySagaStore,
 } from '../adapters/memory/index.js';
+import { createSqliteBackend, createSqliteTableSweeper } from '../adapters/sqlite/index.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { createManualClock } from '../core/clock.js';
 import { isFlowproofError } from '../core/errors.js';
@@ -421,5 +422,47 @@ describe('the erasure flow', () => {
     expect(app.count("SELECT count(*) n FROM users WHERE id = 'u-1'")).toBe(0);
     expect(app.count("SELECT count(*) n FROM sessions WHERE user_id = 'u-1'")).toBe(0);
     expect(app.count("SELECT count(*) n FROM users WHERE id = 'u-2'")).toBe(1);
+  });
+
+  it('sweeps the registered tables under the policies, leaving what a hold covers', async () => {
+    const app = application();
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE sessions (id INTEGER PRIMARY KEY, user_id TEXT, created_at TEXT)');
+    const insert = db.prepare('INSERT INTO sessions (user_id, created_at) VALUES (?, ?)');
+    const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+    for (const user of ['u-1', 'u-2']) {
+      for (let i = 0; i < 30; i++) insert.run(user, daysAgo(100 + i));
+      for (let i = 0; i < 5; i++) insert.run(user, daysAgo(i));
+    }
+    const sweeper = createSqliteTableSweeper({ backend: createSqliteBackend({ database: db }) });
+    const { retention } = await retentionFor(app, {
+      tables: [
+        {
+          table: 'sessions',
+          dataType: 'session_logs',
+          timestamp: 'created_at',
+          subject: 'user_id',
+          sweeper,
+        },
+      ],
+    });
+    await retention.placeHold({ subject: 'u-2', reason: 'case 7', owner: 'legal' });
+    const dry = await retention.sweep({ dryRun: true });
+    expect(dry.tables[0]?.due).toEqual({ delete: 30, anonymize: 0 });
+    expect(db.prepare('SELECT count(*) n FROM sessions').get()).toEqual({ n: 70 });
+    const progress: number[] = [];
+    const report = await retention.sweep({
+      batchSize: 7,
+      onProgress: (p) => progress.push(p.deleted),
+    });
+    expect(report.tables[0]).toMatchObject({ deleted: 30, held: 1 });
+    expect(progress.at(-1)).toBe(30);
+    const left = db
+      .prepare('SELECT user_id, count(*) n FROM sessions GROUP BY user_id ORDER BY user_id')
+      .all();
+    expect(left).toEqual([
+      { user_id: 'u-1', n: 5 },
+      { user_id: 'u-2', n: 35 },
+    ]);
   });
 });

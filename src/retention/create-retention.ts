@@ -54,7 +54,6 @@ import type { RetentionPolicies } from './retention-policies.js';
 import {
   type ErasureLocationRow,
   type ErasureRequestRow,
-  type HoldLookup,
   type LegalHoldRow,
   OPEN_ERASURE_STATUSES,
   type RetentionStore,
@@ -979,7 +978,7 @@ class RetentionModule implements Retention {
     return sweepTables(
       {
         policies: this.#policies as RetentionPolicies,
-        holds: (lookup: HoldLookup) => this.#store.activeHolds(lookup),
+        holds: () => this.#allActiveHolds(),
         tables: this.#tables,
         own: this.#ownData,
         logger: this.#logger,
@@ -1227,6 +1226,21 @@ class RetentionModule implements Retention {
       }
     }
     return shortest ?? this.#deadline;
+  }
+
+  /** Every active hold, page by page: a sweep must know them all. */
+  async #allActiveHolds(): Promise<readonly LegalHoldRow[]> {
+    const all: LegalHoldRow[] = [];
+    for (;;) {
+      const after = all.at(-1)?.id;
+      const page = await this.#store.listHolds({
+        activeOnly: true,
+        ...(after === undefined ? {} : { afterId: after }),
+        limit: 1000,
+      });
+      all.push(...page);
+      if (page.length < 1000) return all;
+    }
   }
 
   async #holdsOn(subject: string, dataType: string | undefined): Promise<readonly LegalHoldRow[]> {

@@ -93,9 +93,18 @@ export {
   type OwnDataPurge,
   ownData,
   type SweepOptions,
+  type SweepProgress,
   type SweepReport,
   type SweepTableReport,
   type SweptTable,
 } from './sweeper.js';
-export { tableLocation } from './table-location.js';
-export type { TableSweeper } from './table-sweeper.js';
+export { type TableLocationOptions, tableLocation } from './table-location.js';
+// The table-sweeper port, for your own engines.
+export type {
+  SubjectBatchRequest,
+  SweepBatchRequest,
+  SweepBatchResult,
+  SweepKey,
+  SweptTableColumns,
+  TableSweeper,
+} from './table-sweeper.js';

@@ -80,6 +80,10 @@ export {
   postgresSagaStoreMigrations,
 } from './postgres-saga-store.js';
 export {
+  createPostgresTableSweeper,
+  type PostgresTableSweeperOptions,
+} from './postgres-table-sweeper.js';
+export {
   createPostgresTokenVaultStore,
   type PostgresTokenVaultStore,
   type PostgresTokenVaultStoreOptions,

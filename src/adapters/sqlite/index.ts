@@ -64,6 +64,10 @@ export {
   sqliteSagaStoreMigrations,
 } from './sqlite-saga-store.js';
 export {
+  createSqliteTableSweeper,
+  type SqliteTableSweeperOptions,
+} from './sqlite-table-sweeper.js';
+export {
   createSqliteTokenVaultStore,
   type SqliteTokenVaultStore,
   type SqliteTokenVaultStoreOptions,

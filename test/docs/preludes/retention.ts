@@ -5,7 +5,10 @@
  * clients of the outside services the data map names (file storage, the payment provider, a
  * cache), and the application's saga engine.
  */
-import { createPostgresBackend, createPostgresSagaStore } from '../../../src/adapters/postgres/index.js';
+import {
+  createPostgresBackend,
+  createPostgresSagaStore,
+} from '../../../src/adapters/postgres/index.js';
 import { createSagas, defineSaga } from '../../../src/saga/index.js';
 import { guideDatabase } from '../../support/guide-database.js';
 
