@@ -12,7 +12,7 @@
  * After each pair, the checks of fixtures/erasure-checks.ts.
  *
  * CI: every point on SQLite; on PostgreSQL (when available) one point in `RETENTION_PG_STRIDE`
- * (default 2; 1 with `RETENTION_PROOF_SCALE` ≥ 2, as `npm run proof:retention` runs it);
+ * (default 3; 1 with `RETENTION_PROOF_SCALE` ≥ 2, as `npm run proof:retention` runs it);
  * `RETENTION_SQLITE_STRIDE` thins the SQLite cases the same way (default 1: every point).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -37,9 +37,9 @@ import {
 
 const SCALE = Number(process.env.RETENTION_PROOF_SCALE ?? 1);
 const SQLITE_STRIDE = Number(process.env.RETENTION_SQLITE_STRIDE ?? 1);
-const PG_STRIDE = Number(process.env.RETENTION_PG_STRIDE ?? (SCALE >= 2 ? 1 : 2));
+const PG_STRIDE = Number(process.env.RETENTION_PG_STRIDE ?? (SCALE >= 2 ? 1 : 3));
 const LEASE_MS = 300;
-const PARALLEL = 3;
+const PARALLEL = 5;
 const WORKER = fileURLToPath(new URL('./fixtures/erasure-worker.ts', import.meta.url));
 
 /** How one kill-and-resume case went. */
