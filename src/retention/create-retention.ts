@@ -1204,7 +1204,19 @@ class RetentionModule implements Retention {
     const saga = await this.#sagas.get(id);
     await this.#store.markLocation(requestId, location, 'started');
     if (saga === undefined) await this.#startLocation(requestId, location);
-    else if (saga.deadLettered) await this.#sagas.redrive(id);
+    else if (saga.deadLettered) {
+      await this.#sagas.redrive(id);
+      // The redrive is claimed now but recorded a moment later: until then the saga still reads
+      // dead-lettered, and a pass in between would mark the location failed again with the old
+      // error (and report the request as waiting for a fix). Wait for the record.
+      const until = Date.now() + 5_000;
+      for (;;) {
+        const now = await this.#sagas.get(id);
+        if (now === undefined || !now.deadLettered || now.redrives > saga.redrives) break;
+        if (Date.now() > until) break;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
   }
 
   /** One coordinator pass for one request; returns whether it ended or cannot move on its own. */
