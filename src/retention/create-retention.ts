@@ -241,7 +241,8 @@ export interface Retention {
   requestErasure(subject: string, options: RequestErasureOptions): Promise<ErasureRequest>;
   /**
    * Withdraws consent: an erasure of the data types whose policy says
-   * `delete_on_consent_withdrawal`, without a grace period, started at once.
+   * `delete_immediately_on_withdrawal` (or `delete_on_consent_withdrawal`), without a grace
+   * period, started at once.
    */
   withdrawConsent(
     subject: string,
@@ -528,7 +529,7 @@ class RetentionModule implements Retention {
     const dataTypes = this.#policies?.consentWithdrawalTypes ?? [];
     if (dataTypes.length === 0) {
       throw new TypeError(
-        'withdrawConsent needs options.policies with at least one data type whose policy says delete_on_consent_withdrawal',
+        'withdrawConsent needs options.policies with at least one data type whose policy says delete_immediately_on_withdrawal',
       );
     }
     const request = await this.requestErasure(subject, {

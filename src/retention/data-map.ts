@@ -242,8 +242,8 @@ const MAX_NAME_LENGTH = 200;
  *     action: 'delete', after: ['orders'], erase: ({ subject }) => deleteUser(subject) },
  *   { name: 'stripe', kind: 'external-service', label: 'Stripe: customer record',
  *     action: 'delete', erase: ({ identifiers, idempotencyKey }) => deleteCustomer(identifiers, idempotencyKey) },
- *   { name: 'backups', kind: 'backups', label: 'Database backups', action: 'retain',
- *     reason: 'erasures are re-applied after a restore' },
+ *   { name: 'backups', kind: 'backups', label: 'Database backups', action: 'delete',
+ *     unsupported: 'a backup cannot forget one person: erasures are re-applied after a restore' },
  * ]);
  * console.log(dataMap.toTree());
  * dataMap.plan({ dataTypes: ['order_history'] }); // what an erasure of order data would do

@@ -123,7 +123,7 @@ export function parseRetentionText(text: string, name = 'duration'): ParsedReten
  * Parses a retention duration: ISO 8601 (`P1Y2M10DT2H30M`, `P2W`; whole numbers only, no
  * negatives) or English (`"90 days"`, `"1 year 6 months"`; units case-insensitive, singular or
  * plural), optionally followed by an anchor qualifier (`"2 years after resolution"`), which the
- * returned duration ignores (see {@link parseRetentionText}). `"0 days"` is legal (at once).
+ * returned duration ignores. `"0 days"` is legal (at once).
  *
  * @param name - the argument's name in error messages. @default 'duration'
  * @throws TypeError naming `name` when the text is not a duration or exceeds 1000 years.

@@ -79,6 +79,14 @@ export const stripe = {
   },
 };
 
+const contacts = new Set(['user-42', 'user-7', 'user-8', 'user-99']);
+/** The newsletter provider's client (marketing consent). */
+export const newsletter = {
+  async removeContact(subject: string): Promise<number> {
+    return contacts.delete(subject) ? 1 : 0;
+  },
+};
+
 const cached = new Map([
   ['user:user-42:profile', '{}'],
   ['user:user-7:profile', '{}'],
