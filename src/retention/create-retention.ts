@@ -219,8 +219,11 @@ export interface ReapplyReport {
   readonly held: number;
   /** What failed, by request and location. */
   readonly failures: readonly {
+    /** The ledgered request. */
     readonly requestId: string;
+    /** The location whose erasure failed. */
     readonly location: string;
+    /** Its error's message. */
     readonly message: string;
   }[];
   /** Whether the signal stopped it before the end of the ledger. */

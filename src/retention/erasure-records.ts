@@ -75,7 +75,12 @@ export interface ErasureLocationReport {
   /** Its receipt, once `done`. */
   readonly receipt: ErasureReceipt | null;
   /** Why its erasure failed for good (`failed`): code and message. */
-  readonly error: { readonly code: string; readonly message: string } | null;
+  readonly error: {
+    /** The error's code (`RETENTION_LOCATION_FAILED`, `RETENTION_DATA_REMAINS`…). */
+    readonly code: string;
+    /** Its message. */
+    readonly message: string;
+  } | null;
 }
 
 /** An erasure request as {@link Retention.getErasure} and the other calls report it. */

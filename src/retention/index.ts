@@ -35,6 +35,7 @@ export {
   type ErasureOutcome,
   type LocationAction,
   type LocationKind,
+  type PlanErasureOptions,
   type PlannedErasureStep,
   personalFieldsOf,
 } from './data-map.js';

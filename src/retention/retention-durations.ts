@@ -6,11 +6,17 @@ import { describeValue } from '../core/errors.js';
 
 /** A calendar-aware length of time. */
 export interface RetentionDuration {
+  /** Whole years. */
   readonly years: number;
+  /** Whole months (calendar months). */
   readonly months: number;
+  /** Whole days (24 hours in UTC). */
   readonly days: number;
+  /** Hours. */
   readonly hours: number;
+  /** Minutes. */
   readonly minutes: number;
+  /** Seconds. */
   readonly seconds: number;
   /** As written ("90 days", "P90D"). */
   readonly text: string;

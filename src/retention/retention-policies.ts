@@ -15,6 +15,7 @@ import {
 
 /** One data type's retention policy. */
 export interface RetentionPolicy {
+  /** The data type the policy covers (its key in the document). */
   readonly dataType: string;
   /** How long records are kept at least (nothing deleted before); 'indefinite' = never deleted by the sweeper. */
   readonly keep?: RetentionPeriod;
@@ -42,12 +43,15 @@ export interface RetentionPolicy {
    * column must then hold the last login (activity) time, since due dates count from it.
    */
   readonly inactiveAfter?: RetentionDuration;
+  /** With `inactiveAfter`: deleted this long after the inactivity period ends. */
   readonly deleteAfterInactive?: RetentionDuration;
 }
 
 /** A validated, immutable set of retention policies. */
 export interface RetentionPolicies {
+  /** The data types with a policy, in document order. */
   readonly dataTypes: readonly string[];
+  /** The policy of `dataType`, or `undefined`. */
   get(dataType: string): RetentionPolicy | undefined;
   /** When a record of `dataType` with time `recordedAt` becomes due for deletion, or undefined (never). */
   deleteDueAt(dataType: string, recordedAt: Date | number): Date | undefined;

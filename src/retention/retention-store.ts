@@ -213,7 +213,12 @@ export interface DeadlineQuery {
   /** Open requests due strictly before this time (epoch ms). */
   readonly dueBefore: number;
   /** Only after this position (deadline, then id), from the previous page's last row. */
-  readonly after?: { readonly dueAt: number; readonly id: string };
+  readonly after?: {
+    /** That row's deadline (epoch ms). */
+    readonly dueAt: number;
+    /** That row's id. */
+    readonly id: string;
+  };
   /** At most this many, earliest deadline first. */
   readonly limit: number;
 }

@@ -13,7 +13,10 @@ export interface ShreddableEncryption {
   shred(
     subject: string,
     options?: { readonly reason?: string },
-  ): Promise<{ readonly alreadyShredded: boolean }>;
+  ): Promise<{
+    /** Whether the key was destroyed before this call. */
+    readonly alreadyShredded: boolean;
+  }>;
   /** Whether the subject's data key is destroyed. */
   isShredded(subject: string): Promise<boolean>;
 }

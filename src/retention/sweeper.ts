@@ -83,7 +83,12 @@ export interface SweepTableReport {
   /** Rows anonymized. */
   readonly anonymized: number;
   /** Dry run: what would go. */
-  readonly due?: { readonly delete: number; readonly anonymize: number };
+  readonly due?: {
+    /** Rows a sweep would delete. */
+    readonly delete: number;
+    /** Rows a sweep would anonymize. */
+    readonly anonymize: number;
+  };
   /** `'type'` when a hold on the data type skipped the table, else how many held subjects were excluded. */
   readonly held: 'type' | number;
   /** Batches run. */
@@ -105,7 +110,12 @@ export interface SweepReport {
   /** One entry per table, in registration order (tables not reached after an abort are absent). */
   readonly tables: readonly SweepTableReport[];
   /** flowproof's own data: records purged, `null` in a dry run or when not reached. */
-  readonly own: readonly { readonly name: string; readonly purged: number | null }[];
+  readonly own: readonly {
+    /** The module (`sagas`, `outbox`…). */
+    readonly name: string;
+    /** Records purged; `null` in a dry run or when not reached. */
+    readonly purged: number | null;
+  }[];
 }
 
 /** What {@link sweepTables} needs. */
