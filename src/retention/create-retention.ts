@@ -407,6 +407,14 @@ class RetentionModule implements Retention {
         `options.deadline (${this.#deadline.text}) must not end before options.grace (${this.#grace.text}): the erasure would be late by design`,
       );
     }
+    for (const type of this.#policies?.dataTypes ?? []) {
+      const due = this.#policies?.get(type)?.erasureDeadline;
+      if (due !== undefined && lengthOf(this.#grace) > lengthOf(due)) {
+        throw new TypeError(
+          `options.grace (${this.#grace.text}) must end before the erasure_deadline of data type ${JSON.stringify(type)} (${due.text}) in options.policies`,
+        );
+      }
+    }
     this.#maxExtension = durationOption(o.maxExtension ?? '2 months', 'options.maxExtension');
     const retry = o.retry ?? DEFAULT_RETRY;
     assertRetryPolicy(retry, 'options.retry');

@@ -203,6 +203,10 @@ describe('the retention entries', () => {
     expect(() => createRetention({ ...base, grace: '11 years' })).toThrow(
       /^options\.grace must be at most 10 years/,
     );
+    const quick = definePolicies({ marketing: { keep: 'indefinite', erasure_deadline: '1 week' } });
+    expect(() => createRetention({ ...base, policies: quick })).toThrow(
+      /^options\.grace \(30 days\) must end before the erasure_deadline of data type "marketing"/,
+    );
     const retention = createRetention(base);
     await expect(
       retention.requestErasure('u-1', { source: 's', grace: '2 months' }),
