@@ -37,6 +37,7 @@ import {
 import {
   defineEraseLocationSaga,
   type EraseLocationInput,
+  eraseAndVerify,
   eraseLocationSagaId,
   HELD_ERROR_CODE,
 } from './location-erasure.js';
@@ -628,10 +629,7 @@ class RetentionModule implements Retention {
     const dataTypes =
       o.dataTypes === undefined ? undefined : this.#knownDataTypes(checkDataTypes(o.dataTypes));
     const steps = this.#dataMap.plan(dataTypes === undefined ? {} : { dataTypes });
-    const holds = await this.#store.activeHolds({
-      subject,
-      dataTypes: [...new Set(steps.flatMap((s) => (s.dataType === undefined ? [] : [s.dataType])))],
-    });
+    const holds = await this.#holdsOfPlan(subject, steps);
     return Object.freeze({
       subject,
       dataTypes: Object.freeze([...(dataTypes ?? [])]),
@@ -934,12 +932,7 @@ class RetentionModule implements Retention {
         const steps = this.#dataMap.plan(
           entry.scope === '' ? {} : { dataTypes: dataTypesOf(entry.scope) },
         );
-        const holds = await this.#store.activeHolds({
-          subject: entry.subject,
-          dataTypes: [
-            ...new Set(steps.flatMap((s) => (s.dataType === undefined ? [] : [s.dataType]))),
-          ],
-        });
+        const holds = await this.#holdsOfPlan(entry.subject, steps);
         for (const step of steps) {
           const location = this.#dataMap.get(step.location);
           if (
@@ -967,17 +960,9 @@ class RetentionModule implements Retention {
               attempt: 1,
               signal,
             });
-            const outcome = await location.erase(context);
-            const remaining = location.verify === undefined ? 0 : await location.verify(context);
-            if (remaining > 0) {
-              throw new FlowproofError(
-                'RETENTION_DATA_REMAINS',
-                `location ${JSON.stringify(step.location)} still holds ${remaining} of the subject's rows or objects`,
-                { details: { requestId: entry.requestId, location: step.location, remaining } },
-              );
-            }
+            const erased = await eraseAndVerify(location, context);
             locations++;
-            if (typeof outcome?.affected === 'number') affected += outcome.affected;
+            affected += erased.affected ?? 0;
           } catch (error) {
             failures.push({
               requestId: entry.requestId,
@@ -1113,10 +1098,7 @@ class RetentionModule implements Retention {
     if (steps.length !== locations.length) locations = await this.#store.locations(row.id);
     const byName = new Map(locations.map((l) => [l.location, l]));
     const stepByName = new Map(steps.map((s) => [s.location, s]));
-    const holds = await this.#store.activeHolds({
-      subject: row.subject,
-      dataTypes: [...new Set(steps.flatMap((s) => (s.dataType === undefined ? [] : [s.dataType])))],
-    });
+    const holds = await this.#holdsOfPlan(row.subject, steps);
     // Whether anything runs or was just started: otherwise what is left waits for a fix (a
     // failed location) or a release (a held one), directly or through its predecessors.
     let moving = false;
@@ -1279,6 +1261,16 @@ class RetentionModule implements Retention {
       }
     });
     return dataTypes;
+  }
+
+  /** The active holds that may cover `subject`'s data in the planned locations. */
+  #holdsOfPlan(
+    subject: string,
+    steps: readonly PlannedErasureStep[],
+  ): Promise<readonly LegalHoldRow[]> {
+    const dataTypes = new Set<string>();
+    for (const step of steps) if (step.dataType !== undefined) dataTypes.add(step.dataType);
+    return this.#store.activeHolds({ subject, dataTypes: [...dataTypes] });
   }
 
   /** Every active hold, page by page: a sweep must know them all. */

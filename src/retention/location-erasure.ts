@@ -11,7 +11,7 @@ import { describeValue, FlowproofError, isFlowproofError } from '../core/errors.
 import { NonRetryableError, type RetryPolicy } from '../core/retry-policy.js';
 import type { StorageBackend } from '../core/storage-backend.js';
 import { defineSaga, type SagaDefinition } from '../saga/define-saga.js';
-import type { DataLocation, ErasureOutcome } from './data-map.js';
+import type { DataLocation, ErasureContext } from './data-map.js';
 import type { ErasureOutcomeKind, ErasureReceipt } from './erasure-records.js';
 import {
   RETENTION_AUDIT_ACTIONS,
@@ -153,9 +153,45 @@ async function eraseLocation(
     attempt: job.attempt,
     signal: job.signal,
   });
-  let outcome: ErasureOutcome | undefined;
+  const { affected, detail, verified } = await eraseAndVerify(location, context);
+  return settle(deps, request, name, {
+    action: location.action,
+    outcome: OUTCOME_OF[location.action],
+    affected,
+    verified,
+    reason: null,
+    detail,
+    attempts: job.attempt,
+  });
+}
+
+/** What a location's handlers reported, checked. */
+export interface VerifiedErasure {
+  /** Rows or objects the handler counted, or `null`. */
+  readonly affected: number | null;
+  /** The handler's note, or `null`. */
+  readonly detail: string | null;
+  /** `true` when `verify` counted nothing left; `null` without a `verify`. */
+  readonly verified: boolean | null;
+}
+
+/**
+ * Runs a location's `erase`, checks what it returned, then its `verify`: the one place that
+ * decides whether a location was erased, for the erasure saga and for `reapplyErasures`.
+ *
+ * @throws FlowproofError `RETENTION_LOCATION_FAILED` when `erase` throws or returns something
+ * else than a count (final when the handler said so or the result is malformed),
+ * `RETENTION_DATA_REMAINS` when `verify` still counts data; a final TypeError when `verify` does
+ * not return a count.
+ */
+export async function eraseAndVerify(
+  location: DataLocation,
+  context: ErasureContext,
+): Promise<VerifiedErasure> {
+  const { requestId, location: name } = context;
+  let outcome: unknown;
   try {
-    outcome = (await location.erase?.(context)) as ErasureOutcome | undefined;
+    outcome = await location.erase?.(context);
   } catch (error) {
     const failure = new FlowproofError(
       'RETENTION_LOCATION_FAILED',
@@ -187,16 +223,7 @@ async function eraseLocation(
     }
     verified = true;
   }
-  const { affected, detail } = checkOutcome(outcome, requestId, name);
-  return settle(deps, request, name, {
-    action: location.action,
-    outcome: OUTCOME_OF[location.action],
-    affected,
-    verified,
-    reason: null,
-    detail,
-    attempts: job.attempt,
-  });
+  return { ...checkOutcome(outcome, requestId, name), verified };
 }
 
 const OUTCOME_OF: Record<'delete' | 'anonymize' | 'shred', ErasureOutcomeKind> = {
